@@ -1,0 +1,197 @@
+/*
+ * int4train.h — the C ABI of libint4train: the one contract between the C# API and the CUDA kernels.
+ *
+ * Method: "Training Transformers with 4-bit Integers" (Xi et al., NeurIPS 2023); every formula is in
+ * ../shared/docs/algorithm.md (cited as §n) and every bit-level rule in docs/conventions.md.
+ *
+ * Rules that hold for every entry point:
+ *  - Every function returns an int4train_status. Nothing aborts, nothing prints. On failure the text of the
+ *    error is available from int4train_last_error() on the same thread until the next failing call.
+ *  - Pointers named d_* are device pointers (cudaMalloc, or a buffer of ILGPU's CUDA accelerator in the
+ *    context's CUDA context). Pointers named h_* are host pointers. Operators are asynchronous on the
+ *    context's stream unless marked "synchronous"; inputs must stay alive until the stream reaches them.
+ *  - Matrices are dense and row-major. FP32 on this interface. INT4 codes: int8_t holding a value in [-8, 7];
+ *    packed INT4: uint8_t, two per byte, byte j of a row = (q[2j+1] << 4) | (q[2j] & 0xF) (CUTLASS int4b_t).
+ *  - Step sizes (s_X, s_W) and split scales live in device memory so no call needs a host synchronisation.
+ *  - mode: 0 = INT4TRAIN_MODE_CODE (codes [-8,7], split digits ±6), 1 = INT4TRAIN_MODE_PAPER ([-7,7], ±7).
+ *  - sampling: 0 = INT4TRAIN_SAMPLING_NONZERO (exact, keep rows with score > 0), 1 = INT4TRAIN_SAMPLING_BERNOULLI.
+ *
+ * Shapes (decided per operator):
+ *  - Hadamard: the block size G must be a power of two in [1, 1024] dividing the row length; otherwise
+ *    INT4TRAIN_ERROR_INVALID_ARGUMENT.
+ *  - Packing: the row length must be even (INVALID_ARGUMENT otherwise).
+ *  - GEMMs and the layer: any positive M, N, K; the library pads K to a multiple of 32, N and M to the tile
+ *    internally with zero codes (zeros do not change an integer product, §9 item 8).
+ */
+#ifndef INT4TRAIN_H
+#define INT4TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define INT4TRAIN_API __declspec(dllexport)
+#else
+#define INT4TRAIN_API __attribute__((visibility("default")))
+#endif
+
+#define INT4TRAIN_VERSION_MAJOR 0
+#define INT4TRAIN_VERSION_MINOR 1
+#define INT4TRAIN_VERSION_PATCH 0
+
+typedef enum int4train_status {
+    INT4TRAIN_SUCCESS = 0,
+    INT4TRAIN_ERROR_INVALID_ARGUMENT = 1, /* a shape, a size, a mode or a value is out of range */
+    INT4TRAIN_ERROR_NULL_POINTER = 2,     /* a required pointer or handle is NULL */
+    INT4TRAIN_ERROR_CUDA = 3,             /* a CUDA runtime call failed; the message has cudaGetErrorString */
+    INT4TRAIN_ERROR_OUT_OF_MEMORY = 4,    /* a workspace allocation failed */
+    INT4TRAIN_ERROR_NO_DEVICE = 5,        /* no CUDA device, or the device index is out of range */
+    INT4TRAIN_ERROR_NOT_SUPPORTED = 6,    /* the device lacks a feature (e.g. compute capability) */
+    INT4TRAIN_ERROR_INTERNAL = 7
+} int4train_status;
+
+enum { INT4TRAIN_MODE_CODE = 0, INT4TRAIN_MODE_PAPER = 1 };
+enum { INT4TRAIN_SAMPLING_NONZERO = 0, INT4TRAIN_SAMPLING_BERNOULLI = 1 };
+
+/* A context owns a CUDA stream (or borrows one), a growable device workspace and the device it runs on. */
+typedef struct int4train_context_s* int4train_context;
+
+/* ---- library ------------------------------------------------------------------------------------------ */
+
+/* Text of the last error on this thread ("" when none). Valid until the next failing call on this thread. */
+INT4TRAIN_API const char* int4train_last_error(void);
+/* MAJOR*10000 + MINOR*100 + PATCH. */
+INT4TRAIN_API int int4train_version(void);
+/* Number of CUDA devices (0 when there is no driver or no device: that is not an error). */
+INT4TRAIN_API int4train_status int4train_device_count(int* h_count);
+
+/* ---- context ------------------------------------------------------------------------------------------ */
+
+/* Creates a context on `device` with its own non-blocking stream. */
+INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_context* h_out);
+/* Frees the workspace and the owned stream (a borrowed stream is not destroyed). NULL is accepted. */
+INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx);
+/* Runs later operators on `stream` (a cudaStream_t / CUstream, e.g. ILGPU's), borrowed, not owned. NULL
+ * restores the context's own stream. */
+INT4TRAIN_API int4train_status int4train_context_set_stream(int4train_context ctx, void* stream);
+INT4TRAIN_API int4train_status int4train_context_get_stream(int4train_context ctx, void** h_stream);
+/* Waits for the stream; reports any asynchronous kernel error. Synchronous. */
+INT4TRAIN_API int4train_status int4train_context_synchronize(int4train_context ctx);
+/* Device name, compute capability (major*10+minor) and the current workspace size in bytes. */
+INT4TRAIN_API int4train_status int4train_context_info(int4train_context ctx, char* h_name, int name_capacity,
+                                                      int* h_compute_capability, size_t* h_workspace_bytes);
+
+/* ---- Hadamard (§2.2) ------------------------------------------------------------------------------------ */
+
+/* d_y = d_x · BlockDiag(H_G) over rows of length `cols`; in place allowed (d_y == d_x). Self-inverse. */
+INT4TRAIN_API int4train_status int4train_hadamard(int4train_context ctx, const float* d_x, float* d_y,
+                                                  int rows, int cols, int group);
+
+/* ---- LSQ (§2.1, §3.6) ----------------------------------------------------------------------------------- */
+
+/* *d_step = 2·mean|v|/√7 + 1e-10 (CanonicalSum order). */
+INT4TRAIN_API int4train_status int4train_lsq_init_step(int4train_context ctx, const float* d_v, int64_t n, float* d_step);
+/* d_codes[i] = clamp(round(v[i] / *d_step), Qn, 7). */
+INT4TRAIN_API int4train_status int4train_lsq_quantize(int4train_context ctx, const float* d_v, int64_t n,
+                                                      const float* d_step, int mode, int8_t* d_codes);
+/* d_out[i] = *d_step · codes[i]. */
+INT4TRAIN_API int4train_status int4train_lsq_dequantize(int4train_context ctx, const int8_t* d_codes, int64_t n,
+                                                        const float* d_step, float* d_out);
+/* Straight-through backward of V̂ = s·q(V/s): d_grad_v = grad ⊙ 1[Qn ≤ v/s ≤ Qp];
+ * *d_grad_step = Σ e·grad / √(n·7) (CanonicalSum order), e as in §2.1. */
+INT4TRAIN_API int4train_status int4train_lsq_backward(int4train_context ctx, const float* d_v, const float* d_grad,
+                                                      int64_t n, const float* d_step, int mode,
+                                                      float* d_grad_v, float* d_grad_step);
+
+/* ---- INT4 packing (§2.3 step 3) --------------------------------------------------------------------------- */
+
+INT4TRAIN_API int4train_status int4train_pack_int4(int4train_context ctx, const int8_t* d_codes, uint8_t* d_packed,
+                                                   int rows, int cols);
+INT4TRAIN_API int4train_status int4train_unpack_int4(int4train_context ctx, const uint8_t* d_packed, int8_t* d_codes,
+                                                     int rows, int cols);
+
+/* ---- integer GEMM (§2.3 step 4, §7.5) ---------------------------------------------------------------------- */
+
+/* d_c[m,n] = Σ_k a[m,k]·b[n,k] in INT32 ("TN"); a: M×K, b: N×K packed INT4. Computed on INT8 tensor cores. */
+INT4TRAIN_API int4train_status int4train_gemm_s4(int4train_context ctx, const uint8_t* d_a_packed,
+                                                 const uint8_t* d_b_packed, int32_t* d_c, int m, int n, int k);
+/* Same with unpacked int8 operands (any int8 values, e.g. the 14h+l digits of the fast bit split). */
+INT4TRAIN_API int4train_status int4train_gemm_s8(int4train_context ctx, const int8_t* d_a, const int8_t* d_b,
+                                                 int32_t* d_c, int m, int n, int k);
+
+/* ---- HQ-MM forward (§2.3) ---------------------------------------------------------------------------------- */
+
+/* Y = s_X·s_W·(q(XH/s_X) · q(WH/s_W)ᵀ) + bias. X: N×D, W: C×D, Y: N×C, bias: C or NULL.
+ * Writes the packed INT4 codes of XH (N×D/2) and WH (C×D/2) for the backward (D must be even). */
+INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const float* d_x, const float* d_w,
+                                                    const float* d_bias, const float* d_step_x, const float* d_step_w,
+                                                    int n, int c, int d, int group, int mode,
+                                                    float* d_y, uint8_t* d_x_packed, uint8_t* d_w_packed);
+
+/* ---- Hadamard block-size search (§2.2, code criterion) ------------------------------------------------------ */
+
+/* Synchronous. For every G in {1..1024} dividing D: score(G) = ‖X̄−X‖_F·‖W̄−W‖_F; returns the smallest
+ * argmin in *h_group. h_scores (11 entries, index log2 G; NaN where G does not divide D) may be NULL. */
+INT4TRAIN_API int4train_status int4train_block_size_search(int4train_context ctx, const float* d_x, const float* d_w,
+                                                           int n, int c, int d, int mode, int* h_group,
+                                                           double* h_scores);
+
+/* ---- bit splitting (§3.3) ------------------------------------------------------------------------------------ */
+
+/* ∇Y (rows×cols) → high and low digits (int8, rows×cols) and d_scales[3] = {Mx, s_up, s_down}.
+ * Randomness: Philox(seed, element index, stream 0). */
+INT4TRAIN_API int4train_status int4train_bit_split(int4train_context ctx, const float* d_grad, int rows, int cols,
+                                                   uint64_t seed, int mode, int8_t* d_high, int8_t* d_low,
+                                                   float* d_scales);
+
+/* ---- leverage scores and selection (§3.4, §3.5) ------------------------------------------------------------- */
+
+/* Scores of the 2N stacked rows (0..N-1 high, N..2N-1 low) and the selection.
+ * d_x_codes (N×D int8) and d_step_x given: ∇W scores c = s_part·‖part_i‖·s_X·‖a_i‖; both NULL: ∇X scores.
+ * Writes d_prob[2N] (double), d_keep[2N] (0/1) and d_kept[2] = {kept high rows, kept low rows}.
+ * Bernoulli randomness: Philox(seed, stacked row index, stream 1). */
+INT4TRAIN_API int4train_status int4train_lss_select(int4train_context ctx, const int8_t* d_high, const int8_t* d_low,
+                                                    const float* d_scales, const int8_t* d_x_codes,
+                                                    const float* d_step_x, int n, int c, int d, int sampling,
+                                                    uint64_t seed, double* d_prob, uint8_t* d_keep, int32_t* d_kept);
+
+/* ---- LSS-MM (§3.4, §3.5) ---------------------------------------------------------------------------------- */
+
+/* ∇(WH) (C×D) = s_X·Σ_kept (s_part/p_i)·part_iᵀ·a_i, from the digits (N×C), the packed X codes (N×D/2),
+ * the selection of int4train_lss_select (∇W scores). Not yet LSQ-masked. */
+INT4TRAIN_API int4train_status int4train_lss_grad_weight(int4train_context ctx, const int8_t* d_high,
+                                                         const int8_t* d_low, const uint8_t* d_x_packed,
+                                                         const float* d_scales, const float* d_step_x,
+                                                         const uint8_t* d_keep, const double* d_prob,
+                                                         int n, int c, int d, float* d_grad_wh);
+/* ∇(XH) (N×D): row i = s_W·(s_up·G↑_i/p↑_i + s_down·G↓_i/p↓_i) over kept parts, G = digits·Ŵ, from the packed
+ * W codes (C×D/2) and the selection (∇X scores). Rows with nothing kept are exactly 0. Not yet LSQ-masked. */
+INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, const int8_t* d_high,
+                                                        const int8_t* d_low, const uint8_t* d_w_packed,
+                                                        const float* d_scales, const float* d_step_w,
+                                                        const uint8_t* d_keep, const double* d_prob,
+                                                        int n, int c, int d, float* d_grad_xh);
+
+/* ---- the whole INT4 linear layer (§3.8) -------------------------------------------------------------------- */
+
+/* Forward = int4train_hq_forward. Backward: from ∇Y (N×C), the layer input X and weight W (to recompute the
+ * LSQ masks and residuals, conventions.md "LSQ"), and the packed codes saved by the forward, computes
+ * ∇X (N×D), ∇W (C×D), *d_grad_step_x, *d_grad_step_w and ∇b (C; d_grad_bias may be NULL). No host sync. */
+INT4TRAIN_API int4train_status int4train_linear_backward(int4train_context ctx, const float* d_grad_y,
+                                                         const float* d_x, const float* d_w,
+                                                         const uint8_t* d_x_packed, const uint8_t* d_w_packed,
+                                                         const float* d_step_x, const float* d_step_w,
+                                                         int n, int c, int d, int group, int mode, int sampling,
+                                                         uint64_t seed, float* d_grad_x, float* d_grad_w,
+                                                         float* d_grad_step_x, float* d_grad_step_w,
+                                                         float* d_grad_bias);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INT4TRAIN_H */
