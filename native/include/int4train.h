@@ -73,6 +73,10 @@ INT4TRAIN_API int4train_status int4train_device_count(int* h_count);
 
 /* Creates a context on `device` with its own non-blocking stream. */
 INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_context* h_out);
+/* Creates a context on the CUDA context current on the calling thread (e.g. the one of an ILGPU CudaAccelerator,
+ * which is not the device's primary context) without switching contexts; INT4TRAIN_ERROR_NO_DEVICE if none is
+ * current. Every later call on such a context must be made with that CUDA context current. */
+INT4TRAIN_API int4train_status int4train_context_create_current(int4train_context* h_out);
 /* Frees the workspace and the owned stream (a borrowed stream is not destroyed). NULL is accepted. */
 INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx);
 /* Runs later operators on `stream` (a cudaStream_t / CUstream, e.g. ILGPU's), borrowed, not owned. NULL

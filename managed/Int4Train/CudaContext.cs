@@ -1,0 +1,153 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using Int4Train.Interop;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Int4Train;
+
+/// <summary>
+/// A CUDA device as the native library and ILGPU share it: an ILGPU <see cref="CudaAccelerator"/> (which owns the
+/// CUDA context, the stream and the device memory of <see cref="DeviceTensor{T}"/>) plus a native
+/// <c>int4train_context</c> (workspace) bound to that same context and stream. Native operators therefore run on
+/// ILGPU buffers without copies and in stream order with ILGPU kernels. Dispose it to free both.
+/// </summary>
+public sealed class CudaContext : IDisposable
+{
+    private readonly Context? _ownedIlgpuContext;
+    private readonly CudaAccelerator _accelerator;
+    private readonly bool _ownsAccelerator;
+    private readonly ContextSafeHandle _handle;
+    private readonly ILogger _logger;
+
+    private CudaContext(Context? owned, CudaAccelerator accelerator, bool ownsAccelerator, ILogger? logger)
+    {
+        _ownedIlgpuContext = owned;
+        _accelerator = accelerator;
+        _ownsAccelerator = ownsAccelerator;
+        _logger = logger ?? NullLogger.Instance;
+        NativeLibraryLoader.EnsureRegistered();
+        _accelerator.Bind();
+        NativeStatus.Check(NativeMethods.int4train_context_create_current(out IntPtr raw), "int4train_context_create_current");
+        _handle = new ContextSafeHandle(raw);
+        IntPtr stream = ((CudaStream)_accelerator.DefaultStream).StreamPtr;
+        NativeStatus.Check(NativeMethods.int4train_context_set_stream(_handle, stream), "int4train_context_set_stream");
+        (DeviceName, ComputeCapability) = QueryInfo();
+        _logger.LogDebug("Int4Train native context on {Device} (sm_{CC}), library version {Version}", DeviceName, ComputeCapability, NativeMethods.int4train_version());
+    }
+
+    /// <summary>The ILGPU accelerator this context runs on (use it to launch your own ILGPU kernels in order).</summary>
+    public CudaAccelerator Accelerator => _accelerator;
+
+    /// <summary>Name of the GPU.</summary>
+    public string DeviceName { get; }
+
+    /// <summary>Compute capability as major·10 + minor (90 for the H100).</summary>
+    public int ComputeCapability { get; }
+
+    internal ContextSafeHandle Handle
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            _accelerator.Bind(); // the native runtime calls use the CUDA context current on this thread
+            return _handle;
+        }
+    }
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>True when the native library loads and sees at least one CUDA device; otherwise the reason.</summary>
+    public static bool IsAvailable(out string reason)
+    {
+        try
+        {
+            NativeLibraryLoader.EnsureRegistered();
+            var status = NativeMethods.int4train_device_count(out int count);
+            if (status != Status.Success) { reason = $"int4train_device_count failed: {NativeStatus.LastError()}"; return false; }
+            if (count == 0) { reason = "no CUDA device is visible"; return false; }
+            reason = "";
+            return true;
+        }
+        catch (DllNotFoundException e)
+        {
+            reason = "libint4train is not built or not found (build it with ./build.sh native; searched: "
+                     + string.Join(", ", NativeLibraryLoader.Candidates().Take(3)) + "): " + e.Message;
+            return false;
+        }
+    }
+
+    /// <summary>Creates an ILGPU CUDA accelerator on <paramref name="device"/> and binds a native context to it.</summary>
+    /// <exception cref="Int4TrainException">No CUDA device or the library is missing.</exception>
+    public static CudaContext Create(int device = 0, ILogger? logger = null)
+    {
+        if (!IsAvailable(out string reason)) throw new Int4TrainException(reason, NativeErrorKind.NoDevice);
+        var ctx = Context.Create(b => b.Cuda().Math(MathMode.Default));
+        var devices = ctx.GetCudaDevices();
+        if (device < 0 || device >= devices.Count)
+        {
+            ctx.Dispose();
+            throw new ArgumentOutOfRangeException(nameof(device), $"device {device} does not exist ({devices.Count} CUDA devices).");
+        }
+        var acc = ctx.CreateCudaAccelerator(device);
+        return new CudaContext(ctx, acc, ownsAccelerator: true, logger);
+    }
+
+    /// <summary>Binds a native context to an accelerator the caller owns (it must outlive this object).</summary>
+    public static CudaContext FromAccelerator(CudaAccelerator accelerator, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (!IsAvailable(out string reason)) throw new Int4TrainException(reason, NativeErrorKind.NoDevice);
+        return new CudaContext(null, accelerator, ownsAccelerator: false, logger);
+    }
+
+    /// <summary>Waits for all queued work and reports asynchronous kernel errors as exceptions.</summary>
+    public void Synchronize() => NativeStatus.Check(NativeMethods.int4train_context_synchronize(Handle), "int4train_context_synchronize");
+
+    /// <summary>Current size of the native workspace in bytes.</summary>
+    public long WorkspaceBytes
+    {
+        get
+        {
+            unsafe
+            {
+                NativeStatus.Check(NativeMethods.int4train_context_info(Handle, null, 0, out _, out nuint ws), "int4train_context_info");
+                return (long)ws;
+            }
+        }
+    }
+
+    /// <summary>Allocates an uninitialised rows×cols tensor on this device.</summary>
+    public DeviceTensor<T> Allocate<T>(int rows, int cols) where T : unmanaged => new(this, rows, cols);
+
+    /// <summary>Copies a host matrix to a new device tensor.</summary>
+    public DeviceTensor<T> Upload<T>(ReadOnlySpan<T> data, int rows, int cols) where T : unmanaged
+    {
+        Guard.Matrix("data", data.Length, rows, cols);
+        var t = new DeviceTensor<T>(this, rows, cols);
+        t.CopyFrom(data);
+        return t;
+    }
+
+    private (string, int) QueryInfo()
+    {
+        unsafe
+        {
+            byte* name = stackalloc byte[256];
+            NativeStatus.Check(NativeMethods.int4train_context_info(_handle, name, 256, out int cc, out _), "int4train_context_info");
+            return (new string((sbyte*)name), cc);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_handle.IsClosed) return;
+        _accelerator.Bind();
+        _accelerator.Synchronize();
+        _handle.Dispose();
+        if (_ownsAccelerator) _accelerator.Dispose();
+        _ownedIlgpuContext?.Dispose();
+    }
+}

@@ -1,0 +1,36 @@
+using Int4Train.Interop;
+
+namespace Int4Train;
+
+/// <summary>
+/// The native CUDA operators, one method per entry point of native/include/int4train.h, on device tensors. Each
+/// method checks shapes on the managed side (clear <see cref="ArgumentException"/>s), then calls the library, which
+/// validates again and queues the work on the context's stream (asynchronous: <see cref="DeviceTensor{T}.Download"/>
+/// or <see cref="CudaContext.Synchronize"/> waits). Split by operator family into partial files.
+/// </summary>
+public sealed partial class NativeOperators
+{
+    private readonly CudaContext _context;
+
+    /// <summary>Creates the operator set for a context.</summary>
+    public NativeOperators(CudaContext context) => _context = context ?? throw new ArgumentNullException(nameof(context));
+
+    /// <summary>The context the operators run on.</summary>
+    public CudaContext Context => _context;
+
+    private static void Same<T>(string name, DeviceTensor<T> t, CudaContext ctx) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(t, name);
+        if (!ReferenceEquals(t.Context, ctx)) throw new ArgumentException($"{name} belongs to another CudaContext.", name);
+    }
+
+    private void Check<T>(string name, DeviceTensor<T> t, int rows, int cols) where T : unmanaged
+    {
+        Same(name, t, _context);
+        t.RequireShape(name, rows, cols);
+    }
+
+    private void Scalar(string name, DeviceTensor<float> t) => Check(name, t, 1, 1);
+
+    private static void Run(Status status, string operation) => NativeStatus.Check(status, operation);
+}
