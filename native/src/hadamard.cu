@@ -1,0 +1,66 @@
+// hadamard.cu — block-diagonal Walsh–Hadamard transform, algorithm.md §2.2, conventions.md "Hadamard".
+#include "common.cuh"
+
+namespace i4t {
+
+// One CTA transforms a chunk of up to 1024 consecutive floats (a whole number of G-blocks, since G | 1024 and
+// the array is made of whole G-blocks). Stage h (1, 2, ..., G/2): for every i with (i & h) == 0,
+// (x[i], x[i+h]) <- (x[i] + x[i+h], x[i] − x[i+h]); the pair (i, i+h) stays inside one aligned G-block because
+// 2h <= G. Then one multiplication by scale(G) = (float)(1/sqrt(G)). The stages are separated by barriers, so
+// the result is bit-identical to the sequential butterfly order of the conventions.
+constexpr int kHadChunk = 1024;
+
+__global__ void __launch_bounds__(512) hadamard_kernel(const float* __restrict__ x, float* y, int64_t total,
+                                                       int group, float scale) {
+    __shared__ float s[kHadChunk];
+    int64_t base = (int64_t)blockIdx.x * kHadChunk;
+    int len = (int)((total - base) < kHadChunk ? (total - base) : kHadChunk);
+    for (int i = threadIdx.x; i < len; i += blockDim.x) s[i] = x[base + i];
+    __syncthreads();
+    int half = len >> 1;
+    for (int h = 1; h < group; h <<= 1) {
+        for (int p = threadIdx.x; p < half; p += blockDim.x) {
+            int i = (p / h) * (2 * h) + (p % h);
+            float a = s[i], b = s[i + h];
+            s[i] = __fadd_rn(a, b);
+            s[i + h] = __fsub_rn(a, b);
+        }
+        __syncthreads();
+    }
+    for (int i = threadIdx.x; i < len; i += blockDim.x) y[base + i] = __fmul_rn(s[i], scale);
+}
+
+static bool valid_group(int g) { return g >= 1 && g <= 1024 && (g & (g - 1)) == 0; }
+
+int4train_status hadamard_impl(int4train_context ctx, const float* x, float* y, int64_t total, int group) {
+    if (total <= 0) return INT4TRAIN_SUCCESS;
+    float scale = (float)(1.0 / sqrt((double)group));
+    int64_t blocks = ceil_div(total, kHadChunk);
+    if (blocks > 0x7fffffffLL) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "hadamard: tensor too large");
+    hadamard_kernel<<<(unsigned)blocks, 512, 0, ctx->stream>>>(x, y, total, group, scale);
+    I4T_LAUNCH("hadamard_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
+int4train_status check_group(int cols, int group, const char* fn) {
+    if (!valid_group(group))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: group %d is not a power of two in [1, 1024]", fn, group);
+    if (cols % group != 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: group %d does not divide the row length %d", fn, group, cols);
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace i4t
+
+using namespace i4t;
+
+extern "C" INT4TRAIN_API int4train_status int4train_hadamard(int4train_context ctx, const float* d_x, float* d_y,
+                                                             int rows, int cols, int group) {
+    I4T_TRY(enter(ctx));
+    I4T_NOTNULL(d_x);
+    I4T_NOTNULL(d_y);
+    if (rows <= 0 || cols <= 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hadamard: rows (%d) and cols (%d) must be positive", rows, cols);
+    I4T_TRY(check_group(cols, group, "int4train_hadamard"));
+    return hadamard_impl(ctx, d_x, d_y, (int64_t)rows * cols, group);
+}

@@ -1,0 +1,73 @@
+// hq_forward.cu — HQ-MM forward (algorithm.md §2.3): Y = s_X·s_W·(q(XH/s_X)·q(WH/s_W)ᵀ) + bias.
+#include "common.cuh"
+
+namespace i4t {
+
+// y[i, j] = (s_X·s_W)·P[i, j] + bias[j]: the scale product, one rounding of the product by P, then the bias
+// (explicit _rn operations: no FMA contraction).
+__global__ void hq_dequant_kernel(const int32_t* __restrict__ p, int ldp, const float* sx, const float* sw,
+                                  const float* __restrict__ bias, int n, int c, float* y) {
+    float sc = __fmul_rn(*sx, *sw);
+    int64_t total = (int64_t)n * c;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int i = (int)(t / c), j = (int)(t % c);
+        float v = __fmul_rn(sc, (float)p[(int64_t)i * ldp + j]);
+        if (bias) v = __fadd_rn(v, bias[j]);
+        y[t] = v;
+    }
+}
+
+}  // namespace i4t
+
+using namespace i4t;
+
+extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const float* d_x, const float* d_w,
+                                                               const float* d_bias, const float* d_step_x,
+                                                               const float* d_step_w, int n, int c, int d, int group,
+                                                               int mode, float* d_y, uint8_t* d_x_packed,
+                                                               uint8_t* d_w_packed) {
+    I4T_TRY(enter(ctx));
+    I4T_NOTNULL(d_x);
+    I4T_NOTNULL(d_w);
+    I4T_NOTNULL(d_step_x);
+    I4T_NOTNULL(d_step_w);
+    I4T_NOTNULL(d_y);
+    I4T_NOTNULL(d_x_packed);
+    I4T_NOTNULL(d_w_packed);
+    if (n <= 0 || c <= 0 || d <= 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: n (%d), c (%d), d (%d) must be positive", n, c, d);
+    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: d (%d) must be even (packed codes)", d);
+    I4T_TRY(check_group(d, group, "int4train_hq_forward"));
+    I4T_TRY(check_mode_pub(mode, "int4train_hq_forward"));
+
+    const int kp = (int)round_up(d, 32), cp = (int)round_up(c, 4);
+    size_t gws = gemm_padded_workspace(ctx, n, cp, kp);
+    Plan p;
+    p.add<float>((int64_t)n * d);
+    p.add<float>((int64_t)c * d);
+    p.add<int8_t>((int64_t)n * kp);
+    p.add<int8_t>((int64_t)cp * kp);
+    p.add<int32_t>((int64_t)n * cp);
+    p.add<char>((int64_t)gws);
+    Arena ar;
+    I4T_TRY(make_arena(ctx, p, &ar));
+    float* xh = ar.take<float>((int64_t)n * d);
+    float* wh = ar.take<float>((int64_t)c * d);
+    int8_t* a = ar.take<int8_t>((int64_t)n * kp);
+    int8_t* b = ar.take<int8_t>((int64_t)cp * kp);
+    int32_t* prod = ar.take<int32_t>((int64_t)n * cp);
+    char* ws = ar.take<char>((int64_t)gws);
+    I4T_ARENA_CHECK(ar);
+
+    // 1. XH, WH (§2.2); 2–3. codes into the padded GEMM operands and the packed copies for the backward.
+    I4T_TRY(hadamard_impl(ctx, d_x, xh, (int64_t)n * d, group));
+    I4T_TRY(hadamard_impl(ctx, d_w, wh, (int64_t)c * d, group));
+    I4T_TRY(quantize_pad_pack(ctx, xh, n, d, d_step_x, mode, a, n, kp, d_x_packed));
+    I4T_TRY(quantize_pad_pack(ctx, wh, c, d, d_step_w, mode, b, cp, kp, d_w_packed));
+    // 4. P = a·bᵀ (INT32); 5. Y = s_X·s_W·P + bias.
+    I4T_TRY(gemm_padded(ctx, a, b, prod, n, cp, kp, ws, gws));
+    int64_t total = (int64_t)n * c;
+    hq_dequant_kernel<<<grid_for(total), 256, 0, ctx->stream>>>(prod, cp, d_step_x, d_step_w, d_bias, n, c, d_y);
+    I4T_LAUNCH("hq_dequant_kernel");
+    return INT4TRAIN_SUCCESS;
+}

@@ -1,0 +1,112 @@
+// linear_backward.cu — the backward of one INT4 linear layer (algorithm.md §3.8), no host synchronisation:
+//   1. bit split ∇Y (seed, stream 0)                                          §3.3
+//   2. ∇W selection: scores with the X codes; ∇X selection: plain scores    §3.4, §3.5 (both: seed, stream 1)
+//   3. LSS ∇(WH) (C×D) and ∇(XH) (N×D)                                       §3.4, §3.5
+//   4. recompute XH, WH (the forward's deterministic transform) and apply the LSQ backward: mask with
+//      v = XH/s_X (WH/s_W) and the step gradients                           §3.6, conventions.md "LSQ"
+//   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
+//   6. ∇b = column sums of ∇Y                                               §3.6
+#include "common.cuh"
+
+namespace i4t {
+
+// ∇b[j] = Σ_i ∇Y[i, j], accumulated in double in row order, rounded once to float.
+__global__ void bias_grad_kernel(const float* __restrict__ gy, int n, int c, float* gb) {
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < c; j += gridDim.x * blockDim.x) {
+        double s = 0.0;
+        for (int i = 0; i < n; ++i) s += (double)gy[(int64_t)i * c + j];
+        gb[j] = (float)s;
+    }
+}
+
+}  // namespace i4t
+
+using namespace i4t;
+
+extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
+    int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w, const uint8_t* d_x_packed,
+    const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c, int d, int group, int mode,
+    int sampling, uint64_t seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
+    float* d_grad_bias) {
+    I4T_TRY(enter(ctx));
+    I4T_NOTNULL(d_grad_y);
+    I4T_NOTNULL(d_x);
+    I4T_NOTNULL(d_w);
+    I4T_NOTNULL(d_x_packed);
+    I4T_NOTNULL(d_w_packed);
+    I4T_NOTNULL(d_step_x);
+    I4T_NOTNULL(d_step_w);
+    I4T_NOTNULL(d_grad_x);
+    I4T_NOTNULL(d_grad_w);
+    I4T_NOTNULL(d_grad_step_x);
+    I4T_NOTNULL(d_grad_step_w);
+    if (n <= 0 || c <= 0 || d <= 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d), c (%d), d (%d) must be positive", n, c, d);
+    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: d (%d) must be even", d);
+    if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d) too large", n);
+    I4T_TRY(check_group(d, group, "int4train_linear_backward"));
+    I4T_TRY(check_mode_pub(mode, "int4train_linear_backward"));
+    if (sampling != INT4TRAIN_SAMPLING_NONZERO && sampling != INT4TRAIN_SAMPLING_BERNOULLI)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: sampling %d is not 0 or 1", sampling);
+
+    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, cd = (int64_t)c * d;
+    const int64_t big = nd > cd ? nd : cd;
+    Plan p;
+    p.add<int8_t>(nc);
+    p.add<int8_t>(nc);
+    p.add<float>(3);
+    p.add<int8_t>(nd);
+    p.add<double>(2 * (int64_t)n);
+    p.add<double>(2 * (int64_t)n);
+    p.add<uint8_t>(2 * (int64_t)n);
+    p.add<uint8_t>(2 * (int64_t)n);
+    p.add<int32_t>(2);
+    p.add<int32_t>(2);
+    p.add<float>(nd);
+    p.add<float>(cd);
+    p.add<double>(canon_ws_count(big) + 1);
+    bit_split_plan(p, n, c);
+    lss_select_plan(p, n, c, d);
+    lss_select_plan(p, n, c, d);
+    lss_grad_weight_plan(ctx, p, n, c, d);
+    lss_grad_input_plan(ctx, p, n, c, d);
+    Arena ar;
+    I4T_TRY(make_arena(ctx, p, &ar));
+    int8_t* high = ar.take<int8_t>(nc);
+    int8_t* low = ar.take<int8_t>(nc);
+    float* scales = ar.take<float>(3);
+    int8_t* xq = ar.take<int8_t>(nd);
+    double* prob_w = ar.take<double>(2 * (int64_t)n);
+    double* prob_x = ar.take<double>(2 * (int64_t)n);
+    uint8_t* keep_w = ar.take<uint8_t>(2 * (int64_t)n);
+    uint8_t* keep_x = ar.take<uint8_t>(2 * (int64_t)n);
+    int32_t* kept_w = ar.take<int32_t>(2);
+    int32_t* kept_x = ar.take<int32_t>(2);
+    float* xh = ar.take<float>(nd);
+    float* wh = ar.take<float>(cd);
+    double* cws = ar.take<double>(canon_ws_count(big) + 1);
+    I4T_ARENA_CHECK(ar);
+
+    // 1–2.
+    I4T_TRY(bit_split_impl(ctx, ar, d_grad_y, n, c, seed, mode, high, low, scales));
+    I4T_TRY(unpack_pad(ctx, d_x_packed, n, d, xq, n, d));
+    I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, xq, d_step_x, n, c, d, sampling, seed, prob_w, keep_w, kept_w));
+    I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, nullptr, nullptr, n, c, d, sampling, seed, prob_x, keep_x, kept_x));
+    // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place)
+    I4T_TRY(lss_grad_weight_impl(ctx, ar, high, low, d_x_packed, scales, d_step_x, keep_w, prob_w, n, c, d, d_grad_w));
+    I4T_TRY(lss_grad_input_impl(ctx, ar, high, low, d_w_packed, scales, d_step_w, keep_x, prob_x, n, c, d, d_grad_x));
+    // 4.
+    I4T_TRY(hadamard_impl(ctx, d_x, xh, nd, group));
+    I4T_TRY(hadamard_impl(ctx, d_w, wh, cd, group));
+    I4T_TRY(lsq_backward_impl(ctx, xh, d_grad_x, nd, d_step_x, mode, d_grad_x, d_grad_step_x, cws));
+    I4T_TRY(lsq_backward_impl(ctx, wh, d_grad_w, cd, d_step_w, mode, d_grad_w, d_grad_step_w, cws));
+    // 5.
+    I4T_TRY(hadamard_impl(ctx, d_grad_x, d_grad_x, nd, group));
+    I4T_TRY(hadamard_impl(ctx, d_grad_w, d_grad_w, cd, group));
+    // 6.
+    if (d_grad_bias) {
+        bias_grad_kernel<<<grid_for(c), 256, 0, ctx->stream>>>(d_grad_y, n, c, d_grad_bias);
+        I4T_LAUNCH("bias_grad_kernel");
+    }
+    return INT4TRAIN_SUCCESS;
+}

@@ -1,0 +1,257 @@
+// lss_matmul.cu — LSS-MM for the weight and the activation gradient (algorithm.md §3.4, §3.5; conventions.md
+// "Leverage scores and selection"). The selection (keep, p) lives in device memory, so no host sync: the GEMMs run
+// over the full padded row set with the rows that are not taken zeroed (zero rows do not change an integer
+// product, §9 items 8, 19).
+//
+// ∇(WH) = s_X·Σ_kept (s_part/p_i)·part_iᵀ·a_i. Kept rows with p_i = 1 (all kept rows in Nonzero mode) go through
+// ONE INT8 GEMM on the folded digit 14·h·[↑ taken] + l·[↓ taken] ∈ [−98, 98] (the INT8 view of conventions.md
+// "Bit splitting"): with s↑ = 14·s↓ this is s↓·(14·G↑ + G↓) = s↑·G↑ + s↓·G↓. Kept rows with p_i < 1 (Bernoulli)
+// are not an integer GEMM (1/p scales the reduction dim, [I #4]): they are compacted into a list whose length
+// stays in device memory and added in FP32.
+// ∇(XH)_i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts: one INT8 GEMM of the 2N stacked rows
+// (h rows then l rows, not-kept rows zeroed) against Ŵ, then a per-row epilogue (1/p is an output-row scale).
+#include "common.cuh"
+
+namespace i4t {
+
+__device__ __forceinline__ int nib(uint8_t b, int hi) { return hi ? (((int)(b >> 4) ^ 8) - 8) : (((int)(b & 0xF) ^ 8) - 8); }
+
+// A[c, i] (C × kp) = folded digit of token i in column c; zero for i >= n. 32×32 smem transpose.
+__global__ void fold_transpose_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
+                                      const uint8_t* __restrict__ keep, const double* __restrict__ prob, int n, int c,
+                                      int8_t* a, int kp) {
+    __shared__ int8_t tile[32][33];
+    int i0 = blockIdx.y * 32, c0 = blockIdx.x * 32;
+    int tx = threadIdx.x, ty = threadIdx.y;
+    for (int k = ty; k < 32; k += 8) {
+        int i = i0 + k, col = c0 + tx;
+        int v = 0;
+        if (i < n && col < c) {
+            bool up = keep[i] && prob[i] == 1.0;
+            bool dn = keep[n + i] && prob[n + i] == 1.0;
+            int64_t o = (int64_t)i * c + col;
+            v = (up ? 14 * (int)high[o] : 0) + (dn ? (int)low[o] : 0);
+        }
+        tile[k][tx] = (int8_t)v;
+    }
+    __syncthreads();
+    for (int k = ty; k < 32; k += 8) {
+        int col = c0 + k, i = i0 + tx;
+        if (col < c && i < kp) a[(int64_t)col * kp + i] = tile[tx][k];
+    }
+}
+
+// Single block: compacts the stacked rows kept with p < 1 into (index, s_part/p) in index order; *count.
+__global__ void __launch_bounds__(256) compact_fractional_kernel(const uint8_t* __restrict__ keep,
+                                                                 const double* __restrict__ prob,
+                                                                 const float* scales, int n, int32_t* idx, float* w,
+                                                                 int32_t* count) {
+    __shared__ int scan[256];
+    __shared__ int base;
+    if (threadIdx.x == 0) base = 0;
+    __syncthreads();
+    const int64_t m = 2 * (int64_t)n;
+    for (int64_t start = 0; start < m; start += 256) {
+        int64_t i = start + threadIdx.x;
+        int f = (i < m && keep[i] && prob[i] < 1.0) ? 1 : 0;
+        scan[threadIdx.x] = f;
+        __syncthreads();
+        for (int o = 1; o < 256; o <<= 1) {  // inclusive Hillis–Steele scan
+            int v = threadIdx.x >= o ? scan[threadIdx.x - o] : 0;
+            __syncthreads();
+            scan[threadIdx.x] += v;
+            __syncthreads();
+        }
+        if (f) {
+            int pos = base + scan[threadIdx.x] - 1;
+            idx[pos] = (int32_t)i;
+            float s = i < n ? scales[1] : scales[2];
+            w[pos] = (float)((double)s / prob[i]);
+        }
+        __syncthreads();
+        if (threadIdx.x == 255) base += scan[255];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *count = base;
+}
+
+// out[c, d] = s_X·(s↓·G[c, d] + Σ_list w_j·part_j[c]·a_j[d]).
+__global__ void grad_weight_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const int8_t* __restrict__ high,
+                                            const int8_t* __restrict__ low, const uint8_t* __restrict__ x_packed,
+                                            const int32_t* __restrict__ idx, const float* __restrict__ w,
+                                            const int32_t* count, const float* scales, const float* step_x, int n,
+                                            int c, int d, float* out) {
+    const double sdn = (double)scales[2], sx = (double)*step_x;
+    const int cnt = *count;
+    const int64_t total = (int64_t)c * d;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int row = (int)(t / d), col = (int)(t % d);
+        double fp = 0.0;
+        for (int j = 0; j < cnt; ++j) {
+            int i = idx[j];
+            int tok = i < n ? i : i - n;
+            int part = (i < n ? high : low)[(int64_t)tok * c + row];
+            int a = nib(x_packed[(int64_t)tok * (d / 2) + (col >> 1)], col & 1);
+            fp += (double)w[j] * (double)(part * a);
+        }
+        double v = sdn * (double)g[(int64_t)row * ldg + col] + fp;
+        out[t] = (float)(sx * v);
+    }
+}
+
+void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
+    const int kp = (int)round_up(n, 32), dp = (int)round_up(d, 4);
+    p.add<int8_t>((int64_t)c * kp);
+    p.add<int8_t>((int64_t)dp * kp);
+    p.add<int32_t>((int64_t)c * dp);
+    p.add<int32_t>(2 * (int64_t)n);
+    p.add<float>(2 * (int64_t)n);
+    p.add<int32_t>(1);
+    p.add<char>((int64_t)gemm_padded_workspace(ctx, c, dp, kp));
+}
+
+int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                      const uint8_t* x_packed, const float* scales, const float* step_x,
+                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_wh) {
+    const int kp = (int)round_up(n, 32), dp = (int)round_up(d, 4);
+    const size_t gws = gemm_padded_workspace(ctx, c, dp, kp);
+    int8_t* a = ar.take<int8_t>((int64_t)c * kp);
+    int8_t* b = ar.take<int8_t>((int64_t)dp * kp);
+    int32_t* g = ar.take<int32_t>((int64_t)c * dp);
+    int32_t* idx = ar.take<int32_t>(2 * (int64_t)n);
+    float* w = ar.take<float>(2 * (int64_t)n);
+    int32_t* count = ar.take<int32_t>(1);
+    char* ws = ar.take<char>((int64_t)gws);
+    I4T_ARENA_CHECK(ar);
+    dim3 tgrid((unsigned)ceil_div(c, 32), (unsigned)ceil_div(kp, 32));
+    if (tgrid.y > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "lss_grad_weight: n too large");
+    fold_transpose_kernel<<<tgrid, dim3(32, 8), 0, ctx->stream>>>(high, low, keep, prob, n, c, a, kp);
+    I4T_LAUNCH("fold_transpose_kernel");
+    I4T_TRY(unpack_transpose_pad(ctx, x_packed, n, d, b, dp, kp));
+    I4T_TRY(gemm_padded(ctx, a, b, g, c, dp, kp, ws, gws));
+    compact_fractional_kernel<<<1, 256, 0, ctx->stream>>>(keep, prob, scales, n, idx, w, count);
+    I4T_LAUNCH("compact_fractional_kernel");
+    grad_weight_epilogue_kernel<<<grid_for((int64_t)c * d), 256, 0, ctx->stream>>>(
+        g, dp, high, low, x_packed, idx, w, count, scales, step_x, n, c, d, grad_wh);
+    I4T_LAUNCH("grad_weight_epilogue_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
+// A (2n × cp): rows 0..n−1 = h masked by keep↑, rows n..2n−1 = l masked by keep↓, zero columns c..cp−1.
+__global__ void stack_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
+                                  const uint8_t* __restrict__ keep, int n, int c, int8_t* a, int cp) {
+    const int64_t total = 2 * (int64_t)n * cp;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t r = t / cp;
+        int col = (int)(t % cp);
+        int8_t v = 0;
+        if (col < c && keep[r]) v = r < n ? high[r * c + col] : low[(r - n) * c + col];
+        a[t] = v;
+    }
+}
+
+// out[i, d] = s_W·(k↑ ? s↑·G↑[i,d]/p↑ : 0  +  k↓ ? s↓·G↓[i,d]/p↓ : 0); exactly 0 when nothing is kept.
+__global__ void grad_input_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const uint8_t* __restrict__ keep,
+                                           const double* __restrict__ prob, const float* scales, const float* step_w,
+                                           int n, int d, float* out) {
+    const double sup = (double)scales[1], sdn = (double)scales[2], sw = (double)*step_w;
+    const int64_t total = (int64_t)n * d;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = t / d;
+        int col = (int)(t % d);
+        double v = 0.0;
+        if (keep[i]) v += sup * (double)g[i * ldg + col] / prob[i];
+        if (keep[n + i]) v += sdn * (double)g[(n + i) * ldg + col] / prob[n + i];
+        out[t] = (keep[i] || keep[n + i]) ? (float)(sw * v) : 0.0f;
+    }
+}
+
+void lss_grad_input_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
+    const int cp = (int)round_up(c, 32), dp = (int)round_up(d, 4);
+    p.add<int8_t>(2 * (int64_t)n * cp);
+    p.add<int8_t>((int64_t)dp * cp);
+    p.add<int32_t>(2 * (int64_t)n * dp);
+    p.add<char>((int64_t)gemm_padded_workspace(ctx, 2 * n, dp, cp));
+}
+
+int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                     const uint8_t* w_packed, const float* scales, const float* step_w,
+                                     const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh) {
+    const int cp = (int)round_up(c, 32), dp = (int)round_up(d, 4);
+    const size_t gws = gemm_padded_workspace(ctx, 2 * n, dp, cp);
+    int8_t* a = ar.take<int8_t>(2 * (int64_t)n * cp);
+    int8_t* b = ar.take<int8_t>((int64_t)dp * cp);
+    int32_t* g = ar.take<int32_t>(2 * (int64_t)n * dp);
+    char* ws = ar.take<char>((int64_t)gws);
+    I4T_ARENA_CHECK(ar);
+    stack_mask_kernel<<<grid_for(2 * (int64_t)n * cp), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
+    I4T_LAUNCH("stack_mask_kernel");
+    I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, b, dp, cp));
+    I4T_TRY(gemm_padded(ctx, a, b, g, 2 * n, dp, cp, ws, gws));
+    grad_input_epilogue_kernel<<<grid_for((int64_t)n * d), 256, 0, ctx->stream>>>(g, dp, keep, prob, scales, step_w, n,
+                                                                                   d, grad_xh);
+    I4T_LAUNCH("grad_input_epilogue_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
+static int4train_status check_lss(const char* fn, int n, int c, int d) {
+    if (n <= 0 || c <= 0 || d <= 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d), c (%d), d (%d) must be positive", fn, n, c, d);
+    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: d (%d) must be even (packed codes)", fn, d);
+    if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d) too large", fn, n);
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace i4t
+
+using namespace i4t;
+
+extern "C" {
+
+INT4TRAIN_API int4train_status int4train_lss_grad_weight(int4train_context ctx, const int8_t* d_high,
+                                                         const int8_t* d_low, const uint8_t* d_x_packed,
+                                                         const float* d_scales, const float* d_step_x,
+                                                         const uint8_t* d_keep, const double* d_prob, int n, int c,
+                                                         int d, float* d_grad_wh) {
+    I4T_TRY(enter(ctx));
+    I4T_NOTNULL(d_high);
+    I4T_NOTNULL(d_low);
+    I4T_NOTNULL(d_x_packed);
+    I4T_NOTNULL(d_scales);
+    I4T_NOTNULL(d_step_x);
+    I4T_NOTNULL(d_keep);
+    I4T_NOTNULL(d_prob);
+    I4T_NOTNULL(d_grad_wh);
+    I4T_TRY(check_lss("int4train_lss_grad_weight", n, c, d));
+    Plan p;
+    lss_grad_weight_plan(ctx, p, n, c, d);
+    Arena ar;
+    I4T_TRY(make_arena(ctx, p, &ar));
+    return lss_grad_weight_impl(ctx, ar, d_high, d_low, d_x_packed, d_scales, d_step_x, d_keep, d_prob, n, c, d,
+                                d_grad_wh);
+}
+
+INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, const int8_t* d_high,
+                                                        const int8_t* d_low, const uint8_t* d_w_packed,
+                                                        const float* d_scales, const float* d_step_w,
+                                                        const uint8_t* d_keep, const double* d_prob, int n, int c,
+                                                        int d, float* d_grad_xh) {
+    I4T_TRY(enter(ctx));
+    I4T_NOTNULL(d_high);
+    I4T_NOTNULL(d_low);
+    I4T_NOTNULL(d_w_packed);
+    I4T_NOTNULL(d_scales);
+    I4T_NOTNULL(d_step_w);
+    I4T_NOTNULL(d_keep);
+    I4T_NOTNULL(d_prob);
+    I4T_NOTNULL(d_grad_xh);
+    I4T_TRY(check_lss("int4train_lss_grad_input", n, c, d));
+    Plan p;
+    lss_grad_input_plan(ctx, p, n, c, d);
+    Arena ar;
+    I4T_TRY(make_arena(ctx, p, &ar));
+    return lss_grad_input_impl(ctx, ar, d_high, d_low, d_w_packed, d_scales, d_step_w, d_keep, d_prob, n, c, d,
+                               d_grad_xh);
+}
+
+}  // extern "C"
