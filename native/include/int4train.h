@@ -8,7 +8,8 @@
  *  - Every function returns an int4train_status. Nothing aborts, nothing prints. On failure the text of the
  *    error is available from int4train_last_error() on the same thread until the next failing call.
  *  - Pointers named d_* are device pointers (cudaMalloc, or a buffer of ILGPU's CUDA accelerator in the
- *    context's CUDA context). Pointers named h_* are host pointers. Operators are asynchronous on the
+ *    context's CUDA context). The library uses the CUDA runtime (linked statically), i.e. the device's PRIMARY
+ *    context: buffers from another driver context (e.g. one made by cuCtxCreate) are not valid here. Pointers named h_* are host pointers. Operators are asynchronous on the
  *    context's stream unless marked "synchronous"; inputs must stay alive until the stream reaches them.
  *  - Matrices are dense and row-major. FP32 on this interface. INT4 codes: int8_t holding a value in [-8, 7];
  *    packed INT4: uint8_t, two per byte, byte j of a row = (q[2j+1] << 4) | (q[2j] & 0xF) (CUTLASS int4b_t).
@@ -22,6 +23,14 @@
  *  - Packing: the row length must be even (INVALID_ARGUMENT otherwise).
  *  - GEMMs and the layer: any positive M, N, K; the library pads K to a multiple of 32, N and M to the tile
  *    internally with zero codes (zeros do not change an integer product, §9 item 8).
+ *
+ * Implementation notes (native/src):
+ *  - The workspace is allocated stream-ordered (cudaMallocAsync/cudaFreeAsync) and grows on demand; no operator
+ *    synchronises the host except int4train_block_size_search and int4train_context_synchronize/destroy.
+ *  - On compute capability 9.0 with a 90a build the INT GEMM is CUTLASS SM90 wgmma (int8 IGMMA, int32 accumulate);
+ *    elsewhere (or with the environment variable INT4TRAIN_FORCE_FALLBACK_GEMM=1) a portable dp4a kernel.
+ *  - Row selections live in device memory, so the LSS GEMMs run over the full padded row set with the rows that
+ *    are not taken zeroed (bit-identical INT32 results; the kept counts are outputs, not yet used to shrink them).
  */
 #ifndef INT4TRAIN_H
 #define INT4TRAIN_H
@@ -106,7 +115,8 @@ INT4TRAIN_API int4train_status int4train_lsq_quantize(int4train_context ctx, con
 INT4TRAIN_API int4train_status int4train_lsq_dequantize(int4train_context ctx, const int8_t* d_codes, int64_t n,
                                                         const float* d_step, float* d_out);
 /* Straight-through backward of V̂ = s·q(V/s): d_grad_v = grad ⊙ 1[Qn ≤ v/s ≤ Qp];
- * *d_grad_step = Σ e·grad / √(n·7) (CanonicalSum order), e as in §2.1. */
+ * *d_grad_step = Σ e·grad / √(n·7) (CanonicalSum order), e as in §2.1. Each term is (double)e·(double)grad
+ * (exact); the result is (float)((1/sqrt(n·7.0))·sum). d_grad_v may alias d_grad. */
 INT4TRAIN_API int4train_status int4train_lsq_backward(int4train_context ctx, const float* d_v, const float* d_grad,
                                                       int64_t n, const float* d_step, int mode,
                                                       float* d_grad_v, float* d_grad_step);
@@ -139,7 +149,8 @@ INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const
 /* ---- Hadamard block-size search (§2.2, code criterion) ------------------------------------------------------ */
 
 /* Synchronous. For every G in {1..1024} dividing D: score(G) = ‖X̄−X‖_F·‖W̄−W‖_F; returns the smallest
- * argmin in *h_group. h_scores (11 entries, index log2 G; NaN where G does not divide D) may be NULL. */
+ * argmin in *h_group. h_scores (11 entries, index log2 G; NaN where G does not divide D) may be NULL.
+ * Each norm is sqrt(CanonicalSum of (double)d·(double)d) with d = x̄ − x computed in FP32. */
 INT4TRAIN_API int4train_status int4train_block_size_search(int4train_context ctx, const float* d_x, const float* d_w,
                                                            int n, int c, int d, int mode, int* h_group,
                                                            double* h_scores);
@@ -157,6 +168,9 @@ INT4TRAIN_API int4train_status int4train_bit_split(int4train_context ctx, const 
 /* Scores of the 2N stacked rows (0..N-1 high, N..2N-1 low) and the selection.
  * d_x_codes (N×D int8) and d_step_x given: ∇W scores c = s_part·‖part_i‖·s_X·‖a_i‖; both NULL: ∇X scores.
  * Writes d_prob[2N] (double), d_keep[2N] (0/1) and d_kept[2] = {kept high rows, kept low rows}.
+ * Nonzero sampling: d_prob[i] = 1 for kept rows and 0 for the others.
+ * Bernoulli: the water-filling's "small = Σ_{p_i<1} p_i" is the CanonicalSum over all 2N entries in index order
+ * with the entries p_i ≥ 1 contributing 0.0 (not a sum over a compacted list).
  * Bernoulli randomness: Philox(seed, stacked row index, stream 1). */
 INT4TRAIN_API int4train_status int4train_lss_select(int4train_context ctx, const int8_t* d_high, const int8_t* d_low,
                                                     const float* d_scales, const int8_t* d_x_codes,
@@ -166,7 +180,9 @@ INT4TRAIN_API int4train_status int4train_lss_select(int4train_context ctx, const
 /* ---- LSS-MM (§3.4, §3.5) ---------------------------------------------------------------------------------- */
 
 /* ∇(WH) (C×D) = s_X·Σ_kept (s_part/p_i)·part_iᵀ·a_i, from the digits (N×C), the packed X codes (N×D/2),
- * the selection of int4train_lss_select (∇W scores). Not yet LSQ-masked. */
+ * the selection of int4train_lss_select (∇W scores). Not yet LSQ-masked.
+ * Kept rows with p = 1 go through one INT8 GEMM on the folded digit 14·h + l (s↓·(14G↑+G↓)); kept rows with
+ * p < 1 (Bernoulli) are added in FP32 (double accumulation): 1/p on the reduction dim is not an INT GEMM. */
 INT4TRAIN_API int4train_status int4train_lss_grad_weight(int4train_context ctx, const int8_t* d_high,
                                                          const int8_t* d_low, const uint8_t* d_x_packed,
                                                          const float* d_scales, const float* d_step_x,
@@ -184,7 +200,10 @@ INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, c
 
 /* Forward = int4train_hq_forward. Backward: from ∇Y (N×C), the layer input X and weight W (to recompute the
  * LSQ masks and residuals, conventions.md "LSQ"), and the packed codes saved by the forward, computes
- * ∇X (N×D), ∇W (C×D), *d_grad_step_x, *d_grad_step_w and ∇b (C; d_grad_bias may be NULL). No host sync. */
+ * ∇X (N×D), ∇W (C×D), *d_grad_step_x, *d_grad_step_w and ∇b (C; d_grad_bias may be NULL). No host sync.
+ * Randomness: the bit split uses (seed, stream 0); BOTH selections (∇W scores and ∇X scores) use (seed, stream 1),
+ * i.e. the same uniforms per stacked row. ∇b[j] = Σ_i ∇Y[i,j] accumulated in double, rounded once.
+ * With Nonzero sampling the ∇X GEMM is one INT8 GEMM of N rows on the folded digits 14·h·k↑ + l·k↓. */
 INT4TRAIN_API int4train_status int4train_linear_backward(int4train_context ctx, const float* d_grad_y,
                                                          const float* d_x, const float* d_w,
                                                          const uint8_t* d_x_packed, const uint8_t* d_w_packed,

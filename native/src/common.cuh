@@ -51,6 +51,7 @@ struct int4train_context_s {
     int device = 0;
     int cc = 0;              // compute capability major*10+minor
     int sm_count = 0;
+    bool force_fallback_gemm = false;  // env INT4TRAIN_FORCE_FALLBACK_GEMM=1 (testing the portable GEMM on Hopper)
     char name[256] = {0};
     cudaStream_t own = nullptr;
     cudaStream_t stream = nullptr;  // own or borrowed
@@ -255,7 +256,8 @@ int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const in
 void lss_grad_input_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                      const uint8_t* w_packed, const float* scales, const float* step_w,
-                                     const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh);
+                                     const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh,
+                                     bool fold /* every kept row has p = 1 (Nonzero sampling): one GEMM of n rows */);
 int4train_status lsq_backward_impl(int4train_context ctx, const float* v_src, const float* grad, int64_t n,
                                    const float* d_step, int mode, float* grad_v, float* grad_step, double* ws);
 

@@ -2,6 +2,7 @@
 #include "common.cuh"
 
 #include <new>
+#include <stdlib.h>
 #include <string.h>
 
 namespace i4t {
@@ -75,6 +76,8 @@ INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_co
     ctx->device = device;
     ctx->cc = prop.major * 10 + prop.minor;
     ctx->sm_count = prop.multiProcessorCount;
+    const char* ff = getenv("INT4TRAIN_FORCE_FALLBACK_GEMM");
+    ctx->force_fallback_gemm = ff && ff[0] == '1';
     strncpy(ctx->name, prop.name, sizeof ctx->name - 1);
     e = cudaStreamCreateWithFlags(&ctx->own, cudaStreamNonBlocking);
     if (e != cudaSuccess) {

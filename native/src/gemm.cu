@@ -6,7 +6,7 @@ namespace i4t {
 
 [[maybe_unused]] static bool use_sm90(int4train_context ctx) {
 #if defined(INT4TRAIN_HAS_SM90)
-    return ctx->cc == 90;
+    return ctx->cc == 90 && !ctx->force_fallback_gemm;
 #else
     (void)ctx;
     return false;

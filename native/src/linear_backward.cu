@@ -94,7 +94,8 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, nullptr, nullptr, n, c, d, sampling, seed, prob_x, keep_x, kept_x));
     // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place)
     I4T_TRY(lss_grad_weight_impl(ctx, ar, high, low, d_x_packed, scales, d_step_x, keep_w, prob_w, n, c, d, d_grad_w));
-    I4T_TRY(lss_grad_input_impl(ctx, ar, high, low, d_w_packed, scales, d_step_w, keep_x, prob_x, n, c, d, d_grad_x));
+    I4T_TRY(lss_grad_input_impl(ctx, ar, high, low, d_w_packed, scales, d_step_w, keep_x, prob_x, n, c, d, d_grad_x,
+                                sampling == INT4TRAIN_SAMPLING_NONZERO));
     // 4.
     I4T_TRY(hadamard_impl(ctx, d_x, xh, nd, group));
     I4T_TRY(hadamard_impl(ctx, d_w, wh, cd, group));

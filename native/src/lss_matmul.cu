@@ -150,6 +150,31 @@ __global__ void stack_mask_kernel(const int8_t* __restrict__ high, const int8_t*
     }
 }
 
+// Folded form (only when every kept row has p = 1, i.e. Nonzero sampling): A (n × cp) = 14·h·k↑ + l·k↓, one GEMM
+// of n rows; then ∇(XH)_i = s_W·s↓·G_i (s↓·(14·G↑ + G↓) = s↑·G↑ + s↓·G↓ with s↑ = 14·s↓).
+__global__ void fold_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
+                                 const uint8_t* __restrict__ keep, int n, int c, int8_t* a, int cp) {
+    const int64_t total = (int64_t)n * cp;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t r = t / cp;
+        int col = (int)(t % cp);
+        int v = 0;
+        if (col < c) v = (keep[r] ? 14 * (int)high[r * c + col] : 0) + (keep[n + r] ? (int)low[r * c + col] : 0);
+        a[t] = (int8_t)v;
+    }
+}
+
+__global__ void grad_input_fold_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const uint8_t* __restrict__ keep,
+                                                const float* scales, const float* step_w, int n, int d, float* out) {
+    const double sdn = (double)scales[2], sw = (double)*step_w;
+    const int64_t total = (int64_t)n * d;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = t / d;
+        int col = (int)(t % d);
+        out[t] = (keep[i] || keep[n + i]) ? (float)(sw * (sdn * (double)g[i * ldg + col])) : 0.0f;
+    }
+}
+
 // out[i, d] = s_W·(k↑ ? s↑·G↑[i,d]/p↑ : 0  +  k↓ ? s↓·G↓[i,d]/p↓ : 0); exactly 0 when nothing is kept.
 __global__ void grad_input_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const uint8_t* __restrict__ keep,
                                            const double* __restrict__ prob, const float* scales, const float* step_w,
@@ -176,7 +201,8 @@ void lss_grad_input_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
 
 int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                      const uint8_t* w_packed, const float* scales, const float* step_w,
-                                     const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh) {
+                                     const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh,
+                                     bool fold) {
     const int cp = (int)round_up(c, 32), dp = (int)round_up(d, 4);
     const size_t gws = gemm_padded_workspace(ctx, 2 * n, dp, cp);
     int8_t* a = ar.take<int8_t>(2 * (int64_t)n * cp);
@@ -184,6 +210,18 @@ int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int
     int32_t* g = ar.take<int32_t>(2 * (int64_t)n * dp);
     char* ws = ar.take<char>((int64_t)gws);
     I4T_ARENA_CHECK(ar);
+    if (fold) {
+        const size_t gws1 = gemm_padded_workspace(ctx, n, dp, cp);
+        if (gws1 > gws) return fail(INT4TRAIN_ERROR_INTERNAL, "lss_grad_input: GEMM workspace");
+        fold_mask_kernel<<<grid_for((int64_t)n * cp), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
+        I4T_LAUNCH("fold_mask_kernel");
+        I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, b, dp, cp));
+        I4T_TRY(gemm_padded(ctx, a, b, g, n, dp, cp, ws, gws));
+        grad_input_fold_epilogue_kernel<<<grid_for((int64_t)n * d), 256, 0, ctx->stream>>>(g, dp, keep, scales, step_w,
+                                                                                            n, d, grad_xh);
+        I4T_LAUNCH("grad_input_fold_epilogue_kernel");
+        return INT4TRAIN_SUCCESS;
+    }
     stack_mask_kernel<<<grid_for(2 * (int64_t)n * cp), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
     I4T_LAUNCH("stack_mask_kernel");
     I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, b, dp, cp));
@@ -250,8 +288,9 @@ INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, c
     lss_grad_input_plan(ctx, p, n, c, d);
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
+    // The selection's p values are in device memory: the general (stacked, 1/p per row) form.
     return lss_grad_input_impl(ctx, ar, d_high, d_low, d_w_packed, d_scales, d_step_w, d_keep, d_prob, n, c, d,
-                               d_grad_xh);
+                               d_grad_xh, false);
 }
 
 }  // extern "C"

@@ -30,7 +30,10 @@ echo "exported symbols: $(wc -l < "$OUT/exports.txt") ($(grep -vc '^int4train_' 
 echo "== SASS tensor-core instructions =="
 cuobjdump --dump-sass build/native/libint4train.so 2>/dev/null | grep -oE '\b(IGMMA|HGMMA|QGMMA|IMMA|HMMA)[.A-Z0-9_]*' | sort | uniq -c | tee "$OUT/sass.txt"
 echo "== selftest =="
-build/native/int4train_selftest 2>&1 | tee "$OUT/selftest.log" | grep -E "FAIL|passed|device|TOPS|workspace"
+build/native/int4train_selftest 2>&1 | tee "$OUT/selftest.log" | grep -E "FAIL|passed|device|TOPS|workspace|timing"
+echo "== selftest --quick with the portable fallback GEMM (INT4TRAIN_FORCE_FALLBACK_GEMM=1) =="
+INT4TRAIN_FORCE_FALLBACK_GEMM=1 build/native/int4train_selftest --quick > "$OUT/selftest_fallback.log" 2>&1
+echo "exit $?"; grep -E "FAIL|passed" "$OUT/selftest_fallback.log"
 echo "== selftest --quick under compute-sanitizer memcheck =="
 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 build/native/int4train_selftest --quick > "$OUT/sanitizer.log" 2>&1
 echo "sanitizer exit code $?"

@@ -298,6 +298,12 @@ static size_t count_diff(const std::vector<T>& a, const std::vector<T>& b) {
     for (size_t i = 0; i < a.size(); ++i) if (memcmp(&a[i], &b[i], sizeof(T)) != 0) ++k;
     return k;
 }
+template <class A>
+static double l2(const std::vector<A>& v) {
+    double s = 0;
+    for (auto x : v) s += (double)x * (double)x;
+    return sqrt(s);
+}
 template <class A, class B>
 static double rel_err(const std::vector<A>& got, const std::vector<B>& ref) {
     double num = 0, den = 0;
@@ -517,16 +523,19 @@ static void test_block_search(int4train_context ctx) {
 
 static void test_bit_split_select_lss(int4train_context ctx) {
     struct S { int n, c, d; };
-    std::vector<S> shapes = {{64, 64, 64}, {77, 50, 96}, {3000, 64, 64}};
+    struct S2 { int n, c, d; bool dense; };
+    std::vector<S2> shapes = {{64, 64, 64, false}, {77, 50, 96, false}, {3000, 64, 64, false}, {96, 40, 64, true}, {3000, 48, 32, true}};
     for (int mode = 0; mode < 2; ++mode)
         for (int sampling = 0; sampling < 2; ++sampling)
             for (auto s : shapes) {
                 uint64_t seed = 0x123456789ABCDEFull + mode * 7 + sampling;
-                // sparse-ish ∇Y: skewed row norms, some rows exactly zero
+                // sparse-ish ∇Y: skewed row norms, some rows exactly zero; dense: every row has a large entry, so all
+                // 2N stacked rows score > 0 and the water-filling gives fractional p (Bernoulli)
                 auto g = randn_outliers(s.n, s.c, 1e-3f, 1);
                 for (int i = 0; i < s.n; ++i) {
-                    float rs = (i % 5 == 0) ? 0.0f : (i % 7 == 0 ? 30.0f : 1.0f);
+                    float rs = s.dense ? 1.0f : ((i % 5 == 0) ? 0.0f : (i % 7 == 0 ? 30.0f : 1.0f));
                     for (int j = 0; j < s.c; ++j) g[(size_t)i * s.c + j] *= rs;
+                    if (s.dense) g[(size_t)i * s.c + (i % s.c)] = (i % 2 ? 1.0f : -1.0f) * (0.02f + 0.03f * (float)((i * 37) % 11));
                 }
                 DBuf<float> dg(g);
                 DBuf<int8_t> dh(g.size()), dl(g.size());
@@ -557,15 +566,17 @@ static void test_bit_split_select_lss(int4train_context ctx) {
                     auto gkept = dkept.down();
                     size_t dpp = count_diff(gp, rs.p), dkk = count_diff(gk, rs.keep);
                     double psum = 0;
-                    for (double v : gp) psum += v;
+                    int frac = 0;
+                    for (double v : gp) { psum += v; if (v > 0.0 && v < 1.0) ++frac; }
                     report(dpp == 0 && dkk == 0 && gkept[0] == rs.kept[0] && gkept[1] == rs.kept[1], "lss_select p, keep, counts bit-exact",
-                           fmt("%s mode=%d sampling=%d n=%d: p mismatches=%zu keep mismatches=%zu kept=(%d,%d) ref (%d,%d) Σp=%.3f",
-                               wgt ? "∇W" : "∇X", mode, sampling, s.n, dpp, dkk, gkept[0], gkept[1], rs.kept[0], rs.kept[1], psum));
+                           fmt("%s mode=%d sampling=%d n=%d: p mismatches=%zu keep mismatches=%zu kept=(%d,%d) ref (%d,%d) Σp=%.3f, %d fractional p",
+                               wgt ? "∇W" : "∇X", mode, sampling, s.n, dpp, dkk, gkept[0], gkept[1], rs.kept[0], rs.kept[1], psum, frac));
                     if (wgt) {
                         DBuf<float> dgw((size_t)s.c * s.d);
                         CK(int4train_lss_grad_weight(ctx, dh.p, dl.p, dxp.p, dsc.p, dsx.p, dk.p, dp.p, s.n, s.c, s.d, dgw.p));
-                        double e = rel_err(dgw.down(), cpu_grad_wh(ref, rs, xq, sx, s.n, s.c, s.d));
-                        report(e < 1e-5, "lss_grad_weight", fmt("mode=%d sampling=%d n=%d rel_err=%.2e", mode, sampling, s.n, e));
+                        auto rw = cpu_grad_wh(ref, rs, xq, sx, s.n, s.c, s.d);
+                        double e = rel_err(dgw.down(), rw);
+                        report(e < 1e-5, "lss_grad_weight", fmt("mode=%d sampling=%d n=%d rel_err=%.2e |ref|=%.3e", mode, sampling, s.n, e, l2(rw)));
                     } else {
                         DBuf<float> dgx((size_t)s.n * s.d);
                         CK(int4train_lss_grad_input(ctx, dh.p, dl.p, dwp.p, dsc.p, dsw.p, dk.p, dp.p, s.n, s.c, s.d, dgx.p));
@@ -576,7 +587,7 @@ static void test_bit_split_select_lss(int4train_context ctx) {
                         for (int i = 0; i < s.n; ++i)
                             if (!rs.keep[i] && !rs.keep[s.n + i])
                                 for (int j = 0; j < s.d; ++j) if (got[(size_t)i * s.d + j] != 0.0f) ++zero_bad;
-                        report(e < 1e-5 && zero_bad == 0, "lss_grad_input", fmt("mode=%d sampling=%d n=%d rel_err=%.2e nonzero-in-dropped=%zu", mode, sampling, s.n, e, zero_bad));
+                        report(e < 1e-5 && zero_bad == 0, "lss_grad_input", fmt("mode=%d sampling=%d n=%d rel_err=%.2e |ref|=%.3e nonzero-in-dropped=%zu", mode, sampling, s.n, e, l2(rx), zero_bad));
                     }
                 }
             }
@@ -636,8 +647,8 @@ static void test_linear_backward(int4train_context ctx) {
                 double esx = fabs(gsx - rgsx) / std::max(1e-30, asx), esw = fabs(gsw - rgsw) / std::max(1e-30, asw);
                 bool ok = ex < 1e-5 && ew < 1e-5 && eb < 1e-6 && esx < 1e-5 && esw < 1e-5;
                 report(ok, "linear_backward",
-                       fmt("mode=%d sampling=%d n=%d c=%d d=%d G=%d rel_err ∇X=%.2e ∇W=%.2e ∇b=%.2e ∇s_X=%.2e ∇s_W=%.2e", mode, sampling,
-                           s.n, s.c, s.d, s.g, ex, ew, eb, esx, esw));
+                       fmt("mode=%d sampling=%d n=%d c=%d d=%d G=%d rel_err ∇X=%.2e ∇W=%.2e ∇b=%.2e ∇s_X=%.2e ∇s_W=%.2e (|∇X|=%.2e |∇W|=%.2e)", mode, sampling,
+                           s.n, s.c, s.d, s.g, ex, ew, eb, esx, esw, l2(rgx), l2(rgw)));
             }
 }
 
@@ -692,6 +703,46 @@ static void test_errors(int4train_context ctx) {
     report(int4train_context_destroy(nullptr) == INT4TRAIN_SUCCESS, "destroy(NULL) accepted", "");
 }
 
+// Informative timings (not checks): the layer's operators next to the bare INT8 GEMM of the same shape.
+static void bench_layer(int4train_context ctx, int n, int c, int d, int g, int sampling, int reps) {
+    auto x = randn_outliers(n, d), w = randn_outliers(c, d, 0.05f);
+    auto gy = randn_outliers(n, c, 1e-3f, 1);
+    for (int i = 0; i < n; i += 2) for (int j = 0; j < c; ++j) gy[(size_t)i * c + j] = 0.0f;  // half the tokens silent
+    DBuf<float> dx(x), dw(w), dgy(gy), dsx(1), dsw(1), dy((size_t)n * c), dgx((size_t)n * d), dgw((size_t)c * d), dgs(2), dgb(c);
+    DBuf<uint8_t> dxp((size_t)n * d / 2), dwp((size_t)c * d / 2);
+    DBuf<int8_t> da((size_t)n * d), db((size_t)c * d);
+    DBuf<int32_t> dc((size_t)n * c);
+    CK(int4train_hadamard(ctx, dx.p, dgx.p, n, d, g));
+    CK(int4train_lsq_init_step(ctx, dgx.p, (int64_t)n * d, dsx.p));
+    CK(int4train_hadamard(ctx, dw.p, dgw.p, c, d, g));
+    CK(int4train_lsq_init_step(ctx, dgw.p, (int64_t)c * d, dsw.p));
+    void* st = nullptr;
+    CK(int4train_context_get_stream(ctx, &st));
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    float t[3] = {0, 0, 0};
+    for (int which = 0; which < 3; ++which) {
+        for (int r = -1; r < reps; ++r) {
+            if (r == 0) cudaEventRecord(e0, (cudaStream_t)st);
+            if (which == 0) CK(int4train_gemm_s8(ctx, da.p, db.p, dc.p, n, c, d));
+            if (which == 1) CK(int4train_hq_forward(ctx, dx.p, dw.p, nullptr, dsx.p, dsw.p, n, c, d, g, 0, dy.p, dxp.p, dwp.p));
+            if (which == 2) CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, n, c, d, g, 0, sampling, 7,
+                                                         dgx.p, dgw.p, dgs.p, dgs.p + 1, dgb.p));
+        }
+        cudaEventRecord(e1, (cudaStream_t)st);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&t[which], e0, e1);
+        t[which] /= reps;
+    }
+    CK(int4train_context_synchronize(ctx));
+    double flop = 2.0 * n * c * d;
+    report(true, "timing", fmt("N=%d C=%d D=%d G=%d sampling=%d: int8 GEMM %.3f ms (%.0f TOPS), hq_forward %.3f ms, linear_backward %.3f ms",
+                               n, c, d, g, sampling, t[0], flop / (t[0] * 1e-3) / 1e12, t[1], t[2]));
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+}
+
 int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) if (!strcmp(argv[i], "--quick")) g_quick = true;
     printf("libint4train selftest, version %d%s\n", int4train_version(), g_quick ? " (quick)" : "");
@@ -721,6 +772,11 @@ int main(int argc, char** argv) {
     test_bit_split_select_lss(ctx);
     test_linear_backward(ctx);
     test_errors(ctx);
+    if (!g_quick) {
+        bench_layer(ctx, 4096, 4096, 4096, 32, 0, 5);
+        bench_layer(ctx, 8192, 4096, 1024, 32, 0, 5);
+        bench_layer(ctx, 1024, 1024, 1024, 32, 1, 3);
+    }
     size_t ws = 0;
     int4train_context_info(ctx, nullptr, 0, nullptr, &ws);
     int4train_status fin = int4train_context_synchronize(ctx);
