@@ -107,6 +107,14 @@ __host__ __device__ __forceinline__ float round_half_away(float x) {
 __host__ __device__ __forceinline__ int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 __host__ __device__ __forceinline__ int lsq_qn(int mode) { return mode == INT4TRAIN_MODE_PAPER ? -7 : -8; }
 constexpr int kLsqQp = 7;
+#if defined(__CUDACC__)
+// LSQ code (§2.1): q = clamp(RoundHalfAway(x / s), Qn, 7) with one IEEE division.
+__device__ __forceinline__ int lsq_code(float x, float s, int qn) {
+    float r = round_half_away(__fdiv_rn(x, s));
+    r = fminf(fmaxf(r, (float)qn), (float)kLsqQp);
+    return (int)r;
+}
+#endif
 
 // ---- Philox4x32-10 (conventions.md "Counter-based randomness") -------------------------------------------
 struct PhiloxOut { uint32_t x0, x1; };
@@ -217,6 +225,10 @@ int4train_status check_group(int cols, int group, const char* fn);
 int4train_status check_mode_pub(int mode, const char* fn);
 // Hadamard (§2.2) on a flat array of `total` floats made of consecutive G-blocks.
 int4train_status hadamard_impl(int4train_context ctx, const float* x, float* y, int64_t total, int group);
+// Fused H_G transform + LSQ codes into the padded operand (rows_pad × ld) + packed rows (rows × cols/2).
+int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* x, int rows, int cols, int group,
+                                            const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
+                                            uint8_t* packed);
 // Step init into d_step; ws: canon_ws_count(n) + 1 doubles.
 int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws);
 // Codes of v/step into a padded int8 matrix (rows_pad × ld, zeros outside rows × cols) and, if packed != NULL,

@@ -18,9 +18,10 @@ __global__ void __launch_bounds__(512) hadamard_kernel(const float* __restrict__
     for (int i = threadIdx.x; i < len; i += blockDim.x) s[i] = x[base + i];
     __syncthreads();
     int half = len >> 1;
-    for (int h = 1; h < group; h <<= 1) {
+    for (int lg = 0; (1 << lg) < group; ++lg) {
+        const int h = 1 << lg;
         for (int p = threadIdx.x; p < half; p += blockDim.x) {
-            int i = (p / h) * (2 * h) + (p % h);
+            int i = ((p >> lg) << (lg + 1)) | (p & (h - 1));  // = (p / h)·2h + p % h
             float a = s[i], b = s[i + h];
             s[i] = __fadd_rn(a, b);
             s[i + h] = __fsub_rn(a, b);
@@ -28,6 +29,59 @@ __global__ void __launch_bounds__(512) hadamard_kernel(const float* __restrict__
         __syncthreads();
     }
     for (int i = threadIdx.x; i < len; i += blockDim.x) y[base + i] = __fmul_rn(s[i], scale);
+}
+
+// Fused forward prologue (§2.2 + §2.3 steps 1–3): the transform of one chunk as above, then the LSQ codes of
+// the transformed values written into the padded GEMM operand (row r, column col at codes[r·ld + col]) and the
+// packed INT4 copy. Same operations in the same order as hadamard + quantize, so the codes are identical.
+__global__ void __launch_bounds__(512) hadamard_quant_kernel(const float* __restrict__ x, int64_t total, int group,
+                                                             float scale, int cols, const float* step, int qn,
+                                                             int8_t* codes, int ld, uint8_t* packed) {
+    __shared__ float s[kHadChunk];
+    int64_t base = (int64_t)blockIdx.x * kHadChunk;
+    int len = (int)((total - base) < kHadChunk ? (total - base) : kHadChunk);
+    for (int i = threadIdx.x; i < len; i += blockDim.x) s[i] = x[base + i];
+    __syncthreads();
+    int half = len >> 1;
+    for (int lg = 0; (1 << lg) < group; ++lg) {
+        const int h = 1 << lg;
+        for (int p = threadIdx.x; p < half; p += blockDim.x) {
+            int i = ((p >> lg) << (lg + 1)) | (p & (h - 1));  // = (p / h)·2h + p % h
+            float a = s[i], b = s[i + h];
+            s[i] = __fadd_rn(a, b);
+            s[i + h] = __fsub_rn(a, b);
+        }
+        __syncthreads();
+    }
+    const float st = *step;
+    for (int p = threadIdx.x; p < half; p += blockDim.x) {
+        int64_t f = base + 2 * p;  // even: cols is even, so the pair stays in one row
+        int64_t r = f / cols;
+        int col = (int)(f % cols);
+        int q0 = lsq_code(__fmul_rn(s[2 * p], scale), st, qn);
+        int q1 = lsq_code(__fmul_rn(s[2 * p + 1], scale), st, qn);
+        char2 pr;
+        pr.x = (char)q0;
+        pr.y = (char)q1;
+        *reinterpret_cast<char2*>(codes + r * ld + col) = pr;
+        packed[f >> 1] = (uint8_t)((q1 << 4) | (q0 & 0xF));
+    }
+}
+
+int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* x, int rows, int cols, int group,
+                                            const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
+                                            uint8_t* packed) {
+    if (cols % 2 != 0 || ld % 2 != 0 || ld < cols || rows_pad < rows)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_quantize_pad_pack: bad padding");
+    if (ld != cols || rows_pad != rows) I4T_CUDA(cudaMemsetAsync(codes, 0, (size_t)rows_pad * ld, ctx->stream));
+    int64_t total = (int64_t)rows * cols;
+    float scale = (float)(1.0 / sqrt((double)group));
+    int64_t blocks = ceil_div(total, kHadChunk);
+    if (blocks > 0x7fffffffLL) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "hadamard: tensor too large");
+    hadamard_quant_kernel<<<(unsigned)blocks, 512, 0, ctx->stream>>>(x, total, group, scale, cols, d_step, lsq_qn(mode),
+                                                                     codes, ld, packed);
+    I4T_LAUNCH("hadamard_quant_kernel");
+    return INT4TRAIN_SUCCESS;
 }
 
 static bool valid_group(int g) { return g >= 1 && g <= 1024 && (g & (g - 1)) == 0; }

@@ -43,27 +43,22 @@ extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context
     const int kp = (int)round_up(d, 32), cp = (int)round_up(c, 4);
     size_t gws = gemm_padded_workspace(ctx, n, cp, kp);
     Plan p;
-    p.add<float>((int64_t)n * d);
-    p.add<float>((int64_t)c * d);
     p.add<int8_t>((int64_t)n * kp);
     p.add<int8_t>((int64_t)cp * kp);
     p.add<int32_t>((int64_t)n * cp);
     p.add<char>((int64_t)gws);
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
-    float* xh = ar.take<float>((int64_t)n * d);
-    float* wh = ar.take<float>((int64_t)c * d);
     int8_t* a = ar.take<int8_t>((int64_t)n * kp);
     int8_t* b = ar.take<int8_t>((int64_t)cp * kp);
     int32_t* prod = ar.take<int32_t>((int64_t)n * cp);
     char* ws = ar.take<char>((int64_t)gws);
     I4T_ARENA_CHECK(ar);
 
-    // 1. XH, WH (§2.2); 2–3. codes into the padded GEMM operands and the packed copies for the backward.
-    I4T_TRY(hadamard_impl(ctx, d_x, xh, (int64_t)n * d, group));
-    I4T_TRY(hadamard_impl(ctx, d_w, wh, (int64_t)c * d, group));
-    I4T_TRY(quantize_pad_pack(ctx, xh, n, d, d_step_x, mode, a, n, kp, d_x_packed));
-    I4T_TRY(quantize_pad_pack(ctx, wh, c, d, d_step_w, mode, b, cp, kp, d_w_packed));
+    // 1–3. XH, WH (§2.2), their codes into the padded GEMM operands and the packed copies for the backward
+    // (one fused pass per operand: XH is never written to memory).
+    I4T_TRY(hadamard_quantize_pad_pack(ctx, d_x, n, d, group, d_step_x, mode, a, n, kp, d_x_packed));
+    I4T_TRY(hadamard_quantize_pad_pack(ctx, d_w, c, d, group, d_step_w, mode, b, cp, kp, d_w_packed));
     // 4. P = a·bᵀ (INT32); 5. Y = s_X·s_W·P + bias.
     I4T_TRY(gemm_padded(ctx, a, b, prod, n, cp, kp, ws, gws));
     int64_t total = (int64_t)n * c;

@@ -10,13 +10,23 @@
 
 namespace i4t {
 
-// ∇b[j] = Σ_i ∇Y[i, j], accumulated in double in row order, rounded once to float.
-__global__ void bias_grad_kernel(const float* __restrict__ gy, int n, int c, float* gb) {
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < c; j += gridDim.x * blockDim.x) {
-        double s = 0.0;
-        for (int i = 0; i < n; ++i) s += (double)gy[(int64_t)i * c + j];
-        gb[j] = (float)s;
-    }
+// ∇b[j] = Σ_i ∇Y[i, j] in double, deterministic: part[r][j] = Σ over rows [r·256, r·256+256) in row order,
+// then ∇b[j] = Σ_r part[r][j] in r order, rounded once to float. Coalesced across j.
+constexpr int kBiasRows = 256;
+__global__ void bias_partial_kernel(const float* __restrict__ gy, int n, int c, double* part) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= c) return;
+    int r0 = blockIdx.y * kBiasRows, r1 = min(n, r0 + kBiasRows);
+    double s = 0.0;
+    for (int i = r0; i < r1; ++i) s += (double)gy[(int64_t)i * c + j];
+    part[(int64_t)blockIdx.y * c + j] = s;
+}
+__global__ void bias_final_kernel(const double* __restrict__ part, int nparts, int c, float* gb) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= c) return;
+    double s = 0.0;
+    for (int r = 0; r < nparts; ++r) s += part[(int64_t)r * c + j];
+    gb[j] = (float)s;
 }
 
 }  // namespace i4t
@@ -65,6 +75,8 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     p.add<float>(nd);
     p.add<float>(cd);
     p.add<double>(canon_ws_count(big) + 1);
+    const int bias_parts = (int)ceil_div(n, kBiasRows);
+    p.add<double>((int64_t)bias_parts * c);
     bit_split_plan(p, n, c);
     lss_select_plan(p, n, c, d);
     lss_select_plan(p, n, c, d);
@@ -85,6 +97,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     float* xh = ar.take<float>(nd);
     float* wh = ar.take<float>(cd);
     double* cws = ar.take<double>(canon_ws_count(big) + 1);
+    double* bias_part = ar.take<double>((int64_t)bias_parts * c);
     I4T_ARENA_CHECK(ar);
 
     // 1–2.
@@ -106,8 +119,11 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     I4T_TRY(hadamard_impl(ctx, d_grad_w, d_grad_w, cd, group));
     // 6.
     if (d_grad_bias) {
-        bias_grad_kernel<<<grid_for(c), 256, 0, ctx->stream>>>(d_grad_y, n, c, d_grad_bias);
-        I4T_LAUNCH("bias_grad_kernel");
+        if (bias_parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
+        bias_partial_kernel<<<dim3((unsigned)ceil_div(c, 256), (unsigned)bias_parts), 256, 0, ctx->stream>>>(d_grad_y, n, c, bias_part);
+        I4T_LAUNCH("bias_partial_kernel");
+        bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(bias_part, bias_parts, c, d_grad_bias);
+        I4T_LAUNCH("bias_final_kernel");
     }
     return INT4TRAIN_SUCCESS;
 }

@@ -23,13 +23,6 @@ int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64
     return INT4TRAIN_SUCCESS;
 }
 
-// q = clamp(RoundHalfAway(v / s), Qn, 7): one IEEE division, then the rounding of conventions.md.
-__device__ __forceinline__ int lsq_code(float x, float s, int qn) {
-    float v = __fdiv_rn(x, s);
-    float r = round_half_away(v);
-    r = fminf(fmaxf(r, (float)qn), (float)kLsqQp);
-    return (int)r;
-}
 
 __global__ void quantize_kernel(const float* __restrict__ v, int64_t n, const float* step, int qn, int8_t* codes) {
     float s = *step;
@@ -111,6 +104,23 @@ struct StepGradTerm {
     }
 };
 
+// Same term, and writes the masked gradient of the same element (each element is visited exactly once by the
+// first level of canonical_sum, so grad_v may alias grad).
+struct StepGradMaskTerm {
+    const float* x;
+    const float* grad;
+    const float* step;
+    int qn;
+    float* grad_v;
+    __device__ double operator()(int64_t i) const {
+        bool in;
+        float e = lsq_e(x[i], *step, qn, &in);
+        float g = grad[i];
+        grad_v[i] = in ? g : 0.0f;
+        return (double)e * (double)g;
+    }
+};
+
 __global__ void step_grad_finish_kernel(const double* sum, int64_t n, float* out) {
     double g = 1.0 / sqrt((double)n * 7.0);
     *out = (float)(g * *sum);
@@ -120,6 +130,13 @@ __global__ void step_grad_finish_kernel(const double* sum, int64_t n, float* out
 int4train_status lsq_backward_impl(int4train_context ctx, const float* x, const float* grad, int64_t n,
                                    const float* d_step, int mode, float* grad_v, float* grad_step, double* ws) {
     int qn = lsq_qn(mode);
+    if (grad_step && grad_v) {  // one pass: mask and step-gradient terms
+        double* d_sum = ws;
+        I4T_TRY(canonical_sum(StepGradMaskTerm{x, grad, d_step, qn, grad_v}, n, ws + 1, d_sum, ctx->stream));
+        step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, n, grad_step);
+        I4T_LAUNCH("step_grad_finish_kernel");
+        return INT4TRAIN_SUCCESS;
+    }
     if (grad_step) {
         double* d_sum = ws;
         I4T_TRY(canonical_sum(StepGradTerm{x, grad, d_step, qn}, n, ws + 1, d_sum, ctx->stream));

@@ -736,6 +736,35 @@ static void bench_layer(int4train_context ctx, int n, int c, int d, int g, int s
         t[which] /= reps;
     }
     CK(int4train_context_synchronize(ctx));
+    // breakdown of the backward into its public pieces (same inputs)
+    {
+        DBuf<int8_t> dh((size_t)n * c), dl((size_t)n * c), dxq((size_t)n * d);
+        DBuf<float> dsc(3), tmp((size_t)n * d);
+        DBuf<double> dp(2 * (size_t)n);
+        DBuf<uint8_t> dk(2 * (size_t)n);
+        DBuf<int32_t> dkept(2);
+        CK(int4train_unpack_int4(ctx, dxp.p, dxq.p, n, d));
+        auto timeit = [&](auto&& fn) -> float {
+            fn();
+            cudaEventRecord(e0, (cudaStream_t)st);
+            for (int r = 0; r < reps; ++r) fn();
+            cudaEventRecord(e1, (cudaStream_t)st);
+            cudaEventSynchronize(e1);
+            float ms = 0;
+            cudaEventElapsedTime(&ms, e0, e1);
+            return ms / reps;
+        };
+        float tb = timeit([&] { int4train_bit_split(ctx, dgy.p, n, c, 7, 0, dh.p, dl.p, dsc.p); });
+        float tsw = timeit([&] { int4train_lss_select(ctx, dh.p, dl.p, dsc.p, dxq.p, dsx.p, n, c, d, sampling, 7, dp.p, dk.p, dkept.p); });
+        float tgw = timeit([&] { int4train_lss_grad_weight(ctx, dh.p, dl.p, dxp.p, dsc.p, dsx.p, dk.p, dp.p, n, c, d, dgw.p); });
+        float tgi = timeit([&] { int4train_lss_grad_input(ctx, dh.p, dl.p, dwp.p, dsc.p, dsw.p, dk.p, dp.p, n, c, d, dgx.p); });
+        float th = timeit([&] { int4train_hadamard(ctx, dx.p, tmp.p, n, d, g); });
+        float tl = timeit([&] { int4train_lsq_backward(ctx, dx.p, dgx.p, (int64_t)n * d, dsx.p, 0, tmp.p, dgs.p); });
+        CK(int4train_context_synchronize(ctx));
+        report(true, "timing breakdown", fmt("N=%d C=%d D=%d sampling=%d: bit_split %.3f, lss_select(∇W) %.3f, lss_grad_weight %.3f, "
+                                             "lss_grad_input(general, 2N rows) %.3f, hadamard(N×D) %.3f, lsq_backward(N×D) %.3f ms",
+                                             n, c, d, sampling, tb, tsw, tgw, tgi, th, tl));
+    }
     double flop = 2.0 * n * c * d;
     report(true, "timing", fmt("N=%d C=%d D=%d G=%d sampling=%d: int8 GEMM %.3f ms (%.0f TOPS), hq_forward %.3f ms, linear_backward %.3f ms",
                                n, c, d, g, sampling, t[0], flop / (t[0] * 1e-3) / 1e12, t[1], t[2]));
