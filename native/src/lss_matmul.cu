@@ -6,8 +6,8 @@
 // ∇(WH) = s_X·Σ_kept (s_part/p_i)·part_iᵀ·a_i. Kept rows with p_i = 1 (all kept rows in Nonzero mode) go through
 // ONE INT8 GEMM on the folded digit 14·h·[↑ taken] + l·[↓ taken] ∈ [−98, 98] (the INT8 view of conventions.md
 // "Bit splitting"): with s↑ = 14·s↓ this is s↓·(14·G↑ + G↓) = s↑·G↑ + s↓·G↓. Kept rows with p_i < 1 (Bernoulli)
-// are not an integer GEMM (1/p scales the reduction dim, [I #4]): they are compacted into a list whose length
-// stays in device memory and added in FP32.
+// are not an integer GEMM (1/p scales the reduction dim, [I #4]): they are added by a tiled FP32 product whose
+// token loop is skipped on the device when no row is fractional (the count stays in device memory).
 // ∇(XH)_i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts: one INT8 GEMM of the 2N stacked rows
 // (h rows then l rows, not-kept rows zeroed) against Ŵ, then a per-row epilogue (1/p is an output-row scale).
 #include "common.cuh"
@@ -41,62 +41,78 @@ __global__ void fold_transpose_kernel(const int8_t* __restrict__ high, const int
     }
 }
 
-// Single block: compacts the stacked rows kept with p < 1 into (index, s_part/p) in index order; *count.
-__global__ void __launch_bounds__(256) compact_fractional_kernel(const uint8_t* __restrict__ keep,
-                                                                 const double* __restrict__ prob,
-                                                                 const float* scales, int n, int32_t* idx, float* w,
-                                                                 int32_t* count) {
-    __shared__ int scan[256];
-    __shared__ int base;
-    if (threadIdx.x == 0) base = 0;
-    __syncthreads();
+// Per stacked row: w_i = s_part/p_i if kept with p_i < 1, else 0 (those rows are not in the INT GEMM);
+// *count = number of such rows (integer atomics: order-independent).
+__global__ void fractional_weights_kernel(const uint8_t* __restrict__ keep, const double* __restrict__ prob,
+                                          const float* scales, int n, float* w, int32_t* count) {
     const int64_t m = 2 * (int64_t)n;
-    for (int64_t start = 0; start < m; start += 256) {
-        int64_t i = start + threadIdx.x;
-        int f = (i < m && keep[i] && prob[i] < 1.0) ? 1 : 0;
-        scan[threadIdx.x] = f;
-        __syncthreads();
-        for (int o = 1; o < 256; o <<= 1) {  // inclusive Hillis–Steele scan
-            int v = threadIdx.x >= o ? scan[threadIdx.x - o] : 0;
-            __syncthreads();
-            scan[threadIdx.x] += v;
-            __syncthreads();
-        }
-        if (f) {
-            int pos = base + scan[threadIdx.x] - 1;
-            idx[pos] = (int32_t)i;
-            float s = i < n ? scales[1] : scales[2];
-            w[pos] = (float)((double)s / prob[i]);
-        }
-        __syncthreads();
-        if (threadIdx.x == 255) base += scan[255];
-        __syncthreads();
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < m; i += (int64_t)gridDim.x * blockDim.x) {
+        bool f = keep[i] && prob[i] < 1.0;
+        float s = i < n ? scales[1] : scales[2];
+        w[i] = f ? (float)((double)s / prob[i]) : 0.0f;
+        if (f) atomicAdd(count, 1);
     }
-    if (threadIdx.x == 0) *count = base;
 }
 
-// out[c, d] = s_X·(s↓·G[c, d] + Σ_list w_j·part_j[c]·a_j[d]).
-__global__ void grad_weight_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const int8_t* __restrict__ high,
-                                            const int8_t* __restrict__ low, const uint8_t* __restrict__ x_packed,
-                                            const int32_t* __restrict__ idx, const float* __restrict__ w,
-                                            const int32_t* count, const float* scales, const float* step_x, int n,
-                                            int c, int d, float* out) {
-    const double sdn = (double)scales[2], sx = (double)*step_x;
-    const int cnt = *count;
-    const int64_t total = (int64_t)c * d;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int row = (int)(t / d), col = (int)(t % d);
-        double fp = 0.0;
-        for (int j = 0; j < cnt; ++j) {
-            int i = idx[j];
-            int tok = i < n ? i : i - n;
-            int part = (i < n ? high : low)[(int64_t)tok * c + row];
-            int a = nib(x_packed[(int64_t)tok * (d / 2) + (col >> 1)], col & 1);
-            fp += (double)w[j] * (double)(part * a);
+// ∇(WH)[c, d] = s_X·(s↓·G[c, d] + F[c, d]) with the FP32 product of the fractional rows
+// F = Σ_i (w↑_i·h_i + w↓_i·l_i)ᵀ·a_i (both parts of token i multiply the same a_i, so they fold into one FP32
+// row). A 64×64 output tile per CTA, 16 tokens per step, 4×4 outputs per thread; the k loop is skipped when no
+// row is fractional (Nonzero sampling), so the kernel is then just the dequantizing epilogue.
+constexpr int kFt = 64, kFk = 16;
+__global__ void __launch_bounds__(256) grad_weight_fp_kernel(const int32_t* __restrict__ g, int ldg,
+                                                             const int8_t* __restrict__ high,
+                                                             const int8_t* __restrict__ low,
+                                                             const uint8_t* __restrict__ x_packed,
+                                                             const float* __restrict__ w, const int32_t* count,
+                                                             const float* scales, const float* step_x, int n, int c,
+                                                             int d, float* out) {
+    __shared__ float as[kFk][kFt];
+    __shared__ float bs[kFk][kFt];
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const int c0 = blockIdx.y * kFt, d0 = blockIdx.x * kFt;
+    float acc[4][4] = {};
+    if (*count > 0) {
+        for (int i0 = 0; i0 < n; i0 += kFk) {
+            for (int e = threadIdx.x; e < kFk * kFt; e += 256) {
+                int k = e / kFt, j = e % kFt;
+                int i = i0 + k;
+                float av = 0.0f, bv = 0.0f;
+                if (i < n) {
+                    float wu = w[i], wd = w[n + i];
+                    int cc = c0 + j;
+                    if (cc < c && (wu != 0.0f || wd != 0.0f))
+                        av = wu * (float)high[(int64_t)i * c + cc] + wd * (float)low[(int64_t)i * c + cc];
+                    int dd = d0 + j;
+                    if (dd < d) bv = (float)nib(x_packed[(int64_t)i * (d / 2) + (dd >> 1)], dd & 1);
+                }
+                as[k][j] = av;
+                bs[k][j] = bv;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int k = 0; k < kFk; ++k) {
+                float a4[4], b4[4];
+#pragma unroll
+                for (int r = 0; r < 4; ++r) a4[r] = as[k][ty * 4 + r];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) b4[q] = bs[k][tx * 4 + q];
+#pragma unroll
+                for (int r = 0; r < 4; ++r)
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) acc[r][q] = fmaf(a4[r], b4[q], acc[r][q]);
+            }
+            __syncthreads();
         }
-        double v = sdn * (double)g[(int64_t)row * ldg + col] + fp;
-        out[t] = (float)(sx * v);
     }
+    const double sdn = (double)scales[2], sx = (double)*step_x;
+#pragma unroll
+    for (int r = 0; r < 4; ++r)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            int row = c0 + ty * 4 + r, col = d0 + tx * 4 + q;
+            if (row < c && col < d)
+                out[(int64_t)row * d + col] = (float)(sx * (sdn * (double)g[(int64_t)row * ldg + col] + (double)acc[r][q]));
+        }
 }
 
 void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
@@ -104,7 +120,6 @@ void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
     p.add<int8_t>((int64_t)c * kp);
     p.add<int8_t>((int64_t)dp * kp);
     p.add<int32_t>((int64_t)c * dp);
-    p.add<int32_t>(2 * (int64_t)n);
     p.add<float>(2 * (int64_t)n);
     p.add<int32_t>(1);
     p.add<char>((int64_t)gemm_padded_workspace(ctx, c, dp, kp));
@@ -118,7 +133,6 @@ int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const in
     int8_t* a = ar.take<int8_t>((int64_t)c * kp);
     int8_t* b = ar.take<int8_t>((int64_t)dp * kp);
     int32_t* g = ar.take<int32_t>((int64_t)c * dp);
-    int32_t* idx = ar.take<int32_t>(2 * (int64_t)n);
     float* w = ar.take<float>(2 * (int64_t)n);
     int32_t* count = ar.take<int32_t>(1);
     char* ws = ar.take<char>((int64_t)gws);
@@ -129,11 +143,14 @@ int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const in
     I4T_LAUNCH("fold_transpose_kernel");
     I4T_TRY(unpack_transpose_pad(ctx, x_packed, n, d, b, dp, kp));
     I4T_TRY(gemm_padded(ctx, a, b, g, c, dp, kp, ws, gws));
-    compact_fractional_kernel<<<1, 256, 0, ctx->stream>>>(keep, prob, scales, n, idx, w, count);
-    I4T_LAUNCH("compact_fractional_kernel");
-    grad_weight_epilogue_kernel<<<grid_for((int64_t)c * d), 256, 0, ctx->stream>>>(
-        g, dp, high, low, x_packed, idx, w, count, scales, step_x, n, c, d, grad_wh);
-    I4T_LAUNCH("grad_weight_epilogue_kernel");
+    I4T_CUDA(cudaMemsetAsync(count, 0, sizeof(int32_t), ctx->stream));
+    fractional_weights_kernel<<<grid_for(2 * (int64_t)n), 256, 0, ctx->stream>>>(keep, prob, scales, n, w, count);
+    I4T_LAUNCH("fractional_weights_kernel");
+    dim3 fgrid((unsigned)ceil_div(d, kFt), (unsigned)ceil_div(c, kFt));
+    if (fgrid.y > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "lss_grad_weight: c too large");
+    grad_weight_fp_kernel<<<fgrid, 256, 0, ctx->stream>>>(g, dp, high, low, x_packed, w, count, scales, step_x, n, c, d,
+                                                          grad_wh);
+    I4T_LAUNCH("grad_weight_fp_kernel");
     return INT4TRAIN_SUCCESS;
 }
 

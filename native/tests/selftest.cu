@@ -805,6 +805,7 @@ int main(int argc, char** argv) {
         bench_layer(ctx, 4096, 4096, 4096, 32, 0, 5);
         bench_layer(ctx, 8192, 4096, 1024, 32, 0, 5);
         bench_layer(ctx, 1024, 1024, 1024, 32, 1, 3);
+        bench_layer(ctx, 4096, 4096, 4096, 32, 1, 3);
     }
     size_t ws = 0;
     int4train_context_info(ctx, nullptr, 0, nullptr, &ws);
