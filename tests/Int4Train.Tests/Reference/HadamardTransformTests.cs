@@ -59,15 +59,21 @@ public sealed class HadamardTransformTests
     }
 
     [TestCaseSource(nameof(AllK))]
-    public void Kernel_OnIdentity_GivesMatrixBitForBit_AndTwiceGivesIdentity(int k)
+    public void Kernel_OnIdentityRows_GivesMatrixRowsBitForBit_AndTwiceGivesIdentity(int k)
     {
         int g = 1 << k;
-        var eye = new float[g * g];
-        for (int i = 0; i < g; i++) eye[i * g + i] = 1f;
-        var h = Hadamard.Apply(eye, g, g, g);
-        Assert.That(h, Is.EqualTo(HadamardTransform.Matrix(g)).AsCollection);
-        var back = Hadamard.Apply(h, g, g, g);
-        Assert.That(MaxDiff(back, eye), Is.LessThanOrEqualTo(1e-6), "‖H·H − I‖_max");
+        // Up to 64 basis rows e_i spread over [0, G) (all of them for G ≤ 64), including the first and the last.
+        int rows = Math.Min(g, 64);
+        var index = Enumerable.Range(0, rows).Select(r => rows == g ? r : (int)((long)r * (g - 1) / (rows - 1))).ToArray();
+        var eye = new float[rows * g];
+        for (int r = 0; r < rows; r++) eye[r * g + index[r]] = 1f;
+        var h = Hadamard.Apply(eye, rows, g, g);
+        var matrix = HadamardTransform.Matrix(g);
+        var expected = new float[rows * g];
+        for (int r = 0; r < rows; r++) Array.Copy(matrix, index[r] * g, expected, r * g, g);
+        Assert.That(h, Is.EqualTo(expected).AsCollection, "e_i·H_k is row i of H_k, bit for bit");
+        var back = Hadamard.Apply(h, rows, g, g);
+        Assert.That(MaxDiff(back, eye), Is.LessThanOrEqualTo(1e-6), "‖e_i·H·H − e_i‖_max");
     }
 
     [TestCase(4, 1)]
