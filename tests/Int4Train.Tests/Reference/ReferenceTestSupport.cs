@@ -9,8 +9,11 @@ public sealed class ReferenceDeviceFixture
 {
     private static ReferenceDevice? _cpu;
 
-    /// <summary>The shared CPU device.</summary>
-    public static ReferenceDevice Cpu => _cpu ??= ReferenceDevice.CreateCpu();
+    /// <summary>The shared device: ILGPU's CPU accelerator, or its CUDA accelerator when the environment variable
+    /// <c>INT4TRAIN_REFERENCE_CUDA=1</c> is set (the same tests then check the CUDA back end against the oracle).</summary>
+    public static ReferenceDevice Cpu => _cpu ??= Environment.GetEnvironmentVariable("INT4TRAIN_REFERENCE_CUDA") == "1"
+        ? ReferenceDevice.TryCreateCuda() ?? throw new InvalidOperationException("INT4TRAIN_REFERENCE_CUDA=1 but no CUDA device.")
+        : ReferenceDevice.CreateCpu();
 
     [OneTimeTearDown]
     public void TearDown()
