@@ -42,4 +42,39 @@ public static class Guard
     {
         if (value <= 0) throw new ArgumentException($"{name} must be positive, got {value}.", name);
     }
+    /// <summary>Throws unless <paramref name="length"/> equals <paramref name="expected"/>; the message names
+    /// both sizes and what the expected size is made of (<paramref name="shape"/>, e.g. "N×D = 4×8").</summary>
+    public static void Length(string name, int length, long expected, string shape)
+    {
+        if (length != expected)
+            throw new ArgumentException($"{name} has {length} elements but {shape} requires {expected}.", name);
+    }
+
+    /// <summary>Throws when <paramref name="length"/> is zero.</summary>
+    public static void NonEmpty(string name, int length)
+    {
+        if (length <= 0) throw new ArgumentException($"{name} must be non-empty, got {length} elements.", name);
+    }
+
+    /// <summary>Throws when the scalar is NaN or infinite.</summary>
+    public static void Finite(string name, float value)
+    {
+        if (!float.IsFinite(value))
+            throw new ArgumentException($"{name} must be finite, got {value}.", name);
+    }
+
+    /// <summary>Throws unless every code lies in the signed INT4 range [−8, 7], naming the first bad index.</summary>
+    public static void Int4Codes(string name, ReadOnlySpan<sbyte> codes)
+    {
+        for (int i = 0; i < codes.Length; i++)
+            if (codes[i] < -8 || codes[i] > 7)
+                throw new ArgumentException($"{name} holds {codes[i]} at index {i}, outside the INT4 range [-8, 7].", name);
+    }
+
+    /// <summary>Throws unless <paramref name="cols"/> is even (packed INT4 rows hold two codes per byte).</summary>
+    public static void EvenRow(string name, int cols)
+    {
+        if (cols % 2 != 0)
+            throw new ArgumentException($"{name} rows must have an even length to be packed two codes per byte, got {cols}.", name);
+    }
 }
