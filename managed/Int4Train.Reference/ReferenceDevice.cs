@@ -17,10 +17,22 @@ public sealed class ReferenceDevice : IDisposable
     private readonly ConcurrentDictionary<string, Delegate> _kernels = new();
     private bool _disposed;
 
-    private ReferenceDevice(Context context, Accelerator accelerator)
+    private readonly bool _owns;
+
+    private ReferenceDevice(Context context, Accelerator accelerator, bool owns = true)
     {
         Context = context;
         Accelerator = accelerator;
+        _owns = owns;
+    }
+
+    /// <summary>Runs the reference kernels on an accelerator the caller owns (e.g. the CUDA accelerator of an
+    /// Int4Train <c>CudaContext</c>, so reference and native operators share buffers and stream). Disposing the
+    /// returned device does not dispose <paramref name="accelerator"/>.</summary>
+    public static ReferenceDevice FromAccelerator(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        return new ReferenceDevice(accelerator.Context, accelerator, owns: false);
     }
 
     /// <summary>The ILGPU context that owns <see cref="Accelerator"/>.</summary>
@@ -142,6 +154,7 @@ public sealed class ReferenceDevice : IDisposable
         if (_disposed) return;
         _disposed = true;
         _kernels.Clear();
+        if (!_owns) return;
         Accelerator.Dispose();
         Context.Dispose();
     }
