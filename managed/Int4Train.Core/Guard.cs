@@ -42,4 +42,28 @@ public static class Guard
     {
         if (value <= 0) throw new ArgumentException($"{name} must be positive, got {value}.", name);
     }
+
+    /// <summary>Throws unless every code lies in [<paramref name="lo"/>, <paramref name="hi"/>], naming the first
+    /// bad index.</summary>
+    public static void CodeRange(string name, ReadOnlySpan<sbyte> codes, int lo, int hi)
+    {
+        for (int i = 0; i < codes.Length; i++)
+            if (codes[i] < lo || codes[i] > hi)
+                throw new ArgumentException($"{name} holds {codes[i]} at index {i}, outside the code range [{lo}, {hi}].", name);
+    }
+
+    /// <summary>Throws unless every value is finite and non-negative (scores, probabilities), naming the first bad index.</summary>
+    public static void NonNegativeFinite(string name, ReadOnlySpan<double> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!double.IsFinite(values[i]) || values[i] < 0)
+                throw new ArgumentException($"{name} must be finite and non-negative, got {values[i]} at index {i}.", name);
+    }
+
+    /// <summary>Throws unless <paramref name="actual"/> equals <paramref name="expected"/>.</summary>
+    public static void Length(string name, int actual, int expected, string what)
+    {
+        if (actual != expected)
+            throw new ArgumentException($"{name} has {actual} elements but {expected} are required ({what}).", name);
+    }
 }
