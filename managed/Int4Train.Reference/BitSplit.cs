@@ -84,8 +84,13 @@ public sealed class BitSplit
     }
 
     /// <summary>The per-tensor scale <c>Mx</c> from the extreme values of ∇Y (conventions.md; all-zero gives 1e−8f).</summary>
-    public static float ComputeMx(float minG, float maxG) =>
-        MathF.Max(-MathF.Min(minG - 1e-8f, 0f), MathF.Max(maxG + 1e-8f, 0f));
+    /// <exception cref="ArgumentException">A non-finite extreme, or <paramref name="minG"/> &gt; <paramref name="maxG"/>.</exception>
+    public static float ComputeMx(float minG, float maxG)
+    {
+        if (!float.IsFinite(minG) || !float.IsFinite(maxG) || minG > maxG)
+            throw new ArgumentException($"∇Y extremes must be finite with min ≤ max, got min {minG}, max {maxG}.", nameof(minG));
+        return MathF.Max(-MathF.Min(minG - 1e-8f, 0f), MathF.Max(maxG + 1e-8f, 0f));
+    }
 
     /// <summary>Splits ∇Y (N×C, row-major FP32) into high and low digits.</summary>
     /// <param name="gradY">∇Y, <paramref name="rows"/>·<paramref name="cols"/> finite values; all-zero is valid (§9 item 14).</param>

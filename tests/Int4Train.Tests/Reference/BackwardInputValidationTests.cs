@@ -27,6 +27,10 @@ public sealed class BackwardInputValidationTests
         Throws(() => Split.Split(new float[] { 1, float.NaN, 0, 0 }, 2, 2, QuantMode.Paper, 0), "non-finite", "NaN", "index 1");
         Throws(() => Split.Split(new float[] { 1, 0, float.PositiveInfinity, 0 }, 2, 2, QuantMode.Paper, 0), "non-finite", "index 2");
         Throws(() => Split.Split(new float[4], 2, 2, (QuantMode)7, 0), "mode");
+        Throws(() => BitSplit.ComputeMx(1f, -1f), "min ≤ max");
+        Throws(() => BitSplit.ComputeMx(float.NaN, 1f), "finite");
+        Assert.That(BitSplit.ComputeMx(0f, 0f), Is.EqualTo(1e-8f));
+        Assert.That(BitSplit.ComputeMx(-3f, 2f), Is.EqualTo(3f + 1e-8f));
     }
 
     [Test]
