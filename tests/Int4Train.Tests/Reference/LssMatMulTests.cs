@@ -43,8 +43,8 @@ public sealed class LssMatMulTests
             Assert.That(gx.IntegerHigh.Select(v => (long)v), Is.EqualTo(xh), "∇X G↑");
             Assert.That(gx.IntegerLow.Select(v => (long)v), Is.EqualTo(xl), "∇X G↓");
             Assert.That(fh.Select((v, i) => 14 * v + fl[i]), Is.EqualTo(int8), "INT8 view: 14·G↑ + G↓");
-            Assert.That(gw.Gradient, Is.EqualTo(fh.Select((v, i) => (float)((double)k.SX * ((double)s.ScaleUp * v + (double)s.ScaleDown * fl[i]))).ToArray()));
-            Assert.That(gx.Gradient, Is.EqualTo(xh.Select((v, i) => (float)((double)k.SW * ((double)s.ScaleUp * v + (double)s.ScaleDown * xl[i]))).ToArray()));
+            Assert.That(gw.Gradient, Is.EqualTo(fh.Select((v, i) => (float)((double)k.SX * ((double)s.ScaleUp * v + (double)s.ScaleDown * fl[i]))).ToArray()).Within(1).Ulps, "∇W float (1 ulp: FMA contraction on GPUs)");
+            Assert.That(gx.Gradient, Is.EqualTo(xh.Select((v, i) => (float)((double)k.SW * ((double)s.ScaleUp * v + (double)s.ScaleDown * xl[i]))).ToArray()).Within(1).Ulps, "∇X float");
             Assert.That(gw.GemmRowsHigh % 32 == 0 && gw.GemmRowsLow % 32 == 0 && gw.GemmRowsHigh >= selW.KeptHigh);
             Assert.That(gx.GemmRowsHigh, Is.EqualTo(selX.KeptHigh));
             Assert.That(selW.KeptHigh + selW.KeptLow, Is.LessThan(2 * k.N), "some rows were skipped");
@@ -101,6 +101,21 @@ public sealed class LssMatMulTests
         double scale = o.Max(Math.Abs);
         Assert.That(gw.IntegerHigh, Is.Null);
         for (int i = 0; i < o.Length; i++) Assert.That(gw.Gradient[i], Is.EqualTo(o[i]).Within(1e-6 * scale), $"entry {i}");
+
+        // ∇X: row i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts, G from the oracle's integer product.
+        var selX = Sampler.SelectForInputGradient(s, SamplingMode.Bernoulli, 99);
+        var gx = Op.InputGradient(s, k.W, k.D, k.SW, selX);
+        long[] xh = BackwardOracle.InputProduct(s.High, k.W, k.N, k.C, k.D, i => selX.Keep[i]);
+        long[] xl = BackwardOracle.InputProduct(s.Low, k.W, k.N, k.C, k.D, i => selX.Keep[k.N + i]);
+        Assert.That(gx.IntegerHigh.Select(v => (long)v), Is.EqualTo(xh));
+        Assert.That(gx.IntegerLow.Select(v => (long)v), Is.EqualTo(xl));
+        for (int i = 0; i < k.N; i++)
+            for (int j = 0; j < k.D; j++)
+            {
+                double hi = selX.Keep[i] ? (double)s.ScaleUp * xh[i * k.D + j] / selX.Probabilities[i] : 0;
+                double lo = selX.Keep[k.N + i] ? (double)s.ScaleDown * xl[i * k.D + j] / selX.Probabilities[k.N + i] : 0;
+                Assert.That(gx.Gradient[i * k.D + j], Is.EqualTo((float)(k.SW * (hi + lo))).Within(1).Ulps, $"∇X ({i}, {j})");
+            }
     }
 
     private static (double MeanSq, double SdSq, double BiasSq) MonteCarlo(int draws, Func<ulong, float[]> estimate, double[] exact)
