@@ -66,9 +66,7 @@ public static class Guard
     /// <summary>Throws unless every code lies in the signed INT4 range [−8, 7], naming the first bad index.</summary>
     public static void Int4Codes(string name, ReadOnlySpan<sbyte> codes)
     {
-        for (int i = 0; i < codes.Length; i++)
-            if (codes[i] < -8 || codes[i] > 7)
-                throw new ArgumentException($"{name} holds {codes[i]} at index {i}, outside the INT4 range [-8, 7].", name);
+        CodeRange(name, codes, -8, 7);
     }
 
     /// <summary>Throws unless <paramref name="cols"/> is even (packed INT4 rows hold two codes per byte).</summary>
@@ -76,5 +74,22 @@ public static class Guard
     {
         if (cols % 2 != 0)
             throw new ArgumentException($"{name} rows must have an even length to be packed two codes per byte, got {cols}.", name);
+    }
+
+    /// <summary>Throws unless every code lies in [<paramref name="lo"/>, <paramref name="hi"/>], naming the first
+    /// bad index.</summary>
+    public static void CodeRange(string name, ReadOnlySpan<sbyte> codes, int lo, int hi)
+    {
+        for (int i = 0; i < codes.Length; i++)
+            if (codes[i] < lo || codes[i] > hi)
+                throw new ArgumentException($"{name} holds {codes[i]} at index {i}, outside the code range [{lo}, {hi}].", name);
+    }
+
+    /// <summary>Throws unless every value is finite and non-negative (scores, probabilities), naming the first bad index.</summary>
+    public static void NonNegativeFinite(string name, ReadOnlySpan<double> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!double.IsFinite(values[i]) || values[i] < 0)
+                throw new ArgumentException($"{name} must be finite and non-negative, got {values[i]} at index {i}.", name);
     }
 }

@@ -15,10 +15,6 @@ public sealed record Int4LinearGradients(
 /// </summary>
 public sealed class Int4LinearReference
 {
-    /// <summary>Seed offset of the ∇X selection, so its Bernoulli draws are independent of the ∇W selection's
-    /// (the bit split and the ∇W selection use the seed itself).</summary>
-    public const ulong InputSelectionSeedOffset = 0x9E3779B97F4A7C15UL;
-
     private readonly ReferenceDevice _device;
     private readonly HqMatMul _hq;
     private readonly HadamardTransform _hadamard;
@@ -70,8 +66,9 @@ public sealed class Int4LinearReference
         LssSelection selW = _sampler.SelectForWeightGradient(split, xCodes, d, forward.StepX, sampling, seed);
         float[] gradWh = _lss.WeightGradient(split, xCodes, d, forward.StepX, selW).Gradient;
 
-        // §3.5: ∇(XH) rows from the kept digit rows against Ŵ, 1/p per output row.
-        LssSelection selX = _sampler.SelectForInputGradient(split, sampling, seed + InputSelectionSeedOffset);
+        // §3.5: ∇(XH) rows from the kept digit rows against Ŵ, 1/p per output row. Both selections draw from
+        // Philox(seed, stacked row, stream 1), as the native layer does (conventions.md "Leverage scores").
+        LssSelection selX = _sampler.SelectForInputGradient(split, sampling, seed);
         float[] gradXh = _lss.InputGradient(split, wCodes, d, forward.StepW, selX).Gradient;
 
         // §3.6: LSQ masks and step gradients on the Hadamard-domain values, recomputed from X and W.

@@ -53,6 +53,10 @@ struct int4train_context_s {
     int sm_count = 0;
     bool force_fallback_gemm = false;  // env INT4TRAIN_FORCE_FALLBACK_GEMM=1 (testing the portable GEMM on Hopper)
     char name[256] = {0};
+    // Created by int4train_context_create_current: the library runs in whatever CUDA context the caller has made
+    // current (ILGPU's CudaAccelerator uses its own cuCtxCreate context, not the primary one) and never switches
+    // devices; the workspace uses cudaMalloc because stream-ordered pools belong to the primary context's world.
+    bool borrowed_context = false;
     cudaStream_t own = nullptr;
     cudaStream_t stream = nullptr;  // own or borrowed
     void* ws = nullptr;             // growable device workspace (stream-ordered allocation)

@@ -9,6 +9,7 @@ namespace i4t {
 
 int4train_status enter(int4train_context ctx) {
     if (ctx == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "context is NULL");
+    if (ctx->borrowed_context) return INT4TRAIN_SUCCESS;  // the caller keeps its own CUDA context current
     int cur = -1;
     cudaError_t e = cudaGetDevice(&cur);
     if (e != cudaSuccess || cur != ctx->device) I4T_CUDA(cudaSetDevice(ctx->device));
@@ -21,13 +22,19 @@ int4train_status ensure_workspace(int4train_context ctx, size_t bytes) {
     if (grow > bytes) bytes = grow;
     bytes = align_up(bytes, (size_t)1 << 20);
     if (ctx->ws) {
-        // Stream-ordered: earlier work on this stream that uses the old buffer completes first.
-        I4T_CUDA(cudaFreeAsync(ctx->ws, ctx->stream));
+        if (ctx->borrowed_context) {
+            // Plain allocation: queued work that uses the old buffer must finish first (rare: growth only).
+            I4T_CUDA(cudaStreamSynchronize(ctx->stream));
+            I4T_CUDA(cudaFree(ctx->ws));
+        } else {
+            // Stream-ordered: earlier work on this stream that uses the old buffer completes first.
+            I4T_CUDA(cudaFreeAsync(ctx->ws, ctx->stream));
+        }
         ctx->ws = nullptr;
         ctx->ws_bytes = 0;
     }
     void* p = nullptr;
-    cudaError_t e = cudaMallocAsync(&p, bytes, ctx->stream);
+    cudaError_t e = ctx->borrowed_context ? cudaMalloc(&p, bytes) : cudaMallocAsync(&p, bytes, ctx->stream);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
         return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "workspace allocation of %zu bytes failed: %s", bytes,
@@ -89,11 +96,49 @@ INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_co
     return INT4TRAIN_SUCCESS;
 }
 
+INT4TRAIN_API int4train_status int4train_context_create_current(int4train_context* h_out) {
+    I4T_NOTNULL(h_out);
+    *h_out = nullptr;
+    // cudaGetDevice reports the device of the context current on this thread (the runtime picks up a context
+    // made current through the driver API instead of creating its own); no cudaSetDevice, which would switch this
+    // thread to the device's primary context.
+    int device = -1;
+    cudaError_t e = cudaGetDevice(&device);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return fail(INT4TRAIN_ERROR_NO_DEVICE, "no CUDA context is current on this thread: %s", cudaGetErrorString(e));
+    }
+    cudaDeviceProp prop;
+    I4T_CUDA(cudaGetDeviceProperties(&prop, device));
+    auto* ctx = new (std::nothrow) int4train_context_s();
+    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "host allocation of the context failed");
+    ctx->device = device;
+    ctx->borrowed_context = true;
+    ctx->cc = prop.major * 10 + prop.minor;
+    ctx->sm_count = prop.multiProcessorCount;
+    const char* ff = getenv("INT4TRAIN_FORCE_FALLBACK_GEMM");
+    ctx->force_fallback_gemm = ff && ff[0] == '1';
+    strncpy(ctx->name, prop.name, sizeof ctx->name - 1);
+    e = cudaStreamCreateWithFlags(&ctx->own, cudaStreamNonBlocking);
+    if (e != cudaSuccess) {
+        delete ctx;
+        return fail_cuda(e, "cudaStreamCreateWithFlags");
+    }
+    ctx->stream = ctx->own;
+    *h_out = ctx;
+    return INT4TRAIN_SUCCESS;
+}
+
 INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx) {
     if (ctx == nullptr) return INT4TRAIN_SUCCESS;
     int4train_status st = INT4TRAIN_SUCCESS;
-    cudaSetDevice(ctx->device);
-    if (ctx->ws) {
+    if (!ctx->borrowed_context) cudaSetDevice(ctx->device);
+    if (ctx->ws && ctx->borrowed_context) {
+        cudaError_t e = cudaStreamSynchronize(ctx->stream);
+        if (e != cudaSuccess) st = fail_cuda(e, "cudaStreamSynchronize");
+        e = cudaFree(ctx->ws);
+        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaFree(workspace)");
+    } else if (ctx->ws) {
         cudaError_t e = cudaFreeAsync(ctx->ws, ctx->stream);
         if (e != cudaSuccess) st = fail_cuda(e, "cudaFreeAsync(workspace)");
         e = cudaStreamSynchronize(ctx->stream);

@@ -1,0 +1,199 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Int4Train.Reference;
+
+/// <summary>
+/// The result of bit splitting ∇Y (algorithm.md §3.3): two INT4 digit matrices (N×C, row-major, unpacked in
+/// <c>sbyte</c>) and the per-tensor scales, with <c>∇Y ≈ s↑·h + s↓·l</c>.
+/// </summary>
+public sealed class BitSplitResult
+{
+    /// <summary>Builds a split from explicit digits (e.g. a permuted or zero-padded copy in tests). The scales are
+    /// derived from <paramref name="mx"/> exactly as the kernel derives them: <c>s↑ = Mx/7f</c>, <c>s↓ = Mx/98f</c>.</summary>
+    /// <exception cref="ArgumentException">Shapes disagree, a digit is outside ±<see cref="QuantModeExtensions.SplitLimit"/>,
+    /// or <paramref name="mx"/> is not positive and finite.</exception>
+    public BitSplitResult(sbyte[] high, sbyte[] low, int rows, int cols, QuantMode mode, float mx)
+    {
+        ArgumentNullException.ThrowIfNull(high);
+        ArgumentNullException.ThrowIfNull(low);
+        Guard.Matrix(nameof(high), high.Length, rows, cols);
+        Guard.Matrix(nameof(low), low.Length, rows, cols);
+        int lim = mode.SplitLimit();
+        Guard.CodeRange(nameof(high), high, -lim, lim);
+        Guard.CodeRange(nameof(low), low, -lim, lim);
+        Guard.Step(nameof(mx), mx);
+        High = high;
+        Low = low;
+        Rows = rows;
+        Cols = cols;
+        Mode = mode;
+        Mx = mx;
+        ScaleUp = mx / 7f;
+        ScaleDown = mx / 98f;
+    }
+
+    /// <summary>High digits h (N×C), in [−L, L] with L = <see cref="QuantModeExtensions.SplitLimit"/>.</summary>
+    public sbyte[] High { get; }
+
+    /// <summary>Low digits l (N×C), in [−L, L].</summary>
+    public sbyte[] Low { get; }
+
+    /// <summary>N, the number of tokens (rows of ∇Y).</summary>
+    public int Rows { get; }
+
+    /// <summary>C, the number of output channels (columns of ∇Y).</summary>
+    public int Cols { get; }
+
+    /// <summary>The variant whose clamp and rounding produced the digits.</summary>
+    public QuantMode Mode { get; }
+
+    /// <summary><c>Mx = max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0))</c>.</summary>
+    public float Mx { get; }
+
+    /// <summary><c>s↑ = Mx / 7f</c>.</summary>
+    public float ScaleUp { get; }
+
+    /// <summary><c>s↓ = Mx / 98f</c>.</summary>
+    public float ScaleDown { get; }
+}
+
+/// <summary>
+/// Bit splitting of the output gradient ∇Y into a high and a low INT4 digit (algorithm.md §3.3; conventions.md
+/// "Bit splitting of ∇Y"). <c>t = g·(98f/Mx)</c>, <c>h = clamp(RoundHalfAway(t/14f), −L, L)</c>, <c>r = t − 14h</c>;
+/// the low digit is rounded stochastically with Philox4x32-10 (seed, flat element index, stream 0):
+/// <see cref="QuantMode.Code"/> <c>l = clamp(RoundHalfAway((r + U01Closed) − 0.5f), −6, 6)</c>,
+/// <see cref="QuantMode.Paper"/> <c>l = clamp(floor(r + U01), −7, 7)</c>. Runs as ILGPU kernels on the given
+/// accelerator (which this class does not own).
+/// </summary>
+public sealed class BitSplit
+{
+    private readonly Accelerator _acc;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _rowMinMax;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<sbyte>, ArrayView<sbyte>, float, int, ulong> _split;
+    private readonly Action<Index1D, ArrayView<sbyte>, ArrayView<sbyte>, ArrayView<sbyte>> _int8;
+
+    /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
+    public BitSplit(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        _acc = accelerator;
+        _rowMinMax = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RowMinMaxKernel);
+        _split = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<sbyte>, ArrayView<sbyte>, float, int, ulong>(SplitKernel);
+        _int8 = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<sbyte>, ArrayView<sbyte>, ArrayView<sbyte>>(Int8Kernel);
+    }
+
+    /// <summary>The per-tensor scale <c>Mx</c> from the extreme values of ∇Y (conventions.md; all-zero gives 1e−8f).</summary>
+    /// <exception cref="ArgumentException">A non-finite extreme, or <paramref name="minG"/> &gt; <paramref name="maxG"/>.</exception>
+    public static float ComputeMx(float minG, float maxG)
+    {
+        if (!float.IsFinite(minG) || !float.IsFinite(maxG) || minG > maxG)
+            throw new ArgumentException($"∇Y extremes must be finite with min ≤ max, got min {minG}, max {maxG}.", nameof(minG));
+        return MathF.Max(-MathF.Min(minG - 1e-8f, 0f), MathF.Max(maxG + 1e-8f, 0f));
+    }
+
+    /// <summary>Splits ∇Y (N×C, row-major FP32) into high and low digits.</summary>
+    /// <param name="gradY">∇Y, <paramref name="rows"/>·<paramref name="cols"/> finite values; all-zero is valid (§9 item 14).</param>
+    /// <param name="rows">N (tokens).</param>
+    /// <param name="cols">C (output channels).</param>
+    /// <param name="mode">Clamp limit and low-digit rounding rule.</param>
+    /// <param name="seed">Philox key; the low digit of element i uses counter (i, stream 0).</param>
+    /// <exception cref="ArgumentException">Empty or mis-shaped input, or a NaN/Inf entry.</exception>
+    public BitSplitResult Split(ReadOnlySpan<float> gradY, int rows, int cols, QuantMode mode, ulong seed)
+    {
+        Guard.Matrix(nameof(gradY), gradY.Length, rows, cols);
+        Guard.Finite(nameof(gradY), gradY);
+        if (mode != QuantMode.Code && mode != QuantMode.Paper)
+            throw new ArgumentException($"Unknown quantization mode {(int)mode}.", nameof(mode));
+        int n = gradY.Length;
+
+        using var g = _acc.Allocate1D(gradY.ToArray());
+        using var mins = _acc.Allocate1D<float>(rows);
+        using var maxs = _acc.Allocate1D<float>(rows);
+        _rowMinMax(rows, g.View, mins.View, maxs.View, cols);
+        _acc.Synchronize();
+        float[] rowMin = mins.GetAsArray1D(), rowMax = maxs.GetAsArray1D();
+        float minG = rowMin[0], maxG = rowMax[0];
+        for (int i = 1; i < rows; i++)
+        {
+            minG = MathF.Min(minG, rowMin[i]);
+            maxG = MathF.Max(maxG, rowMax[i]);
+        }
+        float mx = ComputeMx(minG, maxG);
+        float factor = 98f / mx;
+
+        using var hi = _acc.Allocate1D<sbyte>(n);
+        using var lo = _acc.Allocate1D<sbyte>(n);
+        _split(n, g.View, hi.View, lo.View, factor, mode == QuantMode.Paper ? 1 : 0, seed);
+        _acc.Synchronize();
+        return new BitSplitResult(hi.GetAsArray1D(), lo.GetAsArray1D(), rows, cols, mode, mx);
+    }
+
+    /// <summary>The INT8 view <c>14·h + l</c> (in [−98, 98]) used by the fast path (conventions.md).</summary>
+    public sbyte[] ToInt8(BitSplitResult split)
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        int n = split.High.Length;
+        using var hi = _acc.Allocate1D(split.High);
+        using var lo = _acc.Allocate1D(split.Low);
+        using var q = _acc.Allocate1D<sbyte>(n);
+        _int8(n, hi.View, lo.View, q.View);
+        _acc.Synchronize();
+        return q.GetAsArray1D();
+    }
+
+    private static void RowMinMaxKernel(Index1D row, ArrayView<float> g, ArrayView<float> mins, ArrayView<float> maxs, int cols)
+    {
+        long start = (long)row.X * cols;
+        float mn = g[start], mx = g[start];
+        for (int j = 1; j < cols; j++)
+        {
+            float v = g[start + j];
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+        }
+        mins[row] = mn;
+        maxs[row] = mx;
+    }
+
+    private static void SplitKernel(Index1D i, ArrayView<float> g, ArrayView<sbyte> hi, ArrayView<sbyte> lo,
+        float factor, int paper, ulong seed)
+    {
+        float t = g[i] * factor;
+        int limit = paper != 0 ? 7 : 6;
+        int h = Clamp(RoundHalfAwayToInt(t / 14f), -limit, limit);
+        float r = t - 14f * h;
+        var (x0, _) = Philox.Draw(seed, (ulong)i.X, Philox.StreamBitSplit);
+        int l;
+        if (paper != 0)
+        {
+            float v = r + Philox.U01(x0);
+            int f = (int)v;                 // trunc; |v| < 9 so exact
+            if (v < f) f -= 1;              // floor
+            l = Clamp(f, -7, 7);
+        }
+        else
+        {
+            float u = Philox.U01Closed(x0);
+            l = Clamp(RoundHalfAwayToInt((r + u) - 0.5f), -6, 6);
+        }
+        hi[i] = (sbyte)h;
+        lo[i] = (sbyte)l;
+    }
+
+    private static void Int8Kernel(Index1D i, ArrayView<sbyte> hi, ArrayView<sbyte> lo, ArrayView<sbyte> q) =>
+        q[i] = (sbyte)(14 * hi[i] + lo[i]);
+
+    /// <summary><see cref="Rounding.RoundHalfAway"/> for |x| &lt; 2^31, as an int (kernel-friendly: no MathF calls).
+    /// <c>trunc</c> via the int conversion; <c>x − trunc(x)</c> is exact.</summary>
+    private static int RoundHalfAwayToInt(float x)
+    {
+        int t = (int)x;
+        float frac = x - t;
+        if (frac >= 0.5f) return t + 1;
+        if (frac <= -0.5f) return t - 1;
+        return t;
+    }
+
+    private static int Clamp(int v, int lo, int hi) => v < lo ? lo : (v > hi ? hi : v);
+}
