@@ -13,7 +13,7 @@ internal static class LayerDemo
 {
     public static int Run(string[] args)
     {
-        int n = Option(args, "--tokens", 512), d = Option(args, "--in", 512), c = Option(args, "--out", 256);
+        int n = Option(args, "--tokens", 256), d = Option(args, "--in", 256), c = Option(args, "--out", 128);
         int seed = Option(args, "--seed", 7);
         bool forceCpu = args.Contains("--cpu");
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -51,6 +51,9 @@ internal static class LayerDemo
             float sx = lsq.InitStep(hadamard.Apply(x, n, d, g)), sw = lsq.InitStep(hadamard.Apply(w, c, d, g));
             var fwd = layer.Forward(x, w, n, c, d, g, sx, sw, QuantMode.Code, b);
             var grads = layer.Backward(gy, x, w, fwd, sampling, (ulong)seed);
+            if (sampling == SamplingMode.Bernoulli)
+                log.LogInformation("LSS kept {H}+{L} of {Rows} stacked rows for ∇W (budget N = {N}; every row with p = 1 when the nonzero rows fit the budget)",
+                    grads.WeightSelection.KeptHigh, grads.WeightSelection.KeptLow, 2 * n, n);
             rows.Add((name, ExactLinear.RelativeError(fwd.Y, y64), ExactLinear.RelativeError(grads.GradX, gx64),
                 ExactLinear.RelativeError(grads.GradW, gw64)));
         }

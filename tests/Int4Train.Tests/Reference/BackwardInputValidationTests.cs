@@ -53,7 +53,7 @@ public sealed class BackwardInputValidationTests
         Throws(() => Sampler.WeightGradientScores(s, new sbyte[32], 8, float.PositiveInfinity), "sX");
         Throws(() => Sampler.WeightGradientScores(s, new sbyte[32], 0, 0.1f), "d", "positive");
         Throws(() => Sampler.SquaredRowNorms(new sbyte[5], 2, 3), "5 elements", "2×3");
-        Throws(() => Sampler.Select(new double[7], 4, LssTarget.InputGradient, SamplingMode.Nonzero, 0), "7 elements", "8 are required");
+        Throws(() => Sampler.Select(new double[7], 4, LssTarget.InputGradient, SamplingMode.Nonzero, 0), "7 elements", "requires 8");
         Throws(() => Sampler.Select(new double[] { 1, -1 }, 1, LssTarget.InputGradient, SamplingMode.Bernoulli, 0), "non-negative", "-1", "index 1");
         Throws(() => Sampler.Select(new double[] { double.NaN, 1 }, 1, LssTarget.InputGradient, SamplingMode.Bernoulli, 0), "NaN", "index 0");
         Throws(() => Sampler.Select(new double[2], 0, LssTarget.InputGradient, SamplingMode.Bernoulli, 0), "tokens", "positive");

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# run_gpu_suite.sh — the GPU runner job of issue "native library": on a machine with a GPU, nvcc and only the
+# .NET runtime, from a checkout carrying stage/ (./build.sh stage-gpu) and CUTLASS (submodule or
+# .carry/cutlass.tar.xz): build native/, run the whole suite with the GPU tests required, then the GPU tests once
+# under compute-sanitizer memcheck and racecheck. Logs and a summary go to ${OUT:-./gpu-logs}.
+set -uo pipefail
+OUT=${OUT:-$PWD/gpu-logs}; mkdir -p "$OUT"
+if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
+  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
+  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
+fi
+if [ ! -f native/third_party/cutlass/include/cutlass/cutlass.h ] && [ -f .carry/cutlass.tar.xz ]; then
+  mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz
+fi
+{ date -u +%FT%TZ; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nvcc --version | tail -1; dotnet --list-runtimes; } > "$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+echo "== ./build.sh gpu-test =="
+./build.sh gpu-test 2>&1 | tee "$OUT/gpu-test.log" | grep -E "^(failed|skipped) |passed, .* failed|error" | head -60
+TESTS="dotnet stage/tests/Int4Train.Tests.dll --filter TestCategory=gpu"
+export INT4TRAIN_NATIVE_DIR=$PWD/build/native INT4TRAIN_REQUIRE_GPU=1
+for tool in memcheck racecheck; do
+  echo "== compute-sanitizer --tool $tool (GPU tests) =="
+  timeout 240 compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $TESTS > "$OUT/sanitizer-$tool.log" 2>&1
+  echo "exit code $?"
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|total:|failed:|succeeded:" "$OUT/sanitizer-$tool.log" | tail -6
+done
