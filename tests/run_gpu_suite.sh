@@ -18,6 +18,9 @@ echo "== ./build.sh gpu-test =="
 ./build.sh gpu-test 2>&1 | tee "$OUT/gpu-test.log" | grep -E "^(failed|skipped) |passed, .* failed|error" | head -60
 TESTS="dotnet stage/tests/Int4Train.Tests.dll --filter TestCategory=gpu"
 export INT4TRAIN_NATIVE_DIR=$PWD/build/native INT4TRAIN_REQUIRE_GPU=1
+echo "== the reference tests on ILGPU's CUDA accelerator (INT4TRAIN_REFERENCE_CUDA=1) =="
+INT4TRAIN_REFERENCE_CUDA=1 dotnet stage/tests/Int4Train.Tests.dll --filter "TestCategory!=gpu" > "$OUT/reference-on-cuda.log" 2>&1
+echo "exit code $?"; grep -E "^failed |total:|failed:|succeeded:|skipped:" "$OUT/reference-on-cuda.log" | head -20
 for tool in memcheck racecheck; do
   echo "== compute-sanitizer --tool $tool (GPU tests) =="
   timeout 240 compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $TESTS > "$OUT/sanitizer-$tool.log" 2>&1

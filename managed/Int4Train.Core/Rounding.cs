@@ -7,7 +7,11 @@ public static class Rounding
     /// finite float: <c>x − trunc(x)</c> is representable.</summary>
     public static float RoundHalfAway(float x)
     {
-        float t = MathF.Truncate(x);
+        // |x| ≥ 2^23 is already an integer (and NaN falls through unchanged). Below that, (int)x truncates
+        // toward zero exactly; MathF.Truncate is avoided because ILGPU's PTX backend lowers it to an unresolved
+        // external call (ModF), so a kernel using it fails to JIT on the GPU.
+        if (!(MathF.Abs(x) < 8388608f)) return x;
+        float t = (int)x;
         float frac = x - t;
         if (frac >= 0.5f) return t + 1f;
         if (frac <= -0.5f) return t - 1f;

@@ -8,8 +8,8 @@ using Int4Train.Reference;
 namespace Int4Train.Tests.Reference.Backward;
 
 /// <summary>
-/// One ILGPU accelerator shared by the backward-operator tests, with the operators compiled once. The CPU
-/// accelerator by default; set <c>INT4TRAIN_TEST_CUDA=1</c> to run the same tests on ILGPU's CUDA accelerator.
+/// The backward-operator objects on the accelerator of <see cref="ReferenceDeviceFixture.Cpu"/> (ILGPU's CPU
+/// accelerator, or its CUDA accelerator with <c>INT4TRAIN_REFERENCE_CUDA=1</c>), compiled once.
 /// </summary>
 public static class BackwardTestDevice
 {
@@ -34,26 +34,18 @@ public static class BackwardTestDevice
 
     private static State Create()
     {
-        bool cuda = Environment.GetEnvironmentVariable("INT4TRAIN_TEST_CUDA") == "1";
-        var context = cuda ? Context.Create(b => b.Cuda().CPU()) : Context.Create(b => b.CPU());
-        Accelerator acc = cuda && context.GetCudaDevices().Count > 0
-            ? context.CreateCudaAccelerator(0)
-            : context.CreateCPUAccelerator(0);
-        return new State(context, acc);
+        return new State(ReferenceDeviceFixture.Cpu.Accelerator);
     }
 
-    private sealed class State(Context context, Accelerator accelerator) : IDisposable
+    // The accelerator belongs to ReferenceDeviceFixture, which disposes it.
+    private sealed class State(Accelerator accelerator) : IDisposable
     {
         public Accelerator Accelerator { get; } = accelerator;
         public BitSplit BitSplit { get; } = new(accelerator);
         public LeverageScoreSampler Sampler { get; } = new(accelerator);
         public LssMatMul MatMul { get; } = new(accelerator);
 
-        public void Dispose()
-        {
-            Accelerator.Dispose();
-            context.Dispose();
-        }
+        public void Dispose() { }
     }
 }
 
