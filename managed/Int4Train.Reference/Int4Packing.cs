@@ -87,10 +87,15 @@ public sealed class Int4Packing
     }
 
     /// <summary>Low nibble of a packed byte, sign-extended (kernel helper shared with <see cref="IntegerGemm"/>).</summary>
-    internal static int Low(byte b) => (sbyte)(byte)(b << 4) >> 4;
+    internal static int Low(byte b) => SignExtend4(b & 0xF);
 
     /// <summary>High nibble of a packed byte, sign-extended.</summary>
-    internal static int High(byte b) => (sbyte)b >> 4;
+    internal static int High(byte b) => SignExtend4((b >> 4) & 0xF);
+
+    // Two's-complement nibble → int in plain int arithmetic. Narrowing casts ((sbyte)(byte)(b << 4) >> 4) are
+    // avoided: ILGPU's PTX backend does the shift on a 32-bit register without re-truncating, so -8 came back as 8
+    // on the CUDA accelerator.
+    private static int SignExtend4(int nibble) => nibble >= 8 ? nibble - 16 : nibble;
 
     private static void PackKernel(Index1D j, ArrayView1D<sbyte, Stride1D.Dense> q, ArrayView1D<byte, Stride1D.Dense> p)
     {
