@@ -1,4 +1,5 @@
 using Int4Train.Interop;
+using Microsoft.Extensions.Logging;
 
 namespace Int4Train;
 
@@ -11,6 +12,8 @@ namespace Int4Train;
 public sealed partial class NativeOperators
 {
     private readonly CudaContext _context;
+    private long _loggedWorkspace;
+    private bool _loggedGemm;
 
     /// <summary>Creates the operator set for a context.</summary>
     public NativeOperators(CudaContext context) => _context = context ?? throw new ArgumentNullException(nameof(context));
@@ -32,5 +35,25 @@ public sealed partial class NativeOperators
 
     private void Scalar(string name, DeviceTensor<float> t) => Check(name, t, 1, 1);
 
-    private static void Run(Status status, string operation) => NativeStatus.Check(status, operation);
+    private void Run(Status status, string operation)
+    {
+        NativeStatus.Check(status, operation);
+        var log = _context.Logger;
+        if (!log.IsEnabled(LogLevel.Debug)) return;
+        if (!_loggedGemm && (operation.Contains("gemm", StringComparison.Ordinal) || operation.Contains("forward", StringComparison.Ordinal)
+                             || operation.Contains("backward", StringComparison.Ordinal) || operation.Contains("lss_grad", StringComparison.Ordinal)))
+        {
+            _loggedGemm = true;
+            bool cutlass = _context.ComputeCapability >= 90 && Environment.GetEnvironmentVariable("INT4TRAIN_FORCE_FALLBACK_GEMM") != "1";
+            log.LogDebug("integer GEMMs on {Path}", cutlass
+                ? "the CUTLASS SM90 INT8 tensor-core kernel (wgmma, INT4 values in int8, INT32 accumulation)"
+                : "the portable int8 (dp4a) kernel");
+        }
+        long ws = _context.WorkspaceBytes;
+        if (ws != _loggedWorkspace)
+        {
+            log.LogDebug("{Operation}: native workspace is now {Bytes} bytes", operation, ws);
+            _loggedWorkspace = ws;
+        }
+    }
 }
