@@ -58,6 +58,28 @@ int4train_status make_arena(int4train_context ctx, const Plan& plan, Arena* out)
 
 using namespace i4t;
 
+// The part of context creation shared by the owning and the borrowing constructor: fill in the device facts and
+// create the context's own non-blocking stream (in whichever CUDA context is current).
+static int4train_status new_context(int device, const cudaDeviceProp& prop, bool borrowed, int4train_context* h_out) {
+    auto* ctx = new (std::nothrow) int4train_context_s();
+    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "host allocation of the context failed");
+    ctx->device = device;
+    ctx->borrowed_context = borrowed;
+    ctx->cc = prop.major * 10 + prop.minor;
+    ctx->sm_count = prop.multiProcessorCount;
+    const char* ff = getenv("INT4TRAIN_FORCE_FALLBACK_GEMM");
+    ctx->force_fallback_gemm = ff && ff[0] == '1';
+    strncpy(ctx->name, prop.name, sizeof ctx->name - 1);
+    cudaError_t e = cudaStreamCreateWithFlags(&ctx->own, cudaStreamNonBlocking);
+    if (e != cudaSuccess) {
+        delete ctx;
+        return fail_cuda(e, "cudaStreamCreateWithFlags");
+    }
+    ctx->stream = ctx->own;
+    *h_out = ctx;
+    return INT4TRAIN_SUCCESS;
+}
+
 extern "C" {
 
 INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_context* h_out) {
@@ -78,22 +100,7 @@ INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_co
     int pools = 0;
     I4T_CUDA(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
     if (!pools) return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "device %d lacks stream-ordered memory pools", device);
-    auto* ctx = new (std::nothrow) int4train_context_s();
-    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "host allocation of the context failed");
-    ctx->device = device;
-    ctx->cc = prop.major * 10 + prop.minor;
-    ctx->sm_count = prop.multiProcessorCount;
-    const char* ff = getenv("INT4TRAIN_FORCE_FALLBACK_GEMM");
-    ctx->force_fallback_gemm = ff && ff[0] == '1';
-    strncpy(ctx->name, prop.name, sizeof ctx->name - 1);
-    e = cudaStreamCreateWithFlags(&ctx->own, cudaStreamNonBlocking);
-    if (e != cudaSuccess) {
-        delete ctx;
-        return fail_cuda(e, "cudaStreamCreateWithFlags");
-    }
-    ctx->stream = ctx->own;
-    *h_out = ctx;
-    return INT4TRAIN_SUCCESS;
+    return new_context(device, prop, /*borrowed=*/false, h_out);
 }
 
 INT4TRAIN_API int4train_status int4train_context_create_current(int4train_context* h_out) {
@@ -110,23 +117,7 @@ INT4TRAIN_API int4train_status int4train_context_create_current(int4train_contex
     }
     cudaDeviceProp prop;
     I4T_CUDA(cudaGetDeviceProperties(&prop, device));
-    auto* ctx = new (std::nothrow) int4train_context_s();
-    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "host allocation of the context failed");
-    ctx->device = device;
-    ctx->borrowed_context = true;
-    ctx->cc = prop.major * 10 + prop.minor;
-    ctx->sm_count = prop.multiProcessorCount;
-    const char* ff = getenv("INT4TRAIN_FORCE_FALLBACK_GEMM");
-    ctx->force_fallback_gemm = ff && ff[0] == '1';
-    strncpy(ctx->name, prop.name, sizeof ctx->name - 1);
-    e = cudaStreamCreateWithFlags(&ctx->own, cudaStreamNonBlocking);
-    if (e != cudaSuccess) {
-        delete ctx;
-        return fail_cuda(e, "cudaStreamCreateWithFlags");
-    }
-    ctx->stream = ctx->own;
-    *h_out = ctx;
-    return INT4TRAIN_SUCCESS;
+    return new_context(device, prop, /*borrowed=*/true, h_out);
 }
 
 INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx) {
