@@ -43,14 +43,7 @@ public sealed partial class NativeOperators
     public void LssGradWeight(DeviceTensor<sbyte> high, DeviceTensor<sbyte> low, DeviceTensor<byte> xPacked, DeviceTensor<float> scales,
                               DeviceTensor<float> stepX, DeviceTensor<byte> keep, DeviceTensor<double> prob, DeviceTensor<float> gradWh)
     {
-        Same(nameof(high), high, _context);
-        int n = high.Rows, c = high.Cols, d = 2 * xPacked.Cols;
-        Check(nameof(low), low, n, c);
-        Check(nameof(xPacked), xPacked, n, d / 2);
-        Check(nameof(scales), scales, 1, 3);
-        Scalar(nameof(stepX), stepX);
-        Check(nameof(keep), keep, 1, 2 * n);
-        Check(nameof(prob), prob, 1, 2 * n);
+        var (n, c, d) = CheckLssOperands(high, low, xPacked, tokensPacked: true, scales, stepX, keep, prob);
         Check(nameof(gradWh), gradWh, c, d);
         Run(Interop.NativeMethods.int4train_lss_grad_weight(_context.Handle, high.Pointer, low.Pointer, xPacked.Pointer, scales.Pointer, stepX.Pointer,
             keep.Pointer, prob.Pointer, n, c, d, gradWh.Pointer), "int4train_lss_grad_weight");
@@ -60,17 +53,27 @@ public sealed partial class NativeOperators
     public void LssGradInput(DeviceTensor<sbyte> high, DeviceTensor<sbyte> low, DeviceTensor<byte> wPacked, DeviceTensor<float> scales,
                              DeviceTensor<float> stepW, DeviceTensor<byte> keep, DeviceTensor<double> prob, DeviceTensor<float> gradXh)
     {
-        Same(nameof(high), high, _context);
-        int n = high.Rows, c = high.Cols, d = 2 * wPacked.Cols;
-        Check(nameof(low), low, n, c);
-        Check(nameof(wPacked), wPacked, c, d / 2);
-        Check(nameof(scales), scales, 1, 3);
-        Scalar(nameof(stepW), stepW);
-        Check(nameof(keep), keep, 1, 2 * n);
-        Check(nameof(prob), prob, 1, 2 * n);
+        var (n, c, d) = CheckLssOperands(high, low, wPacked, tokensPacked: false, scales, stepW, keep, prob);
         Check(nameof(gradXh), gradXh, n, d);
         Run(Interop.NativeMethods.int4train_lss_grad_input(_context.Handle, high.Pointer, low.Pointer, wPacked.Pointer, scales.Pointer, stepW.Pointer,
             keep.Pointer, prob.Pointer, n, c, d, gradXh.Pointer), "int4train_lss_grad_input");
+    }
+
+    /// <summary>Shapes shared by the two LSS-MM operators: digits N×C, the packed codes (X: N×D/2, or W: C×D/2), the
+    /// split scales, one step, and the 2N selection.</summary>
+    private (int N, int C, int D) CheckLssOperands(DeviceTensor<sbyte> high, DeviceTensor<sbyte> low, DeviceTensor<byte> packed,
+        bool tokensPacked, DeviceTensor<float> scales, DeviceTensor<float> step, DeviceTensor<byte> keep, DeviceTensor<double> prob)
+    {
+        Same(nameof(high), high, _context);
+        Same(nameof(packed), packed, _context);
+        int n = high.Rows, c = high.Cols, d = 2 * packed.Cols;
+        Check(nameof(low), low, n, c);
+        Check(nameof(packed), packed, tokensPacked ? n : c, d / 2);
+        Check(nameof(scales), scales, 1, 3);
+        Scalar(nameof(step), step);
+        Check(nameof(keep), keep, 1, 2 * n);
+        Check(nameof(prob), prob, 1, 2 * n);
+        return (n, c, d);
     }
 
     /// <summary>The whole backward of one INT4 linear layer (§3.8), without host synchronisation.</summary>
