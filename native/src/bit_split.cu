@@ -9,15 +9,8 @@ namespace i4t {
 
 constexpr int kMinMaxThreads = 256;
 
-__global__ void __launch_bounds__(kMinMaxThreads) minmax_partial_kernel(const float* __restrict__ g, int64_t n,
-                                                                        float* part /*2 per block*/) {
-    __shared__ float smin[kMinMaxThreads], smax[kMinMaxThreads];
-    float mn = INFINITY, mx = -INFINITY;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        float v = g[i];
-        mn = fminf(mn, v);
-        mx = fmaxf(mx, v);
-    }
+// Tree reduction of each thread's (min, max) over the block into smin[0], smax[0]. Exact in any order.
+__device__ __forceinline__ void block_min_max(float mn, float mx, float* smin, float* smax) {
     smin[threadIdx.x] = mn;
     smax[threadIdx.x] = mx;
     __syncthreads();
@@ -28,6 +21,18 @@ __global__ void __launch_bounds__(kMinMaxThreads) minmax_partial_kernel(const fl
         }
         __syncthreads();
     }
+}
+
+__global__ void __launch_bounds__(kMinMaxThreads) minmax_partial_kernel(const float* __restrict__ g, int64_t n,
+                                                                        float* part /*2 per block*/) {
+    __shared__ float smin[kMinMaxThreads], smax[kMinMaxThreads];
+    float mn = INFINITY, mx = -INFINITY;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = g[i];
+        mn = fminf(mn, v);
+        mx = fmaxf(mx, v);
+    }
+    block_min_max(mn, mx, smin, smax);
     if (threadIdx.x == 0) {
         part[2 * blockIdx.x] = smin[0];
         part[2 * blockIdx.x + 1] = smax[0];
@@ -42,16 +47,7 @@ __global__ void __launch_bounds__(kMinMaxThreads) scales_kernel(const float* __r
         mn = fminf(mn, part[2 * i]);
         mx = fmaxf(mx, part[2 * i + 1]);
     }
-    smin[threadIdx.x] = mn;
-    smax[threadIdx.x] = mx;
-    __syncthreads();
-    for (int s = kMinMaxThreads / 2; s >= 1; s >>= 1) {
-        if ((int)threadIdx.x < s) {
-            smin[threadIdx.x] = fminf(smin[threadIdx.x], smin[threadIdx.x + s]);
-            smax[threadIdx.x] = fmaxf(smax[threadIdx.x], smax[threadIdx.x + s]);
-        }
-        __syncthreads();
-    }
+    block_min_max(mn, mx, smin, smax);
     if (threadIdx.x == 0) {
         float a = __fsub_rn(smin[0], 1e-8f);
         float b = __fadd_rn(smax[0], 1e-8f);

@@ -10,10 +10,10 @@ namespace i4t {
 // the result is bit-identical to the sequential butterfly order of the conventions.
 constexpr int kHadChunk = 1024;
 
-__global__ void __launch_bounds__(512) hadamard_kernel(const float* __restrict__ x, float* y, int64_t total,
-                                                       int group, float scale) {
-    __shared__ float s[kHadChunk];
-    int64_t base = (int64_t)blockIdx.x * kHadChunk;
+// Loads this CTA's chunk into shared memory and runs the unnormalised butterfly stages on it (the barrier after
+// each stage keeps the conventions' stage order). Returns the chunk length. Shared by both kernels below.
+__device__ __forceinline__ int load_and_butterfly(const float* __restrict__ x, int64_t total, int64_t base, int group,
+                                                  float* s) {
     int len = (int)((total - base) < kHadChunk ? (total - base) : kHadChunk);
     for (int i = threadIdx.x; i < len; i += blockDim.x) s[i] = x[base + i];
     __syncthreads();
@@ -28,6 +28,14 @@ __global__ void __launch_bounds__(512) hadamard_kernel(const float* __restrict__
         }
         __syncthreads();
     }
+    return len;
+}
+
+__global__ void __launch_bounds__(512) hadamard_kernel(const float* __restrict__ x, float* y, int64_t total,
+                                                       int group, float scale) {
+    __shared__ float s[kHadChunk];
+    int64_t base = (int64_t)blockIdx.x * kHadChunk;
+    int len = load_and_butterfly(x, total, base, group, s);
     for (int i = threadIdx.x; i < len; i += blockDim.x) y[base + i] = __fmul_rn(s[i], scale);
 }
 
@@ -39,20 +47,8 @@ __global__ void __launch_bounds__(512) hadamard_quant_kernel(const float* __rest
                                                              int8_t* codes, int ld, uint8_t* packed) {
     __shared__ float s[kHadChunk];
     int64_t base = (int64_t)blockIdx.x * kHadChunk;
-    int len = (int)((total - base) < kHadChunk ? (total - base) : kHadChunk);
-    for (int i = threadIdx.x; i < len; i += blockDim.x) s[i] = x[base + i];
-    __syncthreads();
+    int len = load_and_butterfly(x, total, base, group, s);
     int half = len >> 1;
-    for (int lg = 0; (1 << lg) < group; ++lg) {
-        const int h = 1 << lg;
-        for (int p = threadIdx.x; p < half; p += blockDim.x) {
-            int i = ((p >> lg) << (lg + 1)) | (p & (h - 1));  // = (p / h)·2h + p % h
-            float a = s[i], b = s[i + h];
-            s[i] = __fadd_rn(a, b);
-            s[i + h] = __fsub_rn(a, b);
-        }
-        __syncthreads();
-    }
     const float st = *step;
     for (int p = threadIdx.x; p < half; p += blockDim.x) {
         int64_t f = base + 2 * p;  // even: cols is even, so the pair stays in one row
