@@ -255,6 +255,13 @@ size_t gemm_sm90_workspace(int m, int n, int k, int sm_count);
 // Returns cudaSuccess or an error; *msg gets CUTLASS's status text on a CUTLASS failure.
 int4train_status gemm_sm90(cudaStream_t stream, const int8_t* a, const int8_t* b, int32_t* c, int m, int n, int k,
                            int sm_count, void* ws, size_t ws_bytes);
+// The tuned configuration table (gemm_s8_sm90.cu): count, descriptions, the per-shape pick, and one fixed config.
+int gemm_sm90_config_count();
+const char* gemm_sm90_config_name(int cfg);
+int gemm_sm90_pick(int m, int n, int k, int sm_count);
+size_t gemm_sm90_workspace_cfg(int cfg, int m, int n, int k, int sm_count);
+int4train_status gemm_sm90_cfg(int cfg, cudaStream_t stream, const int8_t* a, const int8_t* b, int32_t* c, int m, int n,
+                               int k, int sm_count, void* ws, size_t ws_bytes);
 #endif
 
 // Sizes and impls of the composite operators (used by linear_backward).
