@@ -1,0 +1,174 @@
+namespace Int4Train;
+
+/// <summary>
+/// A linear layer <c>Y = X·Wᵀ + b</c> (X: tokens × in, W: out × in) whose three GEMMs run in INT4 as the paper
+/// describes: HQ forward (§2.3), bit split + LSS backward (§3.8), learnable LSQ step sizes with their gradients, the
+/// Hadamard block size chosen on the first batch, the bias in floating point. <see cref="LinearPrecision.Fp32"/>
+/// is the baseline. Explicit forward/backward in the style of llm.c: <see cref="Forward"/> keeps what the backward
+/// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward"/> accumulates the
+/// parameter gradients and returns ∇X. Parameters and gradients are plain host arrays an optimiser can update.
+/// </summary>
+public sealed class Int4Linear
+{
+    private readonly Int4Backend _backend;
+    private float[]? _x;
+    private byte[]? _packedX, _packedW;
+    private int _tokens;
+
+    /// <summary>Creates the layer with PyTorch's default initialisation U(−1/√in, 1/√in) for W and b.</summary>
+    public Int4Linear(int inFeatures, int outFeatures, Int4Backend backend, Int4LinearOptions? options = null, int initSeed = 0)
+    {
+        Guard.Positive(nameof(inFeatures), inFeatures);
+        Guard.Positive(nameof(outFeatures), outFeatures);
+        _backend = backend ?? throw new ArgumentNullException(nameof(backend));
+        Options = options ?? new Int4LinearOptions();
+        if (Options.Precision != LinearPrecision.Fp32 && inFeatures % 2 != 0)
+            throw new ArgumentException($"INT4 codes are packed two per byte: in_features must be even, got {inFeatures}.", nameof(inFeatures));
+        if (Options.GroupSize is int g) Guard.HadamardBlock(g, inFeatures, nameof(options));
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Weight = new float[outFeatures * inFeatures];
+        Bias = new float[outFeatures];
+        WeightGrad = new float[Weight.Length];
+        BiasGrad = new float[outFeatures];
+        var rng = new Random(initSeed);
+        float bound = 1f / MathF.Sqrt(inFeatures);
+        for (int i = 0; i < Weight.Length; i++) Weight[i] = (2 * rng.NextSingle() - 1) * bound;
+        for (int i = 0; i < Bias.Length; i++) Bias[i] = (2 * rng.NextSingle() - 1) * bound;
+        GroupSize = Options.Precision == LinearPrecision.Int4Lsq ? 1 : Options.GroupSize;
+    }
+
+    /// <summary>The layer's options.</summary>
+    public Int4LinearOptions Options { get; }
+
+    /// <summary>Input features (D, the forward reduction dimension).</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output features (C).</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>W, out × in, row-major.</summary>
+    public float[] Weight { get; }
+
+    /// <summary>b, out.</summary>
+    public float[] Bias { get; }
+
+    /// <summary>Accumulated ∂L/∂W.</summary>
+    public float[] WeightGrad { get; }
+
+    /// <summary>Accumulated ∂L/∂b.</summary>
+    public float[] BiasGrad { get; }
+
+    /// <summary>LSQ step of the input (s_X); 0 until the first forward initialises it.</summary>
+    public float StepX { get; set; }
+
+    /// <summary>LSQ step of the weight (s_W).</summary>
+    public float StepW { get; set; }
+
+    /// <summary>Accumulated ∂L/∂s_X (already scaled by 1/√(numel·Qp), §3.6).</summary>
+    public double StepXGrad { get; private set; }
+
+    /// <summary>Accumulated ∂L/∂s_W.</summary>
+    public double StepWGrad { get; private set; }
+
+    /// <summary>The Hadamard block size in use (null before the first batch when it is searched).</summary>
+    public int? GroupSize { get; private set; }
+
+    /// <summary>Forward steps taken.</summary>
+    public int StepCount { get; private set; }
+
+    /// <summary>False during the cold start, when an optimiser must not update the step sizes (App. A.4).</summary>
+    public bool StepsAreLearned => StepCount > Options.ColdStartSteps;
+
+    /// <summary>Y = X·Wᵀ + b for <paramref name="tokens"/> rows of X (tokens × in).</summary>
+    public float[] Forward(ReadOnlySpan<float> x, int tokens)
+    {
+        Guard.Matrix(nameof(x), x.Length, tokens, InFeatures);
+        Guard.Finite(nameof(x), x);
+        _x = x.ToArray();
+        _tokens = tokens;
+        StepCount++;
+        if (Options.Precision == LinearPrecision.Fp32) return Fp32Forward(_x, tokens);
+
+        var k = _backend.Kernels;
+        bool reinit = StepCount - 1 == Options.ReinitializeAtStep;
+        if (GroupSize is null || (reinit && Options.GroupSize is null && Options.Precision == LinearPrecision.Int4HqLss))
+            GroupSize = k.SearchGroup(_x, Weight, tokens, OutFeatures, InFeatures, Options.Mode); // §2.2, first batch
+        int group = GroupSize.Value;
+        if (StepX == 0f || StepCount <= Options.ColdStartSteps || reinit)
+        {
+            StepX = k.InitStep(_x, tokens, InFeatures, group);        // §2.1 init on XH
+            StepW = k.InitStep(Weight, OutFeatures, InFeatures, group); // and on WH
+        }
+        StepX = MathF.Abs(StepX); // §2.1: s ← |s| at every forward
+        StepW = MathF.Abs(StepW);
+        Guard.Step(nameof(StepX), StepX);
+        Guard.Step(nameof(StepW), StepW);
+        var (y, px, pw) = k.Forward(_x, Weight, Bias, tokens, OutFeatures, InFeatures, group, StepX, StepW, Options.Mode);
+        _packedX = px;
+        _packedW = pw;
+        return y;
+    }
+
+    /// <summary>Accumulates ∂L/∂W, ∂L/∂b, ∂L/∂s_X, ∂L/∂s_W from ∂L/∂Y (tokens × out) and returns ∂L/∂X.</summary>
+    public float[] Backward(ReadOnlySpan<float> gradY)
+    {
+        if (_x is null) throw new InvalidOperationException("Backward needs a Forward first.");
+        Guard.Matrix(nameof(gradY), gradY.Length, _tokens, OutFeatures);
+        Guard.Finite(nameof(gradY), gradY);
+        float[] gy = gradY.ToArray();
+        LinearGradients g = Options.Precision == LinearPrecision.Fp32
+            ? Fp32Backward(gy)
+            : _backend.Kernels.Backward(gy, _x, Weight, _packedX!, _packedW!, _tokens, OutFeatures, InFeatures, GroupSize!.Value,
+                StepX, StepW, Options.Mode, Options.Sampling, Options.Seed + (ulong)StepCount);
+        for (int i = 0; i < WeightGrad.Length; i++) WeightGrad[i] += g.GradW[i];
+        for (int i = 0; i < BiasGrad.Length; i++) BiasGrad[i] += g.GradBias[i];
+        StepXGrad += g.GradStepX;
+        StepWGrad += g.GradStepW;
+        return g.GradX;
+    }
+
+    /// <summary>Sets every accumulated gradient to zero.</summary>
+    public void ZeroGrad()
+    {
+        Array.Clear(WeightGrad);
+        Array.Clear(BiasGrad);
+        StepXGrad = StepWGrad = 0;
+    }
+
+    private float[] Fp32Forward(float[] x, int n)
+    {
+        int c = OutFeatures, d = InFeatures;
+        var y = new float[n * c];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < c; j++)
+            {
+                double s = Bias[j];
+                for (int k = 0; k < d; k++) s += (double)x[i * d + k] * Weight[j * d + k];
+                y[i * c + j] = (float)s;
+            }
+        return y;
+    }
+
+    private LinearGradients Fp32Backward(float[] gy)
+    {
+        int n = _tokens, c = OutFeatures, d = InFeatures;
+        var gx = new double[n * d];
+        var gw = new double[c * d];
+        var gb = new double[c];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < c; j++)
+            {
+                double g = gy[i * c + j];
+                if (g == 0) continue;
+                gb[j] += g;
+                for (int k = 0; k < d; k++)
+                {
+                    gx[i * d + k] += g * Weight[j * d + k];
+                    gw[j * d + k] += g * _x![i * d + k];
+                }
+            }
+        return new LinearGradients(Array.ConvertAll(gx, v => (float)v), Array.ConvertAll(gw, v => (float)v), 0, 0,
+            Array.ConvertAll(gb, v => (float)v));
+    }
+}

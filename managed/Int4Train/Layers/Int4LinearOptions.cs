@@ -1,0 +1,28 @@
+namespace Int4Train;
+
+/// <summary>Options of an <see cref="Int4Linear"/> layer. Defaults follow the released code (algorithm.md §5).</summary>
+public sealed record Int4LinearOptions
+{
+    /// <summary>The arithmetic of the layer.</summary>
+    public LinearPrecision Precision { get; init; } = LinearPrecision.Int4HqLss;
+
+    /// <summary>Code (codes [−8, 7], digits ±6) or Paper ([−7, 7], ±7) constants (§10 rows 1, 5).</summary>
+    public QuantMode Mode { get; init; } = QuantMode.Code;
+
+    /// <summary>LSS row selection: the code's exact nonzero rows, or the paper's Bernoulli sampling (§10 row 6).</summary>
+    public SamplingMode Sampling { get; init; } = SamplingMode.Nonzero;
+
+    /// <summary>A fixed Hadamard block size, or null to search it on the first batch (§2.2, code criterion).</summary>
+    public int? GroupSize { get; init; }
+
+    /// <summary>From-scratch training (App. A.4, §10 row 4): for this many forward steps the step sizes are not
+    /// learned but reset every step to <c>2·mean|·|/√7</c> of the Hadamard-domain tensors.</summary>
+    public int ColdStartSteps { get; init; }
+
+    /// <summary>Re-run the block-size search and the step initialisation once, at this forward step (App. A.5
+    /// "re-initialised after the first epochs"); negative disables it.</summary>
+    public int ReinitializeAtStep { get; init; } = -1;
+
+    /// <summary>Key of the counter-based randomness (bit-split rounding, Bernoulli sampling); mixed with the step.</summary>
+    public ulong Seed { get; init; }
+}
