@@ -31,8 +31,8 @@ public sealed class NativeInt4LinearTests : GpuFixture
             NativeBackwardTests.AssertClose(a.WeightGrad, b.WeightGrad, $"∇W step {step}");
             NativeBackwardTests.AssertClose(a.BiasGrad, b.BiasGrad, $"∇b step {step}");
             Assert.That(a.StepXGrad, Is.EqualTo(b.StepXGrad).Within(1e-4 * Math.Abs(b.StepXGrad) + 1e-9));
-            // a plain SGD step on both, so the next step starts from updated weights
-            for (int i = 0; i < a.Weight.Length; i++) { a.Weight[i] -= 0.01f * a.WeightGrad[i]; b.Weight[i] -= 0.01f * b.WeightGrad[i]; }
+            // the same SGD step on both (from the reference gradient), so the next step starts from equal weights
+            for (int i = 0; i < a.Weight.Length; i++) a.Weight[i] = b.Weight[i] -= 0.01f * b.WeightGrad[i];
         }
     }
 }
