@@ -350,4 +350,70 @@ public sealed class LayerEndToEndTests
         Assert.Throws<ArgumentOutOfRangeException>(() => lsq.InitStep(x, 9));
         Assert.Throws<ArgumentOutOfRangeException>(() => hq.Forward(x, w, n, c, d, g, sX, sW, mode, 1));
     }
+
+    /// <summary>
+    /// An independent finite-difference check of the layer's step gradient ∇s_X (4-bit layer, both modes; §9 item 24
+    /// at the layer level). With ∇̄Y = s↑h + s↓l (the split the backward used), L(s) = Σ ∇̄Y ⊙ Y(s_X = s) is linear in s
+    /// while no X code changes, with slope Σ q·R, R = s_W·∇̄Y·Ŵ = ∇(XH) before the mask. LSQ's straight-through
+    /// gradient is Σ e·R with e = q − v inside the range and e = q outside, so
+    /// <c>∇s_X / g = dL/ds − Σ_{Qn ≤ v ≤ Qp} v·R</c>, g = 1/√(N·D·7). dL/ds comes from two forward calls at s ± h, h
+    /// small enough that no code changes; the outlier channels make some codes clip.
+    /// </summary>
+    [TestCase(QuantMode.Code)]
+    [TestCase(QuantMode.Paper)]
+    public void StepGradientOfX_MatchesFiniteDifferenceOfTheForward(QuantMode mode)
+    {
+        const int n = 8, d = 32, c = 16, g = 16;
+        var rng = new Random(2424);
+        float[] x = TestData.WithOutliers(rng, n, d), w = TestData.Matrix(rng, c, d);
+        float[] gy = BackwardData.SkewedGradient(rng, n, c, zeroRows: 1, largeRows: 3);
+        var layer = new Int4LinearReference(Device);
+        var hadamard = new HadamardTransform(Device);
+        var lsq = new LsqQuantizer(Device);
+        float[] xh = hadamard.Apply(x, n, d, g), wh = hadamard.Apply(w, c, d, g);
+        float s = lsq.InitStep(xh) * 0.35f, sW = lsq.InitStep(wh);   // a small step, so that some codes clip
+        int qn = mode.Qn(), qp = mode.Qp();
+
+        var fwd = layer.Forward(x, w, n, c, d, g, s, sW, mode);
+        var grads = layer.Backward(gy, x, w, fwd, SamplingMode.Nonzero, seed: 1);
+        var split = grads.Split;
+        sbyte[] wq = new Int4Packing(Device).Unpack(fwd.PackedW, c, d);
+
+        // R = s_W·∇̄Y·Ŵ in double; the straight-through term Σ_in v·R with the kernel's FP32 ratio v = xh/s.
+        double ste = 0;
+        int clipped = 0;
+        double hMax = double.MaxValue;
+        for (int i = 0; i < n; i++)
+            for (int t = 0; t < d; t++)
+            {
+                double r = 0;
+                for (int j = 0; j < c; j++)
+                    r += ((double)split.ScaleUp * split.High[i * c + j] + (double)split.ScaleDown * split.Low[i * c + j]) * wq[j * d + t];
+                r *= sW;
+                float v = xh[i * d + t] / s;
+                if (v >= qn && v <= qp) ste += v * r;
+                else clipped++;
+                // Codes change where v crosses a half-integer inside [Qn − 0.5, Qp + 0.5]; |dv/ds| = |v|/s.
+                double rounded = Math.Clamp(Math.Round((double)v, MidpointRounding.AwayFromZero), qn, qp);
+                double dist = Math.Abs(Math.Abs(v - rounded) - 0.5);
+                if (Math.Abs(v) > 0) hMax = Math.Min(hMax, dist * s / Math.Abs(v));
+            }
+        Assert.That(clipped, Is.GreaterThan(0), "the outlier channels exercise the clipped branch");
+
+        double Loss(float step)
+        {
+            var y = layer.Forward(x, w, n, c, d, g, step, sW, mode).Y;
+            double l = 0;
+            for (int e = 0; e < y.Length; e++)
+                l += ((double)split.ScaleUp * split.High[e] + (double)split.ScaleDown * split.Low[e]) * y[e];
+            return l;
+        }
+        float sPlus = (float)(s + 0.4 * hMax), sMinus = (float)(s - 0.4 * hMax);
+        Assert.That(lsq.Quantize(xh, sPlus, mode), Is.EqualTo(lsq.Quantize(xh, sMinus, mode)), "no code changes over [s − h, s + h]");
+        double fd = (Loss(sPlus) - Loss(sMinus)) / ((double)sPlus - sMinus);
+        double gScale = 1 / Math.Sqrt(n * d * 7.0);
+        double expected = fd - ste;
+        TestContext.Out.WriteLine($"{mode}: ∇s_X/g = {grads.GradStepX / gScale:R}, FD − Σ_in v·R = {expected:R} (h/s = {0.4 * hMax / s:E2}, {clipped} clipped)");
+        Assert.That(grads.GradStepX / gScale, Is.EqualTo(expected).Within(1e-3 * (Math.Abs(fd) + Math.Abs(ste))));
+    }
 }
