@@ -33,4 +33,73 @@ public static class QuantModeExtensions
 
     /// <summary>Clamp limit of both bit-split digits: 6 in code mode, 7 in paper mode (§3.3).</summary>
     public static int SplitLimit(this QuantMode mode) => mode == QuantMode.Code ? 6 : 7;
+
+    /// <summary>Smallest LSQ code at a bit width b (§9 item 27): <c>−2^(b−1)</c> in code mode, <c>−(2^(b−1) − 1)</c>
+    /// in paper mode. Equals <see cref="Qn(QuantMode)"/> for b = 4.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> outside <see cref="QuantBits.Min"/>..<see cref="QuantBits.Max"/>.</exception>
+    public static int Qn(this QuantMode mode, int bits)
+    {
+        QuantBits.Check(bits);
+        int half = 1 << (bits - 1);
+        return mode == QuantMode.Code ? -half : -(half - 1);
+    }
+
+    /// <summary>Largest LSQ code at a bit width b: <c>2^(b−1) − 1</c> in both modes (7 for b = 4).</summary>
+    public static int Qp(this QuantMode mode, int bits)
+    {
+        QuantBits.Check(bits);
+        return (1 << (bits - 1)) - 1;
+    }
+
+    /// <summary>Clamp limit of both bit-split digits at a bit width b: <c>L = B/2 − 1</c> in code mode, <c>B/2</c> in
+    /// paper mode, with <c>B = 2^b − 2</c> (<see cref="QuantBits.SplitBase"/>); 6 and 7 for b = 4.</summary>
+    public static int SplitLimit(this QuantMode mode, int bits)
+    {
+        int half = QuantBits.SplitBase(bits) / 2;
+        return mode == QuantMode.Code ? half - 1 : half;
+    }
+}
+
+/// <summary>
+/// The bit width b of the LSQ codes and of the bit-split digits (algorithm.md §9 items 26 and 27: the layer with a
+/// wider code range). The native library and the published method use <see cref="Default"/> = 4; codes always live
+/// in <c>sbyte</c>, so b ∈ [<see cref="Min"/>, <see cref="Max"/>] = [2, 8]. At b = 4 every constant below equals the
+/// hard-wired INT4 one (Qp = 7, B = 14, B²/2 = 98, s↑ = Mx/7, s↓ = Mx/98), so the 4-bit path is unchanged.
+/// </summary>
+public static class QuantBits
+{
+    /// <summary>The INT4 width of the method and of the native library.</summary>
+    public const int Default = 4;
+
+    /// <summary>Smallest supported width.</summary>
+    public const int Min = 2;
+
+    /// <summary>Largest supported width (codes are stored in <c>sbyte</c>).</summary>
+    public const int Max = 8;
+
+    /// <summary>Throws unless <paramref name="bits"/> is in [<see cref="Min"/>, <see cref="Max"/>].</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Out of range.</exception>
+    public static void Check(int bits, string name = "bits")
+    {
+        if (bits < Min || bits > Max)
+            throw new ArgumentOutOfRangeException(name, bits, $"The bit width must be in [{Min}, {Max}] (codes are stored in sbyte), got {bits}.");
+    }
+
+    /// <summary>The bit-split base <c>B = 2^b − 2</c> (14 for b = 4): ∇Y ≈ s↓·(B·h + l).</summary>
+    public static int SplitBase(int bits)
+    {
+        Check(bits);
+        return (1 << bits) - 2;
+    }
+
+    /// <summary>The bit-split range <c>B²/2</c> (98 for b = 4): <c>t = ∇Y·(B²/2)/Mx ∈ [−B²/2, B²/2]</c>, and
+    /// <c>s↓ = Mx/(B²/2)</c>.</summary>
+    public static int SplitRange(int bits)
+    {
+        int b = SplitBase(bits);
+        return b * b / 2;
+    }
+
+    /// <summary>The high-digit scale denominator <c>B/2</c> (7 for b = 4): <c>s↑ = Mx/(B/2)</c>.</summary>
+    public static int SplitHalf(int bits) => SplitBase(bits) / 2;
 }

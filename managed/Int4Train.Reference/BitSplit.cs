@@ -14,12 +14,23 @@ public sealed class BitSplitResult
     /// <exception cref="ArgumentException">Shapes disagree, a digit is outside ±<see cref="QuantModeExtensions.SplitLimit"/>,
     /// or <paramref name="mx"/> is not positive and finite.</exception>
     public BitSplitResult(sbyte[] high, sbyte[] low, int rows, int cols, QuantMode mode, float mx)
+        : this(high, low, rows, cols, mode, mx, QuantBits.Default)
+    {
+    }
+
+    /// <summary>Builds a b-bit split from explicit digits: <c>s↑ = Mx/(B/2)</c>, <c>s↓ = Mx/(B²/2)</c> with
+    /// <c>B = 2^b − 2</c> (<see cref="QuantBits"/>); b = 4 gives exactly <c>Mx/7f</c> and <c>Mx/98f</c>.</summary>
+    /// <exception cref="ArgumentException">As the INT4 constructor, with the digit limit
+    /// <see cref="QuantModeExtensions.SplitLimit(QuantMode, int)"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> outside [2, 8].</exception>
+    public BitSplitResult(sbyte[] high, sbyte[] low, int rows, int cols, QuantMode mode, float mx, int bits)
     {
         ArgumentNullException.ThrowIfNull(high);
         ArgumentNullException.ThrowIfNull(low);
+        QuantBits.Check(bits);
         Guard.Matrix(nameof(high), high.Length, rows, cols);
         Guard.Matrix(nameof(low), low.Length, rows, cols);
-        int lim = mode.SplitLimit();
+        int lim = mode.SplitLimit(bits);
         Guard.CodeRange(nameof(high), high, -lim, lim);
         Guard.CodeRange(nameof(low), low, -lim, lim);
         Guard.Step(nameof(mx), mx);
@@ -29,9 +40,13 @@ public sealed class BitSplitResult
         Cols = cols;
         Mode = mode;
         Mx = mx;
-        ScaleUp = mx / 7f;
-        ScaleDown = mx / 98f;
+        Bits = bits;
+        ScaleUp = mx / (float)QuantBits.SplitHalf(bits);      // Mx / 7f for b = 4
+        ScaleDown = mx / (float)QuantBits.SplitRange(bits);   // Mx / 98f for b = 4
     }
+
+    /// <summary>The digit width b (4 for the method; <c>B = 2^b − 2</c>).</summary>
+    public int Bits { get; }
 
     /// <summary>High digits h (N×C), in [−L, L] with L = <see cref="QuantModeExtensions.SplitLimit"/>.</summary>
     public sbyte[] High { get; }
@@ -51,10 +66,10 @@ public sealed class BitSplitResult
     /// <summary><c>Mx = max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0))</c>.</summary>
     public float Mx { get; }
 
-    /// <summary><c>s↑ = Mx / 7f</c>.</summary>
+    /// <summary><c>s↑ = Mx / 7f</c> (b-bit: <c>Mx/(B/2)</c>).</summary>
     public float ScaleUp { get; }
 
-    /// <summary><c>s↓ = Mx / 98f</c>.</summary>
+    /// <summary><c>s↓ = Mx / 98f</c> (b-bit: <c>Mx/(B²/2)</c>).</summary>
     public float ScaleDown { get; }
 }
 
@@ -70,7 +85,7 @@ public sealed class BitSplit
 {
     private readonly Accelerator _acc;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _rowMinMax;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<sbyte>, ArrayView<sbyte>, float, int, ulong> _split;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<sbyte>, ArrayView<sbyte>, float, float, int, int, ulong> _split;
     private readonly Action<Index1D, ArrayView<sbyte>, ArrayView<sbyte>, ArrayView<sbyte>> _int8;
 
     /// <summary>Compiles the kernels for <paramref name="accelerator"/>.</summary>
@@ -79,7 +94,7 @@ public sealed class BitSplit
         ArgumentNullException.ThrowIfNull(accelerator);
         _acc = accelerator;
         _rowMinMax = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RowMinMaxKernel);
-        _split = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<sbyte>, ArrayView<sbyte>, float, int, ulong>(SplitKernel);
+        _split = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<sbyte>, ArrayView<sbyte>, float, float, int, int, ulong>(SplitKernel);
         _int8 = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<sbyte>, ArrayView<sbyte>, ArrayView<sbyte>>(Int8Kernel);
     }
 
@@ -100,7 +115,16 @@ public sealed class BitSplit
     /// <param name="seed">Philox key; the low digit of element i uses counter (i, stream 0).</param>
     /// <exception cref="ArgumentException">Empty or mis-shaped input, or a NaN/Inf entry.</exception>
     public BitSplitResult Split(ReadOnlySpan<float> gradY, int rows, int cols, QuantMode mode, ulong seed)
+        => Split(gradY, rows, cols, mode, seed, QuantBits.Default);
+
+    /// <summary>Splits ∇Y into two b-bit digits in base <c>B = 2^b − 2</c>: <c>t = g·((B²/2)/Mx)</c>,
+    /// <c>h = clamp(RoundHalfAway(t/B), ±L)</c>, <c>r = t − B·h</c>, the low digit rounded as in the INT4 split and
+    /// clamped to ±L, <c>L = </c><see cref="QuantModeExtensions.SplitLimit(QuantMode, int)"/>. b = 4 is
+    /// <see cref="Split(ReadOnlySpan{float}, int, int, QuantMode, ulong)"/> bit for bit (B = 14, B²/2 = 98).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> outside [2, 8].</exception>
+    public BitSplitResult Split(ReadOnlySpan<float> gradY, int rows, int cols, QuantMode mode, ulong seed, int bits)
     {
+        QuantBits.Check(bits);
         Guard.Matrix(nameof(gradY), gradY.Length, rows, cols);
         Guard.Finite(nameof(gradY), gradY);
         if (mode != QuantMode.Code && mode != QuantMode.Paper)
@@ -120,19 +144,23 @@ public sealed class BitSplit
             maxG = MathF.Max(maxG, rowMax[i]);
         }
         float mx = ComputeMx(minG, maxG);
-        float factor = 98f / mx;
+        float factor = (float)QuantBits.SplitRange(bits) / mx;   // 98f / mx for b = 4
+        float splitBase = QuantBits.SplitBase(bits);               // 14f for b = 4
 
         using var hi = _acc.Allocate1D<sbyte>(n);
         using var lo = _acc.Allocate1D<sbyte>(n);
-        _split(n, g.View, hi.View, lo.View, factor, mode == QuantMode.Paper ? 1 : 0, seed);
+        _split(n, g.View, hi.View, lo.View, factor, splitBase, mode.SplitLimit(bits), mode == QuantMode.Paper ? 1 : 0, seed);
         _acc.Synchronize();
-        return new BitSplitResult(hi.GetAsArray1D(), lo.GetAsArray1D(), rows, cols, mode, mx);
+        return new BitSplitResult(hi.GetAsArray1D(), lo.GetAsArray1D(), rows, cols, mode, mx, bits);
     }
 
     /// <summary>The INT8 view <c>14·h + l</c> (in [−98, 98]) used by the fast path (conventions.md).</summary>
+    /// <exception cref="ArgumentException">A split of more than 4 bits (<c>B·h + l</c> does not fit in int8).</exception>
     public sbyte[] ToInt8(BitSplitResult split)
     {
         ArgumentNullException.ThrowIfNull(split);
+        if (split.Bits != QuantBits.Default)
+            throw new ArgumentException($"The INT8 view 14·h + l exists for 4-bit splits only, got a {split.Bits}-bit split.", nameof(split));
         int n = split.High.Length;
         using var hi = _acc.Allocate1D(split.High);
         using var lo = _acc.Allocate1D(split.Low);
@@ -156,26 +184,28 @@ public sealed class BitSplit
         maxs[row] = mx;
     }
 
+    /// <summary>One element of the split. <paramref name="splitBase"/> = B (14f at b = 4) and <paramref name="limit"/>
+    /// = L (6 code / 7 paper at b = 4): t/B and B·h are the same IEEE operations as the INT4 kernel's t/14f and 14f·h
+    /// (B·h is exact: |B·h| ≤ 2^15).</summary>
     private static void SplitKernel(Index1D i, ArrayView<float> g, ArrayView<sbyte> hi, ArrayView<sbyte> lo,
-        float factor, int paper, ulong seed)
+        float factor, float splitBase, int limit, int paper, ulong seed)
     {
         float t = g[i] * factor;
-        int limit = paper != 0 ? 7 : 6;
-        int h = Clamp(RoundHalfAwayToInt(t / 14f), -limit, limit);
-        float r = t - 14f * h;
+        int h = Clamp(RoundHalfAwayToInt(t / splitBase), -limit, limit);
+        float r = t - splitBase * h;
         var (x0, _) = Philox.Draw(seed, (ulong)i.X, Philox.StreamBitSplit);
         int l;
         if (paper != 0)
         {
             float v = r + Philox.U01(x0);
-            int f = (int)v;                 // trunc; |v| < 9 so exact
+            int f = (int)v;                 // trunc; |v| ≤ B/2 + 2 (9 at b = 4) so exact
             if (v < f) f -= 1;              // floor
-            l = Clamp(f, -7, 7);
+            l = Clamp(f, -limit, limit);
         }
         else
         {
             float u = Philox.U01Closed(x0);
-            l = Clamp(RoundHalfAwayToInt((r + u) - 0.5f), -6, 6);
+            l = Clamp(RoundHalfAwayToInt((r + u) - 0.5f), -limit, limit);
         }
         hi[i] = (sbyte)h;
         lo[i] = (sbyte)l;

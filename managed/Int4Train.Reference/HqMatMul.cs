@@ -16,7 +16,19 @@ namespace Int4Train.Reference;
 /// <param name="StepW">s_W.</param>
 /// <param name="Mode">The code range used.</param>
 public sealed record HqForwardResult(float[] Y, byte[] PackedX, byte[] PackedW, int N, int C, int D, int GroupSize,
-    float StepX, float StepW, QuantMode Mode);
+    float StepX, float StepW, QuantMode Mode)
+{
+    /// <summary>The code width b (4 unless made by the b-bit overload of <see cref="HqMatMul.Forward(ReadOnlySpan{float},
+    /// ReadOnlySpan{float}, int, int, int, int, float, float, QuantMode, int, float[])"/>).</summary>
+    public int Bits { get; init; } = QuantBits.Default;
+
+    /// <summary>For b ≠ 4: the unpacked b-bit codes of XH/s_X (N×D, <c>sbyte</c>); packing is INT4-only, so
+    /// <see cref="PackedX"/> is then empty. Null for b = 4 (the codes are <see cref="PackedX"/>).</summary>
+    public sbyte[]? CodesX { get; init; }
+
+    /// <summary>For b ≠ 4: the unpacked codes of WH/s_W (C×D); <see cref="PackedW"/> is then empty. Null for b = 4.</summary>
+    public sbyte[]? CodesW { get; init; }
+}
 
 /// <summary>
 /// The HQ-MM forward operator of algorithm.md §2.3: (1) <c>A = X·H</c>, <c>B = W·H</c> with the block Hadamard
@@ -62,11 +74,26 @@ public sealed class HqMatMul
     /// </summary>
     public HqForwardResult Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int c, int d, int groupSize,
         float stepX, float stepW, QuantMode mode = QuantMode.Code, float[]? bias = null)
+        => Forward(x, w, n, c, d, groupSize, stepX, stepW, mode, QuantBits.Default, bias);
+
+    /// <summary>
+    /// HQ-MM with b-bit LSQ codes (<see cref="QuantModeExtensions.Qn(QuantMode, int)"/>, b in [2, 8]). b = 4 is the INT4
+    /// operator above, bit for bit (packed codes, packed GEMM). For b ≠ 4 the codes stay unpacked in <c>sbyte</c>
+    /// (<see cref="HqForwardResult.CodesX"/>, <see cref="HqForwardResult.CodesW"/>) and the exact INT32 GEMM runs on
+    /// them (<see cref="IntegerGemm.Multiply(ArrayView1D{sbyte, Stride1D.Dense}, ArrayView1D{sbyte, Stride1D.Dense},
+    /// ArrayView1D{int, Stride1D.Dense}, int, int, int)"/>, exact for D ≤ 2^31/128² = 131072 at b = 8); D need not be even.
+    /// </summary>
+    public HqForwardResult Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int c, int d, int groupSize,
+        float stepX, float stepW, QuantMode mode, int bits, float[]? bias = null)
     {
+        QuantBits.Check(bits);
+        bool packed = bits == QuantBits.Default;
         Guard.Matrix(nameof(x), x.Length, n, d);
         Guard.Matrix(nameof(w), w.Length, c, d);
         Guard.HadamardBlock(groupSize, d);
-        Guard.EvenRow("x and w", d);
+        if (packed) Guard.EvenRow("x and w", d);
+        if (!packed && (long)d * 128 * 128 > int.MaxValue)
+            throw new ArgumentException($"D = {d} is too large for exact INT32 accumulation of {bits}-bit codes.", nameof(d));
         Guard.Step(nameof(stepX), stepX);
         Guard.Step(nameof(stepW), stepW);
         Guard.Finite(nameof(x), x);
@@ -92,18 +119,22 @@ public sealed class HqMatMul
         // 2. Quantize.
         using var qx = acc.Allocate1D<sbyte>(x.Length);
         using var qw = acc.Allocate1D<sbyte>(w.Length);
-        _lsq.Quantize(dx.View, qx.View, stepX, mode);
-        _lsq.Quantize(dw.View, qw.View, stepW, mode);
+        _lsq.Quantize(dx.View, qx.View, stepX, mode, bits);
+        _lsq.Quantize(dw.View, qw.View, stepW, mode, bits);
 
-        // 3. Pack.
-        using var px = acc.Allocate1D<byte>(x.Length / 2);
-        using var pw = acc.Allocate1D<byte>(w.Length / 2);
-        _packing.Pack(qx.View, px.View, n, d);
-        _packing.Pack(qw.View, pw.View, c, d);
+        // 3. Pack (INT4 only; wider codes stay in sbyte).
+        using var px = packed ? acc.Allocate1D<byte>(x.Length / 2) : null;
+        using var pw = packed ? acc.Allocate1D<byte>(w.Length / 2) : null;
+        if (px is not null && pw is not null)
+        {
+            _packing.Pack(qx.View, px.View, n, d);
+            _packing.Pack(qw.View, pw.View, c, d);
+        }
 
-        // 4. INT32 GEMM on the packed codes.
+        // 4. INT32 GEMM on the packed codes (or the unpacked b-bit codes).
         using var p = acc.Allocate1D<int>((long)n * c);
-        _gemm.MultiplyPacked(px.View, pw.View, p.View, n, c, d);
+        if (px is not null && pw is not null) _gemm.MultiplyPacked(px.View, pw.View, p.View, n, c, d);
+        else _gemm.Multiply(qx.View, qw.View, p.View, n, c, d);
 
         // 5. Dequantize (+ bias).
         using var y = acc.Allocate1D<float>((long)n * c);
@@ -121,7 +152,14 @@ public sealed class HqMatMul
         }
         acc.Synchronize();
 
-        return new HqForwardResult(y.GetAsArray1D(), px.GetAsArray1D(), pw.GetAsArray1D(), n, c, d, groupSize, stepX, stepW, mode);
+        if (px is not null && pw is not null)
+            return new HqForwardResult(y.GetAsArray1D(), px.GetAsArray1D(), pw.GetAsArray1D(), n, c, d, groupSize, stepX, stepW, mode);
+        return new HqForwardResult(y.GetAsArray1D(), [], [], n, c, d, groupSize, stepX, stepW, mode)
+        {
+            Bits = bits,
+            CodesX = qx.GetAsArray1D(),
+            CodesW = qw.GetAsArray1D(),
+        };
     }
 
     private static void DequantizeKernel(Index1D i, ArrayView1D<int, Stride1D.Dense> p, ArrayView1D<float, Stride1D.Dense> y,

@@ -45,22 +45,45 @@ public sealed class Int4LinearReference
         float stepX, float stepW, QuantMode mode = QuantMode.Code, float[]? bias = null)
         => _hq.Forward(x, w, n, c, d, groupSize, stepX, stepW, mode, bias);
 
-    /// <summary>The backward of §3.8 from ∇Y (N×C), the layer input X and weight W, and the forward's result.</summary>
+    /// <summary>
+    /// The forward with b-bit LSQ codes (b in [2, 8]; algorithm.md §9 items 26 and 27). b = 4 is
+    /// <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, int, float, float, QuantMode, float[])"/>
+    /// bit for bit; for b ≠ 4 the result keeps unpacked codes (<see cref="HqForwardResult.CodesX"/>) and
+    /// <see cref="Backward"/> then splits ∇Y into b-bit digits too (<see cref="HqForwardResult.Bits"/>).
+    /// </summary>
+    public HqForwardResult Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, int n, int c, int d, int groupSize,
+        float stepX, float stepW, QuantMode mode, int bits, float[]? bias = null)
+        => _hq.Forward(x, w, n, c, d, groupSize, stepX, stepW, mode, bits, bias);
+
+    /// <summary>The backward of §3.8 from ∇Y (N×C), the layer input X and weight W, and the forward's result. The bit
+    /// width is the forward's (<see cref="HqForwardResult.Bits"/>): b-bit split digits (base 2^b − 2), b-bit LSQ masks
+    /// and step gradients (g = 1/sqrt(numel·Qp(b))); b = 4 is the INT4 layer.</summary>
     public Int4LinearGradients Backward(ReadOnlySpan<float> gradY, ReadOnlySpan<float> x, ReadOnlySpan<float> w,
         HqForwardResult forward, SamplingMode sampling = SamplingMode.Nonzero, ulong seed = 0)
     {
         ArgumentNullException.ThrowIfNull(forward);
         int n = forward.N, c = forward.C, d = forward.D, g = forward.GroupSize;
         QuantMode mode = forward.Mode;
+        int bits = forward.Bits;
+        QuantBits.Check(bits, nameof(forward));
         Guard.Matrix(nameof(gradY), gradY.Length, n, c);
         Guard.Matrix(nameof(x), x.Length, n, d);
         Guard.Matrix(nameof(w), w.Length, c, d);
         Guard.Finite(nameof(gradY), gradY);
 
         // §3.3: one bit split of ∇Y shared by both backward GEMMs (§3.5 last paragraph).
-        BitSplitResult split = _bitSplit.Split(gradY, n, c, mode, seed);
-        sbyte[] xCodes = _packing.Unpack(forward.PackedX, n, d);
-        sbyte[] wCodes = _packing.Unpack(forward.PackedW, c, d);
+        BitSplitResult split = _bitSplit.Split(gradY, n, c, mode, seed, bits);
+        sbyte[] xCodes, wCodes;
+        if (bits == QuantBits.Default)
+        {
+            xCodes = _packing.Unpack(forward.PackedX, n, d);
+            wCodes = _packing.Unpack(forward.PackedW, c, d);
+        }
+        else
+        {
+            xCodes = forward.CodesX ?? throw new ArgumentException($"A {bits}-bit forward result must carry its unpacked codes (CodesX).", nameof(forward));
+            wCodes = forward.CodesW ?? throw new ArgumentException($"A {bits}-bit forward result must carry its unpacked codes (CodesW).", nameof(forward));
+        }
 
         // §3.4: ∇(WH) = s_X·Σ_kept (s_part/p)·part_iᵀ a_i, scores use ‖a_i‖.
         LssSelection selW = _sampler.SelectForWeightGradient(split, xCodes, d, forward.StepX, sampling, seed);
@@ -74,8 +97,8 @@ public sealed class Int4LinearReference
         // §3.6: LSQ masks and step gradients on the Hadamard-domain values, recomputed from X and W.
         float[] xh = _hadamard.Apply(x, n, d, g);
         float[] wh = _hadamard.Apply(w, c, d, g);
-        LsqBackwardResult lsqX = _lsq.Backward(xh, gradXh, forward.StepX, mode);
-        LsqBackwardResult lsqW = _lsq.Backward(wh, gradWh, forward.StepW, mode);
+        LsqBackwardResult lsqX = _lsq.Backward(xh, gradXh, forward.StepX, mode, bits);
+        LsqBackwardResult lsqW = _lsq.Backward(wh, gradWh, forward.StepW, mode, bits);
 
         // §3.1: ∇X = ∇(XH)·Hᵀ = ∇(XH)·H (H symmetric), the same for W.
         float[] gradX = _hadamard.Apply(lsqX.ValueGradient, n, d, g);

@@ -115,7 +115,7 @@ public sealed class LeverageScoreSampler
 
     /// <summary>The 2N ∇W scores <c>c_i = (s↑·sqrt(nh_i))·(s_X·sqrt(na_i))</c> and <c>(s↓·sqrt(nl_i))·(s_X·sqrt(na_i))</c> (§3.4).</summary>
     /// <param name="split">The bit split of ∇Y (N×C).</param>
-    /// <param name="xCodes">The forward's X codes X̂ (N×D, in [−8, 7]).</param>
+    /// <param name="xCodes">The forward's X codes X̂ (N×D, in [−8, 7]; b-bit codes for a b-bit split).</param>
     /// <param name="d">D (input channels).</param>
     /// <param name="sX">The activation step size s_X.</param>
     /// <exception cref="ArgumentException">Mis-shaped or out-of-range codes, or a non-positive step.</exception>
@@ -265,8 +265,29 @@ public sealed class LeverageScoreSampler
             throw new ArgumentException(
                 $"xCodes has {xCodes.Length} elements but must be N×D = {split.Rows}×{d} ({(long)split.Rows * d}) to match ∇Y's {split.Rows} tokens.",
                 nameof(xCodes));
-        Guard.CodeRange(nameof(xCodes), xCodes, -8, 7);
+        CheckCodes(nameof(xCodes), xCodes, split.Bits);
         Guard.Step(nameof(sX), sX);
+    }
+
+    /// <summary>The forward codes that go with a b-bit split are b-bit codes: [−8, 7] for b = 4 (the INT4 check),
+    /// [−2^(b−1), 2^(b−1) − 1] otherwise. For b &gt; 4 the reduction length is bounded so that the INT32 GEMMs
+    /// (|digit·code| ≤ 127·128) stay exact.</summary>
+    internal static void CheckCodes(string name, ReadOnlySpan<sbyte> codes, int bits)
+    {
+        if (bits == QuantBits.Default)
+        {
+            Guard.CodeRange(name, codes, -8, 7);
+            return;
+        }
+        Guard.CodeRange(name, codes, QuantMode.Code.Qn(bits), QuantMode.Code.Qp(bits));
+    }
+
+    /// <summary>Throws when a b-bit (b &gt; 4) digit-by-code GEMM with reduction length <paramref name="k"/> could
+    /// overflow INT32 (the INT4 path is unchanged: |h·a| ≤ 56, exact far beyond any shape it accepts).</summary>
+    internal static void CheckWideReduction(string name, int k, int bits)
+    {
+        if (bits > QuantBits.Default && (long)k * 127 * 128 > int.MaxValue)
+            throw new ArgumentException($"{name} = {k} is too large for exact INT32 accumulation of {bits}-bit digits and codes.", name);
     }
 
     private static void SquaredNormKernel(Index1D row, ArrayView<sbyte> q, ArrayView<long> norms, int cols)

@@ -51,14 +51,20 @@ public sealed class LsqQuantizer
 
     /// <summary>INT4 codes <c>clamp(RoundHalfAway(v / s), Qn, Qp)</c> of <paramref name="values"/>.</summary>
     public sbyte[] Quantize(ReadOnlySpan<float> values, float step, QuantMode mode = QuantMode.Code)
+        => Quantize(values, step, mode, QuantBits.Default);
+
+    /// <summary>b-bit codes <c>clamp(RoundHalfAway(v / s), Qn(b), Qp(b))</c> (<see cref="QuantModeExtensions.Qn(QuantMode, int)"/>);
+    /// b = 4 is <see cref="Quantize(ReadOnlySpan{float}, float, QuantMode)"/>.</summary>
+    public sbyte[] Quantize(ReadOnlySpan<float> values, float step, QuantMode mode, int bits)
     {
         CheckHost(values, nameof(values));
         Guard.Step(nameof(step), step);
         CheckMode(mode);
+        QuantBits.Check(bits);
         var acc = _device.Accelerator;
         using var v = Upload(values);
         using var q = acc.Allocate1D<sbyte>(values.Length);
-        _quantize(values.Length, v.View, q.View, step, mode.Qn(), mode.Qp());
+        _quantize(values.Length, v.View, q.View, step, mode.Qn(bits), mode.Qp(bits));
         acc.Synchronize();
         return q.GetAsArray1D();
     }
@@ -67,13 +73,19 @@ public sealed class LsqQuantizer
     /// <paramref name="values"/> into <paramref name="codes"/> (same length) and synchronises.</summary>
     public void Quantize(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<sbyte, Stride1D.Dense> codes, float step,
         QuantMode mode = QuantMode.Code)
+        => Quantize(values, codes, step, mode, QuantBits.Default);
+
+    /// <summary>Device version of <see cref="Quantize(ReadOnlySpan{float}, float, QuantMode, int)"/> (b-bit codes).</summary>
+    public void Quantize(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<sbyte, Stride1D.Dense> codes, float step,
+        QuantMode mode, int bits)
     {
         CheckDevice(values, nameof(values));
         _device.CheckView(nameof(codes), codes);
         Guard.Length(nameof(codes), codes.IntLength, values.Length, $"values ({values.Length} elements)");
         Guard.Step(nameof(step), step);
         CheckMode(mode);
-        _quantize(values.IntLength, values, codes, step, mode.Qn(), mode.Qp());
+        QuantBits.Check(bits);
+        _quantize(values.IntLength, values, codes, step, mode.Qn(bits), mode.Qp(bits));
         _device.Accelerator.Synchronize();
     }
 
@@ -107,12 +119,17 @@ public sealed class LsqQuantizer
 
     /// <summary>Fake quantization <c>s·clamp(RoundHalfAway(v / s), Qn, Qp)</c> (quantize then dequantize).</summary>
     public float[] FakeQuantize(ReadOnlySpan<float> values, float step, QuantMode mode = QuantMode.Code)
+        => FakeQuantize(values, step, mode, QuantBits.Default);
+
+    /// <summary>b-bit fake quantization <c>s·clamp(RoundHalfAway(v / s), Qn(b), Qp(b))</c>.</summary>
+    public float[] FakeQuantize(ReadOnlySpan<float> values, float step, QuantMode mode, int bits)
     {
         CheckHost(values, nameof(values));
         Guard.Step(nameof(step), step);
         CheckMode(mode);
+        QuantBits.Check(bits);
         using var v = Upload(values);
-        _fake(values.Length, v.View, v.View, step, mode.Qn(), mode.Qp());
+        _fake(values.Length, v.View, v.View, step, mode.Qn(bits), mode.Qp(bits));
         _device.Accelerator.Synchronize();
         return v.GetAsArray1D();
     }
@@ -121,30 +138,45 @@ public sealed class LsqQuantizer
     /// <paramref name="output"/> may be <paramref name="values"/> itself.</summary>
     public void FakeQuantize(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<float, Stride1D.Dense> output, float step,
         QuantMode mode = QuantMode.Code)
+        => FakeQuantize(values, output, step, mode, QuantBits.Default);
+
+    /// <summary>Device version of <see cref="FakeQuantize(ReadOnlySpan{float}, float, QuantMode, int)"/>.</summary>
+    public void FakeQuantize(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<float, Stride1D.Dense> output, float step,
+        QuantMode mode, int bits)
     {
         CheckDevice(values, nameof(values));
         _device.CheckView(nameof(output), output);
         Guard.Length(nameof(output), output.IntLength, values.Length, $"values ({values.Length} elements)");
         Guard.Step(nameof(step), step);
         CheckMode(mode);
-        _fake(values.IntLength, values, output, step, mode.Qn(), mode.Qp());
+        QuantBits.Check(bits);
+        _fake(values.IntLength, values, output, step, mode.Qn(bits), mode.Qp(bits));
         _device.Accelerator.Synchronize();
     }
 
     /// <summary>The LSQ step initialisation <c>(float)(2·mean|V|/sqrt(7) + 1e−10)</c>, the mean in double through
     /// <see cref="CanonicalSum"/> (§2.1 "Initialization"; apply it to the Hadamard-domain tensor).</summary>
-    public float InitStep(ReadOnlySpan<float> values)
+    public float InitStep(ReadOnlySpan<float> values) => InitStep(values, QuantBits.Default);
+
+    /// <summary>The b-bit step initialisation <c>(float)(2·mean|V|/sqrt(Qp(b)) + 1e−10)</c>, Qp(b) = 2^(b−1) − 1
+    /// (the same in both modes; b = 4 is exactly <see cref="InitStep(ReadOnlySpan{float})"/>).</summary>
+    public float InitStep(ReadOnlySpan<float> values, int bits)
     {
         CheckHost(values, nameof(values));
+        QuantBits.Check(bits);
         using var v = Upload(values);
-        return InitStepCore(v.View);
+        return InitStepCore(v.View, bits);
     }
 
     /// <summary>Device version of <see cref="InitStep(ReadOnlySpan{float})"/>.</summary>
-    public float InitStep(ArrayView1D<float, Stride1D.Dense> values)
+    public float InitStep(ArrayView1D<float, Stride1D.Dense> values) => InitStep(values, QuantBits.Default);
+
+    /// <summary>Device version of <see cref="InitStep(ReadOnlySpan{float}, int)"/>.</summary>
+    public float InitStep(ArrayView1D<float, Stride1D.Dense> values, int bits)
     {
         CheckDevice(values, nameof(values));
-        return InitStepCore(values);
+        QuantBits.Check(bits);
+        return InitStepCore(values, bits);
     }
 
     /// <summary>
@@ -154,16 +186,24 @@ public sealed class LsqQuantizer
     /// </summary>
     public LsqBackwardResult Backward(ReadOnlySpan<float> values, ReadOnlySpan<float> gradient, float step,
         QuantMode mode = QuantMode.Code)
+        => Backward(values, gradient, step, mode, QuantBits.Default);
+
+    /// <summary>The b-bit LSQ backward: mask <c>1[Qn(b) ≤ V/s ≤ Qp(b)]</c>, step gradient
+    /// <c>(1/sqrt(numel·Qp(b)))·Σ e·R</c> with e = Qn(b) below, Qp(b) above the range (b = 4 is
+    /// <see cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, float, QuantMode)"/>).</summary>
+    public LsqBackwardResult Backward(ReadOnlySpan<float> values, ReadOnlySpan<float> gradient, float step,
+        QuantMode mode, int bits)
     {
         CheckHost(values, nameof(values));
         Guard.Length(nameof(gradient), gradient.Length, values.Length, $"values ({values.Length} elements)");
         Guard.Finite(nameof(gradient), gradient);
         Guard.Step(nameof(step), step);
         CheckMode(mode);
+        QuantBits.Check(bits);
         using var v = Upload(values);
         using var r = Upload(gradient);
         using var outGrad = _device.Accelerator.Allocate1D<float>(values.Length);
-        double stepGrad = BackwardCore(v.View, r.View, outGrad.View, step, mode);
+        double stepGrad = BackwardCore(v.View, r.View, outGrad.View, step, mode, bits);
         return new LsqBackwardResult(outGrad.GetAsArray1D(), stepGrad);
     }
 
@@ -171,6 +211,12 @@ public sealed class LsqQuantizer
     /// (may alias <paramref name="gradient"/>) and returns the step gradient.</summary>
     public double Backward(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<float, Stride1D.Dense> gradient,
         ArrayView1D<float, Stride1D.Dense> valueGradient, float step, QuantMode mode = QuantMode.Code)
+        => Backward(values, gradient, valueGradient, step, mode, QuantBits.Default);
+
+    /// <summary>Device version of the b-bit backward
+    /// (<see cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, float, QuantMode, int)"/>).</summary>
+    public double Backward(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<float, Stride1D.Dense> gradient,
+        ArrayView1D<float, Stride1D.Dense> valueGradient, float step, QuantMode mode, int bits)
     {
         CheckDevice(values, nameof(values));
         _device.CheckView(nameof(gradient), gradient);
@@ -180,27 +226,29 @@ public sealed class LsqQuantizer
         _device.CheckFinite(nameof(gradient), gradient);
         Guard.Step(nameof(step), step);
         CheckMode(mode);
-        return BackwardCore(values, gradient, valueGradient, step, mode);
+        QuantBits.Check(bits);
+        return BackwardCore(values, gradient, valueGradient, step, mode, bits);
     }
 
-    private float InitStepCore(ArrayView1D<float, Stride1D.Dense> values)
+    private float InitStepCore(ArrayView1D<float, Stride1D.Dense> values, int bits)
     {
         int n = values.IntLength;
         using var terms = _device.Accelerator.Allocate1D<double>(n);
         _abs(n, values, terms.View);
         _device.Accelerator.Synchronize();
         double mean = CanonicalSum.Sum(terms.GetAsArray1D()) / n;
-        return (float)(2.0 * mean / Math.Sqrt(7.0) + 1e-10);
+        // Qp(4) = 7: exactly the INT4 expression 2·mean/sqrt(7.0).
+        return (float)(2.0 * mean / Math.Sqrt((double)QuantMode.Code.Qp(bits)) + 1e-10);
     }
 
     private double BackwardCore(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<float, Stride1D.Dense> gradient,
-        ArrayView1D<float, Stride1D.Dense> valueGradient, float step, QuantMode mode)
+        ArrayView1D<float, Stride1D.Dense> valueGradient, float step, QuantMode mode, int bits)
     {
         int n = values.IntLength;
         using var terms = _device.Accelerator.Allocate1D<double>(n);
-        _backward(n, values, gradient, valueGradient, terms.View, step, mode.Qn(), mode.Qp());
+        _backward(n, values, gradient, valueGradient, terms.View, step, mode.Qn(bits), mode.Qp(bits));
         _device.Accelerator.Synchronize();
-        double g = 1.0 / Math.Sqrt((double)n * mode.Qp());
+        double g = 1.0 / Math.Sqrt((double)n * mode.Qp(bits));
         return g * CanonicalSum.Sum(terms.GetAsArray1D());
     }
 

@@ -111,7 +111,7 @@ public sealed class LssMatMul
 
     /// <summary>∇(WH) = s_X·Σ_{kept i} (s_part/p_i)·part_iᵀ a_i (C×D), §3.4.</summary>
     /// <param name="split">The bit split of ∇Y (N×C).</param>
-    /// <param name="xCodes">X̂, the forward's X codes (N×D, in [−8, 7]).</param>
+    /// <param name="xCodes">X̂, the forward's X codes (N×D, in [−8, 7]; b-bit codes for a b-bit split).</param>
     /// <param name="d">D.</param>
     /// <param name="sX">s_X.</param>
     /// <param name="selection">A <see cref="LssTarget.WeightGradient"/> selection over the same N tokens.</param>
@@ -123,6 +123,7 @@ public sealed class LssMatMul
         ArgumentNullException.ThrowIfNull(selection);
         LeverageScoreSampler.ValidateXCodes(split, xCodes, d, sX);
         ValidateSelection(split, selection, LssTarget.WeightGradient);
+        LeverageScoreSampler.CheckWideReduction("N", split.Rows, split.Bits);
         int n = split.Rows, c = split.Cols;
         bool integer = selection.Mode == SamplingMode.Nonzero;
 
@@ -145,7 +146,7 @@ public sealed class LssMatMul
 
     /// <summary>∇(XH)_i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) (N×D) over the kept parts, §3.5.</summary>
     /// <param name="split">The bit split of ∇Y (N×C).</param>
-    /// <param name="wCodes">Ŵ, the forward's W codes (C×D, in [−8, 7]).</param>
+    /// <param name="wCodes">Ŵ, the forward's W codes (C×D, in [−8, 7]; b-bit codes for a b-bit split).</param>
     /// <param name="d">D.</param>
     /// <param name="sW">s_W.</param>
     /// <param name="selection">A <see cref="LssTarget.InputGradient"/> selection over the same N tokens.</param>
@@ -160,7 +161,8 @@ public sealed class LssMatMul
             throw new ArgumentException(
                 $"wCodes has {wCodes.Length} elements but must be C×D = {c}×{d} ({(long)c * d}) to match ∇Y's {c} columns.",
                 nameof(wCodes));
-        Guard.CodeRange(nameof(wCodes), wCodes, -8, 7);
+        LeverageScoreSampler.CheckCodes(nameof(wCodes), wCodes, split.Bits);
+        LeverageScoreSampler.CheckWideReduction("C", c, split.Bits);
         Guard.Step(nameof(sW), sW);
         ValidateSelection(split, selection, LssTarget.InputGradient);
 
