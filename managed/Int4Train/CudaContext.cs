@@ -1,3 +1,4 @@
+using CommunityToolkit.HighPerformance;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -128,6 +129,16 @@ public sealed class CudaContext : IDisposable
         var t = new DeviceTensor<T>(this, rows, cols);
         t.CopyFrom(data);
         return t;
+    }
+
+    /// <summary>Copies a host matrix view (any pitch, e.g. a slice of a larger <see cref="Memory2D{T}"/>) to a new
+    /// device tensor of Height×Width.</summary>
+    public DeviceTensor<T> Upload<T>(ReadOnlySpan2D<T> matrix) where T : unmanaged
+    {
+        if (matrix.TryGetSpan(out ReadOnlySpan<T> contiguous)) return Upload(contiguous, matrix.Height, matrix.Width);
+        var packed = new T[matrix.Length];
+        matrix.CopyTo(packed);
+        return Upload<T>(packed, matrix.Height, matrix.Width);
     }
 
     private (string, int) QueryInfo()

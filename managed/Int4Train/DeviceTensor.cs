@@ -1,3 +1,4 @@
+using CommunityToolkit.HighPerformance;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -60,6 +61,9 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
         _context.Accelerator.DefaultStream.Synchronize();
         return host;
     }
+
+    /// <summary>Waits for queued work and copies the tensor to a new host matrix (Rows×Cols).</summary>
+    public Memory2D<T> DownloadMatrix() => new(Download(), Rows, Cols);
 
     /// <summary>Fills the tensor with zero bytes.</summary>
     public void Clear()

@@ -1,3 +1,5 @@
+using CommunityToolkit.HighPerformance;
+
 namespace Int4Train;
 
 /// <summary>
@@ -108,6 +110,24 @@ public sealed class Int4Linear
         _packedX = px;
         _packedW = pw;
         return y;
+    }
+
+    /// <summary>Y = X·Wᵀ + b for a tokens × in matrix view (any pitch); returns a tokens × out matrix.</summary>
+    public Memory2D<float> Forward(ReadOnlySpan2D<float> x)
+    {
+        if (x.Width != InFeatures) throw new ArgumentException($"x must have {InFeatures} columns, it is {x.Height}×{x.Width}.", nameof(x));
+        var dense = new float[x.Length];
+        x.CopyTo(dense);
+        return new Memory2D<float>(Forward(dense, x.Height), x.Height, OutFeatures);
+    }
+
+    /// <summary>Backward on a tokens × out gradient view; returns ∂L/∂X as a tokens × in matrix.</summary>
+    public Memory2D<float> Backward(ReadOnlySpan2D<float> gradY)
+    {
+        if (gradY.Width != OutFeatures) throw new ArgumentException($"gradY must have {OutFeatures} columns, it is {gradY.Height}×{gradY.Width}.", nameof(gradY));
+        var dense = new float[gradY.Length];
+        gradY.CopyTo(dense);
+        return new Memory2D<float>(Backward(dense), gradY.Height, InFeatures);
     }
 
     /// <summary>Accumulates ∂L/∂W, ∂L/∂b, ∂L/∂s_X, ∂L/∂s_W from ∂L/∂Y (tokens × out) and returns ∂L/∂X.</summary>

@@ -1,3 +1,4 @@
+using CommunityToolkit.HighPerformance;
 using Int4Train.Reference;
 using Int4Train.Tests.Reference;
 using NUnit.Framework;
@@ -117,6 +118,25 @@ public class Int4LinearTests
         }
         TestContext.Out.WriteLine($"{precision}: loss {first:F4} → {last:F4}");
         Assert.That(last, Is.LessThan(first / 4), $"{precision}: loss {first} → {last}");
+    }
+
+    [Test]
+    public void Span2DOverloads_AcceptAPitchedSlice_AndEqualTheDenseCall()
+    {
+        const int n = 16, d = 32, c = 8;
+        var big = TestData.Matrix(new Random(10), n, d + 7);                 // a wider host matrix
+        var slice = new ReadOnlyMemory2D<float>(big, 3, n, d, 7).Span; // columns 3..34 of every row
+        var dense = new float[n * d];
+        slice.CopyTo(dense);
+        var a = new Int4Linear(d, c, Backend, new Int4LinearOptions { GroupSize = 16 }, initSeed: 2);
+        var b = new Int4Linear(d, c, Backend, new Int4LinearOptions { GroupSize = 16 }, initSeed: 2);
+        Memory2D<float> ya = a.Forward(slice);
+        float[] yb = b.Forward(dense, n);
+        Assert.That((ya.Height, ya.Width), Is.EqualTo((n, c)));
+        Assert.That(ya.ToArray().Cast<float>(), Is.EqualTo(yb));
+        var gy = TestData.Matrix(new Random(11), n, c);
+        Memory2D<float> gxa = a.Backward(new ReadOnlySpan2D<float>(gy, n, c));
+        Assert.That(gxa.ToArray().Cast<float>(), Is.EqualTo(b.Backward(gy)));
     }
 
     [Test]
