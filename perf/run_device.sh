@@ -18,8 +18,12 @@ fi
 build() { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a "$@" && cmake --build build -j16; }
 if ! build > "$OUT/build.log" 2>&1; then
   echo "BUILD FAILED with the tuned GEMM table; errors:"; grep -E "error" "$OUT/build.log" | head -20
-  echo "retrying with -DINT4TRAIN_GEMM_TUNED=OFF"
-  build -DINT4TRAIN_GEMM_TUNED=OFF > "$OUT/build_untuned.log" 2>&1 || { grep -E "error" "$OUT/build_untuned.log" | head -20; exit 1; }
+  echo "retrying with -DINT4TRAIN_GEMM_DQ=OFF (dequantize as a separate pass)"
+  if ! build -DINT4TRAIN_GEMM_DQ=OFF > "$OUT/build_nodq.log" 2>&1; then
+    grep -E "error" "$OUT/build_nodq.log" | head -20
+    echo "retrying with -DINT4TRAIN_GEMM_TUNED=OFF -DINT4TRAIN_GEMM_DQ=OFF"
+    build -DINT4TRAIN_GEMM_TUNED=OFF -DINT4TRAIN_GEMM_DQ=OFF > "$OUT/build_untuned.log" 2>&1 || { grep -E "error" "$OUT/build_untuned.log" | head -20; exit 1; }
+  fi
 fi
 echo "build took $(( $(date +%s) - T0 )) s"
 cuobjdump --dump-sass build/native/libint4train_bench.so 2>/dev/null | awk '/Function :/{f=$3} /IGMMA|HGMMA|IMMA/{match($0,/(IGMMA|HGMMA|IMMA)[.A-Z0-9_]*/); c[f" "substr($0,RSTART,RLENGTH)]++} END{for(k in c) print c[k], k}' | sort -k2 > "$OUT/sass.txt"

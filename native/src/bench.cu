@@ -761,6 +761,26 @@ INT4TRAIN_API int4train_status int4train_bench_phases(int4train_context ctx, con
         if (fwd) {
             // the body of int4train_hq_forward, one event per phase
             const int kp = (int)round_up(d, 32), cp = (int)round_up(c, 4);
+            if (gemm_dq_available(ctx) && c % 4 == 0 && (uintptr_t)y % 16 == 0) {
+                // SM90: dequantize in the GEMM epilogue (hq_forward's direct path)
+                size_t gws = gemm_padded_dq_workspace(ctx, n, cp, kp);
+                Plan p;
+                p.add<int8_t>((int64_t)n * kp); p.add<int8_t>((int64_t)cp * kp); p.add<char>((int64_t)gws);
+                Arena ar;
+                I4T_TRY(make_arena(ctx, p, &ar));
+                int8_t* a = ar.take<int8_t>((int64_t)n * kp);
+                int8_t* b = ar.take<int8_t>((int64_t)cp * kp);
+                char* ws = ar.take<char>((int64_t)gws);
+                I4T_ARENA_CHECK(ar);
+                I4T_TRY(hadamard_quantize_pad_pack(ctx, L.x[i], n, d, group, L.sx[i], mode, a, n, kp, XP[i]));
+                T.phase("hadamard+quantize+pack X");
+                I4T_TRY(hadamard_quantize_pad_pack(ctx, L.w[i], c, d, group, L.sw[i], mode, b, cp, kp, WP[i]));
+                T.phase("hadamard+quantize+pack W");
+                I4T_TRY(gemm_padded_dq(ctx, a, b, nullptr, L.sx[i], L.sw[i], y, c, n, cp, kp, ws, gws));
+                T.phase("int GEMM + dequantize (epilogue)");
+                nph = 3;
+                continue;
+            }
             size_t gws = gemm_padded_workspace(ctx, n, cp, kp);
             Plan p;
             p.add<int8_t>((int64_t)n * kp); p.add<int8_t>((int64_t)cp * kp); p.add<int32_t>((int64_t)n * cp); p.add<char>((int64_t)gws);

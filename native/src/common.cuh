@@ -264,6 +264,21 @@ int4train_status gemm_sm90_cfg(int cfg, cudaStream_t stream, const int8_t* a, co
                                int k, int sm_count, void* ws, size_t ws_bytes);
 #endif
 
+#if defined(INT4TRAIN_HAS_SM90_DQ)
+size_t gemm_sm90_dq_workspace(int m, int n, int k, int sm_count);
+int4train_status gemm_sm90_dq(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias, const float* sx,
+                              const float* sw, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
+                              size_t ws_bytes);
+#endif
+// The integer GEMM with hq_forward's dequantize in its epilogue: y[i, j] = (s_X·s_W)·Σ_k a[i,k]·b[j,k] + bias[j]
+// (FP32, row stride ldy; bit-identical to the separate pass). Available only with the SM90 GEMM (gemm_dq_available);
+// k % 32 == 0, n % 4 == 0, ldy % 4 == 0, y 16-byte aligned, bias (n floats) may be null.
+bool gemm_dq_available(int4train_context ctx);
+size_t gemm_padded_dq_workspace(int4train_context ctx, int m, int n, int k);
+int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const int8_t* b, const float* bias,
+                                const float* sx, const float* sw, float* y, int ldy, int m, int n, int k, void* ws,
+                                size_t ws_bytes);
+
 // Sizes and impls of the composite operators (used by linear_backward).
 void bit_split_plan(Plan& p, int rows, int cols);
 int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, uint64_t seed,

@@ -32,6 +32,35 @@ int4train_status gemm_padded(int4train_context ctx, const int8_t* a, const int8_
     return gemm_fallback(ctx->stream, a, b, c, m, n, k);
 }
 
+bool gemm_dq_available(int4train_context ctx) {
+#if defined(INT4TRAIN_HAS_SM90_DQ)
+    return use_sm90(ctx);
+#else
+    (void)ctx;
+    return false;
+#endif
+}
+
+size_t gemm_padded_dq_workspace(int4train_context ctx, int m, int n, int k) {
+#if defined(INT4TRAIN_HAS_SM90_DQ)
+    if (use_sm90(ctx)) return gemm_sm90_dq_workspace(m, n, k, ctx->sm_count) + 256;
+#endif
+    (void)ctx; (void)m; (void)n; (void)k;
+    return 0;
+}
+
+int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const int8_t* b, const float* bias,
+                                const float* sx, const float* sw, float* y, int ldy, int m, int n, int k, void* ws,
+                                size_t ws_bytes) {
+    if (k % 32 != 0 || n % 4 != 0 || ldy % 4 != 0 || ldy < n || m <= 0 || n <= 0 || k <= 0 || ((uintptr_t)y % 16) != 0)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_dq: m=%d n=%d k=%d ldy=%d not padded/aligned", m, n, k, ldy);
+#if defined(INT4TRAIN_HAS_SM90_DQ)
+    if (use_sm90(ctx)) return gemm_sm90_dq(ctx->stream, a, b, bias, sx, sw, y, ldy, m, n, k, ctx->sm_count, ws, ws_bytes);
+#endif
+    (void)a; (void)b; (void)bias; (void)sx; (void)sw; (void)ws; (void)ws_bytes;
+    return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_dq: no dequantizing GEMM on this device");
+}
+
 // dst (rows_pad × ld) = src (rows × cols) with zero padding; one thread per byte.
 __global__ void pad_copy_s8_kernel(const int8_t* __restrict__ src, int rows, int cols, int8_t* dst, int rows_pad, int ld) {
     int64_t total = (int64_t)rows_pad * ld;

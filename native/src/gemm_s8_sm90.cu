@@ -82,4 +82,33 @@ int4train_status gemm_sm90(cudaStream_t stream, const int8_t* a, const int8_t* b
     return gemm_sm90_cfg(gemm_sm90_pick(m, n, k, sm_count), stream, a, b, c, m, n, k, sm_count, ws, ws_bytes);
 }
 
+#if defined(INT4TRAIN_HAS_SM90_DQ)
+// The dequantizing GEMM (hq_forward): the configuration gemm_sm90_pick gives the plain GEMM (0 or 1).
+static int gemm_sm90_dq_pick(int m, int n, int k, int sm_count) {
+#if INT4TRAIN_GEMM_TUNED
+    return gemm_sm90_pick(m, n, k, sm_count) == 1 ? 1 : 0;
+#else
+    (void)m; (void)n; (void)k; (void)sm_count;
+    return 0;
+#endif
+}
+
+size_t gemm_sm90_dq_workspace(int m, int n, int k, int sm_count) {
+#if INT4TRAIN_GEMM_TUNED
+    if (gemm_sm90_dq_pick(m, n, k, sm_count) == 1) return gemm_sm90_dq_workspace_cfg1(m, n, k, sm_count);
+#endif
+    return gemm_sm90_dq_workspace_cfg0(m, n, k, sm_count);
+}
+
+int4train_status gemm_sm90_dq(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias, const float* sx,
+                              const float* sw, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
+                              size_t ws_bytes) {
+#if INT4TRAIN_GEMM_TUNED
+    if (gemm_sm90_dq_pick(m, n, k, sm_count) == 1)
+        return gemm_sm90_dq_run_cfg1(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
+#endif
+    return gemm_sm90_dq_run_cfg0(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
+}
+#endif
+
 }  // namespace i4t

@@ -41,6 +41,41 @@ extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context
     I4T_TRY(check_mode_pub(mode, "int4train_hq_forward"));
 
     const int kp = (int)round_up(d, 32), cp = (int)round_up(c, 4);
+    if (gemm_dq_available(ctx)) {
+        // SM90: the dequantize Y = (s_X·s_W)·acc + bias runs in the GEMM's epilogue (FP32 out, same arithmetic).
+        // Y goes straight to d_y when its rows are 16-byte multiples and it is 16-byte aligned; otherwise into a
+        // padded buffer (and the bias into a zero-padded copy: the GEMM's N is cp), then copied out.
+        const bool direct = (c % 4 == 0) && ((uintptr_t)d_y % 16 == 0);
+        const bool pad_bias = !direct && d_bias && cp != c;
+        size_t gws = gemm_padded_dq_workspace(ctx, n, cp, kp);
+        Plan p;
+        p.add<int8_t>((int64_t)n * kp);
+        p.add<int8_t>((int64_t)cp * kp);
+        if (!direct) p.add<float>((int64_t)n * cp);
+        if (pad_bias) p.add<float>(cp);
+        p.add<char>((int64_t)gws);
+        Arena ar;
+        I4T_TRY(make_arena(ctx, p, &ar));
+        int8_t* a = ar.take<int8_t>((int64_t)n * kp);
+        int8_t* b = ar.take<int8_t>((int64_t)cp * kp);
+        float* yp = direct ? d_y : ar.take<float>((int64_t)n * cp);
+        float* bias = pad_bias ? ar.take<float>(cp) : (float*)d_bias;
+        char* ws = ar.take<char>((int64_t)gws);
+        I4T_ARENA_CHECK(ar);
+        if (pad_bias) {
+            I4T_CUDA(cudaMemsetAsync(bias, 0, sizeof(float) * cp, ctx->stream));
+            I4T_CUDA(cudaMemcpyAsync(bias, d_bias, sizeof(float) * c, cudaMemcpyDeviceToDevice, ctx->stream));
+        }
+        I4T_TRY(hadamard_quantize_pad_pack(ctx, d_x, n, d, group, d_step_x, mode, a, n, kp, d_x_packed));
+        I4T_TRY(hadamard_quantize_pad_pack(ctx, d_w, c, d, group, d_step_w, mode, b, cp, kp, d_w_packed));
+        const int ldy = direct ? c : cp;
+        I4T_TRY(gemm_padded_dq(ctx, a, b, bias, d_step_x, d_step_w, yp, ldy, n, cp, kp, ws, gws));
+        if (!direct)
+            I4T_CUDA(cudaMemcpy2DAsync(d_y, sizeof(float) * c, yp, sizeof(float) * cp, sizeof(float) * c, n,
+                                       cudaMemcpyDeviceToDevice, ctx->stream));
+        return INT4TRAIN_SUCCESS;
+    }
+
     size_t gws = gemm_padded_workspace(ctx, n, cp, kp);
     Plan p;
     p.add<int8_t>((int64_t)n * kp);
