@@ -298,5 +298,11 @@ int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int
                                      bool fold /* every kept row has p = 1 (Nonzero sampling): one GEMM of n rows */);
 int4train_status lsq_backward_impl(int4train_context ctx, const float* v_src, const float* grad, int64_t n,
                                    const float* d_step, int mode, float* grad_v, float* grad_step, double* ws);
+// Fused recompute + LSQ backward + back-transform (linear_backward steps 4–5), bit-identical to
+// hadamard_impl(v) -> lsq_backward_impl(vh, grad) -> hadamard_impl: out = H(mask ⊙ grad), *grad_step as
+// lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles.
+int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
+                                            int group, const float* d_step, int mode, float* out, float* grad_step,
+                                            double* ws);
 
 }  // namespace i4t

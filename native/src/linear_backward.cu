@@ -5,6 +5,7 @@
 //   4. recompute XH, WH (the forward's deterministic transform) and apply the LSQ backward: mask with
 //      v = XH/s_X (WH/s_W) and the step gradients                           §3.6, conventions.md "LSQ"
 //   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
+//      (4 and 5 run as one fused kernel per operand: hadamard_lsq_backward_impl in lsq.cu)
 //   6. ∇b = column sums of ∇Y                                               §3.6
 #include "common.cuh"
 
@@ -72,8 +73,6 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     p.add<uint8_t>(2 * (int64_t)n);
     p.add<int32_t>(2);
     p.add<int32_t>(2);
-    p.add<float>(nd);
-    p.add<float>(cd);
     p.add<double>(canon_ws_count(big) + 1);
     const int bias_parts = (int)ceil_div(n, kBiasRows);
     p.add<double>((int64_t)bias_parts * c);
@@ -94,8 +93,6 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     uint8_t* keep_x = ar.take<uint8_t>(2 * (int64_t)n);
     int32_t* kept_w = ar.take<int32_t>(2);
     int32_t* kept_x = ar.take<int32_t>(2);
-    float* xh = ar.take<float>(nd);
-    float* wh = ar.take<float>(cd);
     double* cws = ar.take<double>(canon_ws_count(big) + 1);
     double* bias_part = ar.take<double>((int64_t)bias_parts * c);
     I4T_ARENA_CHECK(ar);
@@ -109,14 +106,10 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     I4T_TRY(lss_grad_weight_impl(ctx, ar, high, low, d_x_packed, scales, d_step_x, keep_w, prob_w, n, c, d, d_grad_w));
     I4T_TRY(lss_grad_input_impl(ctx, ar, high, low, d_w_packed, scales, d_step_w, keep_x, prob_x, n, c, d, d_grad_x,
                                 sampling == INT4TRAIN_SAMPLING_NONZERO));
-    // 4.
-    I4T_TRY(hadamard_impl(ctx, d_x, xh, nd, group));
-    I4T_TRY(hadamard_impl(ctx, d_w, wh, cd, group));
-    I4T_TRY(lsq_backward_impl(ctx, xh, d_grad_x, nd, d_step_x, mode, d_grad_x, d_grad_step_x, cws));
-    I4T_TRY(lsq_backward_impl(ctx, wh, d_grad_w, cd, d_step_w, mode, d_grad_w, d_grad_step_w, cws));
-    // 5.
-    I4T_TRY(hadamard_impl(ctx, d_grad_x, d_grad_x, nd, group));
-    I4T_TRY(hadamard_impl(ctx, d_grad_w, d_grad_w, cd, group));
+    // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
+    //      back-transform), bit-identical to hadamard_impl -> lsq_backward_impl -> hadamard_impl
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws));
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, d_grad_w, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws));
     // 6.
     if (d_grad_bias) {
         if (bias_parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");

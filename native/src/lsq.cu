@@ -150,6 +150,107 @@ int4train_status lsq_backward_impl(int4train_context ctx, const float* x, const 
     return INT4TRAIN_SUCCESS;
 }
 
+// ---- Fused backward tail (linear_backward steps 4–5): recompute VH = V·H, LSQ backward, back-transform --------
+// One CTA of 256 threads per CanonicalSum chunk of 4096 consecutive elements (a whole number of G-blocks, G | 4096):
+//   1. load V's chunk into shared memory, butterfly stages, VH = __fmul_rn(·, scale)   (= hadamard_impl)
+//   2. lane t visits elements t, t+256, ... in increasing order: e, mask as lsq_e; acc += (double)e·(double)R;
+//      the masked gradient replaces VH in shared memory                                  (= StepGradMaskTerm)
+//   3. the 256 lanes are reduced by the canonical tree -> chunk sum                        (= canon_chunk_block)
+//   4. butterfly stages on the masked gradient, ·scale, written to out (may alias grad)    (= hadamard_impl)
+// Same operations in the same order as the unfused hadamard + lsq_backward + hadamard, so every bit is identical;
+// the chunk sums are then summed by CanonicalSum as before. Global traffic: read V, read R, write out (3 passes
+// instead of 7, and no VH buffer).
+__device__ __forceinline__ void butterfly_smem(float* s, int len, int group) {
+    int half = len >> 1;
+    for (int lg = 0; (1 << lg) < group; ++lg) {
+        const int h = 1 << lg;
+        for (int p = threadIdx.x; p < half; p += blockDim.x) {
+            int i = ((p >> lg) << (lg + 1)) | (p & (h - 1));
+            float a = s[i], b = s[i + h];
+            s[i] = __fadd_rn(a, b);
+            s[i + h] = __fsub_rn(a, b);
+        }
+        __syncthreads();
+    }
+}
+
+constexpr int kFusedPer = kCanonChunk / kCanonLanes;  // 16 elements per lane
+static_assert(kCanonChunk % 1024 == 0, "a chunk must hold whole G-blocks for every G <= 1024");
+
+__global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const float* __restrict__ v, const float* grad,
+                                                                        float* out, int64_t total, int group,
+                                                                        float scale, const float* step, int qn,
+                                                                        double* chunk_sums) {
+    __shared__ float s[kCanonChunk];
+    __shared__ double lanes[kCanonLanes];
+    const int t = threadIdx.x;
+    const int64_t base = (int64_t)blockIdx.x * kCanonChunk;
+    const int len = (int)((total - base) < kCanonChunk ? (total - base) : kCanonChunk);
+    const bool full = len == kCanonChunk;
+    if (full) {
+#pragma unroll
+        for (int k = 0; k < kFusedPer; ++k) s[t + k * kCanonLanes] = v[base + t + k * kCanonLanes];
+    } else {
+        for (int i = t; i < len; i += kCanonLanes) s[i] = v[base + i];
+    }
+    __syncthreads();
+    butterfly_smem(s, len, group);
+    float g[kFusedPer];
+#pragma unroll
+    for (int k = 0; k < kFusedPer; ++k) {
+        int i = t + k * kCanonLanes;
+        g[k] = (full || i < len) ? grad[base + i] : 0.0f;
+    }
+    const float st = *step;
+    double acc = 0.0;
+#pragma unroll
+    for (int k = 0; k < kFusedPer; ++k) {
+        int i = t + k * kCanonLanes;
+        if (full || i < len) {
+            bool in;
+            float e = lsq_e(__fmul_rn(s[i], scale), st, qn, &in);
+            acc += (double)e * (double)g[k];
+            s[i] = in ? g[k] : 0.0f;
+        }
+    }
+    lanes[t] = acc;
+    __syncthreads();
+    for (int h = kCanonLanes / 2; h >= 1; h >>= 1) {
+        if (t < h) lanes[t] += lanes[t + h];
+        __syncthreads();
+    }
+    if (t == 0) chunk_sums[blockIdx.x] = lanes[0];
+    butterfly_smem(s, len, group);
+    if (full) {
+#pragma unroll
+        for (int k = 0; k < kFusedPer; ++k) out[base + t + k * kCanonLanes] = __fmul_rn(s[t + k * kCanonLanes], scale);
+    } else {
+        for (int i = t; i < len; i += kCanonLanes) out[base + i] = __fmul_rn(s[i], scale);
+    }
+}
+
+// out = H(mask(H(v)) ⊙ grad) and *grad_step = g·CanonicalSum(e·grad) on a flat array of `total` floats made of
+// whole G-blocks; out may alias grad; ws: canon_ws_count(total) + 1 doubles.
+int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
+                                            int group, const float* d_step, int mode, float* out, float* grad_step,
+                                            double* ws) {
+    if (total <= 0) return INT4TRAIN_SUCCESS;
+    if (group < 1 || group > 1024 || (group & (group - 1)) != 0 || total % group != 0)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_backward: bad group");
+    const int64_t m = ceil_div(total, kCanonChunk);
+    if (m > 0x7fffffffLL) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "hadamard_lsq_backward: tensor too large");
+    const float scale = (float)(1.0 / sqrt((double)group));
+    double* d_sum = ws;
+    double* level1 = (m == 1) ? d_sum : ws + 1;
+    hadamard_lsq_back_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale, d_step,
+                                                                          lsq_qn(mode), level1);
+    I4T_LAUNCH("hadamard_lsq_back_kernel");
+    if (m > 1) I4T_TRY(canonical_sum(LoadDouble{level1}, m, ws + 1 + m, d_sum, ctx->stream));
+    step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, total, grad_step);
+    I4T_LAUNCH("step_grad_finish_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
 static int4train_status check_mode(int mode, const char* fn) {
     if (mode != INT4TRAIN_MODE_CODE && mode != INT4TRAIN_MODE_PAPER)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: mode %d is not 0 (code) or 1 (paper)", fn, mode);

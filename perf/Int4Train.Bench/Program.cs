@@ -132,6 +132,16 @@ internal static class Runner
                     shapes.Add(("layer", $"T{tokens} h{h} down", tokens, h, 4 * h));
                 }
 
+        // --only "LABEL,LABEL,...": keep these shapes (labels as in the table: 15360x8704x10752, T16384 h4096 up, ...);
+        // the phase breakdowns then run at the selected paper shapes among the usual ones (or the first selected).
+        string? only = Arg(a, "--only", "") is { Length: > 0 } o ? o : null;
+        HashSet<string>? onlySet = only?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        if (onlySet != null)
+        {
+            var all = PaperShapes.Select(p => ("paper", $"{p.M}x{p.N}x{p.K}", p.M, p.N, p.K)).Concat(shapes).Distinct().ToList();
+            shapes = all.Where(x => onlySet.Contains(x.Item2)).ToList();
+        }
+
         try
         {
             foreach (var s in shapes)
@@ -158,6 +168,11 @@ internal static class Runner
             byte* names = stackalloc byte[2048];
             double* ms = stackalloc double[16];
             var phaseShapes = quick ? new[] { PaperShapes[0] } : new[] { PaperShapes[^1], (16384, 16384, 4096), (16384, 4096, 16384) };
+            if (onlySet != null)
+            {
+                var sel = phaseShapes.Where(p => onlySet.Contains($"{p.Item1}x{p.Item2}x{p.Item3}")).ToArray();
+                phaseShapes = sel.Length > 0 ? sel : shapes.Take(1).Select(x => (x.M, x.N, x.K)).ToArray();
+            }
             foreach (var (m, n, k) in phaseShapes)
                 foreach (string which in new[] { "forward", "backward" })
                 {
