@@ -79,6 +79,6 @@ case "$verb" in
       if have_sdk; then dotnet run --project perf/Int4Train.Bench -c "$CONFIG" -- "$@"; else dotnet "$STAGE/bench/Int4Train.Bench.dll" "$@"; fi
     else echo "bench: the benchmark harness (perf/) is not available yet (issue: fast INT4 kernels)."; fi ;;
   demo)
-    if have_sdk; then dotnet run --project managed/Int4Train.Cli -c "$CONFIG" -- demo "$@"; else dotnet "$STAGE/cli/int4train.dll" demo "$@"; fi ;;
+    if have_sdk; then dotnet run --project managed/Int4Train.Cli -c "$CONFIG" -- demo "$@"; else dotnet "$STAGE/cli/Int4Train.Cli.dll" demo "$@"; fi ;;
   *) echo "usage: ./build.sh {build|test|native|gpu-test|stage-gpu|bench|demo}" >&2; exit 2 ;;
 esac

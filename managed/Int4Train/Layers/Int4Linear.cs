@@ -148,6 +148,17 @@ public sealed class Int4Linear
         return g.GradX;
     }
 
+    /// <summary>Restores the progress a checkpoint saved (<see cref="StepCount"/> and <see cref="GroupSize"/>) so a resumed
+    /// run neither repeats the cold start nor re-searches the block size; set <see cref="StepX"/>/<see cref="StepW"/>
+    /// beside it.</summary>
+    public void RestoreProgress(int stepCount, int? groupSize)
+    {
+        if (stepCount < 0) throw new ArgumentOutOfRangeException(nameof(stepCount), stepCount, "The step count cannot be negative.");
+        if (groupSize is int g) Guard.HadamardBlock(g, InFeatures, nameof(groupSize));
+        StepCount = stepCount;
+        if (Options.Precision != LinearPrecision.Int4Lsq) GroupSize = groupSize ?? Options.GroupSize;
+    }
+
     /// <summary>Sets every accumulated gradient to zero.</summary>
     public void ZeroGrad()
     {

@@ -1,0 +1,255 @@
+namespace Int4Train.Training;
+
+/// <summary>
+/// A decoder-only GPT on host float arrays with explicit forward and backward (llm.c style): token + position
+/// embeddings, <see cref="GptConfig.Layers"/> pre-LayerNorm blocks x ← x + Drop(Proj(Attn(LN₁(x)))),
+/// x ← x + Drop(Down(GELU(Up(LN₂(x))))), a final LayerNorm, the output head tied to the token embedding, mean
+/// cross-entropy. The four linears of each block (QKV, attention output, MLP up, MLP down) are
+/// <see cref="Int4Linear"/> layers in the configured precision; attention matmuls, embeddings, norms and the head
+/// stay FP32 (algorithm.md §4).
+/// </summary>
+public sealed class Gpt
+{
+    private readonly Block[] _blocks;
+    private readonly float[] _wte, _wpe, _lnfW, _lnfB, _dwte, _dwpe, _dlnfW, _dlnfB;
+    private readonly List<Parameter> _parameters = [];
+
+    // activations of the last forward
+    private int[] _tokens = [], _targets = [];
+    private int _b, _t;
+    private float[] _x0 = [], _embMask = [], _xf = [], _lnf = [], _lnfMean = [], _lnfRstd = [], _probs = [];
+    private bool _hasEmbMask;
+
+    /// <summary>Builds the model with nanoGPT's initialisation: N(0, 0.02) weights and embeddings, N(0, 0.02/√(2L))
+    /// for the residual projections, zero biases, unit LayerNorm gains.</summary>
+    public Gpt(GptConfig config, int vocabSize, Int4Backend backend)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(backend);
+        config.Validate();
+        if (vocabSize < 2) throw new ArgumentException($"The vocabulary needs at least 2 symbols, got {vocabSize}.", nameof(vocabSize));
+        Config = config;
+        VocabSize = vocabSize;
+        int c = config.Width;
+        var rng = new Random(config.Seed);
+        _wte = Normal(rng, vocabSize * c, 0.02f);
+        _wpe = Normal(rng, config.Context * c, 0.02f);
+        _dwte = new float[_wte.Length];
+        _dwpe = new float[_wpe.Length];
+        _lnfW = Ones(c); _lnfB = new float[c]; _dlnfW = new float[c]; _dlnfB = new float[c];
+        _parameters.Add(new Parameter("wte", _wte, _dwte, decay: false));
+        _parameters.Add(new Parameter("wpe", _wpe, _dwpe, decay: false));
+        _blocks = new Block[config.Layers];
+        float projStd = 0.02f / MathF.Sqrt(2 * config.Layers);
+        for (int l = 0; l < config.Layers; l++)
+        {
+            Int4Linear Linear(int din, int dout, int which, float std)
+            {
+                var options = new Int4LinearOptions
+                {
+                    Precision = config.Precision,
+                    ColdStartSteps = config.ColdStartSteps,
+                    Seed = Hash.Key(config.Seed, l, which),
+                };
+                var lin = new Int4Linear(din, dout, backend, options);
+                for (int i = 0; i < lin.Weight.Length; i++) lin.Weight[i] = std * Gaussian(rng);
+                Array.Clear(lin.Bias);
+                return lin;
+            }
+            var blk = new Block
+            {
+                Ln1W = Ones(c), Ln1B = new float[c], Ln2W = Ones(c), Ln2B = new float[c],
+                DLn1W = new float[c], DLn1B = new float[c], DLn2W = new float[c], DLn2B = new float[c],
+                Qkv = Linear(c, 3 * c, 0, 0.02f), Proj = Linear(c, c, 1, projStd),
+                Up = Linear(c, 4 * c, 2, 0.02f), Down = Linear(4 * c, c, 3, projStd),
+            };
+            _blocks[l] = blk;
+            string p = $"h{l}.";
+            _parameters.Add(new Parameter(p + "ln1.weight", blk.Ln1W, blk.DLn1W, false));
+            _parameters.Add(new Parameter(p + "ln1.bias", blk.Ln1B, blk.DLn1B, false));
+            _parameters.Add(new Parameter(p + "ln2.weight", blk.Ln2W, blk.DLn2W, false));
+            _parameters.Add(new Parameter(p + "ln2.bias", blk.Ln2B, blk.DLn2B, false));
+            foreach (var (name, lin) in new[] { ("qkv", blk.Qkv), ("proj", blk.Proj), ("up", blk.Up), ("down", blk.Down) })
+            {
+                _parameters.Add(new Parameter($"{p}{name}.weight", lin.Weight, lin.WeightGrad, decay: true));
+                _parameters.Add(new Parameter($"{p}{name}.bias", lin.Bias, lin.BiasGrad, decay: false));
+                if (config.Precision != LinearPrecision.Fp32)
+                {
+                    _parameters.Add(new Parameter($"{p}{name}.step_x", new float[1], new float[1], false, lin, isStepX: true));
+                    _parameters.Add(new Parameter($"{p}{name}.step_w", new float[1], new float[1], false, lin, isStepX: false));
+                }
+            }
+        }
+        _parameters.Add(new Parameter("ln_f.weight", _lnfW, _dlnfW, false));
+        _parameters.Add(new Parameter("ln_f.bias", _lnfB, _dlnfB, false));
+    }
+
+    /// <summary>The configuration.</summary>
+    public GptConfig Config { get; }
+
+    /// <summary>Vocabulary size V.</summary>
+    public int VocabSize { get; }
+
+    /// <summary>Every trainable parameter in a fixed order (the checkpoint's order).</summary>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+
+    /// <summary>The block linears in order (h0.qkv, h0.proj, h0.up, h0.down, h1.qkv …).</summary>
+    public IEnumerable<Int4Linear> Linears => _blocks.SelectMany(b => new[] { b.Qkv, b.Proj, b.Up, b.Down });
+
+    /// <summary>Number of scalars in the tensors (step sizes excluded).</summary>
+    public long ParameterCount => _parameters.Where(p => p.StepOwner is null).Sum(p => (long)p.Data.Length);
+
+    /// <summary>Probabilities (N × V) of the last forward, row-major.</summary>
+    public float[] Probabilities => _probs;
+
+    /// <summary>
+    /// Forward on <paramref name="batch"/> sequences (tokens: batch × t, t ≤ context). With targets returns the mean
+    /// cross-entropy (else NaN) and keeps what <see cref="Backward"/> needs. <paramref name="step"/> keys the dropout
+    /// masks, applied only when <paramref name="training"/>.
+    /// </summary>
+    public double Forward(int[] tokens, int[]? targets, int batch, long step, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (batch < 1 || tokens.Length == 0 || tokens.Length % batch != 0)
+            throw new ArgumentException($"tokens ({tokens.Length}) must be a non-empty batch × t array for batch {batch}.", nameof(tokens));
+        int t = tokens.Length / batch, c = Config.Width, n = tokens.Length, v = VocabSize;
+        if (t > Config.Context) throw new ArgumentException($"Sequence length {t} exceeds the context {Config.Context}.", nameof(tokens));
+        foreach (int tok in tokens)
+            if ((uint)tok >= (uint)v) throw new ArgumentException($"Token {tok} is outside the vocabulary [0, {v}).", nameof(tokens));
+        if (targets is not null && targets.Length != n) throw new ArgumentException($"targets has {targets.Length} entries, tokens {n}.", nameof(targets));
+        _tokens = tokens; _targets = targets ?? []; _b = batch; _t = t;
+        float p = training ? Config.Dropout : 0f;
+        float[]? Mask(int len, int site) => p > 0 ? GptOps.DropoutMask(len, p, Hash.Key(Config.Seed, step, site)) : null;
+
+        _x0 = new float[n * c];
+        GptOps.EmbedForward(_x0, tokens, _wte, _wpe, batch, t, c);
+        var embMask = Mask(n * c, 0);
+        _hasEmbMask = embMask is not null;
+        _embMask = embMask ?? [];
+        float[] x = (float[])_x0.Clone();
+        GptOps.ApplyMask(x, embMask);
+
+        for (int l = 0; l < _blocks.Length; l++)
+        {
+            var k = _blocks[l];
+            k.X = x;
+            // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
+            k.Ln1 = new float[n * c]; k.Ln1Mean = new float[n]; k.Ln1Rstd = new float[n];
+            GptOps.LayerNormForward(k.Ln1, k.Ln1Mean, k.Ln1Rstd, x, k.Ln1W, k.Ln1B, n, c);
+            k.QkvOut = k.Qkv.Forward(k.Ln1, n);
+            k.Att = new float[batch * Config.Heads * t * t];
+            k.AttMask = Mask(k.Att.Length, 8 * l + 1);
+            k.AttOut = new float[n * c];
+            GptOps.AttentionForward(k.AttOut, k.Att, k.QkvOut, k.AttMask, batch, t, c, Config.Heads);
+            float[] a = k.Proj.Forward(k.AttOut, n);
+            k.ProjMask = Mask(n * c, 8 * l + 2);
+            GptOps.ApplyMask(a, k.ProjMask);
+            k.X2 = new float[n * c];
+            for (int i = 0; i < a.Length; i++) k.X2[i] = x[i] + a[i];
+            // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
+            k.Ln2 = new float[n * c]; k.Ln2Mean = new float[n]; k.Ln2Rstd = new float[n];
+            GptOps.LayerNormForward(k.Ln2, k.Ln2Mean, k.Ln2Rstd, k.X2, k.Ln2W, k.Ln2B, n, c);
+            k.H = k.Up.Forward(k.Ln2, n);
+            k.G = new float[k.H.Length];
+            GptOps.GeluForward(k.G, k.H);
+            float[] m = k.Down.Forward(k.G, n);
+            k.DownMask = Mask(n * c, 8 * l + 3);
+            GptOps.ApplyMask(m, k.DownMask);
+            var x3 = new float[n * c];
+            for (int i = 0; i < m.Length; i++) x3[i] = k.X2[i] + m[i];
+            x = x3;
+        }
+        _xf = x;
+        _lnf = new float[n * c]; _lnfMean = new float[n]; _lnfRstd = new float[n];
+        GptOps.LayerNormForward(_lnf, _lnfMean, _lnfRstd, x, _lnfW, _lnfB, n, c);
+        _probs = GptOps.HeadForward(_lnf, _wte, n, c, v);
+        if (targets is null)
+        {
+            GptOps.SoftmaxCrossEntropy(_probs, new int[n], n, v);
+            return double.NaN;
+        }
+        return GptOps.SoftmaxCrossEntropy(_probs, targets, n, v);
+    }
+
+    /// <summary>Backward of the last forward (which had targets): accumulates every parameter's gradient.</summary>
+    public void Backward()
+    {
+        if (_targets.Length == 0) throw new InvalidOperationException("Backward needs a Forward with targets first.");
+        int n = _b * _t, c = Config.Width, v = VocabSize;
+        float[] dlogits = GptOps.CrossEntropyBackward(_probs, _targets, n, v);
+        float[] dlnf = GptOps.HeadBackward(_dwte, dlogits, _lnf, _wte, n, c, v);
+        var dx = new float[n * c];
+        GptOps.LayerNormBackward(dx, _dlnfW, _dlnfB, dlnf, _xf, _lnfW, _lnfMean, _lnfRstd, n, c);
+        for (int l = _blocks.Length - 1; l >= 0; l--)
+        {
+            var k = _blocks[l];
+            // MLP branch; dx is ∂L/∂x3 and flows unchanged into ∂L/∂x2 through the residual
+            var dm = (float[])dx.Clone();
+            GptOps.ApplyMask(dm, k.DownMask);
+            float[] dg = k.Down.Backward(dm);
+            float[] dh = GptOps.GeluBackward(dg, k.H);
+            float[] dln2 = k.Up.Backward(dh);
+            GptOps.LayerNormBackward(dx, k.DLn2W, k.DLn2B, dln2, k.X2, k.Ln2W, k.Ln2Mean, k.Ln2Rstd, n, c);
+            // attention branch; dx is now ∂L/∂x2
+            var da = (float[])dx.Clone();
+            GptOps.ApplyMask(da, k.ProjMask);
+            float[] dy = k.Proj.Backward(da);
+            var dqkv = new float[n * 3 * c];
+            GptOps.AttentionBackward(dqkv, dy, k.QkvOut, k.Att, k.AttMask, _b, _t, c, Config.Heads);
+            float[] dln1 = k.Qkv.Backward(dqkv);
+            GptOps.LayerNormBackward(dx, k.DLn1W, k.DLn1B, dln1, k.X, k.Ln1W, k.Ln1Mean, k.Ln1Rstd, n, c);
+        }
+        if (_hasEmbMask) GptOps.ApplyMask(dx, _embMask);
+        GptOps.EmbedBackward(_dwte, _dwpe, dx, _tokens, _b, _t, c);
+    }
+
+    /// <summary>Zeroes every gradient (tensors and the layers' step gradients).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in _parameters) Array.Clear(p.Grad);
+        foreach (var lin in Linears) lin.ZeroGrad();
+    }
+
+    /// <summary>Copies each layer's step sizes and their gradients into the one-element step parameters.</summary>
+    public void PullSteps()
+    {
+        foreach (var p in _parameters)
+        {
+            if (p.StepOwner is not { } lin) continue;
+            p.Data[0] = p.IsStepX ? lin.StepX : lin.StepW;
+            p.Grad[0] = (float)(p.IsStepX ? lin.StepXGrad : lin.StepWGrad);
+        }
+    }
+
+    /// <summary>Writes the step parameters back into their layers.</summary>
+    public void PushSteps()
+    {
+        foreach (var p in _parameters)
+        {
+            if (p.StepOwner is not { } lin) continue;
+            if (p.IsStepX) lin.StepX = p.Data[0];
+            else lin.StepW = p.Data[0];
+        }
+    }
+
+    private static float[] Ones(int n) { var a = new float[n]; Array.Fill(a, 1f); return a; }
+
+    private static float[] Normal(Random rng, int n, float std)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = std * Gaussian(rng);
+        return a;
+    }
+
+    private static float Gaussian(Random rng) =>
+        (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+
+    private sealed class Block
+    {
+        public required float[] Ln1W, Ln1B, Ln2W, Ln2B, DLn1W, DLn1B, DLn2W, DLn2B;
+        public required Int4Linear Qkv, Proj, Up, Down;
+        public float[] X = [], Ln1 = [], Ln1Mean = [], Ln1Rstd = [], QkvOut = [], Att = [], AttOut = [];
+        public float[] X2 = [], Ln2 = [], Ln2Mean = [], Ln2Rstd = [], H = [], G = [];
+        public float[]? AttMask, ProjMask, DownMask;
+    }
+}

@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Int4Train.Training;
+
+/// <summary>One row of the loss curve.</summary>
+public sealed record TrainRecord(long Step, double TrainLoss, double? ValidationLoss, float LearningRate, double TokensPerSecond);
+
+/// <summary>
+/// The training loop: batches keyed by (seed, step), forward, backward, AdamW with clipping on the warm-up + cosine
+/// schedule, the INT4 step sizes learned once their layer's cold start is over, periodic validation, a CSV of the
+/// loss curve and a checkpoint. Everything is a function of the seed and the step, so a resumed run continues
+/// exactly as an uninterrupted one.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly ILogger _log;
+
+    private Trainer(GptConfig config, CharDataset data, Gpt model, ILogger? logger)
+    {
+        Config = config; Data = data; Model = model;
+        Optimizer = new AdamW(model.Parameters);
+        _log = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The configuration.</summary>
+    public GptConfig Config { get; }
+    /// <summary>The data.</summary>
+    public CharDataset Data { get; }
+    /// <summary>The model.</summary>
+    public Gpt Model { get; }
+    /// <summary>The optimiser state.</summary>
+    public AdamW Optimizer { get; }
+    /// <summary>Optimiser steps taken.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>A fresh run on a text.</summary>
+    public static Trainer Create(GptConfig config, string text, Int4Backend backend, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var data = new CharDataset(text, config.ValidationFraction, config.Context);
+        return new Trainer(config, data, new Gpt(config, data.Vocab.Length, backend), logger);
+    }
+
+    /// <summary>Continues the run a checkpoint saved, on the same text (its configuration comes from the checkpoint).</summary>
+    public static Trainer Resume(string checkpoint, string text, Int4Backend backend, ILogger? logger = null)
+    {
+        var (config, vocab, _) = Checkpoint.ReadHeader(checkpoint);
+        var t = Create(config, text, backend, logger);
+        if (t.Data.Vocab != vocab) throw new InvalidDataException($"{checkpoint} was trained on a text with a different character set.");
+        t.Step = Checkpoint.Load(checkpoint, t.Model, t.Optimizer);
+        return t;
+    }
+
+    /// <summary>The model and vocabulary of a checkpoint (for sampling).</summary>
+    public static (Gpt Model, string Vocab) LoadModel(string checkpoint, Int4Backend backend)
+    {
+        var (config, vocab, _) = Checkpoint.ReadHeader(checkpoint);
+        var model = new Gpt(config, vocab.Length, backend);
+        Checkpoint.Load(checkpoint, model, new AdamW(model.Parameters));
+        return (model, vocab);
+    }
+
+    /// <summary>One optimiser step; returns the training loss of its batch.</summary>
+    public double TrainStep(long decaySteps)
+    {
+        var (x, y) = Data.Batch(false, Config.BatchSize, Config.Context, Hash.Key(Config.Seed, Step, 1));
+        Model.ZeroGrad();
+        double loss = Model.Forward(x, y, Config.BatchSize, Step, training: true);
+        Model.Backward();
+        Model.PullSteps();
+        float lr = AdamW.LearningRate(Config, Step, decaySteps);
+        Optimizer.Step(Model.Parameters, Config, lr);
+        Model.PushSteps();
+        Step++;
+        return loss;
+    }
+
+    /// <summary>Mean loss over <see cref="GptConfig.EvalBatches"/> fixed batches of a split, without dropout.</summary>
+    public double Evaluate(bool validation = true)
+    {
+        double sum = 0;
+        for (int i = 0; i < Config.EvalBatches; i++)
+        {
+            var (x, y) = Data.Batch(validation, Config.BatchSize, Config.Context, Hash.Key(Config.Seed, i, validation ? 2 : 3));
+            sum += Model.Forward(x, y, Config.BatchSize, 0, training: false);
+        }
+        return sum / Config.EvalBatches;
+    }
+
+    /// <summary>Trains until <paramref name="totalSteps"/> (the cosine schedule's length), validating every
+    /// <paramref name="evalEvery"/> steps and at the end; writes loss.csv and checkpoint.bin into
+    /// <paramref name="outDir"/> when given.</summary>
+    public IReadOnlyList<TrainRecord> Run(long totalSteps, int evalEvery, string? outDir = null)
+    {
+        if (totalSteps < 1) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "Steps must be positive.");
+        if (evalEvery < 1) throw new ArgumentOutOfRangeException(nameof(evalEvery), evalEvery, "eval-every must be positive.");
+        if (outDir is not null) Directory.CreateDirectory(outDir);
+        string? csv = outDir is null ? null : Path.Combine(outDir, "loss.csv");
+        string? ckpt = outDir is null ? null : Path.Combine(outDir, "checkpoint.bin");
+        if (csv is not null && (Step == 0 || !File.Exists(csv)))
+            File.WriteAllText(csv, "step,train_loss,val_loss,lr,tokens_per_s\n");
+        _log.LogInformation("GPT: {Layers} layers, {Heads} heads, {Width} wide, context {Context}, batch {Batch}, vocab {Vocab}, {Params:N0} parameters; block linears {Precision}",
+            Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Model.VocabSize, Model.ParameterCount, Config.Precision);
+        var records = new List<TrainRecord>();
+        var clock = Stopwatch.StartNew();
+        long tokensSince = 0;
+        while (Step < totalSteps)
+        {
+            float lr = AdamW.LearningRate(Config, Step, totalSteps);
+            double loss = TrainStep(totalSteps);
+            tokensSince += (long)Config.BatchSize * Config.Context;
+            bool eval = Step % evalEvery == 0 || Step == totalSteps;
+            double tps = tokensSince / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+            double? val = null;
+            if (eval)
+            {
+                val = Evaluate();
+                _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  val loss {Val:F4}  lr {Lr:E2}  {Tps:F0} tokens/s",
+                    Step, totalSteps, loss, val, lr, tps);
+            }
+            else if (Step % 10 == 0)
+                _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  lr {Lr:E2}  {Tps:F0} tokens/s", Step, totalSteps, loss, lr, tps);
+            var rec = new TrainRecord(Step, loss, val, lr, tps);
+            records.Add(rec);
+            if (csv is not null)
+                File.AppendAllText(csv, string.Create(CultureInfo.InvariantCulture,
+                    $"{rec.Step},{rec.TrainLoss:R},{(val is double v ? v.ToString("R", CultureInfo.InvariantCulture) : "")},{lr:R},{tps:F1}\n"));
+            if (eval && ckpt is not null) Save(ckpt);
+            if (eval) { clock.Restart(); tokensSince = 0; }
+        }
+        if (ckpt is not null) _log.LogInformation("checkpoint {Path}, loss curve {Csv}", ckpt, csv);
+        return records;
+    }
+
+    /// <summary>Writes a checkpoint.</summary>
+    public void Save(string path) => Checkpoint.Save(path, Model, Optimizer, Data.Vocab, Step);
+
+    /// <summary>Samples <paramref name="count"/> characters after a prompt (temperature 1, context cropped to T).</summary>
+    public static string Generate(Gpt model, string vocab, int count, string prompt = "\n", int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Token count cannot be negative.");
+        var tokens = new List<int>(CharDataset.Encode(vocab, prompt.Length == 0 || prompt.Any(ch => !vocab.Contains(ch)) ? vocab[..1] : prompt));
+        var rng = new Random(seed);
+        var output = new List<int>();
+        for (int i = 0; i < count; i++)
+        {
+            int[] ctx = tokens.Skip(Math.Max(0, tokens.Count - model.Config.Context)).ToArray();
+            model.Forward(ctx, null, 1, 0, training: false);
+            int v = model.VocabSize, row = (ctx.Length - 1) * v;
+            double u = rng.NextDouble(), acc = 0;
+            int next = v - 1;
+            for (int j = 0; j < v; j++) { acc += model.Probabilities[row + j]; if (u < acc) { next = j; break; } }
+            tokens.Add(next);
+            output.Add(next);
+        }
+        return CharDataset.Decode(vocab, output);
+    }
+}
