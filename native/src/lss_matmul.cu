@@ -154,41 +154,67 @@ int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const in
     return INT4TRAIN_SUCCESS;
 }
 
+// Row-strided launch shape for the mask/epilogue kernels below: x covers `cols` threads, y up to 65535 rows at a time
+// (~8 waves of 256-thread CTAs is plenty; each CTA then loops over rows).
+static dim3 row_grid(int64_t cols_threads, int64_t rows) {
+    const int64_t gx = ceil_div(cols_threads, 256);
+    int64_t gy = rows < 1 ? 1 : rows;
+    const int64_t cap = ceil_div((int64_t)65535 * 16, gx < 1 ? 1 : gx);  // the same block budget as grid_for
+    if (gy > cap) gy = cap;
+    if (gy > 65535) gy = 65535;
+    if (gy < 1) gy = 1;
+    return dim3((unsigned)gx, (unsigned)gy);
+}
+
 // A (2n × cp): rows 0..n−1 = h masked by keep↑, rows n..2n−1 = l masked by keep↓, zero columns c..cp−1.
 __global__ void stack_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
                                   const uint8_t* __restrict__ keep, int n, int c, int8_t* a, int cp) {
-    const int64_t total = 2 * (int64_t)n * cp;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t r = t / cp;
-        int col = (int)(t % cp);
-        int8_t v = 0;
-        if (col < c && keep[r]) v = r < n ? high[r * c + col] : low[(r - n) * c + col];
-        a[t] = v;
+    const int col = 4 * (blockIdx.x * blockDim.x + threadIdx.x);
+    if (col >= cp) return;
+    for (int64_t r = blockIdx.y; r < 2 * (int64_t)n; r += gridDim.y) {
+        const bool k = keep[r];
+        const int8_t* src = r < n ? high + r * c : low + (r - n) * c;
+        char4 o;
+        int8_t* ov = reinterpret_cast<int8_t*>(&o);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) ov[q] = (k && col + q < c) ? src[col + q] : (int8_t)0;
+        *reinterpret_cast<char4*>(a + r * cp + col) = o;
     }
 }
 
 // Folded form (only when every kept row has p = 1, i.e. Nonzero sampling): A (n × cp) = 14·h·k↑ + l·k↓, one GEMM
 // of n rows; then ∇(XH)_i = s_W·s↓·G_i (s↓·(14·G↑ + G↓) = s↑·G↑ + s↓·G↓ with s↑ = 14·s↓).
+// One row per blockIdx.y step (grid-strided), 4 consecutive columns per thread (cp % 32 == 0: char4 stores):
+// no 64-bit division per byte; keep flags read once per row.
 __global__ void fold_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
                                  const uint8_t* __restrict__ keep, int n, int c, int8_t* a, int cp) {
-    const int64_t total = (int64_t)n * cp;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t r = t / cp;
-        int col = (int)(t % cp);
-        int v = 0;
-        if (col < c) v = (keep[r] ? 14 * (int)high[r * c + col] : 0) + (keep[n + r] ? (int)low[r * c + col] : 0);
-        a[t] = (int8_t)v;
+    const int col = 4 * (blockIdx.x * blockDim.x + threadIdx.x);
+    if (col >= cp) return;
+    for (int64_t r = blockIdx.y; r < n; r += gridDim.y) {
+        const bool up = keep[r], dn = keep[n + r];
+        const int8_t* h = high + r * c;
+        const int8_t* l = low + r * c;
+        char4 o;
+        int8_t* ov = reinterpret_cast<int8_t*>(&o);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            int cc = col + q, v = 0;
+            if (cc < c) v = (up ? 14 * (int)h[cc] : 0) + (dn ? (int)l[cc] : 0);
+            ov[q] = (int8_t)v;
+        }
+        *reinterpret_cast<char4*>(a + r * cp + col) = o;
     }
 }
 
+// ∇(XH)_i = s_W·s↓·G_i for the rows with a kept part, 0 otherwise (rows grid-strided over blockIdx.y, columns
+// over x: no 64-bit division per element; G is not read for rows with nothing kept).
 __global__ void grad_input_fold_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const uint8_t* __restrict__ keep,
                                                 const float* scales, const float* step_w, int n, int d, float* out) {
     const double sdn = (double)scales[2], sw = (double)*step_w;
-    const int64_t total = (int64_t)n * d;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t i = t / d;
-        int col = (int)(t % d);
-        out[t] = (keep[i] || keep[n + i]) ? (float)(sw * (sdn * (double)g[i * ldg + col])) : 0.0f;
+    const int col = blockIdx.x * blockDim.x + threadIdx.x;
+    if (col >= d) return;
+    for (int64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        out[i * d + col] = (keep[i] || keep[n + i]) ? (float)(sw * (sdn * (double)g[i * ldg + col])) : 0.0f;
     }
 }
 
@@ -197,14 +223,14 @@ __global__ void grad_input_epilogue_kernel(const int32_t* __restrict__ g, int ld
                                            const double* __restrict__ prob, const float* scales, const float* step_w,
                                            int n, int d, float* out) {
     const double sup = (double)scales[1], sdn = (double)scales[2], sw = (double)*step_w;
-    const int64_t total = (int64_t)n * d;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t i = t / d;
-        int col = (int)(t % d);
+    const int col = blockIdx.x * blockDim.x + threadIdx.x;
+    if (col >= d) return;
+    for (int64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        const bool ku = keep[i], kd = keep[n + i];
         double v = 0.0;
-        if (keep[i]) v += sup * (double)g[i * ldg + col] / prob[i];
-        if (keep[n + i]) v += sdn * (double)g[(n + i) * ldg + col] / prob[n + i];
-        out[t] = (keep[i] || keep[n + i]) ? (float)(sw * v) : 0.0f;
+        if (ku) v += sup * (double)g[i * ldg + col] / prob[i];
+        if (kd) v += sdn * (double)g[(n + i) * ldg + col] / prob[n + i];
+        out[i * d + col] = (ku || kd) ? (float)(sw * v) : 0.0f;
     }
 }
 
@@ -230,21 +256,21 @@ int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int
     if (fold) {
         const size_t gws1 = gemm_padded_workspace(ctx, n, dp, cp);
         if (gws1 > gws) return fail(INT4TRAIN_ERROR_INTERNAL, "lss_grad_input: GEMM workspace");
-        fold_mask_kernel<<<grid_for((int64_t)n * cp), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
+        fold_mask_kernel<<<row_grid(cp / 4, n), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
         I4T_LAUNCH("fold_mask_kernel");
         I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, b, dp, cp));
         I4T_TRY(gemm_padded(ctx, a, b, g, n, dp, cp, ws, gws));
-        grad_input_fold_epilogue_kernel<<<grid_for((int64_t)n * d), 256, 0, ctx->stream>>>(g, dp, keep, scales, step_w,
-                                                                                            n, d, grad_xh);
+        grad_input_fold_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(g, dp, keep, scales, step_w, n, d,
+                                                                                  grad_xh);
         I4T_LAUNCH("grad_input_fold_epilogue_kernel");
         return INT4TRAIN_SUCCESS;
     }
-    stack_mask_kernel<<<grid_for(2 * (int64_t)n * cp), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
+    stack_mask_kernel<<<row_grid(cp / 4, 2 * (int64_t)n), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
     I4T_LAUNCH("stack_mask_kernel");
     I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, b, dp, cp));
     I4T_TRY(gemm_padded(ctx, a, b, g, 2 * n, dp, cp, ws, gws));
-    grad_input_epilogue_kernel<<<grid_for((int64_t)n * d), 256, 0, ctx->stream>>>(g, dp, keep, prob, scales, step_w, n,
-                                                                                   d, grad_xh);
+    grad_input_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(g, dp, keep, prob, scales, step_w, n, d,
+                                                                         grad_xh);
     I4T_LAUNCH("grad_input_epilogue_kernel");
     return INT4TRAIN_SUCCESS;
 }
