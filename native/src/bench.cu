@@ -644,19 +644,6 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
 }
 
 // ---- per-phase breakdowns -------------------------------------------------------------------------------------------
-// Copy of hq_forward.cu's dequantize (same arithmetic), so the forward's phases can be timed one by one.
-__global__ void phase_dequant_kernel(const int32_t* __restrict__ p, int ldp, const float* sx, const float* sw,
-                                     const float* __restrict__ bias, int n, int c, float* y) {
-    float sc = __fmul_rn(*sx, *sw);
-    int64_t total = (int64_t)n * c;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int i = (int)(t / c), j = (int)(t % c);
-        float v = __fmul_rn(sc, (float)p[(int64_t)i * ldp + j]);
-        if (bias) v = __fadd_rn(v, bias[j]);
-        y[t] = v;
-    }
-}
-
 struct PhaseTimer {
     cudaStream_t s;
     std::vector<std::string> names;
@@ -799,8 +786,7 @@ INT4TRAIN_API int4train_status int4train_bench_phases(int4train_context ctx, con
             T.phase("hadamard+quantize+pack W");
             I4T_TRY(gemm_padded(ctx, a, b, prod, n, cp, kp, ws, gws));
             T.phase("int GEMM");
-            phase_dequant_kernel<<<grid_for(nc), 256, 0, s>>>(prod, cp, L.sx[i], L.sw[i], nullptr, n, c, y);
-            I4T_LAUNCH("phase_dequant_kernel");
+            I4T_TRY(hq_dequantize_impl(ctx, prod, cp, L.sx[i], L.sw[i], nullptr, n, c, y));
             T.phase("dequantize");
             nph = 4;
         } else {

@@ -17,6 +17,13 @@ __global__ void hq_dequant_kernel(const int32_t* __restrict__ p, int ldp, const 
     }
 }
 
+int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int ldp, const float* d_step_x,
+                                    const float* d_step_w, const float* d_bias, int n, int c, float* d_y) {
+    hq_dequant_kernel<<<grid_for((int64_t)n * c), 256, 0, ctx->stream>>>(p, ldp, d_step_x, d_step_w, d_bias, n, c, d_y);
+    I4T_LAUNCH("hq_dequant_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
 }  // namespace i4t
 
 using namespace i4t;
@@ -96,8 +103,5 @@ extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context
     I4T_TRY(hadamard_quantize_pad_pack(ctx, d_w, c, d, group, d_step_w, mode, b, cp, kp, d_w_packed));
     // 4. P = a·bᵀ (INT32); 5. Y = s_X·s_W·P + bias.
     I4T_TRY(gemm_padded(ctx, a, b, prod, n, cp, kp, ws, gws));
-    int64_t total = (int64_t)n * c;
-    hq_dequant_kernel<<<grid_for(total), 256, 0, ctx->stream>>>(prod, cp, d_step_x, d_step_w, d_bias, n, c, d_y);
-    I4T_LAUNCH("hq_dequant_kernel");
-    return INT4TRAIN_SUCCESS;
+    return hq_dequantize_impl(ctx, prod, cp, d_step_x, d_step_w, d_bias, n, c, d_y);
 }
