@@ -30,9 +30,9 @@ internal static class LayerDemo
         for (int j = 0; j < c; j++) b[j] = 0.1f * (rng.NextSingle() - 0.5f);
         log.LogInformation("layer: X {N}×{D} with outlier channels, W {C}×{D}, ∇Y with skewed row norms", n, d, c, d);
 
-        double[] y64 = ExactLinear.Forward(x, w, b, n, c, d);
-        double[] gx64 = ExactLinear.GradInput(gy, w, n, c, d);
-        double[] gw64 = ExactLinear.GradWeight(gy, x, n, c, d);
+        double[] y64 = Fp64Linear.Forward(x, w, b, n, c, d);
+        double[] gx64 = Fp64Linear.GradInput(gy, w, n, c, d);
+        double[] gw64 = Fp64Linear.GradWeight(gy, x, n, c, d);
 
         var search = new BlockSizeSearch(device).Search(x, w, n, c, d);
         log.LogInformation("Hadamard block-size search chose G = {G}", search.GroupSize);
@@ -54,15 +54,15 @@ internal static class LayerDemo
             if (sampling == SamplingMode.Bernoulli)
                 log.LogInformation("LSS kept {H}+{L} of {Rows} stacked rows for ∇W (budget N = {N}; every row with p = 1 when the nonzero rows fit the budget)",
                     grads.WeightSelection.KeptHigh, grads.WeightSelection.KeptLow, 2 * n, n);
-            rows.Add((name, ExactLinear.RelativeError(fwd.Y, y64), ExactLinear.RelativeError(grads.GradX, gx64),
-                ExactLinear.RelativeError(grads.GradW, gw64)));
+            rows.Add((name, Fp64Linear.RelativeError(fwd.Y, y64), Fp64Linear.RelativeError(grads.GradX, gx64),
+                Fp64Linear.RelativeError(grads.GradW, gw64)));
         }
 
         float[] qx = MinMaxInt4.FakeQuantize(x), qw = MinMaxInt4.FakeQuantize(w), qg = MinMaxInt4.FakeQuantize(gy);
         rows.Add(("naive per-tensor min-max INT4",
-            ExactLinear.RelativeError(ToFloat(ExactLinear.Forward(qx, qw, b, n, c, d)), y64),
-            ExactLinear.RelativeError(ToFloat(ExactLinear.GradInput(qg, qw, n, c, d)), gx64),
-            ExactLinear.RelativeError(ToFloat(ExactLinear.GradWeight(qg, qx, n, c, d)), gw64)));
+            Fp64Linear.RelativeError(ToFloat(Fp64Linear.Forward(qx, qw, b, n, c, d)), y64),
+            Fp64Linear.RelativeError(ToFloat(Fp64Linear.GradInput(qg, qw, n, c, d)), gx64),
+            Fp64Linear.RelativeError(ToFloat(Fp64Linear.GradWeight(qg, qx, n, c, d)), gw64)));
 
         Console.WriteLine();
         Console.WriteLine("relative error vs FP64  ‖est − exact‖_F / ‖exact‖_F");

@@ -167,39 +167,13 @@ public sealed class Int4Linear
         StepXGrad = StepWGrad = 0;
     }
 
-    private float[] Fp32Forward(float[] x, int n)
-    {
-        int c = OutFeatures, d = InFeatures;
-        var y = new float[n * c];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < c; j++)
-            {
-                double s = Bias[j];
-                for (int k = 0; k < d; k++) s += (double)x[i * d + k] * Weight[j * d + k];
-                y[i * c + j] = (float)s;
-            }
-        return y;
-    }
+    // The FP32 baseline: FP64 accumulation (Fp64Linear), rounded to float once.
+    private float[] Fp32Forward(float[] x, int n) => ToFloat(Fp64Linear.Forward(x, Weight, Bias, n, OutFeatures, InFeatures));
 
-    private LinearGradients Fp32Backward(float[] gy)
-    {
-        int n = _tokens, c = OutFeatures, d = InFeatures;
-        var gx = new double[n * d];
-        var gw = new double[c * d];
-        var gb = new double[c];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < c; j++)
-            {
-                double g = gy[i * c + j];
-                if (g == 0) continue;
-                gb[j] += g;
-                for (int k = 0; k < d; k++)
-                {
-                    gx[i * d + k] += g * Weight[j * d + k];
-                    gw[j * d + k] += g * _x![i * d + k];
-                }
-            }
-        return new LinearGradients(Array.ConvertAll(gx, v => (float)v), Array.ConvertAll(gw, v => (float)v), 0, 0,
-            Array.ConvertAll(gb, v => (float)v));
-    }
+    private LinearGradients Fp32Backward(float[] gy) => new(
+        ToFloat(Fp64Linear.GradInput(gy, Weight, _tokens, OutFeatures, InFeatures)),
+        ToFloat(Fp64Linear.GradWeight(gy, _x!, _tokens, OutFeatures, InFeatures)), 0, 0,
+        Reference.Int4LinearReference.BiasGradient(gy, _tokens, OutFeatures));
+
+    private static float[] ToFloat(double[] v) => Array.ConvertAll(v, e => (float)e);
 }

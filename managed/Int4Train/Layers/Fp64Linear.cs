@@ -1,10 +1,15 @@
-namespace Int4Train.Cli;
+namespace Int4Train;
 
-/// <summary>The FP64 linear layer the demo measures against: Y = X·Wᵀ + b, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X.</summary>
-internal static class ExactLinear
+/// <summary>The linear layer in FP64 accumulation: Y = X·Wᵀ + b, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X (X: n×d, W: c×d, ∇Y: n×c).
+/// The FP32 baseline of <see cref="Int4Linear"/> and the ground truth the demo measures errors against.</summary>
+public static class Fp64Linear
 {
-    public static double[] Forward(float[] x, float[] w, float[] b, int n, int c, int d)
+    /// <summary>Y = X·Wᵀ + b.</summary>
+    public static double[] Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int n, int c, int d)
     {
+        Guard.Matrix(nameof(x), x.Length, n, d);
+        Guard.Matrix(nameof(w), w.Length, c, d);
+        Guard.Matrix(nameof(b), b.Length, 1, c);
         var y = new double[n * c];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < c; j++)
@@ -16,8 +21,11 @@ internal static class ExactLinear
         return y;
     }
 
-    public static double[] GradInput(float[] gy, float[] w, int n, int c, int d)
+    /// <summary>∇X = ∇Y·W.</summary>
+    public static double[] GradInput(ReadOnlySpan<float> gy, ReadOnlySpan<float> w, int n, int c, int d)
     {
+        Guard.Matrix(nameof(gy), gy.Length, n, c);
+        Guard.Matrix(nameof(w), w.Length, c, d);
         var gx = new double[n * d];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < c; j++)
@@ -29,8 +37,11 @@ internal static class ExactLinear
         return gx;
     }
 
-    public static double[] GradWeight(float[] gy, float[] x, int n, int c, int d)
+    /// <summary>∇W = ∇Yᵀ·X.</summary>
+    public static double[] GradWeight(ReadOnlySpan<float> gy, ReadOnlySpan<float> x, int n, int c, int d)
     {
+        Guard.Matrix(nameof(gy), gy.Length, n, c);
+        Guard.Matrix(nameof(x), x.Length, n, d);
         var gw = new double[c * d];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < c; j++)
