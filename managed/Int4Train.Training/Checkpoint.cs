@@ -7,17 +7,21 @@ namespace Int4Train.Training;
 /// <summary>
 /// A simple binary checkpoint: magic "I4GPT001", the configuration (JSON), the vocabulary, the step, each INT4
 /// layer's progress (forward count, block size), then every parameter by name with its values and AdamW state
-/// (m, v, step count). Step sizes are stored as the one-element step parameters.
+/// (m, v, step count). Step sizes are stored as one-element tensors ("h0.qkv.step_x" …).
 /// </summary>
 public static class Checkpoint
 {
     private const string Magic = "I4GPT001";
     private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
 
-    /// <summary>Writes the trainer's state to a file (via a temporary file, then a rename).</summary>
-    public static void Save(string path, Gpt model, AdamW optimizer, string vocab, long step)
+    /// <summary>Writes a model's state (via a temporary file, then a rename). Any <see cref="IGptModel"/> writes the
+    /// same format, so a checkpoint of one kind (host, device) resumes on the other.</summary>
+    public static void Save(string path, IGptModel model, string vocab, long step)
     {
-        model.PullSteps();
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(vocab);
+        var progress = model.LayerProgress;
+        var state = model.ExportState();
         string tmp = path + ".tmp";
         using (var w = new BinaryWriter(File.Create(tmp), Encoding.UTF8))
         {
@@ -26,19 +30,17 @@ public static class Checkpoint
             w.Write(model.VocabSize);
             w.Write(vocab);
             w.Write(step);
-            var linears = model.Linears.ToArray();
-            w.Write(linears.Length);
-            foreach (var lin in linears) { w.Write(lin.StepCount); w.Write(lin.GroupSize ?? -1); }
-            var ps = model.Parameters;
-            w.Write(ps.Count);
-            for (int i = 0; i < ps.Count; i++)
+            w.Write(progress.Count);
+            foreach (var p in progress) { w.Write(p.StepCount); w.Write(p.GroupSize ?? -1); }
+            w.Write(state.Count);
+            foreach (var t in state)
             {
-                w.Write(ps[i].Name);
-                w.Write(ps[i].Data.Length);
-                WriteFloats(w, ps[i].Data);
-                WriteFloats(w, optimizer.M[i]);
-                WriteFloats(w, optimizer.V[i]);
-                w.Write(optimizer.T[i]);
+                w.Write(t.Name);
+                w.Write(t.Data.Length);
+                WriteFloats(w, t.Data);
+                WriteFloats(w, t.M);
+                WriteFloats(w, t.V);
+                w.Write(t.AdamSteps);
             }
         }
         File.Move(tmp, path, overwrite: true);
@@ -51,35 +53,47 @@ public static class Checkpoint
         return ReadHeader(r, path);
     }
 
-    /// <summary>Loads a checkpoint into a freshly built model (same configuration and vocabulary) and its optimiser.</summary>
-    public static long Load(string path, Gpt model, AdamW optimizer)
+    /// <summary>Loads a checkpoint into a freshly built model (same configuration and vocabulary) with its optimiser
+    /// state; returns the step.</summary>
+    public static long Load(string path, IGptModel model)
     {
+        ArgumentNullException.ThrowIfNull(model);
         using var r = Open(path);
         var (config, _, step) = ReadHeader(r, path);
         if (config != model.Config) throw new InvalidDataException($"{path}: the checkpoint's configuration differs from the model's.");
-        int nLin = r.ReadInt32();
-        var linears = model.Linears.ToArray();
-        if (nLin != linears.Length) throw new InvalidDataException($"{path}: {nLin} INT4 layers, the model has {linears.Length}.");
-        foreach (var lin in linears)
+        try
         {
-            int count = r.ReadInt32(), group = r.ReadInt32();
-            lin.RestoreProgress(count, group < 0 ? null : group);
+            int nLin = r.ReadInt32();
+            int expected = model.LayerProgress.Count;
+            if (nLin != expected) throw new InvalidDataException($"{path}: {nLin} INT4 layers, the model has {expected}.");
+            var progress = new LayerProgress[nLin];
+            for (int i = 0; i < nLin; i++)
+            {
+                int count = r.ReadInt32(), group = r.ReadInt32();
+                progress[i] = new LayerProgress(count, group < 0 ? null : group);
+            }
+            int np = r.ReadInt32();
+            if (np < 0) throw new InvalidDataException($"{path}: negative tensor count {np}.");
+            var state = new TensorState[np];
+            for (int i = 0; i < np; i++)
+            {
+                string name = r.ReadString();
+                int len = r.ReadInt32();
+                if (len < 0 || (long)len * 12 > r.BaseStream.Length) throw new InvalidDataException($"{path}: tensor '{name}' has a bad length {len}.");
+                float[] data = ReadFloats(r, len), m = ReadFloats(r, len), v = ReadFloats(r, len);
+                state[i] = new TensorState(name, data, m, v, r.ReadInt32());
+            }
+            model.LayerProgress = progress;
+            model.ImportState(state);
         }
-        var ps = model.Parameters;
-        int np = r.ReadInt32();
-        if (np != ps.Count) throw new InvalidDataException($"{path}: {np} parameters, the model has {ps.Count}.");
-        for (int i = 0; i < np; i++)
+        catch (EndOfStreamException e)
         {
-            string name = r.ReadString();
-            int len = r.ReadInt32();
-            if (name != ps[i].Name || len != ps[i].Data.Length)
-                throw new InvalidDataException($"{path}: parameter {i} is '{name}' ({len}), the model expects '{ps[i].Name}' ({ps[i].Data.Length}).");
-            ReadFloats(r, ps[i].Data);
-            ReadFloats(r, optimizer.M[i]);
-            ReadFloats(r, optimizer.V[i]);
-            optimizer.T[i] = r.ReadInt32();
+            throw new InvalidDataException($"{path} is truncated.", e);
         }
-        model.PushSteps();
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path} does not fit the model: {e.Message}", e);
+        }
         return step;
     }
 
@@ -112,8 +126,10 @@ public static class Checkpoint
         foreach (float f in a) w.Write(f);
     }
 
-    private static void ReadFloats(BinaryReader r, float[] a)
+    private static float[] ReadFloats(BinaryReader r, int n)
     {
-        for (int i = 0; i < a.Length; i++) a[i] = r.ReadSingle();
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = r.ReadSingle();
+        return a;
     }
 }

@@ -73,7 +73,7 @@ public sealed class Gpt
             {
                 _parameters.Add(new Parameter($"{p}{name}.weight", lin.Weight, lin.WeightGrad, decay: true));
                 _parameters.Add(new Parameter($"{p}{name}.bias", lin.Bias, lin.BiasGrad, decay: false));
-                if (config.Precision != LinearPrecision.Fp32)
+                if (config.Precision.IsInt4())
                 {
                     _parameters.Add(new Parameter($"{p}{name}.step_x", new float[1], new float[1], false, lin, isStepX: true));
                     _parameters.Add(new Parameter($"{p}{name}.step_w", new float[1], new float[1], false, lin, isStepX: false));
@@ -98,6 +98,9 @@ public sealed class Gpt
 
     /// <summary>Number of scalars in the tensors (step sizes excluded).</summary>
     public long ParameterCount => _parameters.Where(p => p.StepOwner is null).Sum(p => (long)p.Data.Length);
+
+    /// <summary>Sequence length t of the last forward (0 before the first).</summary>
+    public int LastSequenceLength => _t;
 
     /// <summary>Probabilities (N × V) of the last forward, row-major.</summary>
     public float[] Probabilities => _probs;

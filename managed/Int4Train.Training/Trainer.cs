@@ -14,14 +14,13 @@ public sealed record TrainRecord(long Step, double TrainLoss, double? Validation
 /// loss curve and a checkpoint. Everything is a function of the seed and the step, so a resumed run continues
 /// exactly as an uninterrupted one.
 /// </summary>
-public sealed class Trainer
+public sealed class Trainer : IDisposable
 {
     private readonly ILogger _log;
 
-    private Trainer(GptConfig config, CharDataset data, Gpt model, ILogger? logger)
+    private Trainer(GptConfig config, CharDataset data, IGptModel model, ILogger? logger)
     {
         Config = config; Data = data; Model = model;
-        Optimizer = new AdamW(model.Parameters);
         _log = logger ?? NullLogger.Instance;
     }
 
@@ -29,40 +28,76 @@ public sealed class Trainer
     public GptConfig Config { get; }
     /// <summary>The data.</summary>
     public CharDataset Data { get; }
-    /// <summary>The model.</summary>
-    public Gpt Model { get; }
-    /// <summary>The optimiser state.</summary>
-    public AdamW Optimizer { get; }
+    /// <summary>The model (owned: disposed with the trainer).</summary>
+    public IGptModel Model { get; }
     /// <summary>Optimiser steps taken.</summary>
     public long Step { get; private set; }
 
-    /// <summary>A fresh run on a text.</summary>
-    public static Trainer Create(GptConfig config, string text, Int4Backend backend, ILogger? logger = null)
+    /// <summary>The factory of the host model (<see cref="HostGptModel"/>) on a borrowed INT4 backend.</summary>
+    public static Func<GptConfig, int, IGptModel> HostModel(Int4Backend backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        return (config, vocab) => new HostGptModel(config, vocab, backend);
+    }
+
+    /// <summary>A fresh run on a text with the model a factory builds from (configuration, vocabulary size).</summary>
+    public static Trainer Create(GptConfig config, string text, Func<GptConfig, int, IGptModel> modelFactory, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(modelFactory);
         config.Validate();
         var data = new CharDataset(text, config.ValidationFraction, config.Context);
-        return new Trainer(config, data, new Gpt(config, data.Vocab.Length, backend), logger);
+        var model = modelFactory(config, data.Vocab.Length);
+        return new Trainer(config, data, model, logger);
     }
 
-    /// <summary>Continues the run a checkpoint saved, on the same text (its configuration comes from the checkpoint).</summary>
-    public static Trainer Resume(string checkpoint, string text, Int4Backend backend, ILogger? logger = null)
+    /// <summary>A fresh run on a text with the host model on an INT4 backend.</summary>
+    public static Trainer Create(GptConfig config, string text, Int4Backend backend, ILogger? logger = null) =>
+        Create(config, text, HostModel(backend), logger);
+
+    /// <summary>Continues the run a checkpoint saved, on the same text (its configuration comes from the checkpoint),
+    /// with the model a factory builds (a checkpoint of either model kind resumes on either).</summary>
+    public static Trainer Resume(string checkpoint, string text, Func<GptConfig, int, IGptModel> modelFactory, ILogger? logger = null)
     {
         var (config, vocab, _) = Checkpoint.ReadHeader(checkpoint);
-        var t = Create(config, text, backend, logger);
-        if (t.Data.Vocab != vocab) throw new InvalidDataException($"{checkpoint} was trained on a text with a different character set.");
-        t.Step = Checkpoint.Load(checkpoint, t.Model, t.Optimizer);
-        return t;
+        var t = Create(config, text, modelFactory, logger);
+        try
+        {
+            if (t.Data.Vocab != vocab) throw new InvalidDataException($"{checkpoint} was trained on a text with a different character set.");
+            t.Step = Checkpoint.Load(checkpoint, t.Model);
+            return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>The model and vocabulary of a checkpoint (for sampling).</summary>
-    public static (Gpt Model, string Vocab) LoadModel(string checkpoint, Int4Backend backend)
+    /// <summary>Continues a run with the host model on an INT4 backend.</summary>
+    public static Trainer Resume(string checkpoint, string text, Int4Backend backend, ILogger? logger = null) =>
+        Resume(checkpoint, text, HostModel(backend), logger);
+
+    /// <summary>The model and vocabulary of a checkpoint (for sampling); the caller disposes the model.</summary>
+    public static (IGptModel Model, string Vocab) LoadModel(string checkpoint, Func<GptConfig, int, IGptModel> modelFactory)
     {
+        ArgumentNullException.ThrowIfNull(modelFactory);
         var (config, vocab, _) = Checkpoint.ReadHeader(checkpoint);
-        var model = new Gpt(config, vocab.Length, backend);
-        Checkpoint.Load(checkpoint, model, new AdamW(model.Parameters));
-        return (model, vocab);
+        var model = modelFactory(config, vocab.Length);
+        try
+        {
+            Checkpoint.Load(checkpoint, model);
+            return (model, vocab);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The host model and vocabulary of a checkpoint.</summary>
+    public static (IGptModel Model, string Vocab) LoadModel(string checkpoint, Int4Backend backend) => LoadModel(checkpoint, HostModel(backend));
 
     /// <summary>One optimiser step; returns the training loss of its batch.</summary>
     public double TrainStep(long decaySteps)
@@ -71,10 +106,7 @@ public sealed class Trainer
         Model.ZeroGrad();
         double loss = Model.Forward(x, y, Config.BatchSize, Step, training: true);
         Model.Backward();
-        Model.PullSteps();
-        float lr = AdamW.LearningRate(Config, Step, decaySteps);
-        Optimizer.Step(Model.Parameters, Config, lr);
-        Model.PushSteps();
+        Model.OptimizerStep(AdamW.LearningRate(Config, Step, decaySteps));
         Step++;
         return loss;
     }
@@ -93,8 +125,8 @@ public sealed class Trainer
 
     /// <summary>Trains until <paramref name="totalSteps"/> (the cosine schedule's length), validating every
     /// <paramref name="evalEvery"/> steps and at the end; writes loss.csv and checkpoint.bin into
-    /// <paramref name="outDir"/> when given.</summary>
-    public IReadOnlyList<TrainRecord> Run(long totalSteps, int evalEvery, string? outDir = null)
+    /// <paramref name="outDir"/> when given. <paramref name="onStep"/> (a UI's hook) gets every record as it happens.</summary>
+    public IReadOnlyList<TrainRecord> Run(long totalSteps, int evalEvery, string? outDir = null, Action<TrainRecord>? onStep = null)
     {
         if (totalSteps < 1) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "Steps must be positive.");
         if (evalEvery < 1) throw new ArgumentOutOfRangeException(nameof(evalEvery), evalEvery, "eval-every must be positive.");
@@ -103,6 +135,7 @@ public sealed class Trainer
         string? ckpt = outDir is null ? null : Path.Combine(outDir, "checkpoint.bin");
         if (csv is not null && (Step == 0 || !File.Exists(csv)))
             File.WriteAllText(csv, "step,train_loss,val_loss,lr,tokens_per_s\n");
+        _log.LogInformation("model: {Description}", Model.Description);
         _log.LogInformation("GPT: {Layers} layers, {Heads} heads, {Width} wide, context {Context}, batch {Batch}, vocab {Vocab}, {Params:N0} parameters; block linears {Precision}",
             Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Model.VocabSize, Model.ParameterCount, Config.Precision);
         var records = new List<TrainRecord>();
@@ -130,6 +163,7 @@ public sealed class Trainer
                 File.AppendAllText(csv, string.Create(CultureInfo.InvariantCulture,
                     $"{rec.Step},{rec.TrainLoss:R},{(val is double v ? v.ToString("R", CultureInfo.InvariantCulture) : "")},{lr:R},{tps:F1}\n"));
             if (eval && ckpt is not null) Save(ckpt);
+            onStep?.Invoke(rec);
             if (eval) { clock.Restart(); tokensSince = 0; }
         }
         if (ckpt is not null) _log.LogInformation("checkpoint {Path}, loss curve {Csv}", ckpt, csv);
@@ -137,10 +171,13 @@ public sealed class Trainer
     }
 
     /// <summary>Writes a checkpoint.</summary>
-    public void Save(string path) => Checkpoint.Save(path, Model, Optimizer, Data.Vocab, Step);
+    public void Save(string path) => Checkpoint.Save(path, Model, Data.Vocab, Step);
+
+    /// <inheritdoc />
+    public void Dispose() => Model.Dispose();
 
     /// <summary>Samples <paramref name="count"/> characters after a prompt (temperature 1, context cropped to T).</summary>
-    public static string Generate(Gpt model, string vocab, int count, string prompt = "\n", int seed = 0)
+    public static string Generate(IGptModel model, string vocab, int count, string prompt = "\n", int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Token count cannot be negative.");
@@ -151,10 +188,11 @@ public sealed class Trainer
         {
             int[] ctx = tokens.Skip(Math.Max(0, tokens.Count - model.Config.Context)).ToArray();
             model.Forward(ctx, null, 1, 0, training: false);
-            int v = model.VocabSize, row = (ctx.Length - 1) * v;
+            float[] probs = model.NextTokenProbabilities(0);
+            int v = model.VocabSize;
             double u = rng.NextDouble(), acc = 0;
             int next = v - 1;
-            for (int j = 0; j < v; j++) { acc += model.Probabilities[row + j]; if (u < acc) { next = j; break; } }
+            for (int j = 0; j < v; j++) { acc += probs[j]; if (u < acc) { next = j; break; } }
             tokens.Add(next);
             output.Add(next);
         }

@@ -6,7 +6,8 @@ namespace Int4Train;
 /// A linear layer <c>Y = X·Wᵀ + b</c> (X: tokens × in, W: out × in) whose three GEMMs run in INT4 as the paper
 /// describes: HQ forward (§2.3), bit split + LSS backward (§3.8), learnable LSQ step sizes with their gradients, the
 /// Hadamard block size chosen on the first batch, the bias in floating point. <see cref="LinearPrecision.Fp32"/>
-/// is the baseline. Explicit forward/backward in the style of llm.c: <see cref="Forward"/> keeps what the backward
+/// and <see cref="LinearPrecision.Bf16"/> are the
+/// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward"/> keeps what the backward
 /// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward"/> accumulates the
 /// parameter gradients and returns ∇X. Parameters and gradients are plain host arrays an optimiser can update.
 /// </summary>
@@ -24,7 +25,7 @@ public sealed class Int4Linear
         Guard.Positive(nameof(outFeatures), outFeatures);
         _backend = backend ?? throw new ArgumentNullException(nameof(backend));
         Options = options ?? new Int4LinearOptions();
-        if (Options.Precision != LinearPrecision.Fp32 && inFeatures % 2 != 0)
+        if (Options.Precision.IsInt4() && inFeatures % 2 != 0)
             throw new ArgumentException($"INT4 codes are packed two per byte: in_features must be even, got {inFeatures}.", nameof(inFeatures));
         if (Options.GroupSize is int g) Guard.HadamardBlock(g, inFeatures, nameof(options));
         InFeatures = inFeatures;
@@ -91,6 +92,7 @@ public sealed class Int4Linear
         _tokens = tokens;
         StepCount++;
         if (Options.Precision == LinearPrecision.Fp32) return Fp32Forward(_x, tokens);
+        if (Options.Precision == LinearPrecision.Bf16) return Bf16Forward(_x, tokens);
 
         var k = _backend.Kernels;
         bool reinit = StepCount - 1 == Options.ReinitializeAtStep;
@@ -137,8 +139,8 @@ public sealed class Int4Linear
         Guard.Matrix(nameof(gradY), gradY.Length, _tokens, OutFeatures);
         Guard.Finite(nameof(gradY), gradY);
         float[] gy = gradY.ToArray();
-        LinearGradients g = Options.Precision == LinearPrecision.Fp32
-            ? Fp32Backward(gy)
+        LinearGradients g = Options.Precision == LinearPrecision.Fp32 ? Fp32Backward(gy)
+            : Options.Precision == LinearPrecision.Bf16 ? Bf16Backward(gy)
             : _backend.Kernels.Backward(gy, _x, Weight, _packedX!, _packedW!, _tokens, OutFeatures, InFeatures, GroupSize!.Value,
                 StepX, StepW, Options.Mode, Options.Sampling, Options.Seed + (ulong)StepCount);
         for (int i = 0; i < WeightGrad.Length; i++) WeightGrad[i] += g.GradW[i];
@@ -174,6 +176,20 @@ public sealed class Int4Linear
         ToFloat(Fp64Linear.GradInput(gy, Weight, _tokens, OutFeatures, InFeatures)),
         ToFloat(Fp64Linear.GradWeight(gy, _x!, _tokens, OutFeatures, InFeatures)), 0, 0,
         Reference.Int4LinearReference.BiasGradient(gy, _tokens, OutFeatures));
+
+    // The BF16 baseline: X, W (forward) and ∇Y, W, X (backward) rounded to bfloat16 (round-to-nearest-even), products
+    // accumulated in FP64 and rounded to float once (a tensor core accumulates in FP32); the bias and its gradient in FP32.
+    private float[] Bf16Forward(float[] x, int n) =>
+        ToFloat(Fp64Linear.Forward(BFloat16.Round(x), BFloat16.Round(Weight), Bias, n, OutFeatures, InFeatures));
+
+    private LinearGradients Bf16Backward(float[] gy)
+    {
+        float[] g16 = BFloat16.Round(gy);
+        return new(
+            ToFloat(Fp64Linear.GradInput(g16, BFloat16.Round(Weight), _tokens, OutFeatures, InFeatures)),
+            ToFloat(Fp64Linear.GradWeight(g16, BFloat16.Round(_x!), _tokens, OutFeatures, InFeatures)), 0, 0,
+            Reference.Int4LinearReference.BiasGradient(gy, _tokens, OutFeatures));
+    }
 
     private static float[] ToFloat(double[] v) => Array.ConvertAll(v, e => (float)e);
 }

@@ -48,19 +48,21 @@ public class GptTrainingTests
         Assert.That(checkedCount, Is.GreaterThan(40));
     }
 
-    private static GptConfig Small(LinearPrecision precision) => GptConfig.Tiny with
+    private static GptConfig Narrow(LinearPrecision precision) => GptConfig.Tiny with
     {
         Layers = 1, Width = 16, Context = 8, BatchSize = 4, EvalBatches = 1, LearningRate = 1e-2f, MinLearningRate = 1e-3f,
         WarmupSteps = 3, ColdStartSteps = 2, Precision = precision,
     };
 
     [TestCase("fp32", 60)]
+    [TestCase("bf16", 60)]
     [TestCase("int4", 12)]
     [TestCase("int4-lsq", 12)]
     public void TinyGpt_LossFalls(string precision, int steps)
     {
-        var config = precision == "fp32" ? GptConfig.Tiny with { Precision = LinearPrecision.Fp32 } : Small(GptConfig.ParsePrecision(precision));
-        var trainer = Trainer.Create(config, BuiltInText.Text, Backend);
+        var p = GptConfig.ParsePrecision(precision);
+        var config = p.IsInt4() ? Narrow(p) : GptConfig.Tiny with { Precision = p };
+        using var trainer = Trainer.Create(config, BuiltInText.Text, Backend);
         var clock = Stopwatch.StartNew();
         double before = trainer.Evaluate(validation: false);
         var records = trainer.Run(steps, evalEvery: steps);
@@ -74,16 +76,16 @@ public class GptTrainingTests
     public void Checkpoint_ResumeGivesTheSameNextLoss()
     {
         var config = GptConfig.Tiny with { Precision = LinearPrecision.Fp32, Dropout = 0.1f, Layers = 1 };
-        var straight = Trainer.Create(config, BuiltInText.Text, Backend);
+        using var straight = Trainer.Create(config, BuiltInText.Text, Backend);
         straight.Run(6, evalEvery: 3);
         double expected = straight.TrainStep(decaySteps: 10);
 
-        var first = Trainer.Create(config, BuiltInText.Text, Backend);
+        using var first = Trainer.Create(config, BuiltInText.Text, Backend);
         string dir = Path.Combine(Path.GetTempPath(), "int4train-ckpt-" + Guid.NewGuid().ToString("N"));
         try
         {
             first.Run(3, evalEvery: 3, dir);
-            var resumed = Trainer.Resume(Path.Combine(dir, "checkpoint.bin"), BuiltInText.Text, Backend);
+            using var resumed = Trainer.Resume(Path.Combine(dir, "checkpoint.bin"), BuiltInText.Text, Backend);
             Assert.That(resumed.Step, Is.EqualTo(3));
             resumed.Run(6, evalEvery: 3);
             Assert.That(resumed.TrainStep(decaySteps: 10), Is.EqualTo(expected), "bit-identical continuation");
