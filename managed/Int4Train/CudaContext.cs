@@ -59,6 +59,12 @@ public sealed class CudaContext : IDisposable
 
     internal ILogger Logger => _logger;
 
+    /// <summary>The native handle without the disposed check (for reference counting by dependent handles).</summary>
+    internal ContextSafeHandle RawHandle => _handle;
+
+    /// <summary>Whether <see cref="Dispose"/> ran.</summary>
+    internal bool IsDisposed => _handle.IsClosed;
+
     /// <summary>True when the native library loads and sees at least one CUDA device; otherwise the reason.</summary>
     public static bool IsAvailable(out string reason)
     {

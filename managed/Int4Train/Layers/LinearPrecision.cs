@@ -11,4 +11,8 @@ public enum LinearPrecision
 
     /// <summary>Baseline: plain FP32 linear layer (FP64 accumulation on the host).</summary>
     Fp32 = 2,
+
+    /// <summary>Baseline: BF16 operands (round-to-nearest-even) with FP32 accumulation and output, as mixed-precision
+    /// training computes a linear layer.</summary>
+    Bf16 = 3,
 }

@@ -1,0 +1,147 @@
+namespace Int4Train.Training;
+
+/// <summary>
+/// The GPT resident on a CUDA device (<see cref="NativeGpt"/>, native/include/int4train_gpt.h): the same model,
+/// initialisation, dropout masks, INT4 layer keys and AdamW as the host <see cref="Gpt"/>, with every tensor and
+/// activation in device memory. A training step reads back only the loss. Block linears in the configured precision:
+/// INT4 HQ+LSS, INT4 LSQ, BF16 or FP32 (cuBLAS); attention matmuls and the head use BF16 operands with FP32
+/// accumulation (FP32 for the fp32 precision), algorithm.md §4.
+/// </summary>
+public sealed class DeviceGptModel : IGptModel
+{
+    private readonly NativeGpt _gpt;
+    private readonly CudaContext _context;
+    private readonly bool _ownsContext;
+    private int _lastT;
+
+    /// <summary>Builds the model on the device of <paramref name="context"/> with the host model's initialisation.
+    /// The caller keeps ownership of the context (dispose the model first).</summary>
+    public DeviceGptModel(GptConfig config, int vocabSize, CudaContext context) : this(config, vocabSize, context, ownsContext: false) { }
+
+    private DeviceGptModel(GptConfig config, int vocabSize, CudaContext context, bool ownsContext)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(context);
+        config.Validate();
+        if (vocabSize < 2) throw new ArgumentException($"The vocabulary needs at least 2 symbols, got {vocabSize}.", nameof(vocabSize));
+        Config = config;
+        VocabSize = vocabSize;
+        _context = context;
+        _ownsContext = ownsContext;
+        _gpt = new NativeGpt(context, new NativeGptOptions
+        {
+            Layers = config.Layers, Heads = config.Heads, Width = config.Width, Context = config.Context,
+            MaxBatch = config.BatchSize, Vocab = vocabSize, Dropout = config.Dropout, Precision = config.Precision,
+            ColdStartSteps = config.ColdStartSteps, Seed = (ulong)config.Seed,
+        });
+        var init = GptInit.Draw(config, vocabSize);
+        foreach (var t in _gpt.Tensors)
+            if (init.TryGetValue(t.Name, out var values)) _gpt.Write(t.Index, NativeGptBuffer.Value, values);
+        ParameterCount = _gpt.Tensors.Where(t => !t.IsStepSize).Sum(t => t.Count);
+        Description = $"CUDA {context.DeviceName} (sm_{context.ComputeCapability}): native GPT, block linears {config.Precision}";
+    }
+
+    /// <summary>Creates a CUDA context on <paramref name="device"/> that the model owns and disposes.</summary>
+    public static DeviceGptModel Create(GptConfig config, int vocabSize, int device = 0)
+    {
+        var ctx = CudaContext.Create(device);
+        try { return new DeviceGptModel(config, vocabSize, ctx, ownsContext: true); }
+        catch { ctx.Dispose(); throw; }
+    }
+
+    /// <summary>True when a CUDA device and the native library are present; otherwise the reason.</summary>
+    public static bool IsAvailable(out string reason) => CudaContext.IsAvailable(out reason);
+
+    /// <inheritdoc />
+    public GptConfig Config { get; }
+    /// <inheritdoc />
+    public int VocabSize { get; }
+    /// <inheritdoc />
+    public long ParameterCount { get; }
+    /// <inheritdoc />
+    public string Description { get; }
+
+    /// <summary>The native model (tensors by index, buffers).</summary>
+    public NativeGpt Native => _gpt;
+
+    /// <inheritdoc />
+    public IReadOnlyList<LayerProgress> LayerProgress
+    {
+        get => Enumerable.Range(0, _gpt.LinearCount).Select(i =>
+        {
+            var (steps, group) = _gpt.GetLayerProgress(i);
+            return new LayerProgress(steps, group);
+        }).ToArray();
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.Count != _gpt.LinearCount)
+                throw new ArgumentException($"The model has {_gpt.LinearCount} block linears, got progress for {value.Count}.", nameof(value));
+            for (int i = 0; i < value.Count; i++) _gpt.SetLayerProgress(i, value[i].StepCount, value[i].GroupSize);
+        }
+    }
+
+    /// <inheritdoc />
+    public double Forward(int[] tokens, int[]? targets, int batch, long step, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (batch < 1 || tokens.Length == 0 || tokens.Length % batch != 0)
+            throw new ArgumentException($"tokens ({tokens.Length}) must be a non-empty batch × t array for batch {batch}.", nameof(tokens));
+        if (batch > Config.BatchSize)
+            throw new ArgumentException($"batch {batch} exceeds the model's batch size {Config.BatchSize}.", nameof(batch));
+        int t = tokens.Length / batch;
+        _lastT = t;
+        // Hash.Key(seed, step, site) = Mix(key ^ site): the native side mixes in the site
+        ulong key = Hash.Mix(Hash.Mix((ulong)Config.Seed) ^ (ulong)step);
+        float loss = _gpt.Forward(tokens, targets, batch, t, key, training && targets is not null);
+        if (targets is not null && !float.IsFinite(loss))
+            throw new InvalidOperationException($"The loss is {loss} at step {step}: training diverged.");
+        return targets is null ? double.NaN : loss;
+    }
+
+    /// <inheritdoc />
+    public void Backward() => _gpt.Backward();
+
+    /// <inheritdoc />
+    public void ZeroGrad() => _gpt.ZeroGrad();
+
+    /// <inheritdoc />
+    public void OptimizerStep(float learningRate) =>
+        _gpt.AdamWStep(learningRate, Config.Beta1, Config.Beta2, 1e-8f, Config.WeightDecay, Config.GradClip);
+
+    /// <summary>The global gradient norm of the last step (synchronises; for logs and tests).</summary>
+    public float OptimizerStepWithNorm(float learningRate) =>
+        _gpt.AdamWStep(learningRate, Config.Beta1, Config.Beta2, 1e-8f, Config.WeightDecay, Config.GradClip, readNorm: true);
+
+    /// <inheritdoc />
+    public float[] NextTokenProbabilities(int sequence) => _gpt.Probabilities(sequence * _lastT + _lastT - 1);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TensorState> ExportState() => _gpt.Tensors.Select(t => new TensorState(t.Name,
+        _gpt.Read(t.Index), _gpt.Read(t.Index, NativeGptBuffer.AdamM), _gpt.Read(t.Index, NativeGptBuffer.AdamV), _gpt.AdamSteps(t.Index))).ToArray();
+
+    /// <inheritdoc />
+    public void ImportState(IReadOnlyList<TensorState> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Count != _gpt.Tensors.Count)
+            throw new InvalidDataException($"The state has {state.Count} tensors, the model {_gpt.Tensors.Count}.");
+        for (int i = 0; i < state.Count; i++)
+        {
+            var t = _gpt.Tensors[i];
+            var s = state[i];
+            if (s.Name != t.Name || s.Data.Length != t.Count)
+                throw new InvalidDataException($"Tensor {i} is '{s.Name}' ({s.Data.Length}), the model expects '{t.Name}' ({t.Count}).");
+            _gpt.Write(i, NativeGptBuffer.Value, s.Data, s.AdamSteps);
+            _gpt.Write(i, NativeGptBuffer.AdamM, s.M);
+            _gpt.Write(i, NativeGptBuffer.AdamV, s.V);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _gpt.Dispose();
+        if (_ownsContext) _context.Dispose();
+    }
+}

@@ -1,0 +1,235 @@
+using System.Text;
+using Int4Train.Interop;
+
+namespace Int4Train;
+
+/// <summary>Which per-tensor buffer of a <see cref="NativeGpt"/> to read or write.</summary>
+public enum NativeGptBuffer
+{
+    /// <summary>The parameter values.</summary>
+    Value = 0,
+    /// <summary>The accumulated gradient.</summary>
+    Gradient = 1,
+    /// <summary>AdamW's first moment.</summary>
+    AdamM = 2,
+    /// <summary>AdamW's second moment.</summary>
+    AdamV = 3,
+}
+
+/// <summary>Shape and arithmetic of a <see cref="NativeGpt"/> (native/include/int4train_gpt.h).</summary>
+public sealed record NativeGptOptions
+{
+    /// <summary>Transformer blocks.</summary>
+    public required int Layers { get; init; }
+    /// <summary>Attention heads.</summary>
+    public required int Heads { get; init; }
+    /// <summary>Embedding width C.</summary>
+    public required int Width { get; init; }
+    /// <summary>Context length T.</summary>
+    public required int Context { get; init; }
+    /// <summary>Sequences per forward at most (buffers are sized for it).</summary>
+    public required int MaxBatch { get; init; }
+    /// <summary>Vocabulary size V.</summary>
+    public required int Vocab { get; init; }
+    /// <summary>Dropout probability.</summary>
+    public float Dropout { get; init; }
+    /// <summary>Arithmetic of the block linears.</summary>
+    public LinearPrecision Precision { get; init; } = LinearPrecision.Int4HqLss;
+    /// <summary>Quantizer constants (§10 rows 1, 5).</summary>
+    public QuantMode Mode { get; init; } = QuantMode.Code;
+    /// <summary>LSS row selection.</summary>
+    public SamplingMode Sampling { get; init; } = SamplingMode.Nonzero;
+    /// <summary>A fixed Hadamard block size, or null to search it on the first batch.</summary>
+    public int? GroupSize { get; init; }
+    /// <summary>Training forwards during which the step sizes are re-initialised instead of learned (App. A.4).</summary>
+    public int ColdStartSteps { get; init; }
+    /// <summary>Training forward at which G is re-searched and the steps re-initialised once; negative: never.</summary>
+    public int ReinitializeAtStep { get; init; } = -1;
+    /// <summary>Key of the INT4 layers' randomness (the host model's seed: layer keys are derived as it does).</summary>
+    public ulong Seed { get; init; }
+}
+
+/// <summary>One tensor of a <see cref="NativeGpt"/>: name, element count, weight-decay group, whether it is a step size.</summary>
+public sealed record NativeGptTensor(int Index, string Name, long Count, bool Decay, bool IsStepSize);
+
+/// <summary>
+/// A decoder-only GPT resident on a CUDA device (native/include/int4train_gpt.h): parameters, gradients, AdamW state
+/// and activations live in device memory; forward, backward and the optimiser step queue work on the context's
+/// stream with no host round trip (a loss or a norm is read back only when asked). The block linears are the INT4
+/// layer (HQ forward, bit split + LSS backward) or a cuBLAS BF16/FP32 baseline. Dispose it before its context.
+/// </summary>
+public sealed class NativeGpt : IDisposable
+{
+    private readonly CudaContext _context;
+    private readonly GptSafeHandle _handle;
+    private readonly NativeGptTensor[] _tensors;
+
+    /// <summary>Allocates the model on the context's device: parameters zero except LayerNorm gains (one); set initial
+    /// values with <see cref="Write"/>.</summary>
+    public NativeGpt(CudaContext context, NativeGptOptions options)
+    {
+        _context = context ?? throw new ArgumentNullException(nameof(context));
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        var cfg = new GptConfigNative
+        {
+            Layers = options.Layers, Heads = options.Heads, Width = options.Width, Context = options.Context,
+            MaxBatch = options.MaxBatch, Vocab = options.Vocab, Dropout = options.Dropout, Precision = (int)options.Precision,
+            Mode = (int)options.Mode, Sampling = (int)options.Sampling, GroupSize = options.GroupSize ?? 0,
+            ColdStartSteps = options.ColdStartSteps, ReinitStep = options.ReinitializeAtStep, Seed = options.Seed,
+        };
+        var ctxHandle = context.Handle; // binds the CUDA context
+        bool added = false;
+        ctxHandle.DangerousAddRef(ref added);
+        try
+        {
+            NativeStatus.Check(NativeMethods.int4train_gpt_create(ctxHandle, in cfg, out IntPtr raw), "int4train_gpt_create");
+            _handle = new GptSafeHandle(raw, context, added);
+            added = false; // the handle releases the reference now
+        }
+        finally
+        {
+            if (added) ctxHandle.DangerousRelease();
+        }
+        NativeStatus.Check(NativeMethods.int4train_gpt_tensor_count(_handle, out int count), "int4train_gpt_tensor_count");
+        _tensors = new NativeGptTensor[count];
+        for (int i = 0; i < count; i++)
+        {
+            var (name, numel, decay, isStep, _) = Info(i);
+            _tensors[i] = new NativeGptTensor(i, name, numel, decay, isStep);
+        }
+    }
+
+    /// <summary>The options it was built with.</summary>
+    public NativeGptOptions Options { get; }
+
+    /// <summary>Every tensor, in the checkpoint order of the host model.</summary>
+    public IReadOnlyList<NativeGptTensor> Tensors => _tensors;
+
+    /// <summary>Number of block linears (4 per layer).</summary>
+    public int LinearCount => 4 * Options.Layers;
+
+    private GptSafeHandle Handle
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            _ = _context.Handle; // binds the CUDA context on this thread (and checks it is alive)
+            return _handle;
+        }
+    }
+
+    private (string Name, long Numel, bool Decay, bool IsStep, int AdamSteps) Info(int index)
+    {
+        unsafe
+        {
+            byte* name = stackalloc byte[128];
+            NativeStatus.Check(NativeMethods.int4train_gpt_tensor_info(Handle, index, name, 128, out long numel, out int decay,
+                out int isStep, out int adam), "int4train_gpt_tensor_info");
+            return (Encoding.UTF8.GetString(name, new ReadOnlySpan<byte>(name, 128).IndexOf((byte)0)), numel, decay != 0, isStep != 0, adam);
+        }
+    }
+
+    private NativeGptTensor Tensor(int index) =>
+        (uint)index < (uint)_tensors.Length ? _tensors[index]
+            : throw new ArgumentOutOfRangeException(nameof(index), index, $"The model has {_tensors.Length} tensors.");
+
+    /// <summary>AdamW steps taken by a tensor (its bias-correction count).</summary>
+    public int AdamSteps(int index) { Tensor(index); return Info(index).AdamSteps; }
+
+    /// <summary>Copies a tensor's values, gradient or moment to a new host array (synchronises).</summary>
+    public float[] Read(int index, NativeGptBuffer buffer = NativeGptBuffer.Value)
+    {
+        var t = Tensor(index);
+        var host = new float[t.Count];
+        unsafe
+        {
+            fixed (float* p = host)
+                NativeStatus.Check(NativeMethods.int4train_gpt_tensor_get(Handle, index, (int)buffer, p, t.Count), "int4train_gpt_tensor_get");
+        }
+        return host;
+    }
+
+    /// <summary>Writes a tensor's values, gradient or moment; <paramref name="adamSteps"/> ≥ 0 also sets its AdamW step count.</summary>
+    public void Write(int index, NativeGptBuffer buffer, ReadOnlySpan<float> values, int adamSteps = -1)
+    {
+        var t = Tensor(index);
+        if (values.Length != t.Count)
+            throw new ArgumentException($"{t.Name} has {t.Count} elements, got {values.Length}.", nameof(values));
+        unsafe
+        {
+            fixed (float* p = values)
+                NativeStatus.Check(NativeMethods.int4train_gpt_tensor_set(Handle, index, (int)buffer, p, t.Count, adamSteps), "int4train_gpt_tensor_set");
+        }
+    }
+
+    /// <summary>A block linear's training forwards and Hadamard block size (null before the search).</summary>
+    public (int StepCount, int? Group) GetLayerProgress(int linear)
+    {
+        NativeStatus.Check(NativeMethods.int4train_gpt_layer_progress(Handle, linear, out int steps, out int group), "int4train_gpt_layer_progress");
+        return (steps, group == 0 ? null : group);
+    }
+
+    /// <summary>Restores a block linear's progress (a resumed layer keeps the step sizes written to it).</summary>
+    public void SetLayerProgress(int linear, int stepCount, int? group) =>
+        NativeStatus.Check(NativeMethods.int4train_gpt_set_layer_progress(Handle, linear, stepCount, group ?? 0), "int4train_gpt_set_layer_progress");
+
+    /// <summary>
+    /// Forward of <paramref name="batch"/> sequences of <paramref name="t"/> tokens. Returns the mean cross-entropy when
+    /// <paramref name="readLoss"/> and targets are given (this synchronises), else NaN. A training forward (dropout on,
+    /// keyed by <paramref name="dropoutKey"/>) keeps the activations for <see cref="Backward"/>.
+    /// </summary>
+    public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int t, ulong dropoutKey, bool training, bool readLoss = true)
+    {
+        if (batch < 1 || t < 1 || tokens.Length != (long)batch * t)
+            throw new ArgumentException($"tokens has {tokens.Length} entries; expected batch × t = {batch} × {t}.", nameof(tokens));
+        bool hasTargets = !targets.IsEmpty;
+        if (hasTargets && targets.Length != tokens.Length)
+            throw new ArgumentException($"targets has {targets.Length} entries, tokens {tokens.Length}.", nameof(targets));
+        float loss = float.NaN;
+        unsafe
+        {
+            fixed (int* tok = tokens)
+            fixed (int* tgt = targets)
+                NativeStatus.Check(NativeMethods.int4train_gpt_forward(Handle, tok, hasTargets ? tgt : null, batch, t, dropoutKey,
+                    training ? 1 : 0, readLoss && hasTargets ? &loss : null), "int4train_gpt_forward");
+        }
+        return loss;
+    }
+
+    /// <summary>Backward of the last training forward: accumulates every gradient (asynchronous).</summary>
+    public void Backward() => NativeStatus.Check(NativeMethods.int4train_gpt_backward(Handle), "int4train_gpt_backward");
+
+    /// <summary>Zeroes every gradient (asynchronous).</summary>
+    public void ZeroGrad() => NativeStatus.Check(NativeMethods.int4train_gpt_zero_grad(Handle), "int4train_gpt_zero_grad");
+
+    /// <summary>Global-norm clipping and one AdamW update; returns the norm before clipping when <paramref name="readNorm"/>
+    /// (synchronises), else NaN.</summary>
+    public float AdamWStep(float learningRate, float beta1, float beta2, float eps, float weightDecay, float gradClip, bool readNorm = false)
+    {
+        var p = new GptAdamWNative
+        {
+            LearningRate = learningRate, Beta1 = beta1, Beta2 = beta2, Eps = eps, WeightDecay = weightDecay, GradClip = gradClip,
+        };
+        float norm = float.NaN;
+        unsafe
+        {
+            NativeStatus.Check(NativeMethods.int4train_gpt_adamw_step(Handle, in p, readNorm ? &norm : null), "int4train_gpt_adamw_step");
+        }
+        return norm;
+    }
+
+    /// <summary>Next-token probabilities (V) of token row <paramref name="row"/> (sequence·t + position) of the last forward.</summary>
+    public float[] Probabilities(int row)
+    {
+        var probs = new float[Options.Vocab];
+        unsafe
+        {
+            fixed (float* p = probs)
+                NativeStatus.Check(NativeMethods.int4train_gpt_probabilities(Handle, row, p), "int4train_gpt_probabilities");
+        }
+        return probs;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _handle?.Dispose();
+}

@@ -1,0 +1,107 @@
+/*
+ * int4train_gpt.h — a decoder-only GPT resident on one CUDA device, trained without host round trips.
+ *
+ * The model is nanoGPT's (algorithm.md §4 for what stays in higher precision): token + position embeddings,
+ * `layers` pre-LayerNorm blocks  x ← x + Drop(Proj(Attn(LN₁(x)))),  x ← x + Drop(Down(GELU(Up(LN₂(x))))),
+ * a final LayerNorm, the output head tied to the token embedding, mean cross-entropy. The four linears of each
+ * block (QKV, attention output, MLP up, MLP down) are the INT4 layer of int4train.h (int4train_hq_forward /
+ * int4train_linear_backward: HQ forward §2.3, bit split + LSS backward §3.8, learned LSQ step sizes) or, as
+ * baselines, cuBLAS GEMMs with BF16 operands / FP32 accumulation or in FP32. Attention matmuls and the head run
+ * through cuBLAS (BF16 operands, FP32 accumulation; FP32 in the fp32 precision); norms, softmax, GELU, dropout,
+ * embeddings, the loss and AdamW are small kernels of native/src/gpt/. Activations and parameters are FP32.
+ *
+ * Same rules as int4train.h: status codes, int4train_last_error(), h_* host pointers. Every call queues work on
+ * the context's stream; the ones that return a host value (a loss, a norm, a copy) synchronise. The model uses
+ * the context's CUDA context and stream; create, use and destroy it on threads where that context is current.
+ *
+ * Parameters are addressed by index in a fixed order (the checkpoint order of the C# host model): wte, wpe, then per
+ * block h{l}.ln1.weight, .ln1.bias, .ln2.weight, .ln2.bias, and for qkv, proj, up, down: .weight (out×in row-major),
+ * .bias, and for the INT4 precisions .step_x, .step_w (one element each); finally ln_f.weight, ln_f.bias.
+ */
+#ifndef INT4TRAIN_GPT_H
+#define INT4TRAIN_GPT_H
+
+#include "int4train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The arithmetic of the block linears (the values of the C# LinearPrecision enum). */
+enum {
+    INT4TRAIN_GPT_INT4_HQ_LSS = 0, /* the paper: Hadamard quantizer forward, bit split + LSS backward */
+    INT4TRAIN_GPT_INT4_LSQ = 1,    /* ablation: the same without the Hadamard transform (G = 1) */
+    INT4TRAIN_GPT_FP32 = 2,        /* cuBLAS FP32 GEMMs (and FP32 attention / head) */
+    INT4TRAIN_GPT_BF16 = 3         /* cuBLAS GEMMs on BF16 operands, FP32 accumulation (mixed precision) */
+};
+
+typedef struct int4train_gpt_config {
+    int32_t layers, heads, width, context;
+    int32_t max_batch;        /* sequences per forward at most (buffers are sized for max_batch × context) */
+    int32_t vocab;
+    float dropout;            /* on the embeddings, the attention weights and both residual branches */
+    int32_t precision;        /* INT4TRAIN_GPT_* */
+    int32_t mode, sampling;   /* int4train.h: INT4TRAIN_MODE_*, INT4TRAIN_SAMPLING_* */
+    int32_t group_size;       /* Hadamard block size; 0 = searched on the first batch (§2.2); LSQ forces 1 */
+    int32_t cold_start_steps; /* App. A.4: step sizes re-initialised for this many training forwards, then learned */
+    int32_t reinit_step;      /* re-search G and re-initialise the steps once at this training forward; -1: off */
+    uint64_t seed;            /* key of the INT4 layers' randomness (bit split, sampling) */
+} int4train_gpt_config;
+
+typedef struct int4train_gpt_adamw {
+    float learning_rate, beta1, beta2, eps, weight_decay;
+    float grad_clip; /* clip the global gradient norm to this; 0 = off */
+} int4train_gpt_adamw;
+
+enum { INT4TRAIN_GPT_VALUE = 0, INT4TRAIN_GPT_GRAD = 1, INT4TRAIN_GPT_ADAM_M = 2, INT4TRAIN_GPT_ADAM_V = 3 };
+
+typedef struct int4train_gpt_s* int4train_gpt;
+
+/* Allocates the model (parameters zero, LayerNorm gains one; set the initial values with int4train_gpt_tensor_set),
+ * its gradients, AdamW moments and every activation buffer. */
+INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const int4train_gpt_config* h_config,
+                                                    int4train_gpt* h_out);
+/* Synchronises and frees. NULL is a no-op. */
+INT4TRAIN_API int4train_status int4train_gpt_destroy(int4train_gpt gpt);
+
+INT4TRAIN_API int4train_status int4train_gpt_tensor_count(int4train_gpt gpt, int* h_count);
+/* Name (NUL-terminated, truncated to name_capacity), element count, weight-decay group (0/1), whether it is an
+ * INT4 step size (0/1), and its AdamW step count. */
+INT4TRAIN_API int4train_status int4train_gpt_tensor_info(int4train_gpt gpt, int index, char* h_name, int name_capacity,
+                                                         int64_t* h_numel, int* h_decay, int* h_is_step,
+                                                         int* h_adam_steps);
+/* Copies one tensor's values, gradient or AdamW moment (which = INT4TRAIN_GPT_*) to the host. Synchronous. */
+INT4TRAIN_API int4train_status int4train_gpt_tensor_get(int4train_gpt gpt, int index, int which, float* h_dst,
+                                                        int64_t numel);
+/* Writes one tensor from the host (synchronous); adam_steps >= 0 also sets its AdamW step count. */
+INT4TRAIN_API int4train_status int4train_gpt_tensor_set(int4train_gpt gpt, int index, int which, const float* h_src,
+                                                        int64_t numel, int adam_steps);
+
+/* Number of block linears (4 × layers) and each one's progress: training forwards taken and block size (0: none). */
+INT4TRAIN_API int4train_status int4train_gpt_layer_progress(int4train_gpt gpt, int linear, int* h_step_count,
+                                                            int* h_group);
+INT4TRAIN_API int4train_status int4train_gpt_set_layer_progress(int4train_gpt gpt, int linear, int step_count, int group);
+
+/* Forward of batch × t tokens (t ≤ context, batch ≤ max_batch; h_tokens/h_targets: batch×t, ids < vocab).
+ * training = 1: dropout on (masks keyed by dropout_key), the INT4 layers count a training step (cold start,
+ * Philox key), and activations are kept for int4train_gpt_backward (needs targets). h_targets may be NULL (then
+ * only probabilities). h_loss (may be NULL: no synchronisation) receives the mean cross-entropy. */
+INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const int32_t* h_tokens,
+                                                     const int32_t* h_targets, int batch, int t,
+                                                     uint64_t dropout_key, int training, float* h_loss);
+/* Backward of the last forward (training, with targets): accumulates every gradient. No host synchronisation. */
+INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt);
+INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt);
+/* Global-norm clipping and AdamW on every tensor (the INT4 step sizes only once their layer's cold start is over;
+ * step sizes are kept positive, s ← |s|, §2.1). h_grad_norm (may be NULL: no synchronisation) receives the norm
+ * before clipping. */
+INT4TRAIN_API int4train_status int4train_gpt_adamw_step(int4train_gpt gpt, const int4train_gpt_adamw* h_params,
+                                                        float* h_grad_norm);
+/* Probabilities (vocab) of token row `row` (= sequence·t + position) of the last forward. Synchronous. */
+INT4TRAIN_API int4train_status int4train_gpt_probabilities(int4train_gpt gpt, int row, float* h_probs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INT4TRAIN_GPT_H */

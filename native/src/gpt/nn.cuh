@@ -1,0 +1,97 @@
+// nn.cuh — the GPT's building blocks (everything but the block linears): launchers of the kernels in this folder.
+// Each returns cudaGetLastError() of its launches (attention: a status, as it also calls cuBLAS). All row-major FP32, N = batch·t token rows, C = width.
+// Reductions that produce parameter gradients are two-stage with a fixed order (deterministic, no atomics).
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#include <stdint.h>
+
+#include "int4train.h"
+
+namespace i4t::nn {
+
+// ---- dropout (nanoGPT: inverted dropout) ---------------------------------------------------------------------
+// keep(i) = u01(Philox(key, i, stream 2)) >= p; the mask value is keep/(1−p). Keys are per site (see gpt_model.cu),
+// so the backward regenerates the mask instead of storing it.
+constexpr uint32_t kStreamDropout = 2;
+uint64_t dropout_site_key(uint64_t key, uint32_t site);
+
+// ---- embedding.cu ---------------------------------------------------------------------------------------------
+// out[b,t,:] = wte[tok[b,t],:] + wpe[t,:], then dropout(p, key) when p > 0.
+cudaError_t embedding_forward(cudaStream_t s, float* out, const int32_t* tok, const float* wte, const float* wpe,
+                              int n, int t, int c, float p, uint64_t key);
+// dwpe[t,:] += Σ_b dx[b,t,:];  dwte[v,:] += Σ_{i: tok[i]=v} dx[i,:]  (dx already masked by the dropout).
+// scratch: embedding_backward_scratch(n, c, v) floats.
+size_t embedding_backward_scratch(int n, int c, int v);
+cudaError_t embedding_backward(cudaStream_t s, float* dwte, float* dwpe, const float* dx, const int32_t* tok,
+                               int n, int t, int c, int v, float* scratch);
+
+// ---- layernorm.cu ---------------------------------------------------------------------------------------------
+// out = (x − μ)·rstd·w + b, rstd = 1/√(var + 1e−5) (biased variance), per row of C.
+cudaError_t layernorm_forward(cudaStream_t s, float* out, float* mean, float* rstd, const float* x, const float* w,
+                              const float* b, int n, int c);
+// dx += ∂L/∂x, dw += Σ dout·x̂, db += Σ dout. scratch: layernorm_backward_scratch(n, c) floats.
+size_t layernorm_backward_scratch(int n, int c);
+cudaError_t layernorm_backward(cudaStream_t s, float* dx, float* dw, float* db, const float* dout, const float* x,
+                               const float* w, const float* mean, const float* rstd, int n, int c, float* scratch);
+
+// ---- elementwise.cu -------------------------------------------------------------------------------------------
+// GELU, tanh form (GPT-2; the host model's GptOps.GeluForward).
+cudaError_t gelu_forward(cudaStream_t s, float* out, const float* x, int64_t count);
+// dx = dout ⊙ GELU'(x); dx may alias dout.
+cudaError_t gelu_backward(cudaStream_t s, float* dx, const float* dout, const float* x, int64_t count);
+// out = x + dropout(a)   (out may alias x or a).
+cudaError_t residual_dropout(cudaStream_t s, float* out, const float* x, const float* a, int64_t count, float p,
+                             uint64_t key);
+// out = dropout(g) with the same mask (the backward through a dropout; out may alias g).
+cudaError_t dropout_backward(cudaStream_t s, float* out, const float* g, int64_t count, float p, uint64_t key);
+// y[i,:] = bias (the start of a linear whose GEMM then adds X·Wᵀ with beta = 1).
+cudaError_t broadcast_rows(cudaStream_t s, float* y, const float* bias, int n, int c);
+// db[j] += Σ_i dy[i,j]. scratch: column_sum_scratch(n, c) floats.
+size_t column_sum_scratch(int n, int c);
+cudaError_t column_sum_accumulate(cudaStream_t s, float* db, const float* dy, int n, int c, float* scratch);
+
+// ---- attention.cu ---------------------------------------------------------------------------------------------
+// Causal multi-head attention of nh heads on qkv (N×3C, [q | k | v] per row) as llm.c lays it out: q, k, v are
+// permuted to (B, H, T, hs), preatt = q·kᵀ/√hs and out = dropout(softmax(preatt))·v run as strided-batched GEMMs,
+// the softmax is one warp per row.
+struct AttentionShape { int b, t, c, nh; };
+// Buffers: qkvp (3·N·C), att (B·H·T·T, kept for the backward), attd (B·H·T·T scratch), outp (N·C scratch).
+int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
+                              float* out, float* att, const float* qkv, float* qkvp, float* attd, float* outp,
+                              float p, uint64_t key);
+// dqkv = ∂L/∂qkv (overwritten). Buffers: qkvp, dqkvp (3·N·C), attd, datt (B·H·T·T), doutp (N·C) scratch.
+int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
+                               float* dqkv, const float* dout, const float* qkv, const float* att, float* qkvp,
+                               float* dqkvp, float* attd, float* datt, float* doutp, float p, uint64_t key);
+
+// ---- cross_entropy.cu -----------------------------------------------------------------------------------------
+// In place: logits (N×V) → probabilities; losses[i] = −log p[i, target[i]]; *mean = Σ losses / N (fixed order).
+// targets may be NULL (probabilities only).
+cudaError_t softmax_cross_entropy(cudaStream_t s, float* probs, float* losses, float* mean, const int32_t* targets,
+                                  int n, int v);
+// In place: probs → ∂L/∂logits = (p − onehot(target)) / N.
+cudaError_t cross_entropy_backward(cudaStream_t s, float* probs, const int32_t* targets, int n, int v);
+
+// ---- adamw.cu -------------------------------------------------------------------------------------------------
+// out[0] = ‖g[0..count)‖₂, out[1] = clip scale (clip > 0 and norm > clip ? clip/(norm + 1e−6) : 1), in double then
+// rounded. scratch: grad_norm_scratch(count) doubles.
+size_t grad_norm_scratch(int64_t count);
+cudaError_t grad_norm(cudaStream_t s, float* out, const float* g, int64_t count, float clip, double* scratch);
+// One AdamW update of count elements (the host AdamW's formula), gradient scaled by *clip_scale:
+// m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², θ ← θ − lr·(wd·θ + m/c1/(√(v/c2) + ε)); keep_positive: θ ← |θ|.
+cudaError_t adamw(cudaStream_t s, float* theta, const float* g, float* m, float* v, int64_t count, float lr,
+                  float beta1, float beta2, float eps, float wd, float c1, float c2, const float* clip_scale,
+                  bool keep_positive);
+
+// ---- dense_gemm.cu --------------------------------------------------------------------------------------------
+// Row-major C[M×N] = alpha·op(A)·op(B) + beta·C, op(A) M×K, op(B) K×N; lda/ldb/ldc are the row lengths of the stored
+// matrices; batch > 1 with element strides. compute: CUBLAS_COMPUTE_32F (FP32) or CUBLAS_COMPUTE_32F_FAST_16BF
+// (BF16 operands, FP32 accumulation), FP32 storage.
+cublasStatus_t gemm(cublasHandle_t h, cublasComputeType_t compute, bool trans_a, bool trans_b, int m, int n, int k,
+                    float alpha, const float* a, int lda, long long stride_a, const float* b, int ldb,
+                    long long stride_b, float beta, float* c, int ldc, long long stride_c, int batch = 1);
+const char* cublas_status_text(cublasStatus_t st);
+
+}  // namespace i4t::nn

@@ -1,0 +1,184 @@
+using Int4Train.Reference;
+using Int4Train.Training;
+using NUnit.Framework;
+
+namespace Int4Train.Tests.Gpu;
+
+/// <summary>
+/// The device-resident GPT (native/include/int4train_gpt.h) against the host model on the same initialisation,
+/// dropout masks and AdamW: in FP32 the loss, every gradient and the updated parameters must agree to float
+/// round-off; BF16 and INT4 must stay close and learn; resume is exact; bad input is a clear exception.
+/// </summary>
+public sealed class DeviceGptTests : GpuFixture
+{
+    private static readonly string Text = BuiltInText.Text;
+
+    private static GptConfig Small(LinearPrecision precision, float dropout = 0f) => GptConfig.Tiny with
+    {
+        Layers = 2, Heads = 2, Width = 64, Context = 32, BatchSize = 4, Dropout = dropout, Precision = precision,
+        ColdStartSteps = 3, EvalBatches = 2,
+    };
+
+    private static (int[] X, int[] Y) Batch(GptConfig cfg, CharDataset data, long step) =>
+        data.Batch(false, cfg.BatchSize, cfg.Context, Hash.Key(cfg.Seed, step, 1));
+
+    private static double RelErr(float[] a, float[] b)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.Length; i++) { double d = a[i] - b[i]; num += d * d; den += (double)b[i] * b[i]; }
+        return Math.Sqrt(num / Math.Max(den, 1e-30));
+    }
+
+    private static Gpt HostModel(GptConfig cfg, int vocab, out Int4Backend backend)
+    {
+        backend = Int4Backend.Reference(ReferenceDevice.CreateCpu());
+        return new Gpt(cfg, vocab, backend);
+    }
+
+    [TestCase(0f)]
+    [TestCase(0.2f)]
+    public void Fp32_LossGradientsAndAdamWMatchTheHostModel(float dropout)
+    {
+        var cfg = Small(LinearPrecision.Fp32, dropout);
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        var host = HostModel(cfg, data.Vocab.Length, out var backend);
+        using var _ = backend;
+        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        var (x, y) = Batch(cfg, data, 0);
+
+        host.ZeroGrad();
+        double lh = host.Forward(x, y, cfg.BatchSize, 0, training: true);
+        host.Backward();
+        dev.ZeroGrad();
+        double ld = dev.Forward(x, y, cfg.BatchSize, 0, training: true);
+        dev.Backward();
+        Assert.That(ld, Is.EqualTo(lh).Within(1e-4 * Math.Abs(lh)), "loss");
+        Assert.That(lh, Is.GreaterThan(3.0), "an untrained model's loss is about ln V");
+
+        var native = dev.Native;
+        Assert.That(native.Tensors.Select(t => t.Name), Is.EqualTo(host.Parameters.Select(p => p.Name)), "tensor order = checkpoint order");
+        foreach (var (t, p) in native.Tensors.Zip(host.Parameters))
+        {
+            float[] gd = native.Read(t.Index, NativeGptBuffer.Gradient);
+            Assert.That(gd.Any(v => v != 0), Is.True, $"{t.Name}: gradient is all zeros");
+            Assert.That(RelErr(gd, p.Grad), Is.LessThan(2e-3), $"{t.Name}: gradient");
+        }
+
+        var adam = new AdamW(host.Parameters);
+        float lr = 1e-3f;
+        adam.Step(host.Parameters, cfg, lr);
+        dev.OptimizerStep(lr);
+        foreach (var (t, p) in native.Tensors.Zip(host.Parameters))
+            Assert.That(RelErr(native.Read(t.Index), p.Data), Is.LessThan(1e-4), $"{t.Name}: after AdamW");
+    }
+
+    [TestCase(LinearPrecision.Bf16)]
+    [TestCase(LinearPrecision.Int4HqLss)]
+    [TestCase(LinearPrecision.Int4Lsq)]
+    public void LowPrecision_StaysCloseToFp32AndLearns(LinearPrecision precision)
+    {
+        var cfg = Small(precision, 0.1f) with { LearningRate = 3e-3f, WarmupSteps = 5 };
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        using var fp32 = new DeviceGptModel(cfg with { Precision = LinearPrecision.Fp32 }, data.Vocab.Length, Cuda);
+        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        var (x0, y0) = Batch(cfg, data, 0);
+        double ref0 = fp32.Forward(x0, y0, cfg.BatchSize, 0, training: false);
+        double l0 = dev.Forward(x0, y0, cfg.BatchSize, 0, training: false);
+        Assert.That(l0, Is.EqualTo(ref0).Within(0.02 * ref0), "first loss vs FP32");
+
+        double first = 0, last = 0;
+        const int steps = 60;
+        for (long s = 0; s < steps; s++)
+        {
+            var (x, y) = Batch(cfg, data, s);
+            dev.ZeroGrad();
+            double loss = dev.Forward(x, y, cfg.BatchSize, s, training: true);
+            dev.Backward();
+            dev.OptimizerStep(AdamW.LearningRate(cfg, s, steps));
+            if (s < 5) first += loss / 5;
+            if (s >= steps - 5) last += loss / 5;
+        }
+        TestContext.Progress.WriteLine($"{precision}: loss {first:F3} -> {last:F3}");
+        Assert.That(last, Is.LessThan(first - 0.5), $"{precision}: the loss must fall clearly");
+        if (precision != LinearPrecision.Bf16)
+        {
+            var progress = dev.LayerProgress;
+            Assert.That(progress.All(p => p.StepCount == steps), Is.True, "every INT4 layer counts the training forwards");
+            Assert.That(progress.All(p => p.GroupSize is int g && (precision == LinearPrecision.Int4Lsq ? g == 1 : g >= 1)), Is.True);
+            var steps0 = dev.Native.Tensors.Where(t => t.IsStepSize).Select(t => dev.Native.Read(t.Index)[0]).ToArray();
+            Assert.That(steps0.All(v => v > 0 && float.IsFinite(v)), Is.True, "step sizes stay positive");
+            Assert.That(dev.Native.Tensors.Where(t => t.IsStepSize).All(t => dev.Native.AdamSteps(t.Index) == steps - cfg.ColdStartSteps),
+                Is.True, "steps are learned only after the cold start");
+        }
+    }
+
+    [Test]
+    public void Resume_ContinuesExactlyAsAnUninterruptedRun()
+    {
+        var cfg = Small(LinearPrecision.Int4HqLss, 0.1f);
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        void Train(IGptModel m, long from, long to)
+        {
+            for (long s = from; s < to; s++)
+            {
+                var (x, y) = Batch(cfg, data, s);
+                m.ZeroGrad();
+                m.Forward(x, y, cfg.BatchSize, s, training: true);
+                m.Backward();
+                m.OptimizerStep(AdamW.LearningRate(cfg, s, 10));
+            }
+        }
+        using var straight = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        Train(straight, 0, 8);
+        using var first = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        Train(first, 0, 5);
+        var state = first.ExportState();
+        var progress = first.LayerProgress;
+        using var resumed = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        resumed.ImportState(state);
+        resumed.LayerProgress = progress;
+        Train(resumed, 5, 8);
+        var a = straight.ExportState();
+        var b = resumed.ExportState();
+        for (int i = 0; i < a.Count; i++)
+        {
+            Assert.That(b[i].Data, Is.EqualTo(a[i].Data), $"{a[i].Name}: values");
+            Assert.That(b[i].AdamSteps, Is.EqualTo(a[i].AdamSteps), $"{a[i].Name}: AdamW steps");
+        }
+    }
+
+    [Test]
+    public void NextTokenProbabilities_AreADistribution()
+    {
+        var cfg = Small(LinearPrecision.Bf16);
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        int[] prompt = data.Batch(true, 1, 10, 7).X;
+        Assert.That(double.IsNaN(dev.Forward(prompt, null, 1, 0, training: false)), Is.True);
+        float[] p = dev.NextTokenProbabilities(0);
+        Assert.That(p.Length, Is.EqualTo(data.Vocab.Length));
+        Assert.That(p.Sum(), Is.EqualTo(1f).Within(1e-4f));
+        Assert.That(p.All(v => v >= 0), Is.True);
+    }
+
+    [Test]
+    public void BadInput_GivesClearExceptions()
+    {
+        var cfg = Small(LinearPrecision.Int4HqLss);
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        var (x, y) = Batch(cfg, data, 0);
+        var bad = (int[])x.Clone();
+        bad[3] = data.Vocab.Length;
+        Assert.That(() => dev.Forward(bad, y, cfg.BatchSize, 0, true), Throws.ArgumentException.With.Message.Contains("outside"));
+        Assert.That(() => dev.Backward(), Throws.ArgumentException.With.Message.Contains("training forward"));
+        Assert.That(() => dev.Forward(x.Concat(x).ToArray(), y.Concat(y).ToArray(), 2 * cfg.BatchSize, 0, true),
+            Throws.ArgumentException.With.Message.Contains("batch"));
+        Assert.That(() => dev.Native.Write(0, NativeGptBuffer.Value, new float[3]), Throws.ArgumentException.With.Message.Contains("wte"));
+        Assert.That(() => dev.Native.SetLayerProgress(0, 1, 3), Throws.ArgumentException.With.Message.Contains("power of two"));
+        Assert.That(() => new NativeGpt(Cuda, new NativeGptOptions { Layers = 1, Heads = 3, Width = 64, Context = 8, MaxBatch = 1, Vocab = 10 }),
+            Throws.ArgumentException.With.Message.Contains("divisible"));
+        dev.Dispose();
+        Assert.That(() => dev.Backward(), Throws.TypeOf<ObjectDisposedException>());
+    }
+}
