@@ -95,6 +95,56 @@ public class GptTrainingTests
     }
 
     [Test]
+    public void Int4Checkpoint_RoundTripsTensorsAdamStateAndLayerProgress()
+    {
+        var config = Narrow(LinearPrecision.Int4HqLss);
+        using var trainer = Trainer.Create(config, BuiltInText.Text, Backend);
+        string dir = Path.Combine(Path.GetTempPath(), "int4train-ckpt-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            trainer.Run(4, evalEvery: 4, dir); // past the cold start (2 forward steps): step sizes learned, AdamW counts differ
+            var (loaded, vocab) = Trainer.LoadModel(Path.Combine(dir, "checkpoint.bin"), Backend);
+            using (loaded)
+            {
+                Assert.That(vocab, Is.EqualTo(trainer.Data.Vocab));
+                Assert.That(loaded.LayerProgress, Is.EqualTo(trainer.Model.LayerProgress));
+                Assert.That(loaded.LayerProgress[0].GroupSize, Is.Not.Null, "the block size searched on the first batch is kept");
+                var a = trainer.Model.ExportState();
+                var b = loaded.ExportState();
+                Assert.That(b.Select(t => t.Name), Is.EqualTo(a.Select(t => t.Name)));
+                Assert.That(a.Select(t => t.Name), Does.Contain("h0.qkv.step_x"));
+                Assert.That(a.Select(t => t.AdamSteps).Distinct().Count(), Is.GreaterThan(1), "step sizes start learning later");
+                for (int i = 0; i < a.Count; i++)
+                {
+                    Assert.That(b[i].Data, Is.EqualTo(a[i].Data), a[i].Name);
+                    Assert.That(b[i].M, Is.EqualTo(a[i].M), a[i].Name);
+                    Assert.That(b[i].V, Is.EqualTo(a[i].V), a[i].Name);
+                    Assert.That(b[i].AdamSteps, Is.EqualTo(a[i].AdamSteps), a[i].Name);
+                }
+            }
+            using var bf16 = new HostGptModel(config with { Precision = LinearPrecision.Bf16 }, trainer.Data.Vocab.Length, Backend);
+            Assert.That(bf16.ExportState().Select(t => t.Name), Has.None.Contains("step_"), "no step sizes outside INT4");
+            Assert.Throws<InvalidDataException>(() => Checkpoint.Load(Path.Combine(dir, "checkpoint.bin"), bf16));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Test]
+    public void HostModel_NextTokenProbabilities_AreTheLastPositionOfASequence()
+    {
+        var config = GptConfig.Tiny with { Precision = LinearPrecision.Fp32, Layers = 1 };
+        using var model = new HostGptModel(config, 7, Backend);
+        int[] tokens = [1, 2, 3, 4, 5, 6, 0, 1, 2, 3]; // 2 sequences of 5
+        model.Forward(tokens, null, 2, 0, training: false);
+        float[] p1 = model.NextTokenProbabilities(1);
+        Assert.That(p1, Is.EqualTo(model.Model.Probabilities.AsSpan(9 * 7, 7).ToArray()));
+        Assert.That(p1.Sum(), Is.EqualTo(1f).Within(1e-5));
+        Assert.That(model.NextTokenProbabilities(0), Is.EqualTo(model.Model.Probabilities.AsSpan(4 * 7, 7).ToArray()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.NextTokenProbabilities(2));
+        Assert.That(Trainer.Generate(model, "abcdefg", 20, "abc", seed: 1), Has.Length.EqualTo(20));
+    }
+
+    [Test]
     public void BadInput_GivesClearExceptions()
     {
         var empty = Assert.Throws<ArgumentException>(() => Trainer.Create(GptConfig.Tiny, "", Backend));

@@ -1,0 +1,42 @@
+using System.Globalization;
+using Int4Train.Training;
+using Spectre.Console;
+
+namespace Int4Train.Cli;
+
+/// <summary>Runs a <see cref="Trainer"/> to a step count under a live Spectre.Console progress bar (step/total, train
+/// loss, last validation loss, tokens/s, elapsed and ETA) when interactive; otherwise the trainer's own log lines
+/// are the progress. The trainer knows nothing of this: it reports each step through its callback.</summary>
+internal static class TrainProgress
+{
+    public static IReadOnlyList<TrainRecord> Run(Trainer trainer, long totalSteps, int evalEvery, string outDir, bool interactive, string label)
+    {
+        if (!interactive) return trainer.Run(totalSteps, evalEvery, outDir);
+        IReadOnlyList<TrainRecord> records = [];
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(Describe(label, trainer.Step, totalSteps, null, null, null), maxValue: totalSteps);
+                task.Value = trainer.Step;
+                double? lastVal = null;
+                records = trainer.Run(totalSteps, evalEvery, outDir, r =>
+                {
+                    lastVal = r.ValidationLoss ?? lastVal;
+                    task.Description = Describe(label, r.Step, totalSteps, r.TrainLoss, lastVal, r.TokensPerSecond);
+                    task.Value = r.Step;
+                });
+                task.StopTask();
+            });
+        return records;
+    }
+
+    private static string Describe(string label, long step, long total, double? loss, double? val, double? tps) =>
+        Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"{label}  step {step}/{total}  loss {Fmt(loss)}  val {Fmt(val)}  {(tps is double t ? t.ToString("N0", CultureInfo.InvariantCulture) : "–")} tok/s"));
+
+    private static string Fmt(double? v) => v is double d ? d.ToString("F4", CultureInfo.InvariantCulture) : "–";
+}
