@@ -1,5 +1,5 @@
 # Int4Train build entry point for PowerShell; the same verbs as build.sh:
-#   build | test | native | gpu-test | stage-gpu | bench | demo
+#   build | test | native | gpu-test | stage-gpu | bench | demo | layer-demo
 param([string]$Verb = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -46,5 +46,6 @@ switch ($Verb) {
         else { "bench: the benchmark harness (perf/) is not available yet (issue: fast INT4 kernels)." }
     }
     "demo" { dotnet run --project managed/Int4Train.Cli -c $Config -- demo @Rest }
-    default { Write-Error "usage: ./build.ps1 {build|test|native|gpu-test|stage-gpu|bench|demo}" }
+    "layer-demo" { dotnet run --project managed/Int4Train.Cli -c $Config -- layer-demo @Rest }
+    default { Write-Error "usage: ./build.ps1 {build|test|native|gpu-test|stage-gpu|bench|demo|layer-demo}" }
 }

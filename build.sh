@@ -7,7 +7,8 @@
 #              this machine has only the .NET runtime: see stage-gpu)
 #   stage-gpu  publish the test and CLI programs plus a .NET runtime archive into stage/ for a GPU runner
 #   bench      kernel benchmarks (perf/), needs a GPU
-#   demo       the main job: one INT4 linear layer, forward + backward, error table (CPU reference path)
+#   demo       the main job: a short GPT training with INT4 matmuls (tiny preset, built-in text; CPU reference
+#              path when there is no GPU); extra arguments go to `int4train demo` (train options)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -68,9 +69,12 @@ case "$verb" in
     run_tests "$@" ;;
   stage-gpu)
     rm -rf "$STAGE"; mkdir -p "$STAGE"
-    dotnet publish tests/Int4Train.Tests -c "$CONFIG" -o "$STAGE/tests" --no-self-contained
-    dotnet publish managed/Int4Train.Cli -c "$CONFIG" -o "$STAGE/cli" --no-self-contained
-    if [ -d perf/Int4Train.Bench ]; then dotnet publish perf/Int4Train.Bench -c "$CONFIG" -o "$STAGE/bench" --no-self-contained; fi
+    # One folder for the three programs (their shared assemblies and SkiaSharp natives once: the staged tree must stay
+    # small enough to travel), reached as stage/tests, stage/cli and stage/bench.
+    dotnet publish tests/Int4Train.Tests -c "$CONFIG" -o "$STAGE/app" --no-self-contained
+    dotnet publish managed/Int4Train.Cli -c "$CONFIG" -o "$STAGE/app" --no-self-contained
+    dotnet publish perf/Int4Train.Bench -c "$CONFIG" -o "$STAGE/app" --no-self-contained
+    for d in tests cli bench; do ln -s app "$STAGE/$d"; done
     DOTNET_DIR="$(dirname "$(readlink -f "$(command -v dotnet)")")"
     tar -C "$DOTNET_DIR" -cJf "$STAGE/dotnet-runtime.tar.xz" dotnet host shared/Microsoft.NETCore.App
     echo "staged into $STAGE: on the GPU runner run  tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet && DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:\$PATH ./build.sh gpu-test" ;;
@@ -80,5 +84,7 @@ case "$verb" in
     else echo "bench: the benchmark harness (perf/) is not available yet (issue: fast INT4 kernels)."; fi ;;
   demo)
     if have_sdk; then dotnet run --project managed/Int4Train.Cli -c "$CONFIG" -- demo "$@"; else dotnet "$STAGE/cli/Int4Train.Cli.dll" demo "$@"; fi ;;
-  *) echo "usage: ./build.sh {build|test|native|gpu-test|stage-gpu|bench|demo}" >&2; exit 2 ;;
+  layer-demo)
+    if have_sdk; then dotnet run --project managed/Int4Train.Cli -c "$CONFIG" -- layer-demo "$@"; else dotnet "$STAGE/cli/Int4Train.Cli.dll" layer-demo "$@"; fi ;;
+  *) echo "usage: ./build.sh {build|test|native|gpu-test|stage-gpu|bench|demo|layer-demo}" >&2; exit 2 ;;
 esac
