@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# run_device.sh — the GPU job of issue 6 on a machine with a GPU, nvcc, PyTorch and only the .NET runtime, from a
+# checkout carrying stage/ (./build.sh stage-gpu) and CUTLASS (.carry/cutlass.tar.xz): builds native/, runs the
+# device-GPT GPU tests, then (optional verbs) the speed comparison with PyTorch and training runs.
+#   bash perf/training/run_device.sh [test] [speed] [train PRECISION STEPS [RESUME_DIR]] ...
+# Logs and results go to ${OUT:-./train-logs}. DATA defaults to .carry/tinyshakespeare.txt.
+set -uo pipefail
+OUT=${OUT:-$PWD/train-logs}; mkdir -p "$OUT"
+DATA=${DATA:-.carry/tinyshakespeare.txt}
+if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
+  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
+  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
+fi
+if [ ! -f native/third_party/cutlass/include/cutlass/cutlass.h ] && [ -f .carry/cutlass.tar.xz ]; then
+  mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz
+fi
+if [ ! -f build/native/libint4train.so ] || [ -n "${REBUILD:-}" ]; then
+  t0=$(date +%s)
+  { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j "$(nproc)"; } > "$OUT/native-build.log" 2>&1 \
+    || { tail -40 "$OUT/native-build.log"; exit 1; }
+  echo "native build: $(( $(date +%s) - t0 )) s"
+fi
+export INT4TRAIN_NATIVE_DIR=$PWD/build/native INT4TRAIN_REQUIRE_GPU=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    test)
+      dotnet stage/tests/Int4Train.Tests.dll --filter "FullyQualifiedName~DeviceGpt" > "$OUT/device-gpt-tests.log" 2>&1
+      echo "device GPT tests: exit $?"; grep -E "^failed |^\s+(Expected|But was|at Int4Train)|loss .* -> |total:|failed:|succeeded:|skipped:" "$OUT/device-gpt-tests.log" | head -40
+      shift ;;
+    speed)
+      python3 perf/training/torch_gpt.py --data "$DATA" --json "$OUT/torch-speed.json" 2>&1 | tail -2
+      dotnet stage/bench/Int4Train.Bench.dll gpt --data "$DATA" --torch "$OUT/torch-speed.json" --out "$OUT" ${SPEED_ARGS:-} 2>&1 | tail -8
+      shift ;;
+    train)
+      prec=$2; steps=$3; shift 3
+      extra=()
+      if [ $# -gt 0 ] && [ -d "$1" ]; then extra=(--resume "$1/checkpoint.bin"); shift; fi
+      dotnet stage/cli/Int4Train.Cli.dll train --device gpu --data "$DATA" --preset baby-gpt --precision "$prec" \
+        --steps "${TOTAL_STEPS:-$steps}" --eval-every 250 --out "$OUT/$prec" "${extra[@]}" 2>&1 | tail -15
+      ;;
+    *) echo "unknown verb $1"; exit 2 ;;
+  esac
+done
