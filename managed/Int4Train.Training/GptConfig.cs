@@ -37,6 +37,9 @@ public sealed record GptConfig
     public LinearPrecision Precision { get; init; } = LinearPrecision.Int4HqLss;
     /// <summary>From-scratch cold start of the INT4 step sizes (forward steps, App. A.4); see Int4LinearOptions.</summary>
     public int ColdStartSteps { get; init; } = 10;
+    /// <summary>Pretraining's one re-initialisation (algorithm.md §2.2, App. A.5 "when the first 2 epochs finish"): at this
+    /// training step every INT4 layer searches its Hadamard block size again and re-initialises its step sizes; −1: off.</summary>
+    public int ReinitializeAtStep { get; init; } = -1;
     /// <summary>Seed of initialisation, batches, dropout and the INT4 layers' randomness.</summary>
     public int Seed { get; init; } = 1337;
 
@@ -58,6 +61,7 @@ public sealed record GptConfig
         Layers = 6, Heads = 6, Width = 384, Context = 256, BatchSize = 64, Dropout = 0.2f,
         LearningRate = 1e-3f, MinLearningRate = 1e-4f, WarmupSteps = 100, Beta2 = 0.99f, WeightDecay = 0.1f,
         GradClip = 1f, ValidationFraction = 0.1f, EvalBatches = 20, ColdStartSteps = 100,
+        ReinitializeAtStep = 125, // ≈ 2 epochs of tinyshakespeare's 1.0 M training characters at 64 × 256 tokens a step
     };
 
     /// <summary>The preset names <see cref="Preset"/> knows.</summary>

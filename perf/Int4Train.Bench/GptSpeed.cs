@@ -37,7 +37,7 @@ internal static class GptSpeed
         {
             var cfg = config with { Precision = GptConfig.ParsePrecision(p) };
             using var model = DeviceGptModel.Create(cfg, data.Vocab.Length);
-            device = model.Description;
+            device = model.Description.Split(':')[0];
             var times = new List<double>();
             double loss = double.NaN;
             for (int s = 0; s < warmup + steps; s++)

@@ -9,6 +9,7 @@ namespace Int4Train.Bench;
 ///   times every operation of issue 5 on the GPU through libint4train_bench and writes DIR/&lt;date&gt;-NAME.json and .md.
 /// Int4Train.Bench plot FILE.json [FILE.png]   renders the chart (ScottPlot) from a JSON file (no GPU needed).
 /// Int4Train.Bench md FILE.json                re-renders the Markdown table from a JSON file.
+/// Int4Train.Bench gpt [...]                   training speed of the device GPT per precision (GptSpeed).
 /// </summary>
 public static class Program
 {
@@ -25,6 +26,7 @@ public static class Program
             switch (verb)
             {
                 case "run": return Runner.Run(rest);
+                case "gpt": return GptSpeed.Run(rest);
                 case "plot":
                 {
                     if (rest.Length < 1) { Console.Error.WriteLine("usage: plot FILE.json [FILE.png]"); return 2; }

@@ -69,7 +69,7 @@ public sealed class DeviceGptTests : GpuFixture
         adam.Step(host.Parameters, cfg, lr);
         dev.OptimizerStep(lr);
         foreach (var (t, p) in native.Tensors.Zip(host.Parameters))
-            Assert.That(RelErr(native.Read(t.Index), p.Data), Is.LessThan(1e-4), $"{t.Name}: after AdamW");
+            Assert.That(RelErr(native.Read(t.Index), p.Data), Is.LessThan(1e-3), $"{t.Name}: after AdamW (the first Adam step is ±lr where |g| is tiny)");
     }
 
     [TestCase(LinearPrecision.Bf16)]
