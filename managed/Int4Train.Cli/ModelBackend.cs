@@ -48,16 +48,23 @@ internal sealed class ModelBackend : IDisposable
             case "cpu":
                 return new ModelBackend(ReferenceDevice.CreateCpu());
             case "gpu":
-                if (!CudaContext.IsAvailable(out string reason))
+                if (!DeviceGptModel.IsAvailable(out string reason))
                     throw new ArgumentException($"--device gpu: no usable CUDA GPU ({reason}). Use --device cpu (or auto) to train on the CPU reference.");
                 return new ModelBackend(CudaContext.Create(logger: log));
             case "auto":
-                if (CudaContext.IsAvailable(out string why)) return new ModelBackend(CudaContext.Create(logger: log));
-                log.LogInformation("--device auto: no GPU ({Reason}); using the CPU", why);
+                if (DeviceGptModel.IsAvailable(out string why)) return new ModelBackend(CudaContext.Create(logger: log));
+                log.LogInformation("--device auto: no usable GPU ({Reason}); using the CPU", Short(why));
                 return new ModelBackend(ReferenceDevice.CreateCpu());
             default:
                 throw new ArgumentException($"--device must be one of {string.Join("|", Devices)}, got '{device}'.");
         }
+    }
+
+    private static string Short(string reason)
+    {
+        int cut = reason.IndexOf("; searched", StringComparison.Ordinal);
+        if (cut < 0 && reason.Length > 160) cut = 160;
+        return cut < 0 ? reason : reason[..cut] + " …";
     }
 
     /// <inheritdoc />

@@ -36,7 +36,9 @@ internal static class TrainProgress
 
     private static string Describe(string label, long step, long total, double? loss, double? val, double? tps) =>
         Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"{label}  step {step}/{total}  loss {Fmt(loss)}  val {Fmt(val)}  {(tps is double t ? t.ToString("N0", CultureInfo.InvariantCulture) : "–")} tok/s"));
+            $"{label} {step}/{total} loss {Fmt(loss)} val {Fmt(val)} {(tps is double t ? Rate(t) : "–")} tok/s"));
 
-    private static string Fmt(double? v) => v is double d ? d.ToString("F4", CultureInfo.InvariantCulture) : "–";
+    private static string Rate(double t) => t >= 1e4 ? (t / 1e3).ToString("F0", CultureInfo.InvariantCulture) + "k" : t.ToString("F0", CultureInfo.InvariantCulture);
+
+    private static string Fmt(double? v) => v is double d ? d.ToString("F3", CultureInfo.InvariantCulture) : "–";
 }

@@ -141,6 +141,7 @@ public sealed class Trainer : IDisposable
         var records = new List<TrainRecord>();
         var clock = Stopwatch.StartNew();
         long tokensSince = 0;
+        var sinceLog = Stopwatch.StartNew();
         while (Step < totalSteps)
         {
             float lr = AdamW.LearningRate(Config, Step, totalSteps);
@@ -149,13 +150,15 @@ public sealed class Trainer : IDisposable
             bool eval = Step % evalEvery == 0 || Step == totalSteps;
             double tps = tokensSince / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             double? val = null;
+            bool logLine = eval || Step % 10 == 0 || sinceLog.Elapsed.TotalSeconds >= 10; // slow runs (CPU reference) still show progress
+            if (logLine) sinceLog.Restart();
             if (eval)
             {
                 val = Evaluate();
                 _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  val loss {Val:F4}  lr {Lr:E2}  {Tps:F0} tokens/s",
                     Step, totalSteps, loss, val, lr, tps);
             }
-            else if (Step % 10 == 0)
+            else if (logLine)
                 _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  lr {Lr:E2}  {Tps:F0} tokens/s", Step, totalSteps, loss, lr, tps);
             var rec = new TrainRecord(Step, loss, val, lr, tps);
             records.Add(rec);

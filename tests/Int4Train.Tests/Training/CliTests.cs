@@ -63,7 +63,7 @@ public class CliTests
     [Test]
     public void DeviceGpu_WithoutAGpu_IsAClearError()
     {
-        Assume.That(CudaContext.IsAvailable(out _), Is.False, "this machine has a GPU");
+        Assume.That(DeviceGptModel.IsAvailable(out _), Is.False, "this machine has a GPU");
         var e = Assert.Throws<ArgumentException>(() => ModelBackend.Open("gpu", Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance));
         Assert.That(e!.Message, Does.StartWith("--device gpu: no usable CUDA GPU"));
         Assert.That(TrainCommand.Train(["--device", "gpu", "--plain"]), Is.EqualTo(1));
