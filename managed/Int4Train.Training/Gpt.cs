@@ -37,8 +37,8 @@ public sealed class Gpt
         _dwte = new float[_wte.Length];
         _dwpe = new float[_wpe.Length];
         _lnfW = Ones(c); _lnfB = new float[c]; _dlnfW = new float[c]; _dlnfB = new float[c];
-        _parameters.Add(new Parameter("wte", _wte, _dwte, decay: false));
-        _parameters.Add(new Parameter("wpe", _wpe, _dwpe, decay: false));
+        _parameters.Add(new Parameter("wte", _wte, _dwte, decay: true));
+        _parameters.Add(new Parameter("wpe", _wpe, _dwpe, decay: true));
         _blocks = new Block[config.Layers];
         float projStd = 0.02f / MathF.Sqrt(2 * config.Layers);
         for (int l = 0; l < config.Layers; l++)

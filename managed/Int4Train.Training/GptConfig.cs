@@ -25,7 +25,7 @@ public sealed record GptConfig
     public float Beta1 { get; init; } = 0.9f;
     /// <summary>AdamW β2.</summary>
     public float Beta2 { get; init; } = 0.99f;
-    /// <summary>Decoupled weight decay on the 2-D weights of the linears (not biases, norms, embeddings, steps).</summary>
+    /// <summary>Decoupled weight decay on every 2-D tensor, the linear weights and both embeddings (nanoGPT's groups; not biases, norms, steps).</summary>
     public float WeightDecay { get; init; } = 0.1f;
     /// <summary>Clip the global gradient norm to this (0: off).</summary>
     public float GradClip { get; init; } = 1f;
@@ -60,7 +60,7 @@ public sealed record GptConfig
     {
         Layers = 6, Heads = 6, Width = 384, Context = 256, BatchSize = 64, Dropout = 0.2f,
         LearningRate = 1e-3f, MinLearningRate = 1e-4f, WarmupSteps = 100, Beta2 = 0.99f, WeightDecay = 0.1f,
-        GradClip = 1f, ValidationFraction = 0.1f, EvalBatches = 20, ColdStartSteps = 100,
+        GradClip = 1f, ValidationFraction = 0.1f, EvalBatches = 200, ColdStartSteps = 100, // nanoGPT: eval_iters = 200
         ReinitializeAtStep = 125, // ≈ 2 epochs of tinyshakespeare's 1.0 M training characters at 64 × 256 tokens a step
     };
 

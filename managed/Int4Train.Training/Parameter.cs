@@ -15,7 +15,7 @@ public sealed class Parameter
     public float[] Data { get; }
     /// <summary>Accumulated ∂L/∂Data.</summary>
     public float[] Grad { get; }
-    /// <summary>Weight decay applies (nanoGPT: the 2-D weights of the linears; not biases, norms, embeddings, steps).</summary>
+    /// <summary>Weight decay applies (nanoGPT's groups: every 2-D tensor, i.e. the linear weights and both embeddings; not biases, norms, steps).</summary>
     public bool Decay { get; }
     /// <summary>For a step-size parameter: its layer.</summary>
     public Int4Linear? StepOwner { get; }

@@ -19,6 +19,7 @@ if [ ! -f build/native/libint4train.so ] || [ -n "${REBUILD:-}" ]; then
   { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j "$(nproc)"; } > "$OUT/native-build.log" 2>&1 \
     || { tail -40 "$OUT/native-build.log"; exit 1; }
   echo "native build: $(( $(date +%s) - t0 )) s"
+  mkdir -p "$OUT/lib" && cp build/native/*.so "$OUT/lib/"  # a later call can carry build/native instead of rebuilding
 fi
 export INT4TRAIN_NATIVE_DIR=$PWD/build/native INT4TRAIN_REQUIRE_GPU=1
 while [ $# -gt 0 ]; do

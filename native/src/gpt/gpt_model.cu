@@ -245,7 +245,8 @@ int4train_status build(int4train_gpt g) {
     std::vector<Tensor>& ts = g->tensors;
     std::vector<int64_t*> where;  // where each tensor's offset goes
     g->blocks.resize(L);
-    int64_t i_wte = add_tensor(g, ts, "wte", (int64_t)V * C, false), i_wpe = add_tensor(g, ts, "wpe", (int64_t)T * C, false);
+    int64_t i_wte = add_tensor(g, ts, "wte", (int64_t)V * C, true), i_wpe = add_tensor(g, ts, "wpe", (int64_t)T * C, true);
+    // weight decay on every 2-D tensor (linear weights and both embeddings), as nanoGPT's configure_optimizers
     struct Pending { int64_t index; int64_t* offset; };
     std::vector<Pending> pend{{i_wte, &g->wte}, {i_wpe, &g->wpe}};
     const char* lin_names[4] = {"qkv", "proj", "up", "down"};
