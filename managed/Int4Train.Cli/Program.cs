@@ -27,6 +27,7 @@ static int Usage(int code)
         usage: int4train train   [--data FILE] [--precision int4|int4-lsq|bf16|fp32] [--preset tiny|small|baby-gpt]
                                  [--steps N] [--eval-every K] [--out DIR] [--resume CKPT] [--seed S]
                                  [--device auto|cpu|gpu] [--batch B] [--context T] [--plain]
+                                 [--cold-start N] [--reinit-step N] [--sampling nonzero|bernoulli]
                int4train demo    [train options]   a short INT4 run: tiny preset, built-in text, 30 steps
                int4train compare [--precisions int4,int4-lsq,bf16,fp32] [--out DIR] [--resume] [--title TEXT]
                                  [--data FILE] [--preset P] [--steps N] [--eval-every K] [--seed S]

@@ -8,7 +8,8 @@ namespace Int4Train.Cli;
 internal static class TrainCommand
 {
     /// <summary>Options shared by train and compare that shape the run.</summary>
-    internal static readonly string[] RunOptions = ["--data", "--preset", "--steps", "--eval-every", "--out", "--seed", "--device", "--batch", "--context"];
+    internal static readonly string[] RunOptions = ["--data", "--preset", "--steps", "--eval-every", "--out", "--seed", "--device", "--batch", "--context",
+        "--cold-start", "--reinit-step", "--sampling"];
 
     internal static readonly string[] TrainValued = [.. RunOptions, "--precision", "--resume"];
     internal static readonly string[] SampleValued = ["--checkpoint", "--tokens", "--seed", "--device", "--prompt"];
@@ -87,6 +88,11 @@ internal static class TrainCommand
         if (a.Has("--seed")) config = config with { Seed = a.Int("--seed", config.Seed, min: int.MinValue) };
         if (a.Has("--batch")) config = config with { BatchSize = a.Int("--batch", config.BatchSize) };
         if (a.Has("--context")) config = config with { Context = a.Int("--context", config.Context) };
+        // App. A.4/A.5 from-scratch options of the INT4 layers
+        if (a.Has("--cold-start")) config = config with { ColdStartSteps = a.Int("--cold-start", config.ColdStartSteps, min: 0) };
+        if (a.Has("--reinit-step")) config = config with { ReinitializeAtStep = a.Int("--reinit-step", config.ReinitializeAtStep, min: -1) };
+        if (a.Has("--sampling"))
+            config = config with { Sampling = a.Choice("--sampling", "nonzero", ["nonzero", "bernoulli"]) == "bernoulli" ? SamplingMode.Bernoulli : SamplingMode.Nonzero };
         return config;
     }
 

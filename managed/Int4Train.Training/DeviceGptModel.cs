@@ -32,7 +32,7 @@ public sealed class DeviceGptModel : IGptModel
         {
             Layers = config.Layers, Heads = config.Heads, Width = config.Width, Context = config.Context,
             MaxBatch = config.BatchSize, Vocab = vocabSize, Dropout = config.Dropout, Precision = config.Precision,
-            ColdStartSteps = config.ColdStartSteps, ReinitializeAtStep = config.ReinitializeAtStep, Seed = (ulong)config.Seed,
+            ColdStartSteps = config.ColdStartSteps, ReinitializeAtStep = config.ReinitializeAtStep, Sampling = config.Sampling, Seed = (ulong)config.Seed,
         });
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)

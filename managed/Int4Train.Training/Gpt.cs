@@ -50,6 +50,7 @@ public sealed class Gpt
                     Precision = config.Precision,
                     ColdStartSteps = config.ColdStartSteps,
                     ReinitializeAtStep = config.ReinitializeAtStep,
+                    Sampling = config.Sampling,
                     Seed = Hash.Key(config.Seed, l, which),
                 };
                 var lin = new Int4Linear(din, dout, backend, options);

@@ -40,6 +40,9 @@ public sealed record GptConfig
     /// <summary>Pretraining's one re-initialisation (algorithm.md §2.2, App. A.5 "when the first 2 epochs finish"): at this
     /// training step every INT4 layer searches its Hadamard block size again and re-initialises its step sizes; −1: off.</summary>
     public int ReinitializeAtStep { get; init; } = -1;
+    /// <summary>LSS row selection of the INT4 backward: the released code's exact nonzero rows or the paper's Bernoulli
+    /// sampling (algorithm.md §10 row 6).</summary>
+    public SamplingMode Sampling { get; init; } = SamplingMode.Nonzero;
     /// <summary>Seed of initialisation, batches, dropout and the INT4 layers' randomness.</summary>
     public int Seed { get; init; } = 1337;
 

@@ -147,6 +147,47 @@ public sealed class DeviceGptTests : GpuFixture
         }
     }
 
+    [TestCase(LinearPrecision.Fp32)]
+    [TestCase(LinearPrecision.Int4HqLss)]
+    public void Checkpoint_MovesBetweenTheDeviceAndTheHostModel(LinearPrecision precision)
+    {
+        var cfg = Small(precision, 0.1f);
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        for (long s = 0; s < 5; s++)
+        {
+            var (x, y) = Batch(cfg, data, s);
+            dev.ZeroGrad();
+            dev.Forward(x, y, cfg.BatchSize, s, training: true);
+            dev.Backward();
+            dev.OptimizerStep(1e-3f);
+        }
+        string path = Path.Combine(Path.GetTempPath(), $"i4t-devckpt-{Guid.NewGuid():N}.bin");
+        try
+        {
+            Checkpoint.Save(path, dev, data.Vocab, 5);
+            using var backend = Int4Backend.Reference(ReferenceDevice.CreateCpu());
+            using var host = new HostGptModel(cfg, data.Vocab.Length, backend);
+            Assert.That(Checkpoint.Load(path, host), Is.EqualTo(5));
+            var a = dev.ExportState();
+            var b = host.ExportState();
+            for (int i = 0; i < a.Count; i++)
+                Assert.That((b[i].Name, b[i].Data, b[i].M, b[i].V, b[i].AdamSteps), Is.EqualTo((a[i].Name, a[i].Data, a[i].M, a[i].V, a[i].AdamSteps)));
+            Assert.That(host.LayerProgress, Is.EqualTo(dev.LayerProgress));
+            var (vx, vy) = data.Batch(true, cfg.BatchSize, cfg.Context, 99);
+            double lh = host.Forward(vx, vy, cfg.BatchSize, 0, training: false);
+            double ld = dev.Forward(vx, vy, cfg.BatchSize, 0, training: false);
+            Assert.That(ld, Is.EqualTo(lh).Within((precision == LinearPrecision.Fp32 ? 1e-4 : 2e-2) * lh), "same weights, same loss");
+            using var back = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+            Checkpoint.Load(path, back);
+            Assert.That(back.Forward(vx, vy, cfg.BatchSize, 0, training: false), Is.EqualTo(ld), "device → file → device is exact");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Test]
     public void NextTokenProbabilities_AreADistribution()
     {

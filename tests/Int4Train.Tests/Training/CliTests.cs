@@ -81,4 +81,16 @@ public class CliTests
         Assert.That(Demo.Arguments(["--batch", "2"], onGpu: false),
             Is.EqualTo(new[] { "--batch", "2", "--preset", "tiny", "--precision", "int4", "--steps", "30", "--eval-every", "10", "--out", "runs/demo", "--context", "16" }));
     }
+
+    [Test]
+    public void FromScratchOptions_ReachTheConfiguration()
+    {
+        var a = new CliArgs("train", ["--preset", "baby-gpt", "--cold-start", "7", "--reinit-step", "-1", "--sampling", "bernoulli"],
+            TrainCommand.TrainValued, TrainCommand.Flags);
+        var c = TrainCommand.BaseConfig(a);
+        Assert.That((c.ColdStartSteps, c.ReinitializeAtStep, c.Sampling), Is.EqualTo((7, -1, SamplingMode.Bernoulli)));
+        Assert.That(GptConfig.BabyGpt.ReinitializeAtStep, Is.EqualTo(125), "baby-gpt re-initialises once, after ~2 epochs");
+        var bad = new CliArgs("train", ["--sampling", "always"], TrainCommand.TrainValued, TrainCommand.Flags);
+        Assert.That(() => TrainCommand.BaseConfig(bad), Throws.ArgumentException.With.Message.Contains("nonzero|bernoulli"));
+    }
 }
