@@ -61,19 +61,17 @@ int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const in
     return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_dq: no dequantizing GEMM on this device");
 }
 
-// dst (rows_pad × ld) = src (rows × cols) with zero padding; one thread per byte.
+// dst (rows_pad × ld) = src (rows × cols) with zero padding; one thread per byte, row-strided (row_grid(ld, rows_pad)).
 __global__ void pad_copy_s8_kernel(const int8_t* __restrict__ src, int rows, int cols, int8_t* dst, int rows_pad, int ld) {
-    int64_t total = (int64_t)rows_pad * ld;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int r = (int)(t / ld), c = (int)(t % ld);
-        dst[t] = (r < rows && c < cols) ? src[(int64_t)r * cols + c] : (int8_t)0;
-    }
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= ld) return;
+    for (int r = blockIdx.y; r < rows_pad; r += gridDim.y)
+        dst[(int64_t)r * ld + c] = (r < rows && c < cols) ? src[(int64_t)r * cols + c] : (int8_t)0;
 }
 
 static int4train_status pad_copy_s8(int4train_context ctx, const int8_t* src, int rows, int cols, int8_t* dst,
                                     int rows_pad, int ld) {
-    int64_t total = (int64_t)rows_pad * ld;
-    pad_copy_s8_kernel<<<grid_for(total), 256, 0, ctx->stream>>>(src, rows, cols, dst, rows_pad, ld);
+    pad_copy_s8_kernel<<<row_grid(ld, rows_pad), 256, 0, ctx->stream>>>(src, rows, cols, dst, rows_pad, ld);
     I4T_LAUNCH("pad_copy_s8_kernel");
     return INT4TRAIN_SUCCESS;
 }

@@ -36,15 +36,14 @@ __global__ void dequantize_kernel(const int8_t* __restrict__ codes, int64_t n, c
         out[i] = __fmul_rn(s, (float)codes[i]);
 }
 
-// Padded quantize + pack (§2.3 steps 2–3): thread per byte-pair of the padded row (ld/2 pairs per row).
+// Padded quantize + pack (§2.3 steps 2–3): thread per byte-pair of the padded row (ld/2 pairs per row), row-strided
+// (row_grid(ld / 2, rows_pad)).
 __global__ void quantize_pad_pack_kernel(const float* __restrict__ v, int rows, int cols, const float* step, int qn,
                                          int8_t* codes, int rows_pad, int ld, uint8_t* packed) {
     float s = *step;
-    int64_t pairs_per_row = ld / 2;
-    int64_t total = (int64_t)rows_pad * pairs_per_row;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int r = (int)(t / pairs_per_row);
-        int j = (int)(t % pairs_per_row);
+    const int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= ld / 2) return;
+    for (int r = blockIdx.y; r < rows_pad; r += gridDim.y) {
         int c0 = 2 * j;
         int q0 = 0, q1 = 0;
         if (r < rows) {
@@ -64,8 +63,7 @@ int4train_status quantize_pad_pack(int4train_context ctx, const float* v, int ro
                                    int mode, int8_t* codes, int rows_pad, int ld, uint8_t* packed) {
     if (ld % 2 != 0 || ld < cols || rows_pad < rows)
         return fail(INT4TRAIN_ERROR_INTERNAL, "quantize_pad_pack: bad padding");
-    int64_t total = (int64_t)rows_pad * (ld / 2);
-    quantize_pad_pack_kernel<<<grid_for(total), 256, 0, ctx->stream>>>(v, rows, cols, d_step, lsq_qn(mode), codes,
+    quantize_pad_pack_kernel<<<row_grid(ld / 2, rows_pad), 256, 0, ctx->stream>>>(v, rows, cols, d_step, lsq_qn(mode), codes,
                                                                        rows_pad, ld, packed);
     I4T_LAUNCH("quantize_pad_pack_kernel");
     return INT4TRAIN_SUCCESS;

@@ -154,18 +154,6 @@ int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const in
     return INT4TRAIN_SUCCESS;
 }
 
-// Row-strided launch shape for the mask/epilogue kernels below: x covers `cols` threads, y up to 65535 rows at a time
-// (~8 waves of 256-thread CTAs is plenty; each CTA then loops over rows).
-static dim3 row_grid(int64_t cols_threads, int64_t rows) {
-    const int64_t gx = ceil_div(cols_threads, 256);
-    int64_t gy = rows < 1 ? 1 : rows;
-    const int64_t cap = ceil_div((int64_t)65535 * 16, gx < 1 ? 1 : gx);  // the same block budget as grid_for
-    if (gy > cap) gy = cap;
-    if (gy > 65535) gy = 65535;
-    if (gy < 1) gy = 1;
-    return dim3((unsigned)gx, (unsigned)gy);
-}
-
 // A (2n × cp): rows 0..n−1 = h masked by keep↑, rows n..2n−1 = l masked by keep↓, zero columns c..cp−1.
 __global__ void stack_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
                                   const uint8_t* __restrict__ keep, int n, int c, int8_t* a, int cp) {

@@ -19,13 +19,13 @@ __global__ void unpack_kernel(const uint8_t* __restrict__ packed, int8_t* q, int
     }
 }
 
-// out (rows_pad × ld): out[r, c] = code (r < rows, c < cols), else 0. One thread per output pair.
+// out (rows_pad × ld): out[r, c] = code (r < rows, c < cols), else 0. One thread per output pair, row-strided
+// (row_grid(ld / 2, rows_pad)).
 __global__ void unpack_pad_kernel(const uint8_t* __restrict__ packed, int rows, int cols, int8_t* out, int rows_pad,
                                   int ld) {
-    int64_t ppr = ld / 2;
-    int64_t total = (int64_t)rows_pad * ppr;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int r = (int)(t / ppr), j = (int)(t % ppr);
+    const int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= ld / 2) return;
+    for (int r = blockIdx.y; r < rows_pad; r += gridDim.y) {
         char2 v;
         v.x = 0;
         v.y = 0;
@@ -63,8 +63,7 @@ __global__ void unpack_transpose_pad_kernel(const uint8_t* __restrict__ packed, 
 int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols, int8_t* out,
                             int rows_pad, int ld) {
     if (ld % 2 != 0 || ld < cols || rows_pad < rows) return fail(INT4TRAIN_ERROR_INTERNAL, "unpack_pad: bad padding");
-    int64_t total = (int64_t)rows_pad * (ld / 2);
-    unpack_pad_kernel<<<grid_for(total), 256, 0, ctx->stream>>>(packed, rows, cols, out, rows_pad, ld);
+    unpack_pad_kernel<<<row_grid(ld / 2, rows_pad), 256, 0, ctx->stream>>>(packed, rows, cols, out, rows_pad, ld);
     I4T_LAUNCH("unpack_pad_kernel");
     return INT4TRAIN_SUCCESS;
 }

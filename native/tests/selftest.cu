@@ -463,7 +463,7 @@ static void test_gemm(int4train_context ctx) {
 
 static void test_hq_forward(int4train_context ctx) {
     struct S { int n, c, d, g; };
-    std::vector<S> shapes = {{64, 48, 64, 32}, {77, 50, 96, 32}, {5, 3, 2, 2}, {256, 384, 512, 64}};
+    std::vector<S> shapes = {{64, 48, 64, 32}, {77, 50, 96, 32}, {5, 3, 2, 2}, {33, 20, 40, 8}, {256, 384, 512, 64}};
     for (int mode = 0; mode < 2; ++mode)
         for (auto s : shapes) {
             auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# profile_device.sh — Nsight Compute profile of the benchmark at one shape (issue 5: "what the profile shows is in the
+# way"). On the GPU machine, from a checkout carrying stage/ and build/native (or CUTLASS to build it):
+#   bash perf/profile_device.sh ["SHAPE[,SHAPE]"]      (default: the paper's largest size, 15360x8704x10752)
+# Writes ${OUT}/ncu.csv (per kernel launch: duration, DRAM and SM throughput as % of peak) and ${OUT}/ncu-summary.md
+# (aggregated by kernel name) — perf/ncu_summary.py does the aggregation.
+set -uo pipefail
+OUT=${OUT:-$PWD/profile-logs}; mkdir -p "$OUT"
+SHAPES=${1:-15360x8704x10752}
+if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
+  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
+  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
+fi
+if [ ! -f build/native/libint4train_bench.so ]; then
+  [ -f native/third_party/cutlass/include/cutlass/cutlass.h ] || { mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz; }
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > "$OUT/build.log" 2>&1 && cmake --build build -j "$(nproc)" >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+fi
+export INT4TRAIN_NATIVE_DIR=$PWD/build/native
+METRICS=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum
+timeout 500 ncu --target-processes all --metrics "$METRICS" --csv --print-units base \
+  dotnet stage/bench/Int4Train.Bench.dll --no-configs --runs 1 --warmup 0 --sets 1 --only "$SHAPES" --out "$OUT" --name profiled \
+  > "$OUT/ncu.csv" 2> "$OUT/ncu.err"
+echo "ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$OUT/ncu.csv") kernel launches)"
+python3 perf/ncu_summary.py "$OUT/ncu.csv" > "$OUT/ncu-summary.md" && head -45 "$OUT/ncu-summary.md"
