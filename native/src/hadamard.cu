@@ -104,6 +104,64 @@ __global__ void __launch_bounds__(256) hadamard_quant_warp_kernel(const float* _
     }
 }
 
+// As hadamard_quant_warp_kernel with 4 consecutive floats per lane (128 per warp and iteration, 16-byte loads): stages
+// h = 1, 2 pair values inside a lane, stages h ≥ 4 pair slot k of lane l with slot k of lane l ^ (h/4). Same pairs,
+// same additions, same stage order: bit-identical. Needs x 16-byte and packed 2-byte aligned (checked by the caller).
+__global__ void __launch_bounds__(256) hadamard_quant_warp4_kernel(const float* __restrict__ x, int64_t total, int group,
+                                                                   float scale, int cols, const float* step, int qn,
+                                                                   int8_t* codes, int ld, uint8_t* packed) {
+    const int lane = threadIdx.x & 31;
+    const float st = *step;
+    const int64_t nwarps = (int64_t)gridDim.x * (blockDim.x / 32);
+    for (int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32; w * 128 < total; w += nwarps) {
+        const int64_t f = w * 128 + 4 * (int64_t)lane;
+        float v[4];
+        if (f + 3 < total) {
+            float4 t = *reinterpret_cast<const float4*>(x + f);
+            v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+        } else {
+#pragma unroll
+            for (int k = 0; k < 4; ++k) v[k] = f + k < total ? x[f + k] : 0.0f;
+        }
+        if (group >= 2) {  // h = 1: (0,1), (2,3)
+            float a0 = v[0], a2 = v[2];
+            v[0] = __fadd_rn(a0, v[1]); v[1] = __fsub_rn(a0, v[1]);
+            v[2] = __fadd_rn(a2, v[3]); v[3] = __fsub_rn(a2, v[3]);
+        }
+        if (group >= 4) {  // h = 2: (0,2), (1,3)
+            float a0 = v[0], a1 = v[1];
+            v[0] = __fadd_rn(a0, v[2]); v[2] = __fsub_rn(a0, v[2]);
+            v[1] = __fadd_rn(a1, v[3]); v[3] = __fsub_rn(a1, v[3]);
+        }
+        for (int m = 1; 4 * m < group; m <<= 1) {  // h = 4m: lanes l and l ^ m, slot by slot
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                float o = __shfl_xor_sync(0xffffffffu, v[k], m);
+                v[k] = (lane & m) ? __fsub_rn(o, v[k]) : __fadd_rn(v[k], o);
+            }
+        }
+        int q[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) q[k] = lsq_code(__fmul_rn(v[k], scale), st, qn);
+        if (f + 3 < total && ld == cols) {
+            char4 c4;
+            c4.x = (char)q[0]; c4.y = (char)q[1]; c4.z = (char)q[2]; c4.w = (char)q[3];
+            *reinterpret_cast<char4*>(codes + f) = c4;
+            ushort pk = (ushort)(((q[1] << 4) | (q[0] & 0xF)) & 0xFF) | (ushort)((((q[3] << 4) | (q[2] & 0xF)) & 0xFF) << 8);
+            *reinterpret_cast<ushort*>(packed + (f >> 1)) = pk;
+        } else {
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                int64_t e = f + k;
+                if (e >= total) break;
+                int64_t r = e / cols;
+                codes[r * ld + (e - r * cols)] = (int8_t)q[k];
+                if ((k & 1) == 0) packed[e >> 1] = (uint8_t)((q[k + 1] << 4) | (q[k] & 0xF));  // total even
+            }
+        }
+    }
+}
+
 int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* x, int rows, int cols, int group,
                                             const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
                                             uint8_t* packed) {
@@ -113,13 +171,18 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
     int64_t total = (int64_t)rows * cols;
     float scale = (float)(1.0 / sqrt((double)group));
     if (group <= 32) {
-        int64_t warps = ceil_div(total, 32);
+        const bool vec = ((uintptr_t)x % 16 == 0) && ((uintptr_t)packed % 2 == 0) && ((uintptr_t)codes % 4 == 0);
+        int64_t warps = ceil_div(total, vec ? 128 : 32);
         int64_t blocks = ceil_div(warps, 8 * 4);  // 4 iterations per warp, 8 warps per CTA
         if (blocks < 1) blocks = 1;
         const int64_t cap = ctx->sm_count > 0 ? (int64_t)ctx->sm_count * 64 : 8192;  // grid-stride beyond ~8 waves
         if (blocks > cap) blocks = cap;
-        hadamard_quant_warp_kernel<<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, group, scale, cols, d_step,
-                                                                              lsq_qn(mode), codes, ld, packed);
+        if (vec)
+            hadamard_quant_warp4_kernel<<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, group, scale, cols, d_step,
+                                                                                   lsq_qn(mode), codes, ld, packed);
+        else
+            hadamard_quant_warp_kernel<<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, group, scale, cols, d_step,
+                                                                                  lsq_qn(mode), codes, ld, packed);
         I4T_LAUNCH("hadamard_quant_warp_kernel");
         return INT4TRAIN_SUCCESS;
     }
