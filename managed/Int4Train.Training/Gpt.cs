@@ -32,8 +32,8 @@ public sealed class Gpt
         VocabSize = vocabSize;
         int c = config.Width;
         var rng = new Random(config.Seed);
-        _wte = Normal(rng, vocabSize * c, 0.02f);
-        _wpe = Normal(rng, config.Context * c, 0.02f);
+        _wte = GptInit.Normal(rng, vocabSize * c, 0.02f);
+        _wpe = GptInit.Normal(rng, config.Context * c, 0.02f);
         _dwte = new float[_wte.Length];
         _dwpe = new float[_wpe.Length];
         _lnfW = Ones(c); _lnfB = new float[c]; _dlnfW = new float[c]; _dlnfB = new float[c];
@@ -54,7 +54,7 @@ public sealed class Gpt
                     Seed = Hash.Key(config.Seed, l, which),
                 };
                 var lin = new Int4Linear(din, dout, backend, options);
-                for (int i = 0; i < lin.Weight.Length; i++) lin.Weight[i] = std * Gaussian(rng);
+                for (int i = 0; i < lin.Weight.Length; i++) lin.Weight[i] = std * GptInit.Gaussian(rng);
                 Array.Clear(lin.Bias);
                 return lin;
             }
@@ -239,15 +239,7 @@ public sealed class Gpt
 
     private static float[] Ones(int n) { var a = new float[n]; Array.Fill(a, 1f); return a; }
 
-    private static float[] Normal(Random rng, int n, float std)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = std * Gaussian(rng);
-        return a;
-    }
 
-    private static float Gaussian(Random rng) =>
-        (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
 
     private sealed class Block
     {

@@ -10,18 +10,27 @@
 
 namespace i4t::nn {
 
+// Element e of a (B, H, T, hs) block ↔ its place in a (B·T) × (H·hs) row layout: the row-layout offset of
+// (b, t, h, d) is row·row_len + h·hs + d with row = b·t + t'. Shared by the three layout kernels below.
+__device__ __forceinline__ int64_t head_to_row(int64_t e, int t, int nh, int hs, int row_len) {
+    int d = (int)(e % hs);
+    int64_t r = e / hs;
+    int tt = (int)(r % t);
+    r /= t;
+    int h = (int)(r % nh), bb = (int)(r / nh);
+    return ((int64_t)bb * t + tt) * row_len + (int64_t)h * hs + d;
+}
+
+#define I4T_HEADS_LOOP(e, nc) \
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (nc); e += (int64_t)gridDim.x * blockDim.x)
+
 // qkv (B·T × 3C, row = [q | k | v], head h at columns h·hs) → q, k, v as three (B, H, T, hs) blocks of N·C each.
 __global__ void permute_qkv_kernel(float* __restrict__ qkvp, const float* __restrict__ qkv, int b, int t, int nh,
                                    int hs) {
     int64_t nc = (int64_t)b * t * nh * hs;
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < nc; e += (int64_t)gridDim.x * blockDim.x) {
-        int d = (int)(e % hs);
-        int64_t r = e / hs;
-        int tt = (int)(r % t);
-        r /= t;
-        int h = (int)(r % nh), bb = (int)(r / nh);
-        int c = nh * hs;
-        int64_t src = ((int64_t)bb * t + tt) * 3 * c + (int64_t)h * hs + d;
+    int c = nh * hs;
+    I4T_HEADS_LOOP(e, nc) {
+        int64_t src = head_to_row(e, t, nh, hs, 3 * c);
         qkvp[e] = qkv[src];
         qkvp[nc + e] = qkv[src + c];
         qkvp[2 * nc + e] = qkv[src + 2 * c];
@@ -32,14 +41,9 @@ __global__ void permute_qkv_kernel(float* __restrict__ qkvp, const float* __rest
 __global__ void unpermute_qkv_kernel(float* __restrict__ dqkv, const float* __restrict__ dqkvp, int b, int t, int nh,
                                      int hs) {
     int64_t nc = (int64_t)b * t * nh * hs;
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < nc; e += (int64_t)gridDim.x * blockDim.x) {
-        int d = (int)(e % hs);
-        int64_t r = e / hs;
-        int tt = (int)(r % t);
-        r /= t;
-        int h = (int)(r % nh), bb = (int)(r / nh);
-        int c = nh * hs;
-        int64_t dst = ((int64_t)bb * t + tt) * 3 * c + (int64_t)h * hs + d;
+    int c = nh * hs;
+    I4T_HEADS_LOOP(e, nc) {
+        int64_t dst = head_to_row(e, t, nh, hs, 3 * c);
         dqkv[dst] = dqkvp[e];
         dqkv[dst + c] = dqkvp[nc + e];
         dqkv[dst + 2 * c] = dqkvp[2 * nc + e];
@@ -50,13 +54,8 @@ __global__ void unpermute_qkv_kernel(float* __restrict__ dqkv, const float* __re
 __global__ void heads_kernel(float* __restrict__ dst, const float* __restrict__ src, int b, int t, int nh, int hs,
                              bool to_heads) {
     int64_t nc = (int64_t)b * t * nh * hs;
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < nc; e += (int64_t)gridDim.x * blockDim.x) {
-        int d = (int)(e % hs);
-        int64_t r = e / hs;
-        int tt = (int)(r % t);
-        r /= t;
-        int h = (int)(r % nh), bb = (int)(r / nh);
-        int64_t row = ((int64_t)bb * t + tt) * nh * hs + (int64_t)h * hs + d;
+    I4T_HEADS_LOOP(e, nc) {
+        int64_t row = head_to_row(e, t, nh, hs, nh * hs);
         if (to_heads) dst[e] = src[row];
         else dst[row] = src[e];
     }

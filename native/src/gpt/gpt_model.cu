@@ -17,11 +17,6 @@ using namespace i4t;
 
 namespace {
 
-#define I4T_CU(expr)                                                                   \
-    do {                                                                               \
-        cudaError_t i4t_e_ = (expr);                                                   \
-        if (i4t_e_ != cudaSuccess) return ::i4t::fail_cuda(i4t_e_, #expr);            \
-    } while (0)
 #define I4T_GEMM(expr)                                                                                 \
     do {                                                                                               \
         cublasStatus_t i4t_b_ = (expr);                                                                \
@@ -194,7 +189,7 @@ int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, floa
         return int4train_hq_forward(g->ctx, x, g->P(L.w), g->P(L.b), g->P(L.sx), g->P(L.sw), n, L.out, L.in, L.group,
                                     g->cfg.mode, y, L.x_packed, L.w_packed);
     }
-    I4T_CU(nn::broadcast_rows(g->stream(), y, g->P(L.b), n, L.out));
+    I4T_CUDA(nn::broadcast_rows(g->stream(), y, g->P(L.b), n, L.out));
     I4T_GEMM(nn::gemm(g->blas, g->linear_compute, false, true, n, L.out, L.in, 1.0f, x, L.in, 0, g->P(L.w), L.in, 0,
                       1.0f, y, L.out, 0));
     return INT4TRAIN_SUCCESS;
@@ -228,7 +223,7 @@ int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, co
                       0.0f, dx, L.in, 0));
     I4T_GEMM(nn::gemm(g->blas, g->linear_compute, true, false, L.out, L.in, n, 1.0f, dy, L.out, 0, x, L.in, 0, 1.0f,
                       g->G(L.w), L.in, 0));
-    I4T_CU(nn::column_sum_accumulate(g->stream(), g->G(L.b), dy, n, L.out, g->scratch));
+    I4T_CUDA(nn::column_sum_accumulate(g->stream(), g->G(L.b), dy, n, L.out, g->scratch));
     return INT4TRAIN_SUCCESS;
 }
 
@@ -292,15 +287,15 @@ int4train_status build(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->grads, g->total));
     I4T_TRY(g->alloc(&g->m, g->total));
     I4T_TRY(g->alloc(&g->v, g->total));
-    I4T_CU(cudaMemsetAsync(g->params, 0, sizeof(float) * g->total, g->stream()));
-    I4T_CU(cudaMemsetAsync(g->grads, 0, sizeof(float) * g->total, g->stream()));
-    I4T_CU(cudaMemsetAsync(g->m, 0, sizeof(float) * g->total, g->stream()));
-    I4T_CU(cudaMemsetAsync(g->v, 0, sizeof(float) * g->total, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->params, 0, sizeof(float) * g->total, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->grads, 0, sizeof(float) * g->total, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->m, 0, sizeof(float) * g->total, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->v, 0, sizeof(float) * g->total, g->stream()));
     std::vector<float> ones(C, 1.0f);  // LayerNorm gains start at one
     for (int l = 0; l <= L; ++l) {
         int64_t o1 = l < L ? g->blocks[l].ln1w : g->lnfw;
-        I4T_CU(cudaMemcpy(g->P(o1), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
-        if (l < L) I4T_CU(cudaMemcpy(g->P(g->blocks[l].ln2w), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
+        I4T_CUDA(cudaMemcpy(g->P(o1), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
+        if (l < L) I4T_CUDA(cudaMemcpy(g->P(g->blocks[l].ln2w), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
     }
 
     // activations
@@ -357,7 +352,7 @@ int4train_status build(int4train_gpt g) {
     }
     I4T_TRY(g->alloc(&g->norm_out, 2));
     I4T_TRY(g->alloc(&g->norm_scratch, (int64_t)nn::grad_norm_scratch(g->total)));
-    I4T_CU(cudaStreamSynchronize(g->stream()));
+    I4T_CUDA(cudaStreamSynchronize(g->stream()));
     return INT4TRAIN_SUCCESS;
 }
 
@@ -557,32 +552,32 @@ INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const in
     I4T_CUDA(cudaMemcpyAsync(gpt->tokens, h_tokens, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
     if (h_targets) I4T_CUDA(cudaMemcpyAsync(gpt->targets, h_targets, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
     float p = gpt->dropout_p();
-    I4T_CU(nn::embedding_forward(s, gpt->res[0], gpt->tokens, gpt->P(gpt->wte), gpt->P(gpt->wpe), n, t, C, p,
+    I4T_CUDA(nn::embedding_forward(s, gpt->res[0], gpt->tokens, gpt->P(gpt->wte), gpt->P(gpt->wpe), n, t, C, p,
                                  gpt->site(0)));
     nn::AttentionShape sh{batch, t, C, c.heads};
     for (int l = 0; l < c.layers; ++l) {
         Block& k = gpt->blocks[l];
         const float* x = gpt->res[l];
         // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
-        I4T_CU(nn::layernorm_forward(s, k.ln1, k.ln1_mean, k.ln1_rstd, x, gpt->P(k.ln1w), gpt->P(k.ln1b), n, C));
+        I4T_CUDA(nn::layernorm_forward(s, k.ln1, k.ln1_mean, k.ln1_rstd, x, gpt->P(k.ln1w), gpt->P(k.ln1b), n, C));
         I4T_TRY(linear_forward(gpt, k.lin[0], k.ln1, k.qkv, n));
         I4T_TRY(nn::attention_forward(s, gpt->blas, gpt->hp, sh, k.att_out, k.att, k.qkv, gpt->qkvp, gpt->attd,
                                       gpt->outp, p, gpt->site(8 * l + 1)));
         I4T_TRY(linear_forward(gpt, k.lin[1], k.att_out, gpt->dbuf1, n));
-        I4T_CU(nn::residual_dropout(s, k.x2, x, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 2)));
+        I4T_CUDA(nn::residual_dropout(s, k.x2, x, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 2)));
         // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
-        I4T_CU(nn::layernorm_forward(s, k.ln2, k.ln2_mean, k.ln2_rstd, k.x2, gpt->P(k.ln2w), gpt->P(k.ln2b), n, C));
+        I4T_CUDA(nn::layernorm_forward(s, k.ln2, k.ln2_mean, k.ln2_rstd, k.x2, gpt->P(k.ln2w), gpt->P(k.ln2b), n, C));
         I4T_TRY(linear_forward(gpt, k.lin[2], k.ln2, k.h, n));
-        I4T_CU(nn::gelu_forward(s, k.g, k.h, (int64_t)n * 4 * C));
+        I4T_CUDA(nn::gelu_forward(s, k.g, k.h, (int64_t)n * 4 * C));
         I4T_TRY(linear_forward(gpt, k.lin[3], k.g, gpt->dbuf1, n));
-        I4T_CU(nn::residual_dropout(s, gpt->res[l + 1], k.x2, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 3)));
+        I4T_CUDA(nn::residual_dropout(s, gpt->res[l + 1], k.x2, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 3)));
     }
-    I4T_CU(nn::layernorm_forward(s, gpt->lnf, gpt->lnf_mean, gpt->lnf_rstd, gpt->res[c.layers], gpt->P(gpt->lnfw),
+    I4T_CUDA(nn::layernorm_forward(s, gpt->lnf, gpt->lnf_mean, gpt->lnf_rstd, gpt->res[c.layers], gpt->P(gpt->lnfw),
                                  gpt->P(gpt->lnfb), n, C));
     // tied head: logits = LN_f(x)·wteᵀ
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, false, true, n, V, C, 1.0f, gpt->lnf, C, 0, gpt->P(gpt->wte), C, 0, 0.0f,
                       gpt->probs, V, 0));
-    I4T_CU(nn::softmax_cross_entropy(s, gpt->probs, gpt->losses, gpt->loss, h_targets ? gpt->targets : nullptr, n, V));
+    I4T_CUDA(nn::softmax_cross_entropy(s, gpt->probs, gpt->losses, gpt->loss, h_targets ? gpt->targets : nullptr, n, V));
     gpt->probs_valid = true;
     gpt->backward_ready = gpt->training && gpt->has_targets;
     if (h_loss) {
@@ -608,35 +603,35 @@ INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt) {
     float p = gpt->dropout_p();
     int64_t nc = (int64_t)n * C;
     // head and final LayerNorm
-    I4T_CU(nn::cross_entropy_backward(s, gpt->probs, gpt->targets, n, V));
+    I4T_CUDA(nn::cross_entropy_backward(s, gpt->probs, gpt->targets, n, V));
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, false, false, n, C, V, 1.0f, gpt->probs, V, 0, gpt->P(gpt->wte), C, 0, 0.0f,
                       gpt->dln, C, 0));
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, true, false, V, C, n, 1.0f, gpt->probs, V, 0, gpt->lnf, C, 0, 1.0f,
                       gpt->G(gpt->wte), C, 0));
-    I4T_CU(cudaMemsetAsync(gpt->dres, 0, sizeof(float) * nc, s));
-    I4T_CU(nn::layernorm_backward(s, gpt->dres, gpt->G(gpt->lnfw), gpt->G(gpt->lnfb), gpt->dln, gpt->res[c.layers],
+    I4T_CUDA(cudaMemsetAsync(gpt->dres, 0, sizeof(float) * nc, s));
+    I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(gpt->lnfw), gpt->G(gpt->lnfb), gpt->dln, gpt->res[c.layers],
                                   gpt->P(gpt->lnfw), gpt->lnf_mean, gpt->lnf_rstd, n, C, gpt->scratch));
     nn::AttentionShape sh{gpt->b, gpt->t, C, c.heads};
     for (int l = c.layers - 1; l >= 0; --l) {
         Block& k = gpt->blocks[l];
         // MLP branch; dres = ∂L/∂x3 flows unchanged into ∂L/∂x2 through the residual
-        I4T_CU(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 3)));
+        I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 3)));
         I4T_TRY(linear_backward(gpt, k.lin[3], gpt->dbuf1, k.g, gpt->dbuf2, n));
-        I4T_CU(nn::gelu_backward(s, gpt->dbuf2, gpt->dbuf2, k.h, 4 * nc));
+        I4T_CUDA(nn::gelu_backward(s, gpt->dbuf2, gpt->dbuf2, k.h, 4 * nc));
         I4T_TRY(linear_backward(gpt, k.lin[2], gpt->dbuf2, k.ln2, gpt->dln, n));
-        I4T_CU(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln2w), gpt->G(k.ln2b), gpt->dln, k.x2, gpt->P(k.ln2w),
+        I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln2w), gpt->G(k.ln2b), gpt->dln, k.x2, gpt->P(k.ln2w),
                                       k.ln2_mean, k.ln2_rstd, n, C, gpt->scratch));
         // attention branch; dres = ∂L/∂x2
-        I4T_CU(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 2)));
+        I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 2)));
         I4T_TRY(linear_backward(gpt, k.lin[1], gpt->dbuf1, k.att_out, gpt->dbuf2, n));
         I4T_TRY(nn::attention_backward(s, gpt->blas, gpt->hp, sh, gpt->dbuf1, gpt->dbuf2, k.qkv, k.att, gpt->qkvp,
                                        gpt->dqkvp, gpt->attd, gpt->datt, gpt->outp, p, gpt->site(8 * l + 1)));
         I4T_TRY(linear_backward(gpt, k.lin[0], gpt->dbuf1, k.ln1, gpt->dln, n));
-        I4T_CU(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln1w), gpt->G(k.ln1b), gpt->dln, gpt->res[l],
+        I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln1w), gpt->G(k.ln1b), gpt->dln, gpt->res[l],
                                       gpt->P(k.ln1w), k.ln1_mean, k.ln1_rstd, n, C, gpt->scratch));
     }
-    I4T_CU(nn::dropout_backward(s, gpt->dres, gpt->dres, nc, p, gpt->site(0)));
-    I4T_CU(nn::embedding_backward(s, gpt->G(gpt->wte), gpt->G(gpt->wpe), gpt->dres, gpt->tokens, n, gpt->t, C, V,
+    I4T_CUDA(nn::dropout_backward(s, gpt->dres, gpt->dres, nc, p, gpt->site(0)));
+    I4T_CUDA(nn::embedding_backward(s, gpt->G(gpt->wte), gpt->G(gpt->wpe), gpt->dres, gpt->tokens, n, gpt->t, C, V,
                                   gpt->scratch));
     return INT4TRAIN_SUCCESS;
 }
@@ -664,13 +659,13 @@ INT4TRAIN_API int4train_status int4train_gpt_adamw_step(int4train_gpt gpt, const
     for (const Tensor& t : gpt->tensors)
         if (t.is_step && steps_active(gpt, t)) any_step_active = true;
     int64_t norm_count = any_step_active ? gpt->total : gpt->main_count;
-    I4T_CU(nn::grad_norm(s, gpt->norm_out, gpt->grads, norm_count, a.grad_clip, gpt->norm_scratch));
+    I4T_CUDA(nn::grad_norm(s, gpt->norm_out, gpt->grads, norm_count, a.grad_clip, gpt->norm_scratch));
     for (Tensor& t : gpt->tensors) {
         if (!steps_active(gpt, t)) continue;
         int step = ++t.adam_steps;
         float c1 = 1.0f - powf(a.beta1, (float)step), c2 = 1.0f - powf(a.beta2, (float)step);
         int64_t o = t.offset;
-        I4T_CU(nn::adamw(s, gpt->params + o, gpt->grads + o, gpt->m + o, gpt->v + o, t.numel, a.learning_rate, a.beta1,
+        I4T_CUDA(nn::adamw(s, gpt->params + o, gpt->grads + o, gpt->m + o, gpt->v + o, t.numel, a.learning_rate, a.beta1,
                          a.beta2, a.eps, t.decay ? a.weight_decay : 0.0f, c1, c2, gpt->norm_out + 1, t.is_step));
     }
     if (h_grad_norm) {
