@@ -109,10 +109,6 @@ public sealed class DeviceGptModel : IGptModel
     public void OptimizerStep(float learningRate) =>
         _gpt.AdamWStep(learningRate, Config.Beta1, Config.Beta2, 1e-8f, Config.WeightDecay, Config.GradClip);
 
-    /// <summary>The global gradient norm of the last step (synchronises; for logs and tests).</summary>
-    public float OptimizerStepWithNorm(float learningRate) =>
-        _gpt.AdamWStep(learningRate, Config.Beta1, Config.Beta2, 1e-8f, Config.WeightDecay, Config.GradClip, readNorm: true);
-
     /// <inheritdoc />
     public float[] NextTokenProbabilities(int sequence) => _gpt.Probabilities(sequence * _lastT + _lastT - 1);
 

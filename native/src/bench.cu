@@ -791,33 +791,21 @@ INT4TRAIN_API int4train_status int4train_bench_phases(int4train_context ctx, con
             nph = 4;
         } else {
             // the body of int4train_linear_backward (Nonzero), one event per phase
-            const int64_t big = nd > cd ? nd : cd;
+            // (the layer's own workspace layout, plus the unfused check's transformed copies)
             Plan p;
-            p.add<int8_t>(nc); p.add<int8_t>(nc); p.add<float>(3); p.add<int8_t>(nd);
-            p.add<double>(2 * (int64_t)n); p.add<double>(2 * (int64_t)n);
-            p.add<uint8_t>(2 * (int64_t)n); p.add<uint8_t>(2 * (int64_t)n);
-            p.add<int32_t>(2); p.add<int32_t>(2);
-            p.add<float>(nd); p.add<float>(cd); p.add<double>(canon_ws_count(big) + 1);
-            bit_split_plan(p, n, c);
-            lss_select_plan(p, n, c, d);
-            lss_select_plan(p, n, c, d);
-            lss_grad_weight_plan(ctx, p, n, c, d);
-            lss_grad_input_plan(ctx, p, n, c, d);
+            linear_backward_plan_buffers(p, n, c, d);
+            p.add<float>(nd); p.add<float>(cd);
+            linear_backward_plan_ops(ctx, p, n, c, d);
             Arena ar;
             I4T_TRY(make_arena(ctx, p, &ar));
-            int8_t* high = ar.take<int8_t>(nc);
-            int8_t* low = ar.take<int8_t>(nc);
-            float* scales = ar.take<float>(3);
-            int8_t* xq = ar.take<int8_t>(nd);
-            double* prob_w = ar.take<double>(2 * (int64_t)n);
-            double* prob_x = ar.take<double>(2 * (int64_t)n);
-            uint8_t* keep_w = ar.take<uint8_t>(2 * (int64_t)n);
-            uint8_t* keep_x = ar.take<uint8_t>(2 * (int64_t)n);
-            int32_t* kept_w = ar.take<int32_t>(2);
-            int32_t* kept_x = ar.take<int32_t>(2);
+            const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
+            int8_t *high = b.high, *low = b.low, *xq = b.xq;
+            float* scales = b.scales;
+            double *prob_w = b.prob_w, *prob_x = b.prob_x, *cws = b.cws;
+            uint8_t *keep_w = b.keep_w, *keep_x = b.keep_x;
+            int32_t *kept_w = b.kept_w, *kept_x = b.kept_x;
             float* xh = ar.take<float>(nd);
             float* wh = ar.take<float>(cd);
-            double* cws = ar.take<double>(canon_ws_count(big) + 1);
             I4T_ARENA_CHECK(ar);
             const uint64_t sd = seed + (uint64_t)i;
             I4T_TRY(bit_split_impl(ctx, ar, L.gy[i], n, c, sd, mode, high, low, scales));

@@ -71,42 +71,14 @@ __global__ void __launch_bounds__(512) hadamard_quant_kernel(const float* __rest
     }
 }
 
-// The same fused prologue for G ≤ 32, one warp per 32 consecutive floats (lane = element), grid-stride: the butterfly
-// stages run on registers through shuffles, with no shared memory and no barriers (the block kernel above spends most
-// of its time in barriers and shared-memory traffic: ncu 2026-11-23, 24 % of DRAM peak at 88 % SM). Stage h: the lane
-// with (lane & h) == 0 holds a = x[i] and keeps a + b, its partner (holding b = x[i + h]) keeps a − b — the same
-// additions, in the same stage order, as load_and_butterfly, so the codes are bit-identical. A G-block never straddles
-// a 32-element group (G | 32 and the tensor is made of whole G-blocks); lanes past the end load 0 and write nothing.
-__global__ void __launch_bounds__(256) hadamard_quant_warp_kernel(const float* __restrict__ x, int64_t total, int group,
-                                                                  float scale, int cols, const float* step, int qn,
-                                                                  int8_t* codes, int ld, uint8_t* packed) {
-    const int lane = threadIdx.x & 31;
-    const float st = *step;
-    const int64_t nwarps = (int64_t)gridDim.x * (blockDim.x / 32);
-    for (int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32; w * 32 < total; w += nwarps) {
-        const int64_t f = w * 32 + lane;
-        const bool valid = f < total;
-        float v = valid ? x[f] : 0.0f;
-        for (int h = 1; h < group; h <<= 1) {
-            float o = __shfl_xor_sync(0xffffffffu, v, h);
-            v = (lane & h) ? __fsub_rn(o, v) : __fadd_rn(v, o);
-        }
-        const int q = lsq_code(__fmul_rn(v, scale), st, qn);
-        const int q_odd = __shfl_down_sync(0xffffffffu, q, 1);  // the odd neighbour's code, for the packed byte
-        if (!valid) continue;
-        int64_t at = f;  // codes[r·ld + col]; = f when the operand is not padded along the row
-        if (ld != cols) {
-            int64_t r = f / cols;
-            at = r * ld + (f - r * cols);
-        }
-        codes[at] = (int8_t)q;
-        if ((lane & 1) == 0) packed[f >> 1] = (uint8_t)((q_odd << 4) | (q & 0xF));  // cols even: pairs stay in a row
-    }
-}
-
-// As hadamard_quant_warp_kernel with 4 consecutive floats per lane (128 per warp and iteration, 16-byte loads): stages
-// h = 1, 2 pair values inside a lane, stages h ≥ 4 pair slot k of lane l with slot k of lane l ^ (h/4). Same pairs,
-// same additions, same stage order: bit-identical. Needs x 16-byte and packed 2-byte aligned (checked by the caller).
+// The same fused prologue for G ≤ 32 as one warp per 128 consecutive floats, 4 per lane (16-byte loads), grid-stride:
+// the butterfly stages run on registers, with no shared memory and no barriers (the block kernel above spends most of
+// its time in barriers and shared-memory traffic: ncu 2026-11-23, 24 % of DRAM peak at 88 % SM). Stages h = 1, 2 pair
+// values inside a lane; stages h ≥ 4 pair slot k of lane l with slot k of lane l ^ (h/4) through shuffles, the lane
+// with (lane & h/4) == 0 holding a = x[i] and keeping a + b, its partner keeping a − b. Same pairs, same additions,
+// same stage order as load_and_butterfly, so the codes are bit-identical. A G-block never straddles a 128-element group
+// (G | 128, whole G-blocks); elements past the end load 0 and write nothing. Needs x 16-byte, codes 4-byte and packed
+// 2-byte aligned (the caller checks; otherwise the block kernel runs).
 __global__ void __launch_bounds__(256) hadamard_quant_warp4_kernel(const float* __restrict__ x, int64_t total, int group,
                                                                    float scale, int cols, const float* step, int qn,
                                                                    int8_t* codes, int ld, uint8_t* packed) {
@@ -170,20 +142,16 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
     if (ld != cols || rows_pad != rows) I4T_CUDA(cudaMemsetAsync(codes, 0, (size_t)rows_pad * ld, ctx->stream));
     int64_t total = (int64_t)rows * cols;
     float scale = (float)(1.0 / sqrt((double)group));
-    if (group <= 32) {
-        const bool vec = ((uintptr_t)x % 16 == 0) && ((uintptr_t)packed % 2 == 0) && ((uintptr_t)codes % 4 == 0);
-        int64_t warps = ceil_div(total, vec ? 128 : 32);
+    const bool aligned = ((uintptr_t)x % 16 == 0) && ((uintptr_t)packed % 2 == 0) && ((uintptr_t)codes % 4 == 0);
+    if (group <= 32 && aligned) {
+        int64_t warps = ceil_div(total, 128);
         int64_t blocks = ceil_div(warps, 8 * 4);  // 4 iterations per warp, 8 warps per CTA
         if (blocks < 1) blocks = 1;
         const int64_t cap = ctx->sm_count > 0 ? (int64_t)ctx->sm_count * 64 : 8192;  // grid-stride beyond ~8 waves
         if (blocks > cap) blocks = cap;
-        if (vec)
-            hadamard_quant_warp4_kernel<<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, group, scale, cols, d_step,
-                                                                                   lsq_qn(mode), codes, ld, packed);
-        else
-            hadamard_quant_warp_kernel<<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, group, scale, cols, d_step,
-                                                                                  lsq_qn(mode), codes, ld, packed);
-        I4T_LAUNCH("hadamard_quant_warp_kernel");
+        hadamard_quant_warp4_kernel<<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, group, scale, cols, d_step,
+                                                                               lsq_qn(mode), codes, ld, packed);
+        I4T_LAUNCH("hadamard_quant_warp4_kernel");
         return INT4TRAIN_SUCCESS;
     }
     int64_t blocks = ceil_div(total, kHadChunk);

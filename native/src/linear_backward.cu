@@ -34,6 +34,55 @@ __global__ void bias_final_kernel(const double* __restrict__ part, int nparts, i
 
 using namespace i4t;
 
+namespace i4t {
+
+static int64_t canon_ws_for(int n, int c, int d) {
+    const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
+    return canon_ws_count(nd > cd ? nd : cd) + 1;
+}
+
+void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
+    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, n2 = 2 * (int64_t)n;
+    p.add<int8_t>(nc);
+    p.add<int8_t>(nc);
+    p.add<float>(3);
+    p.add<int8_t>(nd);
+    p.add<double>(n2);
+    p.add<double>(n2);
+    p.add<uint8_t>(n2);
+    p.add<uint8_t>(n2);
+    p.add<int32_t>(2);
+    p.add<int32_t>(2);
+    p.add<double>(canon_ws_for(n, c, d));
+}
+
+void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d) {
+    bit_split_plan(p, n, c);
+    lss_select_plan(p, n, c, d);  // ∇W selection
+    lss_select_plan(p, n, c, d);  // ∇X selection
+    lss_grad_weight_plan(ctx, p, n, c, d);
+    lss_grad_input_plan(ctx, p, n, c, d);
+}
+
+LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d) {
+    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, n2 = 2 * (int64_t)n;
+    LinearBackwardBuffers b;
+    b.high = ar.take<int8_t>(nc);
+    b.low = ar.take<int8_t>(nc);
+    b.scales = ar.take<float>(3);
+    b.xq = ar.take<int8_t>(nd);
+    b.prob_w = ar.take<double>(n2);
+    b.prob_x = ar.take<double>(n2);
+    b.keep_w = ar.take<uint8_t>(n2);
+    b.keep_x = ar.take<uint8_t>(n2);
+    b.kept_w = ar.take<int32_t>(2);
+    b.kept_x = ar.take<int32_t>(2);
+    b.cws = ar.take<double>(canon_ws_for(n, c, d));
+    return b;
+}
+
+}  // namespace i4t
+
 extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w, const uint8_t* d_x_packed,
     const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c, int d, int group, int mode,
@@ -60,40 +109,20 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     if (sampling != INT4TRAIN_SAMPLING_NONZERO && sampling != INT4TRAIN_SAMPLING_BERNOULLI)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: sampling %d is not 0 or 1", sampling);
 
-    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, cd = (int64_t)c * d;
-    const int64_t big = nd > cd ? nd : cd;
+    const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
     Plan p;
-    p.add<int8_t>(nc);
-    p.add<int8_t>(nc);
-    p.add<float>(3);
-    p.add<int8_t>(nd);
-    p.add<double>(2 * (int64_t)n);
-    p.add<double>(2 * (int64_t)n);
-    p.add<uint8_t>(2 * (int64_t)n);
-    p.add<uint8_t>(2 * (int64_t)n);
-    p.add<int32_t>(2);
-    p.add<int32_t>(2);
-    p.add<double>(canon_ws_count(big) + 1);
+    linear_backward_plan_buffers(p, n, c, d);
     const int bias_parts = (int)ceil_div(n, kBiasRows);
     p.add<double>((int64_t)bias_parts * c);
-    bit_split_plan(p, n, c);
-    lss_select_plan(p, n, c, d);
-    lss_select_plan(p, n, c, d);
-    lss_grad_weight_plan(ctx, p, n, c, d);
-    lss_grad_input_plan(ctx, p, n, c, d);
+    linear_backward_plan_ops(ctx, p, n, c, d);
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
-    int8_t* high = ar.take<int8_t>(nc);
-    int8_t* low = ar.take<int8_t>(nc);
-    float* scales = ar.take<float>(3);
-    int8_t* xq = ar.take<int8_t>(nd);
-    double* prob_w = ar.take<double>(2 * (int64_t)n);
-    double* prob_x = ar.take<double>(2 * (int64_t)n);
-    uint8_t* keep_w = ar.take<uint8_t>(2 * (int64_t)n);
-    uint8_t* keep_x = ar.take<uint8_t>(2 * (int64_t)n);
-    int32_t* kept_w = ar.take<int32_t>(2);
-    int32_t* kept_x = ar.take<int32_t>(2);
-    double* cws = ar.take<double>(canon_ws_count(big) + 1);
+    const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
+    int8_t *high = b.high, *low = b.low, *xq = b.xq;
+    float* scales = b.scales;
+    double *prob_w = b.prob_w, *prob_x = b.prob_x, *cws = b.cws;
+    uint8_t *keep_w = b.keep_w, *keep_x = b.keep_x;
+    int32_t *kept_w = b.kept_w, *kept_x = b.kept_x;
     double* bias_part = ar.take<double>((int64_t)bias_parts * c);
     I4T_ARENA_CHECK(ar);
 

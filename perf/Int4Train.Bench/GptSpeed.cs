@@ -50,7 +50,6 @@ internal static class GptSpeed
                 model.OptimizerStep(AdamW.LearningRate(cfg, s, 5000));
                 if (s >= warmup) times.Add(sw.Elapsed.TotalMilliseconds);
             }
-            model.Forward(data.Batch(false, cfg.BatchSize, cfg.Context, 1).X, data.Batch(false, cfg.BatchSize, cfg.Context, 1).Y, cfg.BatchSize, 0, false);
             times.Sort();
             double median = times[times.Count / 2], mean = times.Average();
             double tps = (double)cfg.BatchSize * cfg.Context / (mean / 1000);

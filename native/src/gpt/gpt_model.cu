@@ -99,7 +99,7 @@ struct int4train_gpt_s {
 
 namespace {
 
-int64_t add_tensor(int4train_gpt g, std::vector<Tensor>& order, const std::string& name, int64_t numel, bool decay,
+int64_t add_tensor(std::vector<Tensor>& order, const std::string& name, int64_t numel, bool decay,
                    bool is_step = false, int linear = -1) {
     Tensor t;
     t.name = name;
@@ -108,7 +108,6 @@ int64_t add_tensor(int4train_gpt g, std::vector<Tensor>& order, const std::strin
     t.is_step = is_step;
     t.linear = linear;
     order.push_back(t);
-    (void)g;
     return (int64_t)order.size() - 1;
 }
 
@@ -238,9 +237,8 @@ int4train_status build(int4train_gpt g) {
     // Tensors in the checkpoint order (the C# host model's); physical layout: decayed weights, then the other
     // tensors, then the step sizes, so the norm and the AdamW groups are contiguous ranges.
     std::vector<Tensor>& ts = g->tensors;
-    std::vector<int64_t*> where;  // where each tensor's offset goes
     g->blocks.resize(L);
-    int64_t i_wte = add_tensor(g, ts, "wte", (int64_t)V * C, true), i_wpe = add_tensor(g, ts, "wpe", (int64_t)T * C, true);
+    int64_t i_wte = add_tensor(ts, "wte", (int64_t)V * C, true), i_wpe = add_tensor(ts, "wpe", (int64_t)T * C, true);
     // weight decay on every 2-D tensor (linear weights and both embeddings), as nanoGPT's configure_optimizers
     struct Pending { int64_t index; int64_t* offset; };
     std::vector<Pending> pend{{i_wte, &g->wte}, {i_wpe, &g->wpe}};
@@ -248,10 +246,10 @@ int4train_status build(int4train_gpt g) {
     for (int l = 0; l < L; ++l) {
         Block& bk = g->blocks[l];
         std::string p = "h" + std::to_string(l) + ".";
-        pend.push_back({add_tensor(g, ts, p + "ln1.weight", C, false), &bk.ln1w});
-        pend.push_back({add_tensor(g, ts, p + "ln1.bias", C, false), &bk.ln1b});
-        pend.push_back({add_tensor(g, ts, p + "ln2.weight", C, false), &bk.ln2w});
-        pend.push_back({add_tensor(g, ts, p + "ln2.bias", C, false), &bk.ln2b});
+        pend.push_back({add_tensor(ts, p + "ln1.weight", C, false), &bk.ln1w});
+        pend.push_back({add_tensor(ts, p + "ln1.bias", C, false), &bk.ln1b});
+        pend.push_back({add_tensor(ts, p + "ln2.weight", C, false), &bk.ln2w});
+        pend.push_back({add_tensor(ts, p + "ln2.bias", C, false), &bk.ln2b});
         int dims[4][2] = {{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}};
         for (int k = 0; k < 4; ++k) {
             Linear& ln = bk.lin[k];
@@ -259,16 +257,16 @@ int4train_status build(int4train_gpt g) {
             ln.out = dims[k][1];
             ln.seed = host_key(c.seed, l, k);
             std::string q = p + lin_names[k];
-            pend.push_back({add_tensor(g, ts, q + ".weight", (int64_t)ln.out * ln.in, true), &ln.w});
-            pend.push_back({add_tensor(g, ts, q + ".bias", ln.out, false), &ln.b});
+            pend.push_back({add_tensor(ts, q + ".weight", (int64_t)ln.out * ln.in, true), &ln.w});
+            pend.push_back({add_tensor(ts, q + ".bias", ln.out, false), &ln.b});
             if (g->int4) {
-                pend.push_back({add_tensor(g, ts, q + ".step_x", 1, false, true, 4 * l + k), &ln.sx});
-                pend.push_back({add_tensor(g, ts, q + ".step_w", 1, false, true, 4 * l + k), &ln.sw});
+                pend.push_back({add_tensor(ts, q + ".step_x", 1, false, true, 4 * l + k), &ln.sx});
+                pend.push_back({add_tensor(ts, q + ".step_w", 1, false, true, 4 * l + k), &ln.sw});
             }
         }
     }
-    pend.push_back({add_tensor(g, ts, "ln_f.weight", C, false), &g->lnfw});
-    pend.push_back({add_tensor(g, ts, "ln_f.bias", C, false), &g->lnfb});
+    pend.push_back({add_tensor(ts, "ln_f.weight", C, false), &g->lnfw});
+    pend.push_back({add_tensor(ts, "ln_f.bias", C, false), &g->lnfb});
     int64_t off = 0;
     for (int pass = 0; pass < 3; ++pass)  // 0: decay, 1: other, 2: steps
         for (auto& pd : pend) {

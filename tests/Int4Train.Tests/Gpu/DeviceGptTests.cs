@@ -66,8 +66,9 @@ public sealed class DeviceGptTests : GpuFixture
 
         var adam = new AdamW(host.Parameters);
         float lr = 1e-3f;
-        adam.Step(host.Parameters, cfg, lr);
-        dev.OptimizerStep(lr);
+        double hostNorm = adam.Step(host.Parameters, cfg, lr);
+        float devNorm = native.AdamWStep(lr, cfg.Beta1, cfg.Beta2, 1e-8f, cfg.WeightDecay, cfg.GradClip, readNorm: true);
+        Assert.That(devNorm, Is.EqualTo(hostNorm).Within(1e-3 * hostNorm), "global gradient norm (clipping)");
         foreach (var (t, p) in native.Tensors.Zip(host.Parameters))
             Assert.That(RelErr(native.Read(t.Index), p.Data), Is.LessThan(1e-3), $"{t.Name}: after AdamW (the first Adam step is ±lr where |g| is tiny)");
     }
@@ -109,6 +110,30 @@ public sealed class DeviceGptTests : GpuFixture
             Assert.That(steps0.All(v => v > 0 && float.IsFinite(v)), Is.True, "step sizes stay positive");
             Assert.That(dev.Native.Tensors.Where(t => t.IsStepSize).All(t => dev.Native.AdamSteps(t.Index) == steps - cfg.ColdStartSteps),
                 Is.True, "steps are learned only after the cold start");
+        }
+    }
+
+    [Test]
+    public void ReinitializeAtStep_ResetsTheStepsOnce_AndBernoulliSamplingTrains()
+    {
+        var cfg = Small(LinearPrecision.Int4HqLss, 0.1f) with { ColdStartSteps = 2, Sampling = SamplingMode.Bernoulli };
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        using var plain = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var reinit = new DeviceGptModel(cfg with { ReinitializeAtStep = 4 }, data.Vocab.Length, Cuda);
+        float[] Steps(DeviceGptModel m) => m.Native.Tensors.Where(t => t.IsStepSize).Select(t => m.Native.Read(t.Index)[0]).ToArray();
+        for (long s = 0; s < 6; s++)
+        {
+            var (x, y) = Batch(cfg, data, s);
+            foreach (var m in new[] { plain, reinit })
+            {
+                m.ZeroGrad();
+                Assert.That(double.IsFinite(m.Forward(x, y, cfg.BatchSize, s, training: true)), Is.True);
+                m.Backward();
+                m.OptimizerStep(1e-3f);
+            }
+            // forwards 1..4 are identical; forward 5 (count − 1 = 4) re-initialises the steps of the second model
+            if (s < 4) Assert.That(Steps(reinit), Is.EqualTo(Steps(plain)), $"step {s}: no re-initialisation yet");
+            else Assert.That(Steps(reinit), Is.Not.EqualTo(Steps(plain)), $"step {s}: re-initialised at forward 5");
         }
     }
 
