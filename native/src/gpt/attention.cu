@@ -4,7 +4,8 @@
 //   backward: ∂ã = ∂out·vᵀ, ∂v = ãᵀ·∂out, ∂a = ∂ã ⊙ mask, ∂s = a ⊙ (∂a − Σ a·∂a), ∂q = ∂s·k/√hs, ∂k = ∂sᵀ·q/√hs
 #include <math.h>
 
-#include "../common.cuh"
+#include "runtime/status.cuh"
+#include "runtime/launch.cuh"
 #include "nn.cuh"
 #include "device_util.cuh"
 

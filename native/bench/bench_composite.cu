@@ -1,0 +1,211 @@
+// bench_composite.cu — the layer's composite operators (HQ forward, LSS ∇W/∇X, whole INT4 and BF16 layers), each
+// checked against an independent composition before it is timed.
+#include "bench_support.cuh"
+#include "cublaslt.cuh"
+#include "timing.cuh"
+#include "runtime/arena.cuh"
+#include "runtime/validate.cuh"
+#include "numerics/philox.cuh"
+#include "ops/operators.cuh"
+#include "gemm/gemm.cuh"
+
+namespace i4t {
+namespace bench {
+
+// ---- composite operators ---------------------------------------------------------------------------------------
+// Prepared backward inputs of one set: bit split + both selections (Nonzero sampling) + unpacked codes.
+struct BwdPrep {
+    int8_t *high, *low;
+    float* scales;
+    double *prob_w, *prob_x;
+    uint8_t *keep_w, *keep_x;
+    int32_t *kept_w, *kept_x;
+    uint8_t *xp, *wp;
+};
+
+int4train_status bench_composite(int4train_context ctx, const char* op, int n, int c, int d, int group, int warmup,
+                                 int runs, int sets, uint64_t seed, int4train_bench_result* r) {
+    cudaStream_t s = ctx->stream;
+    const bool hq = is_op(op, "hq_forward"), gw = is_op(op, "lss_grad_weight"), gx = is_op(op, "lss_grad_input");
+    const bool li = is_op(op, "linear_int4"), lb = is_op(op, "linear_bf16");
+    if (!(hq || gw || gx || li || lb)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: unknown op '%s'", op);
+    if (d % 2) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: d must be even");
+    DevMem mem;
+    Lt lt;
+    I4T_TRY(lt.init());
+    LayerData L;
+    I4T_TRY(make_layer_data(ctx, mem, n, c, d, group, sets, seed, !hq, &L));
+    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, cd = (int64_t)c * d;
+    float* y = mem.get<float>(nc);
+    float* yref = mem.get<float>(std::max(nc, std::max(nd, cd)));
+    float* gxo = mem.get<float>(nd);
+    float* gwo = mem.get<float>(cd);
+    float* gst = mem.get<float>(2);
+    double* acc = mem.get<double>(8);
+    BENCH_MEM_CHECK(mem);
+    std::vector<uint8_t*> XP, WP;
+    for (int i = 0; i < sets; ++i) {
+        XP.push_back(mem.get<uint8_t>(nd / 2));
+        WP.push_back(mem.get<uint8_t>(cd / 2));
+    }
+    BENCH_MEM_CHECK(mem);
+    // forward of every set: the packed codes the backward ops need
+    if (!lb)
+        for (int i = 0; i < sets; ++i)
+            I4T_TRY(int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, XP[i], WP[i]));
+    r->ops = (li || lb ? 6.0 : 2.0) * n * (double)c * d;
+    r->check_ok = -1;
+    set_text(r, "no check");
+
+    if (hq) {
+        // Y vs s_X·s_W·(cuBLASLt INT8 product of the saved codes)
+        int8_t* xq = mem.get<int8_t>(nd);
+        int8_t* wq = mem.get<int8_t>(cd);
+        int32_t* p = mem.get<int32_t>(nc);
+        BENCH_MEM_CHECK(mem);
+        I4T_CUDA(cudaMemsetAsync(y, 0xff, sizeof(float) * nc, s));
+        I4T_TRY(int4train_hq_forward(ctx, L.x[0], L.w[0], nullptr, L.sx[0], L.sw[0], n, c, d, group, 0, y, XP[0], WP[0]));
+        I4T_TRY(int4train_unpack_int4(ctx, XP[0], xq, n, d));
+        I4T_TRY(int4train_unpack_int4(ctx, WP[0], wq, c, d));
+        if (d % 4 == 0) {
+            LtGemm g;
+            I4T_TRY(g.init(lt.h, CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I, false, true, n, c, d));
+            I4T_TRY(g.run(lt.h, xq, wq, p, lt.ws, s));
+        } else {
+            I4T_TRY(int4train_gemm_s8(ctx, xq, wq, p, n, c, d));
+        }
+        ref_dequant_kernel<<<grid_for(nc), 256, 0, s>>>(p, L.sx[0], L.sw[0], nullptr, n, c, yref);
+        I4T_LAUNCH("ref_dequant_kernel");
+        Cmp cm;
+        I4T_TRY(compare_f32(s, y, yref, nc, acc, &cm));
+        r->check_err = cm.rel;
+        r->check_ok = (cm.rel <= 2e-6 && cm.nonfinite == 0 && cm.refnorm > 0) ? 1 : 0;
+        set_text(r, "Y vs s_X*s_W*(cuBLASLt INT8 on the saved codes): rel L2 %.3g, %.0f bits differ", cm.rel, cm.diffbits);
+        Stats st;
+        I4T_TRY(time_runs(s, warmup, runs, sets, [&](int i) {
+            return (int4train_status)int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group,
+                                                          0, y, XP[i], WP[i]);
+        }, &st));
+        r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+        return INT4TRAIN_SUCCESS;
+    }
+
+    if (gw || gx) {
+        std::vector<BwdPrep> P(sets);
+        for (int i = 0; i < sets; ++i) {
+            BwdPrep& b = P[i];
+            b.high = mem.get<int8_t>(nc); b.low = mem.get<int8_t>(nc); b.scales = mem.get<float>(3);
+            b.prob_w = mem.get<double>(2 * (int64_t)n); b.prob_x = mem.get<double>(2 * (int64_t)n);
+            b.keep_w = mem.get<uint8_t>(2 * (int64_t)n); b.keep_x = mem.get<uint8_t>(2 * (int64_t)n);
+            b.kept_w = mem.get<int32_t>(2); b.kept_x = mem.get<int32_t>(2);
+            int8_t* xq = mem.get<int8_t>(nd);
+            BENCH_MEM_CHECK(mem);
+            b.xp = XP[i]; b.wp = WP[i];
+            I4T_TRY(int4train_bit_split(ctx, L.gy[i], n, c, seed + i, 0, b.high, b.low, b.scales));
+            I4T_TRY(int4train_unpack_int4(ctx, XP[i], xq, n, d));
+            I4T_TRY(int4train_lss_select(ctx, b.high, b.low, b.scales, xq, L.sx[i], n, c, d, 0, seed + i, b.prob_w, b.keep_w, b.kept_w));
+            I4T_TRY(int4train_lss_select(ctx, b.high, b.low, b.scales, nullptr, nullptr, n, c, d, 0, seed + i, b.prob_x, b.keep_x, b.kept_x));
+        }
+        auto run = [&](int i) -> int4train_status {
+            BwdPrep& b = P[i];
+            if (gw) return int4train_lss_grad_weight(ctx, b.high, b.low, b.xp, b.scales, L.sx[i], b.keep_w, b.prob_w, n, c, d, gwo);
+            return int4train_lss_grad_input(ctx, b.high, b.low, b.wp, b.scales, L.sw[i], b.keep_x, b.prob_x, n, c, d, gxo);
+        };
+        // check (Nonzero: every row with a nonzero score is kept with p = 1, the others are zero): cuBLASLt FP32
+        // GEMM on the dequantized digits ĝ = s↑·h + s↓·l and codes
+        float* ghat = mem.get<float>(nc);
+        int8_t* q = mem.get<int8_t>(gw ? nd : cd);
+        float* qf = mem.get<float>(gw ? nd : cd);
+        BENCH_MEM_CHECK(mem);
+        float* out = gw ? gwo : gxo;
+        const int64_t on = gw ? cd : nd;
+        I4T_CUDA(cudaMemsetAsync(out, 0xff, sizeof(float) * on, s));
+        I4T_TRY(run(0));
+        dequant_digits_kernel<<<grid_for(nc), 256, 0, s>>>(P[0].high, P[0].low, nc, P[0].scales, ghat);
+        I4T_LAUNCH("dequant_digits_kernel");
+        LtGemm g;
+        if (gw) {
+            // ∇(WH)[C,D] = ĝᵀ[C,N]·(s_X·X codes)[N,D]
+            I4T_TRY(int4train_unpack_int4(ctx, XP[0], q, n, d));
+            dequant_codes_kernel<<<grid_for(nd), 256, 0, s>>>(q, nd, L.sx[0], qf);
+            I4T_LAUNCH("dequant_codes_kernel");
+            I4T_TRY(g.init(lt.h, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F, true, false, c, d, n));
+            I4T_TRY(g.run(lt.h, ghat, qf, yref, lt.ws, s));
+        } else {
+            // ∇(XH)[N,D] = ĝ[N,C]·(s_W·W codes)[C,D]
+            I4T_TRY(int4train_unpack_int4(ctx, WP[0], q, c, d));
+            dequant_codes_kernel<<<grid_for(cd), 256, 0, s>>>(q, cd, L.sw[0], qf);
+            I4T_LAUNCH("dequant_codes_kernel");
+            I4T_TRY(g.init(lt.h, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, false, n, d, c));
+            I4T_TRY(g.run(lt.h, ghat, qf, yref, lt.ws, s));
+        }
+        Cmp cm;
+        I4T_TRY(compare_f32(s, out, yref, on, acc, &cm));
+        r->check_err = cm.rel;
+        r->check_ok = (cm.rel <= 1e-5 && cm.nonfinite == 0 && cm.refnorm > 0) ? 1 : 0;
+        set_text(r, "vs cuBLASLt FP32 GEMM on dequantized digits and codes: rel L2 %.3g (%.0f bits differ)", cm.rel, cm.diffbits);
+        Stats st;
+        I4T_TRY(time_runs(s, warmup, runs, sets, run, &st));
+        r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+        return INT4TRAIN_SUCCESS;
+    }
+
+    if (li) {
+        auto run = [&](int i) -> int4train_status {
+            I4T_TRY(int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, XP[i], WP[i]));
+            return int4train_linear_backward(ctx, L.gy[i], L.x[i], L.w[i], XP[i], WP[i], L.sx[i], L.sw[i], n, c, d, group, 0,
+                                             0, seed + i, gxo, gwo, gst, gst + 1, nullptr);
+        };
+        I4T_CUDA(cudaMemsetAsync(gxo, 0xff, sizeof(float) * nd, s));
+        I4T_CUDA(cudaMemsetAsync(gwo, 0xff, sizeof(float) * cd, s));
+        I4T_TRY(run(0));
+        Cmp a, b;
+        I4T_CUDA(cudaMemsetAsync(yref, 0, sizeof(float) * std::max(nd, cd), s));
+        I4T_TRY(compare_f32(s, gxo, yref, nd, acc, &a));  // "error" vs zeros = 1 and rel = ‖∇X‖ / 0 → use the norms
+        I4T_TRY(compare_f32(s, gwo, yref, cd, acc, &b));
+        float hst[2];
+        I4T_CUDA(cudaMemcpy(hst, gst, sizeof hst, cudaMemcpyDeviceToHost));
+        const bool ok = a.nonfinite == 0 && b.nonfinite == 0 && a.rel > 0 && b.rel > 0 && isfinite(hst[0]) && isfinite(hst[1]);
+        r->check_ok = ok ? 1 : 0;
+        r->check_err = a.nonfinite + b.nonfinite;
+        snprintf(r->check_text, sizeof r->check_text, "outputs finite and nonzero: |dX| %.3g, |dW| %.3g, dsX %.3g, dsW %.3g",
+                 a.rel, b.rel, (double)hst[0], (double)hst[1]);
+        Stats st;
+        I4T_TRY(time_runs(s, warmup, runs, sets, run, &st));
+        r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+        return INT4TRAIN_SUCCESS;
+    }
+
+    // linear_bf16: Y = X·Wᵀ, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X with BF16 operands, FP32 accumulation, BF16 outputs
+    std::vector<__nv_bfloat16*> X16, W16, G16;
+    for (int i = 0; i < sets; ++i) {
+        X16.push_back(mem.get<__nv_bfloat16>(nd));
+        W16.push_back(mem.get<__nv_bfloat16>(cd));
+        G16.push_back(mem.get<__nv_bfloat16>(nc));
+        BENCH_MEM_CHECK(mem);
+        convert_bf16_kernel<<<grid_for(nd), 256, 0, s>>>(L.x[i], X16[i], nd);
+        convert_bf16_kernel<<<grid_for(cd), 256, 0, s>>>(L.w[i], W16[i], cd);
+        convert_bf16_kernel<<<grid_for(nc), 256, 0, s>>>(L.gy[i], G16[i], nc);
+        I4T_LAUNCH("convert_bf16_kernel");
+    }
+    __nv_bfloat16* Y16 = mem.get<__nv_bfloat16>(nc);
+    __nv_bfloat16* GX16 = mem.get<__nv_bfloat16>(nd);
+    __nv_bfloat16* GW16 = mem.get<__nv_bfloat16>(cd);
+    BENCH_MEM_CHECK(mem);
+    LtGemm f, bx, bw;
+    I4T_TRY(f.init(lt.h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, true, n, c, d));
+    I4T_TRY(bx.init(lt.h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, false, n, d, c));
+    I4T_TRY(bw.init(lt.h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, true, false, c, d, n));
+    Stats st;
+    I4T_TRY(time_runs(s, warmup, runs, sets, [&](int i) -> int4train_status {
+        I4T_TRY(f.run(lt.h, X16[i], W16[i], Y16, lt.ws, s));
+        I4T_TRY(bx.run(lt.h, G16[i], W16[i], GX16, lt.ws, s));
+        return bw.run(lt.h, G16[i], X16[i], GW16, lt.ws, s);
+    }, &st));
+    r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+    set_text(r, "baseline (no check)");
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace bench
+}  // namespace i4t

@@ -1,0 +1,72 @@
+// bench_support.cuh — what the benchmark's translation units share: device buffers that free themselves, the
+// generated inputs (Philox; outlier channels in X, skewed rows in ∇Y), the device-side comparisons every variant is
+// checked with before its time counts, and the layer's input sets.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include <vector>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "runtime/status.cuh"
+#include "runtime/context.cuh"
+#include "runtime/launch.cuh"
+#include "int4train_bench.h"
+
+namespace i4t {
+namespace bench {
+
+// ---- device buffers --------------------------------------------------------------------------------------
+struct DevMem {
+    std::vector<void*> ptrs;
+    bool failed = false;
+    template <class T> T* get(int64_t count) {
+        void* p = nullptr;
+        if (cudaMalloc(&p, sizeof(T) * (size_t)(count > 0 ? count : 1)) != cudaSuccess) {
+            (void)cudaGetLastError();
+            failed = true;
+            return nullptr;
+        }
+        ptrs.push_back(p);
+        return static_cast<T*>(p);
+    }
+    ~DevMem() { for (void* p : ptrs) cudaFree(p); }
+};
+#define BENCH_MEM_CHECK(mem)                                                                       \
+    do {                                                                                           \
+        if ((mem).failed) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "%s: device allocation failed", __func__); \
+    } while (0)
+
+struct Cmp { double rel = 0, nonfinite = 0, diffbits = 0, refnorm = 0; };
+struct LayerData {
+    int sets = 0;
+    std::vector<float*> x, w, gy, sx, sw;
+};
+
+__global__ void gen_kernel(float* out, int rows, int cols, uint64_t seed, int kind);
+__global__ void gen_codes_kernel(int8_t* out, int64_t n, uint64_t seed);
+__global__ void convert_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t n);
+__global__ void convert_fp16_kernel(const float* in, __half* out, int64_t n);
+__global__ void dequant_codes_kernel(const int8_t* q, int64_t n, const float* s, float* out);
+__global__ void dequant_digits_kernel(const int8_t* hi, const int8_t* lo, int64_t n, const float* scales, float* out);
+__global__ void ref_dequant_kernel(const int32_t* __restrict__ p, const float* sx, const float* sw,
+                                   const float* __restrict__ bias, int n, int c, float* y);
+__global__ void cmp_f32_kernel(const float* a, const float* b, int64_t n, double* acc);
+__global__ void cmp_i32_kernel(const int32_t* a, const int32_t* b, int64_t n, double* acc);
+int4train_status compare_f32(cudaStream_t s, const float* a, const float* b, int64_t n, double* dacc, Cmp* out);
+int4train_status compare_i32(cudaStream_t s, const int32_t* a, const int32_t* b, int64_t n, double* dacc,
+                             double* mismatches, double* nonzero);
+int4train_status make_layer_data(int4train_context ctx, DevMem& mem, int n, int c, int d, int group, int sets,
+                                 uint64_t seed, bool need_gy, LayerData* L);
+
+inline bool is_op(const char* a, const char* b) { return strcmp(a, b) == 0; }
+
+int4train_status bench_gemm(int4train_context ctx, const char* op, int m, int n, int k, int warmup, int runs, int sets,
+                            uint64_t seed, int4train_bench_result* r);
+int4train_status bench_composite(int4train_context ctx, const char* op, int n, int c, int d, int group, int warmup,
+                                 int runs, int sets, uint64_t seed, int4train_bench_result* r);
+
+}  // namespace bench
+}  // namespace i4t

@@ -1,0 +1,99 @@
+// cublaslt.cuh — the cuBLASLt baselines of the benchmark (BF16, FP16, INT8 IMMA) as a row-major GEMM wrapper.
+#pragma once
+#include <cublasLt.h>
+
+#include "runtime/status.cuh"
+
+namespace i4t {
+namespace bench {
+
+// ---- cuBLASLt (row-major wrapper) --------------------------------------------------------------------------------
+inline const char* lt_status(cublasStatus_t s) {
+    switch (s) {
+        case CUBLAS_STATUS_SUCCESS: return "success";
+        case CUBLAS_STATUS_NOT_INITIALIZED: return "not initialized";
+        case CUBLAS_STATUS_ALLOC_FAILED: return "alloc failed";
+        case CUBLAS_STATUS_INVALID_VALUE: return "invalid value";
+        case CUBLAS_STATUS_ARCH_MISMATCH: return "arch mismatch";
+        case CUBLAS_STATUS_EXECUTION_FAILED: return "execution failed";
+        case CUBLAS_STATUS_INTERNAL_ERROR: return "internal error";
+        case CUBLAS_STATUS_NOT_SUPPORTED: return "not supported";
+        default: return "other error";
+    }
+}
+#define LT_CHECK(call)                                                                                    \
+    do {                                                                                                  \
+        cublasStatus_t lt_s_ = (call);                                                                    \
+        if (lt_s_ != CUBLAS_STATUS_SUCCESS)                                                               \
+            return fail(INT4TRAIN_ERROR_INTERNAL, "cuBLASLt: %s failed: %s", #call, lt_status(lt_s_));   \
+    } while (0)
+
+constexpr size_t kLtWorkspace = 64u << 20;
+
+// Row-major C[M,N] = op(A)·op(B); A stored M×K (transA: K×M), B stored K×N (transB: N×K).
+// Column-major view: Cᵀ (N×M) = op(B)ᵀ·op(A)ᵀ.
+struct LtGemm {
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+    bool int_scale = false;
+    ~LtGemm() {
+        if (op) cublasLtMatmulDescDestroy(op);
+        if (la) cublasLtMatrixLayoutDestroy(la);
+        if (lb) cublasLtMatrixLayoutDestroy(lb);
+        if (lc) cublasLtMatrixLayoutDestroy(lc);
+    }
+    int4train_status init(cublasLtHandle_t h, cudaDataType ab, cudaDataType ct, cublasComputeType_t comp,
+                          cudaDataType scale, bool transA, bool transB, int M, int N, int K) {
+        int_scale = scale == CUDA_R_32I;
+        LT_CHECK(cublasLtMatmulDescCreate(&op, comp, scale));
+        cublasOperation_t opa = transB ? CUBLAS_OP_T : CUBLAS_OP_N;  // first col-major operand = B
+        cublasOperation_t opb = transA ? CUBLAS_OP_T : CUBLAS_OP_N;  // second = A
+        LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+        LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+        // first operand: col-major m'×k' = N×K (op N: stored N×K, ld N) or stored K×N (op T, ld K)
+        if (opa == CUBLAS_OP_N) LT_CHECK(cublasLtMatrixLayoutCreate(&la, ab, N, K, N));
+        else LT_CHECK(cublasLtMatrixLayoutCreate(&la, ab, K, N, K));
+        if (opb == CUBLAS_OP_N) LT_CHECK(cublasLtMatrixLayoutCreate(&lb, ab, K, M, K));
+        else LT_CHECK(cublasLtMatrixLayoutCreate(&lb, ab, M, K, M));
+        LT_CHECK(cublasLtMatrixLayoutCreate(&lc, ct, N, M, N));
+        cublasLtMatmulPreference_t pref = nullptr;
+        LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+        size_t ws = kLtWorkspace;
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+        cublasLtMatmulHeuristicResult_t res{};
+        int found = 0;
+        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(h, op, la, lb, lc, lc, pref, 1, &res, &found);
+        cublasLtMatmulPreferenceDestroy(pref);
+        if (s != CUBLAS_STATUS_SUCCESS || found == 0)
+            return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "cuBLASLt: no algorithm for M=%d N=%d K=%d (%s)", M, N, K,
+                        lt_status(s));
+        algo = res.algo;
+        return INT4TRAIN_SUCCESS;
+    }
+    int4train_status run(cublasLtHandle_t h, const void* A, const void* B, void* C, void* ws, cudaStream_t s) {
+        float fa = 1.0f, fb = 0.0f;
+        int32_t ia = 1, ib = 0;
+        const void* alpha = int_scale ? (const void*)&ia : (const void*)&fa;
+        const void* beta = int_scale ? (const void*)&ib : (const void*)&fb;
+        LT_CHECK(cublasLtMatmul(h, op, alpha, B, la, A, lb, beta, C, lc, C, lc, &algo, ws, kLtWorkspace, s));
+        return INT4TRAIN_SUCCESS;
+    }
+};
+
+struct Lt {
+    cublasLtHandle_t h = nullptr;
+    void* ws = nullptr;
+    ~Lt() {
+        if (h) cublasLtDestroy(h);
+        if (ws) cudaFree(ws);
+    }
+    int4train_status init() {
+        LT_CHECK(cublasLtCreate(&h));
+        I4T_CUDA(cudaMalloc(&ws, kLtWorkspace));
+        return INT4TRAIN_SUCCESS;
+    }
+};
+
+}  // namespace bench
+}  // namespace i4t

@@ -1,0 +1,8 @@
+// dq_t128x128x128_c1x1_coop.cu — the 128×128×128 / 1×1 cooperative GEMM with hq_forward's
+// dequantize (Y = (s_X·s_W)·acc + bias, FP32) in the epilogue.
+#include "gemm_s8_sm90.cuh"
+
+namespace i4t {
+using namespace cute;
+I4T_SM90_DQ_DEFINE(gemm_sm90_dq_t128x128x128_c1x1_coop, GemmDqConfig<Shape<_128, _128, _128>, Shape<_1, _1, _1>, sm90::Coop, sm90::CoopEpi>)
+}  // namespace i4t

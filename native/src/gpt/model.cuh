@@ -1,0 +1,121 @@
+// model.cuh — the device-resident GPT's internal state (include/int4train_gpt.h): the flat parameter layout
+// (Tensor), the block linears (Linear), the per-block activations (Block), the model (int4train_gpt_s), and the
+// internal functions its translation units share: model_build.cu (configuration check, layout, buffers),
+// block_linear.cu (one block linear in INT4 or cuBLAS), model_step.cu (forward/backward/AdamW), model_api.cu
+// (the remaining C ABI).
+#pragma once
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "runtime/context.cuh"
+#include "runtime/status.cuh"
+#include "int4train_gpt.h"
+#include "nn.cuh"
+#include "device_util.cuh"
+
+#define I4T_GEMM(expr)                                                                                 \
+    do {                                                                                               \
+        cublasStatus_t i4t_b_ = (expr);                                                                \
+        if (i4t_b_ != CUBLAS_STATUS_SUCCESS)                                                           \
+            return ::i4t::fail(INT4TRAIN_ERROR_CUDA, "%s: cuBLAS %s", __func__, nn::cublas_status_text(i4t_b_)); \
+    } while (0)
+
+namespace i4t {
+namespace gpt {
+
+struct Tensor {
+    std::string name;
+    int64_t offset = 0, numel = 0;
+    bool decay = false, is_step = false;
+    int adam_steps = 0;
+    int linear = -1;  // for a step size: its linear
+};
+
+struct Linear {
+    int in = 0, out = 0;
+    int64_t w = -1, b = -1, sx = -1, sw = -1;  // offsets into the flat parameter / gradient buffers
+    uint8_t* x_packed = nullptr;               // INT4 codes saved by the forward (N × in/2)
+    uint8_t* w_packed = nullptr;               // (out × in/2)
+    int step_count = 0, group = 0;
+    bool initialized = false;
+    uint64_t seed = 0;  // Hash.Key(seed, layer, which), as the host model's Int4LinearOptions.Seed
+};
+
+struct Block {
+    int64_t ln1w, ln1b, ln2w, ln2b;
+    Linear lin[4];  // qkv, proj, up, down
+    // activations kept for the backward
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *att_out, *x2, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
+};
+
+inline uint64_t host_key(int64_t a, int64_t b, int64_t c) {  // Hash.Key of the C# host model
+    return nn::splitmix64(nn::splitmix64(nn::splitmix64((uint64_t)a) ^ (uint64_t)b) ^ (uint64_t)c);
+}
+
+}  // namespace gpt
+}  // namespace i4t
+
+struct int4train_gpt_s {
+    int4train_context ctx = nullptr;
+    int4train_gpt_config cfg{};
+    cublasHandle_t blas = nullptr;
+    cublasComputeType_t hp = CUBLAS_COMPUTE_32F;      // attention + head
+    cublasComputeType_t linear_compute = CUBLAS_COMPUTE_32F;
+    bool int4 = false;
+    std::vector<i4t::gpt::Tensor> tensors;
+    std::vector<i4t::gpt::Block> blocks;
+    int64_t wte = 0, wpe = 0, lnfw = 0, lnfb = 0;
+    int64_t total = 0, main_count = 0;  // elements; step sizes occupy [main_count, total)
+    float *params = nullptr, *grads = nullptr, *m = nullptr, *v = nullptr;
+    // activations and scratch
+    int32_t *tokens = nullptr, *targets = nullptr;
+    std::vector<float*> res;  // residual stream entering block l (res[L] enters the final LayerNorm)
+    float *lnf = nullptr, *lnf_mean = nullptr, *lnf_rstd = nullptr, *probs = nullptr, *losses = nullptr, *loss = nullptr;
+    float *qkvp = nullptr, *dqkvp = nullptr, *attd = nullptr, *datt = nullptr, *outp = nullptr;
+    float *dbuf1 = nullptr, *dbuf2 = nullptr, *dln = nullptr, *dres = nullptr, *scratch = nullptr, *hscratch = nullptr;
+    float *gw_tmp = nullptr, *gb_tmp = nullptr, *gs_tmp = nullptr, *norm_out = nullptr;
+    double* norm_scratch = nullptr;
+    std::vector<void*> allocations;
+    // the last forward
+    int b = 0, t = 0;
+    bool has_targets = false, training = false, probs_valid = false, backward_ready = false;
+    uint64_t dropout_key = 0;
+
+    float* P(int64_t off) { return params + off; }
+    float* G(int64_t off) { return grads + off; }
+    cudaStream_t stream() const { return ctx->stream; }
+    float dropout_p() const { return training ? cfg.dropout : 0.0f; }
+    uint64_t site(uint32_t s) const { return i4t::nn::dropout_site_key(dropout_key, s); }
+
+    template <class T> int4train_status alloc(T** p, int64_t count) {
+        void* raw = nullptr;
+        cudaError_t e = cudaMalloc(&raw, sizeof(T) * (size_t)(count > 0 ? count : 1));
+        if (e != cudaSuccess) return i4t::fail_cuda(e, "int4train_gpt_create: cudaMalloc");
+        allocations.push_back(raw);
+        *p = static_cast<T*>(raw);
+        return INT4TRAIN_SUCCESS;
+    }
+};
+
+namespace i4t {
+namespace gpt {
+
+// model_build.cu
+int64_t add_tensor(std::vector<Tensor>& order, const std::string& name, int64_t numel, bool decay,
+                   bool is_step = false, int linear = -1);
+int4train_status check_config(const int4train_gpt_config* c);
+int4train_status build(int4train_gpt g);
+void release(int4train_gpt g);
+int4train_status check_gpt(int4train_gpt g, const char* fn);
+int4train_status check_tensor(int4train_gpt g, int index, const char* fn);
+float* buffer_of(int4train_gpt g, int which);
+bool steps_active(int4train_gpt g, const Tensor& t);
+
+// block_linear.cu: y (n × out) = x·Wᵀ + b; dx (n × in) = ∂L/∂x (overwritten), parameter gradients accumulated.
+int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
+int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n);
+
+}  // namespace gpt
+}  // namespace i4t

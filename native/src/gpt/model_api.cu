@@ -1,0 +1,157 @@
+// model_api.cu — the GPT's C ABI besides the training step: create/destroy, the tensor table and its values,
+// the INT4 layers' progress, the output probabilities.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/launch.cuh"
+#include "model.cuh"
+#include "device_util.cuh"
+
+using namespace i4t;
+using namespace i4t::gpt;
+
+// ---- C ABI -------------------------------------------------------------------------------------------------------
+
+INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const int4train_gpt_config* h_config,
+                                                    int4train_gpt* h_out) {
+    I4T_NOTNULL(h_out);
+    *h_out = nullptr;
+    I4T_NOTNULL(h_config);
+    I4T_TRY(enter(ctx));
+    I4T_TRY(check_config(h_config));
+    auto* g = new int4train_gpt_s();
+    g->ctx = ctx;
+    g->cfg = *h_config;
+    cublasStatus_t bs = cublasCreate(&g->blas);
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+        g->blas = nullptr;
+        release(g);
+        return fail(INT4TRAIN_ERROR_CUDA, "int4train_gpt_create: cublasCreate: %s", nn::cublas_status_text(bs));
+    }
+    cublasSetStream(g->blas, ctx->stream);
+    int4train_status st = build(g);
+    if (st != INT4TRAIN_SUCCESS) {
+        std::string msg = int4train_last_error();
+        release(g);
+        return fail(st, "%s", msg.c_str());
+    }
+    *h_out = g;
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_destroy(int4train_gpt gpt) {
+    if (gpt == nullptr) return INT4TRAIN_SUCCESS;
+    enter(gpt->ctx);
+    release(gpt);
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_tensor_count(int4train_gpt gpt, int* h_count) {
+    I4T_NOTNULL(h_count);
+    if (gpt == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "int4train_gpt_tensor_count: the model handle is NULL");
+    *h_count = (int)gpt->tensors.size();
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_tensor_info(int4train_gpt gpt, int index, char* h_name, int name_capacity,
+                                                         int64_t* h_numel, int* h_decay, int* h_is_step,
+                                                         int* h_adam_steps) {
+    if (gpt == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "int4train_gpt_tensor_info: the model handle is NULL");
+    I4T_TRY(check_tensor(gpt, index, "int4train_gpt_tensor_info"));
+    const Tensor& t = gpt->tensors[index];
+    if (h_name && name_capacity > 0) snprintf(h_name, (size_t)name_capacity, "%s", t.name.c_str());
+    if (h_numel) *h_numel = t.numel;
+    if (h_decay) *h_decay = t.decay ? 1 : 0;
+    if (h_is_step) *h_is_step = t.is_step ? 1 : 0;
+    if (h_adam_steps) *h_adam_steps = t.adam_steps;
+    return INT4TRAIN_SUCCESS;
+}
+
+static int4train_status tensor_copy(int4train_gpt gpt, int index, int which, int64_t numel, const char* fn,
+                                    float** dev) {
+    I4T_TRY(check_gpt(gpt, fn));
+    I4T_TRY(check_tensor(gpt, index, fn));
+    float* base = buffer_of(gpt, which);
+    if (base == nullptr) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: unknown buffer %d (0 value, 1 grad, 2 m, 3 v)", fn, which);
+    const Tensor& t = gpt->tensors[index];
+    if (numel != t.numel)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: tensor %s has %lld elements, got %lld", fn, t.name.c_str(),
+                    (long long)t.numel, (long long)numel);
+    *dev = base + t.offset;
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_tensor_get(int4train_gpt gpt, int index, int which, float* h_dst,
+                                                        int64_t numel) {
+    I4T_NOTNULL(h_dst);
+    float* dev = nullptr;
+    I4T_TRY(tensor_copy(gpt, index, which, numel, "int4train_gpt_tensor_get", &dev));
+    I4T_CUDA(cudaMemcpyAsync(h_dst, dev, sizeof(float) * numel, cudaMemcpyDeviceToHost, gpt->stream()));
+    I4T_CUDA(cudaStreamSynchronize(gpt->stream()));
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_tensor_set(int4train_gpt gpt, int index, int which, const float* h_src,
+                                                        int64_t numel, int adam_steps) {
+    I4T_NOTNULL(h_src);
+    float* dev = nullptr;
+    I4T_TRY(tensor_copy(gpt, index, which, numel, "int4train_gpt_tensor_set", &dev));
+    I4T_CUDA(cudaMemcpyAsync(dev, h_src, sizeof(float) * numel, cudaMemcpyHostToDevice, gpt->stream()));
+    I4T_CUDA(cudaStreamSynchronize(gpt->stream()));
+    if (adam_steps >= 0) gpt->tensors[index].adam_steps = adam_steps;
+    return INT4TRAIN_SUCCESS;
+}
+
+static int4train_status linear_at(int4train_gpt gpt, int linear, const char* fn, Linear** out) {
+    if (gpt == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "%s: the model handle is NULL", fn);
+    int count = 4 * gpt->cfg.layers;
+    if (linear < 0 || linear >= count)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: linear %d is outside [0, %d)", fn, linear, count);
+    *out = &gpt->blocks[linear / 4].lin[linear % 4];
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_layer_progress(int4train_gpt gpt, int linear, int* h_step_count,
+                                                            int* h_group) {
+    Linear* L = nullptr;
+    I4T_TRY(linear_at(gpt, linear, "int4train_gpt_layer_progress", &L));
+    if (h_step_count) *h_step_count = L->step_count;
+    if (h_group) *h_group = L->group;
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_set_layer_progress(int4train_gpt gpt, int linear, int step_count,
+                                                                int group) {
+    Linear* L = nullptr;
+    I4T_TRY(linear_at(gpt, linear, "int4train_gpt_set_layer_progress", &L));
+    if (step_count < 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_set_layer_progress: step_count %d < 0", step_count);
+    if (group != 0 && (group < 1 || group > 1024 || (group & (group - 1)) != 0 || L->in % group != 0))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_set_layer_progress: group %d must be 0 or a power of two <= 1024 dividing %d", group,
+                    L->in);
+    L->step_count = step_count;
+    L->group = group;
+    // a resumed layer keeps the step sizes it was given (tensor_set), it does not re-initialise them
+    L->initialized = step_count > 0;
+    return INT4TRAIN_SUCCESS;
+}
+
+
+INT4TRAIN_API int4train_status int4train_gpt_probabilities(int4train_gpt gpt, int row, float* h_probs) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_probabilities"));
+    I4T_NOTNULL(h_probs);
+    if (!gpt->probs_valid)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_probabilities: no probabilities (no forward yet, or a backward consumed them)");
+    int n = gpt->b * gpt->t;
+    if (row < 0 || row >= n)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_probabilities: row %d is outside [0, %d)", row, n);
+    int V = gpt->cfg.vocab;
+    I4T_CUDA(cudaMemcpyAsync(h_probs, gpt->probs + (int64_t)row * V, sizeof(float) * V, cudaMemcpyDeviceToHost,
+                             gpt->stream()));
+    I4T_CUDA(cudaStreamSynchronize(gpt->stream()));
+    return INT4TRAIN_SUCCESS;
+}
+

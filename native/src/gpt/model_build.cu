@@ -1,0 +1,222 @@
+// model_build.cu — the GPT's configuration check, its tensor table in checkpoint order, and its device buffers.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/launch.cuh"
+#include "model.cuh"
+#include "device_util.cuh"
+
+namespace i4t {
+namespace gpt {
+
+int64_t add_tensor(std::vector<Tensor>& order, const std::string& name, int64_t numel, bool decay,
+                   bool is_step, int linear) {
+    Tensor t;
+    t.name = name;
+    t.numel = numel;
+    t.decay = decay;
+    t.is_step = is_step;
+    t.linear = linear;
+    order.push_back(t);
+    return (int64_t)order.size() - 1;
+}
+
+int4train_status check_config(const int4train_gpt_config* c) {
+    if (c->layers < 1 || c->heads < 1 || c->width < 1 || c->context < 1 || c->max_batch < 1 || c->vocab < 2)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: layers, heads, width, context, max_batch must be positive and vocab >= 2 "
+                    "(got %d, %d, %d, %d, %d, %d)", c->layers, c->heads, c->width, c->context, c->max_batch, c->vocab);
+    if (c->width % c->heads != 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: width %d is not divisible by heads %d",
+                    c->width, c->heads);
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: dropout must be in [0, 1), got %g",
+                    (double)c->dropout);
+    if (c->precision < 0 || c->precision > 3)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: unknown precision %d", c->precision);
+    if (c->mode != INT4TRAIN_MODE_CODE && c->mode != INT4TRAIN_MODE_PAPER)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: unknown mode %d", c->mode);
+    if (c->sampling != INT4TRAIN_SAMPLING_NONZERO && c->sampling != INT4TRAIN_SAMPLING_BERNOULLI)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: unknown sampling %d", c->sampling);
+    bool int4 = c->precision == INT4TRAIN_GPT_INT4_HQ_LSS || c->precision == INT4TRAIN_GPT_INT4_LSQ;
+    if (int4 && c->width % 2 != 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: INT4 codes are packed two per byte, width %d "
+                    "must be even", c->width);
+    if (c->group_size != 0) {
+        int gsz = c->group_size;
+        if (gsz < 1 || gsz > 1024 || (gsz & (gsz - 1)) != 0 || c->width % gsz != 0)
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: group_size %d must be a power of two in "
+                        "[1, 1024] dividing the width %d", gsz, c->width);
+    }
+    if (c->cold_start_steps < 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: cold_start_steps must be >= 0, got %d",
+                    c->cold_start_steps);
+    return INT4TRAIN_SUCCESS;
+}
+
+int4train_status build(int4train_gpt g) {
+    const auto& c = g->cfg;
+    int C = c.width, V = c.vocab, T = c.context, L = c.layers;
+    int64_t N = (int64_t)c.max_batch * T, BHTT = (int64_t)c.max_batch * c.heads * T * T;
+    g->int4 = c.precision == INT4TRAIN_GPT_INT4_HQ_LSS || c.precision == INT4TRAIN_GPT_INT4_LSQ;
+    g->hp = c.precision == INT4TRAIN_GPT_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
+    g->linear_compute = c.precision == INT4TRAIN_GPT_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
+
+    // Tensors in the checkpoint order (the C# host model's); physical layout: decayed weights, then the other
+    // tensors, then the step sizes, so the norm and the AdamW groups are contiguous ranges.
+    std::vector<Tensor>& ts = g->tensors;
+    g->blocks.resize(L);
+    int64_t i_wte = add_tensor(ts, "wte", (int64_t)V * C, true), i_wpe = add_tensor(ts, "wpe", (int64_t)T * C, true);
+    // weight decay on every 2-D tensor (linear weights and both embeddings), as nanoGPT's configure_optimizers
+    struct Pending { int64_t index; int64_t* offset; };
+    std::vector<Pending> pend{{i_wte, &g->wte}, {i_wpe, &g->wpe}};
+    const char* lin_names[4] = {"qkv", "proj", "up", "down"};
+    for (int l = 0; l < L; ++l) {
+        Block& bk = g->blocks[l];
+        std::string p = "h" + std::to_string(l) + ".";
+        pend.push_back({add_tensor(ts, p + "ln1.weight", C, false), &bk.ln1w});
+        pend.push_back({add_tensor(ts, p + "ln1.bias", C, false), &bk.ln1b});
+        pend.push_back({add_tensor(ts, p + "ln2.weight", C, false), &bk.ln2w});
+        pend.push_back({add_tensor(ts, p + "ln2.bias", C, false), &bk.ln2b});
+        int dims[4][2] = {{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}};
+        for (int k = 0; k < 4; ++k) {
+            Linear& ln = bk.lin[k];
+            ln.in = dims[k][0];
+            ln.out = dims[k][1];
+            ln.seed = host_key(c.seed, l, k);
+            std::string q = p + lin_names[k];
+            pend.push_back({add_tensor(ts, q + ".weight", (int64_t)ln.out * ln.in, true), &ln.w});
+            pend.push_back({add_tensor(ts, q + ".bias", ln.out, false), &ln.b});
+            if (g->int4) {
+                pend.push_back({add_tensor(ts, q + ".step_x", 1, false, true, 4 * l + k), &ln.sx});
+                pend.push_back({add_tensor(ts, q + ".step_w", 1, false, true, 4 * l + k), &ln.sw});
+            }
+        }
+    }
+    pend.push_back({add_tensor(ts, "ln_f.weight", C, false), &g->lnfw});
+    pend.push_back({add_tensor(ts, "ln_f.bias", C, false), &g->lnfb});
+    int64_t off = 0;
+    for (int pass = 0; pass < 3; ++pass)  // 0: decay, 1: other, 2: steps
+        for (auto& pd : pend) {
+            Tensor& t = ts[pd.index];
+            int cls = t.is_step ? 2 : (t.decay ? 0 : 1);
+            if (cls != pass) continue;
+            if (pass == 2 && g->main_count == 0) g->main_count = off;
+            t.offset = off;
+            *pd.offset = off;
+            off += t.numel;
+        }
+    g->total = off;
+    if (g->main_count == 0) g->main_count = off;
+
+    I4T_TRY(g->alloc(&g->params, g->total));
+    I4T_TRY(g->alloc(&g->grads, g->total));
+    I4T_TRY(g->alloc(&g->m, g->total));
+    I4T_TRY(g->alloc(&g->v, g->total));
+    I4T_CUDA(cudaMemsetAsync(g->params, 0, sizeof(float) * g->total, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->grads, 0, sizeof(float) * g->total, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->m, 0, sizeof(float) * g->total, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->v, 0, sizeof(float) * g->total, g->stream()));
+    std::vector<float> ones(C, 1.0f);  // LayerNorm gains start at one
+    for (int l = 0; l <= L; ++l) {
+        int64_t o1 = l < L ? g->blocks[l].ln1w : g->lnfw;
+        I4T_CUDA(cudaMemcpy(g->P(o1), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
+        if (l < L) I4T_CUDA(cudaMemcpy(g->P(g->blocks[l].ln2w), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
+    }
+
+    // activations
+    I4T_TRY(g->alloc(&g->tokens, N));
+    I4T_TRY(g->alloc(&g->targets, N));
+    g->res.resize(L + 1);
+    for (int l = 0; l <= L; ++l) I4T_TRY(g->alloc(&g->res[l], N * C));
+    for (int l = 0; l < L; ++l) {
+        Block& bk = g->blocks[l];
+        I4T_TRY(g->alloc(&bk.ln1, N * C));
+        I4T_TRY(g->alloc(&bk.ln1_mean, N));
+        I4T_TRY(g->alloc(&bk.ln1_rstd, N));
+        I4T_TRY(g->alloc(&bk.qkv, N * 3 * C));
+        I4T_TRY(g->alloc(&bk.att, BHTT));
+        I4T_TRY(g->alloc(&bk.att_out, N * C));
+        I4T_TRY(g->alloc(&bk.x2, N * C));
+        I4T_TRY(g->alloc(&bk.ln2, N * C));
+        I4T_TRY(g->alloc(&bk.ln2_mean, N));
+        I4T_TRY(g->alloc(&bk.ln2_rstd, N));
+        I4T_TRY(g->alloc(&bk.h, N * 4 * C));
+        I4T_TRY(g->alloc(&bk.g, N * 4 * C));
+        if (g->int4)
+            for (auto& ln : bk.lin) {
+                I4T_TRY(g->alloc(&ln.x_packed, N * ln.in / 2));
+                I4T_TRY(g->alloc(&ln.w_packed, (int64_t)ln.out * ln.in / 2));
+            }
+    }
+    I4T_TRY(g->alloc(&g->lnf, N * C));
+    I4T_TRY(g->alloc(&g->lnf_mean, N));
+    I4T_TRY(g->alloc(&g->lnf_rstd, N));
+    I4T_TRY(g->alloc(&g->probs, N * V));
+    I4T_TRY(g->alloc(&g->losses, N));
+    I4T_TRY(g->alloc(&g->loss, 1));
+    // scratch
+    I4T_TRY(g->alloc(&g->qkvp, 3 * N * C));
+    I4T_TRY(g->alloc(&g->dqkvp, 3 * N * C));
+    I4T_TRY(g->alloc(&g->attd, BHTT));
+    I4T_TRY(g->alloc(&g->datt, BHTT));
+    I4T_TRY(g->alloc(&g->outp, N * C));
+    I4T_TRY(g->alloc(&g->dbuf1, 4 * N * C));
+    I4T_TRY(g->alloc(&g->dbuf2, 4 * N * C));
+    I4T_TRY(g->alloc(&g->dln, N * C));
+    I4T_TRY(g->alloc(&g->dres, N * C));
+    size_t sc = nn::embedding_backward_scratch((int)N, C, V);
+    size_t s2 = nn::layernorm_backward_scratch((int)N, C), s3 = nn::column_sum_scratch((int)N, 4 * C);
+    if (s2 > sc) sc = s2;
+    if (s3 > sc) sc = s3;
+    I4T_TRY(g->alloc(&g->scratch, (int64_t)sc));
+    if (g->int4) {
+        I4T_TRY(g->alloc(&g->hscratch, N * 4 * C > 4ll * C * C ? N * 4 * C : 4ll * C * C));
+        I4T_TRY(g->alloc(&g->gw_tmp, 4ll * C * C));
+        I4T_TRY(g->alloc(&g->gb_tmp, 4ll * C));
+        I4T_TRY(g->alloc(&g->gs_tmp, 2));
+    }
+    I4T_TRY(g->alloc(&g->norm_out, 2));
+    I4T_TRY(g->alloc(&g->norm_scratch, (int64_t)nn::grad_norm_scratch(g->total)));
+    I4T_CUDA(cudaStreamSynchronize(g->stream()));
+    return INT4TRAIN_SUCCESS;
+}
+
+void release(int4train_gpt g) {
+    if (g->ctx && g->ctx->stream) cudaStreamSynchronize(g->stream());
+    for (void* p : g->allocations) cudaFree(p);
+    if (g->blas) cublasDestroy(g->blas);
+    delete g;
+}
+
+int4train_status check_gpt(int4train_gpt g, const char* fn) {
+    if (g == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "%s: the model handle is NULL", fn);
+    return enter(g->ctx);
+}
+
+int4train_status check_tensor(int4train_gpt g, int index, const char* fn) {
+    if (index < 0 || index >= (int)g->tensors.size())
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: tensor index %d is outside [0, %d)", fn, index,
+                    (int)g->tensors.size());
+    return INT4TRAIN_SUCCESS;
+}
+
+float* buffer_of(int4train_gpt g, int which) {
+    switch (which) {
+        case INT4TRAIN_GPT_VALUE: return g->params;
+        case INT4TRAIN_GPT_GRAD: return g->grads;
+        case INT4TRAIN_GPT_ADAM_M: return g->m;
+        case INT4TRAIN_GPT_ADAM_V: return g->v;
+        default: return nullptr;
+    }
+}
+
+bool steps_active(int4train_gpt g, const Tensor& t) {
+    if (!t.is_step) return true;
+    const Linear& L = g->blocks[t.linear / 4].lin[t.linear % 4];
+    return L.step_count > g->cfg.cold_start_steps;  // host Int4Linear.StepsAreLearned
+}
+
+}  // namespace gpt
+}  // namespace i4t

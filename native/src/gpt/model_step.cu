@@ -1,0 +1,167 @@
+// model_step.cu — the GPT's training step as explicit passes (llm.c style): forward, backward, zero_grad, AdamW.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/launch.cuh"
+#include "model.cuh"
+#include "device_util.cuh"
+
+using namespace i4t;
+using namespace i4t::gpt;
+
+INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const int32_t* h_tokens,
+                                                     const int32_t* h_targets, int batch, int t,
+                                                     uint64_t dropout_key, int training, float* h_loss) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_forward"));
+    I4T_NOTNULL(h_tokens);
+    const auto& c = gpt->cfg;
+    if (batch < 1 || batch > c.max_batch || t < 1 || t > c.context)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_forward: batch %d must be in [1, %d] and t %d in [1, %d]", batch, c.max_batch, t,
+                    c.context);
+    if (training && h_targets == nullptr)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_forward: a training forward needs targets");
+    int n = batch * t, C = c.width, V = c.vocab;
+    for (int i = 0; i < n; ++i) {
+        if (h_tokens[i] < 0 || h_tokens[i] >= V)
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_forward: token %d at %d is outside [0, %d)",
+                        h_tokens[i], i, V);
+        if (h_targets && (h_targets[i] < 0 || h_targets[i] >= V))
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_forward: target %d at %d is outside [0, %d)",
+                        h_targets[i], i, V);
+    }
+    gpt->b = batch;
+    gpt->t = t;
+    gpt->training = training != 0;
+    gpt->has_targets = h_targets != nullptr;
+    gpt->dropout_key = dropout_key;
+    gpt->backward_ready = false;
+    gpt->probs_valid = false;
+    cudaStream_t s = gpt->stream();
+    I4T_CUDA(cudaMemcpyAsync(gpt->tokens, h_tokens, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
+    if (h_targets) I4T_CUDA(cudaMemcpyAsync(gpt->targets, h_targets, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
+    float p = gpt->dropout_p();
+    I4T_CUDA(nn::embedding_forward(s, gpt->res[0], gpt->tokens, gpt->P(gpt->wte), gpt->P(gpt->wpe), n, t, C, p,
+                                 gpt->site(0)));
+    nn::AttentionShape sh{batch, t, C, c.heads};
+    for (int l = 0; l < c.layers; ++l) {
+        Block& k = gpt->blocks[l];
+        const float* x = gpt->res[l];
+        // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
+        I4T_CUDA(nn::layernorm_forward(s, k.ln1, k.ln1_mean, k.ln1_rstd, x, gpt->P(k.ln1w), gpt->P(k.ln1b), n, C));
+        I4T_TRY(linear_forward(gpt, k.lin[0], k.ln1, k.qkv, n));
+        I4T_TRY(nn::attention_forward(s, gpt->blas, gpt->hp, sh, k.att_out, k.att, k.qkv, gpt->qkvp, gpt->attd,
+                                      gpt->outp, p, gpt->site(8 * l + 1)));
+        I4T_TRY(linear_forward(gpt, k.lin[1], k.att_out, gpt->dbuf1, n));
+        I4T_CUDA(nn::residual_dropout(s, k.x2, x, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 2)));
+        // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
+        I4T_CUDA(nn::layernorm_forward(s, k.ln2, k.ln2_mean, k.ln2_rstd, k.x2, gpt->P(k.ln2w), gpt->P(k.ln2b), n, C));
+        I4T_TRY(linear_forward(gpt, k.lin[2], k.ln2, k.h, n));
+        I4T_CUDA(nn::gelu_forward(s, k.g, k.h, (int64_t)n * 4 * C));
+        I4T_TRY(linear_forward(gpt, k.lin[3], k.g, gpt->dbuf1, n));
+        I4T_CUDA(nn::residual_dropout(s, gpt->res[l + 1], k.x2, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 3)));
+    }
+    I4T_CUDA(nn::layernorm_forward(s, gpt->lnf, gpt->lnf_mean, gpt->lnf_rstd, gpt->res[c.layers], gpt->P(gpt->lnfw),
+                                 gpt->P(gpt->lnfb), n, C));
+    // tied head: logits = LN_f(x)·wteᵀ
+    I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, false, true, n, V, C, 1.0f, gpt->lnf, C, 0, gpt->P(gpt->wte), C, 0, 0.0f,
+                      gpt->probs, V, 0));
+    I4T_CUDA(nn::softmax_cross_entropy(s, gpt->probs, gpt->losses, gpt->loss, h_targets ? gpt->targets : nullptr, n, V));
+    gpt->probs_valid = true;
+    gpt->backward_ready = gpt->training && gpt->has_targets;
+    if (h_loss) {
+        if (!h_targets) *h_loss = NAN;
+        else {
+            I4T_CUDA(cudaMemcpyAsync(h_loss, gpt->loss, sizeof(float), cudaMemcpyDeviceToHost, s));
+            I4T_CUDA(cudaStreamSynchronize(s));
+        }
+    }
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_backward"));
+    if (!gpt->backward_ready)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_backward: needs a training forward with targets first (and only one backward per forward)");
+    gpt->backward_ready = false;
+    gpt->probs_valid = false;
+    const auto& c = gpt->cfg;
+    int n = gpt->b * gpt->t, C = c.width, V = c.vocab;
+    cudaStream_t s = gpt->stream();
+    float p = gpt->dropout_p();
+    int64_t nc = (int64_t)n * C;
+    // head and final LayerNorm
+    I4T_CUDA(nn::cross_entropy_backward(s, gpt->probs, gpt->targets, n, V));
+    I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, false, false, n, C, V, 1.0f, gpt->probs, V, 0, gpt->P(gpt->wte), C, 0, 0.0f,
+                      gpt->dln, C, 0));
+    I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, true, false, V, C, n, 1.0f, gpt->probs, V, 0, gpt->lnf, C, 0, 1.0f,
+                      gpt->G(gpt->wte), C, 0));
+    I4T_CUDA(cudaMemsetAsync(gpt->dres, 0, sizeof(float) * nc, s));
+    I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(gpt->lnfw), gpt->G(gpt->lnfb), gpt->dln, gpt->res[c.layers],
+                                  gpt->P(gpt->lnfw), gpt->lnf_mean, gpt->lnf_rstd, n, C, gpt->scratch));
+    nn::AttentionShape sh{gpt->b, gpt->t, C, c.heads};
+    for (int l = c.layers - 1; l >= 0; --l) {
+        Block& k = gpt->blocks[l];
+        // MLP branch; dres = ∂L/∂x3 flows unchanged into ∂L/∂x2 through the residual
+        I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 3)));
+        I4T_TRY(linear_backward(gpt, k.lin[3], gpt->dbuf1, k.g, gpt->dbuf2, n));
+        I4T_CUDA(nn::gelu_backward(s, gpt->dbuf2, gpt->dbuf2, k.h, 4 * nc));
+        I4T_TRY(linear_backward(gpt, k.lin[2], gpt->dbuf2, k.ln2, gpt->dln, n));
+        I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln2w), gpt->G(k.ln2b), gpt->dln, k.x2, gpt->P(k.ln2w),
+                                      k.ln2_mean, k.ln2_rstd, n, C, gpt->scratch));
+        // attention branch; dres = ∂L/∂x2
+        I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 2)));
+        I4T_TRY(linear_backward(gpt, k.lin[1], gpt->dbuf1, k.att_out, gpt->dbuf2, n));
+        I4T_TRY(nn::attention_backward(s, gpt->blas, gpt->hp, sh, gpt->dbuf1, gpt->dbuf2, k.qkv, k.att, gpt->qkvp,
+                                       gpt->dqkvp, gpt->attd, gpt->datt, gpt->outp, p, gpt->site(8 * l + 1)));
+        I4T_TRY(linear_backward(gpt, k.lin[0], gpt->dbuf1, k.ln1, gpt->dln, n));
+        I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln1w), gpt->G(k.ln1b), gpt->dln, gpt->res[l],
+                                      gpt->P(k.ln1w), k.ln1_mean, k.ln1_rstd, n, C, gpt->scratch));
+    }
+    I4T_CUDA(nn::dropout_backward(s, gpt->dres, gpt->dres, nc, p, gpt->site(0)));
+    I4T_CUDA(nn::embedding_backward(s, gpt->G(gpt->wte), gpt->G(gpt->wpe), gpt->dres, gpt->tokens, n, gpt->t, C, V,
+                                  gpt->scratch));
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_zero_grad"));
+    I4T_CUDA(cudaMemsetAsync(gpt->grads, 0, sizeof(float) * gpt->total, gpt->stream()));
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_adamw_step(int4train_gpt gpt, const int4train_gpt_adamw* h_params,
+                                                        float* h_grad_norm) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_adamw_step"));
+    I4T_NOTNULL(h_params);
+    const int4train_gpt_adamw& a = *h_params;
+    if (!(a.learning_rate >= 0) || !(a.beta1 >= 0 && a.beta1 < 1) || !(a.beta2 >= 0 && a.beta2 < 1) || !(a.eps > 0) ||
+        !(a.weight_decay >= 0) || !(a.grad_clip >= 0))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_adamw_step: need lr >= 0, beta1/beta2 in [0, 1), eps > 0, weight decay >= 0, clip >= 0 "
+                    "(got %g, %g, %g, %g, %g, %g)", (double)a.learning_rate, (double)a.beta1, (double)a.beta2,
+                    (double)a.eps, (double)a.weight_decay, (double)a.grad_clip);
+    cudaStream_t s = gpt->stream();
+    // The norm covers the tensors being updated: everything but step sizes still in their cold start.
+    bool any_step_active = false;
+    for (const Tensor& t : gpt->tensors)
+        if (t.is_step && steps_active(gpt, t)) any_step_active = true;
+    int64_t norm_count = any_step_active ? gpt->total : gpt->main_count;
+    I4T_CUDA(nn::grad_norm(s, gpt->norm_out, gpt->grads, norm_count, a.grad_clip, gpt->norm_scratch));
+    for (Tensor& t : gpt->tensors) {
+        if (!steps_active(gpt, t)) continue;
+        int step = ++t.adam_steps;
+        float c1 = 1.0f - powf(a.beta1, (float)step), c2 = 1.0f - powf(a.beta2, (float)step);
+        int64_t o = t.offset;
+        I4T_CUDA(nn::adamw(s, gpt->params + o, gpt->grads + o, gpt->m + o, gpt->v + o, t.numel, a.learning_rate, a.beta1,
+                         a.beta2, a.eps, t.decay ? a.weight_decay : 0.0f, c1, c2, gpt->norm_out + 1, t.is_step));
+    }
+    if (h_grad_norm) {
+        I4T_CUDA(cudaMemcpyAsync(h_grad_norm, gpt->norm_out, sizeof(float), cudaMemcpyDeviceToHost, s));
+        I4T_CUDA(cudaStreamSynchronize(s));
+    }
+    return INT4TRAIN_SUCCESS;
+}
+

@@ -1,0 +1,34 @@
+// philox.cuh — Philox4x32-10 and its uniform variates (docs/conventions.md "Counter-based randomness"): the
+// streams of the bit split and the sampling, identical to the C# reference (Int4Train.Core/Philox.cs).
+#pragma once
+
+#include <stdint.h>
+
+namespace i4t {
+
+// ---- Philox4x32-10 (conventions.md "Counter-based randomness") -------------------------------------------
+struct PhiloxOut { uint32_t x0, x1; };
+__host__ __device__ __forceinline__ PhiloxOut philox(uint64_t seed, uint64_t index, uint32_t stream) {
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = stream, c3 = 0;
+#pragma unroll
+    for (int r = 0; r < 10; ++r) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+        uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+        uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+        uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
+        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    return {c0, c1};
+}
+constexpr uint32_t kStreamBitSplit = 0;
+constexpr uint32_t kStreamSampling = 1;
+__host__ __device__ __forceinline__ float u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+__host__ __device__ __forceinline__ float u01_closed(uint32_t x) { return (float)((x >> 8) + 1u) * (1.0f / 16777216.0f); }
+__host__ __device__ __forceinline__ double u01_double(uint32_t x0, uint32_t x1) {
+    return ((double)(x0 >> 5) * 67108864.0 + (double)(x1 >> 6)) * (1.0 / 9007199254740992.0);
+}
+
+}  // namespace i4t

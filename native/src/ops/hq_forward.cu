@@ -1,0 +1,121 @@
+// hq_forward.cu — HQ-MM forward (algorithm.md §2.3): Y = s_X·s_W·(q(XH/s_X)·q(WH/s_W)ᵀ) + bias.
+#include "runtime/status.cuh"
+#include "runtime/context.cuh"
+#include "runtime/arena.cuh"
+#include "runtime/launch.cuh"
+#include "runtime/validate.cuh"
+#include "ops/operators.cuh"
+#include "gemm/gemm.cuh"
+
+namespace i4t {
+
+// y[i, j] = (s_X·s_W)·P[i, j] + bias[j]: the scale product, one rounding of the product by P, then the bias
+// (explicit _rn operations: no FMA contraction).
+__global__ void hq_dequant_kernel(const int32_t* __restrict__ p, int ldp, const float* sx, const float* sw,
+                                  const float* __restrict__ bias, int n, int c, float* y) {
+    float sc = __fmul_rn(*sx, *sw);
+    int64_t total = (int64_t)n * c;
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int i = (int)(t / c), j = (int)(t % c);
+        float v = __fmul_rn(sc, (float)p[(int64_t)i * ldp + j]);
+        if (bias) v = __fadd_rn(v, bias[j]);
+        y[t] = v;
+    }
+}
+
+int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int ldp, const float* d_step_x,
+                                    const float* d_step_w, const float* d_bias, int n, int c, float* d_y) {
+    hq_dequant_kernel<<<grid_for((int64_t)n * c), 256, 0, ctx->stream>>>(p, ldp, d_step_x, d_step_w, d_bias, n, c, d_y);
+    I4T_LAUNCH("hq_dequant_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace i4t
+
+using namespace i4t;
+
+extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const float* d_x, const float* d_w,
+                                                               const float* d_bias, const float* d_step_x,
+                                                               const float* d_step_w, int n, int c, int d, int group,
+                                                               int mode, float* d_y, uint8_t* d_x_packed,
+                                                               uint8_t* d_w_packed) {
+    I4T_TRY(enter(ctx));
+    I4T_NOTNULL(d_x);
+    I4T_NOTNULL(d_w);
+    I4T_NOTNULL(d_step_x);
+    I4T_NOTNULL(d_step_w);
+    I4T_NOTNULL(d_y);
+    I4T_NOTNULL(d_x_packed);
+    I4T_NOTNULL(d_w_packed);
+    if (n <= 0 || c <= 0 || d <= 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: n (%d), c (%d), d (%d) must be positive", n, c, d);
+    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: d (%d) must be even (packed codes)", d);
+    I4T_TRY(check_group(d, group, "int4train_hq_forward"));
+    I4T_TRY(check_mode(mode, "int4train_hq_forward"));
+
+    const int kp = (int)round_up(d, 32), cp = (int)round_up(c, 4);
+    if (gemm_dq_available(ctx)) {
+        // SM90: the dequantize Y = (s_X·s_W)·acc + bias runs in the GEMM's epilogue (FP32 out, same arithmetic).
+        // Y goes straight to d_y when its rows are 16-byte multiples and it is 16-byte aligned; otherwise into a
+        // padded buffer (and the bias into a zero-padded copy: the GEMM's N is cp), then copied out.
+        const bool direct = (c % 4 == 0) && ((uintptr_t)d_y % 16 == 0);
+        const bool pad_bias = !direct && d_bias && cp != c;
+        size_t gws = gemm_padded_dq_workspace(ctx, n, cp, kp);
+        Plan p;
+        p.add<int8_t>((int64_t)n * kp);
+        p.add<int8_t>((int64_t)cp * kp);
+        if (!direct) p.add<float>((int64_t)n * cp);
+        if (pad_bias) p.add<float>(cp);
+        p.add<char>((int64_t)gws);
+        Arena ar;
+        I4T_TRY(make_arena(ctx, p, &ar));
+        int8_t* a = ar.take<int8_t>((int64_t)n * kp);
+        int8_t* b = ar.take<int8_t>((int64_t)cp * kp);
+        float* yp = direct ? d_y : ar.take<float>((int64_t)n * cp);
+        float* bias = pad_bias ? ar.take<float>(cp) : (float*)d_bias;
+        char* ws = ar.take<char>((int64_t)gws);
+        I4T_ARENA_CHECK(ar);
+        if (pad_bias) {
+            I4T_CUDA(cudaMemsetAsync(bias, 0, sizeof(float) * cp, ctx->stream));
+            I4T_CUDA(cudaMemcpyAsync(bias, d_bias, sizeof(float) * c, cudaMemcpyDeviceToDevice, ctx->stream));
+        }
+        I4T_TRY(hadamard_quantize_pad_pack(ctx, d_x, n, d, group, d_step_x, mode, a, n, kp, d_x_packed));
+        phase_done(ctx, "hadamard+quantize+pack X");
+        I4T_TRY(hadamard_quantize_pad_pack(ctx, d_w, c, d, group, d_step_w, mode, b, cp, kp, d_w_packed));
+        phase_done(ctx, "hadamard+quantize+pack W");
+        const int ldy = direct ? c : cp;
+        I4T_TRY(gemm_padded_dq(ctx, a, b, bias, d_step_x, d_step_w, yp, ldy, n, cp, kp, ws, gws));
+        if (!direct)
+            I4T_CUDA(cudaMemcpy2DAsync(d_y, sizeof(float) * c, yp, sizeof(float) * cp, sizeof(float) * c, n,
+                                       cudaMemcpyDeviceToDevice, ctx->stream));
+        phase_done(ctx, "int GEMM + dequantize (epilogue)");
+        return INT4TRAIN_SUCCESS;
+    }
+
+    size_t gws = gemm_padded_workspace(ctx, n, cp, kp);
+    Plan p;
+    p.add<int8_t>((int64_t)n * kp);
+    p.add<int8_t>((int64_t)cp * kp);
+    p.add<int32_t>((int64_t)n * cp);
+    p.add<char>((int64_t)gws);
+    Arena ar;
+    I4T_TRY(make_arena(ctx, p, &ar));
+    int8_t* a = ar.take<int8_t>((int64_t)n * kp);
+    int8_t* b = ar.take<int8_t>((int64_t)cp * kp);
+    int32_t* prod = ar.take<int32_t>((int64_t)n * cp);
+    char* ws = ar.take<char>((int64_t)gws);
+    I4T_ARENA_CHECK(ar);
+
+    // 1–3. XH, WH (§2.2), their codes into the padded GEMM operands and the packed copies for the backward
+    // (one fused pass per operand: XH is never written to memory).
+    I4T_TRY(hadamard_quantize_pad_pack(ctx, d_x, n, d, group, d_step_x, mode, a, n, kp, d_x_packed));
+    phase_done(ctx, "hadamard+quantize+pack X");
+    I4T_TRY(hadamard_quantize_pad_pack(ctx, d_w, c, d, group, d_step_w, mode, b, cp, kp, d_w_packed));
+    phase_done(ctx, "hadamard+quantize+pack W");
+    // 4. P = a·bᵀ (INT32); 5. Y = s_X·s_W·P + bias.
+    I4T_TRY(gemm_padded(ctx, a, b, prod, n, cp, kp, ws, gws));
+    phase_done(ctx, "int GEMM");
+    I4T_TRY(hq_dequantize_impl(ctx, prod, cp, d_step_x, d_step_w, d_bias, n, c, d_y));
+    phase_done(ctx, "dequantize");
+    return INT4TRAIN_SUCCESS;
+}

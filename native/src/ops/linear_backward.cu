@@ -1,0 +1,163 @@
+// linear_backward.cu — the backward of one INT4 linear layer (algorithm.md §3.8), no host synchronisation:
+//   1. bit split ∇Y (seed, stream 0)                                          §3.3
+//   2. ∇W selection: scores with the X codes; ∇X selection: plain scores    §3.4, §3.5 (both: seed, stream 1)
+//   3. LSS ∇(WH) (C×D) and ∇(XH) (N×D)                                       §3.4, §3.5
+//   4. recompute XH, WH (the forward's deterministic transform) and apply the LSQ backward: mask with
+//      v = XH/s_X (WH/s_W) and the step gradients                           §3.6, conventions.md "LSQ"
+//   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
+//      (4 and 5 run as one fused kernel per operand: hadamard_lsq_backward_impl in lsq.cu)
+//   6. ∇b = column sums of ∇Y                                               §3.6
+#include "runtime/status.cuh"
+#include "runtime/context.cuh"
+#include "runtime/arena.cuh"
+#include "runtime/launch.cuh"
+#include "runtime/validate.cuh"
+#include "numerics/canonical_sum.cuh"
+#include "ops/operators.cuh"
+
+namespace i4t {
+
+// ∇b[j] = Σ_i ∇Y[i, j] in double, deterministic: part[r][j] = Σ over rows [r·256, r·256+256) in row order,
+// then ∇b[j] = Σ_r part[r][j] in r order, rounded once to float. Coalesced across j.
+constexpr int kBiasRows = 256;
+__global__ void bias_partial_kernel(const float* __restrict__ gy, int n, int c, double* part) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= c) return;
+    int r0 = blockIdx.y * kBiasRows, r1 = min(n, r0 + kBiasRows);
+    double s = 0.0;
+    for (int i = r0; i < r1; ++i) s += (double)gy[(int64_t)i * c + j];
+    part[(int64_t)blockIdx.y * c + j] = s;
+}
+__global__ void bias_final_kernel(const double* __restrict__ part, int nparts, int c, float* gb) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= c) return;
+    double s = 0.0;
+    for (int r = 0; r < nparts; ++r) s += part[(int64_t)r * c + j];
+    gb[j] = (float)s;
+}
+
+}  // namespace i4t
+
+using namespace i4t;
+
+namespace i4t {
+
+static int64_t canon_ws_for(int n, int c, int d) {
+    const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
+    return canon_ws_count(nd > cd ? nd : cd) + 1;
+}
+
+void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
+    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, n2 = 2 * (int64_t)n;
+    p.add<int8_t>(nc);
+    p.add<int8_t>(nc);
+    p.add<float>(3);
+    p.add<int8_t>(nd);
+    p.add<double>(n2);
+    p.add<double>(n2);
+    p.add<uint8_t>(n2);
+    p.add<uint8_t>(n2);
+    p.add<int32_t>(2);
+    p.add<int32_t>(2);
+    p.add<double>(canon_ws_for(n, c, d));
+}
+
+void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d) {
+    bit_split_plan(p, n, c);
+    lss_select_plan(p, n, c, d);  // ∇W selection
+    lss_select_plan(p, n, c, d);  // ∇X selection
+    lss_grad_weight_plan(ctx, p, n, c, d);
+    lss_grad_input_plan(ctx, p, n, c, d);
+}
+
+LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d) {
+    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, n2 = 2 * (int64_t)n;
+    LinearBackwardBuffers b;
+    b.high = ar.take<int8_t>(nc);
+    b.low = ar.take<int8_t>(nc);
+    b.scales = ar.take<float>(3);
+    b.xq = ar.take<int8_t>(nd);
+    b.prob_w = ar.take<double>(n2);
+    b.prob_x = ar.take<double>(n2);
+    b.keep_w = ar.take<uint8_t>(n2);
+    b.keep_x = ar.take<uint8_t>(n2);
+    b.kept_w = ar.take<int32_t>(2);
+    b.kept_x = ar.take<int32_t>(2);
+    b.cws = ar.take<double>(canon_ws_for(n, c, d));
+    return b;
+}
+
+}  // namespace i4t
+
+extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
+    int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w, const uint8_t* d_x_packed,
+    const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c, int d, int group, int mode,
+    int sampling, uint64_t seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
+    float* d_grad_bias) {
+    I4T_TRY(enter(ctx));
+    I4T_NOTNULL(d_grad_y);
+    I4T_NOTNULL(d_x);
+    I4T_NOTNULL(d_w);
+    I4T_NOTNULL(d_x_packed);
+    I4T_NOTNULL(d_w_packed);
+    I4T_NOTNULL(d_step_x);
+    I4T_NOTNULL(d_step_w);
+    I4T_NOTNULL(d_grad_x);
+    I4T_NOTNULL(d_grad_w);
+    I4T_NOTNULL(d_grad_step_x);
+    I4T_NOTNULL(d_grad_step_w);
+    if (n <= 0 || c <= 0 || d <= 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d), c (%d), d (%d) must be positive", n, c, d);
+    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: d (%d) must be even", d);
+    if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d) too large", n);
+    I4T_TRY(check_group(d, group, "int4train_linear_backward"));
+    I4T_TRY(check_mode(mode, "int4train_linear_backward"));
+    if (sampling != INT4TRAIN_SAMPLING_NONZERO && sampling != INT4TRAIN_SAMPLING_BERNOULLI)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: sampling %d is not 0 or 1", sampling);
+
+    const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
+    Plan p;
+    linear_backward_plan_buffers(p, n, c, d);
+    const int bias_parts = (int)ceil_div(n, kBiasRows);
+    p.add<double>((int64_t)bias_parts * c);
+    linear_backward_plan_ops(ctx, p, n, c, d);
+    Arena ar;
+    I4T_TRY(make_arena(ctx, p, &ar));
+    const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
+    int8_t *high = b.high, *low = b.low, *xq = b.xq;
+    float* scales = b.scales;
+    double *prob_w = b.prob_w, *prob_x = b.prob_x, *cws = b.cws;
+    uint8_t *keep_w = b.keep_w, *keep_x = b.keep_x;
+    int32_t *kept_w = b.kept_w, *kept_x = b.kept_x;
+    double* bias_part = ar.take<double>((int64_t)bias_parts * c);
+    I4T_ARENA_CHECK(ar);
+
+    // 1–2.
+    I4T_TRY(bit_split_impl(ctx, ar, d_grad_y, n, c, seed, mode, high, low, scales));
+    phase_done(ctx, "bit split");
+    I4T_TRY(unpack_pad(ctx, d_x_packed, n, d, xq, n, d));
+    I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, xq, d_step_x, n, c, d, sampling, seed, prob_w, keep_w, kept_w));
+    I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, nullptr, nullptr, n, c, d, sampling, seed, prob_x, keep_x, kept_x));
+    phase_done(ctx, "leverage scores+select");
+    // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place)
+    I4T_TRY(lss_grad_weight_impl(ctx, ar, high, low, d_x_packed, scales, d_step_x, keep_w, prob_w, n, c, d, d_grad_w));
+    phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
+    I4T_TRY(lss_grad_input_impl(ctx, ar, high, low, d_w_packed, scales, d_step_w, keep_x, prob_x, n, c, d, d_grad_x,
+                                sampling == INT4TRAIN_SAMPLING_NONZERO));
+    phase_done(ctx, "LSS dX (pack+GEMM+dequant)");
+    // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
+    //      back-transform), bit-identical to hadamard_impl -> lsq_backward_impl -> hadamard_impl
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws));
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, d_grad_w, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws));
+    phase_done(ctx, "recompute+LSQ backward+back-transform (fused)");
+    // 6.
+    if (d_grad_bias) {
+        if (bias_parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
+        bias_partial_kernel<<<dim3((unsigned)ceil_div(c, 256), (unsigned)bias_parts), 256, 0, ctx->stream>>>(d_grad_y, n, c, bias_part);
+        I4T_LAUNCH("bias_partial_kernel");
+        bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(bias_part, bias_parts, c, d_grad_bias);
+        I4T_LAUNCH("bias_final_kernel");
+        phase_done(ctx, "bias gradient");
+    }
+    return INT4TRAIN_SUCCESS;
+}

@@ -1,0 +1,78 @@
+// operators.cuh — the internal operators shared between translation units (all asynchronous on ctx->stream):
+// the building blocks of the C ABI entry points of §2–§3 and of the layer forward/backward.
+#pragma once
+
+#include <stdint.h>
+
+#include "runtime/arena.cuh"
+#include "runtime/context.cuh"
+
+namespace i4t {
+
+// Hadamard (§2.2) on a flat array of `total` floats made of consecutive G-blocks.
+int4train_status hadamard_impl(int4train_context ctx, const float* x, float* y, int64_t total, int group);
+// Fused H_G transform + LSQ codes into the padded operand (rows_pad × ld) + packed rows (rows × cols/2).
+int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* x, int rows, int cols, int group,
+                                            const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
+                                            uint8_t* packed);
+// Step init into d_step; ws: canon_ws_count(n) + 1 doubles.
+int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws);
+// Codes of v/step into a padded int8 matrix (rows_pad × ld, zeros outside rows × cols) and, if packed != NULL,
+// the packed INT4 rows (rows × cols/2).
+int4train_status quantize_pad_pack(int4train_context ctx, const float* v, int rows, int cols, const float* d_step,
+                                   int mode, int8_t* codes, int rows_pad, int ld, uint8_t* packed);
+// Unpacks packed rows (rows × cols/2 bytes) into an int8 matrix rows_pad × ld (zero padding).
+int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols, int8_t* out,
+                            int rows_pad, int ld);
+// Unpacks packed rows (rows × cols/2) transposed: out[c, r] (cols_pad × ld_rows, zero padding).
+int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols,
+                                      int8_t* out, int cols_pad, int ld_rows);
+
+// The intermediate buffers of the layer backward (int4train_linear_backward, and the benchmark that times its
+// phases): one layout, planned and carved in one place. Plan order: linear_backward_plan_buffers, then any extra
+// buffers of the caller, then linear_backward_plan_ops (the sub-operators carve theirs after the caller's);
+// take the buffers in the same order.
+struct LinearBackwardBuffers {
+    int8_t *high, *low;      // bit-split digits (n × c)
+    float* scales;           // {Mx, s↑, s↓}
+    int8_t* xq;              // unpacked X codes (n × d), for the ∇W scores
+    double *prob_w, *prob_x;  // selection of each GEMM (2n stacked rows)
+    uint8_t *keep_w, *keep_x;
+    int32_t *kept_w, *kept_x;
+    double* cws;             // CanonicalSum workspace of the fused LSQ backward
+};
+void linear_backward_plan_buffers(Plan& p, int n, int c, int d);
+void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d);
+LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d);
+
+// Sizes and impls of the composite operators (used by linear_backward).
+void bit_split_plan(Plan& p, int rows, int cols);
+int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, uint64_t seed,
+                                int mode, int8_t* high, int8_t* low, float* scales);
+void lss_select_plan(Plan& p, int n, int c, int d);
+int4train_status lss_select_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                 const float* scales, const int8_t* x_codes, const float* step_x, int n, int c, int d,
+                                 int sampling, uint64_t seed, double* prob, uint8_t* keep, int32_t* kept);
+void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d);
+int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                      const uint8_t* x_packed, const float* scales, const float* step_x,
+                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_wh);
+void lss_grad_input_plan(int4train_context ctx, Plan& p, int n, int c, int d);
+int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                     const uint8_t* w_packed, const float* scales, const float* step_w,
+                                     const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh,
+                                     bool fold /* every kept row has p = 1 (Nonzero sampling): one GEMM of n rows */);
+int4train_status lsq_backward_impl(int4train_context ctx, const float* v_src, const float* grad, int64_t n,
+                                   const float* d_step, int mode, float* grad_v, float* grad_step, double* ws);
+// HQ-MM step 5 (§2.3) as a separate pass: y[i, j] = (s_X·s_W)·P[i, j] + bias[j] from the INT32 product P (row stride
+// ldp), explicit _rn operations (no FMA); bias may be NULL. Used where the GEMM epilogue does not fuse it.
+int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int ldp, const float* d_step_x,
+                                    const float* d_step_w, const float* d_bias, int n, int c, float* d_y);
+// Fused recompute + LSQ backward + back-transform (linear_backward steps 4–5), bit-identical to
+// hadamard_impl(v) -> lsq_backward_impl(vh, grad) -> hadamard_impl: out = H(mask ⊙ grad), *grad_step as
+// lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles.
+int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
+                                            int group, const float* d_step, int mode, float* out, float* grad_step,
+                                            double* ws);
+
+}  // namespace i4t

@@ -1,0 +1,120 @@
+// main.cu (int4train_selftest) — checks every operator of libint4train against plain CPU C++ implementations of docs/conventions.md
+// on random data with outliers: integer outputs bit-exact, floating outputs within tolerances; then error paths.
+// Usage: int4train_selftest [--quick]   (--quick: smaller sizes, no timing; for compute-sanitizer)
+// Last line: "N passed, M failed".
+#include "selftest.h"
+
+static void bench_layer(int4train_context ctx, int n, int c, int d, int g, int sampling, int reps) {
+    auto x = randn_outliers(n, d), w = randn_outliers(c, d, 0.05f);
+    auto gy = randn_outliers(n, c, 1e-3f, 1);
+    for (int i = 0; i < n; i += 2) for (int j = 0; j < c; ++j) gy[(size_t)i * c + j] = 0.0f;  // half the tokens silent
+    DBuf<float> dx(x), dw(w), dgy(gy), dsx(1), dsw(1), dy((size_t)n * c), dgx((size_t)n * d), dgw((size_t)c * d), dgs(2), dgb(c);
+    DBuf<uint8_t> dxp((size_t)n * d / 2), dwp((size_t)c * d / 2);
+    DBuf<int8_t> da((size_t)n * d), db((size_t)c * d);
+    DBuf<int32_t> dc((size_t)n * c);
+    CK(int4train_hadamard(ctx, dx.p, dgx.p, n, d, g));
+    CK(int4train_lsq_init_step(ctx, dgx.p, (int64_t)n * d, dsx.p));
+    CK(int4train_hadamard(ctx, dw.p, dgw.p, c, d, g));
+    CK(int4train_lsq_init_step(ctx, dgw.p, (int64_t)c * d, dsw.p));
+    void* st = nullptr;
+    CK(int4train_context_get_stream(ctx, &st));
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    float t[3] = {0, 0, 0};
+    for (int which = 0; which < 3; ++which) {
+        for (int r = -1; r < reps; ++r) {
+            if (r == 0) cudaEventRecord(e0, (cudaStream_t)st);
+            if (which == 0) CK(int4train_gemm_s8(ctx, da.p, db.p, dc.p, n, c, d));
+            if (which == 1) CK(int4train_hq_forward(ctx, dx.p, dw.p, nullptr, dsx.p, dsw.p, n, c, d, g, 0, dy.p, dxp.p, dwp.p));
+            if (which == 2) CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, n, c, d, g, 0, sampling, 7,
+                                                         dgx.p, dgw.p, dgs.p, dgs.p + 1, dgb.p));
+        }
+        cudaEventRecord(e1, (cudaStream_t)st);
+        cudaEventSynchronize(e1);
+        cudaEventElapsedTime(&t[which], e0, e1);
+        t[which] /= reps;
+    }
+    CK(int4train_context_synchronize(ctx));
+    // breakdown of the backward into its public pieces (same inputs)
+    {
+        DBuf<int8_t> dh((size_t)n * c), dl((size_t)n * c), dxq((size_t)n * d);
+        DBuf<float> dsc(3), tmp((size_t)n * d);
+        DBuf<double> dp(2 * (size_t)n);
+        DBuf<uint8_t> dk(2 * (size_t)n);
+        DBuf<int32_t> dkept(2);
+        CK(int4train_unpack_int4(ctx, dxp.p, dxq.p, n, d));
+        auto timeit = [&](auto&& fn) -> float {
+            fn();
+            cudaEventRecord(e0, (cudaStream_t)st);
+            for (int r = 0; r < reps; ++r) fn();
+            cudaEventRecord(e1, (cudaStream_t)st);
+            cudaEventSynchronize(e1);
+            float ms = 0;
+            cudaEventElapsedTime(&ms, e0, e1);
+            return ms / reps;
+        };
+        float tb = timeit([&] { int4train_bit_split(ctx, dgy.p, n, c, 7, 0, dh.p, dl.p, dsc.p); });
+        float tsw = timeit([&] { int4train_lss_select(ctx, dh.p, dl.p, dsc.p, dxq.p, dsx.p, n, c, d, sampling, 7, dp.p, dk.p, dkept.p); });
+        float tgw = timeit([&] { int4train_lss_grad_weight(ctx, dh.p, dl.p, dxp.p, dsc.p, dsx.p, dk.p, dp.p, n, c, d, dgw.p); });
+        float tgi = timeit([&] { int4train_lss_grad_input(ctx, dh.p, dl.p, dwp.p, dsc.p, dsw.p, dk.p, dp.p, n, c, d, dgx.p); });
+        float th = timeit([&] { int4train_hadamard(ctx, dx.p, tmp.p, n, d, g); });
+        float tl = timeit([&] { int4train_lsq_backward(ctx, dx.p, dgx.p, (int64_t)n * d, dsx.p, 0, tmp.p, dgs.p); });
+        CK(int4train_context_synchronize(ctx));
+        report(true, "timing breakdown", fmt("N=%d C=%d D=%d sampling=%d: bit_split %.3f, lss_select(∇W) %.3f, lss_grad_weight %.3f, "
+                                             "lss_grad_input(general, 2N rows) %.3f, hadamard(N×D) %.3f, lsq_backward(N×D) %.3f ms",
+                                             n, c, d, sampling, tb, tsw, tgw, tgi, th, tl));
+    }
+    double flop = 2.0 * n * c * d;
+    report(true, "timing", fmt("N=%d C=%d D=%d G=%d sampling=%d: int8 GEMM %.3f ms (%.0f TOPS), hq_forward %.3f ms, linear_backward %.3f ms",
+                               n, c, d, g, sampling, t[0], flop / (t[0] * 1e-3) / 1e12, t[1], t[2]));
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+}
+
+int main(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) if (!strcmp(argv[i], "--quick")) g_quick = true;
+    printf("libint4train selftest, version %d%s\n", int4train_version(), g_quick ? " (quick)" : "");
+    int count = 0;
+    int4train_device_count(&count);
+    if (count == 0) {
+        printf("no CUDA device\n0 passed, 1 failed\n");
+        return 1;
+    }
+    int4train_context ctx = nullptr;
+    if (int4train_context_create(0, &ctx) != INT4TRAIN_SUCCESS) {
+        printf("context_create failed: %s\n0 passed, 1 failed\n", int4train_last_error());
+        return 1;
+    }
+    char name[256];
+    int cc = 0;
+    int4train_context_info(ctx, name, sizeof name, &cc, nullptr);
+    printf("device: %s (cc %d)\n", name, cc);
+    auto t0 = std::chrono::steady_clock::now();
+    test_canonical_and_init(ctx);
+    test_hadamard(ctx);
+    test_lsq(ctx);
+    test_pack(ctx);
+    test_gemm(ctx);
+    test_hq_forward(ctx);
+    test_block_search(ctx);
+    test_bit_split_select_lss(ctx);
+    test_linear_backward(ctx);
+    test_errors(ctx);
+    if (!g_quick) {
+        bench_layer(ctx, 4096, 4096, 4096, 32, 0, 5);
+        bench_layer(ctx, 8192, 4096, 1024, 32, 0, 5);
+        bench_layer(ctx, 1024, 1024, 1024, 32, 1, 3);
+        bench_layer(ctx, 4096, 4096, 4096, 32, 1, 3);
+    }
+    size_t ws = 0;
+    int4train_context_info(ctx, nullptr, 0, nullptr, &ws);
+    int4train_status fin = int4train_context_synchronize(ctx);
+    report(fin == INT4TRAIN_SUCCESS, "final synchronize (no asynchronous errors)", fin ? int4train_last_error() : "");
+    report(int4train_context_destroy(ctx) == INT4TRAIN_SUCCESS, "context_destroy", "");
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    printf("workspace high-water: %zu bytes; %.1f s\n", ws, secs);
+    printf("%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail == 0 ? 0 : 1;
+}
+

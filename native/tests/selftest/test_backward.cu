@@ -1,0 +1,135 @@
+// test_backward.cu — self-tests of the backward operators (bit split, selection, LSS GEMMs, the whole layer
+// backward) against the CPU reference.
+#include "selftest.h"
+
+void test_bit_split_select_lss(int4train_context ctx) {
+    struct S { int n, c, d; };
+    struct S2 { int n, c, d; bool dense; };
+    std::vector<S2> shapes = {{64, 64, 64, false}, {77, 50, 96, false}, {3000, 64, 64, false}, {96, 40, 64, true}, {3000, 48, 32, true}};
+    for (int mode = 0; mode < 2; ++mode)
+        for (int sampling = 0; sampling < 2; ++sampling)
+            for (auto s : shapes) {
+                uint64_t seed = 0x123456789ABCDEFull + mode * 7 + sampling;
+                // sparse-ish ∇Y: skewed row norms, some rows exactly zero; dense: every row has a large entry, so all
+                // 2N stacked rows score > 0 and the water-filling gives fractional p (Bernoulli)
+                auto g = randn_outliers(s.n, s.c, 1e-3f, 1);
+                for (int i = 0; i < s.n; ++i) {
+                    float rs = s.dense ? 1.0f : ((i % 5 == 0) ? 0.0f : (i % 7 == 0 ? 30.0f : 1.0f));
+                    for (int j = 0; j < s.c; ++j) g[(size_t)i * s.c + j] *= rs;
+                    if (s.dense) g[(size_t)i * s.c + (i % s.c)] = (i % 2 ? 1.0f : -1.0f) * (0.02f + 0.03f * (float)((i * 37) % 11));
+                }
+                DBuf<float> dg(g);
+                DBuf<int8_t> dh(g.size()), dl(g.size());
+                DBuf<float> dsc(3);
+                CK(int4train_bit_split(ctx, dg.p, s.n, s.c, seed, mode, dh.p, dl.p, dsc.p));
+                Split ref = cpu_bit_split(g, seed, mode);
+                auto gsc = dsc.down();
+                size_t dh_ = count_diff(dh.down(), ref.h), dl_ = count_diff(dl.down(), ref.l);
+                bool sc_ok = gsc[0] == ref.mx && gsc[1] == ref.sup && gsc[2] == ref.sdn;
+                report(dh_ == 0 && dl_ == 0 && sc_ok, "bit_split digits + scales bit-exact",
+                       fmt("mode=%d n=%d c=%d mismatches h=%zu l=%zu scales %s", mode, s.n, s.c, dh_, dl_, sc_ok ? "ok" : "DIFF"));
+
+                auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f);
+                float sx = cpu_init_step(x), sw = cpu_init_step(w);
+                auto xq = cpu_quant(x, sx, mode), wq = cpu_quant(w, sw, mode);
+                DBuf<int8_t> dxq(xq);
+                DBuf<float> dsx(std::vector<float>{sx}), dsw(std::vector<float>{sw});
+                DBuf<uint8_t> dxp(cpu_pack(xq)), dwp(cpu_pack(wq));
+                for (int wgt = 1; wgt >= 0; --wgt) {
+                    DBuf<double> dp(2 * (size_t)s.n);
+                    DBuf<uint8_t> dk(2 * (size_t)s.n);
+                    DBuf<int32_t> dkept(2);
+                    CK(int4train_lss_select(ctx, dh.p, dl.p, dsc.p, wgt ? dxq.p : nullptr, wgt ? dsx.p : nullptr, s.n, s.c, s.d,
+                                            sampling, seed, dp.p, dk.p, dkept.p));
+                    Sel rs = cpu_select(ref, wgt ? xq.data() : nullptr, sx, s.n, s.c, s.d, sampling, seed);
+                    auto gp = dp.down();
+                    auto gk = dk.down();
+                    auto gkept = dkept.down();
+                    size_t dpp = count_diff(gp, rs.p), dkk = count_diff(gk, rs.keep);
+                    double psum = 0;
+                    int frac = 0;
+                    for (double v : gp) { psum += v; if (v > 0.0 && v < 1.0) ++frac; }
+                    report(dpp == 0 && dkk == 0 && gkept[0] == rs.kept[0] && gkept[1] == rs.kept[1], "lss_select p, keep, counts bit-exact",
+                           fmt("%s mode=%d sampling=%d n=%d: p mismatches=%zu keep mismatches=%zu kept=(%d,%d) ref (%d,%d) Σp=%.3f, %d fractional p",
+                               wgt ? "∇W" : "∇X", mode, sampling, s.n, dpp, dkk, gkept[0], gkept[1], rs.kept[0], rs.kept[1], psum, frac));
+                    if (wgt) {
+                        DBuf<float> dgw((size_t)s.c * s.d);
+                        CK(int4train_lss_grad_weight(ctx, dh.p, dl.p, dxp.p, dsc.p, dsx.p, dk.p, dp.p, s.n, s.c, s.d, dgw.p));
+                        auto rw = cpu_grad_wh(ref, rs, xq, sx, s.n, s.c, s.d);
+                        double e = rel_err(dgw.down(), rw);
+                        report(e < 1e-5, "lss_grad_weight", fmt("mode=%d sampling=%d n=%d rel_err=%.2e |ref|=%.3e", mode, sampling, s.n, e, l2(rw)));
+                    } else {
+                        DBuf<float> dgx((size_t)s.n * s.d);
+                        CK(int4train_lss_grad_input(ctx, dh.p, dl.p, dwp.p, dsc.p, dsw.p, dk.p, dp.p, s.n, s.c, s.d, dgx.p));
+                        auto got = dgx.down();
+                        auto rx = cpu_grad_xh(ref, rs, wq, sw, s.n, s.c, s.d);
+                        double e = rel_err(got, rx);
+                        size_t zero_bad = 0;  // rows with nothing kept are exactly 0
+                        for (int i = 0; i < s.n; ++i)
+                            if (!rs.keep[i] && !rs.keep[s.n + i])
+                                for (int j = 0; j < s.d; ++j) if (got[(size_t)i * s.d + j] != 0.0f) ++zero_bad;
+                        report(e < 1e-5 && zero_bad == 0, "lss_grad_input", fmt("mode=%d sampling=%d n=%d rel_err=%.2e |ref|=%.3e nonzero-in-dropped=%zu", mode, sampling, s.n, e, l2(rx), zero_bad));
+                    }
+                }
+            }
+}
+
+void test_linear_backward(int4train_context ctx) {
+    struct S { int n, c, d, g; };
+    std::vector<S> shapes = {{64, 48, 64, 32}, {77, 50, 96, 16}, {256, 384, 512, 64}};
+    for (int mode = 0; mode < 2; ++mode)
+        for (int sampling = 0; sampling < 2; ++sampling)
+            for (auto s : shapes) {
+                uint64_t seed = 42 + mode + 2 * sampling;
+                auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f);
+                auto gy = randn_outliers(s.n, s.c, 1e-3f, 1);
+                for (int i = 0; i < s.n; i += 4) for (int j = 0; j < s.c; ++j) gy[(size_t)i * s.c + j] = 0.0f;
+                auto xh = cpu_hadamard(x, s.g), wh = cpu_hadamard(w, s.g);
+                float sx = cpu_init_step(xh) * 0.7f, sw = cpu_init_step(wh) * 0.7f;  // some clipping
+                auto xq = cpu_quant(xh, sx, mode), wq = cpu_quant(wh, sw, mode);
+                DBuf<float> dgy(gy), dx(x), dw(w), dsx(std::vector<float>{sx}), dsw(std::vector<float>{sw});
+                DBuf<uint8_t> dxp(cpu_pack(xq)), dwp(cpu_pack(wq));
+                DBuf<float> dgx((size_t)s.n * s.d), dgw((size_t)s.c * s.d), dgsx(1), dgsw(1), dgb(s.c);
+                CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
+                                             sampling, seed, dgx.p, dgw.p, dgsx.p, dgsw.p, dgb.p));
+                // CPU composition
+                Split sp = cpu_bit_split(gy, seed, mode);
+                Sel selw = cpu_select(sp, xq.data(), sx, s.n, s.c, s.d, sampling, seed);
+                Sel selx = cpu_select(sp, nullptr, sx, s.n, s.c, s.d, sampling, seed);
+                auto gwh = cpu_grad_wh(sp, selw, xq, sx, s.n, s.c, s.d);
+                auto gxh = cpu_grad_xh(sp, selx, wq, sw, s.n, s.c, s.d);
+                auto lsq = [&](const std::vector<float>& vh, float st, std::vector<double>& gr, double* gs, double* gabs) {
+                    int qn = qn_of(mode);
+                    double sum = 0, sabs = 0;
+                    for (size_t i = 0; i < vh.size(); ++i) {
+                        float r = vh[i] / st;
+                        double e;
+                        bool in = true;
+                        if (r < (float)qn) { e = qn; in = false; }
+                        else if (r > 7.0f) { e = 7; in = false; }
+                        else e = rha(r) - r;
+                        sum += e * gr[i];
+                        sabs += fabs(e * gr[i]);
+                        if (!in) gr[i] = 0.0;
+                    }
+                    *gs = sum / sqrt((double)vh.size() * 7.0);
+                    *gabs = sabs / sqrt((double)vh.size() * 7.0);
+                };
+                double rgsx, rgsw, asx, asw;
+                lsq(xh, sx, gxh, &rgsx, &asx);
+                lsq(wh, sw, gwh, &rgsw, &asw);
+                std::vector<float> fx(gxh.begin(), gxh.end()), fw(gwh.begin(), gwh.end());
+                auto rgx = cpu_hadamard(fx, s.g), rgw = cpu_hadamard(fw, s.g);
+                std::vector<double> rgb(s.c, 0.0);
+                for (int i = 0; i < s.n; ++i) for (int j = 0; j < s.c; ++j) rgb[j] += gy[(size_t)i * s.c + j];
+                double ex = rel_err(dgx.down(), rgx), ew = rel_err(dgw.down(), rgw), eb = rel_err(dgb.down(), rgb);
+                float gsx = dgsx.down()[0], gsw = dgsw.down()[0];
+                // step gradients: error relative to Σ|e·R|·g (the sum cancels)
+                double esx = fabs(gsx - rgsx) / std::max(1e-30, asx), esw = fabs(gsw - rgsw) / std::max(1e-30, asw);
+                bool ok = ex < 1e-5 && ew < 1e-5 && eb < 1e-6 && esx < 1e-5 && esw < 1e-5;
+                report(ok, "linear_backward",
+                       fmt("mode=%d sampling=%d n=%d c=%d d=%d G=%d rel_err ∇X=%.2e ∇W=%.2e ∇b=%.2e ∇s_X=%.2e ∇s_W=%.2e (|∇X|=%.2e |∇W|=%.2e)", mode, sampling,
+                           s.n, s.c, s.d, s.g, ex, ew, eb, esx, esw, l2(rgx), l2(rgw)));
+            }
+}
+
