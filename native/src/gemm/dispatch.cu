@@ -1,4 +1,4 @@
-// gemm.cu — integer GEMM entry points (algorithm.md §2.3 step 4, §7.5, §9 item 8). Operands are padded with zero
+// dispatch.cu — integer GEMM entry points (method.md §2.3 step 4, §7.5, §9 item 8). Operands are padded with zero
 // codes to K % 32 == 0 and N % 4 == 0 inside the library; zeros do not change an integer product.
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
@@ -64,6 +64,27 @@ int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const in
 #endif
     (void)a; (void)b; (void)bias; (void)sx; (void)sw; (void)ws; (void)ws_bytes;
     return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_dq: no dequantizing GEMM on this device");
+}
+
+size_t gemm_padded_lss_workspace(int4train_context ctx, int m, int n, int k) {
+#if defined(INT4TRAIN_HAS_SM90_DQ)
+    if (use_sm90(ctx)) return gemm_sm90_lss_workspace(m, n, k, ctx->sm_count) + 256;
+#endif
+    (void)ctx; (void)m; (void)n; (void)k;
+    return 0;
+}
+
+int4train_status gemm_padded_lss(int4train_context ctx, const int8_t* a, const int8_t* b, const float* s_outer,
+                                 const float* s_inner, float* y, int ldy, int m, int n, int k, void* ws,
+                                 size_t ws_bytes) {
+    if (k % 32 != 0 || n % 4 != 0 || ldy % 4 != 0 || ldy < n || m <= 0 || n <= 0 || k <= 0 || ((uintptr_t)y % 16) != 0)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_lss: m=%d n=%d k=%d ldy=%d not padded/aligned", m, n, k, ldy);
+#if defined(INT4TRAIN_HAS_SM90_DQ)
+    if (use_sm90(ctx))
+        return gemm_sm90_lss(ctx->stream, a, b, s_outer, s_inner, y, ldy, m, n, k, ctx->sm_count, ws, ws_bytes);
+#endif
+    (void)a; (void)b; (void)s_outer; (void)s_inner; (void)ws; (void)ws_bytes;
+    return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_lss: no scaling GEMM on this device");
 }
 
 // dst (rows_pad × ld) = src (rows × cols) with zero padding; one thread per byte, row-strided (row_grid(ld, rows_pad)).

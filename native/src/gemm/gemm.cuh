@@ -33,6 +33,10 @@ size_t gemm_sm90_dq_workspace(int m, int n, int k, int sm_count);
 int4train_status gemm_sm90_dq(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias, const float* sx,
                               const float* sw, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
                               size_t ws_bytes);
+size_t gemm_sm90_lss_workspace(int m, int n, int k, int sm_count);
+int4train_status gemm_sm90_lss(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* s_outer,
+                               const float* s_inner, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
+                               size_t ws_bytes);
 #endif
 // The integer GEMM with hq_forward's dequantize in its epilogue: y[i, j] = (s_X·s_W)·Σ_k a[i,k]·b[j,k] + bias[j]
 // (FP32, row stride ldy; bit-identical to the separate pass). Available only with the SM90 GEMM (gemm_dq_available);
@@ -42,5 +46,12 @@ size_t gemm_padded_dq_workspace(int4train_context ctx, int m, int n, int k);
 int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const int8_t* b, const float* bias,
                                 const float* sx, const float* sw, float* y, int ldy, int m, int n, int k, void* ws,
                                 size_t ws_bytes);
+// The integer GEMM with the LSS GEMMs' scaling in its epilogue (docs/method.md §3.5):
+// y[i, j] = float(s_outer·(s_inner·double(Σ_k a[i,k]·b[j,k]))), both products in FP64 (the reference's order).
+// Available where gemm_dq_available is; the same padding and alignment rules as gemm_padded_dq.
+size_t gemm_padded_lss_workspace(int4train_context ctx, int m, int n, int k);
+int4train_status gemm_padded_lss(int4train_context ctx, const int8_t* a, const int8_t* b, const float* s_outer,
+                                 const float* s_inner, float* y, int ldy, int m, int n, int k, void* ws,
+                                 size_t ws_bytes);
 
 }  // namespace i4t

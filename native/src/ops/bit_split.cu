@@ -30,11 +30,23 @@ __device__ __forceinline__ void block_min_max(float mn, float mx, float* smin, f
     }
 }
 
+// Each thread's min/max over a grid-strided range (4 floats at a time when the tensor allows 16-byte loads).
 __global__ void __launch_bounds__(kMinMaxThreads) minmax_partial_kernel(const float* __restrict__ g, int64_t n,
                                                                         float* part /*2 per block*/) {
     __shared__ float smin[kMinMaxThreads], smax[kMinMaxThreads];
     float mn = INFINITY, mx = -INFINITY;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x, first = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    int64_t tail = 0;
+    if ((uintptr_t)g % 16 == 0) {
+        const float4* g4 = reinterpret_cast<const float4*>(g);
+        for (int64_t i = first; i < n / 4; i += stride) {
+            const float4 v = g4[i];
+            mn = fminf(fminf(mn, v.x), fminf(v.y, fminf(v.z, v.w)));
+            mx = fmaxf(fmaxf(mx, v.x), fmaxf(v.y, fmaxf(v.z, v.w)));
+        }
+        tail = n / 4 * 4;
+    }
+    for (int64_t i = tail + first; i < n; i += stride) {
         float v = g[i];
         mn = fminf(mn, v);
         mx = fmaxf(mx, v);
@@ -67,26 +79,83 @@ __global__ void __launch_bounds__(kMinMaxThreads) scales_kernel(const float* __r
     }
 }
 
+// The digit pair of one element (conventions.md "Bit splitting"): returns h and l through references.
+__device__ __forceinline__ void split_digits(float g, float k98, float L, bool paper, uint64_t seed, uint64_t index,
+                                             float& h, float& l) {
+    float t = __fmul_rn(g, k98);
+    h = fminf(fmaxf(round_half_away(__fdiv_rn(t, 14.0f)), -L), L);
+    float r = __fsub_rn(t, __fmul_rn(14.0f, h));  // 14h is exact
+    uint32_t x0 = philox(seed, index, kStreamBitSplit).x0;
+    l = paper ? floorf(__fadd_rn(r, u01(x0))) : round_half_away(__fsub_rn(__fadd_rn(r, u01_closed(x0)), 0.5f));
+    l = fminf(fmaxf(l, -L), L);
+}
+
 __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float* scales, uint64_t seed, int mode,
                              int8_t* high, int8_t* low) {
     const float k98 = __fdiv_rn(98.0f, scales[0]);
     const bool paper = mode == INT4TRAIN_MODE_PAPER;
     const float L = paper ? 7.0f : 6.0f;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        float t = __fmul_rn(g[i], k98);
-        float h = fminf(fmaxf(round_half_away(__fdiv_rn(t, 14.0f)), -L), L);
-        float r = __fsub_rn(t, __fmul_rn(14.0f, h));  // 14h is exact
-        uint32_t x0 = philox(seed, (uint64_t)i, kStreamBitSplit).x0;
-        float l;
-        if (paper) {
-            l = floorf(__fadd_rn(r, u01(x0)));
-        } else {
-            l = round_half_away(__fsub_rn(__fadd_rn(r, u01_closed(x0)), 0.5f));
-        }
-        l = fminf(fmaxf(l, -L), L);
+        float h, l;
+        split_digits(g[i], k98, L, paper, seed, (uint64_t)i, h, l);
         high[i] = (int8_t)h;
         low[i] = (int8_t)l;
     }
+}
+
+// The folded digit 14h + l of every element (the INT8 view of a bit-split pair, method.md §3.3: s↑·h + s↓·l =
+// s↓·(14h + l)) written in the two layouts the LSS GEMMs read, from one read of ∇Y: rows (n × cp, K = c, for ∇X)
+// and columns (c × kp, K = n, for ∇W), both zero-padded. A 64 × 64 tile per CTA: each thread folds 4 consecutive
+// columns of 4 rows (vector loads when aligned), stores them row-major, and the transposed copy leaves through
+// shared memory in 16-byte stores. Identical digits to split_kernel (same Philox index: the flat element index).
+constexpr int kFoldTile = 64;
+template <bool kVec>
+__global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict__ g, int n, int c,
+                                                         const float* scales, uint64_t seed, int mode,
+                                                         int8_t* __restrict__ rows, int cp, int8_t* __restrict__ cols,
+                                                         int kp) {
+    __shared__ __align__(16) int8_t tile[kFoldTile][kFoldTile + 16];  // [column][token]
+    const float k98 = __fdiv_rn(98.0f, scales[0]);
+    const bool paper = mode == INT4TRAIN_MODE_PAPER;
+    const float L = paper ? 7.0f : 6.0f;
+    const int r0 = blockIdx.y * kFoldTile, c0 = blockIdx.x * kFoldTile;
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const int col = c0 + 4 * tx;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        const int tr = ty + 16 * q, row = r0 + tr;
+        float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (row < n) {
+            const float* src = g + (int64_t)row * c;
+            if (kVec && col + 3 < c) {
+                const float4 f = *reinterpret_cast<const float4*>(src + col);
+                v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
+            } else {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) v[e] = col + e < c ? src[col + e] : 0.0f;
+            }
+        }
+        char4 o;
+        int8_t* ov = reinterpret_cast<int8_t*>(&o);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            int folded = 0;
+            if (row < n && col + e < c) {
+                float h, l;
+                split_digits(v[e], k98, L, paper, seed, (uint64_t)row * (uint64_t)c + (uint64_t)(col + e), h, l);
+                folded = 14 * (int)h + (int)l;
+            }
+            ov[e] = (int8_t)folded;
+            tile[4 * tx + e][tr] = (int8_t)folded;
+        }
+        if (row < n && col < cp) *reinterpret_cast<char4*>(rows + (int64_t)row * cp + col) = o;
+    }
+    __syncthreads();
+    // transposed: thread t writes 16 tokens of one column
+    const int tc = threadIdx.x / 4, chunk = 16 * (threadIdx.x % 4);
+    const int ccol = c0 + tc, crow = r0 + chunk;
+    if (ccol < c && crow < kp)
+        *reinterpret_cast<int4*>(cols + (int64_t)ccol * kp + crow) = *reinterpret_cast<const int4*>(&tile[tc][chunk]);
 }
 
 static int minmax_blocks(int64_t n) { return (int)(grid_for(n, kMinMaxThreads) > 1024 ? 1024 : grid_for(n, kMinMaxThreads)); }
@@ -105,6 +174,32 @@ int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* g
     I4T_LAUNCH("scales_kernel");
     split_kernel<<<grid_for(n), 256, 0, ctx->stream>>>(grad, n, scales, seed, mode, high, low);
     I4T_LAUNCH("split_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
+int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
+                                     uint64_t seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
+                                     float* scales) {
+    int64_t n = (int64_t)rows * cols;
+    int nb = minmax_blocks(n);
+    float* part = ar.take<float>(2 * (int64_t)nb);
+    I4T_ARENA_CHECK(ar);
+    if (cp % 32 != 0 || kp % 32 != 0 || cp < cols || kp < rows || (uintptr_t)folded_rows % 4 || (uintptr_t)folded_cols % 16)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "bit_split_fold: layouts not padded/aligned");
+    minmax_partial_kernel<<<nb, kMinMaxThreads, 0, ctx->stream>>>(grad, n, part);
+    I4T_LAUNCH("minmax_partial_kernel");
+    scales_kernel<<<1, kMinMaxThreads, 0, ctx->stream>>>(part, nb, scales);
+    I4T_LAUNCH("scales_kernel");
+    const int64_t ty = ceil_div((int64_t)(kp > rows ? kp : rows), kFoldTile), tx = ceil_div(cp, kFoldTile);
+    if (ty > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bit_split_fold: %d rows are too many", rows);
+    const dim3 grid((unsigned)tx, (unsigned)ty);
+    if (cols % 4 == 0 && (uintptr_t)grad % 16 == 0)
+        split_fold_kernel<true><<<grid, 256, 0, ctx->stream>>>(grad, rows, cols, scales, seed, mode, folded_rows, cp,
+                                                               folded_cols, kp);
+    else
+        split_fold_kernel<false><<<grid, 256, 0, ctx->stream>>>(grad, rows, cols, scales, seed, mode, folded_rows, cp,
+                                                                folded_cols, kp);
+    I4T_LAUNCH("split_fold_kernel");
     return INT4TRAIN_SUCCESS;
 }
 

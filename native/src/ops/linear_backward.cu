@@ -1,4 +1,4 @@
-// linear_backward.cu — the backward of one INT4 linear layer (algorithm.md §3.8), no host synchronisation:
+// linear_backward.cu — the backward of one INT4 linear layer (method.md §3.8), no host synchronisation:
 //   1. bit split ∇Y (seed, stream 0)                                          §3.3
 //   2. ∇W selection: scores with the X codes; ∇X selection: plain scores    §3.4, §3.5 (both: seed, stream 1)
 //   3. LSS ∇(WH) (C×D) and ∇(XH) (N×D)                                       §3.4, §3.5
@@ -7,6 +7,7 @@
 //   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
 //      (4 and 5 run as one fused kernel per operand: hadamard_lsq_backward_impl in lsq.cu)
 //   6. ∇b = column sums of ∇Y                                               §3.6
+// Nonzero sampling on SM90 runs 1–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues).
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
@@ -116,35 +117,55 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: sampling %d is not 0 or 1", sampling);
 
     const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
-    Plan p;
-    linear_backward_plan_buffers(p, n, c, d);
     const int bias_parts = (int)ceil_div(n, kBiasRows);
-    p.add<double>((int64_t)bias_parts * c);
-    linear_backward_plan_ops(ctx, p, n, c, d);
+    // Nonzero sampling on the SM90 path: steps 1–3 as one split pass and two scaled GEMMs (lss_folded.cu),
+    // bit-identical to the general path below.
+    const bool folded = sampling == INT4TRAIN_SAMPLING_NONZERO && lss_folded_available(ctx, d, d_grad_x, d_grad_w);
+    Plan p;
+    if (folded) {
+        p.add<float>(3);
+        p.add<double>(canon_ws_for(n, c, d));
+        p.add<double>((int64_t)bias_parts * c);
+        lss_folded_plan(ctx, p, n, c, d);
+    } else {
+        linear_backward_plan_buffers(p, n, c, d);
+        p.add<double>((int64_t)bias_parts * c);
+        linear_backward_plan_ops(ctx, p, n, c, d);
+    }
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
-    const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
-    int8_t *high = b.high, *low = b.low, *xq = b.xq;
-    float* scales = b.scales;
-    double *prob_w = b.prob_w, *prob_x = b.prob_x, *cws = b.cws;
-    uint8_t *keep_w = b.keep_w, *keep_x = b.keep_x;
-    int32_t *kept_w = b.kept_w, *kept_x = b.kept_x;
-    double* bias_part = ar.take<double>((int64_t)bias_parts * c);
-    I4T_ARENA_CHECK(ar);
-
-    // 1–2.
-    I4T_TRY(bit_split_impl(ctx, ar, d_grad_y, n, c, seed, mode, high, low, scales));
-    phase_done(ctx, "bit split");
-    I4T_TRY(unpack_pad(ctx, d_x_packed, n, d, xq, n, d));
-    I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, xq, d_step_x, n, c, d, sampling, seed, prob_w, keep_w, kept_w));
-    I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, nullptr, nullptr, n, c, d, sampling, seed, prob_x, keep_x, kept_x));
-    phase_done(ctx, "leverage scores+select");
-    // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place)
-    I4T_TRY(lss_grad_weight_impl(ctx, ar, high, low, d_x_packed, scales, d_step_x, keep_w, prob_w, n, c, d, d_grad_w));
-    phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
-    I4T_TRY(lss_grad_input_impl(ctx, ar, high, low, d_w_packed, scales, d_step_w, keep_x, prob_x, n, c, d, d_grad_x,
-                                sampling == INT4TRAIN_SAMPLING_NONZERO));
-    phase_done(ctx, "LSS dX (pack+GEMM+dequant)");
+    float* scales;
+    double *cws, *bias_part;
+    if (folded) {
+        scales = ar.take<float>(3);
+        cws = ar.take<double>(canon_ws_for(n, c, d));
+        bias_part = ar.take<double>((int64_t)bias_parts * c);
+        I4T_ARENA_CHECK(ar);
+        I4T_TRY(lss_folded_impl(ctx, ar, d_grad_y, d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d, seed, mode,
+                                scales, d_grad_x, d_grad_w));
+    } else {
+        const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
+        scales = b.scales;
+        cws = b.cws;
+        bias_part = ar.take<double>((int64_t)bias_parts * c);
+        I4T_ARENA_CHECK(ar);
+        // 1–2.
+        I4T_TRY(bit_split_impl(ctx, ar, d_grad_y, n, c, seed, mode, b.high, b.low, scales));
+        phase_done(ctx, "bit split");
+        I4T_TRY(unpack_pad(ctx, d_x_packed, n, d, b.xq, n, d));
+        I4T_TRY(lss_select_impl(ctx, ar, b.high, b.low, scales, b.xq, d_step_x, n, c, d, sampling, seed, b.prob_w,
+                                b.keep_w, b.kept_w));
+        I4T_TRY(lss_select_impl(ctx, ar, b.high, b.low, scales, nullptr, nullptr, n, c, d, sampling, seed, b.prob_x,
+                                b.keep_x, b.kept_x));
+        phase_done(ctx, "leverage scores+select");
+        // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place)
+        I4T_TRY(lss_grad_weight_impl(ctx, ar, b.high, b.low, d_x_packed, scales, d_step_x, b.keep_w, b.prob_w, n, c, d,
+                                     d_grad_w));
+        phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
+        I4T_TRY(lss_grad_input_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x, b.prob_x, n, c, d,
+                                    d_grad_x, sampling == INT4TRAIN_SAMPLING_NONZERO));
+        phase_done(ctx, "LSS dX (pack+GEMM+dequant)");
+    }
     // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
     //      back-transform), bit-identical to hadamard_impl -> lsq_backward_impl -> hadamard_impl
     I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws));

@@ -49,6 +49,18 @@ LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d);
 void bit_split_plan(Plan& p, int rows, int cols);
 int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, uint64_t seed,
                                 int mode, int8_t* high, int8_t* low, float* scales);
+// The same split written as folded digits 14h + l in two zero-padded layouts: rows (rows × cp) and columns
+// (cols × kp); cp, kp multiples of 32; folded_cols 16-byte aligned.
+int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
+                                     uint64_t seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
+                                     float* scales);
+// linear_backward steps 1–3 for Nonzero sampling on the SM90 path (lss_folded.cu): writes ∇(XH), ∇(WH) and the
+// split scales; bit-identical to the general path. Available when lss_folded_available says so.
+bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, const float* grad_w);
+void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
+int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
+                                 const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
+                                 int d, uint64_t seed, int mode, float* scales, float* grad_xh, float* grad_wh);
 void lss_select_plan(Plan& p, int n, int c, int d);
 int4train_status lss_select_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                  const float* scales, const int8_t* x_codes, const float* step_x, int n, int c, int d,

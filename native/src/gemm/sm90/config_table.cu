@@ -77,31 +77,37 @@ int4train_status gemm_sm90(cudaStream_t stream, const int8_t* a, const int8_t* b
 }
 
 #if defined(INT4TRAIN_HAS_SM90_DQ)
-// The dequantizing GEMM (hq_forward): the configuration gemm_sm90_pick gives the plain GEMM (0 or 1).
-static int gemm_sm90_dq_pick(int m, int n, int k, int sm_count) {
+// The FP32-output GEMMs take the configuration gemm_sm90_pick gives the plain GEMM: the wide 128×256 tile (compiled
+// only with the tuned table) or the 128×128 one.
 #if INT4TRAIN_GEMM_TUNED
-    return gemm_sm90_pick(m, n, k, sm_count) == 1 ? 1 : 0;
+#define I4T_FP32_PICK(wide, narrow) (gemm_sm90_pick(m, n, k, sm_count) == 1 ? wide : narrow)
 #else
-    (void)m; (void)n; (void)k; (void)sm_count;
-    return 0;
+#define I4T_FP32_PICK(wide, narrow) (narrow)
 #endif
-}
 
 size_t gemm_sm90_dq_workspace(int m, int n, int k, int sm_count) {
-#if INT4TRAIN_GEMM_TUNED
-    if (gemm_sm90_dq_pick(m, n, k, sm_count) == 1) return gemm_sm90_dq_t128x256x128_c2x1_coop_workspace(m, n, k, sm_count);
-#endif
-    return gemm_sm90_dq_t128x128x128_c1x1_coop_workspace(m, n, k, sm_count);
+    auto ws = I4T_FP32_PICK(gemm_sm90_dq_t128x256x128_c2x1_coop_workspace, gemm_sm90_dq_t128x128x128_c1x1_coop_workspace);
+    return ws(m, n, k, sm_count);
 }
 
 int4train_status gemm_sm90_dq(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias, const float* sx,
                               const float* sw, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
                               size_t ws_bytes) {
-#if INT4TRAIN_GEMM_TUNED
-    if (gemm_sm90_dq_pick(m, n, k, sm_count) == 1)
-        return gemm_sm90_dq_t128x256x128_c2x1_coop_run(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
-#endif
-    return gemm_sm90_dq_t128x128x128_c1x1_coop_run(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
+    auto run = I4T_FP32_PICK(gemm_sm90_dq_t128x256x128_c2x1_coop_run, gemm_sm90_dq_t128x128x128_c1x1_coop_run);
+    return run(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
+}
+
+size_t gemm_sm90_lss_workspace(int m, int n, int k, int sm_count) {
+    auto ws = I4T_FP32_PICK(gemm_sm90_lss_t128x256x128_c2x1_coop_workspace,
+                            gemm_sm90_lss_t128x128x128_c1x1_coop_workspace);
+    return ws(m, n, k, sm_count);
+}
+
+int4train_status gemm_sm90_lss(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* s_outer,
+                               const float* s_inner, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
+                               size_t ws_bytes) {
+    auto run = I4T_FP32_PICK(gemm_sm90_lss_t128x256x128_c2x1_coop_run, gemm_sm90_lss_t128x128x128_c1x1_coop_run);
+    return run(stream, a, b, s_outer, s_inner, nullptr, y, ldy, m, n, k, sm_count, ws, ws_bytes);
 }
 #endif
 

@@ -4,5 +4,5 @@
 
 namespace i4t {
 using namespace cute;
-I4T_SM90_DQ_DEFINE(gemm_sm90_dq_t128x128x128_c1x1_coop, GemmDqConfig<Shape<_128, _128, _128>, Shape<_1, _1, _1>, sm90::Coop, sm90::CoopEpi>)
+I4T_SM90_FP32_DEFINE(gemm_sm90_dq_t128x128x128_c1x1_coop, GemmFp32Config<Shape<_128, _128, _128>, Shape<_1, _1, _1>, sm90::Coop, sm90::CoopEpi, sm90::HqDequant>)
 }  // namespace i4t

@@ -147,34 +147,26 @@ struct AddRn<cutlass::Array<float, N>> {
     }
 };
 
-template <class TileShape, class ClusterShape, class KernelSchedule, class EpilogueSchedule>
-struct GemmDqConfig {
+// The FP32-output epilogues, as policies of GemmFp32Config: an epilogue visitor tree (Evt) over the INT32
+// accumulator and the thread arguments it takes from up to three device pointers (p0, p1, p2).
+//
+// HqDequant (hq_forward): y = (s_X·s_W)·acc + bias, p0 = bias (n floats or nullptr), p1 = s_X, p2 = s_W.
+struct HqDequant {
     static constexpr auto kRound = cutlass::FloatRoundStyle::round_to_nearest;
-    using Alpha = cutlass::epilogue::fusion::Sm90ScalarBroadcast<float, Stride<_0, _0, int64_t>, 2>;
-    using Acc = cutlass::epilogue::fusion::Sm90AccFetch;
-    using Bias = cutlass::epilogue::fusion::Sm90RowBroadcast<0, TileShape, float, float, Stride<_0, _1, int64_t>>;
-    using Scaled = cutlass::epilogue::fusion::Sm90EVT<
-        cutlass::epilogue::fusion::Sm90Compute<MulRn, float, float, kRound>, Alpha, Acc>;
-    using Evt = cutlass::epilogue::fusion::Sm90EVT<
-        cutlass::epilogue::fusion::Sm90Compute<AddRn, float, float, kRound>, Scaled, Bias>;
-
-    using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
-        cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-        cutlass::epilogue::collective::EpilogueTileAuto, ElementAcc, float, void, LayoutC, 4,
-        float, LayoutC, 4, EpilogueSchedule, Evt>::CollectiveOp;
-    using Gemm = DeviceGemm<TileShape, ClusterShape, KernelSchedule, CollectiveEpilogue>;
-
-    // y: m × n FP32 with row stride ldy (ldy % 4 == 0, n % 4 == 0, y 16-byte aligned); bias: n floats or nullptr.
-    static typename Gemm::Arguments make_args(const int8_t* a, const int8_t* b, const float* bias, const float* sx,
-                                              const float* sw, float* y, int ldy, int m, int n, int k, int sm_count) {
-        using K = typename Gemm::GemmKernel;
-        auto sa = cutlass::make_cute_packed_stride(typename K::StrideA{}, make_shape(m, k, 1));
-        auto sb = cutlass::make_cute_packed_stride(typename K::StrideB{}, make_shape(n, k, 1));
-        auto sc = cutlass::make_cute_packed_stride(typename K::StrideC{}, make_shape(m, ldy, 1));
-        auto sd = cutlass::make_cute_packed_stride(typename K::StrideD{}, make_shape(m, ldy, 1));
-        typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm, {m, n, k, 1}, {a, sa, b, sb},
-                                      {{}, nullptr, sc, y, sd}, hardware(sm_count)};
-        args.epilogue.thread = {
+    template <class TileShape>
+    struct Tree {
+        using Alpha = cutlass::epilogue::fusion::Sm90ScalarBroadcast<float, Stride<_0, _0, int64_t>, 2>;
+        using Acc = cutlass::epilogue::fusion::Sm90AccFetch;
+        using Bias = cutlass::epilogue::fusion::Sm90RowBroadcast<0, TileShape, float, float, Stride<_0, _1, int64_t>>;
+        using Scaled = cutlass::epilogue::fusion::Sm90EVT<
+            cutlass::epilogue::fusion::Sm90Compute<MulRn, float, float, kRound>, Alpha, Acc>;
+        using Evt = cutlass::epilogue::fusion::Sm90EVT<
+            cutlass::epilogue::fusion::Sm90Compute<AddRn, float, float, kRound>, Scaled, Bias>;
+    };
+    static constexpr const char* kName = "CUTLASS SM90 dequantizing GEMM";
+    template <class Args>
+    static void set(Args& thread, const float* bias, const float* sx, const float* sw) {
+        thread = {
             // add: (alpha·acc) + bias
             {
                 // mul: alpha · float(acc)
@@ -185,6 +177,59 @@ struct GemmDqConfig {
             {bias, -0.0f, {}},  // per-column bias (−0.0 when absent)
             {}                  // AddRn
         };
+    }
+};
+
+// LssScale (the LSS GEMMs of linear_backward, docs/method.md §3.5): y = float(s_outer·(s_inner·double(acc))) with
+// both products in FP64, exactly the reference's epilogue ∇(VH) = s_V·(s↓·G) (conventions.md "LSS dequantize"):
+// p0 = s_outer (s_X or s_W), p1 = s_inner (s↓), p2 unused.
+struct LssScale {
+    static constexpr auto kRound = cutlass::FloatRoundStyle::round_to_nearest;
+    template <class TileShape>
+    struct Tree {
+        using Scalar = cutlass::epilogue::fusion::Sm90ScalarBroadcast<float, Stride<_0, _0, int64_t>, 1>;
+        using Acc = cutlass::epilogue::fusion::Sm90AccFetch;
+        using Inner = cutlass::epilogue::fusion::Sm90EVT<
+            cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, double, double, kRound>, Scalar, Acc>;
+        using Evt = cutlass::epilogue::fusion::Sm90EVT<
+            cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, float, double, kRound>, Scalar, Inner>;
+    };
+    static constexpr const char* kName = "CUTLASS SM90 LSS-scaling GEMM";
+    template <class Args>
+    static void set(Args& thread, const float* s_outer, const float* s_inner, const float*) {
+        thread = {
+            {{1.0f}, {s_outer}, {}},  // s_outer (device scalar, exact in FP64)
+            {
+                {{1.0f}, {s_inner}, {}},  // s_inner
+                {},                       // acc (INT32, exact in FP64)
+                {}                        // s_inner·acc in FP64
+            },
+            {}  // s_outer·(…) in FP64, rounded to FP32 once
+        };
+    }
+};
+
+// An int8 GEMM whose epilogue writes FP32 through one of the policies above.
+template <class TileShape, class ClusterShape, class KernelSchedule, class EpilogueSchedule, class Epilogue>
+struct GemmFp32Config {
+    using Evt = typename Epilogue::template Tree<TileShape>::Evt;
+    using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+        cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
+        cutlass::epilogue::collective::EpilogueTileAuto, ElementAcc, float, void, LayoutC, 4,
+        float, LayoutC, 4, EpilogueSchedule, Evt>::CollectiveOp;
+    using Gemm = DeviceGemm<TileShape, ClusterShape, KernelSchedule, CollectiveEpilogue>;
+
+    // y: m × n FP32 with row stride ldy (ldy % 4 == 0, n % 4 == 0, y 16-byte aligned).
+    static typename Gemm::Arguments make_args(const int8_t* a, const int8_t* b, const float* p0, const float* p1,
+                                              const float* p2, float* y, int ldy, int m, int n, int k, int sm_count) {
+        using K = typename Gemm::GemmKernel;
+        auto sa = cutlass::make_cute_packed_stride(typename K::StrideA{}, make_shape(m, k, 1));
+        auto sb = cutlass::make_cute_packed_stride(typename K::StrideB{}, make_shape(n, k, 1));
+        auto sc = cutlass::make_cute_packed_stride(typename K::StrideC{}, make_shape(m, ldy, 1));
+        auto sd = cutlass::make_cute_packed_stride(typename K::StrideD{}, make_shape(m, ldy, 1));
+        typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm, {m, n, k, 1}, {a, sa, b, sb},
+                                      {{}, nullptr, sc, y, sd}, hardware(sm_count)};
+        Epilogue::set(args.epilogue.thread, p0, p1, p2);
         return args;
     }
 
@@ -194,11 +239,11 @@ struct GemmDqConfig {
             make_args(nullptr, nullptr, nullptr, &dummy_scalar, &dummy_scalar, nullptr, n, m, n, k, sm_count));
     }
 
-    static int4train_status run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias,
-                                const float* sx, const float* sw, float* y, int ldy, int m, int n, int k, int sm_count,
+    static int4train_status run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* p0,
+                                const float* p1, const float* p2, float* y, int ldy, int m, int n, int k, int sm_count,
                                 void* ws, size_t ws_bytes) {
-        return launch<Gemm>(make_args(a, b, bias, sx, sw, y, ldy, m, n, k, sm_count), stream, ws, ws_bytes,
-                            "CUTLASS SM90 dequantizing GEMM", m, n, k);
+        return launch<Gemm>(make_args(a, b, p0, p1, p2, y, ldy, m, n, k, sm_count), stream, ws, ws_bytes,
+                            Epilogue::kName, m, n, k);
     }
 };
 
@@ -223,26 +268,29 @@ using PingpongEpi = cutlass::epilogue::TmaWarpSpecialized;
                                 int k, int sm_count, void* ws, size_t ws_bytes) {                              \
         return sm90::__VA_ARGS__::run(stream, a, b, c, m, n, k, sm_count, ws, ws_bytes);                        \
     }
-// The dequantizing configurations: the same tile/cluster/schedule as the plain one of the same name.
-#define I4T_SM90_DQ_DECLARE(NAME)                                                                             \
+// The FP32-output configurations (GemmFp32Config): the same tile/cluster/schedule as the plain one of the same
+// name, with the epilogue policy's three pointer arguments.
+#define I4T_SM90_FP32_DECLARE(NAME)                                                                           \
     size_t NAME##_workspace(int m, int n, int k, int sm_count);                                                \
-    int4train_status NAME##_run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias,       \
-                                const float* sx, const float* sw, float* y, int ldy, int m, int n, int k,      \
+    int4train_status NAME##_run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* p0,         \
+                                const float* p1, const float* p2, float* y, int ldy, int m, int n, int k,      \
                                 int sm_count, void* ws, size_t ws_bytes);
-#define I4T_SM90_DQ_DEFINE(NAME, ...)                                                                         \
+#define I4T_SM90_FP32_DEFINE(NAME, ...)                                                                       \
     size_t NAME##_workspace(int m, int n, int k, int sm_count) {                                               \
         return sm90::__VA_ARGS__::workspace(m, n, k, sm_count);                                                \
     }                                                                                                          \
-    int4train_status NAME##_run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias,       \
-                                const float* sx, const float* sw, float* y, int ldy, int m, int n, int k,      \
+    int4train_status NAME##_run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* p0,         \
+                                const float* p1, const float* p2, float* y, int ldy, int m, int n, int k,      \
                                 int sm_count, void* ws, size_t ws_bytes) {                                     \
-        return sm90::__VA_ARGS__::run(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);     \
+        return sm90::__VA_ARGS__::run(stream, a, b, p0, p1, p2, y, ldy, m, n, k, sm_count, ws, ws_bytes);       \
     }
 I4T_SM90_DECLARE(gemm_sm90_t128x128x128_c1x1_coop)
 I4T_SM90_DECLARE(gemm_sm90_t128x256x128_c2x1_coop)
 I4T_SM90_DECLARE(gemm_sm90_t256x128x128_c1x2_coop)
 I4T_SM90_DECLARE(gemm_sm90_t128x128x128_c2x1_pingpong)
-I4T_SM90_DQ_DECLARE(gemm_sm90_dq_t128x128x128_c1x1_coop)
-I4T_SM90_DQ_DECLARE(gemm_sm90_dq_t128x256x128_c2x1_coop)
+I4T_SM90_FP32_DECLARE(gemm_sm90_dq_t128x128x128_c1x1_coop)
+I4T_SM90_FP32_DECLARE(gemm_sm90_dq_t128x256x128_c2x1_coop)
+I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x128x128_c1x1_coop)
+I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x256x128_c2x1_coop)
 
 }  // namespace i4t
