@@ -75,12 +75,20 @@ internal static class Runner
         return i >= 0 && i + 1 < a.Length ? a[i + 1] : dflt;
     }
 
+    /// <summary>A file-name form of a device name: "NVIDIA H200" -> "h200", "NVIDIA H100 80GB HBM3" -> "h100".</summary>
+    internal static string GpuShortName(string device)
+    {
+        var words = device.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Where(w => !w.Equals("NVIDIA", StringComparison.OrdinalIgnoreCase)).ToArray();
+        string first = words.Length > 0 ? words[0] : "gpu";
+        return new string(first.ToLowerInvariant().Where(char.IsLetterOrDigit).ToArray());
+    }
+
     internal static unsafe int Run(string[] a)
     {
         bool quick = a.Contains("--quick");
         bool configs = !a.Contains("--no-configs");
         string outDir = Arg(a, "--out", Path.Combine("perf", "results"));
-        string name = Arg(a, "--name", "h100");
         int runs = int.Parse(Arg(a, "--runs", quick ? "5" : "30"), CultureInfo.InvariantCulture);
         int warmup = int.Parse(Arg(a, "--warmup", quick ? "1" : "5"), CultureInfo.InvariantCulture);
         int sets = int.Parse(Arg(a, "--sets", "3"), CultureInfo.InvariantCulture);
@@ -92,6 +100,8 @@ internal static class Runner
         byte* nameBuf = stackalloc byte[256];
         Native.Check(Native.ContextInfo(ctx, nameBuf, 256, out int cc, out _), "int4train_context_info");
         string device = new((sbyte*)nameBuf);
+        // Result files are named after the GPU they ran on (e.g. "NVIDIA H200" -> "h200") unless --name says otherwise.
+        string name = Arg(a, "--name", GpuShortName(device));
         byte* txt = stackalloc byte[1024];
         Native.Check(Native.BenchGemmConfigs(4096, 4096, 4096, txt, 1024, out int nconf, out _), "bench_gemm_configs");
         string confText = new((sbyte*)txt);

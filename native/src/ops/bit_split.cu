@@ -105,25 +105,28 @@ __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float
 
 // The folded digit 14h + l of every element (the INT8 view of a bit-split pair, method.md §3.3: s↑·h + s↓·l =
 // s↓·(14h + l)) written in the two layouts the LSS GEMMs read, from one read of ∇Y: rows (n × cp, K = c, for ∇X)
-// and columns (c × kp, K = n, for ∇W), both zero-padded. A 64 × 64 tile per CTA: each thread folds 4 consecutive
-// columns of 4 rows (vector loads when aligned), stores them row-major, and the transposed copy leaves through
-// shared memory in 16-byte stores. Identical digits to split_kernel (same Philox index: the flat element index).
-constexpr int kFoldTile = 64;
+// and columns (c × kp, K = n, for ∇W), both zero-padded. A 64 × 64 tile per CTA: thread (tx, ty) folds the 4 × 4
+// block of rows 4·ty.. and columns 4·tx.. (16-byte loads when aligned), stores each row's 4 digits row-major, and
+// each column's 4 digits as one word of the transposed tile in shared memory (a row stride of 17 words spreads the
+// banks); then each thread stores 16 tokens of one column with one 16-byte store. Identical digits to split_kernel
+// (same Philox index: the flat element index).
+constexpr int kFoldTile = 64, kFoldWords = kFoldTile / 4 + 1;
 template <bool kVec>
 __global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict__ g, int n, int c,
                                                          const float* scales, uint64_t seed, int mode,
                                                          int8_t* __restrict__ rows, int cp, int8_t* __restrict__ cols,
                                                          int kp) {
-    __shared__ __align__(16) int8_t tile[kFoldTile][kFoldTile + 16];  // [column][token]
+    __shared__ uint32_t tile[kFoldTile][kFoldWords];  // [column][4-token word]
     const float k98 = __fdiv_rn(98.0f, scales[0]);
     const bool paper = mode == INT4TRAIN_MODE_PAPER;
     const float L = paper ? 7.0f : 6.0f;
     const int r0 = blockIdx.y * kFoldTile, c0 = blockIdx.x * kFoldTile;
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const int col = c0 + 4 * tx;
+    uint32_t word[4] = {0u, 0u, 0u, 0u};  // column e's digits of the 4 rows, row q in byte q
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-        const int tr = ty + 16 * q, row = r0 + tr;
+        const int row = r0 + 4 * ty + q;
         float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         if (row < n) {
             const float* src = g + (int64_t)row * c;
@@ -146,16 +149,20 @@ __global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict
                 folded = 14 * (int)h + (int)l;
             }
             ov[e] = (int8_t)folded;
-            tile[4 * tx + e][tr] = (int8_t)folded;
+            word[e] |= (uint32_t)(uint8_t)folded << (8 * q);
         }
         if (row < n && col < cp) *reinterpret_cast<char4*>(rows + (int64_t)row * cp + col) = o;
     }
+#pragma unroll
+    for (int e = 0; e < 4; ++e) tile[4 * tx + e][ty] = word[e];
     __syncthreads();
-    // transposed: thread t writes 16 tokens of one column
-    const int tc = threadIdx.x / 4, chunk = 16 * (threadIdx.x % 4);
-    const int ccol = c0 + tc, crow = r0 + chunk;
-    if (ccol < c && crow < kp)
-        *reinterpret_cast<int4*>(cols + (int64_t)ccol * kp + crow) = *reinterpret_cast<const int4*>(&tile[tc][chunk]);
+    // transposed: thread t writes 16 tokens (4 words) of one column
+    const int tc = threadIdx.x / 4, w0 = 4 * (threadIdx.x % 4);
+    const int ccol = c0 + tc, crow = r0 + 4 * w0;
+    if (ccol < c && crow < kp) {
+        const uint4 o = make_uint4(tile[tc][w0], tile[tc][w0 + 1], tile[tc][w0 + 2], tile[tc][w0 + 3]);
+        *reinterpret_cast<uint4*>(cols + (int64_t)ccol * kp + crow) = o;
+    }
 }
 
 static int minmax_blocks(int64_t n) { return (int)(grid_for(n, kMinMaxThreads) > 1024 ? 1024 : grid_for(n, kMinMaxThreads)); }

@@ -233,6 +233,63 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const fl
     }
 }
 
+// The same fused tail for G <= 32 without shared memory: lane t of the chunk's 256 threads holds elements
+// t + 256·k (k = 0..15), so for every k a warp holds one aligned run of 32 consecutive elements and each G-block
+// lies inside one warp, its element j in lane j (mod G). The butterfly stages run as warp shuffles with the same
+// additions in the same order (lower partner a, upper b: a + b, a − b), e·R is accumulated in k order as above, and
+// the lanes are reduced by the canonical tree: every bit equals hadamard_lsq_back_kernel's.
+__device__ __forceinline__ float butterfly_warp_stage(float x, int h) {
+    const float o = __shfl_xor_sync(0xffffffffu, x, h);
+    return (threadIdx.x & h) ? __fsub_rn(o, x) : __fadd_rn(x, o);
+}
+
+__global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_warp_kernel(const float* __restrict__ v,
+                                                                             const float* grad, float* out,
+                                                                             int64_t total, int group, float scale,
+                                                                             const float* step, int qn,
+                                                                             double* chunk_sums) {
+    __shared__ double lanes[kCanonLanes];
+    const int t = threadIdx.x;
+    const int64_t base = (int64_t)blockIdx.x * kCanonChunk;
+    const int len = (int)((total - base) < kCanonChunk ? (total - base) : kCanonChunk);
+    float x[kFusedPer], g[kFusedPer];
+#pragma unroll
+    for (int k = 0; k < kFusedPer; ++k) {
+        const int i = t + k * kCanonLanes;
+        x[k] = i < len ? v[base + i] : 0.0f;
+        g[k] = i < len ? grad[base + i] : 0.0f;
+    }
+    for (int h = 1; h < group; h <<= 1)
+#pragma unroll
+        for (int k = 0; k < kFusedPer; ++k) x[k] = butterfly_warp_stage(x[k], h);
+    const float st = *step;
+    double acc = 0.0;
+#pragma unroll
+    for (int k = 0; k < kFusedPer; ++k) {
+        bool in = false;
+        if (t + k * kCanonLanes < len) {
+            const float e = lsq_e(__fmul_rn(x[k], scale), st, qn, &in);
+            acc += (double)e * (double)g[k];
+        }
+        x[k] = in ? g[k] : 0.0f;
+    }
+    lanes[t] = acc;
+    __syncthreads();
+    for (int h = kCanonLanes / 2; h >= 1; h >>= 1) {
+        if (t < h) lanes[t] += lanes[t + h];
+        __syncthreads();
+    }
+    if (t == 0) chunk_sums[blockIdx.x] = lanes[0];
+    for (int h = 1; h < group; h <<= 1)
+#pragma unroll
+        for (int k = 0; k < kFusedPer; ++k) x[k] = butterfly_warp_stage(x[k], h);
+#pragma unroll
+    for (int k = 0; k < kFusedPer; ++k) {
+        const int i = t + k * kCanonLanes;
+        if (i < len) out[base + i] = __fmul_rn(x[k], scale);
+    }
+}
+
 // out = H(mask(H(v)) ⊙ grad) and *grad_step = g·CanonicalSum(e·grad) on a flat array of `total` floats made of
 // whole G-blocks; out may alias grad; ws: canon_ws_count(total) + 1 doubles.
 int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
@@ -246,9 +303,15 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* 
     const float scale = (float)(1.0 / sqrt((double)group));
     double* d_sum = ws;
     double* level1 = (m == 1) ? d_sum : ws + 1;
-    hadamard_lsq_back_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale, d_step,
-                                                                          lsq_qn(mode), level1);
-    I4T_LAUNCH("hadamard_lsq_back_kernel");
+    if (group <= 32 && !ctx->generic_kernels) {
+        hadamard_lsq_back_warp_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
+                                                                                   d_step, lsq_qn(mode), level1);
+        I4T_LAUNCH("hadamard_lsq_back_warp_kernel");
+    } else {
+        hadamard_lsq_back_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
+                                                                              d_step, lsq_qn(mode), level1);
+        I4T_LAUNCH("hadamard_lsq_back_kernel");
+    }
     if (m > 1) I4T_TRY(canonical_sum(LoadDouble{level1}, m, ws + 1 + m, d_sum, ctx->stream));
     step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, total, grad_step);
     I4T_LAUNCH("step_grad_finish_kernel");

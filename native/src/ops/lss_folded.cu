@@ -36,7 +36,7 @@ FoldedShape folded_shape(int4train_context ctx, int n, int c, int d) {
 }  // namespace
 
 bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, const float* grad_w) {
-    return gemm_dq_available(ctx) && d % 4 == 0 && (uintptr_t)grad_x % 16 == 0 && (uintptr_t)grad_w % 16 == 0;
+    return !ctx->generic_kernels && gemm_dq_available(ctx) && d % 4 == 0 && (uintptr_t)grad_x % 16 == 0 && (uintptr_t)grad_w % 16 == 0;
 }
 
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d) {

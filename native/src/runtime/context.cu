@@ -72,6 +72,8 @@ static int4train_status new_context(int device, const cudaDeviceProp& prop, bool
     ctx->sm_count = prop.multiProcessorCount;
     const char* ff = getenv("INT4TRAIN_FORCE_FALLBACK_GEMM");
     ctx->force_fallback_gemm = ff && ff[0] == '1';
+    const char* gk = getenv("INT4TRAIN_GENERIC_KERNELS");
+    ctx->generic_kernels = gk && gk[0] == '1';
     strncpy(ctx->name, prop.name, sizeof ctx->name - 1);
     cudaError_t e = cudaStreamCreateWithFlags(&ctx->own, cudaStreamNonBlocking);
     if (e != cudaSuccess) {

@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
     test_bit_split_select_lss(ctx);
     test_linear_backward(ctx);
     test_folded_backward_bits(ctx);
+    test_fast_paths_bits(ctx);
     test_errors(ctx);
     if (!g_quick) {
         bench_layer(ctx, 4096, 4096, 4096, 32, 0, 5);

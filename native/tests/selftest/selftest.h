@@ -127,4 +127,5 @@ void test_block_search(int4train_context ctx);
 void test_bit_split_select_lss(int4train_context ctx);
 void test_linear_backward(int4train_context ctx);
 void test_folded_backward_bits(int4train_context ctx);
+void test_fast_paths_bits(int4train_context ctx);
 void test_errors(int4train_context ctx);

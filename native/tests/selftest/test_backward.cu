@@ -167,3 +167,47 @@ void test_folded_backward_bits(int4train_context ctx) {
                        dxb, dwb, steps ? "same" : "DIFFERENT"));
         }
 }
+
+// Every specialised fast path of linear_backward (folded LSS with scaled GEMM epilogues, warp-shuffle LSQ backward,
+// 64×64 code transposes) against the generic kernels of a second context created with INT4TRAIN_GENERIC_KERNELS=1:
+// the same inputs must give the same bits in every output.
+void test_fast_paths_bits(int4train_context ctx) {
+    setenv("INT4TRAIN_GENERIC_KERNELS", "1", 1);
+    int4train_context generic = nullptr;
+    int4train_status st = int4train_context_create(0, &generic);
+    unsetenv("INT4TRAIN_GENERIC_KERNELS");
+    if (st != INT4TRAIN_SUCCESS) {
+        report(false, "fast paths vs generic kernels", fmt("second context: %s", int4train_last_error()));
+        return;
+    }
+    struct S { int n, c, d, g; };
+    std::vector<S> shapes = {{77, 50, 96, 16}, {300, 130, 256, 1}, {513, 96, 200, 8}, {1024, 768, 512, 32},
+                             {256, 384, 512, 64}, {64, 40, 196, 4}, {50, 30, 98, 2}};
+    for (int sampling = 0; sampling < 2; ++sampling)
+        for (auto s : shapes) {
+            const int mode = (s.n + sampling) % 2;
+            const uint64_t seed = 99 + (uint64_t)s.n;
+            auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f);
+            auto gy = randn_outliers(s.n, s.c, 1e-3f, 1);
+            for (int i = 0; i < s.n; i += 3) for (int j = 0; j < s.c; ++j) gy[(size_t)i * s.c + j] = 0.0f;
+            auto xh = cpu_hadamard(x, s.g), wh = cpu_hadamard(w, s.g);
+            float sx = cpu_init_step(xh) * 0.7f, sw = cpu_init_step(wh) * 0.7f;
+            auto xq = cpu_quant(xh, sx, mode), wq = cpu_quant(wh, sw, mode);
+            DBuf<float> dgy(gy), dx(x), dw(w), dsx(std::vector<float>{sx}), dsw(std::vector<float>{sw});
+            DBuf<uint8_t> dxp(cpu_pack(xq)), dwp(cpu_pack(wq));
+            const size_t nd = (size_t)s.n * s.d, cd = (size_t)s.c * s.d;
+            DBuf<float> fx(nd), fw(cd), gx(nd), gw(cd), fs(2), gs(2), fb(s.c), gb(s.c);
+            CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
+                                         sampling, seed, fx.p, fw.p, fs.p, fs.p + 1, fb.p));
+            CUDA_CK(cudaDeviceSynchronize());
+            CK(int4train_linear_backward(generic, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
+                                         sampling, seed, gx.p, gw.p, gs.p, gs.p + 1, gb.p));
+            auto a_x = fx.down(), a_w = fw.down(), b_x = gx.down(), b_w = gw.down();
+            size_t dxb = count_diff(a_x, b_x), dwb = count_diff(a_w, b_w);
+            size_t dsb = count_diff(fs.down(), gs.down()), dbb = count_diff(fb.down(), gb.down());
+            report(dxb + dwb + dsb + dbb == 0 && l2(a_x) > 0 && l2(a_w) > 0, "fast paths vs generic kernels (bits)",
+                   fmt("sampling=%d mode=%d n=%d c=%d d=%d G=%d: differing ∇X %zu, ∇W %zu, ∇s %zu, ∇b %zu", sampling,
+                       mode, s.n, s.c, s.d, s.g, dxb, dwb, dsb, dbb));
+        }
+    int4train_context_destroy(generic);
+}
