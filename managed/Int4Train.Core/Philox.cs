@@ -8,7 +8,8 @@ namespace Int4Train;
 /// </summary>
 public static class Philox
 {
-    /// <summary>Stream of the bit-split low-digit rounding (index = flat element index of ∇Y).</summary>
+    /// <summary>Stream of the bit-split low-digit rounding: element i of ∇Y (flat index) uses word i % 4 of counter
+    /// i / 4 (<see cref="BitSplitWord"/>), so one Philox evaluation serves four consecutive elements.</summary>
     public const uint StreamBitSplit = 0;
 
     /// <summary>Stream of the Bernoulli row sampling (index = stacked row index).</summary>
@@ -18,6 +19,22 @@ public static class Philox
 
     /// <summary>Returns the first two output words of Philox4x32-10 for key = seed, counter = (index, stream, 0).</summary>
     public static (uint X0, uint X1) Draw(ulong seed, ulong index, uint stream)
+    {
+        var (x0, x1, _, _) = Draw4(seed, index, stream);
+        return (x0, x1);
+    }
+
+    /// <summary>The random word of element <paramref name="elementIndex"/> of the bit split: word i % 4 of counter
+    /// (i / 4, <see cref="StreamBitSplit"/>, 0).</summary>
+    public static uint BitSplitWord(ulong seed, ulong elementIndex)
+    {
+        var (x0, x1, x2, x3) = Draw4(seed, elementIndex >> 2, StreamBitSplit);
+        int word = (int)(elementIndex & 3);
+        return word == 0 ? x0 : word == 1 ? x1 : word == 2 ? x2 : x3;
+    }
+
+    /// <summary>All four output words of Philox4x32-10 for key = seed, counter = (index, stream, 0).</summary>
+    public static (uint X0, uint X1, uint X2, uint X3) Draw4(ulong seed, ulong index, uint stream)
     {
         uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
         uint c0 = (uint)index, c1 = (uint)(index >> 32), c2 = stream, c3 = 0;
@@ -34,7 +51,7 @@ public static class Philox
             c0 = n0; c1 = n1; c2 = n2; c3 = n3;
             k0 += W0; k1 += W1;
         }
-        return (c0, c1);
+        return (c0, c1, c2, c3);
     }
 
     /// <summary>Uniform in [0, 1): <c>(x &gt;&gt; 8)·2^−24</c> (exact in FP32).</summary>

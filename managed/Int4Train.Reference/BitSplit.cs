@@ -76,7 +76,7 @@ public sealed class BitSplitResult
 /// <summary>
 /// Bit splitting of the output gradient ∇Y into a high and a low INT4 digit (algorithm.md §3.3; conventions.md
 /// "Bit splitting of ∇Y"). <c>t = g·(98f/Mx)</c>, <c>h = clamp(RoundHalfAway(t/14f), −L, L)</c>, <c>r = t − 14h</c>;
-/// the low digit is rounded stochastically with Philox4x32-10 (seed, flat element index, stream 0):
+/// the low digit is rounded stochastically with Philox4x32-10 (element i: word i % 4 of counter i / 4, stream 0):
 /// <see cref="QuantMode.Code"/> <c>l = clamp(RoundHalfAway((r + U01Closed) − 0.5f), −6, 6)</c>,
 /// <see cref="QuantMode.Paper"/> <c>l = clamp(floor(r + U01), −7, 7)</c>. Runs as ILGPU kernels on the given
 /// accelerator (which this class does not own).
@@ -112,7 +112,7 @@ public sealed class BitSplit
     /// <param name="rows">N (tokens).</param>
     /// <param name="cols">C (output channels).</param>
     /// <param name="mode">Clamp limit and low-digit rounding rule.</param>
-    /// <param name="seed">Philox key; the low digit of element i uses counter (i, stream 0).</param>
+    /// <param name="seed">Philox key; the low digit of element i uses word i % 4 of counter (i / 4, stream 0).</param>
     /// <exception cref="ArgumentException">Empty or mis-shaped input, or a NaN/Inf entry.</exception>
     public BitSplitResult Split(ReadOnlySpan<float> gradY, int rows, int cols, QuantMode mode, ulong seed)
         => Split(gradY, rows, cols, mode, seed, QuantBits.Default);
@@ -193,7 +193,7 @@ public sealed class BitSplit
         float t = g[i] * factor;
         int h = Clamp(RoundHalfAwayToInt(t / splitBase), -limit, limit);
         float r = t - splitBase * h;
-        var (x0, _) = Philox.Draw(seed, (ulong)i.X, Philox.StreamBitSplit);
+        uint x0 = Philox.BitSplitWord(seed, (ulong)i.X);
         int l;
         if (paper != 0)
         {

@@ -8,7 +8,9 @@ namespace i4t {
 
 // ---- Philox4x32-10 (conventions.md "Counter-based randomness") -------------------------------------------
 struct PhiloxOut { uint32_t x0, x1; };
-__host__ __device__ __forceinline__ PhiloxOut philox(uint64_t seed, uint64_t index, uint32_t stream) {
+struct Philox4Out { uint32_t x[4]; };
+// All four output words of Philox4x32-10 for key = seed, counter = (index, stream, 0).
+__host__ __device__ __forceinline__ Philox4Out philox4(uint64_t seed, uint64_t index, uint32_t stream) {
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = stream, c3 = 0;
 #pragma unroll
@@ -21,8 +23,15 @@ __host__ __device__ __forceinline__ PhiloxOut philox(uint64_t seed, uint64_t ind
         c0 = n0; c1 = n1; c2 = n2; c3 = n3;
         k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
     }
-    return {c0, c1};
+    return {{c0, c1, c2, c3}};
 }
+// The first two words (the sampling streams use x0, x1 of counter (index, stream, 0)).
+__host__ __device__ __forceinline__ PhiloxOut philox(uint64_t seed, uint64_t index, uint32_t stream) {
+    const Philox4Out o = philox4(seed, index, stream);
+    return {o.x[0], o.x[1]};
+}
+// Bit split: element i uses word i % 4 of counter (i / 4, stream 0): one Philox call serves four consecutive elements
+// (conventions.md "Counter-based randomness").
 constexpr uint32_t kStreamBitSplit = 0;
 constexpr uint32_t kStreamSampling = 1;
 __host__ __device__ __forceinline__ float u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }

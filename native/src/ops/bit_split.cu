@@ -1,8 +1,8 @@
-// bit_split.cu — bit splitting of ∇Y into two INT4 digits (algorithm.md §3.3, conventions.md "Bit splitting").
+// bit_split.cu — bit splitting of ∇Y into two INT4 digits (method.md §3.3, conventions.md "Bit splitting").
 //   Mx = max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0));  t = g·(98/Mx);  h = clamp(RHA(t/14), −L, L);
 //   r = t − 14h;  code mode (L=6): l = clamp(RHA((r + U01Closed) − 0.5), −6, 6);
 //   paper mode (L=7): l = clamp(floor(r + U01), −7, 7);  s↑ = Mx/7, s↓ = Mx/98.
-// Randomness: Philox(seed, flat element index, stream 0), word x0.
+// Randomness: element i (flat index) uses word i % 4 of Philox(seed, counter i / 4, stream 0).
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
@@ -79,27 +79,34 @@ __global__ void __launch_bounds__(kMinMaxThreads) scales_kernel(const float* __r
     }
 }
 
-// The digit pair of one element (conventions.md "Bit splitting"): returns h and l through references.
-__device__ __forceinline__ void split_digits(float g, float k98, float L, bool paper, uint64_t seed, uint64_t index,
-                                             float& h, float& l) {
+// The digit pair of one element (conventions.md "Bit splitting") from its random word x0.
+__device__ __forceinline__ void split_digits(float g, float k98, float L, bool paper, uint32_t x0, float& h, float& l) {
     float t = __fmul_rn(g, k98);
     h = fminf(fmaxf(round_half_away(__fdiv_rn(t, 14.0f)), -L), L);
     float r = __fsub_rn(t, __fmul_rn(14.0f, h));  // 14h is exact
-    uint32_t x0 = philox(seed, index, kStreamBitSplit).x0;
     l = paper ? floorf(__fadd_rn(r, u01(x0))) : round_half_away(__fsub_rn(__fadd_rn(r, u01_closed(x0)), 0.5f));
     l = fminf(fmaxf(l, -L), L);
 }
 
+// One thread per group of 4 consecutive elements (one Philox call: element i takes word i % 4 of counter i / 4).
 __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float* scales, uint64_t seed, int mode,
                              int8_t* high, int8_t* low) {
     const float k98 = __fdiv_rn(98.0f, scales[0]);
     const bool paper = mode == INT4TRAIN_MODE_PAPER;
     const float L = paper ? 7.0f : 6.0f;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        float h, l;
-        split_digits(g[i], k98, L, paper, seed, (uint64_t)i, h, l);
-        high[i] = (int8_t)h;
-        low[i] = (int8_t)l;
+    const int64_t groups = (n + 3) / 4;
+    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < groups; j += (int64_t)gridDim.x * blockDim.x) {
+        const Philox4Out rnd = philox4(seed, (uint64_t)j, kStreamBitSplit);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int64_t i = 4 * j + e;
+            if (i < n) {
+                float h, l;
+                split_digits(g[i], k98, L, paper, rnd.x[e], h, l);
+                high[i] = (int8_t)h;
+                low[i] = (int8_t)l;
+            }
+        }
     }
 }
 
@@ -140,12 +147,17 @@ __global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict
         }
         char4 o;
         int8_t* ov = reinterpret_cast<int8_t*>(&o);
+        const uint64_t first = (uint64_t)row * (uint64_t)c + (uint64_t)col;  // flat index of column col
+        Philox4Out rnd{};
+        if (kVec && row < n && col < c) rnd = philox4(seed, first / 4, kStreamBitSplit);  // c % 4 == 0: one group
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             int folded = 0;
             if (row < n && col + e < c) {
+                const uint64_t i = first + (uint64_t)e;
+                const uint32_t x0 = kVec ? rnd.x[e] : philox4(seed, i / 4, kStreamBitSplit).x[i % 4];
                 float h, l;
-                split_digits(v[e], k98, L, paper, seed, (uint64_t)row * (uint64_t)c + (uint64_t)(col + e), h, l);
+                split_digits(v[e], k98, L, paper, x0, h, l);
                 folded = 14 * (int)h + (int)l;
             }
             ov[e] = (int8_t)folded;
@@ -179,7 +191,7 @@ int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* g
     I4T_LAUNCH("minmax_partial_kernel");
     scales_kernel<<<1, kMinMaxThreads, 0, ctx->stream>>>(part, nb, scales);
     I4T_LAUNCH("scales_kernel");
-    split_kernel<<<grid_for(n), 256, 0, ctx->stream>>>(grad, n, scales, seed, mode, high, low);
+    split_kernel<<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, mode, high, low);
     I4T_LAUNCH("split_kernel");
     return INT4TRAIN_SUCCESS;
 }

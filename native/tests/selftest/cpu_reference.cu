@@ -25,7 +25,7 @@ double canon_sum(const std::vector<double>& v) {
     return canon_sum(part);
 }
 
-Ph philox(uint64_t seed, uint64_t index, uint32_t stream) {
+Ph4 philox4(uint64_t seed, uint64_t index, uint32_t stream) {
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = stream, c3 = 0;
     for (int r = 0; r < 10; ++r) {
@@ -34,7 +34,11 @@ Ph philox(uint64_t seed, uint64_t index, uint32_t stream) {
         c0 = n0; c1 = n1; c2 = n2; c3 = n3;
         k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
     }
-    return {c0, c1};
+    return {{c0, c1, c2, c3}};
+}
+Ph philox(uint64_t seed, uint64_t index, uint32_t stream) {
+    Ph4 o = philox4(seed, index, stream);
+    return {o.x[0], o.x[1]};
 }
 float u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
 float u01c(uint32_t x) { return (float)((x >> 8) + 1u) * (1.0f / 16777216.0f); }
@@ -105,7 +109,7 @@ Split cpu_bit_split(const std::vector<float>& g, uint64_t seed, int mode) {
         float t = g[i] * k98;
         float h = std::min(std::max(rha(t / 14.0f), -L), L);
         float r = t - 14.0f * h;
-        uint32_t x0 = philox(seed, i, 0).x0;
+        uint32_t x0 = philox4(seed, i / 4, 0).x[i % 4];  // element i: word i % 4 of counter i / 4
         float l = mode == 1 ? floorf(r + u01(x0)) : rha((r + u01c(x0)) - 0.5f);
         l = std::min(std::max(l, -L), L);
         s.h[i] = (int8_t)h;

@@ -68,12 +68,14 @@ struct DBuf {
 
 // ---- CPU reference (docs/conventions.md) ----
 struct Ph { uint32_t x0, x1; };
+struct Ph4 { uint32_t x[4]; };
 struct Split { std::vector<int8_t> h, l; float mx, sup, sdn; };
 struct Sel { std::vector<double> p; std::vector<uint8_t> keep; int kept[2]; };
 float rha(float x);
 double canon_chunk(const double* x, size_t n);
 double canon_sum(const std::vector<double>& v);
 Ph philox(uint64_t seed, uint64_t index, uint32_t stream);
+Ph4 philox4(uint64_t seed, uint64_t index, uint32_t stream);
 float u01(uint32_t x);
 float u01c(uint32_t x);
 double u01d(uint32_t a, uint32_t b);

@@ -24,7 +24,9 @@ public static class BackwardOracle
             float hq = MathF.Round(t / 14f, MidpointRounding.AwayFromZero);
             int hi = (int)Math.Clamp(hq, -lim, lim);
             float r = t - 14f * hi;
-            uint x0 = Philox.Draw(seed, (ulong)i, 0).X0;
+            // element i: word i % 4 of counter i / 4 (written out here, independently of Philox.BitSplitWord)
+            var (w0, w1, w2, w3) = Philox.Draw4(seed, (ulong)i / 4, 0);
+            uint x0 = (i % 4) switch { 0 => w0, 1 => w1, 2 => w2, _ => w3 };
             float lq = mode == QuantMode.Code
                 ? MathF.Round((r + ((x0 >> 8) + 1) * (1f / 16777216f)) - 0.5f, MidpointRounding.AwayFromZero)
                 : MathF.Floor(r + (x0 >> 8) * (1f / 16777216f));
