@@ -10,6 +10,7 @@ namespace Int4Train.Bench;
 /// Int4Train.Bench plot FILE.json [FILE.png]   renders the chart (ScottPlot) from a JSON file (no GPU needed).
 /// Int4Train.Bench md FILE.json                re-renders the Markdown table from a JSON file.
 /// Int4Train.Bench gpt [...]                   training speed of the device GPT per precision (GptSpeed).
+/// Int4Train.Bench gemm-sweep [...]            every GEMM configuration at each layer's three GEMM shapes (GemmSweep).
 /// </summary>
 public static class Program
 {
@@ -27,6 +28,7 @@ public static class Program
             {
                 case "run": return Runner.Run(rest);
                 case "gpt": return GptSpeed.Run(rest);
+                case "gemm-sweep": return GemmSweep.Run(rest);
                 case "plot":
                 {
                     if (rest.Length < 1) { Console.Error.WriteLine("usage: plot FILE.json [FILE.png]"); return 2; }
