@@ -43,15 +43,18 @@ constexpr int kConfigs = (int)(sizeof kConfigs_ / sizeof kConfigs_[0]);
 int gemm_sm90_config_count() { return kConfigs; }
 const char* gemm_sm90_config_name(int cfg) { return (cfg >= 0 && cfg < kConfigs) ? kConfigs_[cfg].name : "?"; }
 
-// The tuned table (measured on the H100, perf/results): the 128×256 tile with a 2×1 cluster wherever it gives
-// at least one full wave of output tiles; the original 128×128 tile for small problems (more, smaller tiles).
+// The tuned table, measured on the H200 (perf/results/2026-12-01-h200-gemm-sweep.md, every layer GEMM of T8192/16384 ×
+// h1024–8192): with K <= 4096 the 128×128 ping-pong kernel with a 2×1 cluster is 10–20 % faster than the cooperative
+// ones (its two consumer warp groups overlap one tile's epilogue with the next tile's MMAs, which matters when each
+// tile has few k-blocks); with a longer K the 128×256 cooperative tile with a 2×1 cluster is fastest wherever it
+// gives at least one full wave of output tiles; small problems keep the 128×128 cooperative tile.
 int gemm_sm90_pick(int m, int n, int k, int sm_count) {
-    (void)k;
 #if INT4TRAIN_GEMM_TUNED
+    if (k <= 4096 && ceil_div(m, 128) * ceil_div(n, 128) >= sm_count) return 3;
     const int64_t tiles_wide = ceil_div(m, 128) * ceil_div(n, 256);
     if (tiles_wide >= sm_count) return 1;
 #else
-    (void)m; (void)n; (void)sm_count;
+    (void)m; (void)n; (void)k; (void)sm_count;
 #endif
     return 0;
 }
@@ -77,37 +80,35 @@ int4train_status gemm_sm90(cudaStream_t stream, const int8_t* a, const int8_t* b
 }
 
 #if defined(INT4TRAIN_HAS_SM90_DQ)
-// The FP32-output GEMMs take the configuration gemm_sm90_pick gives the plain GEMM: the wide 128×256 tile (compiled
-// only with the tuned table) or the 128×128 one.
+// The FP32-output GEMMs take the configuration gemm_sm90_pick gives the plain GEMM (0, 1 or 3; the wide and ping-pong
+// ones are compiled only with the tuned table).
 #if INT4TRAIN_GEMM_TUNED
-#define I4T_FP32_PICK(wide, narrow) (gemm_sm90_pick(m, n, k, sm_count) == 1 ? wide : narrow)
+#define I4T_FP32_PICK(kind, fn)                                                                                \
+    (gemm_sm90_pick(m, n, k, sm_count) == 3   ? gemm_sm90_##kind##_t128x128x128_c2x1_pingpong_##fn             \
+     : gemm_sm90_pick(m, n, k, sm_count) == 1 ? gemm_sm90_##kind##_t128x256x128_c2x1_coop_##fn                 \
+                                              : gemm_sm90_##kind##_t128x128x128_c1x1_coop_##fn)
 #else
-#define I4T_FP32_PICK(wide, narrow) (narrow)
+#define I4T_FP32_PICK(kind, fn) (gemm_sm90_##kind##_t128x128x128_c1x1_coop_##fn)
 #endif
 
 size_t gemm_sm90_dq_workspace(int m, int n, int k, int sm_count) {
-    auto ws = I4T_FP32_PICK(gemm_sm90_dq_t128x256x128_c2x1_coop_workspace, gemm_sm90_dq_t128x128x128_c1x1_coop_workspace);
-    return ws(m, n, k, sm_count);
+    return I4T_FP32_PICK(dq, workspace)(m, n, k, sm_count);
 }
 
 int4train_status gemm_sm90_dq(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias, const float* sx,
                               const float* sw, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
                               size_t ws_bytes) {
-    auto run = I4T_FP32_PICK(gemm_sm90_dq_t128x256x128_c2x1_coop_run, gemm_sm90_dq_t128x128x128_c1x1_coop_run);
-    return run(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
+    return I4T_FP32_PICK(dq, run)(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
 }
 
 size_t gemm_sm90_lss_workspace(int m, int n, int k, int sm_count) {
-    auto ws = I4T_FP32_PICK(gemm_sm90_lss_t128x256x128_c2x1_coop_workspace,
-                            gemm_sm90_lss_t128x128x128_c1x1_coop_workspace);
-    return ws(m, n, k, sm_count);
+    return I4T_FP32_PICK(lss, workspace)(m, n, k, sm_count);
 }
 
 int4train_status gemm_sm90_lss(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* s_outer,
                                const float* s_inner, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
                                size_t ws_bytes) {
-    auto run = I4T_FP32_PICK(gemm_sm90_lss_t128x256x128_c2x1_coop_run, gemm_sm90_lss_t128x128x128_c1x1_coop_run);
-    return run(stream, a, b, s_outer, s_inner, nullptr, y, ldy, m, n, k, sm_count, ws, ws_bytes);
+    return I4T_FP32_PICK(lss, run)(stream, a, b, s_outer, s_inner, nullptr, y, ldy, m, n, k, sm_count, ws, ws_bytes);
 }
 #endif
 

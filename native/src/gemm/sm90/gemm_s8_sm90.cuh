@@ -292,5 +292,7 @@ I4T_SM90_FP32_DECLARE(gemm_sm90_dq_t128x128x128_c1x1_coop)
 I4T_SM90_FP32_DECLARE(gemm_sm90_dq_t128x256x128_c2x1_coop)
 I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x128x128_c1x1_coop)
 I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x256x128_c2x1_coop)
+I4T_SM90_FP32_DECLARE(gemm_sm90_dq_t128x128x128_c2x1_pingpong)
+I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x128x128_c2x1_pingpong)
 
 }  // namespace i4t
