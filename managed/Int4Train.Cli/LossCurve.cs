@@ -6,6 +6,9 @@ namespace Int4Train.Cli;
 /// that repeated steps keeps the last row of each step.</summary>
 internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows)
 {
+    /// <summary>The run's seed, from the checkpoint beside loss.csv (null when there is none or it cannot be read).</summary>
+    public int? Seed { get; init; }
+
     /// <summary>One step.</summary>
     public readonly record struct Row(long Step, double TrainLoss, double? ValidationLoss, double TokensPerSecond);
 
@@ -38,7 +41,20 @@ internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows
             }
         }
         if (byStep.Count == 0) throw new InvalidDataException($"{csv}: no steps.");
-        return new LossCurve(label, byStep.Values.ToArray());
+        return new LossCurve(label, byStep.Values.ToArray()) { Seed = SeedBeside(csv) };
+    }
+
+    private static int? SeedBeside(string csv)
+    {
+        string ckpt = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(csv))!, Training.RunFolder.CheckpointFile);
+        try
+        {
+            return File.Exists(ckpt) ? Training.Checkpoint.ReadHeader(ckpt).Config.Seed : null;
+        }
+        catch (InvalidDataException)
+        {
+            return null; // the report does not depend on the checkpoint
+        }
     }
 
     private static double Num(string s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);
