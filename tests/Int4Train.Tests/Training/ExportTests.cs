@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using Int4Train.Tests.Reference;
 using Int4Train.Training;
 using NUnit.Framework;
 
@@ -12,11 +11,7 @@ namespace Int4Train.Tests.Training;
 [TestFixture]
 public class ExportTests
 {
-    private static Int4Backend Backend => _backend ??= Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
-    private static Int4Backend? _backend;
-
-    [OneTimeTearDown]
-    public void TearDown() { _backend?.Dispose(); _backend = null; }
+    private static Int4Backend Backend => TrainingFixture.Backend;
 
     [TestCase(LinearPrecision.Fp32)]
     [TestCase(LinearPrecision.Int4HqLss)]

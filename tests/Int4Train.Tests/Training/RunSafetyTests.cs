@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Int4Train.Tests.Reference;
 using Int4Train.Training;
 using NUnit.Framework;
 
@@ -12,12 +11,8 @@ namespace Int4Train.Tests.Training;
 [TestFixture]
 public class RunSafetyTests
 {
-    private static Int4Backend Backend => _backend ??= Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
-    private static Int4Backend? _backend;
+    private static Int4Backend Backend => TrainingFixture.Backend;
     private string _dir = "";
-
-    [OneTimeTearDown]
-    public void OneTimeTearDown() { _backend?.Dispose(); _backend = null; }
 
     [SetUp]
     public void SetUp() => _dir = CliRunner.TempDir("safety");
