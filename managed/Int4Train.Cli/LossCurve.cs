@@ -24,9 +24,11 @@ internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows
         if (lines.Length == 0 || !lines[0].StartsWith("step,train_loss,val_loss", StringComparison.Ordinal))
             throw new InvalidDataException($"{csv}: not a loss curve (expected the header step,train_loss,val_loss,lr,tokens_per_s).");
         var byStep = new SortedDictionary<long, Row>();
+        // a process killed while appending leaves a torn last line (no newline after it): not part of the curve
+        bool tornLast = !File.ReadAllText(csv).EndsWith('\n');
         for (int i = 1; i < lines.Length; i++)
         {
-            if (lines[i].Length == 0) continue;
+            if (lines[i].Length == 0 || (tornLast && i == lines.Length - 1)) continue;
             string[] f = lines[i].Split(',');
             if (f.Length < 5) throw new InvalidDataException($"{csv}:{i + 1}: expected 5 fields, got {f.Length}.");
             try

@@ -63,6 +63,8 @@ public class CompareReportTests
         string bad = Path.Combine(_dir, "bad.csv");
         File.WriteAllText(bad, "a,b\n1,2\n");
         Assert.That(Assert.Throws<InvalidDataException>(() => LossCurve.Read(bad))!.Message, Does.Contain("not a loss curve"));
+        File.WriteAllText(bad, "step,train_loss,val_loss,lr,tokens_per_s\n1,3.0,,0.1,1\n2,2.9,2.8,0.1,1\n3,2.");
+        Assert.That(LossCurve.Read(bad).Steps, Is.EqualTo(2), "a killed run's torn last line is not part of the curve");
         File.WriteAllText(bad, "step,train_loss,val_loss,lr,tokens_per_s\n1,x,,0.1,1\n");
         Assert.That(Assert.Throws<InvalidDataException>(() => LossCurve.Read(bad))!.Message, Does.Contain("bad.csv:2"));
     }

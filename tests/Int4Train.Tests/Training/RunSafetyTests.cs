@@ -59,6 +59,11 @@ public class RunSafetyTests
         Assert.That(Directory.Exists(Path.Combine(_dir, "runs")), Is.False, "nothing written under the preset's folder");
         Assert.That(LossRows(run).Select(l => l.Split(',')[0]), Is.EqualTo(new[] { "1", "2", "3", "4" }));
         Assert.That(Checkpoint.ReadHeader(Path.Combine(run, "checkpoint.bin")).Step, Is.EqualTo(4));
+        string elsewhere = Path.Combine(_dir, "elsewhere");
+        var moved = CliRunner.Run("train", "--resume", Path.Combine(run, "checkpoint.bin"), "--out", elsewhere, "--steps", "6", "--eval-every", "2", "--device", "cpu", "--plain");
+        Assert.That(moved.Code, Is.Zero, moved.Err);
+        Assert.That(LossRows(elsewhere).Select(l => l.Split(',')[0]), Is.EqualTo(new[] { "1", "2", "3", "4", "5", "6" }), "--out elsewhere: the whole curve");
+        Assert.That(LossRows(run), Has.Length.EqualTo(4), "the source run is left as it was");
         var conflicting = CliRunner.Run("train", "--resume", Path.Combine(run, "checkpoint.bin"), "--precision", "int4", "--steps", "6", "--plain");
         Assert.That(conflicting.Code, Is.EqualTo(1));
         Assert.That(conflicting.Err, Does.Contain("--precision"), "options a resume ignores are an error, not silently ignored");
