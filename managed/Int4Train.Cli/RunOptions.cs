@@ -32,8 +32,8 @@ internal sealed class RunOptions
         Out = CliOptions.Text("--out", defaults.OutDescription ?? "Output folder: loss.csv and checkpoint.bin (default runs/<preset>-<precision>)", "DIR");
     }
 
-    /// <summary>The options that define the model and its run's randomness (not applicable to a resume, which takes
-    /// them from the checkpoint).</summary>
+    /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
+    /// given with --resume they must agree with it).</summary>
     public IEnumerable<Option> ConfigOptions => [Preset, Seed, Batch, Context, ColdStart, ReinitStep, Sampling];
 
     /// <summary>Every option, for adding to a command.</summary>
@@ -46,9 +46,23 @@ internal sealed class RunOptions
     }
 
     /// <summary>The preset with the overrides given.</summary>
-    public GptConfig Config(ParseResult p)
+    public GptConfig Config(ParseResult p) => Override(p, GptConfig.Preset(p.GetValue(Preset)!));
+
+    /// <summary>A checkpoint's configuration with the options given here applied (a given --preset brings its model
+    /// and optimiser settings, the checkpoint keeps the rest): equal to the checkpoint's when they agree with it.</summary>
+    public GptConfig Continuing(ParseResult p, GptConfig checkpoint)
     {
-        var config = GptConfig.Preset(p.GetValue(Preset)!);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var config = !p.Given(Preset) ? checkpoint : GptConfig.Preset(p.GetValue(Preset)!) with
+        {
+            Seed = checkpoint.Seed, BatchSize = checkpoint.BatchSize, Context = checkpoint.Context, ColdStartSteps = checkpoint.ColdStartSteps,
+            ReinitializeAtStep = checkpoint.ReinitializeAtStep, Sampling = checkpoint.Sampling, Precision = checkpoint.Precision,
+        };
+        return Override(p, config);
+    }
+
+    private GptConfig Override(ParseResult p, GptConfig config)
+    {
         if (p.GetValue(Seed) is int seed) config = config with { Seed = seed };
         if (p.GetValue(Batch) is int batch) config = config with { BatchSize = batch };
         if (p.GetValue(Context) is int context) config = config with { Context = context };

@@ -48,10 +48,13 @@ internal static class TrainCommand
         string outDir;
         if (resume is not null)
         {
-            var notApplicable = o.Run.ConfigOptions.Append(o.Precision).Where(p.Given).Select(x => x.Name).ToArray();
-            if (notApplicable.Length > 0)
-                throw new ArgumentException($"--resume continues the checkpoint's configuration: {string.Join(", ", notApplicable)} do(es) not apply.");
             var header = Checkpoint.ReadHeader(resume); // a missing or corrupt checkpoint fails here, before anything else
+            var given = o.Run.ConfigOptions.Append(o.Precision).Where(p.Given).Select(x => x.Name).ToArray();
+            var asGiven = o.Run.Continuing(p, header.Config);
+            if (p.Given(o.Precision)) asGiven = asGiven with { Precision = GptConfig.ParsePrecision(p.GetValue(o.Precision)!) };
+            if (asGiven != header.Config)
+                throw new ArgumentException($"--resume continues the checkpoint's configuration ({Describe(header.Config)}); " +
+                    $"{string.Join(", ", given)} given here disagree(s) with it: leave it out or start a new run.");
             outDir = p.GetValue(o.Run.Out) ?? RunFolder.Of(resume);
             if (!RunFolder.Same(outDir, RunFolder.Of(resume))) RunFolder.EnsureFree(outDir, overwrite);
             log.LogInformation("resuming {Path} at step {Step} ({Precision}) into {Out}", resume, header.Step, GptConfig.PrecisionName(header.Config.Precision), outDir);
@@ -80,4 +83,7 @@ internal static class TrainCommand
                 best.ValidationLoss, best.Step, outDir);
         return 0;
     }
+
+    private static string Describe(GptConfig c) =>
+        $"{GptConfig.PrecisionName(c.Precision)}, {c.Layers} layers × {c.Width}, context {c.Context}, batch {c.BatchSize}, seed {c.Seed}";
 }

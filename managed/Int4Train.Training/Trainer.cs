@@ -172,8 +172,11 @@ public sealed class Trainer : IDisposable
             }
             if (lossLog is not null && ckpt is not null)
             {
-                Directory.CreateDirectory(outDir!);
-                if (records.Count == 1 && !continuing && File.Exists(ckpt)) File.Delete(ckpt); // an overwritten run's checkpoint must not outlive it
+                if (records.Count == 1) // the first step is done: only now is anything written
+                {
+                    Directory.CreateDirectory(outDir!);
+                    if (!continuing && File.Exists(ckpt)) File.Delete(ckpt); // an overwritten run's checkpoint must not outlive it
+                }
                 // at a validation the curve is committed first, then the checkpoint: a crash in between leaves rows
                 // past the checkpoint, which a resume drops
                 if (eval) { lossLog.AppendAndCommit(rec); Save(ckpt); }

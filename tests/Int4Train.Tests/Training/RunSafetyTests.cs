@@ -66,7 +66,10 @@ public class RunSafetyTests
         Assert.That(LossRows(run), Has.Length.EqualTo(4), "the source run is left as it was");
         var conflicting = CliRunner.Run("train", "--resume", Path.Combine(run, "checkpoint.bin"), "--precision", "int4", "--steps", "6", "--plain");
         Assert.That(conflicting.Code, Is.EqualTo(1));
-        Assert.That(conflicting.Err, Does.Contain("--precision"), "options a resume ignores are an error, not silently ignored");
+        Assert.That(conflicting.Err, Does.Contain("--precision").And.Contain("disagree"), "options that contradict the checkpoint are an error, not silently ignored");
+        var agreeing = CliRunner.Run("train", "--resume", Path.Combine(run, "checkpoint.bin"), "--preset", "tiny", "--precision", "fp32", "--batch", "2",
+            "--context", "8", "--steps", "6", "--eval-every", "2", "--device", "cpu", "--plain");
+        Assert.That(agreeing.Code, Is.Zero, "options that agree with the checkpoint are accepted (perf/training/run_device.sh passes them)\n" + agreeing.Err);
     }
 
     [Test]
