@@ -74,4 +74,106 @@ public class ExportTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    /// <summary>The exported names mean what they mean in nanoGPT: a forward written from nanoGPT's model.py (in
+    /// double precision, tanh GELU as Int4Train) over the safetensors tensors alone gives the FP32 model's next-token
+    /// probabilities, so q|k|v order, head split and the [out, in] layout are right.</summary>
+    [Test]
+    public void ExportedWeights_InANanoGptForward_GiveTheModelsPredictions()
+    {
+        string dir = CliRunner.TempDir("export-forward");
+        try
+        {
+            var config = GptConfig.Tiny with { Precision = LinearPrecision.Fp32, Width = 16, Heads = 4, Context = 8, BatchSize = 2, EvalBatches = 1 };
+            using var trainer = Trainer.Create(config, BuiltInText.Text, Backend);
+            trainer.Run(4, evalEvery: 4, dir);
+            string st = Path.Combine(dir, "m.safetensors");
+            GptExport.ToSafetensors(Path.Combine(dir, "checkpoint.bin"), st);
+            var w = Safetensors.Read(st).Tensors.ToDictionary(t => t.Name, t => t.Data);
+            int[] tokens = [.. CharDataset.Encode(trainer.Data.Vocab, "To be, o")];
+            trainer.Model.Forward(tokens, null, 1, 0, training: false);
+            float[] expected = trainer.Model.NextTokenProbabilities(0);
+            double[] actual = NanoGptNextToken(w, tokens, config.Layers, config.Heads, config.Width, trainer.Data.VocabSize);
+            for (int i = 0; i < expected.Length; i++) Assert.That(actual[i], Is.EqualTo(expected[i]).Within(1e-4), $"p[{i}]");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private static double[] NanoGptNextToken(Dictionary<string, float[]> w, int[] idx, int layers, int heads, int c, int v)
+    {
+        int t = idx.Length, hs = c / heads;
+        var x = new double[t, c];
+        for (int i = 0; i < t; i++)
+            for (int j = 0; j < c; j++) x[i, j] = w["transformer.wte.weight"][idx[i] * c + j] + w["transformer.wpe.weight"][i * c + j];
+        for (int l = 0; l < layers; l++)
+        {
+            string h = $"transformer.h.{l}.";
+            var qkv = Linear(LayerNorm(x, w[h + "ln_1.weight"], w[h + "ln_1.bias"]), w[h + "attn.c_attn.weight"], w[h + "attn.c_attn.bias"]);
+            var y = new double[t, c];
+            for (int head = 0; head < heads; head++)
+                for (int i = 0; i < t; i++)
+                {
+                    // q, k, v = qkv.split(C, dim=2); heads are contiguous hs-wide slices of each
+                    var att = new double[i + 1];
+                    for (int j = 0; j <= i; j++)
+                    {
+                        double dot = 0;
+                        for (int d = 0; d < hs; d++) dot += qkv[i, head * hs + d] * qkv[j, c + head * hs + d];
+                        att[j] = dot / Math.Sqrt(hs);
+                    }
+                    double max = att.Max(), sum = att.Sum(a => Math.Exp(a - max));
+                    for (int j = 0; j <= i; j++)
+                        for (int d = 0; d < hs; d++) y[i, head * hs + d] += Math.Exp(att[j] - max) / sum * qkv[j, 2 * c + head * hs + d];
+                }
+            Add(x, Linear(y, w[h + "attn.c_proj.weight"], w[h + "attn.c_proj.bias"]));
+            var up = Linear(LayerNorm(x, w[h + "ln_2.weight"], w[h + "ln_2.bias"]), w[h + "mlp.c_fc.weight"], w[h + "mlp.c_fc.bias"]);
+            for (int i = 0; i < up.GetLength(0); i++)
+                for (int j = 0; j < up.GetLength(1); j++)
+                {
+                    double u = up[i, j];
+                    up[i, j] = 0.5 * u * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (u + 0.044715 * u * u * u)));
+                }
+            Add(x, Linear(up, w[h + "mlp.c_proj.weight"], w[h + "mlp.c_proj.bias"]));
+        }
+        var logits = Linear(LayerNorm(x, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"]), w["lm_head.weight"], new float[v]);
+        var last = Enumerable.Range(0, v).Select(j => logits[t - 1, j]).ToArray();
+        double m = last.Max(), z = last.Sum(a => Math.Exp(a - m));
+        return last.Select(a => Math.Exp(a - m) / z).ToArray();
+    }
+
+    /// <summary>nn.Linear: y = x·Wᵀ + b with W [out, in].</summary>
+    private static double[,] Linear(double[,] x, float[] weight, float[] bias)
+    {
+        int n = x.GetLength(0), din = x.GetLength(1), dout = bias.Length;
+        Assert.That(weight, Has.Length.EqualTo(dout * din));
+        var y = new double[n, dout];
+        for (int i = 0; i < n; i++)
+            for (int o = 0; o < dout; o++)
+            {
+                double acc = bias[o];
+                for (int k = 0; k < din; k++) acc += x[i, k] * weight[o * din + k];
+                y[i, o] = acc;
+            }
+        return y;
+    }
+
+    private static double[,] LayerNorm(double[,] x, float[] g, float[] b)
+    {
+        int n = x.GetLength(0), c = x.GetLength(1);
+        var y = new double[n, c];
+        for (int i = 0; i < n; i++)
+        {
+            double mean = 0, var = 0;
+            for (int j = 0; j < c; j++) mean += x[i, j] / c;
+            for (int j = 0; j < c; j++) var += (x[i, j] - mean) * (x[i, j] - mean) / c;
+            for (int j = 0; j < c; j++) y[i, j] = (x[i, j] - mean) / Math.Sqrt(var + 1e-5) * g[j] + b[j];
+        }
+        return y;
+    }
+
+    private static void Add(double[,] x, double[,] y)
+    {
+        for (int i = 0; i < x.GetLength(0); i++)
+            for (int j = 0; j < x.GetLength(1); j++) x[i, j] += y[i, j];
+    }
 }
