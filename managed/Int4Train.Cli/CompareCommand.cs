@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Int4Train.Training;
 using Microsoft.Extensions.Logging;
 
@@ -5,84 +6,125 @@ namespace Int4Train.Cli;
 
 /// <summary>`int4train compare`: the same run (preset, steps, eval-every, seed, data) in several precisions one after
 /// another, each into OUT/&lt;precision&gt;/ (loss.csv, checkpoint.bin), then OUT/compare.md and OUT/compare.png; or,
-/// with --from, only the table and plot of existing run folders.</summary>
+/// with --from, only the report of existing run folders. Every precision's folder is checked before the first one
+/// trains (a folder holding a run needs --continue or --overwrite).</summary>
 internal static class CompareCommand
 {
-    private static readonly string[] Valued = [.. TrainCommand.RunOptions, "--precisions", "--from", "--title"];
-    private static readonly string[] Flags = ["--plain", "--resume"];
-
-    public static int Run(string[] args)
+    private sealed class Options
     {
-        bool interactive = ConsoleUi.Interactive(args.Contains("--plain"));
-        using var factory = ConsoleUi.Logging(interactive);
-        var log = factory.CreateLogger("int4train");
-        try
+        public RunOptions Run { get; } = new(new RunOptions.Defaults(OutDescription: "Output folder: OUT/<precision>/ per run, OUT/compare.md and OUT/compare.png (default runs/compare-<preset>; with --from runs/compare)"));
+        public Option<string> Precisions { get; } = PrecisionsOption();
+        public Option<string?> From { get; } = CliOptions.Text("--from", "Only build the report from existing run folders' loss.csv (no training)", "DIR1,DIR2,...");
+        public Option<string?> Title { get; } = CliOptions.Text("--title", "Title of compare.md and compare.png", "TEXT");
+        public Option<bool> Continue { get; } = CliOptions.Flag("--continue", "Continue each precision's run from the checkpoint in OUT/<precision>/ (fresh where there is none)");
+        public Option<bool> OldResume { get; } = CliOptions.Flag("--resume", "Renamed --continue", hidden: true);
+
+        private static Option<string> PrecisionsOption()
         {
-            var a = new CliArgs("compare", args, Valued, Flags);
-            string? from = a.Get("--from");
-            string outDir = a.Get("--out") ?? (from is null ? $"runs/compare-{a.Get("--preset") ?? "tiny"}" : "runs/compare");
-            List<LossCurve> runs = from is null ? Train(a, outDir, interactive, log) : FromFolders(a, from);
-            Directory.CreateDirectory(outDir);
-            string md = Path.Combine(outDir, "compare.md"), png = Path.Combine(outDir, "compare.png");
-            string markdown = CompareReport.Markdown(runs, a.Get("--title"));
-            File.WriteAllText(md, markdown);
-            log.LogInformation("table {Path}", md);
-            Console.WriteLine(markdown.TrimEnd());
-            try
+            var o = new Option<string>("--precisions") { Description = "Precisions to run, one after another", HelpName = string.Join(",", GptConfig.PrecisionNames), DefaultValueFactory = _ => "int4,int4-lsq,bf16" };
+            o.Validators.Add(r =>
             {
-                ComparePlot.Write(runs, png, a.Get("--title"));
-                log.LogInformation("plot {Path}", png);
-            }
-            catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
-            {
-                log.LogWarning("no plot: ScottPlot could not render on this machine ({Message})", e.Message);
-            }
-            return 0;
-        }
-        catch (Exception e) when (TrainCommand.IsUserError(e))
-        {
-            log.LogError("{Message}", TrainCommand.Message(e));
-            return 1;
+                var names = CliOptions.List(r.GetValueOrDefault<string>() ?? "");
+                if (names.Length == 0) r.AddError($"--precisions needs at least one of {string.Join(", ", GptConfig.PrecisionNames)}.");
+                else if (names.FirstOrDefault(n => !GptConfig.PrecisionNames.Contains(n)) is string bad)
+                    r.AddError($"--precisions: unknown precision '{bad}'; known: {string.Join(", ", GptConfig.PrecisionNames)}.");
+                else if (names.Distinct().Count() != names.Length) r.AddError($"--precisions lists a precision twice ({string.Join(",", names)}).");
+            });
+            return o;
         }
     }
 
-    private static List<LossCurve> FromFolders(CliArgs a, string from)
+    public static Command Create()
     {
-        foreach (string o in TrainCommand.RunOptions.Concat(["--precisions"]))
-            if (o != "--out" && a.Has(o)) throw new ArgumentException($"compare --from builds the report from existing runs: {o} does not apply.");
-        var dirs = from.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var o = new Options();
+        var c = new Command("compare", "Train the same configuration in each precision into OUT/<precision>/, then write OUT/compare.md, OUT/compare.json " +
+            "(best validation loss per precision) and OUT/compare.png; --from only reports existing run folders");
+        o.Run.AddTo(c);
+        foreach (var x in new Option[] { o.Precisions, o.From, o.Title, o.Continue, o.OldResume }) c.Options.Add(x);
+        c.Validators.Add(r =>
+        {
+            if (r.GetResult(o.OldResume) is { Implicit: false })
+                r.AddError("compare --resume was renamed --continue (train --resume CKPT continues one checkpoint).");
+            if (r.GetResult(o.From) is { Implicit: false })
+            {
+                var training = o.Run.All.Append(o.Precisions).Append(o.Continue)
+                    .Where(x => x != o.Run.Out && x != o.Run.Plain && r.GetResult(x) is { Implicit: false }).Select(x => x.Name).ToArray();
+                if (training.Length > 0) r.AddError($"--from builds the report from existing runs: {string.Join(", ", training)} do(es) not apply.");
+            }
+        });
+        CliApp.SetAction(c, (p, output) => Execute(p, o, output));
+        return c;
+    }
+
+    private static int Execute(ParseResult p, Options o, TextWriter output)
+    {
+        bool interactive = ConsoleUi.Interactive(p.GetValue(o.Run.Plain));
+        using var factory = ConsoleUi.Logging(interactive, output);
+        var log = factory.Logger();
+        string? from = p.GetValue(o.From);
+        string outDir = p.GetValue(o.Run.Out) ?? (from is null ? $"runs/compare-{p.GetValue(o.Run.Preset)}" : "runs/compare");
+        List<LossCurve> runs = from is null ? Train(p, o, outDir, interactive, log) : FromFolders(from);
+        Directory.CreateDirectory(outDir);
+        string? title = p.GetValue(o.Title);
+        string md = Path.Combine(outDir, "compare.md"), json = Path.Combine(outDir, "compare.json"), png = Path.Combine(outDir, "compare.png");
+        string markdown = CompareReport.Markdown(runs, title);
+        AtomicFile.WriteText(md, markdown);
+        log.LogInformation("table {Path}", md);
+        AtomicFile.WriteText(json, CompareReport.Json(runs, title));
+        log.LogInformation("summary {Path}", json);
+        output.WriteLine(markdown.TrimEnd());
+        try
+        {
+            ComparePlot.Write(runs, png, title);
+            log.LogInformation("plot {Path}", png);
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
+        {
+            log.LogWarning("no plot: ScottPlot could not render on this machine ({Message})", e.Message);
+        }
+        return 0;
+    }
+
+    private static List<LossCurve> FromFolders(string from)
+    {
+        var dirs = CliOptions.List(from);
         if (dirs.Length == 0) throw new ArgumentException("compare --from needs a comma-separated list of run folders.");
         return dirs.Select(d => LossCurve.Read(d)).ToList();
     }
 
-    private static List<LossCurve> Train(CliArgs a, string outDir, bool interactive, ILogger log)
+    private static List<LossCurve> Train(ParseResult p, Options o, string outDir, bool interactive, ILogger log)
     {
-        var names = (a.Get("--precisions") ?? "int4,int4-lsq,bf16").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (names.Length == 0) throw new ArgumentException("compare: --precisions needs at least one of int4, int4-lsq, bf16, fp32.");
-        if (names.Distinct().Count() != names.Length) throw new ArgumentException($"compare: --precisions lists a precision twice ({string.Join(",", names)}).");
-        var precisions = names.Select(GptConfig.ParsePrecision).ToArray(); // validates every name before any training
-        var config = TrainCommand.BaseConfig(a);
+        var names = CliOptions.List(p.GetValue(o.Precisions)!);
+        var config = o.Run.Config(p);
         config.Validate();
-        long steps = a.Long("--steps", 100);
-        int evalEvery = a.Int("--eval-every", 25);
-        string text = TrainCommand.LoadText(a, log);
-        using var backend = TrainCommand.OpenBackend(a, log);
-        var runs = new List<LossCurve>();
-        for (int i = 0; i < names.Length; i++)
+        int steps = p.GetValue(o.Run.Steps), evalEvery = p.GetValue(o.Run.EvalEvery);
+        bool resume = p.GetValue(o.Continue), overwrite = p.GetValue(o.Run.Overwrite);
+        // every folder is checked (and every checkpoint to continue read) before the first precision trains
+        var plan = names.Select(name =>
         {
-            string dir = Path.Combine(outDir, names[i]), ckpt = Path.Combine(dir, "checkpoint.bin");
-            bool resume = a.Has("--resume") && File.Exists(ckpt);
-            log.LogInformation("compare {I}/{N}: {Precision}, {Steps} steps into {Dir}{Resume}", i + 1, names.Length, names[i], steps, dir,
-                resume ? " (resuming its checkpoint)" : "");
-            using (var trainer = resume
-                ? Trainer.Resume(ckpt, text, backend.Factory, log)
-                : Trainer.Create(config with { Precision = precisions[i] }, text, backend.Factory, log))
+            string dir = Path.Combine(outDir, name), ckpt = RunFolder.CheckpointPath(dir);
+            var expected = config with { Precision = GptConfig.ParsePrecision(name) };
+            bool continues = resume && File.Exists(ckpt);
+            if (continues && Checkpoint.ReadHeader(ckpt).Config != expected)
+                throw new InvalidDataException($"{ckpt} was trained with another configuration than this comparison's.");
+            if (!continues) RunFolder.EnsureFree(dir, overwrite);
+            return (Name: name, Dir: dir, Checkpoint: ckpt, Config: expected, Continues: continues);
+        }).ToList();
+        string text = RunSetup.LoadText(p.GetValue(o.Run.Data), log);
+        using var backend = RunSetup.OpenBackend(p.GetValue(o.Run.Device)!, log);
+        var runs = new List<LossCurve>();
+        for (int i = 0; i < plan.Count; i++)
+        {
+            var run = plan[i];
+            log.LogInformation("compare {I}/{N}: {Precision}, {Steps} steps into {Dir}{Resume}", i + 1, plan.Count, run.Name, steps, run.Dir,
+                run.Continues ? " (continuing its checkpoint)" : "");
+            using (var trainer = run.Continues
+                ? Trainer.Resume(run.Checkpoint, text, backend.Factory, log)
+                : Trainer.Create(run.Config, text, backend.Factory, log))
             {
-                if (resume && trainer.Config != config with { Precision = precisions[i] })
-                    throw new InvalidDataException($"{ckpt} was trained with another configuration than this comparison's.");
-                if (trainer.Step < steps) TrainProgress.Run(trainer, steps, evalEvery, dir, interactive, names[i]);
+                if (trainer.Step < steps) TrainProgress.Run(trainer, steps, evalEvery, run.Dir, interactive, run.Name, overwrite);
             }
-            runs.Add(LossCurve.Read(dir, names[i]));
+            runs.Add(LossCurve.Read(run.Dir, run.Name));
         }
         return runs;
     }

@@ -25,6 +25,7 @@ internal static class ComparePlot
         plt.Axes.Left.Label.Text = "validation loss (cross-entropy, nats/char)";
         plt.Title(title ?? "Int4Train: validation loss by precision");
         plt.ShowLegend(Alignment.UpperRight);
-        plt.SavePng(png, 1000, 620);
+        byte[] bytes = plt.GetImageBytes(1000, 620, ImageFormat.Png);
+        Int4Train.Training.AtomicFile.Write(png, s => s.Write(bytes)); // a report is replaced whole, as every other output
     }
 }

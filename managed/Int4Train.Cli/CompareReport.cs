@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 
 namespace Int4Train.Cli;
 
@@ -11,6 +12,36 @@ internal static class CompareReport
     /// <summary>The run the ratios are relative to: the one labelled bf16, else the first.</summary>
     public static LossCurve Reference(IReadOnlyList<LossCurve> runs) =>
         runs.FirstOrDefault(r => r.Label == "bf16") ?? runs[0];
+
+    /// <summary>The machine-readable summary (compare.json): per run its label (precision), steps, best validation
+    /// loss and its step, the ratio of that loss to the reference run's (bf16 when present), the final train loss, the
+    /// mean tokens/s and the seed (from the run's checkpoint; null when unknown).</summary>
+    public static string Json(IReadOnlyList<LossCurve> runs, string? title = null)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        if (runs.Count == 0) throw new ArgumentException("A comparison needs at least one run.", nameof(runs));
+        var reference = Reference(runs);
+        double? refBest = reference.BestValidation?.Loss;
+        var doc = new
+        {
+            title,
+            reference = reference.Label,
+            runs = runs.Select(r => new
+            {
+                precision = r.Label,
+                steps = r.Steps,
+                best_val_loss = r.BestValidation?.Loss,
+                best_val_step = r.BestValidation?.Step,
+                ratio_to_reference = r.BestValidation is { } b && refBest is double rb && rb > 0 ? b.Loss / rb : (double?)null,
+                final_train_loss = r.FinalTrainLoss,
+                tokens_per_s = r.MeanTokensPerSecond,
+                seed = r.Seed,
+            }).ToArray(),
+        };
+        return JsonSerializer.Serialize(doc, JsonOptions) + "\n";
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
     /// <summary>The Markdown document (a title line, a note on the steps, the table).</summary>
     public static string Markdown(IReadOnlyList<LossCurve> runs, string? title = null)

@@ -6,6 +6,9 @@ namespace Int4Train.Cli;
 /// that repeated steps keeps the last row of each step.</summary>
 internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows)
 {
+    /// <summary>The run's seed, from the checkpoint beside loss.csv (null when there is none or it cannot be read).</summary>
+    public int? Seed { get; init; }
+
     /// <summary>One step.</summary>
     public readonly record struct Row(long Step, double TrainLoss, double? ValidationLoss, double TokensPerSecond);
 
@@ -21,9 +24,11 @@ internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows
         if (lines.Length == 0 || !lines[0].StartsWith("step,train_loss,val_loss", StringComparison.Ordinal))
             throw new InvalidDataException($"{csv}: not a loss curve (expected the header step,train_loss,val_loss,lr,tokens_per_s).");
         var byStep = new SortedDictionary<long, Row>();
+        // a process killed while appending leaves a torn last line (no newline after it): not part of the curve
+        bool tornLast = !File.ReadAllText(csv).EndsWith('\n');
         for (int i = 1; i < lines.Length; i++)
         {
-            if (lines[i].Length == 0) continue;
+            if (lines[i].Length == 0 || (tornLast && i == lines.Length - 1)) continue;
             string[] f = lines[i].Split(',');
             if (f.Length < 5) throw new InvalidDataException($"{csv}:{i + 1}: expected 5 fields, got {f.Length}.");
             try
@@ -38,7 +43,20 @@ internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows
             }
         }
         if (byStep.Count == 0) throw new InvalidDataException($"{csv}: no steps.");
-        return new LossCurve(label, byStep.Values.ToArray());
+        return new LossCurve(label, byStep.Values.ToArray()) { Seed = SeedBeside(csv) };
+    }
+
+    private static int? SeedBeside(string csv)
+    {
+        string ckpt = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(csv))!, Training.RunFolder.CheckpointFile);
+        try
+        {
+            return File.Exists(ckpt) ? Training.Checkpoint.ReadHeader(ckpt).Config.Seed : null;
+        }
+        catch (InvalidDataException)
+        {
+            return null; // the report does not depend on the checkpoint
+        }
     }
 
     private static double Num(string s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);

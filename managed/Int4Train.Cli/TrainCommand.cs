@@ -1,128 +1,89 @@
+using System.CommandLine;
 using Int4Train.Training;
 using Microsoft.Extensions.Logging;
 
 namespace Int4Train.Cli;
 
-/// <summary>`int4train train` and `int4train sample`: the GPT trainer on a GPU (the device model) or on the CPU (the
-/// host model, INT4 layers on the ILGPU reference).</summary>
+/// <summary>`int4train train`: a GPT with its block linears in a precision, on a GPU (the device model) or on the CPU
+/// (the host model, INT4 layers on the ILGPU reference), into a run folder (loss.csv, checkpoint.bin). Everything is
+/// validated, and the model allocated, before any file is written; a folder holding another run is refused unless
+/// --overwrite; --resume continues a checkpoint in its own folder.</summary>
 internal static class TrainCommand
 {
-    /// <summary>Options shared by train and compare that shape the run.</summary>
-    internal static readonly string[] RunOptions = ["--data", "--preset", "--steps", "--eval-every", "--out", "--seed", "--device", "--batch", "--context",
-        "--cold-start", "--reinit-step", "--sampling"];
-
-    internal static readonly string[] TrainValued = [.. RunOptions, "--precision", "--resume"];
-    internal static readonly string[] SampleValued = ["--checkpoint", "--tokens", "--seed", "--device", "--prompt"];
-    internal static readonly string[] Flags = ["--plain"];
-
-    public static int Train(string[] args)
+    /// <summary>The options of train (and demo, with other defaults).</summary>
+    internal sealed class Options(RunOptions.Defaults defaults)
     {
-        bool interactive = ConsoleUi.Interactive(args.Contains("--plain"));
-        using var factory = ConsoleUi.Logging(interactive);
-        var log = factory.CreateLogger("int4train");
-        try
+        public RunOptions Run { get; } = new(defaults);
+        public Option<string> Precision { get; } = CliOptions.Choice("--precision", "Block linears: int4 (HQ+LSS, the paper), int4-lsq (LSQ INT4 without the Hadamard), bf16 (BF16 operands, FP32 accumulation), fp32", GptConfig.PrecisionNames, "int4");
+        public Option<string?> Resume { get; } = CliOptions.Text("--resume", "Continue the run of a checkpoint (its configuration) in its own folder (or --out); --steps is where it stops", "CKPT");
+
+        public void AddTo(Command c)
         {
-            var a = new CliArgs("train", args, TrainValued, Flags);
-            var config = BaseConfig(a) with { Precision = GptConfig.ParsePrecision(a.Get("--precision") ?? "int4") };
+            Run.AddTo(c);
+            c.Options.Add(Precision);
+            c.Options.Add(Resume);
+        }
+    }
+
+    public static Command Create()
+    {
+        var o = new Options(new RunOptions.Defaults());
+        var c = new Command("train", "Train a character-level GPT with its block linears in a precision; writes DIR/loss.csv and DIR/checkpoint.bin at every validation");
+        o.AddTo(c);
+        CliApp.SetAction(c, (p, output) => Execute(p, o, output, implicitOverwrite: false, configure: null));
+        return c;
+    }
+
+    /// <summary>Runs train with the parsed options; <paramref name="configure"/> adjusts the configuration (demo's CPU
+    /// sizes); <paramref name="implicitOverwrite"/> lets a command replace its own scratch folder.</summary>
+    public static int Execute(ParseResult p, Options o, TextWriter output, bool implicitOverwrite, Func<GptConfig, ParseResult, GptConfig>? configure)
+    {
+        bool interactive = ConsoleUi.Interactive(p.GetValue(o.Run.Plain));
+        using var factory = ConsoleUi.Logging(interactive, output);
+        var log = factory.Logger();
+        string? resume = p.GetValue(o.Resume);
+        bool overwrite = p.GetValue(o.Run.Overwrite) || implicitOverwrite;
+        int steps = p.GetValue(o.Run.Steps), evalEvery = p.GetValue(o.Run.EvalEvery);
+        GptConfig? config = null;
+        string outDir;
+        if (resume is not null)
+        {
+            var header = Checkpoint.ReadHeader(resume); // a missing or corrupt checkpoint fails here, before anything else
+            var given = o.Run.ConfigOptions.Append(o.Precision).Where(p.Given).Select(x => x.Name).ToArray();
+            var asGiven = o.Run.Continuing(p, header.Config);
+            if (p.Given(o.Precision)) asGiven = asGiven with { Precision = GptConfig.ParsePrecision(p.GetValue(o.Precision)!) };
+            if (asGiven != header.Config)
+                throw new ArgumentException($"--resume continues the checkpoint's configuration ({Describe(header.Config)}); " +
+                    $"{string.Join(", ", given)} given here disagree(s) with it: leave it out or start a new run.");
+            outDir = p.GetValue(o.Run.Out) ?? RunFolder.Of(resume);
+            if (!RunFolder.Same(outDir, RunFolder.Of(resume))) RunFolder.EnsureFree(outDir, overwrite);
+            log.LogInformation("resuming {Path} at step {Step} ({Precision}) into {Out}", resume, header.Step, GptConfig.PrecisionName(header.Config.Precision), outDir);
+            if (header.Step >= steps)
+            {
+                log.LogInformation("the checkpoint is at step {Step}, --steps is {Steps}: nothing to train (pass a larger --steps)", header.Step, steps);
+                return 0;
+            }
+        }
+        else
+        {
+            config = o.Run.Config(p) with { Precision = GptConfig.ParsePrecision(p.GetValue(o.Precision)!) };
+            if (configure is not null) config = configure(config, p);
             config.Validate();
-            string outDir = a.Get("--out") ?? $"runs/{a.Get("--preset") ?? "tiny"}-{GptConfig.PrecisionName(config.Precision)}";
-            long steps = a.Long("--steps", 100);
-            int evalEvery = a.Int("--eval-every", 25);
-            string text = LoadText(a, log);
-            using var backend = OpenBackend(a, log);
-            string? resume = a.Get("--resume");
-            using var trainer = resume is null
-                ? Trainer.Create(config, text, backend.Factory, log)
-                : Trainer.Resume(resume, text, backend.Factory, log);
-            if (resume is not null)
-                log.LogInformation("resumed {Path} at step {Step} (its configuration: {Precision}; --preset/--precision/--seed/--batch/--context are ignored)",
-                    resume, trainer.Step, GptConfig.PrecisionName(trainer.Config.Precision));
-            var records = TrainProgress.Run(trainer, steps, evalEvery, outDir, interactive, GptConfig.PrecisionName(trainer.Config.Precision));
-            var vals = records.Where(r => r.ValidationLoss is not null).ToList();
-            if (vals.Count > 0)
-            {
-                var best = vals.MinBy(r => r.ValidationLoss!.Value)!;
-                log.LogInformation("done: best validation loss {Best:F4} at step {Step} (this session); loss curve and checkpoint in {Out}",
-                    best.ValidationLoss, best.Step, outDir);
-            }
-            return 0;
+            outDir = p.GetValue(o.Run.Out) ?? $"runs/{p.GetValue(o.Run.Preset)}-{GptConfig.PrecisionName(config.Precision)}";
+            RunFolder.EnsureFree(outDir, overwrite);
         }
-        catch (Exception e) when (IsUserError(e))
-        {
-            log.LogError("{Message}", Message(e));
-            return 1;
-        }
+        string text = RunSetup.LoadText(p.GetValue(o.Run.Data), log);
+        using var backend = RunSetup.OpenBackend(p.GetValue(o.Run.Device)!, log);
+        using var trainer = config is null
+            ? Trainer.Resume(resume!, text, backend.Factory, log)
+            : Trainer.Create(config, text, backend.Factory, log);
+        var records = TrainProgress.Run(trainer, steps, evalEvery, outDir, interactive, GptConfig.PrecisionName(trainer.Config.Precision), overwrite);
+        if (records.Where(r => r.ValidationLoss is not null).MinBy(r => r.ValidationLoss!.Value) is { } best)
+            log.LogInformation("done: best validation loss {Best:F4} at step {Step} (this session); loss curve and checkpoint in {Out}",
+                best.ValidationLoss, best.Step, outDir);
+        return 0;
     }
 
-    public static int Sample(string[] args)
-    {
-        using var factory = ConsoleUi.Logging(interactive: false);
-        var log = factory.CreateLogger("int4train");
-        try
-        {
-            var a = new CliArgs("sample", args, SampleValued, Flags);
-            string ckpt = a.Get("--checkpoint") ?? throw new ArgumentException("sample needs --checkpoint FILE.");
-            int n = a.Int("--tokens", 200, min: 0);
-            int seed = a.Int("--seed", 0, min: int.MinValue);
-            using var backend = OpenBackend(a, log);
-            var (model, vocab) = Trainer.LoadModel(ckpt, backend.Factory);
-            using (model)
-            {
-                log.LogInformation("sampling {N} characters from {Path} ({Precision}) on {Model}", n, ckpt,
-                    GptConfig.PrecisionName(model.Config.Precision), model.Description);
-                Console.WriteLine(Trainer.Generate(model, vocab, n, a.Get("--prompt") ?? "\n", seed));
-            }
-            return 0;
-        }
-        catch (Exception e) when (IsUserError(e))
-        {
-            log.LogError("{Message}", Message(e));
-            return 1;
-        }
-    }
-
-    /// <summary>The preset with the --seed, --batch and --context overrides.</summary>
-    internal static GptConfig BaseConfig(CliArgs a)
-    {
-        var config = GptConfig.Preset(a.Get("--preset") ?? "tiny");
-        if (a.Has("--seed")) config = config with { Seed = a.Int("--seed", config.Seed, min: int.MinValue) };
-        if (a.Has("--batch")) config = config with { BatchSize = a.Int("--batch", config.BatchSize) };
-        if (a.Has("--context")) config = config with { Context = a.Int("--context", config.Context) };
-        // App. A.4/A.5 from-scratch options of the INT4 layers
-        if (a.Has("--cold-start")) config = config with { ColdStartSteps = a.Int("--cold-start", config.ColdStartSteps, min: 0) };
-        if (a.Has("--reinit-step")) config = config with { ReinitializeAtStep = a.Int("--reinit-step", config.ReinitializeAtStep, min: -1) };
-        if (a.Has("--sampling"))
-            config = config with { Sampling = a.Choice("--sampling", "nonzero", ["nonzero", "bernoulli"]) == "bernoulli" ? SamplingMode.Bernoulli : SamplingMode.Nonzero };
-        return config;
-    }
-
-    /// <summary>The text of --data, or the built-in text (and the log says so).</summary>
-    internal static string LoadText(CliArgs a, ILogger log)
-    {
-        if (a.Get("--data") is not string path)
-        {
-            log.LogInformation("no --data: training on a small built-in text ({Chars} characters); pass --data FILE for real data", BuiltInText.Text.Length);
-            return BuiltInText.Text;
-        }
-        if (!File.Exists(path)) throw new FileNotFoundException($"Data file '{path}' does not exist.", path);
-        string text = File.ReadAllText(path);
-        log.LogInformation("data {Path}: {Chars} characters", path, text.Length);
-        return text;
-    }
-
-    /// <summary>The --device backend, logged.</summary>
-    internal static ModelBackend OpenBackend(CliArgs a, ILogger log)
-    {
-        var backend = ModelBackend.Open(a.Choice("--device", "auto", ModelBackend.Devices), log);
-        log.LogInformation("device: {Backend}", backend.Description);
-        return backend;
-    }
-
-    /// <summary>An exception's message without .NET's " (Parameter 'x')" suffix.</summary>
-    internal static string Message(Exception e) =>
-        e is ArgumentException { ParamName: string p } ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
-
-    /// <summary>Errors a user can fix (bad options, files, data; a GPU model that cannot run here): one line, exit 1.</summary>
-    internal static bool IsUserError(Exception e) =>
-        e is ArgumentException or IOException or InvalidDataException or FormatException or NotSupportedException or Int4TrainException;
+    private static string Describe(GptConfig c) =>
+        $"{GptConfig.PrecisionName(c.Precision)}, {c.Layers} layers × {c.Width}, context {c.Context}, batch {c.BatchSize}, seed {c.Seed}";
 }

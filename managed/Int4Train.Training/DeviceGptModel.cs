@@ -22,8 +22,7 @@ public sealed class DeviceGptModel : IGptModel
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(context);
-        config.Validate();
-        if (vocabSize < 2) throw new ArgumentException($"The vocabulary needs at least 2 symbols, got {vocabSize}.", nameof(vocabSize));
+        config.Validate(vocabSize); // every size product too: no silent int wrap-around in an allocation
         Config = config;
         VocabSize = vocabSize;
         _context = context;

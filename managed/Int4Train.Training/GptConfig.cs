@@ -102,13 +102,53 @@ public sealed record GptConfig
         _ => precision.ToString(),
     };
 
-    /// <summary>Throws on inconsistent settings.</summary>
+    /// <summary>Throws an <see cref="ArgumentException"/> on inconsistent settings, including sizes whose products
+    /// (activations of a batch, attention scores) would not fit in an array.</summary>
     public void Validate()
     {
         if (Layers < 1 || Heads < 1 || Width < 1 || Context < 1 || BatchSize < 1)
             throw new ArgumentException($"Layers, heads, width, context and batch must be positive (got {Layers}, {Heads}, {Width}, {Context}, {BatchSize}).");
         if (Width % Heads != 0) throw new ArgumentException($"Width {Width} must be divisible by the head count {Heads}.");
-        if (Dropout is < 0 or >= 1) throw new ArgumentException($"Dropout must be in [0, 1), got {Dropout}.");
-        if (ValidationFraction is <= 0 or >= 1) throw new ArgumentException($"ValidationFraction must be in (0, 1), got {ValidationFraction}.");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1), got {Dropout}.");
+        if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in (0, 1), got {ValidationFraction}.");
+        if (EvalBatches < 1) throw new ArgumentException($"EvalBatches must be positive, got {EvalBatches}.");
+        if (WarmupSteps < 0 || ColdStartSteps < 0 || ReinitializeAtStep < -1)
+            throw new ArgumentException($"WarmupSteps and ColdStartSteps cannot be negative, ReinitializeAtStep is −1 (off) or a step (got {WarmupSteps}, {ColdStartSteps}, {ReinitializeAtStep}).");
+        foreach (var (name, v) in new[] { (nameof(LearningRate), LearningRate), (nameof(MinLearningRate), MinLearningRate), (nameof(Beta1), Beta1),
+                     (nameof(Beta2), Beta2), (nameof(WeightDecay), WeightDecay), (nameof(GradClip), GradClip) })
+            if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite non-negative number, got {v}.");
+        if (!Enum.IsDefined(Precision)) throw new ArgumentException($"Unknown precision {(int)Precision}.");
+        if (!Enum.IsDefined(Sampling)) throw new ArgumentException($"Unknown sampling mode {(int)Sampling}.");
+        // checked products: the largest arrays of a step (the MLP's 4C activations, the attention scores B·H·T·T)
+        Fits("batch × context × 4·width (the MLP activations)", BatchSize, Context, 4, Width);
+        Fits("batch × heads × context × context (the attention scores)", BatchSize, Heads, Context, Context);
+        Fits("context × width (the position embedding)", Context, Width);
+        Fits("4·width × width (an MLP weight)", 4, Width, Width);
+    }
+
+    /// <summary><see cref="Validate()"/> plus the sizes that depend on the vocabulary (embedding, logits).</summary>
+    public void Validate(int vocabSize)
+    {
+        Validate();
+        if (vocabSize < 2) throw new ArgumentException($"The vocabulary needs at least 2 symbols, got {vocabSize}.");
+        Fits("vocabulary × width (the token embedding)", vocabSize, Width);
+        Fits("batch × context × vocabulary (the logits)", BatchSize, Context, vocabSize);
+    }
+
+    /// <summary>Throws when the product of positive sizes exceeds the largest array (checked arithmetic: no wrap-around).</summary>
+    private void Fits(string what, params int[] sizes)
+    {
+        long product = 1;
+        try
+        {
+            foreach (int s in sizes) product = checked(product * s);
+        }
+        catch (OverflowException)
+        {
+            product = long.MaxValue;
+        }
+        if (product > Array.MaxLength)
+            throw new ArgumentException($"The configuration is too large: {what} = {(product == long.MaxValue ? "more than 2^63" : product.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))} elements, " +
+                $"more than an array holds ({Array.MaxLength:N0}); reduce the batch, context or width (batch {BatchSize}, context {Context}, width {Width}, heads {Heads}).");
     }
 }

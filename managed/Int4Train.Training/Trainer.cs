@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -17,6 +16,7 @@ public sealed record TrainRecord(long Step, double TrainLoss, double? Validation
 public sealed class Trainer : IDisposable
 {
     private readonly ILogger _log;
+    private string? _home; // the run folder whose loss.csv and checkpoint match this state (resumed from, or last written)
 
     private Trainer(GptConfig config, CharDataset data, IGptModel model, ILogger? logger)
     {
@@ -47,7 +47,8 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(modelFactory);
         config.Validate();
         var data = new CharDataset(text, config.ValidationFraction, config.Context);
-        var model = modelFactory(config, data.Vocab.Length);
+        config.Validate(data.VocabSize); // every size product before anything is allocated
+        var model = modelFactory(config, data.VocabSize);
         return new Trainer(config, data, model, logger);
     }
 
@@ -65,6 +66,7 @@ public sealed class Trainer : IDisposable
         {
             if (t.Data.Vocab != vocab) throw new InvalidDataException($"{checkpoint} was trained on a text with a different character set.");
             t.Step = Checkpoint.Load(checkpoint, t.Model);
+            t._home = RunFolder.Of(checkpoint);
             return t;
         }
         catch
@@ -83,7 +85,7 @@ public sealed class Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(modelFactory);
         var (config, vocab, _) = Checkpoint.ReadHeader(checkpoint);
-        var model = modelFactory(config, vocab.Length);
+        var model = modelFactory(config, CharDataset.Symbols(vocab).Length);
         try
         {
             Checkpoint.Load(checkpoint, model);
@@ -125,22 +127,32 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Trains until <paramref name="totalSteps"/> (the cosine schedule's length), validating every
     /// <paramref name="evalEvery"/> steps and at the end; writes loss.csv and checkpoint.bin into
-    /// <paramref name="outDir"/> when given. <paramref name="onStep"/> (a UI's hook) gets every record as it happens.</summary>
-    public IReadOnlyList<TrainRecord> Run(long totalSteps, int evalEvery, string? outDir = null, Action<TrainRecord>? onStep = null)
+    /// <paramref name="outDir"/> when given (see <see cref="LossLog"/> for how they stay consistent after a crash).
+    /// A folder holding another run is refused with a <see cref="RunExistsException"/> unless
+    /// <paramref name="overwrite"/>; the folder this trainer was resumed from is continued. Nothing is written before
+    /// the first step is done. <paramref name="onStep"/> (a UI's hook) gets every record as it happens.</summary>
+    public IReadOnlyList<TrainRecord> Run(long totalSteps, int evalEvery, string? outDir = null, Action<TrainRecord>? onStep = null, bool overwrite = false)
     {
         if (totalSteps < 1) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "Steps must be positive.");
         if (evalEvery < 1) throw new ArgumentOutOfRangeException(nameof(evalEvery), evalEvery, "eval-every must be positive.");
-        if (outDir is not null) Directory.CreateDirectory(outDir);
-        string? csv = outDir is null ? null : Path.Combine(outDir, "loss.csv");
-        string? ckpt = outDir is null ? null : Path.Combine(outDir, "checkpoint.bin");
-        if (csv is not null && (Step == 0 || !File.Exists(csv)))
-            File.WriteAllText(csv, "step,train_loss,val_loss,lr,tokens_per_s\n");
+        LossLog? lossLog = null;
+        string? ckpt = null;
+        bool continuing = false;
+        if (outDir is not null)
+        {
+            continuing = _home is not null && RunFolder.Same(outDir, _home);
+            if (!continuing) RunFolder.EnsureFree(outDir, overwrite);
+            // the rows up to this step come from the run this state continues (none for a fresh run)
+            lossLog = LossLog.Continue(RunFolder.LossPath(outDir), Step, _home is null ? null : RunFolder.LossPath(_home));
+            ckpt = RunFolder.CheckpointPath(outDir);
+        }
         _log.LogInformation("model: {Description}", Model.Description);
         _log.LogInformation("GPT: {Layers} layers, {Heads} heads, {Width} wide, context {Context}, batch {Batch}, vocab {Vocab}, {Params:N0} parameters; block linears {Precision}",
-            Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Model.VocabSize, Model.ParameterCount, Config.Precision);
+            Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Model.VocabSize, Model.ParameterCount, GptConfig.PrecisionName(Config.Precision));
         var records = new List<TrainRecord>();
         var clock = Stopwatch.StartNew();
-        long tokensSince = 0;
+        var session = Stopwatch.StartNew();
+        long tokensSince = 0, firstStep = Step;
         var sinceLog = Stopwatch.StartNew();
         while (Step < totalSteps)
         {
@@ -149,28 +161,44 @@ public sealed class Trainer : IDisposable
             tokensSince += (long)Config.BatchSize * Config.Context;
             bool eval = Step % evalEvery == 0 || Step == totalSteps;
             double tps = tokensSince / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            double? val = null;
-            bool logLine = eval || Step % 10 == 0 || sinceLog.Elapsed.TotalSeconds >= 10; // slow runs (CPU reference) still show progress
-            if (logLine) sinceLog.Restart();
-            if (eval)
-            {
-                val = Evaluate();
-                _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  val loss {Val:F4}  lr {Lr:E2}  {Tps:F0} tokens/s",
-                    Step, totalSteps, loss, val, lr, tps);
-            }
-            else if (logLine)
-                _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  lr {Lr:E2}  {Tps:F0} tokens/s", Step, totalSteps, loss, lr, tps);
+            double? val = eval ? Evaluate() : null;
             var rec = new TrainRecord(Step, loss, val, lr, tps);
             records.Add(rec);
-            if (csv is not null)
-                File.AppendAllText(csv, string.Create(CultureInfo.InvariantCulture,
-                    $"{rec.Step},{rec.TrainLoss:R},{(val is double v ? v.ToString("R", CultureInfo.InvariantCulture) : "")},{lr:R},{tps:F1}\n"));
-            if (eval && ckpt is not null) Save(ckpt);
+            bool logLine = eval || Step % 10 == 0 || sinceLog.Elapsed.TotalSeconds >= 10; // slow runs (CPU reference) still show progress
+            if (logLine)
+            {
+                sinceLog.Restart();
+                LogStep(rec, totalSteps, TrainFormat.Remaining(session.Elapsed, Step - firstStep, totalSteps - Step));
+            }
+            if (lossLog is not null && ckpt is not null)
+            {
+                if (records.Count == 1) // the first step is done: only now is anything written
+                {
+                    Directory.CreateDirectory(outDir!);
+                    if (!continuing && File.Exists(ckpt)) File.Delete(ckpt); // an overwritten run's checkpoint must not outlive it
+                }
+                // at a validation the curve is committed first, then the checkpoint: a crash in between leaves rows
+                // past the checkpoint, which a resume drops
+                if (eval) { lossLog.AppendAndCommit(rec); Save(ckpt); }
+                else lossLog.Append(rec);
+                _home = outDir;
+            }
             onStep?.Invoke(rec);
             if (eval) { clock.Restart(); tokensSince = 0; }
         }
-        if (ckpt is not null) _log.LogInformation("checkpoint {Path}, loss curve {Csv}", ckpt, csv);
+        if (ckpt is not null) _log.LogInformation("checkpoint {Path}, loss curve {Csv}", ckpt, lossLog!.Path);
         return records;
+    }
+
+    private void LogStep(TrainRecord r, long totalSteps, TimeSpan? eta)
+    {
+        string lr = TrainFormat.Scientific(r.LearningRate), left = eta is TimeSpan e ? TrainFormat.Duration(e) : "–";
+        if (r.ValidationLoss is double val)
+            _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  val loss {Val:F4}  lr {Lr}  {Tps:F0} tokens/s  eta {Eta}",
+                r.Step, totalSteps, r.TrainLoss, val, lr, r.TokensPerSecond, left);
+        else
+            _log.LogInformation("step {Step}/{Total}  loss {Loss:F4}  lr {Lr}  {Tps:F0} tokens/s  eta {Eta}",
+                r.Step, totalSteps, r.TrainLoss, lr, r.TokensPerSecond, left);
     }
 
     /// <summary>Writes a checkpoint.</summary>
@@ -179,14 +207,19 @@ public sealed class Trainer : IDisposable
     /// <inheritdoc />
     public void Dispose() => Model.Dispose();
 
-    /// <summary>Samples <paramref name="count"/> characters after a prompt (temperature 1, context cropped to T).</summary>
-    public static string Generate(IGptModel model, string vocab, int count, string prompt = "\n", int seed = 0)
+    /// <summary>Samples <paramref name="count"/> characters after a prompt (temperature 1, context cropped to T);
+    /// <paramref name="onCharacter"/> gets each one as it is generated (to stream it). A prompt with characters
+    /// outside the vocabulary (or an empty one) starts from the first symbol.</summary>
+    public static string Generate(IGptModel model, string vocab, int count, string prompt = "\n", int seed = 0, Action<string>? onCharacter = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(vocab);
+        ArgumentNullException.ThrowIfNull(prompt);
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Token count cannot be negative.");
-        var tokens = new List<int>(CharDataset.Encode(vocab, prompt.Length == 0 || prompt.Any(ch => !vocab.Contains(ch)) ? vocab[..1] : prompt));
+        var symbols = CharDataset.Symbols(vocab);
+        var tokens = new List<int>(prompt.Length == 0 || !CharDataset.Covers(vocab, prompt) ? [0] : CharDataset.Encode(vocab, prompt));
         var rng = new Random(seed);
-        var output = new List<int>();
+        var output = new System.Text.StringBuilder();
         for (int i = 0; i < count; i++)
         {
             int[] ctx = tokens.Skip(Math.Max(0, tokens.Count - model.Config.Context)).ToArray();
@@ -197,8 +230,10 @@ public sealed class Trainer : IDisposable
             int next = v - 1;
             for (int j = 0; j < v; j++) { acc += probs[j]; if (u < acc) { next = j; break; } }
             tokens.Add(next);
-            output.Add(next);
+            string ch = symbols[next].ToString();
+            output.Append(ch);
+            onCharacter?.Invoke(ch);
         }
-        return CharDataset.Decode(vocab, output);
+        return output.ToString();
     }
 }

@@ -36,7 +36,7 @@ internal static class GptSpeed
         foreach (string p in precisions)
         {
             var cfg = config with { Precision = GptConfig.ParsePrecision(p) };
-            using var model = DeviceGptModel.Create(cfg, data.Vocab.Length);
+            using var model = DeviceGptModel.Create(cfg, data.VocabSize);
             device = model.Description.Split(':')[0];
             var times = new List<double>();
             double loss = double.NaN;

@@ -23,6 +23,8 @@ public sealed class Int4Linear
     {
         Guard.Positive(nameof(inFeatures), inFeatures);
         Guard.Positive(nameof(outFeatures), outFeatures);
+        if ((long)outFeatures * inFeatures > Array.MaxLength) // both positive ints: the long product cannot overflow
+            throw new ArgumentException($"A {outFeatures}×{inFeatures} weight has more elements than an array holds ({Array.MaxLength}).", nameof(inFeatures));
         _backend = backend ?? throw new ArgumentNullException(nameof(backend));
         Options = options ?? new Int4LinearOptions();
         if (Options.Precision.IsInt4() && inFeatures % 2 != 0)

@@ -41,9 +41,9 @@ public sealed class DeviceGptTests : GpuFixture
     {
         var cfg = Small(LinearPrecision.Fp32, dropout);
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
-        var host = HostModel(cfg, data.Vocab.Length, out var backend);
+        var host = HostModel(cfg, data.VocabSize, out var backend);
         using var _ = backend;
-        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var dev = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         var (x, y) = Batch(cfg, data, 0);
 
         host.ZeroGrad();
@@ -80,8 +80,8 @@ public sealed class DeviceGptTests : GpuFixture
     {
         var cfg = Small(precision, 0.1f) with { LearningRate = 3e-3f, WarmupSteps = 5 };
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
-        using var fp32 = new DeviceGptModel(cfg with { Precision = LinearPrecision.Fp32 }, data.Vocab.Length, Cuda);
-        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var fp32 = new DeviceGptModel(cfg with { Precision = LinearPrecision.Fp32 }, data.VocabSize, Cuda);
+        using var dev = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         var (x0, y0) = Batch(cfg, data, 0);
         double ref0 = fp32.Forward(x0, y0, cfg.BatchSize, 0, training: false);
         double l0 = dev.Forward(x0, y0, cfg.BatchSize, 0, training: false);
@@ -118,8 +118,8 @@ public sealed class DeviceGptTests : GpuFixture
     {
         var cfg = Small(LinearPrecision.Int4HqLss, 0.1f) with { ColdStartSteps = 2, Sampling = SamplingMode.Bernoulli };
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
-        using var plain = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
-        using var reinit = new DeviceGptModel(cfg with { ReinitializeAtStep = 4 }, data.Vocab.Length, Cuda);
+        using var plain = new DeviceGptModel(cfg, data.VocabSize, Cuda);
+        using var reinit = new DeviceGptModel(cfg with { ReinitializeAtStep = 4 }, data.VocabSize, Cuda);
         float[] Steps(DeviceGptModel m) => m.Native.Tensors.Where(t => t.IsStepSize).Select(t => m.Native.Read(t.Index)[0]).ToArray();
         for (long s = 0; s < 6; s++)
         {
@@ -153,13 +153,13 @@ public sealed class DeviceGptTests : GpuFixture
                 m.OptimizerStep(AdamW.LearningRate(cfg, s, 10));
             }
         }
-        using var straight = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var straight = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         Train(straight, 0, 8);
-        using var first = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var first = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         Train(first, 0, 5);
         var state = first.ExportState();
         var progress = first.LayerProgress;
-        using var resumed = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var resumed = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         resumed.ImportState(state);
         resumed.LayerProgress = progress;
         Train(resumed, 5, 8);
@@ -178,7 +178,7 @@ public sealed class DeviceGptTests : GpuFixture
     {
         var cfg = Small(precision, 0.1f);
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
-        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var dev = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         for (long s = 0; s < 5; s++)
         {
             var (x, y) = Batch(cfg, data, s);
@@ -192,7 +192,7 @@ public sealed class DeviceGptTests : GpuFixture
         {
             Checkpoint.Save(path, dev, data.Vocab, 5);
             using var backend = Int4Backend.Reference(ReferenceDevice.CreateCpu());
-            using var host = new HostGptModel(cfg, data.Vocab.Length, backend);
+            using var host = new HostGptModel(cfg, data.VocabSize, backend);
             Assert.That(Checkpoint.Load(path, host), Is.EqualTo(5));
             var a = dev.ExportState();
             var b = host.ExportState();
@@ -203,7 +203,7 @@ public sealed class DeviceGptTests : GpuFixture
             double lh = host.Forward(vx, vy, cfg.BatchSize, 0, training: false);
             double ld = dev.Forward(vx, vy, cfg.BatchSize, 0, training: false);
             Assert.That(ld, Is.EqualTo(lh).Within((precision == LinearPrecision.Fp32 ? 1e-4 : 2e-2) * lh), "same weights, same loss");
-            using var back = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+            using var back = new DeviceGptModel(cfg, data.VocabSize, Cuda);
             Checkpoint.Load(path, back);
             Assert.That(back.Forward(vx, vy, cfg.BatchSize, 0, training: false), Is.EqualTo(ld), "device → file → device is exact");
         }
@@ -218,11 +218,11 @@ public sealed class DeviceGptTests : GpuFixture
     {
         var cfg = Small(LinearPrecision.Bf16);
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
-        using var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        using var dev = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         int[] prompt = data.Batch(true, 1, 10, 7).X;
         Assert.That(double.IsNaN(dev.Forward(prompt, null, 1, 0, training: false)), Is.True);
         float[] p = dev.NextTokenProbabilities(0);
-        Assert.That(p.Length, Is.EqualTo(data.Vocab.Length));
+        Assert.That(p.Length, Is.EqualTo(data.VocabSize));
         Assert.That(p.Sum(), Is.EqualTo(1f).Within(1e-4f));
         Assert.That(p.All(v => v >= 0), Is.True);
     }
@@ -232,10 +232,10 @@ public sealed class DeviceGptTests : GpuFixture
     {
         var cfg = Small(LinearPrecision.Int4HqLss);
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
-        var dev = new DeviceGptModel(cfg, data.Vocab.Length, Cuda);
+        var dev = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         var (x, y) = Batch(cfg, data, 0);
         var bad = (int[])x.Clone();
-        bad[3] = data.Vocab.Length;
+        bad[3] = data.VocabSize;
         Assert.That(() => dev.Forward(bad, y, cfg.BatchSize, 0, true), Throws.ArgumentException.With.Message.Contains("outside"));
         Assert.That(() => dev.Backward(), Throws.ArgumentException.With.Message.Contains("training forward"));
         Assert.That(() => dev.Forward(x.Concat(x).ToArray(), y.Concat(y).ToArray(), 2 * cfg.BatchSize, 0, true),

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Int4Train.Cli;
 using NUnit.Framework;
 
@@ -62,6 +63,8 @@ public class CompareReportTests
         string bad = Path.Combine(_dir, "bad.csv");
         File.WriteAllText(bad, "a,b\n1,2\n");
         Assert.That(Assert.Throws<InvalidDataException>(() => LossCurve.Read(bad))!.Message, Does.Contain("not a loss curve"));
+        File.WriteAllText(bad, "step,train_loss,val_loss,lr,tokens_per_s\n1,3.0,,0.1,1\n2,2.9,2.8,0.1,1\n3,2.");
+        Assert.That(LossCurve.Read(bad).Steps, Is.EqualTo(2), "a killed run's torn last line is not part of the curve");
         File.WriteAllText(bad, "step,train_loss,val_loss,lr,tokens_per_s\n1,x,,0.1,1\n");
         Assert.That(Assert.Throws<InvalidDataException>(() => LossCurve.Read(bad))!.Message, Does.Contain("bad.csv:2"));
     }
@@ -72,11 +75,63 @@ public class CompareReportTests
         string a = Run("int4", "2,3.0,2.90,0.001,100", "4,2.4,2.50,0.001,120");
         string b = Run("bf16", "2,2.9,2.80,0.001,300", "4,2.3,2.40,0.001,320");
         string outDir = Path.Combine(_dir, "out");
-        Assert.That(CompareCommand.Run(["--from", $"{a},{b}", "--out", outDir, "--plain"]), Is.Zero);
+        Assert.That(CliRunner.Run("compare", "--from", $"{a},{b}", "--out", outDir, "--plain").Code, Is.Zero);
         Assert.That(File.ReadAllText(Path.Combine(outDir, "compare.md")), Does.Contain("| int4 | 4 | 2.5000 | 4 | 1.0417× |"));
         var png = new FileInfo(Path.Combine(outDir, "compare.png"));
         Assert.That(png.Exists && png.Length > 1000, "ScottPlot rendered the validation-loss plot");
         byte[] head = File.ReadAllBytes(png.FullName)[..8];
         Assert.That(head, Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "a PNG signature");
+    }
+
+    [Test]
+    public void CompareJson_HasPerPrecisionStepsBestLossItsStepRatioTokensAndSeed()
+    {
+        string a = Run("int4", "2,3.0,2.90,0.001,100", "4,2.4,2.50,0.001,120");
+        string b = Run("bf16", "2,2.9,2.80,0.001,300", "4,2.3,2.40,0.001,320");
+        string outDir = Path.Combine(_dir, "out");
+        Assert.That(CliRunner.Run("compare", "--from", $"{a},{b}", "--out", outDir, "--plain", "--title", "t").Code, Is.Zero);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "compare.json")));
+        Assert.That(doc.RootElement.GetProperty("reference").GetString(), Is.EqualTo("bf16"));
+        Assert.That(doc.RootElement.GetProperty("title").GetString(), Is.EqualTo("t"));
+        var int4 = doc.RootElement.GetProperty("runs")[0];
+        Assert.That(int4.GetProperty("precision").GetString(), Is.EqualTo("int4"));
+        Assert.That(int4.GetProperty("steps").GetInt64(), Is.EqualTo(4));
+        Assert.That(int4.GetProperty("best_val_loss").GetDouble(), Is.EqualTo(2.5));
+        Assert.That(int4.GetProperty("best_val_step").GetInt64(), Is.EqualTo(4));
+        Assert.That(int4.GetProperty("ratio_to_reference").GetDouble(), Is.EqualTo(2.5 / 2.4).Within(1e-12));
+        Assert.That(int4.GetProperty("tokens_per_s").GetDouble(), Is.EqualTo(110).Within(1e-9));
+        Assert.That(int4.GetProperty("seed").ValueKind, Is.EqualTo(JsonValueKind.Null), "no checkpoint beside this loss.csv");
+    }
+
+    [Test]
+    public void CompareTraining_WritesJsonWithTheSeed_RefusesToReplaceRuns_AndContinues()
+    {
+        string outDir = Path.Combine(_dir, "cmp");
+        string[] Args(int steps) => ["compare", "--precisions", "fp32,bf16", "--device", "cpu", "--steps", $"{steps}", "--eval-every", "2", "--batch", "2",
+            "--context", "8", "--seed", "42", "--plain", "--out", outDir];
+        string[] args = Args(2);
+        var first = CliRunner.Run(args);
+        Assert.That(first.Code, Is.Zero, first.Err);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "compare.json"))))
+        {
+            var runs = doc.RootElement.GetProperty("runs");
+            Assert.That(runs.GetArrayLength(), Is.EqualTo(2));
+            foreach (var r in runs.EnumerateArray())
+            {
+                Assert.That(r.GetProperty("seed").GetInt32(), Is.EqualTo(42));
+                Assert.That(r.GetProperty("steps").GetInt64(), Is.EqualTo(2));
+                Assert.That(double.IsFinite(r.GetProperty("best_val_loss").GetDouble()));
+            }
+            Assert.That(runs[1].GetProperty("ratio_to_reference").GetDouble(), Is.EqualTo(1.0));
+        }
+        string fp32Csv = File.ReadAllText(Path.Combine(outDir, "fp32", "loss.csv"));
+        var again = CliRunner.Run(args);
+        Assert.That(again.Code, Is.EqualTo(1));
+        Assert.That(again.Err, Does.Contain("already holds a run").And.Contain("--continue").And.Contain("--overwrite"));
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "fp32", "loss.csv")), Is.EqualTo(fp32Csv), "the refused run changed nothing");
+        var more = CliRunner.Run([.. Args(4), "--continue"]);
+        Assert.That(more.Code, Is.Zero, more.Err);
+        Assert.That(File.ReadAllLines(Path.Combine(outDir, "fp32", "loss.csv")).Skip(1).Select(l => l.Split(',')[0]),
+            Is.EqualTo(new[] { "1", "2", "3", "4" }), "continued from step 2, no repeated rows");
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Int4Train.Tests.Reference;
 using Int4Train.Training;
 using NUnit.Framework;
 
@@ -9,11 +8,7 @@ namespace Int4Train.Tests.Training;
 [TestFixture]
 public class GptTrainingTests
 {
-    private static Int4Backend Backend => _backend ??= Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
-    private static Int4Backend? _backend;
-
-    [OneTimeTearDown]
-    public void TearDown() { _backend?.Dispose(); _backend = null; }
+    private static Int4Backend Backend => TrainingFixture.Backend;
 
     [Test]
     public void Fp32Gpt_GradientsMatchFiniteDifferences()
