@@ -7,6 +7,9 @@
 //   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
 //      (4 and 5 run as one fused kernel per operand: hadamard_lsq_backward_impl in lsq.cu)
 //   6. ∇b = column sums of ∇Y                                               §3.6
+// accumulate = 1: the final writes of ∇W, ∇b and both step gradients add into the destination (old + result, one
+// FP32 add of the finished value, as llm.c's backward passes; ∇X is always overwritten). ∇(WH) is then built in a
+// workspace temporary instead of the ∇W buffer.
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
@@ -28,12 +31,12 @@ __global__ void bias_partial_kernel(const float* __restrict__ gy, int n, int c, 
     for (int i = r0; i < r1; ++i) s += (double)gy[(int64_t)i * c + j];
     part[(int64_t)blockIdx.y * c + j] = s;
 }
-__global__ void bias_final_kernel(const double* __restrict__ part, int nparts, int c, float* gb) {
+__global__ void bias_final_kernel(const double* __restrict__ part, int nparts, int c, float* gb, bool accumulate) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= c) return;
     double s = 0.0;
     for (int r = 0; r < nparts; ++r) s += part[(int64_t)r * c + j];
-    gb[j] = (float)s;
+    gb[j] = accumulate ? __fadd_rn(gb[j], (float)s) : (float)s;
 }
 
 }  // namespace i4t
@@ -93,7 +96,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w, const uint8_t* d_x_packed,
     const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c, int d, int group, int mode,
     int sampling, uint64_t seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
-    float* d_grad_bias) {
+    float* d_grad_bias, int accumulate) {
     I4T_TRY(enter(ctx));
     I4T_NOTNULL(d_grad_y);
     I4T_NOTNULL(d_x);
@@ -120,6 +123,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     linear_backward_plan_buffers(p, n, c, d);
     const int bias_parts = (int)ceil_div(n, kBiasRows);
     p.add<double>((int64_t)bias_parts * c);
+    if (accumulate) p.add<float>(cd);  // ∇(WH), kept apart from the ∇W being added to
     linear_backward_plan_ops(ctx, p, n, c, d);
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
@@ -130,6 +134,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     uint8_t *keep_w = b.keep_w, *keep_x = b.keep_x;
     int32_t *kept_w = b.kept_w, *kept_x = b.kept_x;
     double* bias_part = ar.take<double>((int64_t)bias_parts * c);
+    float* grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;
     I4T_ARENA_CHECK(ar);
 
     // 1–2.
@@ -139,23 +144,24 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, xq, d_step_x, n, c, d, sampling, seed, prob_w, keep_w, kept_w));
     I4T_TRY(lss_select_impl(ctx, ar, high, low, scales, nullptr, nullptr, n, c, d, sampling, seed, prob_x, keep_x, kept_x));
     phase_done(ctx, "leverage scores+select");
-    // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place)
-    I4T_TRY(lss_grad_weight_impl(ctx, ar, high, low, d_x_packed, scales, d_step_x, keep_w, prob_w, n, c, d, d_grad_w));
+    // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place; ∇(WH) in grad_wh)
+    I4T_TRY(lss_grad_weight_impl(ctx, ar, high, low, d_x_packed, scales, d_step_x, keep_w, prob_w, n, c, d, grad_wh));
     phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
     I4T_TRY(lss_grad_input_impl(ctx, ar, high, low, d_w_packed, scales, d_step_w, keep_x, prob_x, n, c, d, d_grad_x,
                                 sampling == INT4TRAIN_SAMPLING_NONZERO));
     phase_done(ctx, "LSS dX (pack+GEMM+dequant)");
     // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
     //      back-transform), bit-identical to hadamard_impl -> lsq_backward_impl -> hadamard_impl
-    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws));
-    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, d_grad_w, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws));
+    const bool acc = accumulate != 0;
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws, false));
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, grad_wh, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws, acc));
     phase_done(ctx, "recompute+LSQ backward+back-transform (fused)");
     // 6.
     if (d_grad_bias) {
         if (bias_parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
         bias_partial_kernel<<<dim3((unsigned)ceil_div(c, 256), (unsigned)bias_parts), 256, 0, ctx->stream>>>(d_grad_y, n, c, bias_part);
         I4T_LAUNCH("bias_partial_kernel");
-        bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(bias_part, bias_parts, c, d_grad_bias);
+        bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(bias_part, bias_parts, c, d_grad_bias, acc);
         I4T_LAUNCH("bias_final_kernel");
         phase_done(ctx, "bias gradient");
     }
