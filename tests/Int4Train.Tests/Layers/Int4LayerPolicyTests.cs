@@ -12,11 +12,8 @@ namespace Int4Train.Tests.Layers;
 [TestFixture]
 public class Int4LayerPolicyTests
 {
-    private static Int4Backend Backend => _backend ??= Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
-    private static Int4Backend? _backend;
-
-    [OneTimeTearDown]
-    public void TearDown() { _backend?.Dispose(); _backend = null; }
+    // borrows the shared reference device: nothing of its own to dispose
+    private static Int4Backend Backend => Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
 
     // Runs the policy over a sequence of forwards (true: training) and records, per forward, what it did.
     private static List<string> Walk(Int4LinearOptions options, params bool[] training)

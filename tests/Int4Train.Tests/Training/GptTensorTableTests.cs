@@ -13,11 +13,8 @@ namespace Int4Train.Tests.Training;
 [TestFixture]
 public class GptTensorTableTests
 {
-    private static Int4Backend Backend => _backend ??= Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
-    private static Int4Backend? _backend;
-
-    [OneTimeTearDown]
-    public void TearDown() { _backend?.Dispose(); _backend = null; }
+    // borrows the shared reference device: nothing of its own to dispose
+    private static Int4Backend Backend => Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
 
     private static GptConfig Config(LinearPrecision precision) => new()
     {
