@@ -5,7 +5,7 @@ namespace Int4Train.Training;
 /// initialisation, dropout masks, INT4 layer keys and AdamW as the host <see cref="Gpt"/>, with every tensor and
 /// activation in device memory. A training step reads back only the loss. Block linears in the configured precision:
 /// INT4 HQ+LSS, INT4 LSQ, BF16 or FP32 (cuBLAS); attention matmuls and the head use BF16 operands with FP32
-/// accumulation (FP32 for the fp32 precision), algorithm.md §4.
+/// accumulation (FP32 for the fp32 precision), docs/method.md §4.
 /// </summary>
 public sealed class DeviceGptModel : IGptModel
 {
@@ -30,8 +30,8 @@ public sealed class DeviceGptModel : IGptModel
         _gpt = new NativeGpt(context, new NativeGptOptions
         {
             Layers = config.Layers, Heads = config.Heads, Width = config.Width, Context = config.Context,
-            MaxBatch = config.BatchSize, Vocab = vocabSize, Dropout = config.Dropout, Precision = config.Precision,
-            ColdStartSteps = config.ColdStartSteps, ReinitializeAtStep = config.ReinitializeAtStep, Sampling = config.Sampling, Seed = (ulong)config.Seed,
+            MaxBatch = config.BatchSize, Vocab = vocabSize, Dropout = config.Dropout,
+            Linear = config.Linear with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
         });
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)

@@ -6,7 +6,7 @@ namespace Int4Train.Training;
 /// x ← x + Drop(Down(GELU(Up(LN₂(x))))), a final LayerNorm, the output head tied to the token embedding, mean
 /// cross-entropy. The four linears of each block (QKV, attention output, MLP up, MLP down) are
 /// <see cref="Int4Linear"/> layers in the configured precision; attention matmuls, embeddings, norms and the head
-/// stay FP32 (algorithm.md §4).
+/// stay FP32 (docs/method.md §4). The tensors are those of <see cref="GptTensorTable"/>.
 /// </summary>
 public sealed class Gpt
 {
@@ -18,10 +18,11 @@ public sealed class Gpt
     private int[] _tokens = [], _targets = [];
     private int _b, _t;
     private float[] _x0 = [], _embMask = [], _xf = [], _lnf = [], _lnfMean = [], _lnfRstd = [], _probs = [];
-    private bool _hasEmbMask;
+    private bool _hasEmbMask, _backwardReady;
 
-    /// <summary>Builds the model with nanoGPT's initialisation: N(0, 0.02) weights and embeddings, N(0, 0.02/√(2L))
-    /// for the residual projections, zero biases, unit LayerNorm gains.</summary>
+    /// <summary>Builds the model from the <see cref="GptTensorTable"/> with nanoGPT's initialisation (<see cref="GptInit"/>):
+    /// N(0, 0.02) weights and embeddings, N(0, 0.02/√(2L)) for the residual projections, zero biases, unit LayerNorm
+    /// gains. The block linears take <see cref="GptConfig.Linear"/> with their own key.</summary>
     public Gpt(GptConfig config, int vocabSize, Int4Backend backend)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -29,60 +30,42 @@ public sealed class Gpt
         config.Validate(vocabSize); // every size product too: no silent int wrap-around in an allocation
         Config = config;
         VocabSize = vocabSize;
-        int c = config.Width;
-        var rng = new Random(config.Seed);
-        _wte = GptInit.Normal(rng, vocabSize * c, 0.02f);
-        _wpe = GptInit.Normal(rng, config.Context * c, 0.02f);
-        _dwte = new float[_wte.Length];
-        _dwpe = new float[_wpe.Length];
-        _lnfW = Ones(c); _lnfB = new float[c]; _dlnfW = new float[c]; _dlnfB = new float[c];
-        _parameters.Add(new Parameter("wte", _wte, _dwte, decay: true));
-        _parameters.Add(new Parameter("wpe", _wpe, _dwpe, decay: true));
+        var init = GptInit.Draw(config, vocabSize);
+        var linears = GptTensorTable.Linears(config).Select(s =>
+        {
+            var lin = new Int4Linear(s.In, s.Out, backend, config.Linear with { Seed = s.Key });
+            init[s.Name + ".weight"].CopyTo(lin.Weight, 0);
+            init[s.Name + ".bias"].CopyTo(lin.Bias, 0);
+            return lin;
+        }).ToArray();
+        // every tensor's storage by name: the linears own theirs, the others are the drawn arrays with a gradient
+        var storage = new Dictionary<string, (float[] Data, float[] Grad)>();
+        foreach (var (name, values) in init) storage[name] = (values, new float[values.Length]);
+        foreach (var (s, lin) in GptTensorTable.Linears(config).Zip(linears))
+        {
+            storage[s.Name + ".weight"] = (lin.Weight, lin.WeightGrad);
+            storage[s.Name + ".bias"] = (lin.Bias, lin.BiasGrad);
+        }
+        foreach (var t in GptTensorTable.Tensors(config, vocabSize))
+            _parameters.Add(t.IsStepSize
+                ? new Parameter(t.Name, new float[1], new float[1], false, linears[t.Linear], isStepX: t.Name.EndsWith(".step_x", StringComparison.Ordinal))
+                : new Parameter(t.Name, storage[t.Name].Data, storage[t.Name].Grad, t.Decay));
+        (float[] Data, float[] Grad) T(string name) => storage[name];
+        (_wte, _dwte) = T("wte");
+        (_wpe, _dwpe) = T("wpe");
+        (_lnfW, _dlnfW) = T("ln_f.weight");
+        (_lnfB, _dlnfB) = T("ln_f.bias");
         _blocks = new Block[config.Layers];
-        float projStd = 0.02f / MathF.Sqrt(2 * config.Layers);
         for (int l = 0; l < config.Layers; l++)
         {
-            Int4Linear Linear(int din, int dout, int which, float std)
-            {
-                var options = new Int4LinearOptions
-                {
-                    Precision = config.Precision,
-                    ColdStartSteps = config.ColdStartSteps,
-                    ReinitializeAtStep = config.ReinitializeAtStep,
-                    Sampling = config.Sampling,
-                    Seed = Hash.Key(config.Seed, l, which),
-                };
-                var lin = new Int4Linear(din, dout, backend, options);
-                for (int i = 0; i < lin.Weight.Length; i++) lin.Weight[i] = std * GptInit.Gaussian(rng);
-                Array.Clear(lin.Bias);
-                return lin;
-            }
-            var blk = new Block
-            {
-                Ln1W = Ones(c), Ln1B = new float[c], Ln2W = Ones(c), Ln2B = new float[c],
-                DLn1W = new float[c], DLn1B = new float[c], DLn2W = new float[c], DLn2B = new float[c],
-                Qkv = Linear(c, 3 * c, 0, 0.02f), Proj = Linear(c, c, 1, projStd),
-                Up = Linear(c, 4 * c, 2, 0.02f), Down = Linear(4 * c, c, 3, projStd),
-            };
-            _blocks[l] = blk;
             string p = $"h{l}.";
-            _parameters.Add(new Parameter(p + "ln1.weight", blk.Ln1W, blk.DLn1W, false));
-            _parameters.Add(new Parameter(p + "ln1.bias", blk.Ln1B, blk.DLn1B, false));
-            _parameters.Add(new Parameter(p + "ln2.weight", blk.Ln2W, blk.DLn2W, false));
-            _parameters.Add(new Parameter(p + "ln2.bias", blk.Ln2B, blk.DLn2B, false));
-            foreach (var (name, lin) in new[] { ("qkv", blk.Qkv), ("proj", blk.Proj), ("up", blk.Up), ("down", blk.Down) })
+            _blocks[l] = new Block
             {
-                _parameters.Add(new Parameter($"{p}{name}.weight", lin.Weight, lin.WeightGrad, decay: true));
-                _parameters.Add(new Parameter($"{p}{name}.bias", lin.Bias, lin.BiasGrad, decay: false));
-                if (config.Precision.IsInt4())
-                {
-                    _parameters.Add(new Parameter($"{p}{name}.step_x", new float[1], new float[1], false, lin, isStepX: true));
-                    _parameters.Add(new Parameter($"{p}{name}.step_w", new float[1], new float[1], false, lin, isStepX: false));
-                }
-            }
+                Ln1W = T(p + "ln1.weight").Data, DLn1W = T(p + "ln1.weight").Grad, Ln1B = T(p + "ln1.bias").Data, DLn1B = T(p + "ln1.bias").Grad,
+                Ln2W = T(p + "ln2.weight").Data, DLn2W = T(p + "ln2.weight").Grad, Ln2B = T(p + "ln2.bias").Data, DLn2B = T(p + "ln2.bias").Grad,
+                Qkv = linears[4 * l], Proj = linears[4 * l + 1], Up = linears[4 * l + 2], Down = linears[4 * l + 3],
+            };
         }
-        _parameters.Add(new Parameter("ln_f.weight", _lnfW, _dlnfW, false));
-        _parameters.Add(new Parameter("ln_f.bias", _lnfB, _dlnfB, false));
     }
 
     /// <summary>The configuration.</summary>
@@ -109,7 +92,8 @@ public sealed class Gpt
     /// <summary>
     /// Forward on <paramref name="batch"/> sequences (tokens: batch × t, t ≤ context). With targets returns the mean
     /// cross-entropy (else NaN) and keeps what <see cref="Backward"/> needs. <paramref name="step"/> keys the dropout
-    /// masks, applied only when <paramref name="training"/>.
+    /// masks, applied only when <paramref name="training"/>; only a training forward advances the INT4 layers' policy
+    /// (step count, cold start, re-initialisation, the backward's key: docs/conventions.md "Layer policy").
     /// </summary>
     public double Forward(int[] tokens, int[]? targets, int batch, long step, bool training)
     {
@@ -122,6 +106,7 @@ public sealed class Gpt
             if ((uint)tok >= (uint)v) throw new ArgumentException($"Token {tok} is outside the vocabulary [0, {v}).", nameof(tokens));
         if (targets is not null && targets.Length != n) throw new ArgumentException($"targets has {targets.Length} entries, tokens {n}.", nameof(targets));
         _tokens = tokens; _targets = targets ?? []; _b = batch; _t = t;
+        _backwardReady = training && targets is not null;
         float p = training ? Config.Dropout : 0f;
         float[]? Mask(int len, int site) => p > 0 ? GptOps.DropoutMask(len, p, Hash.Key(Config.Seed, step, site)) : null;
 
@@ -140,12 +125,12 @@ public sealed class Gpt
             // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
             k.Ln1 = new float[n * c]; k.Ln1Mean = new float[n]; k.Ln1Rstd = new float[n];
             GptOps.LayerNormForward(k.Ln1, k.Ln1Mean, k.Ln1Rstd, x, k.Ln1W, k.Ln1B, n, c);
-            k.QkvOut = k.Qkv.Forward(k.Ln1, n);
+            k.QkvOut = k.Qkv.Forward(k.Ln1, n, training);
             k.Att = new float[batch * Config.Heads * t * t];
             k.AttMask = Mask(k.Att.Length, 8 * l + 1);
             k.AttOut = new float[n * c];
             GptOps.AttentionForward(k.AttOut, k.Att, k.QkvOut, k.AttMask, batch, t, c, Config.Heads);
-            float[] a = k.Proj.Forward(k.AttOut, n);
+            float[] a = k.Proj.Forward(k.AttOut, n, training);
             k.ProjMask = Mask(n * c, 8 * l + 2);
             GptOps.ApplyMask(a, k.ProjMask);
             k.X2 = new float[n * c];
@@ -153,10 +138,10 @@ public sealed class Gpt
             // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
             k.Ln2 = new float[n * c]; k.Ln2Mean = new float[n]; k.Ln2Rstd = new float[n];
             GptOps.LayerNormForward(k.Ln2, k.Ln2Mean, k.Ln2Rstd, k.X2, k.Ln2W, k.Ln2B, n, c);
-            k.H = k.Up.Forward(k.Ln2, n);
+            k.H = k.Up.Forward(k.Ln2, n, training);
             k.G = new float[k.H.Length];
             GptOps.GeluForward(k.G, k.H);
-            float[] m = k.Down.Forward(k.G, n);
+            float[] m = k.Down.Forward(k.G, n, training);
             k.DownMask = Mask(n * c, 8 * l + 3);
             GptOps.ApplyMask(m, k.DownMask);
             var x3 = new float[n * c];
@@ -178,7 +163,7 @@ public sealed class Gpt
     /// <summary>Backward of the last forward (which had targets): accumulates every parameter's gradient.</summary>
     public void Backward()
     {
-        if (_targets.Length == 0) throw new InvalidOperationException("Backward needs a Forward with targets first.");
+        if (!_backwardReady) throw new InvalidOperationException("Backward needs a training Forward with targets first.");
         int n = _b * _t, c = Config.Width, v = VocabSize;
         float[] dlogits = GptOps.CrossEntropyBackward(_probs, _targets, n, v);
         float[] dlnf = GptOps.HeadBackward(_dwte, dlogits, _lnf, _wte, n, c, v);
@@ -235,10 +220,6 @@ public sealed class Gpt
             else lin.StepW = p.Data[0];
         }
     }
-
-    private static float[] Ones(int n) { var a = new float[n]; Array.Fill(a, 1f); return a; }
-
-
 
     private sealed class Block
     {

@@ -33,16 +33,22 @@ public sealed record GptConfig
     public float ValidationFraction { get; init; } = 0.1f;
     /// <summary>Validation batches averaged per evaluation.</summary>
     public int EvalBatches { get; init; } = 4;
-    /// <summary>Arithmetic of the block linears.</summary>
-    public LinearPrecision Precision { get; init; } = LinearPrecision.Int4HqLss;
-    /// <summary>From-scratch cold start of the INT4 step sizes (forward steps, App. A.4); see Int4LinearOptions.</summary>
-    public int ColdStartSteps { get; init; } = 10;
-    /// <summary>Pretraining's one re-initialisation (algorithm.md §2.2, App. A.5 "when the first 2 epochs finish"): at this
-    /// training step every INT4 layer searches its Hadamard block size again and re-initialises its step sizes; −1: off.</summary>
-    public int ReinitializeAtStep { get; init; } = -1;
+    /// <summary>The block linears' options: one <see cref="Int4LinearOptions"/>, the type a lone <see cref="Int4Linear"/>
+    /// and the device model (<see cref="NativeGptOptions.Linear"/>) take. Its <see cref="Int4LinearOptions.Seed"/> is not
+    /// used: block linear (l, k) keys its randomness with Hash.Key(<see cref="Seed"/>, l, k) (<see cref="GptTensorTable"/>).
+    /// Defaults: INT4 HQ+LSS, a 10-step cold start.</summary>
+    public Int4LinearOptions Linear { get; init; } = new() { ColdStartSteps = 10 };
+    /// <summary>Arithmetic of the block linears (a view of <see cref="Linear"/>).</summary>
+    public LinearPrecision Precision { get => Linear.Precision; init => Linear = Linear with { Precision = value }; }
+    /// <summary>From-scratch cold start of the INT4 step sizes (training forwards, App. A.4; a view of <see cref="Linear"/>).</summary>
+    public int ColdStartSteps { get => Linear.ColdStartSteps; init => Linear = Linear with { ColdStartSteps = value }; }
+    /// <summary>Pretraining's one re-initialisation (docs/method.md §2.2, App. A.5 "when the first 2 epochs finish"): at this
+    /// training step every INT4 layer searches its Hadamard block size again and re-initialises its step sizes; −1: off
+    /// (a view of <see cref="Linear"/>).</summary>
+    public int ReinitializeAtStep { get => Linear.ReinitializeAtStep; init => Linear = Linear with { ReinitializeAtStep = value }; }
     /// <summary>LSS row selection of the INT4 backward: the released code's exact nonzero rows or the paper's Bernoulli
-    /// sampling (algorithm.md §10 row 6).</summary>
-    public SamplingMode Sampling { get; init; } = SamplingMode.Nonzero;
+    /// sampling (docs/method.md §10 row 6; a view of <see cref="Linear"/>).</summary>
+    public SamplingMode Sampling { get => Linear.Sampling; init => Linear = Linear with { Sampling = value }; }
     /// <summary>Seed of initialisation, batches, dropout and the INT4 layers' randomness.</summary>
     public int Seed { get; init; } = 1337;
 
@@ -111,6 +117,8 @@ public sealed record GptConfig
         if (Width % Heads != 0) throw new ArgumentException($"Width {Width} must be divisible by the head count {Heads}.");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1), got {Dropout}.");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in (0, 1), got {ValidationFraction}.");
+        if (Linear is null) throw new ArgumentException("Linear (the block linears' options) must be set.");
+        Linear.Validate(Width, nameof(Linear)); // every block linear's input width is Width or 4·Width
         if (EvalBatches < 1) throw new ArgumentException($"EvalBatches must be positive, got {EvalBatches}.");
         if (WarmupSteps < 0 || ColdStartSteps < 0 || ReinitializeAtStep < -1)
             throw new ArgumentException($"WarmupSteps and ColdStartSteps cannot be negative, ReinitializeAtStep is −1 (off) or a step (got {WarmupSteps}, {ColdStartSteps}, {ReinitializeAtStep}).");

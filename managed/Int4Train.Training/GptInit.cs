@@ -1,29 +1,25 @@
 namespace Int4Train.Training;
 
 /// <summary>
-/// nanoGPT's initialisation as the host <see cref="Gpt"/> draws it, so a device model built from the same seed starts
-/// from the same numbers: from one <see cref="Random"/>(seed), wte then wpe ~ N(0, 0.02), then per block the weights
-/// of qkv, proj, up, down (N(0, 0.02), the residual projections N(0, 0.02/√(2L))). Biases are zero, LayerNorm gains one.
+/// nanoGPT's initialisation drawn from the <see cref="GptTensorTable"/>, so the host and the device model built from
+/// the same seed start from the same numbers: from one <see cref="Random"/>(seed), each Normal tensor in table order
+/// (wte, wpe, then per block the weights of qkv, proj, up, down) gets std·N(0, 1); ones and zeros as the table says.
 /// </summary>
 internal static class GptInit
 {
-    /// <summary>The drawn tensors by checkpoint name (the ones not listed are zeros or LayerNorm ones).</summary>
+    /// <summary>The initial values of every tensor but the step sizes, by checkpoint name.</summary>
     public static Dictionary<string, float[]> Draw(GptConfig config, int vocabSize)
     {
-        int c = config.Width;
         var rng = new Random(config.Seed);
-        var result = new Dictionary<string, float[]>
+        var result = new Dictionary<string, float[]>();
+        foreach (var t in GptTensorTable.Tensors(config, vocabSize))
         {
-            ["wte"] = Normal(rng, vocabSize * c, 0.02f),
-            ["wpe"] = Normal(rng, config.Context * c, 0.02f),
-        };
-        float projStd = 0.02f / MathF.Sqrt(2 * config.Layers);
-        for (int l = 0; l < config.Layers; l++)
-        {
-            result[$"h{l}.qkv.weight"] = Normal(rng, 3 * c * c, 0.02f);
-            result[$"h{l}.proj.weight"] = Normal(rng, c * c, projStd);
-            result[$"h{l}.up.weight"] = Normal(rng, 4 * c * c, 0.02f);
-            result[$"h{l}.down.weight"] = Normal(rng, 4 * c * c, projStd);
+            switch (t.Init)
+            {
+                case GptTensorInit.Normal: result[t.Name] = Normal(rng, checked((int)t.Count), t.Std); break;
+                case GptTensorInit.One: result[t.Name] = Enumerable.Repeat(1f, checked((int)t.Count)).ToArray(); break;
+                case GptTensorInit.Zero: result[t.Name] = new float[t.Count]; break;
+            }
         }
         return result;
     }

@@ -154,7 +154,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
         auto run = [&](int i) -> int4train_status {
             I4T_TRY(int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, XP[i], WP[i]));
             return int4train_linear_backward(ctx, L.gy[i], L.x[i], L.w[i], XP[i], WP[i], L.sx[i], L.sw[i], n, c, d, group, 0,
-                                             0, seed + i, gxo, gwo, gst, gst + 1, nullptr);
+                                             0, seed + i, gxo, gwo, gst, gst + 1, nullptr, 0);
         };
         I4T_CUDA(cudaMemsetAsync(gxo, 0xff, sizeof(float) * nd, s));
         I4T_CUDA(cudaMemsetAsync(gwo, 0xff, sizeof(float) * cd, s));

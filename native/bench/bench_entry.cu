@@ -66,7 +66,7 @@ INT4TRAIN_API int4train_status int4train_bench_graph(int4train_context ctx, int 
     auto layer = [&](int o) -> int4train_status {
         I4T_TRY(int4train_hq_forward(ctx, L.x[0], L.w[0], nullptr, L.sx[0], L.sw[0], n, c, d, group, 0, y[o], xp, wp));
         return int4train_linear_backward(ctx, L.gy[0], L.x[0], L.w[0], xp, wp, L.sx[0], L.sw[0], n, c, d, group, 0, 0, seed,
-                                         gx[o], gw[o], gs[o], gs[o] + 1, gb[o]);
+                                         gx[o], gw[o], gs[o], gs[o] + 1, gb[o], 0);
     };
     I4T_TRY(layer(0));  // eager; also grows the workspace to its final size (no allocation inside the capture)
     I4T_CUDA(cudaStreamSynchronize(s));

@@ -56,7 +56,7 @@ INT4TRAIN_API int4train_status int4train_bench_phases(int4train_context ctx, con
             st = int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, XP[i], WP[i]);
         else
             st = int4train_linear_backward(ctx, L.gy[i], L.x[i], L.w[i], XP[i], WP[i], L.sx[i], L.sw[i], n, c, d, group, 0,
-                                           INT4TRAIN_SAMPLING_NONZERO, seed + (uint64_t)i, gxo, gwo, gst, gst + 1, gb);
+                                           INT4TRAIN_SAMPLING_NONZERO, seed + (uint64_t)i, gxo, gwo, gst, gst + 1, gb, 0);
     }
     ctx->phase_hook = nullptr;
     ctx->phase_user = nullptr;

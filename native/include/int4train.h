@@ -203,7 +203,10 @@ INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, c
  * ∇X (N×D), ∇W (C×D), *d_grad_step_x, *d_grad_step_w and ∇b (C; d_grad_bias may be NULL). No host sync.
  * Randomness: the bit split uses (seed, stream 0); BOTH selections (∇W scores and ∇X scores) use (seed, stream 1),
  * i.e. the same uniforms per stacked row. ∇b[j] = Σ_i ∇Y[i,j] accumulated in double, rounded once.
- * With Nonzero sampling the ∇X GEMM is one INT8 GEMM of N rows on the folded digits 14·h·k↑ + l·k↓. */
+ * With Nonzero sampling the ∇X GEMM is one INT8 GEMM of N rows on the folded digits 14·h·k↑ + l·k↓.
+ * accumulate = 0: ∇W, ∇b and the step gradients are written. accumulate = 1: each is added to what the buffer holds
+ * (g ← g + result, one FP32 add of the finished value per element, as a model accumulating over micro-batches
+ * needs); ∇X is overwritten in both modes. */
 INT4TRAIN_API int4train_status int4train_linear_backward(int4train_context ctx, const float* d_grad_y,
                                                          const float* d_x, const float* d_w,
                                                          const uint8_t* d_x_packed, const uint8_t* d_w_packed,
@@ -211,7 +214,7 @@ INT4TRAIN_API int4train_status int4train_linear_backward(int4train_context ctx, 
                                                          int n, int c, int d, int group, int mode, int sampling,
                                                          uint64_t seed, float* d_grad_x, float* d_grad_w,
                                                          float* d_grad_step_x, float* d_grad_step_w,
-                                                         float* d_grad_bias);
+                                                         float* d_grad_bias, int accumulate);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /*
  * int4train_gpt.h — a decoder-only GPT resident on one CUDA device, trained without host round trips.
  *
- * The model is nanoGPT's (algorithm.md §4 for what stays in higher precision): token + position embeddings,
+ * The model is nanoGPT's (docs/method.md §4 for what stays in higher precision): token + position embeddings,
  * `layers` pre-LayerNorm blocks  x ← x + Drop(Proj(Attn(LN₁(x)))),  x ← x + Drop(Down(GELU(Up(LN₂(x))))),
  * a final LayerNorm, the output head tied to the token embedding, mean cross-entropy. The four linears of each
  * block (QKV, attention output, MLP up, MLP down) are the INT4 layer of int4train.h (int4train_hq_forward /
@@ -22,17 +22,18 @@
 #define INT4TRAIN_GPT_H
 
 #include "int4train.h"
+#include "int4train_layer.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The arithmetic of the block linears (the values of the C# LinearPrecision enum). */
+/* The arithmetic of the block linears: int4train_layer.h's INT4TRAIN_PRECISION_* under their earlier names. */
 enum {
-    INT4TRAIN_GPT_INT4_HQ_LSS = 0, /* the paper: Hadamard quantizer forward, bit split + LSS backward */
-    INT4TRAIN_GPT_INT4_LSQ = 1,    /* ablation: the same without the Hadamard transform (G = 1) */
-    INT4TRAIN_GPT_FP32 = 2,        /* cuBLAS FP32 GEMMs (and FP32 attention / head) */
-    INT4TRAIN_GPT_BF16 = 3         /* cuBLAS GEMMs on BF16 operands, FP32 accumulation (mixed precision) */
+    INT4TRAIN_GPT_INT4_HQ_LSS = INT4TRAIN_PRECISION_INT4_HQ_LSS,
+    INT4TRAIN_GPT_INT4_LSQ = INT4TRAIN_PRECISION_INT4_LSQ,
+    INT4TRAIN_GPT_FP32 = INT4TRAIN_PRECISION_FP32, /* (and FP32 attention / head) */
+    INT4TRAIN_GPT_BF16 = INT4TRAIN_PRECISION_BF16
 };
 
 typedef struct int4train_gpt_config {
@@ -40,12 +41,10 @@ typedef struct int4train_gpt_config {
     int32_t max_batch;        /* sequences per forward at most (buffers are sized for max_batch × context) */
     int32_t vocab;
     float dropout;            /* on the embeddings, the attention weights and both residual branches */
-    int32_t precision;        /* INT4TRAIN_GPT_* */
-    int32_t mode, sampling;   /* int4train.h: INT4TRAIN_MODE_*, INT4TRAIN_SAMPLING_* */
-    int32_t group_size;       /* Hadamard block size; 0 = searched on the first batch (§2.2); LSQ forces 1 */
-    int32_t cold_start_steps; /* App. A.4: step sizes re-initialised for this many training forwards, then learned */
-    int32_t reinit_step;      /* re-search G and re-initialise the steps once at this training forward; -1: off */
-    uint64_t seed;            /* key of the INT4 layers' randomness (bit split, sampling) */
+    /* The block linears: precision (any INT4TRAIN_PRECISION_*) and, for the INT4 ones, the layer policy of
+     * int4train_layer.h. linear.seed is the model's seed: block linear 4·l + k (k: qkv, proj, up, down) runs with
+     * the key SplitMix64(SplitMix64(SplitMix64(seed) ^ l) ^ k), the C# host model's Hash.Key(seed, l, k). */
+    int4train_layer_options linear;
 } int4train_gpt_config;
 
 typedef struct int4train_gpt_adamw {
@@ -81,6 +80,8 @@ INT4TRAIN_API int4train_status int4train_gpt_tensor_set(int4train_gpt gpt, int i
 INT4TRAIN_API int4train_status int4train_gpt_layer_progress(int4train_gpt gpt, int linear, int* h_step_count,
                                                             int* h_group);
 INT4TRAIN_API int4train_status int4train_gpt_set_layer_progress(int4train_gpt gpt, int linear, int step_count, int group);
+/* The key a block linear's backward randomness starts from (its int4train_layer_options.seed, derived as above). */
+INT4TRAIN_API int4train_status int4train_gpt_layer_key(int4train_gpt gpt, int linear, uint64_t* h_key);
 
 /* Forward of batch × t tokens (t ≤ context, batch ≤ max_batch; h_tokens/h_targets: batch×t, ids < vocab).
  * training = 1: dropout on (masks keyed by dropout_key), the INT4 layers count a training step (cold start,

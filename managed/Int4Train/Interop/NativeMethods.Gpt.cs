@@ -8,8 +8,7 @@ internal struct GptConfigNative
 {
     public int Layers, Heads, Width, Context, MaxBatch, Vocab;
     public float Dropout;
-    public int Precision, Mode, Sampling, GroupSize, ColdStartSteps, ReinitStep;
-    public ulong Seed;
+    public LayerOptionsNative Linear;
 }
 
 /// <summary>The int4train_gpt_adamw struct.</summary>
@@ -32,6 +31,7 @@ internal static partial class NativeMethods
     [LibraryImport(Library)] internal static unsafe partial Status int4train_gpt_tensor_set(GptSafeHandle gpt, int index, int which, float* src, long numel, int adamSteps);
     [LibraryImport(Library)] internal static partial Status int4train_gpt_layer_progress(GptSafeHandle gpt, int linear, out int stepCount, out int group);
     [LibraryImport(Library)] internal static partial Status int4train_gpt_set_layer_progress(GptSafeHandle gpt, int linear, int stepCount, int group);
+    [LibraryImport(Library)] internal static partial Status int4train_gpt_layer_key(GptSafeHandle gpt, int linear, out ulong key);
     [LibraryImport(Library)]
     internal static unsafe partial Status int4train_gpt_forward(GptSafeHandle gpt, int* tokens, int* targets, int batch, int t, ulong dropoutKey,
         int training, float* loss);

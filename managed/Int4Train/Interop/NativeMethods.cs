@@ -63,5 +63,5 @@ internal static partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial Status int4train_linear_backward(ContextSafeHandle ctx, IntPtr gradY, IntPtr x, IntPtr w, IntPtr xPacked, IntPtr wPacked,
         IntPtr stepX, IntPtr stepW, int n, int c, int d, int group, int mode, int sampling, ulong seed,
-        IntPtr gradX, IntPtr gradW, IntPtr gradStepX, IntPtr gradStepW, IntPtr gradBias);
+        IntPtr gradX, IntPtr gradW, IntPtr gradStepX, IntPtr gradStepW, IntPtr gradBias, int accumulate);
 }

@@ -1,14 +1,10 @@
 namespace Int4Train;
 
-/// <summary>The INT4 layer's operations on one backend (ILGPU reference or native CUDA), on host arrays.</summary>
+/// <summary>A backend of <see cref="Int4Linear"/> (ILGPU reference or native CUDA): it makes each INT4 layer's state.</summary>
 internal interface ILinearKernels : IDisposable
 {
-    float InitStep(float[] v, int rows, int cols, int group);
-    int SearchGroup(float[] x, float[] w, int n, int c, int d, QuantMode mode);
-    (float[] Y, byte[] PackedX, byte[] PackedW) Forward(float[] x, float[] w, float[]? bias, int n, int c, int d, int group,
-        float stepX, float stepW, QuantMode mode);
-    LinearGradients Backward(float[] gradY, float[] x, float[] w, byte[] packedX, byte[] packedW, int n, int c, int d, int group,
-        float stepX, float stepW, QuantMode mode, SamplingMode sampling, ulong seed);
+    /// <summary>The training state of one INT4 layer of <paramref name="inFeatures"/> → <paramref name="outFeatures"/>.</summary>
+    ILayerState CreateLayer(Int4LinearOptions options, int inFeatures, int outFeatures);
 }
 
 /// <summary>Gradients of one backward call.</summary>

@@ -5,7 +5,9 @@ namespace Int4Train;
 /// <summary>
 /// A linear layer <c>Y = X·Wᵀ + b</c> (X: tokens × in, W: out × in) whose three GEMMs run in INT4 as the paper
 /// describes: HQ forward (§2.3), bit split + LSS backward (§3.8), learnable LSQ step sizes with their gradients, the
-/// Hadamard block size chosen on the first batch, the bias in floating point. <see cref="LinearPrecision.Fp32"/>
+/// Hadamard block size chosen on the first batch, the bias in floating point. The training policy (step count, block
+/// size, step initialisation, cold start, re-initialisation, the backward's key) is the backend's layer state
+/// (<see cref="ILayerState"/>; docs/conventions.md "Layer policy"): only a training forward advances it. <see cref="LinearPrecision.Fp32"/>
 /// and <see cref="LinearPrecision.Bf16"/> are the
 /// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward"/> keeps what the backward
 /// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward"/> accumulates the
@@ -13,10 +15,11 @@ namespace Int4Train;
 /// </summary>
 public sealed class Int4Linear
 {
-    private readonly Int4Backend _backend;
+    private readonly ILayerState? _state; // INT4 precisions only
     private float[]? _x;
     private byte[]? _packedX, _packedW;
     private int _tokens;
+    private bool _backwardReady; // the last forward was a training one
 
     /// <summary>Creates the layer with PyTorch's default initialisation U(−1/√in, 1/√in) for W and b.</summary>
     public Int4Linear(int inFeatures, int outFeatures, Int4Backend backend, Int4LinearOptions? options = null, int initSeed = 0)
@@ -25,11 +28,9 @@ public sealed class Int4Linear
         Guard.Positive(nameof(outFeatures), outFeatures);
         if ((long)outFeatures * inFeatures > Array.MaxLength) // both positive ints: the long product cannot overflow
             throw new ArgumentException($"A {outFeatures}×{inFeatures} weight has more elements than an array holds ({Array.MaxLength}).", nameof(inFeatures));
-        _backend = backend ?? throw new ArgumentNullException(nameof(backend));
+        ArgumentNullException.ThrowIfNull(backend);
         Options = options ?? new Int4LinearOptions();
-        if (Options.Precision.IsInt4() && inFeatures % 2 != 0)
-            throw new ArgumentException($"INT4 codes are packed two per byte: in_features must be even, got {inFeatures}.", nameof(inFeatures));
-        if (Options.GroupSize is int g) Guard.HadamardBlock(g, inFeatures, nameof(options));
+        Options.Validate(inFeatures, nameof(inFeatures));
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Weight = new float[outFeatures * inFeatures];
@@ -40,7 +41,7 @@ public sealed class Int4Linear
         float bound = 1f / MathF.Sqrt(inFeatures);
         for (int i = 0; i < Weight.Length; i++) Weight[i] = (2 * rng.NextSingle() - 1) * bound;
         for (int i = 0; i < Bias.Length; i++) Bias[i] = (2 * rng.NextSingle() - 1) * bound;
-        GroupSize = Options.Precision == LinearPrecision.Int4Lsq ? 1 : Options.GroupSize;
+        if (Options.Precision.IsInt4()) _state = backend.Kernels.CreateLayer(Options, inFeatures, outFeatures);
     }
 
     /// <summary>The layer's options.</summary>
@@ -76,53 +77,48 @@ public sealed class Int4Linear
     /// <summary>Accumulated ∂L/∂s_W.</summary>
     public double StepWGrad { get; private set; }
 
-    /// <summary>The Hadamard block size in use (null before the first batch when it is searched).</summary>
-    public int? GroupSize { get; private set; }
+    /// <summary>The Hadamard block size in use (null before the first forward of an INT4 layer, and for the baselines).</summary>
+    public int? GroupSize => _state?.GroupSize;
 
-    /// <summary>Forward steps taken.</summary>
-    public int StepCount { get; private set; }
+    /// <summary>Training forwards taken by an INT4 layer (evaluation forwards do not count; 0 for the baselines).</summary>
+    public int StepCount => _state?.StepCount ?? 0;
 
     /// <summary>False during the cold start, when an optimiser must not update the step sizes (App. A.4).</summary>
-    public bool StepsAreLearned => StepCount > Options.ColdStartSteps;
+    public bool StepsAreLearned => _state?.StepsAreLearned ?? false;
 
-    /// <summary>Y = X·Wᵀ + b for <paramref name="tokens"/> rows of X (tokens × in).</summary>
-    public float[] Forward(ReadOnlySpan<float> x, int tokens)
+    /// <summary>Key of the next backward's randomness (options seed + training forwards); null for the baselines.</summary>
+    internal ulong? BackwardKey => _state?.BackwardKey;
+
+    /// <summary>Y = X·Wᵀ + b for <paramref name="tokens"/> rows of X (tokens × in). A training forward (the default)
+    /// advances the INT4 policy (step count, cold start, re-initialisation, the backward's key) and keeps what
+    /// <see cref="Backward(ReadOnlySpan{float})"/> needs; an evaluation forward (<paramref name="training"/> false)
+    /// changes none of it, except that a layer never run before chooses its block size and steps.</summary>
+    public float[] Forward(ReadOnlySpan<float> x, int tokens, bool training = true)
     {
         Guard.Matrix(nameof(x), x.Length, tokens, InFeatures);
         Guard.Finite(nameof(x), x);
         _x = x.ToArray();
         _tokens = tokens;
-        StepCount++;
+        _backwardReady = training;
         if (Options.Precision == LinearPrecision.Fp32) return Fp32Forward(_x, tokens);
         if (Options.Precision == LinearPrecision.Bf16) return Bf16Forward(_x, tokens);
 
-        var k = _backend.Kernels;
-        bool reinit = StepCount - 1 == Options.ReinitializeAtStep;
-        if (GroupSize is null || (reinit && Options.GroupSize is null && Options.Precision == LinearPrecision.Int4HqLss))
-            GroupSize = k.SearchGroup(_x, Weight, tokens, OutFeatures, InFeatures, Options.Mode); // §2.2, first batch
-        int group = GroupSize.Value;
-        if (StepX == 0f || StepCount <= Options.ColdStartSteps || reinit)
-        {
-            StepX = k.InitStep(_x, tokens, InFeatures, group);        // §2.1 init on XH
-            StepW = k.InitStep(Weight, OutFeatures, InFeatures, group); // and on WH
-        }
-        StepX = MathF.Abs(StepX); // §2.1: s ← |s| at every forward
-        StepW = MathF.Abs(StepW);
-        Guard.Step(nameof(StepX), StepX);
-        Guard.Step(nameof(StepW), StepW);
-        var (y, px, pw) = k.Forward(_x, Weight, Bias, tokens, OutFeatures, InFeatures, group, StepX, StepW, Options.Mode);
+        float sx = MathF.Abs(StepX), sw = MathF.Abs(StepW); // §2.1: s ← |s| at every forward
+        var (y, px, pw) = _state!.Forward(_x, Weight, Bias, tokens, ref sx, ref sw, training);
+        StepX = sx;
+        StepW = sw;
         _packedX = px;
         _packedW = pw;
         return y;
     }
 
     /// <summary>Y = X·Wᵀ + b for a tokens × in matrix view (any pitch); returns a tokens × out matrix.</summary>
-    public Memory2D<float> Forward(ReadOnlySpan2D<float> x)
+    public Memory2D<float> Forward(ReadOnlySpan2D<float> x, bool training = true)
     {
         if (x.Width != InFeatures) throw new ArgumentException($"x must have {InFeatures} columns, it is {x.Height}×{x.Width}.", nameof(x));
         var dense = new float[x.Length];
         x.CopyTo(dense);
-        return new Memory2D<float>(Forward(dense, x.Height), x.Height, OutFeatures);
+        return new Memory2D<float>(Forward(dense, x.Height, training), x.Height, OutFeatures);
     }
 
     /// <summary>Backward on a tokens × out gradient view; returns ∂L/∂X as a tokens × in matrix.</summary>
@@ -137,14 +133,13 @@ public sealed class Int4Linear
     /// <summary>Accumulates ∂L/∂W, ∂L/∂b, ∂L/∂s_X, ∂L/∂s_W from ∂L/∂Y (tokens × out) and returns ∂L/∂X.</summary>
     public float[] Backward(ReadOnlySpan<float> gradY)
     {
-        if (_x is null) throw new InvalidOperationException("Backward needs a Forward first.");
+        if (_x is null || !_backwardReady) throw new InvalidOperationException("Backward needs a training Forward first.");
         Guard.Matrix(nameof(gradY), gradY.Length, _tokens, OutFeatures);
         Guard.Finite(nameof(gradY), gradY);
         float[] gy = gradY.ToArray();
         LinearGradients g = Options.Precision == LinearPrecision.Fp32 ? Fp32Backward(gy)
             : Options.Precision == LinearPrecision.Bf16 ? Bf16Backward(gy)
-            : _backend.Kernels.Backward(gy, _x, Weight, _packedX!, _packedW!, _tokens, OutFeatures, InFeatures, GroupSize!.Value,
-                StepX, StepW, Options.Mode, Options.Sampling, Options.Seed + (ulong)StepCount);
+            : _state!.Backward(gy, _x, Weight, _packedX!, _packedW!, _tokens, StepX, StepW);
         for (int i = 0; i < WeightGrad.Length; i++) WeightGrad[i] += g.GradW[i];
         for (int i = 0; i < BiasGrad.Length; i++) BiasGrad[i] += g.GradBias[i];
         StepXGrad += g.GradStepX;
@@ -159,8 +154,7 @@ public sealed class Int4Linear
     {
         if (stepCount < 0) throw new ArgumentOutOfRangeException(nameof(stepCount), stepCount, "The step count cannot be negative.");
         if (groupSize is int g) Guard.HadamardBlock(g, InFeatures, nameof(groupSize));
-        StepCount = stepCount;
-        if (Options.Precision != LinearPrecision.Int4Lsq) GroupSize = groupSize ?? Options.GroupSize;
+        _state?.Restore(stepCount, groupSize);
     }
 
     /// <summary>Sets every accumulated gradient to zero.</summary>

@@ -1,6 +1,6 @@
 namespace Int4Train;
 
-/// <summary>Options of an <see cref="Int4Linear"/> layer. Defaults follow the released code (algorithm.md §5).</summary>
+/// <summary>Options of an <see cref="Int4Linear"/> layer. Defaults follow the released code (docs/method.md §5).</summary>
 public sealed record Int4LinearOptions
 {
     /// <summary>The arithmetic of the layer.</summary>
@@ -25,4 +25,15 @@ public sealed record Int4LinearOptions
 
     /// <summary>Key of the counter-based randomness (bit-split rounding, Bernoulli sampling); mixed with the step.</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>Throws (<see cref="ArgumentException"/> naming <paramref name="paramName"/>) unless the options suit a layer of
+    /// <paramref name="inFeatures"/> inputs (the checks of native
+    /// int4train_layer_create / int4train_gpt_create, layer/layer_policy.cu check_options).</summary>
+    public void Validate(int inFeatures, string paramName = "options")
+    {
+        if (Precision.IsInt4() && inFeatures % 2 != 0)
+            throw new ArgumentException($"INT4 codes are packed two per byte: in_features must be even, got {inFeatures}.", paramName);
+        if (GroupSize is int g) Guard.HadamardBlock(g, inFeatures, paramName);
+        if (ColdStartSteps < 0) throw new ArgumentException($"ColdStartSteps must be >= 0, got {ColdStartSteps}.", paramName);
+    }
 }

@@ -2,13 +2,17 @@ using Int4Train.Reference;
 
 namespace Int4Train;
 
-/// <summary>The layer on the ILGPU reference operators (CPU or CUDA accelerator).</summary>
+/// <summary>The layer on the ILGPU reference operators (CPU or CUDA accelerator); each INT4 layer's policy is an
+/// <see cref="Int4LayerPolicy"/> (<see cref="ReferenceLayerState"/>).</summary>
 internal sealed class ReferenceLinearKernels(ReferenceDevice device, bool ownsDevice) : ILinearKernels
 {
     private readonly Int4LinearReference _layer = new(device);
     private readonly HadamardTransform _hadamard = new(device);
     private readonly LsqQuantizer _lsq = new(device);
     private readonly BlockSizeSearch _search = new(device);
+
+    public ILayerState CreateLayer(Int4LinearOptions options, int inFeatures, int outFeatures) =>
+        new ReferenceLayerState(this, options, inFeatures, outFeatures);
 
     public float InitStep(float[] v, int rows, int cols, int group) => _lsq.InitStep(_hadamard.Apply(v, rows, cols, group));
 

@@ -33,20 +33,10 @@ public sealed record NativeGptOptions
     public required int Vocab { get; init; }
     /// <summary>Dropout probability.</summary>
     public float Dropout { get; init; }
-    /// <summary>Arithmetic of the block linears.</summary>
-    public LinearPrecision Precision { get; init; } = LinearPrecision.Int4HqLss;
-    /// <summary>Quantizer constants (§10 rows 1, 5).</summary>
-    public QuantMode Mode { get; init; } = QuantMode.Code;
-    /// <summary>LSS row selection.</summary>
-    public SamplingMode Sampling { get; init; } = SamplingMode.Nonzero;
-    /// <summary>A fixed Hadamard block size, or null to search it on the first batch.</summary>
-    public int? GroupSize { get; init; }
-    /// <summary>Training forwards during which the step sizes are re-initialised instead of learned (App. A.4).</summary>
-    public int ColdStartSteps { get; init; }
-    /// <summary>Training forward at which G is re-searched and the steps re-initialised once; negative: never.</summary>
-    public int ReinitializeAtStep { get; init; } = -1;
-    /// <summary>Key of the INT4 layers' randomness (the host model's seed: layer keys are derived as it does).</summary>
-    public ulong Seed { get; init; }
+    /// <summary>The block linears: precision and the INT4 layer policy (one options type with <see cref="Int4Linear"/>).
+    /// <see cref="Int4LinearOptions.Seed"/> is the model's seed: block linear 4·l + k (qkv, proj, up, down) keys its
+    /// randomness with the host model's Hash.Key(seed, l, k) (<see cref="NativeGpt.LayerKey"/>).</summary>
+    public Int4LinearOptions Linear { get; init; } = new();
 }
 
 /// <summary>One tensor of a <see cref="NativeGpt"/>: name, element count, weight-decay group, whether it is a step size.</summary>
@@ -70,12 +60,11 @@ public sealed class NativeGpt : IDisposable
     {
         _context = context ?? throw new ArgumentNullException(nameof(context));
         Options = options ?? throw new ArgumentNullException(nameof(options));
+        ArgumentNullException.ThrowIfNull(options.Linear, nameof(options.Linear));
         var cfg = new GptConfigNative
         {
             Layers = options.Layers, Heads = options.Heads, Width = options.Width, Context = options.Context,
-            MaxBatch = options.MaxBatch, Vocab = options.Vocab, Dropout = options.Dropout, Precision = (int)options.Precision,
-            Mode = (int)options.Mode, Sampling = (int)options.Sampling, GroupSize = options.GroupSize ?? 0,
-            ColdStartSteps = options.ColdStartSteps, ReinitStep = options.ReinitializeAtStep, Seed = options.Seed,
+            MaxBatch = options.MaxBatch, Vocab = options.Vocab, Dropout = options.Dropout, Linear = LayerOptionsNative.From(options.Linear),
         };
         var ctxHandle = context.Handle; // binds the CUDA context
         bool added = false;
@@ -167,6 +156,13 @@ public sealed class NativeGpt : IDisposable
     {
         NativeStatus.Check(NativeMethods.int4train_gpt_layer_progress(Handle, linear, out int steps, out int group), "int4train_gpt_layer_progress");
         return (steps, group == 0 ? null : group);
+    }
+
+    /// <summary>The key a block linear's backward randomness starts from (its layer options' seed).</summary>
+    public ulong LayerKey(int linear)
+    {
+        NativeStatus.Check(NativeMethods.int4train_gpt_layer_key(Handle, linear, out ulong key), "int4train_gpt_layer_key");
+        return key;
     }
 
     /// <summary>Restores a block linear's progress (a resumed layer keeps the step sizes written to it).</summary>

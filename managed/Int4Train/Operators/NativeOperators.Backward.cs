@@ -76,11 +76,14 @@ public sealed partial class NativeOperators
         return (n, c, d);
     }
 
-    /// <summary>The whole backward of one INT4 linear layer (§3.8), without host synchronisation.</summary>
+    /// <summary>The whole backward of one INT4 linear layer (§3.8), without host synchronisation. With
+    /// <paramref name="accumulate"/> ∇W, ∇b and the step gradients are added to what their tensors hold (one FP32 add
+    /// per element), as a model summing micro-batches needs; ∇X is always overwritten.</summary>
     public void LinearBackward(DeviceTensor<float> gradY, DeviceTensor<float> x, DeviceTensor<float> w, DeviceTensor<byte> xPacked,
                                DeviceTensor<byte> wPacked, DeviceTensor<float> stepX, DeviceTensor<float> stepW, int group,
                                QuantMode mode, SamplingMode sampling, ulong seed, DeviceTensor<float> gradX, DeviceTensor<float> gradW,
-                               DeviceTensor<float> gradStepX, DeviceTensor<float> gradStepW, DeviceTensor<float>? gradBias)
+                               DeviceTensor<float> gradStepX, DeviceTensor<float> gradStepW, DeviceTensor<float>? gradBias,
+                               bool accumulate = false)
     {
         Same(nameof(x), x, _context);
         Same(nameof(w), w, _context);
@@ -99,6 +102,6 @@ public sealed partial class NativeOperators
         if (gradBias != null) Check(nameof(gradBias), gradBias, 1, c);
         Run(Interop.NativeMethods.int4train_linear_backward(_context.Handle, gradY.Pointer, x.Pointer, w.Pointer, xPacked.Pointer, wPacked.Pointer,
             stepX.Pointer, stepW.Pointer, n, c, d, group, (int)mode, (int)sampling, seed, gradX.Pointer, gradW.Pointer,
-            gradStepX.Pointer, gradStepW.Pointer, gradBias?.Pointer ?? IntPtr.Zero), "int4train_linear_backward");
+            gradStepX.Pointer, gradStepW.Pointer, gradBias?.Pointer ?? IntPtr.Zero, accumulate ? 1 : 0), "int4train_linear_backward");
     }
 }

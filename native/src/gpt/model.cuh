@@ -14,6 +14,7 @@
 #include "int4train_gpt.h"
 #include "nn.cuh"
 #include "device_util.cuh"
+#include "layer/layer_state.cuh"
 
 #define I4T_GEMM(expr)                                                                                 \
     do {                                                                                               \
@@ -38,9 +39,9 @@ struct Linear {
     int64_t w = -1, b = -1, sx = -1, sw = -1;  // offsets into the flat parameter / gradient buffers
     uint8_t* x_packed = nullptr;               // INT4 codes saved by the forward (N × in/2)
     uint8_t* w_packed = nullptr;               // (out × in/2)
-    int step_count = 0, group = 0;
-    bool initialized = false;
-    uint64_t seed = 0;  // Hash.Key(seed, layer, which), as the host model's Int4LinearOptions.Seed
+    // The INT4 layer's state and policy (include/int4train_layer.h); its options are the config's linear options
+    // with seed = host_key(config seed, layer, which), as the host model's Int4LinearOptions.Seed.
+    int4train_layer_s state;
 };
 
 struct Block {
@@ -74,8 +75,8 @@ struct int4train_gpt_s {
     std::vector<float*> res;  // residual stream entering block l (res[L] enters the final LayerNorm)
     float *lnf = nullptr, *lnf_mean = nullptr, *lnf_rstd = nullptr, *probs = nullptr, *losses = nullptr, *loss = nullptr;
     float *qkvp = nullptr, *dqkvp = nullptr, *attd = nullptr, *datt = nullptr, *outp = nullptr;
-    float *dbuf1 = nullptr, *dbuf2 = nullptr, *dln = nullptr, *dres = nullptr, *scratch = nullptr, *hscratch = nullptr;
-    float *gw_tmp = nullptr, *gb_tmp = nullptr, *gs_tmp = nullptr, *norm_out = nullptr;
+    float *dbuf1 = nullptr, *dbuf2 = nullptr, *dln = nullptr, *dres = nullptr, *scratch = nullptr;
+    float* norm_out = nullptr;
     double* norm_scratch = nullptr;
     std::vector<void*> allocations;
     // the last forward
@@ -114,6 +115,7 @@ float* buffer_of(int4train_gpt g, int which);
 bool steps_active(int4train_gpt g, const Tensor& t);
 
 // block_linear.cu: y (n × out) = x·Wᵀ + b; dx (n × in) = ∂L/∂x (overwritten), parameter gradients accumulated.
+// The INT4 precisions go through the layer policy (layer/layer_state.cuh).
 int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n);
 

@@ -116,8 +116,8 @@ INT4TRAIN_API int4train_status int4train_gpt_layer_progress(int4train_gpt gpt, i
                                                             int* h_group) {
     Linear* L = nullptr;
     I4T_TRY(linear_at(gpt, linear, "int4train_gpt_layer_progress", &L));
-    if (h_step_count) *h_step_count = L->step_count;
-    if (h_group) *h_group = L->group;
+    if (h_step_count) *h_step_count = L->state.step_count;
+    if (h_group) *h_group = L->state.group;
     return INT4TRAIN_SUCCESS;
 }
 
@@ -125,16 +125,14 @@ INT4TRAIN_API int4train_status int4train_gpt_set_layer_progress(int4train_gpt gp
                                                                 int group) {
     Linear* L = nullptr;
     I4T_TRY(linear_at(gpt, linear, "int4train_gpt_set_layer_progress", &L));
-    if (step_count < 0)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_set_layer_progress: step_count %d < 0", step_count);
-    if (group != 0 && (group < 1 || group > 1024 || (group & (group - 1)) != 0 || L->in % group != 0))
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
-                    "int4train_gpt_set_layer_progress: group %d must be 0 or a power of two <= 1024 dividing %d", group,
-                    L->in);
-    L->step_count = step_count;
-    L->group = group;
-    // a resumed layer keeps the step sizes it was given (tensor_set), it does not re-initialise them
-    L->initialized = step_count > 0;
+    return layer::set_progress(L->state, step_count, group, "int4train_gpt_set_layer_progress");
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_layer_key(int4train_gpt gpt, int linear, uint64_t* h_key) {
+    I4T_NOTNULL(h_key);
+    Linear* L = nullptr;
+    I4T_TRY(linear_at(gpt, linear, "int4train_gpt_layer_key", &L));
+    *h_key = L->state.opt.seed;
     return INT4TRAIN_SUCCESS;
 }
 

@@ -33,35 +33,17 @@ int4train_status check_config(const int4train_gpt_config* c) {
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: dropout must be in [0, 1), got %g",
                     (double)c->dropout);
-    if (c->precision < 0 || c->precision > 3)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: unknown precision %d", c->precision);
-    if (c->mode != INT4TRAIN_MODE_CODE && c->mode != INT4TRAIN_MODE_PAPER)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: unknown mode %d", c->mode);
-    if (c->sampling != INT4TRAIN_SAMPLING_NONZERO && c->sampling != INT4TRAIN_SAMPLING_BERNOULLI)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: unknown sampling %d", c->sampling);
-    bool int4 = c->precision == INT4TRAIN_GPT_INT4_HQ_LSS || c->precision == INT4TRAIN_GPT_INT4_LSQ;
-    if (int4 && c->width % 2 != 0)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: INT4 codes are packed two per byte, width %d "
-                    "must be even", c->width);
-    if (c->group_size != 0) {
-        int gsz = c->group_size;
-        if (gsz < 1 || gsz > 1024 || (gsz & (gsz - 1)) != 0 || c->width % gsz != 0)
-            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: group_size %d must be a power of two in "
-                        "[1, 1024] dividing the width %d", gsz, c->width);
-    }
-    if (c->cold_start_steps < 0)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: cold_start_steps must be >= 0, got %d",
-                    c->cold_start_steps);
-    return INT4TRAIN_SUCCESS;
+    // the block linears' inputs are C and 4C wide: options valid for C hold for both
+    return layer::check_options(&c->linear, c->width, true, "int4train_gpt_create");
 }
 
 int4train_status build(int4train_gpt g) {
     const auto& c = g->cfg;
     int C = c.width, V = c.vocab, T = c.context, L = c.layers;
     int64_t N = (int64_t)c.max_batch * T, BHTT = (int64_t)c.max_batch * c.heads * T * T;
-    g->int4 = c.precision == INT4TRAIN_GPT_INT4_HQ_LSS || c.precision == INT4TRAIN_GPT_INT4_LSQ;
-    g->hp = c.precision == INT4TRAIN_GPT_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
-    g->linear_compute = c.precision == INT4TRAIN_GPT_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
+    g->int4 = layer::is_int4(c.linear.precision);
+    g->hp = c.linear.precision == INT4TRAIN_PRECISION_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
+    g->linear_compute = c.linear.precision == INT4TRAIN_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
 
     // Tensors in the checkpoint order (the C# host model's); physical layout: decayed weights, then the other
     // tensors, then the step sizes, so the norm and the AdamW groups are contiguous ranges.
@@ -84,7 +66,9 @@ int4train_status build(int4train_gpt g) {
             Linear& ln = bk.lin[k];
             ln.in = dims[k][0];
             ln.out = dims[k][1];
-            ln.seed = host_key(c.seed, l, k);
+            int4train_layer_options lo = c.linear;
+            lo.seed = host_key(c.linear.seed, l, k);
+            layer::init(ln.state, g->ctx, lo, ln.in, ln.out);
             std::string q = p + lin_names[k];
             pend.push_back({add_tensor(ts, q + ".weight", (int64_t)ln.out * ln.in, true), &ln.w});
             pend.push_back({add_tensor(ts, q + ".bias", ln.out, false), &ln.b});
@@ -171,12 +155,6 @@ int4train_status build(int4train_gpt g) {
     if (s2 > sc) sc = s2;
     if (s3 > sc) sc = s3;
     I4T_TRY(g->alloc(&g->scratch, (int64_t)sc));
-    if (g->int4) {
-        I4T_TRY(g->alloc(&g->hscratch, N * 4 * C > 4ll * C * C ? N * 4 * C : 4ll * C * C));
-        I4T_TRY(g->alloc(&g->gw_tmp, 4ll * C * C));
-        I4T_TRY(g->alloc(&g->gb_tmp, 4ll * C));
-        I4T_TRY(g->alloc(&g->gs_tmp, 2));
-    }
     I4T_TRY(g->alloc(&g->norm_out, 2));
     I4T_TRY(g->alloc(&g->norm_scratch, (int64_t)nn::grad_norm_scratch(g->total)));
     I4T_CUDA(cudaStreamSynchronize(g->stream()));
@@ -214,8 +192,7 @@ float* buffer_of(int4train_gpt g, int which) {
 
 bool steps_active(int4train_gpt g, const Tensor& t) {
     if (!t.is_step) return true;
-    const Linear& L = g->blocks[t.linear / 4].lin[t.linear % 4];
-    return L.step_count > g->cfg.cold_start_steps;  // host Int4Linear.StepsAreLearned
+    return layer::steps_learned(g->blocks[t.linear / 4].lin[t.linear % 4].state);
 }
 
 }  // namespace gpt

@@ -7,6 +7,9 @@
 //   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
 //      (4 and 5 run as one fused kernel per operand: hadamard_lsq_backward_impl in lsq.cu)
 //   6. ∇b = column sums of ∇Y                                               §3.6
+// accumulate = 1: the final writes of ∇W, ∇b and both step gradients add into the destination (old + result, one
+// FP32 add of the finished value, as llm.c's backward passes; ∇X is always overwritten). ∇(WH) is then built in a
+// workspace temporary instead of the ∇W buffer.
 // Nonzero sampling on SM90 runs 1–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues).
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
@@ -29,12 +32,12 @@ __global__ void bias_partial_kernel(const float* __restrict__ gy, int n, int c, 
     for (int i = r0; i < r1; ++i) s += (double)gy[(int64_t)i * c + j];
     part[(int64_t)blockIdx.y * c + j] = s;
 }
-__global__ void bias_final_kernel(const double* __restrict__ part, int nparts, int c, float* gb) {
+__global__ void bias_final_kernel(const double* __restrict__ part, int nparts, int c, float* gb, bool accumulate) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= c) return;
     double s = 0.0;
     for (int r = 0; r < nparts; ++r) s += part[(int64_t)r * c + j];
-    gb[j] = (float)s;
+    gb[j] = accumulate ? __fadd_rn(gb[j], (float)s) : (float)s;
 }
 
 }  // namespace i4t
@@ -94,7 +97,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w, const uint8_t* d_x_packed,
     const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c, int d, int group, int mode,
     int sampling, uint64_t seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
-    float* d_grad_bias) {
+    float* d_grad_bias, int accumulate) {
     I4T_TRY(enter(ctx));
     I4T_NOTNULL(d_grad_y);
     I4T_NOTNULL(d_x);
@@ -126,28 +129,33 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
         p.add<float>(3);
         p.add<double>(canon_ws_for(n, c, d));
         p.add<double>((int64_t)bias_parts * c);
+        if (accumulate) p.add<float>(cd);  // ∇(WH), kept apart from the ∇W being added to
         lss_folded_plan(ctx, p, n, c, d);
     } else {
         linear_backward_plan_buffers(p, n, c, d);
         p.add<double>((int64_t)bias_parts * c);
+        if (accumulate) p.add<float>(cd);
         linear_backward_plan_ops(ctx, p, n, c, d);
     }
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
     float* scales;
     double *cws, *bias_part;
+    float* grad_wh;  // ∇(WH): the ∇W buffer itself, or (accumulate) a workspace temporary
     if (folded) {
         scales = ar.take<float>(3);
         cws = ar.take<double>(canon_ws_for(n, c, d));
         bias_part = ar.take<double>((int64_t)bias_parts * c);
+        grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;
         I4T_ARENA_CHECK(ar);
         I4T_TRY(lss_folded_impl(ctx, ar, d_grad_y, d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d, seed, mode,
-                                scales, d_grad_x, d_grad_w));
+                                scales, d_grad_x, grad_wh));
     } else {
         const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
         scales = b.scales;
         cws = b.cws;
         bias_part = ar.take<double>((int64_t)bias_parts * c);
+        grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;
         I4T_ARENA_CHECK(ar);
         // 1–2.
         I4T_TRY(bit_split_impl(ctx, ar, d_grad_y, n, c, seed, mode, b.high, b.low, scales));
@@ -158,9 +166,9 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
         I4T_TRY(lss_select_impl(ctx, ar, b.high, b.low, scales, nullptr, nullptr, n, c, d, sampling, seed, b.prob_x,
                                 b.keep_x, b.kept_x));
         phase_done(ctx, "leverage scores+select");
-        // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place)
+        // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place; ∇(WH) in grad_wh)
         I4T_TRY(lss_grad_weight_impl(ctx, ar, b.high, b.low, d_x_packed, scales, d_step_x, b.keep_w, b.prob_w, n, c, d,
-                                     d_grad_w));
+                                     grad_wh));
         phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
         I4T_TRY(lss_grad_input_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x, b.prob_x, n, c, d,
                                     d_grad_x, sampling == INT4TRAIN_SAMPLING_NONZERO));
@@ -168,15 +176,16 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     }
     // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
     //      back-transform), bit-identical to hadamard_impl -> lsq_backward_impl -> hadamard_impl
-    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws));
-    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, d_grad_w, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws));
+    const bool acc = accumulate != 0;
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws, false));
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, grad_wh, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws, acc));
     phase_done(ctx, "recompute+LSQ backward+back-transform (fused)");
     // 6.
     if (d_grad_bias) {
         if (bias_parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
         bias_partial_kernel<<<dim3((unsigned)ceil_div(c, 256), (unsigned)bias_parts), 256, 0, ctx->stream>>>(d_grad_y, n, c, bias_part);
         I4T_LAUNCH("bias_partial_kernel");
-        bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(bias_part, bias_parts, c, d_grad_bias);
+        bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(bias_part, bias_parts, c, d_grad_bias, acc);
         I4T_LAUNCH("bias_final_kernel");
         phase_done(ctx, "bias gradient");
     }

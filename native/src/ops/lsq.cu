@@ -125,9 +125,12 @@ struct StepGradMaskTerm {
     }
 };
 
-__global__ void step_grad_finish_kernel(const double* sum, int64_t n, float* out) {
+// *out = g·sum (accumulate: *out + g·sum, one FP32 add of the rounded value: int4train_linear_backward's
+// accumulate mode, bit-identical to writing a temporary and adding it).
+__global__ void step_grad_finish_kernel(const double* sum, int64_t n, float* out, bool accumulate) {
     double g = 1.0 / sqrt((double)n * 7.0);
-    *out = (float)(g * *sum);
+    float r = (float)(g * *sum);
+    *out = accumulate ? __fadd_rn(*out, r) : r;
 }
 
 // grad may alias grad_v: the step-gradient sum is computed before the mask is written.
@@ -137,14 +140,14 @@ int4train_status lsq_backward_impl(int4train_context ctx, const float* x, const 
     if (grad_step && grad_v) {  // one pass: mask and step-gradient terms
         double* d_sum = ws;
         I4T_TRY(canonical_sum(StepGradMaskTerm{x, grad, d_step, qn, grad_v}, n, ws + 1, d_sum, ctx->stream));
-        step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, n, grad_step);
+        step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, n, grad_step, false);
         I4T_LAUNCH("step_grad_finish_kernel");
         return INT4TRAIN_SUCCESS;
     }
     if (grad_step) {
         double* d_sum = ws;
         I4T_TRY(canonical_sum(StepGradTerm{x, grad, d_step, qn}, n, ws + 1, d_sum, ctx->stream));
-        step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, n, grad_step);
+        step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, n, grad_step, false);
         I4T_LAUNCH("step_grad_finish_kernel");
     }
     if (grad_v) {
@@ -184,7 +187,7 @@ static_assert(kCanonChunk % 1024 == 0, "a chunk must hold whole G-blocks for eve
 __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const float* __restrict__ v, const float* grad,
                                                                         float* out, int64_t total, int group,
                                                                         float scale, const float* step, int qn,
-                                                                        double* chunk_sums) {
+                                                                        double* chunk_sums, bool accumulate) {
     __shared__ float s[kCanonChunk];
     __shared__ double lanes[kCanonLanes];
     const int t = threadIdx.x;
@@ -225,11 +228,19 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const fl
     }
     if (t == 0) chunk_sums[blockIdx.x] = lanes[0];
     butterfly_smem(s, len, group);
+    // accumulate: out ← out + r with one FP32 add of the finished value (out does not alias grad then)
     if (full) {
 #pragma unroll
-        for (int k = 0; k < kFusedPer; ++k) out[base + t + k * kCanonLanes] = __fmul_rn(s[t + k * kCanonLanes], scale);
+        for (int k = 0; k < kFusedPer; ++k) {
+            const int64_t o = base + t + k * kCanonLanes;
+            const float r = __fmul_rn(s[t + k * kCanonLanes], scale);
+            out[o] = accumulate ? __fadd_rn(out[o], r) : r;
+        }
     } else {
-        for (int i = t; i < len; i += kCanonLanes) out[base + i] = __fmul_rn(s[i], scale);
+        for (int i = t; i < len; i += kCanonLanes) {
+            const float r = __fmul_rn(s[i], scale);
+            out[base + i] = accumulate ? __fadd_rn(out[base + i], r) : r;
+        }
     }
 }
 
@@ -247,7 +258,7 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_warp_kernel(con
                                                                              const float* grad, float* out,
                                                                              int64_t total, int group, float scale,
                                                                              const float* step, int qn,
-                                                                             double* chunk_sums) {
+                                                                             double* chunk_sums, bool accumulate) {
     __shared__ double lanes[kCanonLanes];
     const int t = threadIdx.x;
     const int64_t base = (int64_t)blockIdx.x * kCanonChunk;
@@ -286,15 +297,18 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_warp_kernel(con
 #pragma unroll
     for (int k = 0; k < kFusedPer; ++k) {
         const int i = t + k * kCanonLanes;
-        if (i < len) out[base + i] = __fmul_rn(x[k], scale);
+        if (i < len) {
+            const float r = __fmul_rn(x[k], scale);
+            out[base + i] = accumulate ? __fadd_rn(out[base + i], r) : r;
+        }
     }
 }
 
 // out = H(mask(H(v)) ⊙ grad) and *grad_step = g·CanonicalSum(e·grad) on a flat array of `total` floats made of
-// whole G-blocks; out may alias grad; ws: canon_ws_count(total) + 1 doubles.
+// whole G-blocks; out may alias grad unless accumulate; ws: canon_ws_count(total) + 1 doubles.
 int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
                                             int group, const float* d_step, int mode, float* out, float* grad_step,
-                                            double* ws) {
+                                            double* ws, bool accumulate) {
     if (total <= 0) return INT4TRAIN_SUCCESS;
     if (group < 1 || group > 1024 || (group & (group - 1)) != 0 || total % group != 0)
         return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_backward: bad group");
@@ -305,15 +319,15 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* 
     double* level1 = (m == 1) ? d_sum : ws + 1;
     if (group <= 32 && !ctx->generic_kernels) {
         hadamard_lsq_back_warp_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
-                                                                                   d_step, lsq_qn(mode), level1);
+                                                                                   d_step, lsq_qn(mode), level1, accumulate);
         I4T_LAUNCH("hadamard_lsq_back_warp_kernel");
     } else {
         hadamard_lsq_back_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
-                                                                              d_step, lsq_qn(mode), level1);
+                                                                              d_step, lsq_qn(mode), level1, accumulate);
         I4T_LAUNCH("hadamard_lsq_back_kernel");
     }
     if (m > 1) I4T_TRY(canonical_sum(LoadDouble{level1}, m, ws + 1 + m, d_sum, ctx->stream));
-    step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, total, grad_step);
+    step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, total, grad_step, accumulate);
     I4T_LAUNCH("step_grad_finish_kernel");
     return INT4TRAIN_SUCCESS;
 }

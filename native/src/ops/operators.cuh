@@ -82,9 +82,10 @@ int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int
                                     const float* d_step_w, const float* d_bias, int n, int c, float* d_y);
 // Fused recompute + LSQ backward + back-transform (linear_backward steps 4–5), bit-identical to
 // hadamard_impl(v) -> lsq_backward_impl(vh, grad) -> hadamard_impl: out = H(mask ⊙ grad), *grad_step as
-// lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles.
+// lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles. accumulate: out and *grad_step
+// receive old + result (one FP32 add of the finished value per element); out must not alias grad then.
 int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
                                             int group, const float* d_step, int mode, float* out, float* grad_step,
-                                            double* ws);
+                                            double* ws, bool accumulate);
 
 }  // namespace i4t

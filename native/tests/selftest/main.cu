@@ -28,7 +28,7 @@ static void bench_layer(int4train_context ctx, int n, int c, int d, int g, int s
             if (which == 0) CK(int4train_gemm_s8(ctx, da.p, db.p, dc.p, n, c, d));
             if (which == 1) CK(int4train_hq_forward(ctx, dx.p, dw.p, nullptr, dsx.p, dsw.p, n, c, d, g, 0, dy.p, dxp.p, dwp.p));
             if (which == 2) CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, n, c, d, g, 0, sampling, 7,
-                                                         dgx.p, dgw.p, dgs.p, dgs.p + 1, dgb.p));
+                                                         dgx.p, dgw.p, dgs.p, dgs.p + 1, dgb.p, 0));
         }
         cudaEventRecord(e1, (cudaStream_t)st);
         cudaEventSynchronize(e1);

@@ -2,6 +2,14 @@
 // backward) against the CPU reference.
 #include "selftest.h"
 
+#include <string.h>
+
+static bool same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+static void check_accumulate(int4train_context ctx, int n, int c, int d, int g, int mode, int sampling, uint64_t seed,
+                             const float* gy, const float* x, const float* w, const uint8_t* xp, const uint8_t* wp,
+                             const float* sx, const float* sw, const std::vector<float>& gx,
+                             const std::vector<float>& gw, float gsx, float gsw, const std::vector<float>& gb);
+
 void test_bit_split_select_lss(int4train_context ctx) {
     struct S { int n, c, d; };
     struct S2 { int n, c, d; bool dense; };
@@ -91,7 +99,7 @@ void test_linear_backward(int4train_context ctx) {
                 DBuf<uint8_t> dxp(cpu_pack(xq)), dwp(cpu_pack(wq));
                 DBuf<float> dgx((size_t)s.n * s.d), dgw((size_t)s.c * s.d), dgsx(1), dgsw(1), dgb(s.c);
                 CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
-                                             sampling, seed, dgx.p, dgw.p, dgsx.p, dgsw.p, dgb.p));
+                                             sampling, seed, dgx.p, dgw.p, dgsx.p, dgsw.p, dgb.p, 0));
                 // CPU composition
                 Split sp = cpu_bit_split(gy, seed, mode);
                 Sel selw = cpu_select(sp, xq.data(), sx, s.n, s.c, s.d, sampling, seed);
@@ -130,6 +138,8 @@ void test_linear_backward(int4train_context ctx) {
                 report(ok, "linear_backward",
                        fmt("mode=%d sampling=%d n=%d c=%d d=%d G=%d rel_err ∇X=%.2e ∇W=%.2e ∇b=%.2e ∇s_X=%.2e ∇s_W=%.2e (|∇X|=%.2e |∇W|=%.2e)", mode, sampling,
                            s.n, s.c, s.d, s.g, ex, ew, eb, esx, esw, l2(rgx), l2(rgw)));
+                check_accumulate(ctx, s.n, s.c, s.d, s.g, mode, sampling, seed, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p,
+                                 dsw.p, dgx.down(), dgw.down(), dgsx.down()[0], dgsw.down()[0], dgb.down());
             }
 }
 
@@ -154,9 +164,9 @@ void test_folded_backward_bits(int4train_context ctx) {
             const size_t nd = (size_t)s.n * s.d, cd = (size_t)s.c * s.d;
             DBuf<float> gx_a(nd), gw_a(cd), gx_b(nd + 1), gw_b(cd + 1), gs(4), gb(2 * (size_t)s.c);
             CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode, 0,
-                                         seed, gx_a.p, gw_a.p, gs.p, gs.p + 1, gb.p));
+                                         seed, gx_a.p, gw_a.p, gs.p, gs.p + 1, gb.p, 0));
             CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode, 0,
-                                         seed, gx_b.p + 1, gw_b.p + 1, gs.p + 2, gs.p + 3, gb.p + s.c));
+                                         seed, gx_b.p + 1, gw_b.p + 1, gs.p + 2, gs.p + 3, gb.p + s.c, 0));
             auto a_x = gx_a.down(), a_w = gw_a.down(), b_x = gx_b.down(), b_w = gw_b.down(), st = gs.down();
             b_x.erase(b_x.begin());
             b_w.erase(b_w.begin());
@@ -198,10 +208,10 @@ void test_fast_paths_bits(int4train_context ctx) {
             const size_t nd = (size_t)s.n * s.d, cd = (size_t)s.c * s.d;
             DBuf<float> fx(nd), fw(cd), gx(nd), gw(cd), fs(2), gs(2), fb(s.c), gb(s.c);
             CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
-                                         sampling, seed, fx.p, fw.p, fs.p, fs.p + 1, fb.p));
+                                         sampling, seed, fx.p, fw.p, fs.p, fs.p + 1, fb.p, 0));
             CUDA_CK(cudaDeviceSynchronize());
             CK(int4train_linear_backward(generic, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
-                                         sampling, seed, gx.p, gw.p, gs.p, gs.p + 1, gb.p));
+                                         sampling, seed, gx.p, gw.p, gs.p, gs.p + 1, gb.p, 0));
             auto a_x = fx.down(), a_w = fw.down(), b_x = gx.down(), b_w = gw.down();
             size_t dxb = count_diff(a_x, b_x), dwb = count_diff(a_w, b_w);
             size_t dsb = count_diff(fs.down(), gs.down()), dbb = count_diff(fb.down(), gb.down());
@@ -210,4 +220,24 @@ void test_fast_paths_bits(int4train_context ctx) {
                        mode, s.n, s.c, s.d, s.g, dxb, dwb, dsb, dbb));
         }
     int4train_context_destroy(generic);
+}
+
+// accumulate = 1 adds each parameter gradient to what its buffer held (old + result, one FP32 add: bit-identical to
+// writing a temporary and adding it, as the GPT did) and still overwrites ∇X.
+static void check_accumulate(int4train_context ctx, int n, int c, int d, int g, int mode, int sampling, uint64_t seed,
+                             const float* gy, const float* x, const float* w, const uint8_t* xp, const uint8_t* wp,
+                      const float* sx, const float* sw, const std::vector<float>& gx, const std::vector<float>& gw,
+                      float gsx, float gsw, const std::vector<float>& gb) {
+    auto old_w = randn_outliers(c, d, 1e-3f, 2), old_b = randn_outliers(1, c, 1e-3f, 3);
+    auto old_s = randn_outliers(1, 2, 1e-3f, 4);
+    DBuf<float> agx((size_t)n * d), agw(old_w), ags(old_s), agb(old_b);
+    CK(int4train_linear_backward(ctx, gy, x, w, xp, wp, sx, sw, n, c, d, g, mode, sampling, seed, agx.p, agw.p, ags.p,
+                                 ags.p + 1, agb.p, 1));
+    auto rgx = agx.down(), rgw = agw.down(), rgs = ags.down(), rgb = agb.down();
+    bool ok = memcmp(rgx.data(), gx.data(), sizeof(float) * gx.size()) == 0;
+    for (size_t i = 0; i < gw.size(); ++i) ok = ok && same_bits(rgw[i], old_w[i] + gw[i]);
+    for (size_t i = 0; i < gb.size(); ++i) ok = ok && same_bits(rgb[i], old_b[i] + gb[i]);
+    ok = ok && same_bits(rgs[0], old_s[0] + gsx) && same_bits(rgs[1], old_s[1] + gsw);
+    report(ok, "linear_backward accumulate", fmt("mode=%d sampling=%d n=%d c=%d d=%d G=%d: ∇X overwritten, ∇W/∇b/∇s "
+                                                  "= old + result bit for bit", mode, sampling, n, c, d, g));
 }

@@ -163,6 +163,22 @@ public sealed class NativeBackwardTests : GpuFixture
         AssertClose(dgb.Download(), expected.GradBias, "∇b");
         Assert.That(dgsx.Download()[0], Is.EqualTo(expected.GradStepX).Within(1e-4 * Math.Abs(expected.GradStepX) + 1e-9), "∇s_X");
         Assert.That(dgsw.Download()[0], Is.EqualTo(expected.GradStepW).Within(1e-4 * Math.Abs(expected.GradStepW) + 1e-9), "∇s_W");
+
+        // accumulate mode (what the device GPT uses): ∇W, ∇b and the step gradients become old + result with one
+        // FP32 add, bit for bit as writing a temporary and adding it; ∇X is overwritten
+        float[] oldW = TestData.Matrix(rng, c, d), oldB = TestData.Matrix(rng, 1, c), oldS = TestData.Matrix(rng, 1, 2);
+        using var agx = Cuda.Upload<float>(TestData.Matrix(rng, n, d), n, d);
+        using var agw = Cuda.Upload<float>(oldW, c, d);
+        using var agsx = Cuda.Upload<float>(new[] { oldS[0] }, 1, 1);
+        using var agsw = Cuda.Upload<float>(new[] { oldS[1] }, 1, 1);
+        using var agb = Cuda.Upload<float>(oldB, 1, c);
+        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, sampling, 42, agx, agw, agsx, agsw, agb, accumulate: true);
+        static float[] Sum(float[] a, float[] b) => a.Zip(b, (u, v) => u + v).ToArray();
+        Assert.That(agx.Download(), Is.EqualTo(dgx.Download()), "accumulate: ∇X is overwritten");
+        Assert.That(agw.Download(), Is.EqualTo(Sum(oldW, dgw.Download())), "accumulate: ∇W");
+        Assert.That(agb.Download(), Is.EqualTo(Sum(oldB, dgb.Download())), "accumulate: ∇b");
+        Assert.That(agsx.Download()[0], Is.EqualTo(oldS[0] + dgsx.Download()[0]), "accumulate: ∇s_X");
+        Assert.That(agsw.Download()[0], Is.EqualTo(oldS[1] + dgsw.Download()[0]), "accumulate: ∇s_W");
     }
 
     /// <summary>Relative Frobenius error ≤ 1e−5 and every entry within 1e−4 of the largest magnitude.</summary>

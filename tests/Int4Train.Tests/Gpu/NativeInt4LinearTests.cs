@@ -35,4 +35,33 @@ public sealed class NativeInt4LinearTests : GpuFixture
             for (int i = 0; i < a.Weight.Length; i++) a.Weight[i] = b.Weight[i] -= 0.01f * b.WeightGrad[i];
         }
     }
+
+    [Test]
+    public void NativeLayerHandle_WalksTheSamePolicyAsTheReference()
+    {
+        // The native int4train_layer and the C# Int4LayerPolicy through training and evaluation forwards: same step
+        // count, block size (searched on the first forward and again at the re-initialisation), steps and keys.
+        const int n = 64, d = 128, c = 32;
+        using var native = Int4Backend.Native(Cuda);
+        using var reference = Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
+        var options = new Int4LinearOptions { ColdStartSteps = 2, ReinitializeAtStep = 3, Seed = 11 };
+        var a = new Int4Linear(d, c, native, options, initSeed: 6);
+        var b = new Int4Linear(d, c, reference, options, initSeed: 6);
+        var rng = new Random(13);
+        bool[] walk = [true, false, true, false, false, true, true, false, true];
+        for (int i = 0; i < walk.Length; i++)
+        {
+            var x = TestData.WithOutliers(rng, n, d);
+            float[] ya = a.Forward(x, n, walk[i]), yb = b.Forward(x, n, walk[i]);
+            string at = $"forward {i} ({(walk[i] ? "training" : "evaluation")})";
+            Assert.That((a.StepCount, a.GroupSize, a.BackwardKey, a.StepsAreLearned), Is.EqualTo((b.StepCount, b.GroupSize, b.BackwardKey, b.StepsAreLearned)), at);
+            Assert.That((a.StepX, a.StepW), Is.EqualTo((b.StepX, b.StepW)), at);
+            NativeBackwardTests.AssertClose(ya, yb, at);
+            if (walk[i] && i > 2) { a.StepX = b.StepX *= 1.05f; } // learned steps move; a cold start would overwrite them
+        }
+        Assert.That(a.StepCount, Is.EqualTo(walk.Count(t => t)), "only the training forwards count");
+        a.RestoreProgress(2, 16);
+        b.RestoreProgress(2, 16);
+        Assert.That((a.StepCount, a.GroupSize, a.BackwardKey), Is.EqualTo((b.StepCount, b.GroupSize, b.BackwardKey)), "restored");
+    }
 }

@@ -1,0 +1,46 @@
+// layer_state.cuh — the INT4 layer's training state (include/int4train_layer.h) and the functions that apply its
+// policy. One definition for both users: the C ABI handle (layer_api.cu) and the device GPT, whose block linears
+// embed an int4train_layer_s each (gpt/block_linear.cu). The rules: docs/conventions.md "Layer policy".
+#pragma once
+#include <stdint.h>
+
+#include "int4train_layer.h"
+#include "runtime/context.cuh"
+#include "runtime/status.cuh"
+
+struct int4train_layer_s {
+    int4train_context ctx = nullptr;
+    int4train_layer_options opt{};
+    int in = 0, out = 0;
+    int step_count = 0;        // training forwards taken
+    int group = 0;             // Hadamard block size in use; 0 until chosen
+    bool initialized = false;  // the step sizes hold a value (initialised here, or restored with the progress)
+};
+
+namespace i4t {
+namespace layer {
+
+inline bool is_int4(int precision) {
+    return precision == INT4TRAIN_PRECISION_INT4_HQ_LSS || precision == INT4TRAIN_PRECISION_INT4_LSQ;
+}
+// Validates options for layers whose input width is `in` (every block linear's in is a multiple of the model width,
+// so a G dividing it divides them all). dense_ok: the cuBLAS precisions are accepted too (the GPT).
+int4train_status check_options(const int4train_layer_options* o, int in, bool dense_ok, const char* fn);
+void init(int4train_layer_s& L, int4train_context ctx, const int4train_layer_options& opt, int in, int out);
+// The per-forward policy (§2.1, §2.2, App. A.4/A.5): counts a training forward, chooses G, initialises the steps.
+int4train_status prepare(int4train_layer_s& L, const float* x, const float* w, int n, float* step_x, float* step_w,
+                         bool training);
+int4train_status forward(int4train_layer_s& L, const float* x, const float* w, const float* bias, float* step_x,
+                         float* step_w, int n, bool training, float* y, uint8_t* x_packed, uint8_t* w_packed);
+int4train_status backward(int4train_layer_s& L, const float* grad_y, const float* x, const float* w,
+                          const uint8_t* x_packed, const uint8_t* w_packed, const float* step_x, const float* step_w,
+                          int n, float* grad_x, float* grad_w, float* grad_step_x, float* grad_step_w,
+                          float* grad_bias, bool accumulate);
+// The key of the backward of the current training forward.
+inline uint64_t backward_key(const int4train_layer_s& L) { return L.opt.seed + (uint64_t)L.step_count; }
+// The cold start is over: an optimiser may update the step sizes (C# Int4Linear.StepsAreLearned).
+inline bool steps_learned(const int4train_layer_s& L) { return L.step_count > L.opt.cold_start_steps; }
+int4train_status set_progress(int4train_layer_s& L, int step_count, int group, const char* fn);
+
+}  // namespace layer
+}  // namespace i4t
