@@ -7,8 +7,8 @@ namespace Int4Train;
 /// describes: HQ forward (§2.3), bit split + LSS backward (§3.8), learnable LSQ step sizes with their gradients, the
 /// Hadamard block size chosen on the first batch, the bias in floating point. <see cref="LinearPrecision.Fp32"/>
 /// and <see cref="LinearPrecision.Bf16"/> are the
-/// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward"/> keeps what the backward
-/// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward"/> accumulates the
+/// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward(ReadOnlySpan{float}, int)"/> keeps what the backward
+/// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward(ReadOnlySpan{float})"/> accumulates the
 /// parameter gradients and returns ∇X. Parameters and gradients are plain host arrays an optimiser can update.
 /// </summary>
 public sealed class Int4Linear
