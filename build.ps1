@@ -28,10 +28,10 @@ function Stop-WithMessage([string]$Message, [int]$Code = 2) { [Console]::Error.W
 # reason on one line with it, later ones with the same reason only counted.
 function Show-TestOutput {
     begin {
-        $seen = [ordered]@{}; $name = $null; $reason = $null
+        $seen = [ordered]@{}; $first = @{}; $name = $null; $reason = $null
         function Complete-Skip {
             if ($null -eq $name) { return }
-            if (-not $seen.Contains($reason)) { $seen[$reason] = 0; "${name}: $reason" }
+            if (-not $seen.Contains($reason)) { $seen[$reason] = 0; $first[$reason] = $name; "${name}: $reason" }
             $seen[$reason]++
             Set-Variable -Scope 1 name $null; Set-Variable -Scope 1 reason $null
         }
@@ -44,7 +44,24 @@ function Show-TestOutput {
     }
     end {
         Complete-Skip
-        foreach ($r in $seen.Keys) { if ($seen[$r] -gt 1) { "($($seen[$r]) tests skipped: $r)" } }
+        foreach ($r in $seen.Keys) {
+            if ($seen[$r] -gt 1) { "($($seen[$r] - 1) more tests skipped for the reason of $($first[$r].Substring(8)))" }
+        }
+    }
+}
+
+# `dotnet test` hides what the test program says when it stops before running a test (an unknown option, say):
+# name the exit code and let the program itself say why, asked only to list the tests with the same arguments.
+function Write-RunnerExit([int]$Code, [string[]]$Extra) {
+    $meaning = switch ($Code) {
+        3 { "the test session was aborted" } 5 { "invalid command line" }
+        8 { "zero tests ran (a filter that matches no test?)" } default { "https://aka.ms/testingplatform/exitcodes" }
+    }
+    [Console]::Error.WriteLine("test runner failed with exit code $Code before any test result: $meaning")
+    $dll = "tests/Int4Train.Tests/bin/$Config/net10.0/Int4Train.Tests.dll"
+    if (-not (Test-Path $dll)) { $dll = "$Stage/tests/Int4Train.Tests.dll" }
+    if (Test-Path $dll) {
+        & dotnet $dll @Extra --list-tests 2>&1 | Select-Object -First 3 | ForEach-Object { [Console]::Error.WriteLine("  test program: $_") }
     }
 }
 
@@ -60,10 +77,7 @@ function Invoke-Tests([string[]]$Extra, [switch]$NoBuild) {
     $count = { param($key) $m = $lines | Select-String -Pattern "^\s*${key}:\s*(\d+)" | Select-Object -Last 1
         if ($m) { [int]$m.Matches[0].Groups[1].Value } else { 0 } }
     $passed = & $count "succeeded"; $failed = & $count "failed"; $skipped = & $count "skipped"
-    if ($code -ne 0 -and -not ($lines | Select-String -Pattern "^\s*total:\s*\d+" -Quiet)) {
-        [Console]::Error.WriteLine("test runner failed with exit code $code before it reported a summary (see its output above)")
-        $failed++
-    }
+    if ($code -ne 0 -and $passed + $failed + $skipped -eq 0) { Write-RunnerExit $code $Extra; $failed++ }
     "{0} passed, {1} failed, {2} skipped" -f $passed, $failed, $skipped | Out-Host
     return $code
 }

@@ -30,12 +30,14 @@ have_sdk() { command -v dotnet >/dev/null 2>&1 && dotnet --list-sdks 2>/dev/null
 # six lines each would bury the real results). Everything else passes through unchanged.
 collapse_skips() {
   awk '
-    function flush() { if (name != "") { if (!(reason in seen)) { order[++n] = reason; print name ": " reason; fflush() }
+    function flush() { if (name != "") { if (!(reason in seen)) { order[++n] = reason; first[reason] = name
+                                                                  print name ": " reason; fflush() }
                                          seen[reason]++ } name = ""; reason = "" }
     /^skipped / { flush(); name = $0; next }
     name != "" && /^ / { if (reason == "") { reason = $0; sub(/^ +/, "", reason) } next }
     { flush(); print; fflush() }
-    END { flush(); for (i = 1; i <= n; i++) if (seen[order[i]] > 1) print "(" seen[order[i]] " tests skipped: " order[i] ")" }'
+    END { flush(); for (i = 1; i <= n; i++) if (seen[order[i]] > 1)
+            print "(" seen[order[i]] - 1 " more tests skipped for the reason of " substr(first[order[i]], 9) ")" }'
 }
 
 # Reads the Microsoft.Testing.Platform summary from a log into TESTS_PASSED/FAILED/SKIPPED.
@@ -46,8 +48,21 @@ read_summary() {
   TESTS_PASSED=${TESTS_PASSED:-0} TESTS_FAILED=${TESTS_FAILED:-0} TESTS_SKIPPED=${TESTS_SKIPPED:-0}
 }
 
+# `dotnet test` hides what the test program says when it stops before running a test (an unknown option, say):
+# name the exit code and let the program itself say why, asked only to list the tests with the same arguments.
+explain_runner_exit() { # $1: exit code; the rest: the runner arguments
+  local code="$1" meaning dll="tests/Int4Train.Tests/bin/$CONFIG/net10.0/Int4Train.Tests.dll"; shift
+  case "$code" in
+    3) meaning="the test session was aborted" ;; 5) meaning="invalid command line" ;;
+    8) meaning="zero tests ran (a filter that matches no test?)" ;; *) meaning="https://aka.ms/testingplatform/exitcodes" ;;
+  esac
+  echo "test runner failed with exit code $code before any test result: $meaning" >&2
+  [ -f "$dll" ] || dll="$STAGE/tests/Int4Train.Tests.dll"
+  if [ -f "$dll" ]; then dotnet "$dll" "$@" --list-tests 2>&1 | head -n 3 | sed 's/^/  test program: /' >&2 || true; fi
+}
+
 # Runs the suite (extra arguments go to the test runner), shows its output, sets TESTS_* and TESTS_RC. A runner that
-# exits non-zero without a summary counts as one failure, with its exit code as the reason.
+# exits non-zero without any test result counts as one failure, with the reason.
 run_tests() {
   local log; log="$(mktemp)"
   set +e
@@ -59,8 +74,8 @@ run_tests() {
   TESTS_RC=${PIPESTATUS[0]}
   set -e
   read_summary "$log"
-  if [ "$TESTS_RC" -ne 0 ] && ! grep -qE '^\s*total:\s*[0-9]+' "$log"; then
-    echo "test runner failed with exit code $TESTS_RC before it reported a summary (see its output above)" >&2
+  if [ "$TESTS_RC" -ne 0 ] && [ $((TESTS_PASSED + TESTS_FAILED + TESTS_SKIPPED)) -eq 0 ]; then
+    explain_runner_exit "$TESTS_RC" "$@"
     TESTS_FAILED=$((TESTS_FAILED + 1))
   fi
   rm -f "$log"
