@@ -97,14 +97,23 @@ function Initialize-Cutlass {
         "        and set INT4TRAIN_CUTLASS_DIR=<its folder>.")
 }
 
-function Build-Native {
+# An nvcc that runs, on PATH or in /usr/local/cuda/bin (a distribution's /usr/bin/nvcc wrapper can point at nothing).
+function Find-Nvcc {
+    function Test-Runs([string]$Exe) {
+        try { & $Exe --version *> $null; $LASTEXITCODE -eq 0 } catch { $false }
+    }
+    if ((Get-Command nvcc -ErrorAction SilentlyContinue) -and (Test-Runs nvcc)) { return $true }
     $cudaBin = "/usr/local/cuda/bin"
-    if (-not (Get-Command nvcc -ErrorAction SilentlyContinue)) {
-        if (Test-Path "$cudaBin/nvcc") { $env:PATH = "$cudaBin$([IO.Path]::PathSeparator)$($env:PATH)" }
-        else {
-            Stop-WithMessage ("native: nvcc (the CUDA toolkit) was not found. The native library needs CUDA 12+ and CMake;`n" +
-                "        the C# reference path and './build.ps1 test' do not need it.")
-        }
+    if ((Test-Path "$cudaBin/nvcc") -and (Test-Runs "$cudaBin/nvcc")) {
+        $env:PATH = "$cudaBin$([IO.Path]::PathSeparator)$($env:PATH)"; return $true
+    }
+    return $false
+}
+
+function Build-Native {
+    if (-not (Find-Nvcc)) {
+        Stop-WithMessage ("native: no working nvcc (the CUDA toolkit) was found. The native library needs CUDA 12+ and CMake;`n" +
+            "        the C# reference path and './build.ps1 test' do not need it.")
     }
     Initialize-Cutlass
     $configure = @("-S", ".", "-B", "build", "-DCMAKE_BUILD_TYPE=Release")

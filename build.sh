@@ -96,13 +96,18 @@ ensure_cutlass() {
   exit 2
 }
 
+# An nvcc that runs, on PATH or in /usr/local/cuda/bin (a distribution's /usr/bin/nvcc wrapper can point at nothing).
+find_nvcc() {
+  if command -v nvcc >/dev/null 2>&1 && nvcc --version >/dev/null 2>&1; then return 0; fi
+  /usr/local/cuda/bin/nvcc --version >/dev/null 2>&1 && export PATH="/usr/local/cuda/bin:$PATH"
+}
+
 build_native() {
-  if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
-    echo "native: nvcc (the CUDA toolkit) was not found. The native library needs CUDA 12+ and CMake;" >&2
+  if ! find_nvcc; then
+    echo "native: no working nvcc (the CUDA toolkit) was found. The native library needs CUDA 12+ and CMake;" >&2
     echo "        the C# reference path and './build.sh test' do not need it." >&2
     exit 2
   fi
-  [ -x /usr/local/cuda/bin/nvcc ] && export PATH="/usr/local/cuda/bin:$PATH"
   ensure_cutlass
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${INT4TRAIN_CUTLASS_DIR:+-DINT4TRAIN_CUTLASS_DIR=$INT4TRAIN_CUTLASS_DIR}
   cmake --build build -j "$(nproc)"
