@@ -11,7 +11,7 @@ public sealed class BitSplitResult
 {
     /// <summary>Builds a split from explicit digits (e.g. a permuted or zero-padded copy in tests). The scales are
     /// derived from <paramref name="mx"/> exactly as the kernel derives them: <c>s↑ = Mx/7f</c>, <c>s↓ = Mx/98f</c>.</summary>
-    /// <exception cref="ArgumentException">Shapes disagree, a digit is outside ±<see cref="QuantModeExtensions.SplitLimit"/>,
+    /// <exception cref="ArgumentException">Shapes disagree, a digit is outside ±<see cref="QuantModeExtensions.SplitLimit(QuantMode)"/>,
     /// or <paramref name="mx"/> is not positive and finite.</exception>
     public BitSplitResult(sbyte[] high, sbyte[] low, int rows, int cols, QuantMode mode, float mx)
         : this(high, low, rows, cols, mode, mx, QuantBits.Default)
@@ -48,7 +48,7 @@ public sealed class BitSplitResult
     /// <summary>The digit width b (4 for the method; <c>B = 2^b − 2</c>).</summary>
     public int Bits { get; }
 
-    /// <summary>High digits h (N×C), in [−L, L] with L = <see cref="QuantModeExtensions.SplitLimit"/>.</summary>
+    /// <summary>High digits h (N×C), in [−L, L] with L = <see cref="QuantModeExtensions.SplitLimit(QuantMode)"/>.</summary>
     public sbyte[] High { get; }
 
     /// <summary>Low digits l (N×C), in [−L, L].</summary>

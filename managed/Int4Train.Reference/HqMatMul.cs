@@ -3,7 +3,7 @@ using ILGPU.Runtime;
 
 namespace Int4Train.Reference;
 
-/// <summary>What <see cref="HqMatMul.Forward"/> returns: the output and what the layer saves for the backward
+/// <summary>What <c>HqMatMul.Forward</c> returns: the output and what the layer saves for the backward
 /// (conventions.md "LSQ": the packed INT4 codes of XH and WH, no floating copy; algorithm.md §10 row 14).</summary>
 /// <param name="Y">N×C output <c>(s_X·s_W)·(x̂·ŵᵀ)</c> (+ bias), row-major.</param>
 /// <param name="PackedX">Codes of XH/s_X, N×D packed two per byte (N×D/2 bytes, <see cref="Int4Packing"/> order).</param>

@@ -79,8 +79,15 @@ public sealed class CudaContext : IDisposable
         }
         catch (DllNotFoundException e)
         {
-            reason = "libint4train is not built or not found (build it with ./build.sh native; searched: "
-                     + string.Join(", ", NativeLibraryLoader.Candidates().Take(3)) + "): " + e.Message;
+            // The loader's own message lists a dozen probed paths; it only helps when a file was found but did not
+            // load (a missing dependency such as libcuda.so.1), so it is kept for that case alone.
+            bool present = NativeLibraryLoader.Candidates().Any(File.Exists);
+            reason = present
+                ? "libint4train was found but did not load (a CUDA driver or dependency is missing?): " + e.Message
+                : "the native CUDA library libint4train is not present (a CPU-only build or package). To get it, build it "
+                  + "from the source repository with ./build.sh native (CUDA 12+ and CMake) and set INT4TRAIN_NATIVE_DIR to "
+                  + "its build/native folder, or use an Int4Train package packed there (./build.sh pack), which carries "
+                  + "runtimes/linux-x64/native/libint4train.so";
             return false;
         }
     }

@@ -6,7 +6,7 @@ namespace Int4Train.Interop;
 internal static class NativeStatus
 {
     /// <summary>Throws for any status but success: <see cref="ArgumentException"/> for invalid arguments and null
-    /// pointers, <see cref="Int4TrainException"/> (with <see cref="Int4TrainException.Status"/>) for the rest.</summary>
+    /// pointers, <see cref="Int4TrainException"/> (with <see cref="Int4TrainException.Kind"/>) for the rest.</summary>
     internal static void Check(Status status, string operation)
     {
         if (status == Status.Success) return;

@@ -9,8 +9,8 @@ namespace Int4Train;
 /// size, step initialisation, cold start, re-initialisation, the backward's key) is the backend's layer state
 /// (<see cref="ILayerState"/>; docs/conventions.md "Layer policy"): only a training forward advances it. <see cref="LinearPrecision.Fp32"/>
 /// and <see cref="LinearPrecision.Bf16"/> are the
-/// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward"/> keeps what the backward
-/// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward"/> accumulates the
+/// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward(ReadOnlySpan{float}, int)"/> keeps what the backward
+/// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward(ReadOnlySpan{float})"/> accumulates the
 /// parameter gradients and returns ∇X. Parameters and gradients are plain host arrays an optimiser can update.
 /// </summary>
 public sealed class Int4Linear
