@@ -35,11 +35,7 @@ install_tool() {
 }
 
 tool_version() {
-  if "$CHECK_DIR/tools/int4train" --version; then return 0; fi
-  # TODO(lead, issue 14): delete this fallback when the System.CommandLine CLI (which has --version) is merged;
-  # until then today's CLI has no --version and its --help is the smoke test.
-  echo "TODO: int4train --version is not in this CLI yet; --help instead"
-  "$CHECK_DIR/tools/int4train" --help
+  "$CHECK_DIR/tools/int4train" --version
 }
 
 tool_train() {
