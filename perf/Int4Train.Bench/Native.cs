@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -27,32 +26,10 @@ internal static unsafe partial class Native
 {
     internal const string Library = "int4train_bench";
 
-    static Native() => NativeLibrary.SetDllImportResolver(typeof(Native).Assembly, Resolve);
+    // The library's own search rule (Int4Train.Interop.NativeLibraryLoader), for libint4train_bench.
+    static Native() => Int4Train.Interop.NativeLibraryLoader.Register(typeof(Native).Assembly, Library);
 
     internal static void EnsureLoaded() => RuntimeHelpers.RunClassConstructor(typeof(Native).TypeHandle);
-
-    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
-    {
-        if (name != Library) return IntPtr.Zero;
-        foreach (string candidate in Candidates())
-            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out IntPtr h)) return h;
-        return NativeLibrary.TryLoad("libint4train_bench.so", assembly, path, out IntPtr fallback) ? fallback : IntPtr.Zero;
-    }
-
-    /// <summary>INT4TRAIN_NATIVE_DIR, the application folder, then build/native above it (as the library's own loader).</summary>
-    internal static IEnumerable<string> Candidates()
-    {
-        string file = OperatingSystem.IsWindows() ? "int4train_bench.dll" : "libint4train_bench.so";
-        string? env = Environment.GetEnvironmentVariable("INT4TRAIN_NATIVE_DIR");
-        if (!string.IsNullOrEmpty(env)) yield return Path.Combine(env, file);
-        yield return Path.Combine(AppContext.BaseDirectory, file);
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        for (int up = 0; up < 8 && dir != null; up++, dir = dir.Parent)
-        {
-            yield return Path.Combine(dir.FullName, "build", "native", file);
-            yield return Path.Combine(dir.FullName, "build", file);
-        }
-    }
 
     [LibraryImport(Library, EntryPoint = "int4train_last_error")]
     private static partial IntPtr LastErrorPtr();

@@ -15,20 +15,25 @@ internal static class NativeLibraryLoader
     internal static void EnsureRegistered()
     {
         if (Interlocked.Exchange(ref _registered, 1) == 1) return;
-        NativeLibrary.SetDllImportResolver(typeof(NativeLibraryLoader).Assembly, Resolve);
+        Register(typeof(NativeLibraryLoader).Assembly, NativeMethods.Library);
     }
 
-    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
-    {
-        if (name != NativeMethods.Library) return IntPtr.Zero;
-        foreach (string candidate in Candidates())
-            if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out IntPtr h)) return h;
-        return NativeLibrary.TryLoad(name, assembly, path, out IntPtr fallback) ? fallback : IntPtr.Zero;
-    }
+    /// <summary>Resolves <paramref name="library"/> (a base name such as "int4train" or "int4train_bench") for the
+    /// P/Invokes of <paramref name="assembly"/> through <see cref="Candidates"/>: one search rule for the library and
+    /// the benchmark.</summary>
+    internal static void Register(Assembly assembly, string library) =>
+        NativeLibrary.SetDllImportResolver(assembly, (name, asm, path) =>
+        {
+            if (name != library) return IntPtr.Zero;
+            foreach (string candidate in Candidates(library))
+                if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out IntPtr h)) return h;
+            return NativeLibrary.TryLoad(name, asm, path, out IntPtr fallback) ? fallback : IntPtr.Zero;
+        });
 
-    internal static IEnumerable<string> Candidates()
+    /// <summary>The files tried for <paramref name="library"/>, in order.</summary>
+    internal static IEnumerable<string> Candidates(string library = NativeMethods.Library)
     {
-        string file = OperatingSystem.IsWindows() ? "int4train.dll" : OperatingSystem.IsMacOS() ? "libint4train.dylib" : "libint4train.so";
+        string file = OperatingSystem.IsWindows() ? $"{library}.dll" : OperatingSystem.IsMacOS() ? $"lib{library}.dylib" : $"lib{library}.so";
         string? env = Environment.GetEnvironmentVariable("INT4TRAIN_NATIVE_DIR");
         if (!string.IsNullOrEmpty(env)) yield return Path.Combine(env, file);
         yield return Path.Combine(AppContext.BaseDirectory, file);
