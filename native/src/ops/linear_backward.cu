@@ -40,6 +40,25 @@ __global__ void bias_final_kernel(const double* __restrict__ part, int nparts, i
     gb[j] = accumulate ? __fadd_rn(gb[j], (float)s) : (float)s;
 }
 
+// ∇b on `stream` (deterministic: the two kernels above). part: ceil_div(n, kBiasRows)·c doubles.
+struct BiasTask {
+    const float* gy;
+    int n, c;
+    double* part;
+    float* out;
+    bool accumulate;
+};
+static int4train_status bias_gradient(void* user, cudaStream_t stream) {
+    const BiasTask& t = *static_cast<const BiasTask*>(user);
+    const int parts = (int)ceil_div(t.n, kBiasRows);
+    if (parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
+    bias_partial_kernel<<<dim3((unsigned)ceil_div(t.c, 256), (unsigned)parts), 256, 0, stream>>>(t.gy, t.n, t.c, t.part);
+    I4T_LAUNCH("bias_partial_kernel");
+    bias_final_kernel<<<(unsigned)ceil_div(t.c, 256), 256, 0, stream>>>(t.part, parts, t.c, t.out, t.accumulate);
+    I4T_LAUNCH("bias_final_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
 }  // namespace i4t
 
 using namespace i4t;
@@ -148,8 +167,12 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
         bias_part = ar.take<double>((int64_t)bias_parts * c);
         grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;
         I4T_ARENA_CHECK(ar);
+        // ∇b (6.) runs on the side stream beside the split
+        BiasTask bias{d_grad_y, n, c, bias_part, d_grad_bias, accumulate != 0};
+        SideTask side;
+        if (d_grad_bias) side = SideTask{bias_gradient, &bias};
         I4T_TRY(lss_folded_impl(ctx, ar, d_grad_y, d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d, seed, mode,
-                                scales, d_grad_x, grad_wh));
+                                scales, d_grad_x, grad_wh, side));
     } else {
         const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
         scales = b.scales;
@@ -180,13 +203,10 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws, false));
     I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, grad_wh, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws, acc));
     phase_done(ctx, "recompute+LSQ backward+back-transform (fused)");
-    // 6.
-    if (d_grad_bias) {
-        if (bias_parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
-        bias_partial_kernel<<<dim3((unsigned)ceil_div(c, 256), (unsigned)bias_parts), 256, 0, ctx->stream>>>(d_grad_y, n, c, bias_part);
-        I4T_LAUNCH("bias_partial_kernel");
-        bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(bias_part, bias_parts, c, d_grad_bias, acc);
-        I4T_LAUNCH("bias_final_kernel");
+    // 6. (the folded path ran it on the side stream)
+    if (d_grad_bias && !folded) {
+        BiasTask bias{d_grad_y, n, c, bias_part, d_grad_bias, acc};
+        I4T_TRY(bias_gradient(&bias, ctx->stream));
         phase_done(ctx, "bias gradient");
     }
     return INT4TRAIN_SUCCESS;
