@@ -18,12 +18,23 @@ var layer = new Int4Linear(inFeatures, outFeatures, backend, new Int4LinearOptio
 float[] y = layer.Forward(x, tokens);
 float[] gradX = layer.Backward(gradY);
 
-double[] yExact = Fp64Linear.Forward(x, layer.Weight, layer.Bias, tokens, outFeatures, inFeatures);
-double[] gradXExact = Fp64Linear.GradInput(gradY, layer.Weight, tokens, outFeatures, inFeatures);
-double[] gradWExact = Fp64Linear.GradWeight(gradY, x, tokens, outFeatures, inFeatures);
-double errY = Fp64Linear.RelativeError(y, yExact);
-double errGradX = Fp64Linear.RelativeError(gradX, gradXExact);
-double errGradW = Fp64Linear.RelativeError(layer.WeightGrad, gradWExact);
+// The exact layer in FP64: Y = X·Wᵀ + b, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X.
+double[] yExact = new double[tokens * outFeatures], gradXExact = new double[tokens * inFeatures];
+double[] gradWExact = new double[outFeatures * inFeatures];
+for (int t = 0; t < tokens; t++)
+    for (int o = 0; o < outFeatures; o++)
+    {
+        double acc = layer.Bias[o];
+        for (int i = 0; i < inFeatures; i++)
+        {
+            acc += (double)x[t * inFeatures + i] * layer.Weight[o * inFeatures + i];
+            gradXExact[t * inFeatures + i] += (double)gradY[t * outFeatures + o] * layer.Weight[o * inFeatures + i];
+            gradWExact[o * inFeatures + i] += (double)gradY[t * outFeatures + o] * x[t * inFeatures + i];
+        }
+        yExact[t * outFeatures + o] = acc;
+    }
+double errY = RelativeError(y, yExact), errGradX = RelativeError(gradX, gradXExact);
+double errGradW = RelativeError(layer.WeightGrad, gradWExact);
 Console.WriteLine($"Hadamard block size {layer.GroupSize}; relative error vs FP64: Y {errY:F4}, ∇X {errGradX:F4}, ∇W {errGradW:F4}");
 
 // 4-bit codes of this uniform data keep about 15-25% relative error; a broken path (wrong layout, missing
@@ -32,6 +43,18 @@ const double limit = 0.35;
 bool ok = errY < limit && errGradX < limit && errGradW < limit;
 Console.WriteLine(ok ? "sample: ok" : $"sample: FAILED (a relative error is ≥ {limit})");
 return ok ? 0 : 1;
+
+// ‖got − exact‖₂ / ‖exact‖₂
+static double RelativeError(float[] got, double[] exact)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < got.Length; i++)
+    {
+        num += (got[i] - exact[i]) * (got[i] - exact[i]);
+        den += exact[i] * exact[i];
+    }
+    return Math.Sqrt(num / den);
+}
 
 static float[] Random(int count, Random rng)
 {
