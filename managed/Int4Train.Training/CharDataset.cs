@@ -2,6 +2,7 @@ namespace Int4Train.Training;
 
 /// <summary>Character-level data: the vocabulary is the sorted set of characters in the text; the first
 /// (1 − f) of the text trains, the tail validates (nanoGPT's split).</summary>
+/// <remarks>Thread safety: never modified after construction; safe to read from any number of threads (callers must not write its arrays).</remarks>
 public sealed class CharDataset
 {
     /// <summary>Encodes <paramref name="text"/> and splits it; throws when either part is shorter than context + 1.</summary>

@@ -9,6 +9,7 @@ namespace Int4Train.Training;
 /// layer's progress (forward count, block size), then every parameter by name with its values and AdamW state
 /// (m, v, step count). Step sizes are stored as one-element tensors ("h0.qkv.step_x" …).
 /// </summary>
+/// <remarks>Thread safety: stateless; concurrent calls are safe for different files and for models not in use elsewhere. Two saves to the same path at once are not supported.</remarks>
 public static class Checkpoint
 {
     private const string Magic = "I4GPT001";
