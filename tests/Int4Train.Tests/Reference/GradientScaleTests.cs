@@ -59,6 +59,27 @@ public sealed class GradientScaleTests
     }
 
     [Test]
+    public void ForwardRelativeError_IsIndependentOfTheInputScale()
+    {
+        // The forward sibling: the LSQ step init carried an absolute +1e−10, so X of magnitude 1e−12 got all-zero codes.
+        var (x, w, _) = MakeData(24);
+        var layer = new Int4LinearReference(Device);
+        var hadamard = new HadamardTransform(Device);
+        var lsq = new LsqQuantizer(Device);
+        float sw = lsq.InitStep(hadamard.Apply(w, C, D, G));
+        double Error(float[] xs)
+        {
+            float sx = lsq.InitStep(hadamard.Apply(xs, N, D, G));
+            var fwd = layer.Forward(xs, w, N, C, D, G, sx, sw);
+            return Fp64Linear.RelativeError(fwd.Y, Fp64Linear.Forward(xs, w, new float[C], N, C, D));
+        }
+        double e1 = Error(x);
+        Assert.That(e1, Is.LessThan(0.5));
+        foreach (double scale in new[] { 1e-30, 1e-12, 1e-9, 1e12, 1e30 })
+            Assert.That(Error(Scaled(x, scale)), Is.InRange(e1 / 1.5, e1 * 1.5), $"Y relative error at input scale {scale:E0}");
+    }
+
+    [Test]
     public void PowerOfTwoScales_GiveTheSameDigits_AndExactlyScaledGradients([Values] SamplingMode sampling)
     {
         var (x, w, gy) = MakeData(23);
