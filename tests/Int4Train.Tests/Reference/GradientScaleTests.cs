@@ -14,7 +14,8 @@ namespace Int4Train.Tests.Reference;
 public sealed class GradientScaleTests
 {
     private const int N = 64, D = 128, C = 64, G = 32;
-    private static readonly ReferenceDevice Device = ReferenceDeviceFixture.Cpu;
+
+    private static ReferenceDevice Device => ReferenceDeviceFixture.Cpu;
 
     private static (float[] X, float[] W, float[] GradY) MakeData(int seed)
     {
