@@ -43,6 +43,8 @@ public sealed class Int4LinearThreadingTests
             tolerance = Math.Max(tolerance, 1.5 * Fp64Linear.RelativeError(alone.Forward(w.X, N), w.Y));
             tolerance = Math.Max(tolerance, 1.5 * Fp64Linear.RelativeError(alone.Backward(w.GradY), w.GradX));
         }
+        double[] bothW = work[0].GradW.Zip(work[1].GradW, (a, b) => a + b).ToArray();
+        tolerance = Math.Max(tolerance, 1.5 * Fp64Linear.RelativeError(alone.WeightGrad, bothW));
         var expectedW = new double[C * D];
         int ok = 0, refused = 0;
         var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
