@@ -45,6 +45,23 @@ public sealed class NativeBackwardTests : GpuFixture
     }
 
     [Test]
+    public void BitSplit_TinyAndHugeGradients_AreBitIdentical([Values] QuantMode mode, [Values(1e-30, 1e-12, 1e-9, 1e30)] double scale)
+    {
+        // Issue 13 item 11: below max|∇Y| = 2^−10 Mx is the exact max|∇Y| (no absolute 1e−8), on both paths.
+        var (n, c, _) = Shapes[1];
+        var g = Array.ConvertAll(Gradient(n, c, 77), v => (float)(v * scale));
+        var expected = new BitSplit(Ref.Accelerator).Split(g, n, c, mode, seed: 99);
+        using var dg = Cuda.Upload<float>(g, n, c);
+        using var dh = Cuda.Allocate<sbyte>(n, c);
+        using var dl = Cuda.Allocate<sbyte>(n, c);
+        using var ds = Cuda.Allocate<float>(1, 3);
+        Ops.BitSplit(dg, 99, mode, dh, dl, ds);
+        Assert.That(ds.Download(), Is.EqualTo(new[] { expected.Mx, expected.ScaleUp, expected.ScaleDown }));
+        Assert.That(dh.Download(), Is.EqualTo(expected.High), "high");
+        Assert.That(dl.Download(), Is.EqualTo(expected.Low), "low");
+    }
+
+    [Test]
     public void BitSplit_AllZeroGradient_GivesZeroDigits()
     {
         using var dg = Cuda.Allocate<float>(64, 32);
