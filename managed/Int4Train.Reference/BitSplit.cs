@@ -63,7 +63,8 @@ public sealed class BitSplitResult
     /// <summary>The variant whose clamp and rounding produced the digits.</summary>
     public QuantMode Mode { get; }
 
-    /// <summary><c>Mx = max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0))</c>.</summary>
+    /// <summary><c>Mx = max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0))</c>, or the exact max|∇Y| (at least 2^−120)
+    /// when that is below 2^−10 (<see cref="BitSplit.ComputeMx"/>).</summary>
     public float Mx { get; }
 
     /// <summary><c>s↑ = Mx / 7f</c> (b-bit: <c>Mx/(B/2)</c>).</summary>
@@ -98,12 +99,27 @@ public sealed class BitSplit
         _int8 = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<sbyte>, ArrayView<sbyte>, ArrayView<sbyte>>(Int8Kernel);
     }
 
-    /// <summary>The per-tensor scale <c>Mx</c> from the extreme values of ∇Y (conventions.md; all-zero gives 1e−8f).</summary>
+    /// <summary>Below this max|∇Y| (2^−10) the code's absolute <c>+1e−8</c> in <c>Mx</c> would no longer be negligible
+    /// (issue 13 item 11), so <c>Mx</c> is the exact max|∇Y| there.</summary>
+    public const float SmallGradientLimit = 1f / 1024f;
+
+    /// <summary>The smallest <c>Mx</c> (2^−120): keeps <c>98f/Mx</c> finite in FP32 for ∇Y of max magnitude below ~1e−36.</summary>
+    public static readonly float MxFloor = MathF.ScaleB(1f, -120);
+
+    /// <summary>The per-tensor scale <c>Mx</c> from the extreme values of ∇Y (conventions.md "Bit splitting"):
+    /// with <c>m = max|∇Y|</c>, the code's <c>max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0))</c> when
+    /// <c>m ≥ 2^−10</c> or ∇Y is all zero (which gives 1e−8f), else <c>max(m, 2^−120)</c>. The second branch is the
+    /// first after an exact power-of-two prescale of ∇Y into [¼, ½), where the 1e−8 vanishes in FP32: so the split
+    /// of 2^k·∇Y has the same digits as that of ∇Y and <c>Mx</c> scales by 2^k exactly, and the relative error of
+    /// ∇X, ∇W no longer grows as ∇Y shrinks (with the absolute 1e−8 the digit grid was fixed at 1e−8/98 for tiny ∇Y).
+    /// At m ≥ 2^−10 the result is the code's bit for bit.</summary>
     /// <exception cref="ArgumentException">A non-finite extreme, or <paramref name="minG"/> &gt; <paramref name="maxG"/>.</exception>
     public static float ComputeMx(float minG, float maxG)
     {
         if (!float.IsFinite(minG) || !float.IsFinite(maxG) || minG > maxG)
             throw new ArgumentException($"∇Y extremes must be finite with min ≤ max, got min {minG}, max {maxG}.", nameof(minG));
+        float m = MathF.Max(-minG, maxG);   // max|∇Y|, exact
+        if (m > 0f && m < SmallGradientLimit) return MathF.Max(m, MxFloor);
         return MathF.Max(-MathF.Min(minG - 1e-8f, 0f), MathF.Max(maxG + 1e-8f, 0f));
     }
 

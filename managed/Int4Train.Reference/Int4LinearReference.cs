@@ -13,6 +13,7 @@ public sealed record Int4LinearGradients(
 /// The backward recomputes the LSQ ratios from X and W (docs/conventions.md "LSQ"); the GEMM operands are the
 /// packed codes saved by the forward.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe; it runs on its <see cref="ReferenceDevice"/>, which is used from one thread at a time. The results it returns are independent objects.</remarks>
 public sealed class Int4LinearReference
 {
     private readonly ReferenceDevice _device;

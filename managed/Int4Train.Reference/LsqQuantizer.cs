@@ -155,7 +155,8 @@ public sealed class LsqQuantizer
     }
 
     /// <summary>The LSQ step initialisation <c>(float)(2·mean|V|/sqrt(7) + 1e−10)</c>, the mean in double through
-    /// <see cref="CanonicalSum"/> (§2.1 "Initialization"; apply it to the Hadamard-domain tensor).</summary>
+    /// <see cref="CanonicalSum"/> (§2.1 "Initialization"; apply it to the Hadamard-domain tensor); for
+    /// 0 &lt; mean|V| &lt; 2^−20 without the <c>1e−10</c>: <c>max((float)(2·mean|V|/sqrt(7)), 2^−120)</c>, scale-free.</summary>
     public float InitStep(ReadOnlySpan<float> values) => InitStep(values, QuantBits.Default);
 
     /// <summary>The b-bit step initialisation <c>(float)(2·mean|V|/sqrt(Qp(b)) + 1e−10)</c>, Qp(b) = 2^(b−1) − 1
@@ -238,8 +239,20 @@ public sealed class LsqQuantizer
         _device.Accelerator.Synchronize();
         double mean = CanonicalSum.Sum(terms.GetAsArray1D()) / n;
         // Qp(4) = 7: exactly the INT4 expression 2·mean/sqrt(7.0).
-        return (float)(2.0 * mean / Math.Sqrt((double)QuantMode.Code.Qp(bits)) + 1e-10);
+        double step = 2.0 * mean / Math.Sqrt((double)QuantMode.Code.Qp(bits));
+        // Below 2^−20 the code's absolute +1e−10 would swamp the step (a tensor of magnitude 1e−12 got s ≈ 1e−10 and
+        // all-zero codes): there the step is scale-free, so 2^k·V gets 2^k·s and the same codes. At mean ≥ 2^−20 (and
+        // for an all-zero tensor) the code's expression, bit for bit. Same rule in native/src/lsq.cu.
+        if (mean > 0 && mean < SmallMeanLimit) return MathF.Max((float)step, MinStep);
+        return (float)(step + 1e-10);
     }
+
+    /// <summary>Below this mean|V| (2^−20) the step initialisation drops the code's absolute <c>+1e−10</c>
+    /// (conventions.md "LSQ").</summary>
+    public const double SmallMeanLimit = 1.0 / 1048576.0;
+
+    /// <summary>The smallest initial step (2^−120), for tensors of magnitude near the FP32 underflow.</summary>
+    public static readonly float MinStep = MathF.ScaleB(1f, -120);
 
     private double BackwardCore(ArrayView1D<float, Stride1D.Dense> values, ArrayView1D<float, Stride1D.Dense> gradient,
         ArrayView1D<float, Stride1D.Dense> valueGradient, float step, QuantMode mode, int bits)

@@ -12,6 +12,7 @@ namespace Int4Train.Reference;
 /// <see cref="Accelerator"/>, and caches every loaded kernel delegate so that each kernel is compiled once per
 /// device, however many operator objects are created on it.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe: one ILGPU accelerator and its default stream, shared by every operator object created on the device. Use a device (and its operators) from one thread at a time, or one device per thread.</remarks>
 public sealed class ReferenceDevice : IDisposable
 {
     private readonly ConcurrentDictionary<string, Delegate> _kernels = new();

@@ -6,6 +6,7 @@ namespace Int4Train.Training;
 /// gradient g (after clipping): m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², θ ← θ − lr·(wd·θ [decay group only] +
 /// m̂/(√v̂ + ε)) with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
 /// </summary>
+/// <remarks>Thread safety: not thread-safe; it updates its parameters' values and moments in place. One thread at a time, and not while the model that owns the parameters is running.</remarks>
 public sealed class AdamW
 {
     internal AdamW(IReadOnlyList<Parameter> parameters)

@@ -1,6 +1,7 @@
 namespace Int4Train.Training;
 
 /// <summary>A few paragraphs written for this project (free to use), for runs without --data.</summary>
+/// <remarks>Thread safety: constant data; safe from any thread.</remarks>
 public static class BuiltInText
 {
     /// <summary>The text, repeated a few times so a tiny model has something to learn and to validate on.</summary>

@@ -6,6 +6,7 @@ namespace Int4Train.Training;
 /// character outside the Basic Multilingual Plane (an emoji, a surrogate pair in UTF-16) is one token, the same in
 /// training, checkpoint, resume and sampling. The first (1 − f) of the text trains, the tail validates (nanoGPT's
 /// split). A lone surrogate (invalid UTF-16) counts as U+FFFD, as when the text is read from a file.</summary>
+/// <remarks>Thread safety: never modified after construction; safe to read from any number of threads (callers must not write its arrays).</remarks>
 public sealed class CharDataset
 {
     /// <summary>Encodes <paramref name="text"/> and splits it; throws when either part is shorter than context + 1.</summary>

@@ -12,6 +12,7 @@ namespace Int4Train.Training;
 /// Written through <see cref="AtomicFile"/>; anything read that does not fit (corrupt, truncated, another file)
 /// is an <see cref="InvalidDataException"/> naming the file.
 /// </summary>
+/// <remarks>Thread safety: stateless; concurrent calls are safe for different files and for models not in use elsewhere. Two saves to the same path at once are not supported.</remarks>
 public static class Checkpoint
 {
     private const string Magic = "I4GPT001";

@@ -7,6 +7,7 @@ namespace Int4Train.Training;
 /// INT4 HQ+LSS, INT4 LSQ, BF16 or FP32 (cuBLAS); attention matmuls and the head use BF16 operands with FP32
 /// accumulation (FP32 for the fp32 precision), docs/method.md §4.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe, as the <see cref="NativeGpt"/> and <see cref="CudaContext"/> it holds: one thread at a time.</remarks>
 public sealed class DeviceGptModel : IGptModel
 {
     private readonly NativeGpt _gpt;

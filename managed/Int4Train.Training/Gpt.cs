@@ -8,6 +8,7 @@ namespace Int4Train.Training;
 /// <see cref="Int4Linear"/> layers in the configured precision; attention matmuls, embeddings, norms and the head
 /// stay FP32 (docs/method.md §4). The tensors are those of <see cref="GptTensorTable"/>.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe. It keeps activations from Forward for Backward and its <see cref="Int4Linear"/> layers follow their own rule (a Backward on the thread of its Forward; overlapping calls throw <see cref="InvalidOperationException"/>). Internally some operations use Parallel.For; callers use one model from one thread at a time.</remarks>
 public sealed class Gpt
 {
     private readonly Block[] _blocks;

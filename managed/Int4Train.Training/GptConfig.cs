@@ -1,6 +1,7 @@
 namespace Int4Train.Training;
 
 /// <summary>Model and optimisation settings of a GPT run. Presets: <see cref="Tiny"/>, <see cref="Small"/>, <see cref="BabyGpt"/>.</summary>
+/// <remarks>Thread safety: immutable (init-only); safe to share between threads.</remarks>
 public sealed record GptConfig
 {
     /// <summary>Transformer blocks.</summary>

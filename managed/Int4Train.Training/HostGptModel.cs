@@ -6,6 +6,7 @@ namespace Int4Train.Training;
 /// the native library). The LSQ step sizes are one-element tensors ("h0.qkv.step_x" …) mirrored from/to the layers
 /// around each optimiser step and in <see cref="ExportState"/>/<see cref="ImportState"/>.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe, as the <see cref="Gpt"/>, <see cref="AdamW"/> and <see cref="Int4Backend"/> it holds: one thread at a time (the training step ZeroGrad → Forward → Backward → OptimizerStep on one thread).</remarks>
 public sealed class HostGptModel : IGptModel
 {
     private readonly Int4Backend _backend;

@@ -1,10 +1,12 @@
 namespace Int4Train.Training;
 
 /// <summary>One trainable tensor's state as a checkpoint stores it: values, AdamW moments and AdamW step count.</summary>
+/// <remarks>Thread safety: the record is immutable but its arrays are not: do not write them while another thread reads them.</remarks>
 public sealed record TensorState(string Name, float[] Data, float[] M, float[] V, int AdamSteps);
 
 /// <summary>An INT4 layer's progress a checkpoint stores: forward steps taken (cold start, Philox key) and the
 /// Hadamard block size in use (null before the search).</summary>
+/// <remarks>Thread safety: immutable value; safe to share.</remarks>
 public readonly record struct LayerProgress(int StepCount, int? GroupSize);
 
 /// <summary>
@@ -13,6 +15,7 @@ public readonly record struct LayerProgress(int StepCount, int? GroupSize);
 /// CUDA device, no host round trips in the step). The training step is ZeroGrad → Forward → Backward →
 /// OptimizerStep.
 /// </summary>
+/// <remarks>Thread safety: implementations are not thread-safe: drive a model from one thread at a time.</remarks>
 public interface IGptModel : IDisposable
 {
     /// <summary>The configuration.</summary>

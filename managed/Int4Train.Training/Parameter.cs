@@ -2,6 +2,7 @@ namespace Int4Train.Training;
 
 /// <summary>A trainable tensor and its gradient, as the optimiser sees it. An INT4 layer's LSQ step size is a
 /// one-element parameter mirrored from/to the layer (<see cref="Gpt.PullSteps"/>, <see cref="Gpt.PushSteps"/>).</summary>
+/// <remarks>Thread safety: not thread-safe; plain arrays the model and the optimiser write in turn on one thread.</remarks>
 public sealed class Parameter
 {
     internal Parameter(string name, float[] data, float[] grad, bool decay, Int4Linear? stepOwner = null, bool isStepX = false)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Int4Train.Training;
 
 /// <summary>One row of the loss curve.</summary>
+/// <remarks>Thread safety: immutable; safe to share.</remarks>
 public sealed record TrainRecord(long Step, double TrainLoss, double? ValidationLoss, float LearningRate, double TokensPerSecond);
 
 /// <summary>
@@ -13,6 +14,7 @@ public sealed record TrainRecord(long Step, double TrainLoss, double? Validation
 /// loss curve and a checkpoint. Everything is a function of the seed and the step, so a resumed run continues
 /// exactly as an uninterrupted one.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe; it drives one model and writes its run folder. Run one trainer per thread, each with its own model, backend and output folder.</remarks>
 public sealed class Trainer : IDisposable
 {
     private readonly ILogger _log;

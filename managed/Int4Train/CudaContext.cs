@@ -14,6 +14,7 @@ namespace Int4Train;
 /// <c>int4train_context</c> (workspace) bound to that same context and stream. Native operators therefore run on
 /// ILGPU buffers without copies and in stream order with ILGPU kernels. Dispose it to free both.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe. The context has one CUDA stream and one native workspace that every operator, tensor and layer on it shares: use it from one thread at a time (each call makes the CUDA context current on the calling thread). Use one context per thread for parallel work; Dispose only when no call is running.</remarks>
 public sealed class CudaContext : IDisposable
 {
     private readonly Context? _ownedIlgpuContext;

@@ -9,6 +9,7 @@ namespace Int4Train;
 /// free the memory. <see cref="View"/> lets ILGPU kernels use the same buffer; <see cref="Pointer"/> is what the
 /// native operators receive.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe; it belongs to its <see cref="CudaContext"/> and follows that context's one-thread-at-a-time rule (uploads, downloads and the operators that use it are queued on the context's one stream).</remarks>
 public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
 {
     private readonly MemoryBuffer1D<T, Stride1D.Dense> _buffer;

@@ -16,6 +16,7 @@ public enum NativeErrorKind
 }
 
 /// <summary>A failure reported by the native library (a status code with its message), or the library's absence.</summary>
+/// <remarks>Thread safety: immutable once thrown; safe to read from any thread.</remarks>
 public sealed class Int4TrainException : Exception
 {
     /// <summary>Creates the exception.</summary>

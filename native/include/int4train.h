@@ -106,7 +106,7 @@ INT4TRAIN_API int4train_status int4train_hadamard(int4train_context ctx, const f
 
 /* ---- LSQ (§2.1, §3.6) ----------------------------------------------------------------------------------- */
 
-/* *d_step = 2·mean|v|/√7 + 1e-10 (CanonicalSum order). */
+/* *d_step = 2·mean|v|/√7 + 1e-10 (CanonicalSum order); without the 1e-10 when 0 < mean|v| < 2^-20 (docs/conventions.md "LSQ"). */
 INT4TRAIN_API int4train_status int4train_lsq_init_step(int4train_context ctx, const float* d_v, int64_t n, float* d_step);
 /* d_codes[i] = clamp(round(v[i] / *d_step), Qn, 7). */
 INT4TRAIN_API int4train_status int4train_lsq_quantize(int4train_context ctx, const float* d_v, int64_t n,

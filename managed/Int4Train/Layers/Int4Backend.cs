@@ -4,9 +4,15 @@ namespace Int4Train;
 
 /// <summary>Where an <see cref="Int4Linear"/> runs: the native CUDA library, or the ILGPU reference (CPU anywhere, or
 /// ILGPU's CUDA accelerator). Owns what it created; dispose it after the layers that use it.</summary>
+/// <remarks>Thread safety: not thread-safe (one CUDA stream and workspace, or one ILGPU accelerator). Layers that share a
+/// backend must be called from one thread at a time; an INT4 layer call that overlaps another on the same backend throws
+/// <see cref="InvalidOperationException"/>. Use one backend per thread for parallel work.</remarks>
 public sealed class Int4Backend : IDisposable
 {
     internal ILinearKernels Kernels { get; }
+
+    /// <summary>Detects overlapping layer calls on this backend (issue 13 item 12).</summary>
+    internal ConcurrentUseGuard CallGuard { get; } = new(nameof(Int4Backend));
 
     /// <summary>A short description ("native CUDA on NVIDIA H100 …", "ILGPU reference on CPU").</summary>
     public string Description { get; }

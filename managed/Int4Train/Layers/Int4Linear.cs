@@ -13,9 +13,23 @@ namespace Int4Train;
 /// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward(ReadOnlySpan{float})"/> accumulates the
 /// parameter gradients and returns ∇X. Parameters and gradients are plain host arrays an optimiser can update.
 /// </summary>
+/// <remarks>
+/// <para>NaN/Inf, the same in every precision: a non-finite X or ∇Y throws <see cref="ArgumentException"/>; a non-finite
+/// <see cref="Weight"/>, <see cref="Bias"/> or accumulated gradient throws <see cref="InvalidOperationException"/>; a
+/// result that overflows FP32 from finite inputs throws <see cref="InvalidOperationException"/> and leaves the layer
+/// unchanged. Every message names the tensor and the first bad index.</para>
+/// <para>Thread safety: not thread-safe; an instance belongs to one thread at a time. A call that overlaps another call on
+/// the same layer, or an INT4 call that overlaps another on the same <see cref="Int4Backend"/>, throws
+/// <see cref="InvalidOperationException"/> instead of mixing state. A <see cref="Backward(ReadOnlySpan{float})"/> must run
+/// on the thread that ran the <see cref="Forward(ReadOnlySpan{float}, int)"/> it differentiates (the layer keeps that
+/// forward's input), else it throws. Distinct layers on distinct backends may run in parallel.</para>
+/// </remarks>
 public sealed class Int4Linear
 {
     private readonly ILayerState? _state; // INT4 precisions only
+    private readonly Int4Backend _backend;
+    private readonly ConcurrentUseGuard _guard = new(nameof(Int4Linear));
+    private int _forwardThread;
     private float[]? _x;
     private byte[]? _packedX, _packedW;
     private int _tokens;
@@ -28,7 +42,7 @@ public sealed class Int4Linear
         Guard.Positive(nameof(outFeatures), outFeatures);
         if ((long)outFeatures * inFeatures > Array.MaxLength) // both positive ints: the long product cannot overflow
             throw new ArgumentException($"A {outFeatures}×{inFeatures} weight has more elements than an array holds ({Array.MaxLength}).", nameof(inFeatures));
-        ArgumentNullException.ThrowIfNull(backend);
+        _backend = backend ?? throw new ArgumentNullException(nameof(backend));
         Options = options ?? new Int4LinearOptions();
         Options.Validate(inFeatures, nameof(inFeatures));
         InFeatures = inFeatures;
@@ -93,16 +107,30 @@ public sealed class Int4Linear
     /// advances the INT4 policy (step count, cold start, re-initialisation, the backward's key) and keeps what
     /// <see cref="Backward(ReadOnlySpan{float})"/> needs; an evaluation forward (<paramref name="training"/> false)
     /// changes none of it, except that a layer never run before chooses its block size and steps.</summary>
+    /// <exception cref="ArgumentException">X is mis-shaped or holds NaN/Inf.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Weight"/> or <see cref="Bias"/> holds NaN/Inf, Y overflows
+    /// FP32, or the layer (or its backend) is in use on another thread.</exception>
     public float[] Forward(ReadOnlySpan<float> x, int tokens, bool training = true)
     {
+        using var busy = _guard.Enter(nameof(Forward));
         Guard.Matrix(nameof(x), x.Length, tokens, InFeatures);
-        Guard.Finite(nameof(x), x);
-        _x = x.ToArray();
+        NonFinitePolicy.Argument(nameof(x), x);
+        CheckParameters();
+        float[] y = ForwardCore(x.ToArray(), tokens, training);
+        NonFinitePolicy.Result(nameof(Forward), "Y", y);
+        return y;
+    }
+
+    private float[] ForwardCore(float[] x, int tokens, bool training)
+    {
+        _x = x;
         _tokens = tokens;
         _backwardReady = training;
+        _forwardThread = Environment.CurrentManagedThreadId;
         if (Options.Precision == LinearPrecision.Fp32) return Fp32Forward(_x, tokens);
         if (Options.Precision == LinearPrecision.Bf16) return Bf16Forward(_x, tokens);
 
+        using var backendBusy = _backend.CallGuard.Enter(nameof(Forward));
         float sx = MathF.Abs(StepX), sw = MathF.Abs(StepW); // §2.1: s ← |s| at every forward
         var (y, px, pw) = _state!.Forward(_x, Weight, Bias, tokens, ref sx, ref sw, training);
         StepX = sx;
@@ -131,20 +159,68 @@ public sealed class Int4Linear
     }
 
     /// <summary>Accumulates ∂L/∂W, ∂L/∂b, ∂L/∂s_X, ∂L/∂s_W from ∂L/∂Y (tokens × out) and returns ∂L/∂X.</summary>
+    /// <exception cref="ArgumentException">∇Y is mis-shaped or holds NaN/Inf.</exception>
+    /// <exception cref="InvalidOperationException">No Forward ran first (on this thread), a parameter or accumulated
+    /// gradient holds NaN/Inf, a gradient overflows FP32 (nothing is accumulated then), or the layer (or its backend) is
+    /// in use on another thread.</exception>
     public float[] Backward(ReadOnlySpan<float> gradY)
     {
+        using var busy = _guard.Enter(nameof(Backward));
         if (_x is null || !_backwardReady) throw new InvalidOperationException("Backward needs a training Forward first.");
+        if (_forwardThread != Environment.CurrentManagedThreadId)
+            throw new InvalidOperationException(
+                $"Int4Linear.Backward runs on thread {Environment.CurrentManagedThreadId} but the last Forward ran on thread " +
+                $"{_forwardThread}: it would differentiate another thread's forward. Int4Linear is not thread-safe: give each " +
+                "thread its own layer, and run a Backward on the thread of its Forward.");
         Guard.Matrix(nameof(gradY), gradY.Length, _tokens, OutFeatures);
-        Guard.Finite(nameof(gradY), gradY);
+        NonFinitePolicy.Argument(nameof(gradY), gradY);
+        CheckParameters();
+        NonFinitePolicy.State(nameof(WeightGrad), WeightGrad);
+        NonFinitePolicy.State(nameof(BiasGrad), BiasGrad);
+        NonFinitePolicy.State(nameof(StepXGrad), StepXGrad);
+        NonFinitePolicy.State(nameof(StepWGrad), StepWGrad);
         float[] gy = gradY.ToArray();
         LinearGradients g = Options.Precision == LinearPrecision.Fp32 ? Fp32Backward(gy)
             : Options.Precision == LinearPrecision.Bf16 ? Bf16Backward(gy)
-            : _state!.Backward(gy, _x, Weight, _packedX!, _packedW!, _tokens, StepX, StepW);
-        for (int i = 0; i < WeightGrad.Length; i++) WeightGrad[i] += g.GradW[i];
-        for (int i = 0; i < BiasGrad.Length; i++) BiasGrad[i] += g.GradBias[i];
-        StepXGrad += g.GradStepX;
-        StepWGrad += g.GradStepW;
+            : Int4Backward(gy);
+        NonFinitePolicy.Result(nameof(Backward), "∇X", g.GradX);
+        // Sum into the fresh result arrays first: an overflow then throws before the accumulators change.
+        for (int i = 0; i < WeightGrad.Length; i++) g.GradW[i] += WeightGrad[i];
+        for (int i = 0; i < BiasGrad.Length; i++) g.GradBias[i] += BiasGrad[i];
+        double stepX = StepXGrad + g.GradStepX, stepW = StepWGrad + g.GradStepW;
+        NonFinitePolicy.Result(nameof(Backward), "∇W (accumulated into WeightGrad)", g.GradW);
+        NonFinitePolicy.Result(nameof(Backward), "∇b (accumulated into BiasGrad)", g.GradBias);
+        NonFinitePolicy.Result(nameof(Backward), "∂L/∂s_X (StepXGrad)", stepX);
+        NonFinitePolicy.Result(nameof(Backward), "∂L/∂s_W (StepWGrad)", stepW);
+        g.GradW.CopyTo(WeightGrad, 0);
+        g.GradBias.CopyTo(BiasGrad, 0);
+        StepXGrad = stepX;
+        StepWGrad = stepW;
         return g.GradX;
+    }
+
+    private LinearGradients Int4Backward(float[] gy)
+    {
+        using var backendBusy = _backend.CallGuard.Enter(nameof(Backward));
+        Guard.Step(nameof(StepX), StepX);
+        Guard.Step(nameof(StepW), StepW);
+        try
+        {
+            return _state!.Backward(gy, _x!, Weight, _packedX!, _packedW!, _tokens, StepX, StepW);
+        }
+        catch (ArgumentException e) when (e.Message.Contains("non-finite", StringComparison.Ordinal))
+        {
+            // Every input was checked finite above, so a reference operator rejecting a non-finite intermediate
+            // (∇(XH) after the dequantize) means that intermediate overflowed FP32: the policy's overflow error.
+            throw NonFinitePolicy.Overflow(nameof(Backward), "intermediate gradient", e);
+        }
+    }
+
+    // The parameters are public arrays an optimiser (or the caller) writes between calls: checked at every call.
+    private void CheckParameters()
+    {
+        NonFinitePolicy.State(nameof(Weight), Weight);
+        NonFinitePolicy.State(nameof(Bias), Bias);
     }
 
     /// <summary>Restores the progress a checkpoint saved (<see cref="StepCount"/> and <see cref="GroupSize"/>) so a resumed
@@ -152,6 +228,7 @@ public sealed class Int4Linear
     /// beside it.</summary>
     public void RestoreProgress(int stepCount, int? groupSize)
     {
+        using var busy = _guard.Enter(nameof(RestoreProgress));
         if (stepCount < 0) throw new ArgumentOutOfRangeException(nameof(stepCount), stepCount, "The step count cannot be negative.");
         if (groupSize is int g) Guard.HadamardBlock(g, InFeatures, nameof(groupSize));
         _state?.Restore(stepCount, groupSize);
@@ -160,6 +237,7 @@ public sealed class Int4Linear
     /// <summary>Sets every accumulated gradient to zero.</summary>
     public void ZeroGrad()
     {
+        using var busy = _guard.Enter(nameof(ZeroGrad));
         Array.Clear(WeightGrad);
         Array.Clear(BiasGrad);
         StepXGrad = StepWGrad = 0;

@@ -1,6 +1,7 @@
 namespace Int4Train;
 
 /// <summary>Options of an <see cref="Int4Linear"/> layer. Defaults follow the released code (docs/method.md §5).</summary>
+/// <remarks>Thread safety: immutable (init-only); safe to share between threads and layers.</remarks>
 public sealed record Int4LinearOptions
 {
     /// <summary>The arithmetic of the layer.</summary>

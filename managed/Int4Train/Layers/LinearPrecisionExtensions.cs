@@ -1,6 +1,7 @@
 namespace Int4Train;
 
 /// <summary>Questions about a <see cref="LinearPrecision"/>.</summary>
+/// <remarks>Thread safety: stateless; safe from any thread.</remarks>
 public static class LinearPrecisionExtensions
 {
     /// <summary>Whether the layer's GEMMs run on INT4 codes (and so it has LSQ step sizes and a Hadamard block size):

@@ -17,6 +17,7 @@ public enum NativeGptBuffer
 }
 
 /// <summary>Shape and arithmetic of a <see cref="NativeGpt"/> (native/include/int4train_gpt.h).</summary>
+/// <remarks>Thread safety: immutable (init-only); safe to share.</remarks>
 public sealed record NativeGptOptions
 {
     /// <summary>Transformer blocks.</summary>
@@ -40,6 +41,7 @@ public sealed record NativeGptOptions
 }
 
 /// <summary>One tensor of a <see cref="NativeGpt"/>: name, element count, weight-decay group, whether it is a step size.</summary>
+/// <remarks>Thread safety: immutable; safe to share.</remarks>
 public sealed record NativeGptTensor(int Index, string Name, long Count, bool Decay, bool IsStepSize);
 
 /// <summary>
@@ -48,6 +50,7 @@ public sealed record NativeGptTensor(int Index, string Name, long Count, bool De
 /// stream with no host round trip (a loss or a norm is read back only when asked). The block linears are the INT4
 /// layer (HQ forward, bit split + LSS backward) or a cuBLAS BF16/FP32 baseline. Dispose it before its context.
 /// </summary>
+/// <remarks>Thread safety: not thread-safe. The model queues work on its context's one stream and keeps its activations between Forward and Backward: call it from one thread at a time, and only while no other user of the same <see cref="CudaContext"/> is running.</remarks>
 public sealed class NativeGpt : IDisposable
 {
     private readonly CudaContext _context;

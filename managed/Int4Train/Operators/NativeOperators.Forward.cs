@@ -12,7 +12,8 @@ public sealed partial class NativeOperators
         Run(Interop.NativeMethods.int4train_hadamard(_context.Handle, x.Pointer, y.Pointer, x.Rows, x.Cols, group), "int4train_hadamard");
     }
 
-    /// <summary>step = 2·mean|v|/√7 + 1e−10 (§2.1 initialisation).</summary>
+    /// <summary>step = 2·mean|v|/√7 + 1e−10 (§2.1 initialisation); without the 1e−10 when 0 &lt; mean|v| &lt; 2^−20
+    /// (conventions.md "LSQ").</summary>
     public void LsqInitStep(DeviceTensor<float> v, DeviceTensor<float> step)
     {
         Same(nameof(v), v, _context);

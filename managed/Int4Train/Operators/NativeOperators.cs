@@ -9,6 +9,7 @@ namespace Int4Train;
 /// validates again and queues the work on the context's stream (asynchronous: <see cref="DeviceTensor{T}.Download"/>
 /// or <see cref="CudaContext.Synchronize"/> waits). Split by operator family into partial files.
 /// </summary>
+/// <remarks>Thread safety: holds no state of its own, but every call uses its context's one stream and workspace, so it follows the <see cref="CudaContext"/> rule: one thread at a time per context.</remarks>
 public sealed partial class NativeOperators
 {
     private readonly CudaContext _context;

@@ -1,5 +1,6 @@
 // bit_split.cu — bit splitting of ∇Y into two INT4 digits (method.md §3.3, conventions.md "Bit splitting").
-//   Mx = max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0));  t = g·(98/Mx);  h = clamp(RHA(t/14), −L, L);
+//   Mx = max(−min(minG − 1e−8f, 0), max(maxG + 1e−8f, 0)), or max(max|g|, 2^−120) when 0 < max|g| < 2^−10;
+//   t = g·(98/Mx);  h = clamp(RHA(t/14), −L, L);
 //   r = t − 14h;  code mode (L=6): l = clamp(RHA((r + U01Closed) − 0.5), −6, 6);
 //   paper mode (L=7): l = clamp(floor(r + U01), −7, 7);  s↑ = Mx/7, s↓ = Mx/98.
 // Randomness: element i (flat index) uses word i % 4 of Philox(seed, counter i / 4, stream 0).
@@ -68,11 +69,16 @@ __global__ void __launch_bounds__(kMinMaxThreads) scales_kernel(const float* __r
     }
     block_min_max(mn, mx, smin, smax);
     if (threadIdx.x == 0) {
-        float a = __fsub_rn(smin[0], 1e-8f);
-        float b = __fadd_rn(smax[0], 1e-8f);
-        float lo = -fminf(a, 0.0f);
-        float hi = fmaxf(b, 0.0f);
-        float m = fmaxf(lo, hi);
+        // max|∇Y| below 2^-10: Mx = max(max|∇Y|, 2^-120), scale-free (the absolute 1e-8 would fix the digit grid
+        // at 1e-8/98 for tiny ∇Y, issue 13 item 11); otherwise the code's rule, bit for bit. BitSplit.ComputeMx.
+        float m = fmaxf(-smin[0], smax[0]);
+        if (!(m > 0.0f && m < 0x1p-10f)) {
+            float a = __fsub_rn(smin[0], 1e-8f);
+            float b = __fadd_rn(smax[0], 1e-8f);
+            m = fmaxf(-fminf(a, 0.0f), fmaxf(b, 0.0f));
+        } else {
+            m = fmaxf(m, 0x1p-120f);
+        }
         scales[0] = m;
         scales[1] = __fdiv_rn(m, 7.0f);
         scales[2] = __fdiv_rn(m, 98.0f);

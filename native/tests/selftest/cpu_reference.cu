@@ -64,7 +64,9 @@ float cpu_init_step(const std::vector<float>& v) {
     std::vector<double> t(v.size());
     for (size_t i = 0; i < v.size(); ++i) t[i] = fabs((double)v[i]);
     double mean = canon_sum(t) / (double)v.size();
-    return (float)(2.0 * mean / sqrt(7.0) + 1e-10);
+    double st = 2.0 * mean / sqrt(7.0);
+    // conventions.md "LSQ": tiny tensors (0 < mean < 2^-20) get the scale-free step, floored at 2^-120
+    return (mean > 0.0 && mean < 0x1p-20) ? std::max((float)st, 0x1p-120f) : (float)(st + 1e-10);
 }
 int qn_of(int mode) { return mode == 1 ? -7 : -8; }
 std::vector<int8_t> cpu_quant(const std::vector<float>& v, float s, int mode) {
@@ -97,8 +99,14 @@ Split cpu_bit_split(const std::vector<float>& g, uint64_t seed, int mode) {
     Split s;
     float mn = INFINITY, mx = -INFINITY;
     for (float v : g) { mn = std::min(mn, v); mx = std::max(mx, v); }
-    float lo = -std::min(mn - 1e-8f, 0.0f), hi = std::max(mx + 1e-8f, 0.0f);
-    s.mx = std::max(lo, hi);
+    // conventions.md "Bit splitting": max|g| below 2^-10 gives the scale-free Mx = max(max|g|, 2^-120)
+    float amax = std::max(-mn, mx);
+    if (amax > 0.0f && amax < 0x1p-10f) {
+        s.mx = std::max(amax, 0x1p-120f);
+    } else {
+        float lo = -std::min(mn - 1e-8f, 0.0f), hi = std::max(mx + 1e-8f, 0.0f);
+        s.mx = std::max(lo, hi);
+    }
     s.sup = s.mx / 7.0f;
     s.sdn = s.mx / 98.0f;
     float k98 = 98.0f / s.mx;

@@ -30,18 +30,28 @@ public sealed class NativeBackwardTests : GpuFixture
     public void BitSplit_DigitsAndScalesAreBitIdentical([Values] QuantMode mode)
     {
         foreach (var (n, c, _) in Shapes)
-        {
-            var g = Gradient(n, c, n + c);
-            var expected = new BitSplit(Ref.Accelerator).Split(g, n, c, mode, seed: 1234);
-            using var dg = Cuda.Upload<float>(g, n, c);
-            using var dh = Cuda.Allocate<sbyte>(n, c);
-            using var dl = Cuda.Allocate<sbyte>(n, c);
-            using var ds = Cuda.Allocate<float>(1, 3);
-            Ops.BitSplit(dg, 1234, mode, dh, dl, ds);
-            Assert.That(dh.Download(), Is.EqualTo(expected.High), $"high {n}×{c}");
-            Assert.That(dl.Download(), Is.EqualTo(expected.Low), $"low {n}×{c}");
-            Assert.That(ds.Download(), Is.EqualTo(new[] { expected.Mx, expected.ScaleUp, expected.ScaleDown }));
-        }
+            AssertSplitMatchesReference(Gradient(n, c, n + c), n, c, mode, 1234);
+    }
+
+    private void AssertSplitMatchesReference(float[] g, int n, int c, QuantMode mode, ulong seed)
+    {
+        var expected = new BitSplit(Ref.Accelerator).Split(g, n, c, mode, seed);
+        using var dg = Cuda.Upload<float>(g, n, c);
+        using var dh = Cuda.Allocate<sbyte>(n, c);
+        using var dl = Cuda.Allocate<sbyte>(n, c);
+        using var ds = Cuda.Allocate<float>(1, 3);
+        Ops.BitSplit(dg, seed, mode, dh, dl, ds);
+        Assert.That(dh.Download(), Is.EqualTo(expected.High), $"high {n}×{c}");
+        Assert.That(dl.Download(), Is.EqualTo(expected.Low), $"low {n}×{c}");
+        Assert.That(ds.Download(), Is.EqualTo(new[] { expected.Mx, expected.ScaleUp, expected.ScaleDown }));
+    }
+
+    [Test]
+    public void BitSplit_TinyAndHugeGradients_AreBitIdentical([Values] QuantMode mode, [Values(1e-30, 1e-12, 1e-9, 1e30)] double scale)
+    {
+        // Issue 13 item 11: below max|∇Y| = 2^−10 Mx is the exact max|∇Y| (no absolute 1e−8), on both paths.
+        var (n, c, _) = Shapes[1];
+        AssertSplitMatchesReference(Array.ConvertAll(Gradient(n, c, 77), v => (float)(v * scale)), n, c, mode, 99);
     }
 
     [Test]

@@ -39,6 +39,17 @@ public sealed class NativeForwardTests : GpuFixture
     }
 
     [Test]
+    public void LsqInitStep_OfTinyAndHugeTensors_MatchesReference([Values(1e-30, 1e-12, 1e-6, 1e30)] double scale)
+    {
+        // Issue 13 (sibling of item 11): below mean|V| = 2^−20 the step has no absolute 1e−10, on both paths.
+        var v = Array.ConvertAll(TestData.WithOutliers(new Random(8), 64, 96), x => (float)(x * scale));
+        using var dv = Cuda.Upload<float>(v, 64, 96);
+        using var ds = Cuda.Allocate<float>(1, 1);
+        Ops.LsqInitStep(dv, ds);
+        Assert.That(ds.Download()[0], Is.EqualTo(new LsqQuantizer(Ref).InitStep(v)));
+    }
+
+    [Test]
     public void LsqInitQuantizeDequantize_MatchReference([Values] QuantMode mode)
     {
         int rows = 333, cols = 160;

@@ -13,7 +13,7 @@ public static class BackwardOracle
     {
         float minG = float.PositiveInfinity, maxG = float.NegativeInfinity;
         foreach (float v in g) { minG = Math.Min(minG, v); maxG = Math.Max(maxG, v); }
-        float mx = Math.Max(-Math.Min(minG - 1e-8f, 0f), Math.Max(maxG + 1e-8f, 0f));
+        float mx = Mx(minG, maxG);
         float factor = 98f / mx;
         int lim = mode == QuantMode.Code ? 6 : 7;
         var h = new sbyte[g.Length];
@@ -34,6 +34,17 @@ public static class BackwardOracle
             l[i] = (sbyte)Math.Clamp((int)lq, -lim, lim);
         }
         return (h, l, mx, mx / 7f, mx / 98f);
+    }
+
+    /// <summary>Mx as conventions.md states it: the code's formula, applied after a power-of-two prescale 2^k that lifts
+    /// a max|∇Y| below 2^−10 into [¼, ½), then scaled back by 2^−k (at least 2^−120).</summary>
+    public static float Mx(float minG, float maxG)
+    {
+        static float Code(float lo, float hi) => Math.Max(-Math.Min(lo - 1e-8f, 0f), Math.Max(hi + 1e-8f, 0f));
+        float m = Math.Max(Math.Abs(minG), Math.Abs(maxG));
+        if (m == 0f || m >= 1f / 1024f) return Code(minG, maxG);
+        int k = -2 - Math.ILogB(m);   // 2^k·m ∈ [¼, ½)
+        return Math.Max(MathF.ScaleB(Code(MathF.ScaleB(minG, k), MathF.ScaleB(maxG, k)), -k), MathF.ScaleB(1f, -120));
     }
 
     /// <summary>t = g·(98f/Mx) as the kernel computes it.</summary>

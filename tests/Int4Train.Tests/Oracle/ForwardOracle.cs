@@ -80,6 +80,8 @@ public static class ForwardOracle
         var abs = new double[v.Length];
         for (int i = 0; i < v.Length; i++) abs[i] = Math.Abs((double)v[i]);
         double mean = CanonicalSum.Sum(abs) / v.Length;
+        if (mean > 0 && mean < Math.ScaleB(1.0, -20))   // conventions.md: no absolute 1e−10 for tiny tensors
+            return Math.Max((float)(2.0 * mean / Math.Sqrt(7.0)), MathF.ScaleB(1f, -120));
         return (float)(2.0 * mean / Math.Sqrt(7.0) + 1e-10);
     }
 

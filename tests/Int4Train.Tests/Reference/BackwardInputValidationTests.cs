@@ -31,6 +31,10 @@ public sealed class BackwardInputValidationTests
         Throws(() => BitSplit.ComputeMx(float.NaN, 1f), "finite");
         Assert.That(BitSplit.ComputeMx(0f, 0f), Is.EqualTo(1e-8f));
         Assert.That(BitSplit.ComputeMx(-3f, 2f), Is.EqualTo(3f + 1e-8f));
+        // Issue 13 item 11: tiny gradients get the exact max|∇Y| (the absolute 1e−8 used to swamp it).
+        Assert.That(BitSplit.ComputeMx(-3e-12f, 2e-12f), Is.EqualTo(3e-12f));
+        Assert.That(BitSplit.ComputeMx(0f, 1e-40f), Is.EqualTo(MathF.ScaleB(1f, -120)), "floor keeps 98/Mx finite");
+        Assert.That(BitSplit.ComputeMx(-0.01f, 0.02f), Is.EqualTo(0.02f + 1e-8f), "the code's rule, bit for bit, at ≥ 2^−10");
     }
 
     [Test]

@@ -53,6 +53,27 @@ public sealed class BitSplitTests
         }
     }
 
+    [Test]
+    public void TinyGradient_MatchesOracle_AndSplitsLikeTheUnscaledGradient([Values] QuantMode mode,
+        [Values(-30, -12, -9, -4)] int exponent)
+    {
+        // Issue 13 item 11: with the absolute 1e−8 in Mx a ∇Y of 1e−12 became h = 0 and l ∈ {−1, 0, 1} (noise).
+        var rng = new Random(102);
+        const int n = 16, c = 32;
+        float[] g = EdgeData(rng, n, c);
+        float[] tiny = Array.ConvertAll(g, v => (float)(v * Math.Pow(10, exponent)));
+        var s = Op.Split(tiny, n, c, mode, 9);
+        var o = BackwardOracle.BitSplit(tiny, mode, 9);
+        Assert.That(s.Mx, Is.EqualTo(o.Mx));
+        Assert.That(s.High, Is.EqualTo(o.High), "high digits");
+        Assert.That(s.Low, Is.EqualTo(o.Low), "low digits");
+        Assert.That(s.Mx, Is.EqualTo(tiny.Max(MathF.Abs)), "Mx = max|∇Y| below 2^−10");
+        var unscaled = Op.Split(g, n, c, mode, 9);
+        int same = s.High.Where((h, i) => h == unscaled.High[i]).Count();
+        Assert.That(same, Is.GreaterThan(0.9 * g.Length), "the high digits barely depend on the scale");
+        Assert.That(s.High.Count(h => h != 0), Is.GreaterThan(g.Length / 4), "not all-zero high digits");
+    }
+
     [TestCase(QuantMode.Code)]
     [TestCase(QuantMode.Paper)]
     public void HighPart_IsDeterministic_NearestRoundingOfTOver14(QuantMode mode)

@@ -63,7 +63,12 @@ public sealed class LsqQuantizerTests
         Assert.That(s, Is.EqualTo(2 * mean / Math.Sqrt(7) + 1e-10).Within(1e-4).Percent);
         float tiny = Lsq.InitStep([1e-30f, -1e-30f]);
         Assert.That(tiny, Is.GreaterThan(0f));
-        Assert.That(tiny, Is.EqualTo((float)(2e-30 / Math.Sqrt(7) + 1e-10)));
+        // Issue 13 (sibling of item 11): no absolute 1e−10 for tiny tensors, so the step scales with them.
+        Assert.That(tiny, Is.EqualTo((float)(2e-30 / Math.Sqrt(7))));
+        float s40 = Lsq.InitStep(Array.ConvertAll(v, x => MathF.ScaleB(x, -40)));
+        Assert.That(Lsq.InitStep(Array.ConvertAll(v, x => MathF.ScaleB(x, -90))), Is.EqualTo(MathF.ScaleB(s40, -50)), "2^k·V gets 2^k·s");
+        Assert.That(s40, Is.EqualTo(MathF.ScaleB(s, -40)).Within(1e-6).Percent, "the same step as at scale 1, scaled");
+        Assert.That(Lsq.InitStep(new float[4]), Is.EqualTo(1e-10f), "an all-zero tensor keeps the code's 1e−10");
     }
 
     [TestCase(QuantMode.Code)]
