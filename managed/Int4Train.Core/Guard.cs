@@ -2,7 +2,7 @@ namespace Int4Train;
 
 /// <summary>Argument checks that produce clear messages with the offending sizes (issue: bad input never
 /// reaches a kernel).</summary>
-public static class Guard
+internal static class Guard
 {
     /// <summary>Throws unless <paramref name="length"/> equals rows·cols and both are positive.</summary>
     public static void Matrix(string name, int length, int rows, int cols)

@@ -57,7 +57,7 @@ public static class Philox
     /// <summary>Uniform in [0, 1): <c>(x &gt;&gt; 8)·2^−24</c> (exact in FP32).</summary>
     public static float U01(uint x) => (x >> 8) * (1.0f / 16777216.0f);
 
-    /// <summary>Uniform in (0, 1]: <c>((x &gt;&gt; 8) + 1)·2^−24</c>, the range of <c>curand_uniform</c> (algorithm.md §3.3).</summary>
+    /// <summary>Uniform in (0, 1]: <c>((x &gt;&gt; 8) + 1)·2^−24</c>, the range of <c>curand_uniform</c> (method.md §3.3).</summary>
     public static float U01Closed(uint x) => ((x >> 8) + 1) * (1.0f / 16777216.0f);
 
     /// <summary>Uniform double in [0, 1) from 53 random bits.</summary>

@@ -1,6 +1,6 @@
 namespace Int4Train;
 
-/// <summary>Which of the two published variants of the method to follow (algorithm.md §10 rows 1 and 5).</summary>
+/// <summary>Which of the two published variants of the method to follow (method.md §10 rows 1 and 5).</summary>
 public enum QuantMode
 {
     /// <summary>The released code: LSQ codes in [−8, 7]; bit-split digits clamped to ±6, low digit rounded as
@@ -12,7 +12,7 @@ public enum QuantMode
     Paper = 1,
 }
 
-/// <summary>How leverage-score sampling selects stacked rows (algorithm.md §3.4, §10 row 6).</summary>
+/// <summary>How leverage-score sampling selects stacked rows (method.md §3.4, §10 row 6).</summary>
 public enum SamplingMode
 {
     /// <summary>Keep every row whose score is positive, with p = 1: the exact bit-split product (the released code).</summary>
@@ -61,7 +61,7 @@ public static class QuantModeExtensions
 }
 
 /// <summary>
-/// The bit width b of the LSQ codes and of the bit-split digits (algorithm.md §9 items 26 and 27: the layer with a
+/// The bit width b of the LSQ codes and of the bit-split digits (method.md §9 items 26 and 27: the layer with a
 /// wider code range). The native library and the published method use <see cref="Default"/> = 4; codes always live
 /// in <c>sbyte</c>, so b ∈ [<see cref="Min"/>, <see cref="Max"/>] = [2, 8]. At b = 4 every constant below equals the
 /// hard-wired INT4 one (Qp = 7, B = 14, B²/2 = 98, s↑ = Mx/7, s↓ = Mx/98), so the 4-bit path is unchanged.

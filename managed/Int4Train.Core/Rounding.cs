@@ -3,7 +3,7 @@ namespace Int4Train;
 /// <summary>Rounding rules shared by the reference and the native path (conventions.md "Rounding").</summary>
 public static class Rounding
 {
-    /// <summary>Nearest integer, ties away from zero, like CUDA <c>roundf</c> (algorithm.md §2.1). Exact for every
+    /// <summary>Nearest integer, ties away from zero, like CUDA <c>roundf</c> (method.md §2.1). Exact for every
     /// finite float: <c>x − trunc(x)</c> is representable.</summary>
     public static float RoundHalfAway(float x)
     {

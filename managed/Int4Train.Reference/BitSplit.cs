@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace Int4Train.Reference;
 
 /// <summary>
-/// The result of bit splitting ∇Y (algorithm.md §3.3): two INT4 digit matrices (N×C, row-major, unpacked in
+/// The result of bit splitting ∇Y (method.md §3.3): two INT4 digit matrices (N×C, row-major, unpacked in
 /// <c>sbyte</c>) and the per-tensor scales, with <c>∇Y ≈ s↑·h + s↓·l</c>.
 /// </summary>
 public sealed class BitSplitResult
@@ -75,7 +75,7 @@ public sealed class BitSplitResult
 }
 
 /// <summary>
-/// Bit splitting of the output gradient ∇Y into a high and a low INT4 digit (algorithm.md §3.3; conventions.md
+/// Bit splitting of the output gradient ∇Y into a high and a low INT4 digit (method.md §3.3; conventions.md
 /// "Bit splitting of ∇Y"). <c>t = g·(98f/Mx)</c>, <c>h = clamp(RoundHalfAway(t/14f), −L, L)</c>, <c>r = t − 14h</c>;
 /// the low digit is rounded stochastically with Philox4x32-10 (element i: word i % 4 of counter i / 4, stream 0):
 /// <see cref="QuantMode.Code"/> <c>l = clamp(RoundHalfAway((r + U01Closed) − 0.5f), −6, 6)</c>,

@@ -22,7 +22,7 @@ public sealed record BlockSizeSearchResult(int GroupSize, IReadOnlyList<BlockSiz
 }
 
 /// <summary>
-/// The Hadamard block-size search of algorithm.md §2.2 with the released code's criterion (conventions.md
+/// The Hadamard block-size search of method.md §2.2 with the released code's criterion (conventions.md
 /// "Block-size search"): for every G ∈ {1, 2, …, 1024} dividing D, transform X and W, initialise both LSQ
 /// steps on the transformed tensors, fake-quantize, transform back, and score
 /// <c>‖X̄ − X‖_F·‖W̄ − W‖_F</c>; the smallest G with the minimum score wins. Each norm is the sqrt of a

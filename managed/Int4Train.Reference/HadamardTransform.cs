@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace Int4Train.Reference;
 
 /// <summary>
-/// The block-diagonal Hadamard transform <c>X·BlockDiag(H_k, …, H_k)</c> of algorithm.md §2.2 (the "H" of
+/// The block-diagonal Hadamard transform <c>X·BlockDiag(H_k, …, H_k)</c> of method.md §2.2 (the "H" of
 /// HQ-MM, §2.3 step 1), bit-exactly as conventions.md "Hadamard transform": each G-block of a row gets the
 /// unnormalised fast Walsh–Hadamard butterflies for h = 1, 2, …, G/2 (one kernel launch per stage, so the stage
 /// order is kept on any accelerator), then one multiplication of every entry by
@@ -13,7 +13,7 @@ namespace Int4Train.Reference;
 /// </summary>
 public sealed class HadamardTransform
 {
-    /// <summary>Largest supported block size G = 2^10 (algorithm.md §2.2, <c>create_H</c>).</summary>
+    /// <summary>Largest supported block size G = 2^10 (method.md §2.2, <c>create_H</c>).</summary>
     public const int MaxGroupSize = 1024;
 
     private readonly ReferenceDevice _device;
@@ -43,7 +43,7 @@ public sealed class HadamardTransform
 
     /// <summary>
     /// The dense normalised Hadamard matrix H_k (G×G, row-major, G = 2^k): entry (i, j) is
-    /// <c>(−1)^popcount(i AND j) · scale(G)</c> (algorithm.md §2.2, Sylvester form). For tests.
+    /// <c>(−1)^popcount(i AND j) · scale(G)</c> (method.md §2.2, Sylvester form). For tests.
     /// </summary>
     public static float[] Matrix(int groupSize)
     {

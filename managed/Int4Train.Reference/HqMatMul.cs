@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace Int4Train.Reference;
 
 /// <summary>What <c>HqMatMul.Forward</c> returns: the output and what the layer saves for the backward
-/// (conventions.md "LSQ": the packed INT4 codes of XH and WH, no floating copy; algorithm.md §10 row 14).</summary>
+/// (conventions.md "LSQ": the packed INT4 codes of XH and WH, no floating copy; method.md §10 row 14).</summary>
 /// <param name="Y">N×C output <c>(s_X·s_W)·(x̂·ŵᵀ)</c> (+ bias), row-major.</param>
 /// <param name="PackedX">Codes of XH/s_X, N×D packed two per byte (N×D/2 bytes, <see cref="Int4Packing"/> order).</param>
 /// <param name="PackedW">Codes of WH/s_W, C×D packed (C×D/2 bytes).</param>
@@ -31,7 +31,7 @@ public sealed record HqForwardResult(float[] Y, byte[] PackedX, byte[] PackedW, 
 }
 
 /// <summary>
-/// The HQ-MM forward operator of algorithm.md §2.3: (1) <c>A = X·H</c>, <c>B = W·H</c> with the block Hadamard
+/// The HQ-MM forward operator of method.md §2.3: (1) <c>A = X·H</c>, <c>B = W·H</c> with the block Hadamard
 /// transform (<see cref="HadamardTransform"/>); (2) LSQ codes <c>a = q(A/s_X)</c>, <c>b = q(B/s_W)</c>
 /// (<see cref="LsqQuantizer"/>); (3) pack two per byte (<see cref="Int4Packing"/>); (4) exact INT32 GEMM
 /// <c>P = a·bᵀ</c> on the packed codes (<see cref="IntegerGemm"/>); (5) dequantize <c>Y = (s_X·s_W)·P</c> (one FP32

@@ -7,7 +7,7 @@ public sealed record Int4LinearGradients(
 
 /// <summary>
 /// One INT4 linear layer <c>Y = X·Wᵀ + b</c>, forward and backward, composed from the reference operators
-/// (algorithm.md §3.8, the code-faithful order):
+/// (method.md §3.8, the code-faithful order):
 /// forward = HQ-MM (§2.3); backward = bit split of ∇Y (§3.3) → leverage scores and selection for ∇W and for ∇X
 /// (§3.4, §3.5) → LSS-MM → LSQ backward (masks and step gradients, §3.6) → Hadamard back-transform → ∇b.
 /// The backward recomputes the LSQ ratios from X and W (docs/conventions.md "LSQ"); the GEMM operands are the
@@ -47,7 +47,7 @@ public sealed class Int4LinearReference
         => _hq.Forward(x, w, n, c, d, groupSize, stepX, stepW, mode, bias);
 
     /// <summary>
-    /// The forward with b-bit LSQ codes (b in [2, 8]; algorithm.md §9 items 26 and 27). b = 4 is
+    /// The forward with b-bit LSQ codes (b in [2, 8]; method.md §9 items 26 and 27). b = 4 is
     /// <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, int, float, float, QuantMode, float[])"/>
     /// bit for bit; for b ≠ 4 the result keeps unpacked codes (<see cref="HqForwardResult.CodesX"/>) and
     /// <see cref="Backward"/> then splits ∇Y into b-bit digits too (<see cref="HqForwardResult.Bits"/>).

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace Int4Train.Reference;
 
 /// <summary>
-/// Packing of INT4 codes two per byte in CUTLASS <c>int4b_t</c> order (algorithm.md §2.3 step 3, conventions.md
+/// Packing of INT4 codes two per byte in CUTLASS <c>int4b_t</c> order (method.md §2.3 step 3, conventions.md
 /// "Layout and types"): row by row, byte j of a row is <c>(q[2j+1] &lt;&lt; 4) | (q[2j] &amp; 0xF)</c> (element 2j
 /// in the low nibble, two's complement). Rows need an even length, so a packed rows×cols matrix is
 /// rows×(cols/2) bytes. Unpacking sign-extends each nibble.

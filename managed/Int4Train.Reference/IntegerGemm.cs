@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace Int4Train.Reference;
 
 /// <summary>
-/// The exact integer GEMM of algorithm.md §2.3 step 4 (and §1's three INT4 products), "TN" as conventions.md
+/// The exact integer GEMM of method.md §2.3 step 4 (and §1's three INT4 products), "TN" as conventions.md
 /// "Layout and types": <c>C[m,n] = Σ_k A[m,k]·B[n,k]</c> with A M×K and B N×K both K-contiguous and INT32
 /// accumulation, one kernel thread per output. Two inputs: unpacked codes (<c>sbyte</c>, any int8 value, e.g.
 /// INT4 codes or the bit split's INT8 view <c>14h + l</c>) and packed INT4 (<see cref="Int4Packing"/> order).

@@ -13,7 +13,7 @@ public enum LssTarget
     InputGradient = 1,
 }
 
-/// <summary>The stacked-row selection of leverage score sampling (algorithm.md §3.4, §3.5). Stacked rows
+/// <summary>The stacked-row selection of leverage score sampling (method.md §3.4, §3.5). Stacked rows
 /// 0..N−1 are the high parts of tokens 0..N−1, rows N..2N−1 the low parts.</summary>
 public sealed class LssSelection
 {
@@ -74,7 +74,7 @@ public sealed class LssSelection
 }
 
 /// <summary>
-/// Leverage score sampling of the 2N stacked bit-split rows (algorithm.md §3.4 for ∇W, §3.5 for ∇X;
+/// Leverage score sampling of the 2N stacked bit-split rows (method.md §3.4 for ∇W, §3.5 for ∇X;
 /// conventions.md "Leverage scores and selection"). Integer squared row norms (int64) and the double scores
 /// are computed in ILGPU kernels; <see cref="SamplingMode.Nonzero"/> keeps rows with c &gt; 0 with p = 1;
 /// <see cref="SamplingMode.Bernoulli"/> water-fills p = min(1, λc) with Σp = N on the host (every sum

@@ -10,7 +10,7 @@ namespace Int4Train.Reference;
 public sealed record LsqBackwardResult(float[] ValueGradient, double StepGradient);
 
 /// <summary>
-/// The per-tensor LSQ quantizer of algorithm.md §2.1 and its backward (§3.6), as conventions.md "LSQ":
+/// The per-tensor LSQ quantizer of method.md §2.1 and its backward (§3.6), as conventions.md "LSQ":
 /// <c>v = x / s</c> (one FP32 division), <c>q = clamp(RoundHalfAway(v), Qn, Qp)</c> (Qn = −8 in
 /// <see cref="QuantMode.Code"/>, −7 in <see cref="QuantMode.Paper"/>, Qp = 7); dequantize <c>s·q</c>; step
 /// init <c>(float)(2·mean|V|/sqrt(7) + 1e−10)</c> with the mean through <see cref="CanonicalSum"/>; backward

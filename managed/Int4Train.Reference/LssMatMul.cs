@@ -3,7 +3,7 @@ using ILGPU.Runtime;
 
 namespace Int4Train.Reference;
 
-/// <summary>The weight-gradient product of LSS-MM (algorithm.md §3.4), before the LSQ mask.</summary>
+/// <summary>The weight-gradient product of LSS-MM (method.md §3.4), before the LSQ mask.</summary>
 public sealed class LssWeightGradient
 {
     internal LssWeightGradient(float[] gradient, int[]? high, int[]? low, int rows, int cols, int kHigh, int kLow)
@@ -41,7 +41,7 @@ public sealed class LssWeightGradient
     public int GemmRowsLow { get; }
 }
 
-/// <summary>The activation-gradient product of LSS-MM (algorithm.md §3.5), before the LSQ mask.</summary>
+/// <summary>The activation-gradient product of LSS-MM (method.md §3.5), before the LSQ mask.</summary>
 public sealed class LssInputGradient
 {
     internal LssInputGradient(float[] gradient, int[] high, int[] low, int rows, int cols, int mHigh, int mLow)
@@ -79,7 +79,7 @@ public sealed class LssInputGradient
 }
 
 /// <summary>
-/// LSS-MM, the two backward products from bit-split digits and a leverage-score selection (algorithm.md §3.4
+/// LSS-MM, the two backward products from bit-split digits and a leverage-score selection (method.md §3.4
 /// "LSS-MM procedure for ∇W", §3.5 "Implementation", §3.8 steps 3–4; conventions.md "Leverage scores and
 /// selection"). ∇W: kept rows are gathered, zero-padded to a multiple of 32 and transposed K-major, then a TN
 /// integer GEMM (Nonzero) or a 1/p-weighted double accumulation (Bernoulli). ∇X: kept rows are gathered

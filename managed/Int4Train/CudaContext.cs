@@ -31,8 +31,7 @@ public sealed class CudaContext : IDisposable
         _logger = logger ?? NullLogger.Instance;
         NativeLibraryLoader.EnsureRegistered();
         _accelerator.Bind();
-        NativeStatus.Check(NativeMethods.int4train_context_create_current(out IntPtr raw), "int4train_context_create_current");
-        _handle = new ContextSafeHandle(raw);
+        NativeStatus.Check(NativeMethods.int4train_context_create_current(out _handle), "int4train_context_create_current");
         IntPtr stream = ((CudaStream)_accelerator.DefaultStream).StreamPtr;
         NativeStatus.Check(NativeMethods.int4train_context_set_stream(_handle, stream), "int4train_context_set_stream");
         (DeviceName, ComputeCapability) = QueryInfo();

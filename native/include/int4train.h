@@ -2,7 +2,7 @@
  * int4train.h — the C ABI of libint4train: the one contract between the C# API and the CUDA kernels.
  *
  * Method: "Training Transformers with 4-bit Integers" (Xi et al., NeurIPS 2023); every formula is in
- * ../shared/docs/algorithm.md (cited as §n) and every bit-level rule in docs/conventions.md.
+ * docs/method.md (cited as §n) and every bit-level rule in docs/conventions.md.
  *
  * Rules that hold for every entry point:
  *  - Every function returns an int4train_status. Nothing aborts, nothing prints. On failure the text of the

@@ -8,7 +8,5 @@ internal sealed class ContextSafeHandle : SafeHandleZeroOrMinusOneIsInvalid
 {
     public ContextSafeHandle() : base(ownsHandle: true) { }
 
-    internal ContextSafeHandle(IntPtr handle) : base(ownsHandle: true) => SetHandle(handle);
-
     protected override bool ReleaseHandle() => NativeMethods.int4train_context_destroy(handle) == Status.Success;
 }

@@ -9,16 +9,18 @@ namespace Int4Train.Interop;
 /// </summary>
 internal sealed class GptSafeHandle : SafeHandleZeroOrMinusOneIsInvalid
 {
-    private readonly CudaContext? _context;
-    private readonly bool _contextRef;
+    private CudaContext? _context;
+    private bool _contextRef;
 
+    /// <summary>Created by the interop marshaller (int4train_gpt_create returns the handle directly).</summary>
     public GptSafeHandle() : base(ownsHandle: true) { }
 
-    internal GptSafeHandle(IntPtr handle, CudaContext context, bool contextRef) : base(ownsHandle: true)
+    /// <summary>Ties the handle to its context: the release binds it, and drops the reference taken on its handle
+    /// (<paramref name="contextRef"/>: whether one was taken).</summary>
+    internal void Attach(CudaContext context, bool contextRef)
     {
         _context = context;
         _contextRef = contextRef;
-        SetHandle(handle);
     }
 
     protected override bool ReleaseHandle()

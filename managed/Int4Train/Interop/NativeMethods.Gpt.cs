@@ -21,7 +21,7 @@ internal struct GptAdamWNative
 // The P/Invoke declarations of native/include/int4train_gpt.h, one for one.
 internal static partial class NativeMethods
 {
-    [LibraryImport(Library)] internal static partial Status int4train_gpt_create(ContextSafeHandle ctx, in GptConfigNative config, out IntPtr gpt);
+    [LibraryImport(Library)] internal static partial Status int4train_gpt_create(ContextSafeHandle ctx, in GptConfigNative config, out GptSafeHandle gpt);
     [LibraryImport(Library)] internal static partial Status int4train_gpt_destroy(IntPtr gpt);
     [LibraryImport(Library)] internal static partial Status int4train_gpt_tensor_count(GptSafeHandle gpt, out int count);
     [LibraryImport(Library)]

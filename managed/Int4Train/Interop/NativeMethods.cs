@@ -15,9 +15,9 @@ internal static partial class NativeMethods
     [LibraryImport(Library)] internal static partial int int4train_version();
     [LibraryImport(Library)] internal static partial Status int4train_device_count(out int count);
 
-    [LibraryImport(Library)] internal static partial Status int4train_context_create(int device, out IntPtr ctx);
+    [LibraryImport(Library)] internal static partial Status int4train_context_create(int device, out ContextSafeHandle ctx);
     [LibraryImport(Library)] internal static partial Status int4train_context_destroy(IntPtr ctx);
-    [LibraryImport(Library)] internal static partial Status int4train_context_create_current(out IntPtr ctx);
+    [LibraryImport(Library)] internal static partial Status int4train_context_create_current(out ContextSafeHandle ctx);
     [LibraryImport(Library)] internal static partial Status int4train_context_set_stream(ContextSafeHandle ctx, IntPtr stream);
     [LibraryImport(Library)] internal static partial Status int4train_context_get_stream(ContextSafeHandle ctx, out IntPtr stream);
     [LibraryImport(Library)] internal static partial Status int4train_context_synchronize(ContextSafeHandle ctx);

@@ -3,7 +3,7 @@ namespace Int4Train;
 /// <summary>bfloat16 rounding of FP32 values (1 sign, 8 exponent, 7 mantissa bits: the upper half of a float), the
 /// operand format of the BF16 baseline. Values stay in <see cref="float"/>; only their precision is reduced.</summary>
 /// <remarks>Thread safety: stateless; safe from any thread.</remarks>
-public static class BFloat16
+internal static class BFloat16
 {
     /// <summary>The nearest bfloat16 value of <paramref name="x"/>, ties to even (as a GPU's FP32 → BF16 conversion).
     /// ±∞ stay ±∞, NaN stays a (quiet) NaN with its sign, finite values beyond the largest bfloat16 round to ±∞,

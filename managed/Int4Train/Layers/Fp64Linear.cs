@@ -3,7 +3,7 @@ namespace Int4Train;
 /// <summary>The linear layer in FP64 accumulation: Y = X·Wᵀ + b, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X (X: n×d, W: c×d, ∇Y: n×c).
 /// The FP32 baseline of <see cref="Int4Linear"/> and the ground truth the demo measures errors against.</summary>
 /// <remarks>Thread safety: stateless; safe from any number of threads (the caller must not change the arrays it passes during a call).</remarks>
-public static class Fp64Linear
+internal static class Fp64Linear
 {
     /// <summary>Y = X·Wᵀ + b.</summary>
     public static double[] Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int n, int c, int d)

@@ -74,8 +74,8 @@ public sealed class NativeGpt : IDisposable
         ctxHandle.DangerousAddRef(ref added);
         try
         {
-            NativeStatus.Check(NativeMethods.int4train_gpt_create(ctxHandle, in cfg, out IntPtr raw), "int4train_gpt_create");
-            _handle = new GptSafeHandle(raw, context, added);
+            NativeStatus.Check(NativeMethods.int4train_gpt_create(ctxHandle, in cfg, out _handle), "int4train_gpt_create");
+            _handle.Attach(context, added);
             added = false; // the handle releases the reference now
         }
         finally

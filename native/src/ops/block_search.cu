@@ -1,4 +1,4 @@
-// block_search.cu — Hadamard block-size search, the code's criterion (algorithm.md §2.2, conventions.md
+// block_search.cu — Hadamard block-size search, the code's criterion (method.md §2.2, conventions.md
 // "Block-size search"): for every G | D, score(G) = ‖X̄ − X‖_F·‖W̄ − W‖_F with X̄ = H_G(s_X·q(H_G(X)/s_X)),
 // s_X from the LSQ init rule on H_G(X). Synchronous (the caller needs the chosen G on the host).
 #include "runtime/status.cuh"

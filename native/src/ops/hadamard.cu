@@ -1,4 +1,4 @@
-// hadamard.cu — block-diagonal Walsh–Hadamard transform, algorithm.md §2.2, conventions.md "Hadamard".
+// hadamard.cu — block-diagonal Walsh–Hadamard transform, method.md §2.2, conventions.md "Hadamard".
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/launch.cuh"

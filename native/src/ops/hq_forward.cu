@@ -1,4 +1,4 @@
-// hq_forward.cu — HQ-MM forward (algorithm.md §2.3): Y = s_X·s_W·(q(XH/s_X)·q(WH/s_W)ᵀ) + bias.
+// hq_forward.cu — HQ-MM forward (method.md §2.3): Y = s_X·s_W·(q(XH/s_X)·q(WH/s_W)ᵀ) + bias.
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"

@@ -1,4 +1,4 @@
-// lsq.cu — LSQ quantizer: step init, quantize, dequantize, straight-through backward. algorithm.md §2.1, §3.6;
+// lsq.cu — LSQ quantizer: step init, quantize, dequantize, straight-through backward. method.md §2.1, §3.6;
 // conventions.md "LSQ".
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"

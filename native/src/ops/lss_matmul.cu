@@ -1,4 +1,4 @@
-// lss_matmul.cu — LSS-MM for the weight and the activation gradient (algorithm.md §3.4, §3.5; conventions.md
+// lss_matmul.cu — LSS-MM for the weight and the activation gradient (method.md §3.4, §3.5; conventions.md
 // "Leverage scores and selection"). The selection (keep, p) lives in device memory, so no host sync: the GEMMs run
 // over the full padded row set with the rows that are not taken zeroed (zero rows do not change an integer
 // product, §9 items 8, 19).

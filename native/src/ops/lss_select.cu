@@ -1,4 +1,4 @@
-// lss_select.cu — leverage scores and row selection (algorithm.md §3.4, §3.5; conventions.md "Leverage scores
+// lss_select.cu — leverage scores and row selection (method.md §3.4, §3.5; conventions.md "Leverage scores
 // and selection"). Stacked rows 0..N−1 = high digits, N..2N−1 = low digits.
 //   ∇W scores: c_i = (s_part·sqrt(‖part_i‖²))·(s_X·sqrt(‖a_i‖²));  ∇X scores: c_i = s_part·sqrt(‖part_i‖²)
 //   (integer squared norms in int64, scores in double).

@@ -1,7 +1,7 @@
 namespace Int4Train.Tests.Oracle;
 
 /// <summary>
-/// Independent scalar oracle of the backward operators (algorithm.md §3.3–3.5, conventions.md): plain C# loops,
+/// Independent scalar oracle of the backward operators (method.md §3.3–3.5, conventions.md): plain C# loops,
 /// integers in long, scores and products in double, no ILGPU. FP32 steps of the bit split are written out as
 /// conventions.md states them (MathF.Round with ties away from zero, MathF.Floor). Randomness and decision sums
 /// use the contract's <see cref="Philox"/> and <see cref="CanonicalSum"/>.

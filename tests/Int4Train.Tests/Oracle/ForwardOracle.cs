@@ -1,7 +1,7 @@
 namespace Int4Train.Tests.Oracle;
 
 /// <summary>
-/// Independent scalar oracle of the forward-side operators (algorithm.md §2, §3.6; conventions.md): plain C#
+/// Independent scalar oracle of the forward-side operators (method.md §2, §3.6; conventions.md): plain C#
 /// loops, no ILGPU. Integer results in long; floating steps that the contract pins down are done with the same
 /// FP32 operations (so results can be compared bit for bit), everything else in double.
 /// </summary>

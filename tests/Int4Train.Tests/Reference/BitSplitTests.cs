@@ -4,7 +4,7 @@ using Int4Train.Tests.Oracle;
 
 namespace Int4Train.Tests.Reference.Backward;
 
-/// <summary>Bit splitting (algorithm.md §3.3; §9 items 6, 11–14) against the scalar oracle and its statistics.</summary>
+/// <summary>Bit splitting (method.md §3.3; §9 items 6, 11–14) against the scalar oracle and its statistics.</summary>
 public sealed class BitSplitTests
 {
     private static BitSplit Op => BackwardTestDevice.BitSplit;

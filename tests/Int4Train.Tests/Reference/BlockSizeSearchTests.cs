@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference;
 
-/// <summary>algorithm.md §2.2 (code's criterion) / §9 item 28 for <see cref="BlockSizeSearch"/>.</summary>
+/// <summary>method.md §2.2 (code's criterion) / §9 item 28 for <see cref="BlockSizeSearch"/>.</summary>
 [TestFixture]
 public sealed class BlockSizeSearchTests
 {

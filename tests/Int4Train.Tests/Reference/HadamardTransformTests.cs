@@ -5,7 +5,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference;
 
-/// <summary>algorithm.md §2.2 / §9 items 1–5 for <see cref="HadamardTransform"/>.</summary>
+/// <summary>method.md §2.2 / §9 items 1–5 for <see cref="HadamardTransform"/>.</summary>
 [TestFixture]
 public sealed class HadamardTransformTests
 {

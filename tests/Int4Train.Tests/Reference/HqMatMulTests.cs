@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference;
 
-/// <summary>algorithm.md §2.3 / §9 items 9–10 for <see cref="HqMatMul"/>.</summary>
+/// <summary>method.md §2.3 / §9 items 9–10 for <see cref="HqMatMul"/>.</summary>
 [TestFixture]
 public sealed class HqMatMulTests
 {

@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference;
 
-/// <summary>algorithm.md §2.3 step 3 / §9 item 7 for <see cref="Int4Packing"/>.</summary>
+/// <summary>method.md §2.3 step 3 / §9 item 7 for <see cref="Int4Packing"/>.</summary>
 [TestFixture]
 public sealed class Int4PackingTests
 {

@@ -5,7 +5,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference;
 
-/// <summary>algorithm.md §2.3 step 4 / §9 item 8 for <see cref="IntegerGemm"/>.</summary>
+/// <summary>method.md §2.3 step 4 / §9 item 8 for <see cref="IntegerGemm"/>.</summary>
 [TestFixture]
 public sealed class IntegerGemmTests
 {

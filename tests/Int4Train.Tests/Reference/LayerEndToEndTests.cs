@@ -6,7 +6,7 @@ namespace Int4Train.Tests.Reference;
 
 /// <summary>
 /// End-to-end properties of the whole layer (<see cref="Int4LinearReference"/> forward + backward) against an FP64
-/// <c>nn.Linear</c> (algorithm.md §9 items 26 and 27), through the b-bit overloads (<see cref="QuantBits"/>), and the
+/// <c>nn.Linear</c> (method.md §9 items 26 and 27), through the b-bit overloads (<see cref="QuantBits"/>), and the
 /// guarantee that b = 4 through those overloads is the INT4 layer bit for bit (the native contract).
 /// Data: X Gaussian with two ×50 outlier channels, W Gaussian, ∇Y with skewed row norms and exactly-zero rows.
 /// </summary>

@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference.Backward;
 
-/// <summary>Leverage scores and selection (algorithm.md §3.4, §3.5; §9 items 15, 18, 20, 21).</summary>
+/// <summary>Leverage scores and selection (method.md §3.4, §3.5; §9 items 15, 18, 20, 21).</summary>
 public sealed class LeverageScoreSamplerTests
 {
     private static LeverageScoreSampler Op => BackwardTestDevice.Sampler;

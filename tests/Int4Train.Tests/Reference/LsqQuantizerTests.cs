@@ -5,7 +5,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference;
 
-/// <summary>algorithm.md §2.1, §3.6 / §9 items 6, 22–25 for <see cref="LsqQuantizer"/>.</summary>
+/// <summary>method.md §2.1, §3.6 / §9 items 6, 22–25 for <see cref="LsqQuantizer"/>.</summary>
 [TestFixture]
 public sealed class LsqQuantizerTests
 {

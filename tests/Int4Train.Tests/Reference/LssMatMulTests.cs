@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference.Backward;
 
-/// <summary>LSS-MM for ∇W and ∇X (algorithm.md §3.4, §3.5, §3.8; §9 items 16, 17, 19, 20).</summary>
+/// <summary>LSS-MM for ∇W and ∇X (method.md §3.4, §3.5, §3.8; §9 items 16, 17, 19, 20).</summary>
 public sealed class LssMatMulTests
 {
     private static LssMatMul Op => BackwardTestDevice.MatMul;
