@@ -43,16 +43,8 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     float* gst = mem.get<float>(2);
     double* acc = mem.get<double>(8);
     BENCH_MEM_CHECK(mem);
-    std::vector<uint8_t*> XP, WP;
-    for (int i = 0; i < sets; ++i) {
-        XP.push_back(mem.get<uint8_t>(nd / 2));
-        WP.push_back(mem.get<uint8_t>(cd / 2));
-    }
-    BENCH_MEM_CHECK(mem);
-    // forward of every set: the packed codes the backward ops need
-    if (!lb)
-        for (int i = 0; i < sets; ++i)
-            I4T_TRY(int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, XP[i], WP[i]));
+    std::vector<uint8_t*> XP, WP;  // the packed codes of every set (the forward's output the backward ops need)
+    I4T_TRY(make_packed_codes(ctx, mem, L, n, c, d, group, !lb, y, &XP, &WP));
     r->ops = (li || lb ? 6.0 : 2.0) * n * (double)c * d;
     r->check_ok = -1;
     set_text(r, "no check");

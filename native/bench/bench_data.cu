@@ -156,5 +156,18 @@ int4train_status make_layer_data(int4train_context ctx, DevMem& mem, int n, int 
 
 
 
+int4train_status make_packed_codes(int4train_context ctx, DevMem& mem, const LayerData& L, int n, int c, int d, int group,
+                                   bool run_forward, float* y, std::vector<uint8_t*>* xp, std::vector<uint8_t*>* wp) {
+    for (int i = 0; i < L.sets; ++i) {
+        xp->push_back(mem.get<uint8_t>((int64_t)n * d / 2));
+        wp->push_back(mem.get<uint8_t>((int64_t)c * d / 2));
+        BENCH_MEM_CHECK(mem);
+        if (run_forward)
+            I4T_TRY(int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, (*xp)[i],
+                                         (*wp)[i]));
+    }
+    return INT4TRAIN_SUCCESS;
+}
+
 }  // namespace bench
 }  // namespace i4t

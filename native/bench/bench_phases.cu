@@ -35,12 +35,7 @@ INT4TRAIN_API int4train_status int4train_bench_phases(int4train_context ctx, con
     float* gst = mem.get<float>(4);
     BENCH_MEM_CHECK(mem);
     std::vector<uint8_t*> XP, WP;
-    for (int i = 0; i < sets; ++i) {
-        XP.push_back(mem.get<uint8_t>(nd / 2));
-        WP.push_back(mem.get<uint8_t>(cd / 2));
-        BENCH_MEM_CHECK(mem);
-        I4T_TRY(int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, XP[i], WP[i]));
-    }
+    I4T_TRY(make_packed_codes(ctx, mem, L, n, c, d, group, true, y, &XP, &WP));
     float* gb = mem.get<float>(c);
     BENCH_MEM_CHECK(mem);
     // The real entry points run; the library's phase hook marks each phase with an event (runtime/context.cuh).

@@ -61,6 +61,11 @@ int4train_status compare_i32(cudaStream_t s, const int32_t* a, const int32_t* b,
 int4train_status make_layer_data(int4train_context ctx, DevMem& mem, int n, int c, int d, int group, int sets,
                                  uint64_t seed, bool need_gy, LayerData* L);
 
+// Packed INT4 codes of X and W for every set of L (allocated in mem); run_forward: fill them with hq_forward (y: an
+// n × c scratch output), else leave them allocated only.
+int4train_status make_packed_codes(int4train_context ctx, DevMem& mem, const LayerData& L, int n, int c, int d, int group,
+                                   bool run_forward, float* y, std::vector<uint8_t*>* xp, std::vector<uint8_t*>* wp);
+
 inline bool is_op(const char* a, const char* b) { return strcmp(a, b) == 0; }
 
 int4train_status bench_gemm(int4train_context ctx, const char* op, int m, int n, int k, int warmup, int runs, int sets,

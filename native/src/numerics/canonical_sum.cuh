@@ -13,12 +13,10 @@ namespace i4t {
 constexpr int kCanonChunk = 4096;
 constexpr int kCanonLanes = 256;
 
-// Block of exactly 256 threads: returns the canonical sum of chunk [base, base+len) (len <= 4096) in thread 0.
-template <class F>
-__device__ __forceinline__ double canon_chunk_block(const F& f, int64_t base, int len, double* lanes /*smem 256*/) {
-    int t = threadIdx.x;
-    double acc = 0.0;
-    for (int i = t; i < len; i += kCanonLanes) acc += f(base + i);
+// Block of exactly 256 threads, lane t holding its sum `acc`: the canonical tree s = 128..1 over the 256 lanes;
+// every thread returns the chunk sum. lanes: 256 doubles of shared memory.
+__device__ __forceinline__ double canon_lanes_reduce(double acc, double* lanes) {
+    const int t = threadIdx.x;
     lanes[t] = acc;
     __syncthreads();
     for (int s = kCanonLanes / 2; s >= 1; s >>= 1) {
@@ -28,6 +26,14 @@ __device__ __forceinline__ double canon_chunk_block(const F& f, int64_t base, in
     double r = lanes[0];
     __syncthreads();
     return r;
+}
+
+// Block of exactly 256 threads: returns the canonical sum of chunk [base, base+len) (len <= 4096) in every thread.
+template <class F>
+__device__ __forceinline__ double canon_chunk_block(const F& f, int64_t base, int len, double* lanes /*smem 256*/) {
+    double acc = 0.0;
+    for (int i = threadIdx.x; i < len; i += kCanonLanes) acc += f(base + i);
+    return canon_lanes_reduce(acc, lanes);
 }
 
 // One block per chunk: out[chunk] = canonical chunk sum of f over [chunk*4096, ...).

@@ -222,13 +222,8 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const fl
             s[i] = in ? g[k] : 0.0f;
         }
     }
-    lanes[t] = acc;
-    __syncthreads();
-    for (int h = kCanonLanes / 2; h >= 1; h >>= 1) {
-        if (t < h) lanes[t] += lanes[t + h];
-        __syncthreads();
-    }
-    if (t == 0) chunk_sums[blockIdx.x] = lanes[0];
+    const double chunk = canon_lanes_reduce(acc, lanes);  // the canonical tree over the 256 lanes
+    if (t == 0) chunk_sums[blockIdx.x] = chunk;
     butterfly_smem(s, len, group);
     // accumulate: out ← out + r with one FP32 add of the finished value (out does not alias grad then)
     if (full) {
@@ -286,13 +281,8 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_warp_kernel(con
         }
         x[k] = in ? g[k] : 0.0f;
     }
-    lanes[t] = acc;
-    __syncthreads();
-    for (int h = kCanonLanes / 2; h >= 1; h >>= 1) {
-        if (t < h) lanes[t] += lanes[t + h];
-        __syncthreads();
-    }
-    if (t == 0) chunk_sums[blockIdx.x] = lanes[0];
+    const double chunk = canon_lanes_reduce(acc, lanes);  // the canonical tree over the 256 lanes
+    if (t == 0) chunk_sums[blockIdx.x] = chunk;
     for (int h = 1; h < group; h <<= 1)
 #pragma unroll
         for (int k = 0; k < kFusedPer; ++k) x[k] = butterfly_warp_stage(x[k], h);
