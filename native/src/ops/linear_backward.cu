@@ -40,21 +40,14 @@ __global__ void bias_final_kernel(const double* __restrict__ part, int nparts, i
     gb[j] = accumulate ? __fadd_rn(gb[j], (float)s) : (float)s;
 }
 
-// ∇b on `stream` (deterministic: the two kernels above). part: ceil_div(n, kBiasRows)·c doubles.
-struct BiasTask {
-    const float* gy;
-    int n, c;
-    double* part;
-    float* out;
-    bool accumulate;
-};
-static int4train_status bias_gradient(void* user, cudaStream_t stream) {
-    const BiasTask& t = *static_cast<const BiasTask*>(user);
-    const int parts = (int)ceil_div(t.n, kBiasRows);
+// ∇b (deterministic: the two kernels above). part: ceil_div(n, kBiasRows)·c doubles.
+static int4train_status bias_gradient(int4train_context ctx, const float* gy, int n, int c, double* part, float* out,
+                                      bool accumulate) {
+    const int parts = (int)ceil_div(n, kBiasRows);
     if (parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
-    bias_partial_kernel<<<dim3((unsigned)ceil_div(t.c, 256), (unsigned)parts), 256, 0, stream>>>(t.gy, t.n, t.c, t.part);
+    bias_partial_kernel<<<dim3((unsigned)ceil_div(c, 256), (unsigned)parts), 256, 0, ctx->stream>>>(gy, n, c, part);
     I4T_LAUNCH("bias_partial_kernel");
-    bias_final_kernel<<<(unsigned)ceil_div(t.c, 256), 256, 0, stream>>>(t.part, parts, t.c, t.out, t.accumulate);
+    bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(part, parts, c, out, accumulate);
     I4T_LAUNCH("bias_final_kernel");
     return INT4TRAIN_SUCCESS;
 }
@@ -167,12 +160,8 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
         bias_part = ar.take<double>((int64_t)bias_parts * c);
         grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;
         I4T_ARENA_CHECK(ar);
-        // ∇b (6.) runs on the side stream beside the split
-        BiasTask bias{d_grad_y, n, c, bias_part, d_grad_bias, accumulate != 0};
-        SideTask side;
-        if (d_grad_bias) side = SideTask{bias_gradient, &bias};
         I4T_TRY(lss_folded_impl(ctx, ar, d_grad_y, d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d, seed, mode,
-                                scales, d_grad_x, grad_wh, side));
+                                scales, d_grad_x, grad_wh));
     } else {
         const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
         scales = b.scales;
@@ -200,13 +189,15 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
     //      back-transform), bit-identical to hadamard_impl -> lsq_backward_impl -> hadamard_impl
     const bool acc = accumulate != 0;
-    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws, false));
-    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, grad_wh, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws, acc));
+    // ∇X is always overwritten (in place over ∇(XH)); ∇W and both step gradients accumulate in accumulate mode
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws, false,
+                                       acc));
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, grad_wh, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws, acc,
+                                       acc));
     phase_done(ctx, "recompute+LSQ backward+back-transform (fused)");
-    // 6. (the folded path ran it on the side stream)
-    if (d_grad_bias && !folded) {
-        BiasTask bias{d_grad_y, n, c, bias_part, d_grad_bias, acc};
-        I4T_TRY(bias_gradient(&bias, ctx->stream));
+    // 6.
+    if (d_grad_bias) {
+        I4T_TRY(bias_gradient(ctx, d_grad_y, n, c, bias_part, d_grad_bias, acc));
         phase_done(ctx, "bias gradient");
     }
     return INT4TRAIN_SUCCESS;

@@ -297,10 +297,11 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_warp_kernel(con
 }
 
 // out = H(mask(H(v)) ⊙ grad) and *grad_step = g·CanonicalSum(e·grad) on a flat array of `total` floats made of
-// whole G-blocks; out may alias grad unless accumulate; ws: canon_ws_count(total) + 1 doubles.
+// whole G-blocks; out may alias grad unless accumulate; ws: canon_ws_count(total) + 1 doubles. accumulate: out
+// receives old + result; accumulate_step: *grad_step does (∇X is overwritten while ∇s_X accumulates).
 int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
                                             int group, const float* d_step, int mode, float* out, float* grad_step,
-                                            double* ws, bool accumulate) {
+                                            double* ws, bool accumulate, bool accumulate_step) {
     if (total <= 0) return INT4TRAIN_SUCCESS;
     if (group < 1 || group > 1024 || (group & (group - 1)) != 0 || total % group != 0)
         return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_backward: bad group");
@@ -319,7 +320,7 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* 
         I4T_LAUNCH("hadamard_lsq_back_kernel");
     }
     if (m > 1) I4T_TRY(canonical_sum(LoadDouble{level1}, m, ws + 1 + m, d_sum, ctx->stream));
-    step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, total, grad_step, accumulate);
+    step_grad_finish_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, total, grad_step, accumulate_step);
     I4T_LAUNCH("step_grad_finish_kernel");
     return INT4TRAIN_SUCCESS;
 }

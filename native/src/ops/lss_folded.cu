@@ -8,8 +8,10 @@
 // ∇(VH) = float(s_V·(s↓·double(G))) is the reference's arithmetic (lss_matmul.cu's fold epilogues), so the result is
 // bit-identical to the general path of lss_select.cu + lss_matmul.cu.
 //
-//   1. minmax + scales, then the folded digits in both layouts (bit_split_fold_impl, bit_split.cu), while the side
-//      stream does 2.: X codes transposed (d × n, for ∇W's K = n) and W codes transposed (d × c, for ∇X's K = c)
+//   1. minmax + scales, then the folded digits in both layouts (bit_split_fold_impl, bit_split.cu)
+//   2. X codes transposed (d × n, for ∇W's K = n) and W codes transposed (d × c, for ∇X's K = c)
+// (Running 2. and ∇b on a second stream beside 1. was measured on the H200 and gained nothing: the split already
+// fills every SM, so the side kernels only queued behind it.)
 //   3. ∇(WH) = s_X·(s↓·A_colsᵀ·Xᵀ) (c × d) and ∇(XH) = s_W·(s↓·A_rows·Ŵ) (n × d) straight into the outputs
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
@@ -51,8 +53,7 @@ void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
 
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
-                                 int d, uint64_t seed, int mode, float* scales, float* grad_xh, float* grad_wh,
-                                 const SideTask& side) {
+                                 int d, uint64_t seed, int mode, float* scales, float* grad_xh, float* grad_wh) {
     const FoldedShape s = folded_shape(ctx, n, c, d);
     int8_t* rows = ar.take<int8_t>((int64_t)n * s.cp);
     int8_t* cols = ar.take<int8_t>((int64_t)c * s.kp);
@@ -60,18 +61,11 @@ int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* 
     int8_t* wt = ar.take<int8_t>((int64_t)d * s.cp);
     char* ws = ar.take<char>((int64_t)s.gemm_ws);
     I4T_ARENA_CHECK(ar);
-    // The code transposes (and the caller's side task, e.g. ∇b) need no ∇Y digits: they run on the side stream
-    // while the split, which is bound by its Philox arithmetic, runs on the main stream.
-    // The side stream is joined on every path, so a failure never leaves a capture with an unjoined branch.
-    I4T_TRY(fork_side(ctx));
-    int4train_status st = unpack_transpose_pad(ctx, x_packed, n, d, xt, d, s.kp, ctx->side);
-    if (st == INT4TRAIN_SUCCESS) st = unpack_transpose_pad(ctx, w_packed, c, d, wt, d, s.cp, ctx->side);
-    if (st == INT4TRAIN_SUCCESS && side.run) st = side.run(side.user, ctx->side);
-    if (st == INT4TRAIN_SUCCESS) st = bit_split_fold_impl(ctx, ar, grad_y, n, c, seed, mode, rows, s.cp, cols, s.kp, scales);
-    const int4train_status joined = join_side(ctx);
-    I4T_TRY(st);
-    I4T_TRY(joined);
-    phase_done(ctx, "bit split (folded digits, both layouts) | side stream: code transposes, bias gradient");
+    I4T_TRY(bit_split_fold_impl(ctx, ar, grad_y, n, c, seed, mode, rows, s.cp, cols, s.kp, scales));
+    phase_done(ctx, "bit split (folded digits, both layouts)");
+    I4T_TRY(unpack_transpose_pad(ctx, x_packed, n, d, xt, d, s.kp));
+    I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, wt, d, s.cp));
+    phase_done(ctx, "codes transposed (X, W)");
     I4T_TRY(gemm_padded_lss(ctx, cols, xt, step_x, scales + 2, grad_wh, d, c, d, s.kp, ws, s.gemm_ws));
     phase_done(ctx, "LSS dW (GEMM, scaling epilogue)");
     I4T_TRY(gemm_padded_lss(ctx, rows, wt, step_w, scales + 2, grad_xh, d, n, d, s.cp, ws, s.gemm_ws));

@@ -26,7 +26,7 @@ int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int ro
                             int rows_pad, int ld);
 // Unpacks packed rows (rows × cols/2) transposed: out[c, r] (cols_pad × ld_rows, zero padding).
 int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols,
-                                      int8_t* out, int cols_pad, int ld_rows, cudaStream_t stream = nullptr);
+                                      int8_t* out, int cols_pad, int ld_rows);
 
 // The intermediate buffers of the layer backward (int4train_linear_backward, and the benchmark that times its
 // phases): one layout, planned and carved in one place. Plan order: linear_backward_plan_buffers, then any extra
@@ -57,16 +57,11 @@ int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const flo
 // linear_backward steps 1–3 for Nonzero sampling on the SM90 path (lss_folded.cu): writes ∇(XH), ∇(WH) and the
 // split scales; bit-identical to the general path. Available when lss_folded_available says so.
 bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, const float* grad_w);
-// Work a caller runs on the side stream beside the split (e.g. the bias gradient, which reads ∇Y only).
-struct SideTask {
-    int4train_status (*run)(void* user, cudaStream_t stream) = nullptr;
-    void* user = nullptr;
-};
+
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
-                                 int d, uint64_t seed, int mode, float* scales, float* grad_xh, float* grad_wh,
-                                 const SideTask& side = SideTask{});
+                                 int d, uint64_t seed, int mode, float* scales, float* grad_xh, float* grad_wh);
 void lss_select_plan(Plan& p, int n, int c, int d);
 int4train_status lss_select_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                  const float* scales, const int8_t* x_codes, const float* step_x, int n, int c, int d,
@@ -88,10 +83,11 @@ int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int
                                     const float* d_step_w, const float* d_bias, int n, int c, float* d_y);
 // Fused recompute + LSQ backward + back-transform (linear_backward steps 4–5), bit-identical to
 // hadamard_impl(v) -> lsq_backward_impl(vh, grad) -> hadamard_impl: out = H(mask ⊙ grad), *grad_step as
-// lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles. accumulate: out and *grad_step
-// receive old + result (one FP32 add of the finished value per element); out must not alias grad then.
+// lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles. accumulate: out receives old + result
+// (one FP32 add of the finished value per element; out must not alias grad then); accumulate_step: the same for
+// *grad_step.
 int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
                                             int group, const float* d_step, int mode, float* out, float* grad_step,
-                                            double* ws, bool accumulate);
+                                            double* ws, bool accumulate, bool accumulate_step);
 
 }  // namespace i4t

@@ -101,19 +101,18 @@ int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int ro
 }
 
 int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols, int8_t* out,
-                                      int cols_pad, int ld_rows, cudaStream_t stream) {
-    if (!stream) stream = ctx->stream;
+                                      int cols_pad, int ld_rows) {
     if (cols_pad < cols || ld_rows < rows) return fail(INT4TRAIN_ERROR_INTERNAL, "unpack_transpose_pad: bad padding");
     if (!ctx->generic_kernels && cols % 8 == 0 && ld_rows % 16 == 0 && (uintptr_t)out % 16 == 0 && (uintptr_t)packed % 4 == 0) {
         dim3 grid((unsigned)ceil_div(cols_pad, kTransTile), (unsigned)ceil_div(ld_rows, kTransTile));
         if (grid.y > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "unpack_transpose_pad: too many rows");
-        unpack_transpose_wide_kernel<<<grid, 256, 0, stream>>>(packed, rows, cols, out, cols_pad, ld_rows);
+        unpack_transpose_wide_kernel<<<grid, 256, 0, ctx->stream>>>(packed, rows, cols, out, cols_pad, ld_rows);
         I4T_LAUNCH("unpack_transpose_wide_kernel");
         return INT4TRAIN_SUCCESS;
     }
     dim3 grid((unsigned)ceil_div(cols_pad, 32), (unsigned)ceil_div(ld_rows, 32));
     if (grid.y > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "unpack_transpose_pad: too many rows");
-    unpack_transpose_pad_kernel<<<grid, dim3(32, 8), 0, stream>>>(packed, rows, cols, out, cols_pad, ld_rows);
+    unpack_transpose_pad_kernel<<<grid, dim3(32, 8), 0, ctx->stream>>>(packed, rows, cols, out, cols_pad, ld_rows);
     I4T_LAUNCH("unpack_transpose_pad_kernel");
     return INT4TRAIN_SUCCESS;
 }

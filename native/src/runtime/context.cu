@@ -48,23 +48,6 @@ int4train_status ensure_workspace(int4train_context ctx, size_t bytes) {
     return INT4TRAIN_SUCCESS;
 }
 
-int4train_status fork_side(int4train_context ctx) {
-    if (!ctx->side) {
-        I4T_CUDA(cudaStreamCreateWithFlags(&ctx->side, cudaStreamNonBlocking));
-        I4T_CUDA(cudaEventCreateWithFlags(&ctx->fork_ev, cudaEventDisableTiming));
-        I4T_CUDA(cudaEventCreateWithFlags(&ctx->join_ev, cudaEventDisableTiming));
-    }
-    I4T_CUDA(cudaEventRecord(ctx->fork_ev, ctx->stream));
-    I4T_CUDA(cudaStreamWaitEvent(ctx->side, ctx->fork_ev, 0));
-    return INT4TRAIN_SUCCESS;
-}
-
-int4train_status join_side(int4train_context ctx) {
-    I4T_CUDA(cudaEventRecord(ctx->join_ev, ctx->side));
-    I4T_CUDA(cudaStreamWaitEvent(ctx->stream, ctx->join_ev, 0));
-    return INT4TRAIN_SUCCESS;
-}
-
 int4train_status make_arena(int4train_context ctx, const Plan& plan, Arena* out) {
     I4T_TRY(ensure_workspace(ctx, plan.bytes));
     out->base = static_cast<char*>(ctx->ws);
@@ -156,13 +139,6 @@ INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx) 
         if (e != cudaSuccess) st = fail_cuda(e, "cudaFreeAsync(workspace)");
         e = cudaStreamSynchronize(ctx->stream);
         if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaStreamSynchronize");
-    }
-    if (ctx->side) {
-        cudaError_t e = cudaStreamSynchronize(ctx->side);
-        if (e == cudaSuccess) e = cudaStreamDestroy(ctx->side);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaStreamDestroy(side)");
-        cudaEventDestroy(ctx->fork_ev);
-        cudaEventDestroy(ctx->join_ev);
     }
     if (ctx->own) {
         cudaError_t e = cudaStreamDestroy(ctx->own);

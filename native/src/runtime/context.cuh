@@ -22,9 +22,6 @@ struct int4train_context_s {
     cudaStream_t own = nullptr;
     cudaStream_t stream = nullptr;  // own or borrowed
     void* ws = nullptr;             // growable device workspace (stream-ordered allocation)
-    // A second stream for work that can overlap the main stream's (fork_side/join_side; created on first use).
-    cudaStream_t side = nullptr;
-    cudaEvent_t fork_ev = nullptr, join_ev = nullptr;
     size_t ws_bytes = 0;
     // Optional phase hook (the benchmark's per-phase breakdown): the layer forward and backward call it after each
     // of their phases with the phase's name; null in normal use.
@@ -38,11 +35,6 @@ namespace i4t {
 int4train_status enter(int4train_context ctx);
 // Grows the workspace to at least `bytes` (stream-ordered: no host synchronisation).
 int4train_status ensure_workspace(int4train_context ctx, size_t bytes);
-// Fork/join with the side stream: after fork_side, work queued on ctx->side starts once everything queued so far on
-// ctx->stream is done; join_side makes ctx->stream wait for everything queued on ctx->side. Both are event based (no
-// host synchronisation) and are captured into a CUDA graph as parallel branches.
-int4train_status fork_side(int4train_context ctx);
-int4train_status join_side(int4train_context ctx);
 // Marks the end of a named phase of a composite operator for the phase hook (a no-op without one).
 inline void phase_done(int4train_context ctx, const char* phase) {
     if (ctx->phase_hook) ctx->phase_hook(ctx->phase_user, phase);
