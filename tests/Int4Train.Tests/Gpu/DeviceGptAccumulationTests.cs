@@ -32,7 +32,7 @@ public sealed class DeviceGptAccumulationTests : GpuFixture
             var b = ((DeviceGptModel)split.Model).Native;
             foreach (var t in a.Tensors)
             {
-                float[] ga = a.Read(t.Index, NativeGptBuffer.Grad), gb = b.Read(t.Index, NativeGptBuffer.Grad);
+                float[] ga = a.Read(t.Index, NativeGptBuffer.Gradient), gb = b.Read(t.Index, NativeGptBuffer.Gradient);
                 float scale = ga.Max(MathF.Abs);
                 Assert.That(scale, Is.GreaterThan(0f), $"{t.Name} has a gradient");
                 for (int i = 0; i < ga.Length; i++)
