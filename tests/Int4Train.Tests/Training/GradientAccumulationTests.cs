@@ -61,6 +61,33 @@ public class GradientAccumulationTests
     }
 
     [Test]
+    public void Int4WithDropout_InPasses_ResumesExactly()
+    {
+        var config = Config(LinearPrecision.Int4HqLss, 2) with { Layers = 1, Context = 8, Dropout = 0.1f, ColdStartSteps = 1, ReinitializeAtStep = 2 };
+        using var straight = Trainer.Create(config, BuiltInText.Text, TrainingFixture.Backend);
+        straight.Run(4, evalEvery: 2);
+        double expected = straight.TrainStep(decaySteps: 10);
+        string dir = CliRunner.TempDir("micro-resume");
+        try
+        {
+            using (var first = Trainer.Create(config, BuiltInText.Text, TrainingFixture.Backend)) first.Run(2, evalEvery: 2, dir);
+            using var resumed = Trainer.Resume(Path.Combine(dir, "checkpoint.bin"), BuiltInText.Text, TrainingFixture.Backend);
+            Assert.That(resumed.Model.LayerProgress.Select(p => p.StepCount), Is.All.EqualTo(4), "2 steps of 2 passes");
+            resumed.Run(4, evalEvery: 2);
+            Assert.That(resumed.TrainStep(decaySteps: 10), Is.EqualTo(expected), "bit-identical continuation");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Test]
+    public void Passes_DrawTheirOwnDropoutMasks()
+    {
+        Assert.That(Trainer.DropoutStep(7, 0), Is.EqualTo(7), "one pass keeps the run's masks");
+        var keys = Enumerable.Range(0, 4).SelectMany(i => new[] { 0L, 1, 2 }.Select(s => Trainer.DropoutStep(s, i))).ToArray();
+        Assert.That(keys, Is.Unique);
+    }
+
+    [Test]
     public void MicroBatch_IsCheckpointed_AndOldCheckpointsReadAsNone()
     {
         string dir = CliRunner.TempDir("micro");
