@@ -6,6 +6,8 @@
 # speed PRESET (default baby-gpt; tiny, small, baby-gpt, gpt2-small, gpt-1b) times every precision of our device GPT
 # and then PyTorch BF16 on the same configuration (the bench passes the sizes to torch_gpt.py) in this one job, and
 # writes $OUT/<date>-<gpu>-gpt-speed-PRESET.json/.md; SPEED_ARGS adds bench options (--micro-batch 4, --steps 20 …).
+# train: PRESET (default baby-gpt) into $OUT/PRECISION (baby-gpt) or $OUT/PRESET-PRECISION; TRAIN_ARGS adds CLI
+# options, EVAL_EVERY the validation interval (default 250).
 # Logs and results go to ${OUT:-./train-logs}. DATA defaults to .carry/tinyshakespeare.txt.
 set -uo pipefail
 OUT=${OUT:-$PWD/train-logs}; mkdir -p "$OUT"
@@ -42,8 +44,10 @@ while [ $# -gt 0 ]; do
       prec=$2; steps=$3; shift 3
       extra=()
       if [ $# -gt 0 ] && [ -d "$1" ]; then extra=(--resume "$1/checkpoint.bin"); shift; fi
-      dotnet stage/cli/Int4Train.Cli.dll train --device gpu --data "$DATA" --preset baby-gpt --precision "$prec" \
-        --steps "${TOTAL_STEPS:-$steps}" --eval-every 250 --out "$OUT/$prec" "${extra[@]}" 2>&1 | tail -15
+      preset=${PRESET:-baby-gpt}; dir="$OUT/$prec"; [ "$preset" = baby-gpt ] || dir="$OUT/$preset-$prec"
+      # shellcheck disable=SC2086 # TRAIN_ARGS is a list of options (--micro-batch 4 …)
+      dotnet stage/cli/Int4Train.Cli.dll train --device gpu --data "$DATA" --preset "$preset" --precision "$prec" \
+        --steps "${TOTAL_STEPS:-$steps}" --eval-every "${EVAL_EVERY:-250}" --out "$dir" ${TRAIN_ARGS:-} "${extra[@]}" 2>&1 | tail -15
       ;;
     *) echo "unknown verb $1"; exit 2 ;;
   esac
