@@ -4,21 +4,25 @@ using Int4Train.Training;
 namespace Int4Train.Cli;
 
 /// <summary>The options that shape a training run, shared by train, demo and compare (one definition, one meaning):
-/// data, preset and its overrides, steps, validation interval, output folder, device, --plain and --overwrite.</summary>
+/// data, preset and its overrides (model size, batch, micro-batch, INT4 schedule), steps, validation interval, output folder, device, --plain and --overwrite.</summary>
 internal sealed class RunOptions
 {
     /// <summary>Defaults that differ between commands.</summary>
     public sealed record Defaults(int Steps = 100, int EvalEvery = 25, string? OutDescription = null);
 
     public Option<string?> Data { get; } = CliOptions.Text("--data", "Character-level training text, 90/10 train/validation split; without it a small built-in text (the log says so)", "FILE");
-    public Option<string> Preset { get; } = CliOptions.Choice("--preset", "Model preset: tiny (2×32, context 32), small (4×128, context 64, batch 16), baby-gpt (nanoGPT's 6×384, context 256, batch 64)", GptConfig.PresetNames, "tiny");
+    public Option<string> Preset { get; } = CliOptions.Choice("--preset", "Model preset: tiny (2×32, context 32), small (4×128, context 64, batch 16), baby-gpt (nanoGPT's 6×384, context 256, batch 64), gpt2-small (12×768, context 1024, batch 8), gpt-1b (24×2048, 16 heads, context 1024, batch 8)", GptConfig.PresetNames, "tiny");
     public Option<int> Steps { get; }
     public Option<int> EvalEvery { get; }
     public Option<string?> Out { get; }
     public Option<int?> Seed { get; } = CliOptions.OptionalInt("--seed", "Seed of initialisation, batches, dropout and the INT4 layers' randomness (default: the preset's, 1337)", int.MinValue);
     public Option<string> Device { get; } = CliOptions.Choice("--device", "gpu: the whole model on the CUDA GPU; cpu: the host model, INT4 layers on the ILGPU CPU reference (slow); auto: gpu when one is usable", ModelBackend.Devices, "auto");
-    public Option<int?> Batch { get; } = CliOptions.OptionalInt("--batch", "Sequences per step (default: the preset's)", 1);
+    public Option<int?> Layers { get; } = CliOptions.OptionalInt("--layers", "Transformer blocks (default: the preset's)", 1);
+    public Option<int?> Heads { get; } = CliOptions.OptionalInt("--heads", "Attention heads; the width must divide by it (default: the preset's)", 1);
+    public Option<int?> Width { get; } = CliOptions.OptionalInt("--width", "Embedding width (default: the preset's)", 1);
     public Option<int?> Context { get; } = CliOptions.OptionalInt("--context", "Context length in characters (default: the preset's)", 1);
+    public Option<int?> Batch { get; } = CliOptions.OptionalInt("--batch", "Sequences per step (default: the preset's)", 1);
+    public Option<int?> MicroBatch { get; } = CliOptions.OptionalInt("--micro-batch", "Sequences per forward+backward pass: a step runs batch/N passes with their gradients accumulated, as one batch (N divides the batch; default: the whole batch in one pass)", 1);
     public Option<int?> ColdStart { get; } = CliOptions.OptionalInt("--cold-start", "INT4 from scratch (App. A.4): step sizes reset to 2·mean|X|/√7 for the first N steps, then learned (presets: tiny 10, small 50, baby-gpt 100)", 0);
     public Option<int?> ReinitStep { get; } = CliOptions.OptionalInt("--reinit-step", "One re-search of the Hadamard block size and re-initialisation of the step sizes at step N; -1: off (presets: baby-gpt 125, others off)", -1);
     public Option<string?> Sampling { get; } = SamplingOption();
@@ -34,10 +38,10 @@ internal sealed class RunOptions
 
     /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
     /// given with --resume they must agree with it).</summary>
-    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Batch, Context, ColdStart, ReinitStep, Sampling];
+    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Steps, EvalEvery, Out, Seed, Device, Batch, Context, ColdStart, ReinitStep, Sampling, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, ColdStart, ReinitStep, Sampling, Plain, Overwrite];
 
     /// <summary>Adds every option to a command.</summary>
     public void AddTo(Command command)
@@ -48,14 +52,15 @@ internal sealed class RunOptions
     /// <summary>The preset with the overrides given.</summary>
     public GptConfig Config(ParseResult p) => Override(p, GptConfig.Preset(p.GetValue(Preset)!));
 
-    /// <summary>A checkpoint's configuration with the options given here applied (a given --preset brings its model
-    /// and optimiser settings, the checkpoint keeps the rest): equal to the checkpoint's when they agree with it.</summary>
+    /// <summary>A checkpoint's configuration with the options given here applied (a given --preset brings its optimiser
+    /// settings, the checkpoint keeps the model's size and the rest): equal to the checkpoint's when they agree with it.</summary>
     public GptConfig Continuing(ParseResult p, GptConfig checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var config = !p.Given(Preset) ? checkpoint : GptConfig.Preset(p.GetValue(Preset)!) with
         {
-            Seed = checkpoint.Seed, BatchSize = checkpoint.BatchSize, Context = checkpoint.Context, ColdStartSteps = checkpoint.ColdStartSteps,
+            Seed = checkpoint.Seed, Layers = checkpoint.Layers, Heads = checkpoint.Heads, Width = checkpoint.Width,
+            BatchSize = checkpoint.BatchSize, MicroBatch = checkpoint.MicroBatch, Context = checkpoint.Context, ColdStartSteps = checkpoint.ColdStartSteps,
             ReinitializeAtStep = checkpoint.ReinitializeAtStep, Sampling = checkpoint.Sampling, Precision = checkpoint.Precision,
         };
         return Override(p, config);
@@ -64,8 +69,12 @@ internal sealed class RunOptions
     private GptConfig Override(ParseResult p, GptConfig config)
     {
         if (p.GetValue(Seed) is int seed) config = config with { Seed = seed };
-        if (p.GetValue(Batch) is int batch) config = config with { BatchSize = batch };
+        if (p.GetValue(Layers) is int layers) config = config with { Layers = layers };
+        if (p.GetValue(Heads) is int heads) config = config with { Heads = heads };
+        if (p.GetValue(Width) is int width) config = config with { Width = width };
         if (p.GetValue(Context) is int context) config = config with { Context = context };
+        if (p.GetValue(Batch) is int batch) config = config with { BatchSize = batch };
+        if (p.GetValue(MicroBatch) is int micro) config = config with { MicroBatch = micro == config.BatchSize ? 0 : micro };
         if (p.GetValue(ColdStart) is int cold) config = config with { ColdStartSteps = cold };
         if (p.GetValue(ReinitStep) is int reinit) config = config with { ReinitializeAtStep = reinit };
         if (p.GetValue(Sampling) is string s) config = config with { Sampling = s == "bernoulli" ? SamplingMode.Bernoulli : SamplingMode.Nonzero };

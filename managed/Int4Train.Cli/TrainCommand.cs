@@ -85,5 +85,6 @@ internal static class TrainCommand
     }
 
     private static string Describe(GptConfig c) =>
-        $"{GptConfig.PrecisionName(c.Precision)}, {c.Layers} layers × {c.Width}, context {c.Context}, batch {c.BatchSize}, seed {c.Seed}";
+        $"{GptConfig.PrecisionName(c.Precision)}, {c.Layers} layers × {c.Width}, {c.Heads} heads, context {c.Context}, batch {c.BatchSize} " +
+        $"({c.PassesPerStep} × {c.PassBatch} a pass), seed {c.Seed}";
 }

@@ -31,8 +31,8 @@ public sealed class DeviceGptModel : IGptModel
         _gpt = new NativeGpt(context, new NativeGptOptions
         {
             Layers = config.Layers, Heads = config.Heads, Width = config.Width, Context = config.Context,
-            MaxBatch = config.BatchSize, Vocab = vocabSize, Dropout = config.Dropout,
-            Linear = config.Linear with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
+            MaxBatch = config.PassBatch, Vocab = vocabSize, Dropout = config.Dropout,
+            Linear = config.BlockLinearOptions with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
         });
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)
@@ -64,6 +64,12 @@ public sealed class DeviceGptModel : IGptModel
     /// <summary>The native model (tensors by index, buffers).</summary>
     public NativeGpt Native => _gpt;
 
+    /// <summary>Device memory the model holds: what it allocated (parameters, gradients, AdamW moments, activations
+    /// sized for one pass of <see cref="GptConfig.PassBatch"/> sequences) plus its context's workspace, which only
+    /// grows, so after some steps this is the high-water mark of both (the CUDA context and cuBLAS's own workspace
+    /// are not included, as PyTorch's max_memory_allocated leaves them out).</summary>
+    public long DeviceMemoryBytes => _gpt.AllocatedBytes + _context.WorkspaceBytes;
+
     /// <inheritdoc />
     public IReadOnlyList<LayerProgress> LayerProgress
     {
@@ -87,8 +93,8 @@ public sealed class DeviceGptModel : IGptModel
         ArgumentNullException.ThrowIfNull(tokens);
         if (batch < 1 || tokens.Length == 0 || tokens.Length % batch != 0)
             throw new ArgumentException($"tokens ({tokens.Length}) must be a non-empty batch × t array for batch {batch}.", nameof(tokens));
-        if (batch > Config.BatchSize)
-            throw new ArgumentException($"batch {batch} exceeds the model's batch size {Config.BatchSize}.", nameof(batch));
+        if (batch > Config.PassBatch)
+            throw new ArgumentException($"batch {batch} exceeds the sequences a pass holds ({Config.PassBatch}: the micro-batch, or the batch without one).", nameof(batch));
         int t = tokens.Length / batch;
         _lastT = t;
         // Hash.Key(seed, step, site) = Mix(key ^ site): the native side mixes in the site
@@ -100,7 +106,7 @@ public sealed class DeviceGptModel : IGptModel
     }
 
     /// <inheritdoc />
-    public void Backward() => _gpt.Backward();
+    public void Backward(float lossScale = 1f) => _gpt.Backward(lossScale);
 
     /// <inheritdoc />
     public void ZeroGrad() => _gpt.ZeroGrad();

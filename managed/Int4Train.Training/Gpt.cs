@@ -34,7 +34,7 @@ public sealed class Gpt
         var init = GptInit.Draw(config, vocabSize);
         var linears = GptTensorTable.Linears(config).Select(s =>
         {
-            var lin = new Int4Linear(s.In, s.Out, backend, config.Linear with { Seed = s.Key });
+            var lin = new Int4Linear(s.In, s.Out, backend, config.BlockLinearOptions with { Seed = s.Key });
             init[s.Name + ".weight"].CopyTo(lin.Weight, 0);
             init[s.Name + ".bias"].CopyTo(lin.Bias, 0);
             return lin;
@@ -161,12 +161,14 @@ public sealed class Gpt
         return GptOps.SoftmaxCrossEntropy(_probs, targets, n, v);
     }
 
-    /// <summary>Backward of the last forward (which had targets): accumulates every parameter's gradient.</summary>
-    public void Backward()
+    /// <summary>Backward of the last forward (which had targets): accumulates every parameter's gradient of
+    /// <paramref name="lossScale"/> × the mean loss (a micro-batch of M sequences in a step of B passes M/B, so the
+    /// accumulated gradients are those of the step's mean loss).</summary>
+    public void Backward(float lossScale = 1f)
     {
         if (!_backwardReady) throw new InvalidOperationException("Backward needs a training Forward with targets first.");
         int n = _b * _t, c = Config.Width, v = VocabSize;
-        float[] dlogits = GptOps.CrossEntropyBackward(_probs, _targets, n, v);
+        float[] dlogits = GptOps.CrossEntropyBackward(_probs, _targets, n, v, lossScale);
         float[] dlnf = GptOps.HeadBackward(_dwte, dlogits, _lnf, _wte, n, c, v);
         var dx = new float[n * c];
         GptOps.LayerNormBackward(dx, _dlnfW, _dlnfB, dlnf, _xf, _lnfW, _lnfMean, _lnfRstd, n, c);

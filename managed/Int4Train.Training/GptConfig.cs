@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace Int4Train.Training;
 
-/// <summary>Model and optimisation settings of a GPT run. Presets: <see cref="Tiny"/>, <see cref="Small"/>, <see cref="BabyGpt"/>.</summary>
+/// <summary>Model and optimisation settings of a GPT run. Presets: <see cref="Tiny"/>, <see cref="Small"/>, <see cref="BabyGpt"/>,
+/// <see cref="Gpt2Small"/>, <see cref="Gpt1B"/>.</summary>
 /// <remarks>Thread safety: immutable (init-only); safe to share between threads.</remarks>
 public sealed record GptConfig
 {
@@ -14,6 +17,10 @@ public sealed record GptConfig
     public int Context { get; init; } = 32;
     /// <summary>Sequences per step B.</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>Sequences per forward+backward pass M (gradient accumulation): a step of <see cref="BatchSize"/>
+    /// sequences runs as B/M passes whose gradients add up to those of one batch of B (M must divide B); 0: the whole
+    /// batch in one pass (checkpoints written before this setting existed read as 0).</summary>
+    public int MicroBatch { get; init; }
     /// <summary>Dropout probability (embeddings, attention weights, residual branches), as nanoGPT.</summary>
     public float Dropout { get; init; }
     /// <summary>Peak learning rate.</summary>
@@ -74,18 +81,37 @@ public sealed record GptConfig
         ReinitializeAtStep = 125, // ≈ 2 epochs of tinyshakespeare's 1.0 M training characters at 64 × 256 tokens a step
     };
 
+    /// <summary>GPT-2 small's shape (12 layers × 768, 12 heads, context 1024; ~85 M parameters besides the embeddings)
+    /// with GPT-2's recipe as nanoGPT's train_gpt2 reproduces it: lr 6e-4 → 6e-5 after 700 warm-up steps, β2 0.95,
+    /// weight decay 0.1, no dropout, batch 8 × 1024 tokens a step.</summary>
+    public static GptConfig Gpt2Small => new()
+    {
+        Layers = 12, Heads = 12, Width = 768, Context = 1024, BatchSize = 8, Dropout = 0f,
+        LearningRate = 6e-4f, MinLearningRate = 6e-5f, WarmupSteps = 700, Beta2 = 0.95f, WeightDecay = 0.1f,
+        GradClip = 1f, ValidationFraction = 0.1f, EvalBatches = 20, ColdStartSteps = 100,
+    };
+
+    /// <summary>About 1.2 B parameters: 24 layers × 2048, 16 heads (128 wide), context 1024, the GPT-2 recipe at a
+    /// lower peak learning rate (3e-4 → 3e-5, as GPT-3's 1.3 B model used 2e-4), batch 8 × 1024 tokens a step.</summary>
+    public static GptConfig Gpt1B => Gpt2Small with
+    {
+        Layers = 24, Heads = 16, Width = 2048, LearningRate = 3e-4f, MinLearningRate = 3e-5f,
+    };
+
     /// <summary>The preset names <see cref="Preset"/> knows.</summary>
-    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "small", "baby-gpt"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["tiny", "small", "baby-gpt", "gpt2-small", "gpt-1b"];
 
     /// <summary>The precision names <see cref="ParsePrecision"/> knows.</summary>
     public static IReadOnlyList<string> PrecisionNames { get; } = ["int4", "int4-lsq", "bf16", "fp32"];
 
-    /// <summary>The preset of a name: tiny, small, baby-gpt.</summary>
+    /// <summary>The preset of a name: tiny, small, baby-gpt, gpt2-small, gpt-1b.</summary>
     public static GptConfig Preset(string name) => name switch
     {
         "tiny" => Tiny,
         "small" => Small,
         "baby-gpt" => BabyGpt,
+        "gpt2-small" => Gpt2Small,
+        "gpt-1b" => Gpt1B,
         _ => throw new ArgumentException($"Unknown preset '{name}'; known presets: {string.Join(", ", PresetNames)}.", nameof(name)),
     };
 
@@ -109,12 +135,34 @@ public sealed record GptConfig
         _ => precision.ToString(),
     };
 
+    /// <summary>Sequences per forward+backward pass: <see cref="MicroBatch"/>, or the whole batch when it is 0.</summary>
+    [JsonIgnore]
+    public int PassBatch => MicroBatch == 0 ? BatchSize : MicroBatch;
+
+    /// <summary>Forward+backward passes per optimiser step (B/M).</summary>
+    [JsonIgnore]
+    public int PassesPerStep => BatchSize / PassBatch;
+
+    /// <summary>The options each block linear is built with: <see cref="Linear"/> with its cold start and
+    /// re-initialisation counted in training forwards, as the layer policy counts them (docs/conventions.md "Layer
+    /// policy"): with <see cref="PassesPerStep"/> passes a step, cold start N steps is N·A forwards and the
+    /// re-initialisation at step R happens at the first pass of step R, forward R·A, so both keep their meaning in
+    /// optimiser steps.</summary>
+    [JsonIgnore]
+    public Int4LinearOptions BlockLinearOptions => PassesPerStep == 1 ? Linear : Linear with
+    {
+        ColdStartSteps = checked(ColdStartSteps * PassesPerStep),
+        ReinitializeAtStep = ReinitializeAtStep < 0 ? ReinitializeAtStep : checked(ReinitializeAtStep * PassesPerStep),
+    };
+
     /// <summary>Throws an <see cref="ArgumentException"/> on inconsistent settings, including sizes whose products
     /// (activations of a batch, attention scores) would not fit in an array.</summary>
     public void Validate()
     {
         if (Layers < 1 || Heads < 1 || Width < 1 || Context < 1 || BatchSize < 1)
             throw new ArgumentException($"Layers, heads, width, context and batch must be positive (got {Layers}, {Heads}, {Width}, {Context}, {BatchSize}).");
+        if (MicroBatch < 0 || MicroBatch > BatchSize || (MicroBatch > 0 && BatchSize % MicroBatch != 0))
+            throw new ArgumentException($"The micro-batch {MicroBatch} must divide the batch {BatchSize} (0: the whole batch in one pass).");
         if (Width % Heads != 0) throw new ArgumentException($"Width {Width} must be divisible by the head count {Heads}.");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"Dropout must be in [0, 1), got {Dropout}.");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"ValidationFraction must be in (0, 1), got {ValidationFraction}.");
@@ -126,11 +174,13 @@ public sealed record GptConfig
         foreach (var (name, v) in new[] { (nameof(LearningRate), LearningRate), (nameof(MinLearningRate), MinLearningRate), (nameof(Beta1), Beta1),
                      (nameof(Beta2), Beta2), (nameof(WeightDecay), WeightDecay), (nameof(GradClip), GradClip) })
             if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite non-negative number, got {v}.");
+        Fits("cold start × passes a step (in layer forwards)", ColdStartSteps, PassesPerStep);
+        Fits("re-initialisation step × passes a step (in layer forwards)", Math.Max(0, ReinitializeAtStep), PassesPerStep);
         if (!Enum.IsDefined(Precision)) throw new ArgumentException($"Unknown precision {(int)Precision}.");
         if (!Enum.IsDefined(Sampling)) throw new ArgumentException($"Unknown sampling mode {(int)Sampling}.");
         // checked products: the largest arrays of a step (the MLP's 4C activations, the attention scores B·H·T·T)
-        Fits("batch × context × 4·width (the MLP activations)", BatchSize, Context, 4, Width);
-        Fits("batch × heads × context × context (the attention scores)", BatchSize, Heads, Context, Context);
+        Fits("batch × context × 4·width (the MLP activations of a pass)", PassBatch, Context, 4, Width);
+        Fits("batch × heads × context × context (the attention scores of a pass)", PassBatch, Heads, Context, Context);
         Fits("context × width (the position embedding)", Context, Width);
         Fits("4·width × width (an MLP weight)", 4, Width, Width);
     }
@@ -141,7 +191,7 @@ public sealed record GptConfig
         Validate();
         if (vocabSize < 2) throw new ArgumentException($"The vocabulary needs at least 2 symbols, got {vocabSize}.");
         Fits("vocabulary × width (the token embedding)", vocabSize, Width);
-        Fits("batch × context × vocabulary (the logits)", BatchSize, Context, vocabSize);
+        Fits("batch × context × vocabulary (the logits of a pass)", PassBatch, Context, vocabSize);
     }
 
     /// <summary>Throws when the product of positive sizes exceeds the largest array (checked arithmetic: no wrap-around).</summary>
@@ -158,6 +208,6 @@ public sealed record GptConfig
         }
         if (product > Array.MaxLength)
             throw new ArgumentException($"The configuration is too large: {what} = {(product == long.MaxValue ? "more than 2^63" : product.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))} elements, " +
-                $"more than an array holds ({Array.MaxLength:N0}); reduce the batch, context or width (batch {BatchSize}, context {Context}, width {Width}, heads {Heads}).");
+                $"more than an array holds ({Array.MaxLength:N0}); reduce the (micro-)batch, context or width (batch {BatchSize}, micro-batch {PassBatch}, context {Context}, width {Width}, heads {Heads}).");
     }
 }

@@ -270,11 +270,12 @@ internal static class GptOps
         return loss / n;
     }
 
-    /// <summary>∂logits = (p − onehot(target)) / N for L = mean cross-entropy.</summary>
-    public static float[] CrossEntropyBackward(float[] probs, int[] targets, int n, int v)
+    /// <summary>∂logits = scale·(p − onehot(target)) / N for L = scale · mean cross-entropy (scale: a micro-batch's
+    /// share of the step's batch).</summary>
+    public static float[] CrossEntropyBackward(float[] probs, int[] targets, int n, int v, float scale = 1f)
     {
         var d = new float[n * v];
-        float inv = 1f / n;
+        float inv = scale / n;
         for (int i = 0; i < n; i++)
         {
             for (int j = 0; j < v; j++) d[i * v + j] = probs[i * v + j] * inv;

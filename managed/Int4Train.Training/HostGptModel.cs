@@ -45,7 +45,7 @@ public sealed class HostGptModel : IGptModel
         Model.Forward(tokens, targets, batch, step, training);
 
     /// <inheritdoc />
-    public void Backward() => Model.Backward();
+    public void Backward(float lossScale = 1f) => Model.Backward(lossScale);
 
     /// <inheritdoc />
     public void ZeroGrad() => Model.ZeroGrad();

@@ -34,8 +34,9 @@ public interface IGptModel : IDisposable
     /// <see cref="Backward"/> needs. <paramref name="step"/> keys the dropout masks (only when training).</summary>
     double Forward(int[] tokens, int[]? targets, int batch, long step, bool training);
 
-    /// <summary>Gradients of the last forward (which had targets), accumulated.</summary>
-    void Backward();
+    /// <summary>Gradients of <paramref name="lossScale"/> × the last forward's mean loss (it had targets), accumulated:
+    /// a step of B sequences run as passes of M scales each by M/B (gradient accumulation, <see cref="GptConfig.MicroBatch"/>).</summary>
+    void Backward(float lossScale = 1f);
 
     /// <summary>Zeroes every gradient.</summary>
     void ZeroGrad();

@@ -103,17 +103,39 @@ public sealed class Trainer : IDisposable
     /// <summary>The host model and vocabulary of a checkpoint.</summary>
     public static (IGptModel Model, string Vocab) LoadModel(string checkpoint, Int4Backend backend) => LoadModel(checkpoint, HostModel(backend));
 
-    /// <summary>One optimiser step; returns the training loss of its batch.</summary>
+    /// <summary>One optimiser step; returns the training loss of its batch. The batch runs as
+    /// <see cref="GptConfig.PassesPerStep"/> forward+backward passes of <see cref="GptConfig.PassBatch"/> sequences (gradient
+    /// accumulation): each pass's gradient is scaled by its share M/B, so the step sees the gradient of the whole batch's
+    /// mean loss (equal to one pass of B up to float summation order), and the returned loss is the mean of the passes'.</summary>
     public double TrainStep(long decaySteps)
     {
         var (x, y) = Data.Batch(false, Config.BatchSize, Config.Context, Hash.Key(Config.Seed, Step, 1));
         Model.ZeroGrad();
-        double loss = Model.Forward(x, y, Config.BatchSize, Step, training: true);
-        Model.Backward();
+        int passes = Config.PassesPerStep;
+        double loss = 0;
+        for (int i = 0; i < passes; i++)
+        {
+            var (px, py) = Pass(x, y, i);
+            loss += Model.Forward(px, py, Config.PassBatch, DropoutStep(Step, i), training: true);
+            Model.Backward(1f / passes);
+        }
         Model.OptimizerStep(AdamW.LearningRate(Config, Step, decaySteps));
         Step++;
-        return loss;
+        return loss / passes;
     }
+
+    /// <summary>The sequences of pass <paramref name="i"/> of a batch (rows i·M … (i+1)·M − 1; the whole batch with one pass).</summary>
+    private (int[] X, int[] Y) Pass(int[] x, int[] y, int i)
+    {
+        if (Config.PassesPerStep == 1) return (x, y);
+        int len = Config.PassBatch * Config.Context;
+        return (x[(i * len)..((i + 1) * len)], y[(i * len)..((i + 1) * len)]);
+    }
+
+    /// <summary>The step value that keys pass <paramref name="i"/>'s dropout masks: the step itself for the first pass (so a
+    /// run without accumulation keeps its masks), a value no real step reaches for the others (2⁴⁰·i + step), so the
+    /// passes of a step draw independent masks.</summary>
+    internal static long DropoutStep(long step, int i) => i == 0 ? step : step + ((long)i << 40);
 
     /// <summary>Mean loss over <see cref="GptConfig.EvalBatches"/> fixed batches of a split, without dropout.</summary>
     public double Evaluate(bool validation = true)
@@ -122,9 +144,13 @@ public sealed class Trainer : IDisposable
         for (int i = 0; i < Config.EvalBatches; i++)
         {
             var (x, y) = Data.Batch(validation, Config.BatchSize, Config.Context, Hash.Key(Config.Seed, i, validation ? 2 : 3));
-            sum += Model.Forward(x, y, Config.BatchSize, 0, training: false);
+            for (int j = 0; j < Config.PassesPerStep; j++) // the passes are equal in size: the mean of their means is the batch's
+            {
+                var (px, py) = Pass(x, y, j);
+                sum += Model.Forward(px, py, Config.PassBatch, 0, training: false);
+            }
         }
-        return sum / Config.EvalBatches;
+        return sum / ((double)Config.EvalBatches * Config.PassesPerStep);
     }
 
     /// <summary>Trains until <paramref name="totalSteps"/> (the cosine schedule's length), validating every
@@ -149,8 +175,8 @@ public sealed class Trainer : IDisposable
             ckpt = RunFolder.CheckpointPath(outDir);
         }
         _log.LogInformation("model: {Description}", Model.Description);
-        _log.LogInformation("GPT: {Layers} layers, {Heads} heads, {Width} wide, context {Context}, batch {Batch}, vocab {Vocab}, {Params:N0} parameters; block linears {Precision}",
-            Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Model.VocabSize, Model.ParameterCount, GptConfig.PrecisionName(Config.Precision));
+        _log.LogInformation("GPT: {Layers} layers, {Heads} heads, {Width} wide, context {Context}, batch {Batch} ({Passes} × {Micro} a pass), vocab {Vocab}, {Params:N0} parameters; block linears {Precision}",
+            Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Config.PassesPerStep, Config.PassBatch, Model.VocabSize, Model.ParameterCount, GptConfig.PrecisionName(Config.Precision));
         var records = new List<TrainRecord>();
         var clock = Stopwatch.StartNew();
         var session = Stopwatch.StartNew();

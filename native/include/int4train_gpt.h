@@ -92,6 +92,12 @@ INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const in
                                                      uint64_t dropout_key, int training, float* h_loss);
 /* Backward of the last forward (training, with targets): accumulates every gradient. No host synchronisation. */
 INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt);
+/* int4train_gpt_backward of loss_scale × the mean loss (finite): gradient accumulation runs a step of B sequences as
+ * passes of M with loss_scale = M/B, so the accumulated gradients are those of the step's mean loss. */
+INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, float loss_scale);
+/* Bytes of device memory the model allocated itself (parameters, gradients, AdamW moments, activations, scratch);
+ * the context's workspace (int4train_context_info) comes on top. */
+INT4TRAIN_API int4train_status int4train_gpt_memory(int4train_gpt gpt, int64_t* h_bytes);
 INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt);
 /* Global-norm clipping and AdamW on every tensor (the INT4 step sizes only once their layer's cold start is over;
  * step sizes are kept positive, s ← |s|, §2.1). h_grad_norm (may be NULL: no synchronisation) receives the norm

@@ -1,21 +1,32 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using Int4Train.Training;
 
 namespace Int4Train.Bench;
 
 /// <summary>
-/// Int4Train.Bench gpt [--preset baby-gpt] [--precisions bf16,fp32,int4,int4-lsq] [--data FILE] [--steps N] [--warmup N]
-///                     [--torch FILE.json] [--out DIR] [--name NAME]
-///   training speed of the device GPT (DeviceGptModel) per precision: warm-up steps (cold start, block-size search),
-///   then the median and mean of timed steps, each step as the trainer runs it (zero grad, forward with the loss read
-///   back, backward, AdamW). --torch adds the PyTorch baseline measured by perf/training/torch_gpt.py in the same job.
-///   Writes DIR/&lt;date&gt;-NAME-gpt-speed.json and .md.
+/// Int4Train.Bench gpt [--preset baby-gpt] [--layers N] [--heads N] [--width N] [--context N] [--batch N] [--micro-batch N]
+///                     [--precisions bf16,fp32,int4,int4-lsq] [--data FILE] [--steps N] [--warmup N]
+///                     [--torch-script perf/training/torch_gpt.py | --torch FILE.json] [--out DIR] [--name NAME]
+///   training speed of the device GPT (DeviceGptModel) per precision, for any preset with the CLI's size overrides:
+///   warm-up steps (cold start, block-size search), then the median and mean of timed steps, each step the trainer's
+///   own (<see cref="Trainer.TrainStep"/>: zero grad, forward+backward per pass with the loss read back, AdamW). Reports
+///   tokens/s, ms/step, model FLOPs utilisation against the H200's dense BF16 peak and the device memory the model
+///   holds (<see cref="DeviceGptModel.DeviceMemoryBytes"/>). --torch-script runs the PyTorch baseline of the same
+///   configuration in the same job (after our runs, in its own process); --torch reads one measured before.
+///   Writes DIR/&lt;date&gt;-&lt;gpu&gt;-gpt-speed-&lt;preset&gt;.json and .md (GptSpeedReport).
 /// </summary>
 internal static class GptSpeed
 {
-    internal sealed record Row(string Precision, double MsPerStepMedian, double MsPerStepMean, double TokensPerSecond, double FinalLoss);
+    /// <summary>The H200's dense BF16 tensor-core peak (FLOP/s), the MFU denominator for every precision.</summary>
+    internal const double PeakFlops = 989e12;
+
+    internal sealed record Row(string Precision, double MsPerStepMedian, double MsPerStepMean, double TokensPerSecond,
+        double Mfu, long PeakMemoryBytes, double FinalLoss);
+
+    /// <summary>Model FLOPs per trained token: 6 per parameter (forward + backward) plus the attention's
+    /// 12·layers·context·width (PaLM's appendix B; QKᵀ and AV, forward and backward, at full context).</summary>
+    internal static double FlopsPerToken(long parameters, GptConfig c) => 6.0 * parameters + 12.0 * c.Layers * c.Context * c.Width;
 
     public static int Run(string[] args)
     {
@@ -24,63 +35,83 @@ internal static class GptSpeed
             int i = Array.IndexOf(args, name);
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
-        var config = GptConfig.Preset(Opt("--preset", "baby-gpt"));
+        int? OptInt(string name) => Opt(name, "") is { Length: > 0 } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
+        string preset = Opt("--preset", "baby-gpt");
+        var config = GptConfig.Preset(preset);
+        config = config with
+        {
+            Layers = OptInt("--layers") ?? config.Layers, Heads = OptInt("--heads") ?? config.Heads, Width = OptInt("--width") ?? config.Width,
+            Context = OptInt("--context") ?? config.Context, BatchSize = OptInt("--batch") ?? config.BatchSize,
+            MicroBatch = OptInt("--micro-batch") ?? config.MicroBatch,
+        };
+        if (config.MicroBatch == config.BatchSize) config = config with { MicroBatch = 0 };
+        config.Validate();
         string[] precisions = Opt("--precisions", "bf16,fp32,int4,int4-lsq").Split(',', StringSplitOptions.RemoveEmptyEntries);
-        string? dataPath = Opt("--data", "");
+        string dataPath = Opt("--data", "");
         string text = dataPath.Length > 0 ? File.ReadAllText(dataPath) : BuiltInText.Text;
         int steps = int.Parse(Opt("--steps", "30")), warmup = int.Parse(Opt("--warmup", "10"));
-        string outDir = Opt("--out", "perf/results"), name = Opt("--name", "h100");
-        var data = new CharDataset(text, config.ValidationFraction, config.Context);
+        string outDir = Opt("--out", "perf/results");
         var rows = new List<Row>();
         string device = "";
+        long parameters = 0;
         foreach (string p in precisions)
         {
             var cfg = config with { Precision = GptConfig.ParsePrecision(p) };
-            using var model = DeviceGptModel.Create(cfg, data.VocabSize);
-            device = model.Description.Split(':')[0];
+            DeviceGptModel? model = null;
+            using var trainer = Trainer.Create(cfg, text, (c, v) => model = DeviceGptModel.Create(c, v));
+            device = model!.Description.Split(':')[0].Replace("CUDA ", "", StringComparison.Ordinal).Split(" (sm_")[0];
+            parameters = model.ParameterCount;
             var times = new List<double>();
             double loss = double.NaN;
             for (int s = 0; s < warmup + steps; s++)
             {
-                var (x, y) = data.Batch(false, cfg.BatchSize, cfg.Context, (ulong)(1000 + s));
                 var sw = Stopwatch.StartNew();
-                model.ZeroGrad();
-                loss = model.Forward(x, y, cfg.BatchSize, s, training: true);
-                model.Backward();
-                model.OptimizerStep(AdamW.LearningRate(cfg, s, 5000));
+                loss = trainer.TrainStep(5000); // reads the loss back: the step is done when it returns
                 if (s >= warmup) times.Add(sw.Elapsed.TotalMilliseconds);
             }
             times.Sort();
             double median = times[times.Count / 2], mean = times.Average();
             double tps = (double)cfg.BatchSize * cfg.Context / (mean / 1000);
-            rows.Add(new Row(p, median, mean, tps, loss));
-            Console.WriteLine($"{p,-9} {median,8:F2} ms/step (median)  {mean,8:F2} mean  {tps,12:N0} tokens/s  loss {loss:F4}");
+            double mfu = tps * FlopsPerToken(parameters, cfg) / PeakFlops;
+            var row = new Row(p, median, mean, tps, mfu, model.DeviceMemoryBytes, loss);
+            rows.Add(row);
+            Console.WriteLine($"{p,-9} {median,8:F2} ms/step (median)  {mean,8:F2} mean  {tps,12:N0} tokens/s  MFU {100 * mfu,5:F1}%  " +
+                $"memory {row.PeakMemoryBytes / 1048576.0,9:N0} MiB  loss {loss:F4}");
         }
-        JsonElement? torch = null;
-        string torchPath = Opt("--torch", "");
-        if (torchPath.Length > 0 && File.Exists(torchPath)) torch = JsonDocument.Parse(File.ReadAllText(torchPath)).RootElement.Clone();
-
+        string name = Opt("--name", Runner.GpuShortName(device));
         Directory.CreateDirectory(outDir);
-        string stem = Path.Combine(outDir, $"{DateTime.UtcNow:yyyy-MM-dd}-{name}-gpt-speed");
-        File.WriteAllText(stem + ".json", JsonSerializer.Serialize(new
+        JsonElement? torch = Torch(Opt("--torch", ""), Opt("--torch-script", ""), config, dataPath, steps, warmup, Path.Combine(outDir, $"torch-speed-{preset}.json"));
+        if (torch is { } tj && tj.TryGetProperty("tokens_per_s", out var ttps))
         {
-            device, preset = Opt("--preset", "baby-gpt"), batch = config.BatchSize, context = config.Context, steps, warmup,
-            rows, torch,
-        }, Program.Json));
-        var md = new StringBuilder();
-        md.AppendLine($"# GPT training speed — {Opt("--preset", "baby-gpt")} (batch {config.BatchSize} × context {config.Context}), {device}");
-        md.AppendLine();
-        md.AppendLine($"Each step: zero grad, forward (loss read back), backward, AdamW; {warmup} warm-up steps, then {steps} timed.");
-        md.AppendLine();
-        md.AppendLine("| precision | ms/step (median) | ms/step (mean) | tokens/s | vs PyTorch BF16 |");
-        md.AppendLine("|---|---:|---:|---:|---:|");
-        double torchTps = torch is { } tj && tj.TryGetProperty("tokens_per_s", out var v) ? v.GetDouble() : double.NaN;
-        foreach (var r in rows)
-            md.AppendLine($"| {r.Precision} | {r.MsPerStepMedian:F2} | {r.MsPerStepMean:F2} | {r.TokensPerSecond:N0} | {(double.IsNaN(torchTps) ? "–" : (r.TokensPerSecond / torchTps).ToString("F2") + "×")} |");
-        if (!double.IsNaN(torchTps))
-            md.AppendLine($"| PyTorch BF16 autocast, uncompiled ({torch!.Value.GetProperty("torch").GetString()}) | {torch.Value.GetProperty("ms_per_step").GetDouble():F2} | | {torchTps:N0} | 1.00× |");
-        File.WriteAllText(stem + ".md", md.ToString());
-        Console.WriteLine($"wrote {stem}.json and .md");
+            double tps = ttps.GetDouble(), ms = tj.GetProperty("ms_per_step").GetDouble();
+            long mem = tj.TryGetProperty("max_memory_allocated", out var m) ? m.GetInt64() : 0;
+            rows.Add(new Row("torch-bf16", ms, ms, tps, tps * FlopsPerToken(parameters, config) / PeakFlops, mem, double.NaN));
+        }
+        GptSpeedReport.Write(Path.Combine(outDir, $"{DateTime.UtcNow:yyyy-MM-dd}-{name}-gpt-speed-{preset}"),
+            new GptSpeedReport.Data(device, preset, config, parameters, FlopsPerToken(parameters, config), steps, warmup, rows, torch));
         return 0;
+    }
+
+    /// <summary>The PyTorch baseline: read from a file, or measured now by running the script on the same configuration.</summary>
+    private static JsonElement? Torch(string file, string script, GptConfig c, string data, int steps, int warmup, string json)
+    {
+        if (script.Length > 0)
+        {
+            if (data.Length == 0) throw new ArgumentException("--torch-script needs --data (the script reads the text from a file).");
+            var psi = new ProcessStartInfo("python3") { UseShellExecute = false };
+            foreach (string a in new[]
+                     {
+                         script, "--data", data, "--json", json, "--steps", steps.ToString(), "--warmup", warmup.ToString(),
+                         "--layers", c.Layers.ToString(), "--heads", c.Heads.ToString(), "--width", c.Width.ToString(),
+                         "--context", c.Context.ToString(), "--batch", c.BatchSize.ToString(), "--micro-batch", c.PassBatch.ToString(),
+                         "--dropout", c.Dropout.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     })
+                psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start python3");
+            p.WaitForExit();
+            if (p.ExitCode != 0) { Console.WriteLine($"torch baseline: {script} exited with {p.ExitCode}; the report has no PyTorch row"); return null; }
+            file = json;
+        }
+        return file.Length > 0 && File.Exists(file) ? JsonDocument.Parse(File.ReadAllText(file)).RootElement.Clone() : null;
     }
 }

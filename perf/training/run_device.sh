@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# run_device.sh — the GPU job of issue 6 on a machine with a GPU, nvcc, PyTorch and only the .NET runtime, from a
-# checkout carrying stage/ (./build.sh stage-gpu) and CUTLASS (.carry/cutlass.tar.xz): builds native/, runs the
+# run_device.sh — the GPU job of issues 6 and 12 on a machine with a GPU, nvcc, PyTorch and only the .NET runtime,
+# from a checkout carrying stage/ (./build.sh stage-gpu) and CUTLASS (.carry/cutlass.tar.xz): builds native/, runs the
 # device-GPT GPU tests, then (optional verbs) the speed comparison with PyTorch and training runs.
-#   bash perf/training/run_device.sh [test] [speed] [train PRECISION STEPS [RESUME_DIR]] ...
+#   bash perf/training/run_device.sh [test] [speed [PRESET]] [train PRECISION STEPS [RESUME_DIR]] ...
+# speed PRESET (default baby-gpt; tiny, small, baby-gpt, gpt2-small, gpt-1b) times every precision of our device GPT
+# and then PyTorch BF16 on the same configuration (the bench passes the sizes to torch_gpt.py) in this one job, and
+# writes $OUT/<date>-<gpu>-gpt-speed-PRESET.json/.md; SPEED_ARGS adds bench options (--micro-batch 4, --steps 20 …).
+# train: PRESET (default baby-gpt) into $OUT/PRECISION (baby-gpt) or $OUT/PRESET-PRECISION; TRAIN_ARGS adds CLI
+# options, EVAL_EVERY the validation interval (default 250).
 # Logs and results go to ${OUT:-./train-logs}. DATA defaults to .carry/tinyshakespeare.txt.
 set -uo pipefail
 OUT=${OUT:-$PWD/train-logs}; mkdir -p "$OUT"
@@ -29,15 +34,20 @@ while [ $# -gt 0 ]; do
       echo "device GPT tests: exit $?"; grep -E "^failed |^\s+(Expected|But was|at Int4Train)|loss .* -> |total:|failed:|succeeded:|skipped:" "$OUT/device-gpt-tests.log" | head -40
       shift ;;
     speed)
-      python3 perf/training/torch_gpt.py --data "$DATA" --json "$OUT/torch-speed.json" 2>&1 | tail -2
-      dotnet stage/bench/Int4Train.Bench.dll gpt --data "$DATA" --torch "$OUT/torch-speed.json" --out "$OUT" ${SPEED_ARGS:-} 2>&1 | tail -8
-      shift ;;
+      preset=baby-gpt; shift
+      case "${1:-}" in tiny|small|baby-gpt|gpt2-small|gpt-1b) preset=$1; shift ;; esac
+      # shellcheck disable=SC2086 # SPEED_ARGS is a list of options
+      dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$preset" --data "$DATA" --torch-script perf/training/torch_gpt.py \
+        --out "$OUT" ${SPEED_ARGS:-} 2>&1 | tail -12
+      ;;
     train)
       prec=$2; steps=$3; shift 3
       extra=()
       if [ $# -gt 0 ] && [ -d "$1" ]; then extra=(--resume "$1/checkpoint.bin"); shift; fi
-      dotnet stage/cli/Int4Train.Cli.dll train --device gpu --data "$DATA" --preset baby-gpt --precision "$prec" \
-        --steps "${TOTAL_STEPS:-$steps}" --eval-every 250 --out "$OUT/$prec" "${extra[@]}" 2>&1 | tail -15
+      preset=${PRESET:-baby-gpt}; dir="$OUT/$prec"; [ "$preset" = baby-gpt ] || dir="$OUT/$preset-$prec"
+      # shellcheck disable=SC2086 # TRAIN_ARGS is a list of options (--micro-batch 4 …)
+      dotnet stage/cli/Int4Train.Cli.dll train --device gpu --data "$DATA" --preset "$preset" --precision "$prec" \
+        --steps "${TOTAL_STEPS:-$steps}" --eval-every "${EVAL_EVERY:-250}" --out "$dir" ${TRAIN_ARGS:-} "${extra[@]}" 2>&1 | tail -15
       ;;
     *) echo "unknown verb $1"; exit 2 ;;
   esac

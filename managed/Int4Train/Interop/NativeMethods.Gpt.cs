@@ -36,6 +36,8 @@ internal static partial class NativeMethods
     internal static unsafe partial Status int4train_gpt_forward(GptSafeHandle gpt, int* tokens, int* targets, int batch, int t, ulong dropoutKey,
         int training, float* loss);
     [LibraryImport(Library)] internal static partial Status int4train_gpt_backward(GptSafeHandle gpt);
+    [LibraryImport(Library)] internal static partial Status int4train_gpt_backward_scaled(GptSafeHandle gpt, float lossScale);
+    [LibraryImport(Library)] internal static partial Status int4train_gpt_memory(GptSafeHandle gpt, out long bytes);
     [LibraryImport(Library)] internal static partial Status int4train_gpt_zero_grad(GptSafeHandle gpt);
     [LibraryImport(Library)] internal static unsafe partial Status int4train_gpt_adamw_step(GptSafeHandle gpt, in GptAdamWNative p, float* gradNorm);
     [LibraryImport(Library)] internal static unsafe partial Status int4train_gpt_probabilities(GptSafeHandle gpt, int row, float* probs);

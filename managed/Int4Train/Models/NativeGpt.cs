@@ -195,8 +195,24 @@ public sealed class NativeGpt : IDisposable
         return loss;
     }
 
-    /// <summary>Backward of the last training forward: accumulates every gradient (asynchronous).</summary>
-    public void Backward() => NativeStatus.Check(NativeMethods.int4train_gpt_backward(Handle), "int4train_gpt_backward");
+    /// <summary>Backward of the last training forward: accumulates every gradient of <paramref name="lossScale"/> × its
+    /// mean loss (asynchronous; gradient accumulation passes M/B per pass of M sequences in a step of B).</summary>
+    public void Backward(float lossScale = 1f)
+    {
+        if (!float.IsFinite(lossScale)) throw new ArgumentOutOfRangeException(nameof(lossScale), lossScale, "The loss scale must be finite.");
+        NativeStatus.Check(NativeMethods.int4train_gpt_backward_scaled(Handle, lossScale), "int4train_gpt_backward_scaled");
+    }
+
+    /// <summary>Bytes of device memory the model allocated (parameters, gradients, AdamW moments, activations,
+    /// scratch); the context's workspace comes on top.</summary>
+    public long AllocatedBytes
+    {
+        get
+        {
+            NativeStatus.Check(NativeMethods.int4train_gpt_memory(Handle, out long bytes), "int4train_gpt_memory");
+            return bytes;
+        }
+    }
 
     /// <summary>Zeroes every gradient (asynchronous).</summary>
     public void ZeroGrad() => NativeStatus.Check(NativeMethods.int4train_gpt_zero_grad(Handle), "int4train_gpt_zero_grad");

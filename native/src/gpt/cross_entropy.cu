@@ -46,9 +46,9 @@ cudaError_t softmax_cross_entropy(cudaStream_t s, float* probs, float* losses, f
 }
 
 __global__ void cross_entropy_backward_kernel(float* __restrict__ probs, const int32_t* __restrict__ targets, int n,
-                                              int v) {
+                                              int v, float loss_scale) {
     int64_t total = (int64_t)n * v;
-    float inv_n = 1.0f / n;
+    float inv_n = loss_scale / n;
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
         int64_t row = e / v;
         int j = (int)(e - row * v);
@@ -56,8 +56,8 @@ __global__ void cross_entropy_backward_kernel(float* __restrict__ probs, const i
     }
 }
 
-cudaError_t cross_entropy_backward(cudaStream_t s, float* probs, const int32_t* targets, int n, int v) {
-    cross_entropy_backward_kernel<<<grid_for((int64_t)n * v, 256), 256, 0, s>>>(probs, targets, n, v);
+cudaError_t cross_entropy_backward(cudaStream_t s, float* probs, const int32_t* targets, int n, int v, float loss_scale) {
+    cross_entropy_backward_kernel<<<grid_for((int64_t)n * v, 256), 256, 0, s>>>(probs, targets, n, v, loss_scale);
     return cudaGetLastError();
 }
 

@@ -79,6 +79,7 @@ struct int4train_gpt_s {
     float* norm_out = nullptr;
     double* norm_scratch = nullptr;
     std::vector<void*> allocations;
+    int64_t allocated_bytes = 0;  // what allocations hold (int4train_gpt_memory)
     // the last forward
     int b = 0, t = 0;
     bool has_targets = false, training = false, probs_valid = false, backward_ready = false;
@@ -92,9 +93,11 @@ struct int4train_gpt_s {
 
     template <class T> int4train_status alloc(T** p, int64_t count) {
         void* raw = nullptr;
-        cudaError_t e = cudaMalloc(&raw, sizeof(T) * (size_t)(count > 0 ? count : 1));
+        size_t bytes = sizeof(T) * (size_t)(count > 0 ? count : 1);
+        cudaError_t e = cudaMalloc(&raw, bytes);
         if (e != cudaSuccess) return i4t::fail_cuda(e, "int4train_gpt_create: cudaMalloc");
         allocations.push_back(raw);
+        allocated_bytes += (int64_t)bytes;
         *p = static_cast<T*>(raw);
         return INT4TRAIN_SUCCESS;
     }

@@ -137,6 +137,13 @@ INT4TRAIN_API int4train_status int4train_gpt_layer_key(int4train_gpt gpt, int li
 }
 
 
+INT4TRAIN_API int4train_status int4train_gpt_memory(int4train_gpt gpt, int64_t* h_bytes) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_memory"));
+    I4T_NOTNULL(h_bytes);
+    *h_bytes = gpt->allocated_bytes;
+    return INT4TRAIN_SUCCESS;
+}
+
 INT4TRAIN_API int4train_status int4train_gpt_probabilities(int4train_gpt gpt, int row, float* h_probs) {
     I4T_TRY(check_gpt(gpt, "int4train_gpt_probabilities"));
     I4T_NOTNULL(h_probs);

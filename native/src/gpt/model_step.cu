@@ -81,7 +81,14 @@ INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const in
 }
 
 INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt) {
+    return int4train_gpt_backward_scaled(gpt, 1.0f);
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, float loss_scale) {
     I4T_TRY(check_gpt(gpt, "int4train_gpt_backward"));
+    if (!isfinite(loss_scale))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_backward_scaled: loss_scale %g is not finite",
+                    (double)loss_scale);
     if (!gpt->backward_ready)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
                     "int4train_gpt_backward: needs a training forward with targets first (and only one backward per forward)");
@@ -93,7 +100,7 @@ INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt) {
     float p = gpt->dropout_p();
     int64_t nc = (int64_t)n * C;
     // head and final LayerNorm
-    I4T_CUDA(nn::cross_entropy_backward(s, gpt->probs, gpt->targets, n, V));
+    I4T_CUDA(nn::cross_entropy_backward(s, gpt->probs, gpt->targets, n, V, loss_scale));
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, false, false, n, C, V, 1.0f, gpt->probs, V, 0, gpt->P(gpt->wte), C, 0, 0.0f,
                       gpt->dln, C, 0));
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, true, false, V, C, n, 1.0f, gpt->probs, V, 0, gpt->lnf, C, 0, 1.0f,

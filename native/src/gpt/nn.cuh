@@ -72,7 +72,8 @@ int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComp
 cudaError_t softmax_cross_entropy(cudaStream_t s, float* probs, float* losses, float* mean, const int32_t* targets,
                                   int n, int v);
 // In place: probs → ∂L/∂logits = (p − onehot(target)) / N.
-cudaError_t cross_entropy_backward(cudaStream_t s, float* probs, const int32_t* targets, int n, int v);
+// probs ← loss_scale·(probs − onehot(target))/n, the gradient of loss_scale × the mean cross-entropy
+cudaError_t cross_entropy_backward(cudaStream_t s, float* probs, const int32_t* targets, int n, int v, float loss_scale);
 
 // ---- adamw.cu -------------------------------------------------------------------------------------------------
 // out[0] = ‖g[0..count)‖₂, out[1] = clip scale (clip > 0 and norm > clip ? clip/(norm + 1e−6) : 1), in double then

@@ -157,6 +157,37 @@ public class CliTests
     }
 
     [Test]
+    public void ModelSizeOptions_OverrideThePreset_AndAreValidated()
+    {
+        var o = new RunOptions(new RunOptions.Defaults());
+        var c = new Command("x");
+        o.AddTo(c);
+        var p = c.Parse(["--preset", "gpt2-small", "--layers", "3", "--heads", "4", "--width", "96", "--context", "128", "--batch", "6", "--micro-batch", "2"]);
+        Assert.That(p.Errors, Is.Empty);
+        var config = o.Config(p);
+        Assert.That((config.Layers, config.Heads, config.Width, config.Context, config.BatchSize, config.MicroBatch),
+            Is.EqualTo((3, 4, 96, 128, 6, 2)));
+        Assert.That(config.LearningRate, Is.EqualTo(GptConfig.Gpt2Small.LearningRate), "the rest is the preset's");
+        Assert.That(o.Config(c.Parse(["--batch", "4", "--micro-batch", "4"])).MicroBatch, Is.Zero, "a micro-batch of the whole batch is no accumulation");
+        Assert.That(() => o.Config(c.Parse(["--width", "30", "--heads", "4"])).Validate(), Throws.ArgumentException.With.Message.Contains("divisible"));
+        Assert.That(() => o.Config(c.Parse(["--batch", "8", "--micro-batch", "3"])).Validate(), Throws.ArgumentException.With.Message.Contains("must divide the batch"));
+        Assert.That(c.Parse(["--layers", "0"]).Errors, Is.Not.Empty);
+        var (code, _, err) = CliRunner.Run("train", "--device", "cpu", "--plain", "--micro-batch", "3", "--out", Path.Combine(Path.GetTempPath(), "int4train-micro3"));
+        Assert.That((code, err.Trim()), Is.EqualTo((CliApp.RunError, "int4train train: The micro-batch 3 must divide the batch 8 (0: the whole batch in one pass).")));
+    }
+
+    [Test]
+    public void NewPresets_HaveTheirShape()
+    {
+        var small = GptConfig.Preset("gpt2-small");
+        Assert.That((small.Layers, small.Heads, small.Width, small.Context, small.Dropout), Is.EqualTo((12, 12, 768, 1024, 0f)));
+        var big = GptConfig.Preset("gpt-1b");
+        Assert.That((big.Layers, big.Heads, big.Width, big.Context), Is.EqualTo((24, 16, 2048, 1024)));
+        long blocks = 12L * big.Width * big.Width * big.Layers, embeddings = (long)big.Context * big.Width;
+        Assert.That(blocks + embeddings, Is.InRange(1.1e9, 1.3e9), "about 1.2 B parameters");
+    }
+
+    [Test]
     public void ReadmeOptionTable_ListsEveryOptionOfHelp()
     {
         string? dir = AppContext.BaseDirectory;

@@ -1,0 +1,70 @@
+using Int4Train.Training;
+using NUnit.Framework;
+
+namespace Int4Train.Tests.Gpu;
+
+/// <summary>Gradient accumulation on the device GPT (<see cref="GptConfig.MicroBatch"/>, int4train_gpt_backward_scaled):
+/// two passes of 2 sequences equal one pass of 4 up to float summation order, the model's buffers hold one pass, and
+/// INT4 trains with the layer schedule counted in optimiser steps.</summary>
+public sealed class DeviceGptAccumulationTests : GpuFixture
+{
+    private static GptConfig Config(LinearPrecision precision, int microBatch) => GptConfig.Tiny with
+    {
+        Layers = 2, Heads = 2, Width = 64, Context = 32, BatchSize = 4, MicroBatch = microBatch, Dropout = 0f,
+        Precision = precision, ColdStartSteps = 1, EvalBatches = 2, LearningRate = 1e-2f, Seed = 21,
+    };
+
+    private Trainer Create(GptConfig c) => Trainer.Create(c, BuiltInText.Text, (cfg, v) => new DeviceGptModel(cfg, v, Cuda));
+
+    [TestCase("fp32")]
+    [TestCase("bf16")]
+    public void TwoPassesOfTwo_EqualOneBatchOfFour(string precision)
+    {
+        var p = GptConfig.ParsePrecision(precision);
+        using var whole = Create(Config(p, 0));
+        using var split = Create(Config(p, 2));
+        for (int step = 0; step < 2; step++)
+        {
+            double lw = whole.TrainStep(10), ls = split.TrainStep(10);
+            Assert.That(ls, Is.EqualTo(lw).Within(2e-5 * lw), $"loss of step {step}");
+            Assert.That(lw, Is.GreaterThan(2.0), "an untrained model's loss is near ln V");
+            var a = ((DeviceGptModel)whole.Model).Native;
+            var b = ((DeviceGptModel)split.Model).Native;
+            foreach (var t in a.Tensors)
+            {
+                float[] ga = a.Read(t.Index, NativeGptBuffer.Gradient), gb = b.Read(t.Index, NativeGptBuffer.Gradient);
+                float scale = ga.Max(MathF.Abs);
+                Assert.That(scale, Is.GreaterThan(0f), $"{t.Name} has a gradient");
+                for (int i = 0; i < ga.Length; i++)
+                    Assert.That(gb[i], Is.EqualTo(ga[i]).Within(1e-4f * scale), $"∂L/∂{t.Name}[{i}] at step {step}");
+                float[] va = a.Read(t.Index), vb = b.Read(t.Index);
+                for (int i = 0; i < va.Length; i++)
+                    Assert.That(vb[i], Is.EqualTo(va[i]).Within(1e-4f), $"{t.Name}[{i}] after AdamW step {step}");
+            }
+        }
+        Assert.That(split.Evaluate(), Is.EqualTo(whole.Evaluate()).Within(1e-4), "validation in passes is the batch's mean");
+    }
+
+    [Test]
+    public void Buffers_HoldOnePass()
+    {
+        var c = Config(LinearPrecision.Bf16, 2);
+        using var whole = new DeviceGptModel(c with { MicroBatch = 0 }, 40, Cuda);
+        using var split = new DeviceGptModel(c, 40, Cuda);
+        Assert.That(split.DeviceMemoryBytes - Cuda.WorkspaceBytes, Is.LessThan(whole.DeviceMemoryBytes - Cuda.WorkspaceBytes), "activations for 2, not 4 sequences");
+        var tokens = new int[4 * c.Context];
+        Assert.That(() => split.Forward(tokens, tokens, 4, 0, training: true), Throws.ArgumentException.With.Message.Contains("sequences a pass holds"));
+    }
+
+    [TestCase("int4")]
+    [TestCase("int4-lsq")]
+    public void Int4_TrainsInPasses_WithTheScheduleInSteps(string precision)
+    {
+        using var t = Create(Config(GptConfig.ParsePrecision(precision), 1));
+        double first = t.TrainStep(20);
+        for (int s = 1; s < 12; s++) t.TrainStep(20);
+        double last = t.TrainStep(20);
+        Assert.That(last, Is.LessThan(first), "the loss falls");
+        Assert.That(t.Model.LayerProgress.Select(p => p.StepCount), Is.All.EqualTo(13 * 4), "each of the 4 passes of a step is a training forward");
+    }
+}
