@@ -49,6 +49,12 @@ public sealed class LocalLauncher
     /// <summary>Forwards the children's lines to <paramref name="output"/>.</summary>
     public LocalLauncher(TextWriter output) => _output = output ?? throw new ArgumentNullException(nameof(output));
 
+    /// <summary>`int4train train --nproc-per-node N …`: this program started N times with the same arguments minus
+    /// the launcher option (call it when the option is given and <see cref="DistributedEnvironment.FromEnvironment"/>
+    /// is not distributed, i.e. in the parent).</summary>
+    public Task<int> RelaunchSelfAsync(IReadOnlyList<string> arguments, int processes, CancellationToken cancel = default) =>
+        RunAsync(LaunchCommand.ForCurrentProcess(LaunchCommand.WithoutLauncherOption(arguments)), processes, cancel: cancel);
+
     /// <summary>Runs <paramref name="processes"/> ranks of <paramref name="command"/> to completion; returns 0 when every
     /// rank exits with 0, else the exit code of the first rank that failed (after the others were stopped).</summary>
     public async Task<int> RunAsync(LaunchCommand command, int processes, int? masterPort = null, CancellationToken cancel = default)
