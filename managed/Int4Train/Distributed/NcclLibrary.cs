@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Int4Train.Interop;
+using System.Runtime.Loader;
 
 namespace Int4Train.Distributed;
 
@@ -33,7 +33,11 @@ public static partial class NcclLibrary
             if (!TryLoad(Environment.GetEnvironmentVariable, out IntPtr handle, out string reason))
                 throw new Int4TrainException(reason, NativeErrorKind.NotSupported);
             _handle = handle;
-            NativeLibraryLoader.EnsureRegistered(); // its resolver hands NcclNative.Library to Resolve below
+            // The assembly's DllImport resolver belongs to libint4train's loader (one per assembly), so NCCL is handed
+            // over by the load context's fallback event instead; NcclNative.Library is a name no default probe finds,
+            // so the event always decides, and NCCL_LIBRARY keeps its priority over a system libnccl.
+            var context = AssemblyLoadContext.GetLoadContext(typeof(NcclLibrary).Assembly) ?? AssemblyLoadContext.Default;
+            context.ResolvingUnmanagedDll += (_, name) => name == NcclNative.Library ? _handle : IntPtr.Zero;
         }
     }
 
@@ -51,9 +55,6 @@ public static partial class NcclLibrary
         NcclNative.Check(NcclNative.ncclGetVersion(out int v), "ncclGetVersion");
         return v;
     }
-
-    /// <summary>The loaded NCCL for the import resolver, or zero before <see cref="EnsureLoaded"/>.</summary>
-    internal static IntPtr Resolve() => _handle;
 
     /// <summary>Loads NCCL from the first candidate that loads, reading variables through
     /// <paramref name="getVariable"/>; the reason lists what was tried when none does.</summary>

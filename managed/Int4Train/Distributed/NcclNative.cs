@@ -44,7 +44,8 @@ internal unsafe struct NcclUniqueId
 /// </summary>
 internal static partial class NcclNative
 {
-    internal const string Library = "nccl";
+    /// <summary>Not a file name: <see cref="NcclLibrary"/> resolves it to the libnccl.so.2 it loaded.</summary>
+    internal const string Library = "int4train-nccl";
     internal const int UniqueIdBytes = 128; // NCCL_UNIQUE_ID_BYTES
 
     [LibraryImport(Library)] internal static partial NcclResult ncclGetVersion(out int version);

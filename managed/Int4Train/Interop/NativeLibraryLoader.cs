@@ -20,8 +20,6 @@ internal static class NativeLibraryLoader
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {
-        // One resolver per assembly: NCCL's (Distributed/NcclLibrary.cs) is dispatched from here.
-        if (name == Distributed.NcclNative.Library) return Distributed.NcclLibrary.Resolve();
         if (name != NativeMethods.Library) return IntPtr.Zero;
         foreach (string candidate in Candidates())
             if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out IntPtr h)) return h;
