@@ -22,7 +22,7 @@ internal static class GptSpeed
     internal const double PeakFlops = 989e12;
 
     internal sealed record Row(string Precision, double MsPerStepMedian, double MsPerStepMean, double TokensPerSecond,
-        double Mfu, long PeakMemoryBytes, double FinalLoss);
+        double Mfu, long PeakMemoryBytes, double? FinalLoss);
 
     /// <summary>Model FLOPs per trained token: 6 per parameter (forward + backward) plus the attention's
     /// 12·layers·context·width (PaLM's appendix B; QKᵀ and AV, forward and backward, at full context).</summary>
@@ -85,7 +85,7 @@ internal static class GptSpeed
         {
             double tps = ttps.GetDouble(), ms = tj.GetProperty("ms_per_step").GetDouble();
             long mem = tj.TryGetProperty("max_memory_allocated", out var m) ? m.GetInt64() : 0;
-            rows.Add(new Row("torch-bf16", ms, ms, tps, tps * FlopsPerToken(parameters, config) / PeakFlops, mem, double.NaN));
+            rows.Add(new Row("torch-bf16", ms, ms, tps, tps * FlopsPerToken(parameters, config) / PeakFlops, mem, null));
         }
         GptSpeedReport.Write(Path.Combine(outDir, $"{DateTime.UtcNow:yyyy-MM-dd}-{name}-gpt-speed-{preset}"),
             new GptSpeedReport.Data(device, preset, config, parameters, FlopsPerToken(parameters, config), steps, warmup, rows, torch));

@@ -25,6 +25,14 @@ public sealed class DeviceGptAccumulationTests : GpuFixture
         using var split = Create(Config(p, 2));
         for (int step = 0; step < 2; step++)
         {
+            // FP32 must agree to float summation order; BF16's GEMMs round their operands to bfloat16 and cuBLAS picks
+            // its kernel (and split of the reduction) by the row count, so one batch of 4 and two of 2 agree to BF16's
+            // precision only (measured on the H200: 0.6 % on one wpe gradient element).
+            float tol = p == LinearPrecision.Bf16 ? 2e-2f : 1e-4f;
+            // After AdamW a gradient element near zero moves its parameter by a sizeable part of the learning rate
+            // (1e-2 here) whatever its exact value: BF16's gradient differences show there (H200: 1.5e-4 on one
+            // qkv weight), so the parameters are compared to 1e-3 in BF16 and 1e-4 in FP32.
+            float paramTol = p == LinearPrecision.Bf16 ? 1e-3f : 1e-4f;
             double lw = whole.TrainStep(10), ls = split.TrainStep(10);
             Assert.That(ls, Is.EqualTo(lw).Within(2e-5 * lw), $"loss of step {step}");
             Assert.That(lw, Is.GreaterThan(2.0), "an untrained model's loss is near ln V");
@@ -36,10 +44,10 @@ public sealed class DeviceGptAccumulationTests : GpuFixture
                 float scale = ga.Max(MathF.Abs);
                 Assert.That(scale, Is.GreaterThan(0f), $"{t.Name} has a gradient");
                 for (int i = 0; i < ga.Length; i++)
-                    Assert.That(gb[i], Is.EqualTo(ga[i]).Within(1e-4f * scale), $"∂L/∂{t.Name}[{i}] at step {step}");
+                    Assert.That(gb[i], Is.EqualTo(ga[i]).Within(tol * scale), $"∂L/∂{t.Name}[{i}] at step {step}");
                 float[] va = a.Read(t.Index), vb = b.Read(t.Index);
                 for (int i = 0; i < va.Length; i++)
-                    Assert.That(vb[i], Is.EqualTo(va[i]).Within(1e-4f), $"{t.Name}[{i}] after AdamW step {step}");
+                    Assert.That(vb[i], Is.EqualTo(va[i]).Within(paramTol), $"{t.Name}[{i}] after AdamW step {step}");
             }
         }
         Assert.That(split.Evaluate(), Is.EqualTo(whole.Evaluate()).Within(1e-4), "validation in passes is the batch's mean");
