@@ -144,6 +144,30 @@ void test_linear_backward(int4train_context ctx) {
 }
 
 
+// The device inputs of one layer backward: X and W with outlier channels, ∇Y with every `zero_every`-th row zero, the
+// steps at 0.7× their initial value (some clipping), and the packed codes the forward would have saved.
+struct HostBackwardInputs {
+    std::vector<float> x, w, gy;
+    float sx, sw;
+    std::vector<int8_t> xq, wq;
+    HostBackwardInputs(int n, int c, int d, int g, int mode, int zero_every)
+        : x(randn_outliers(n, d)), w(randn_outliers(c, d, 0.05f)), gy(randn_outliers(n, c, 1e-3f, 1)) {
+        for (int i = 0; i < n; i += zero_every) for (int j = 0; j < c; ++j) gy[(size_t)i * c + j] = 0.0f;
+        auto xh = cpu_hadamard(x, g), wh = cpu_hadamard(w, g);
+        sx = cpu_init_step(xh) * 0.7f;
+        sw = cpu_init_step(wh) * 0.7f;
+        xq = cpu_quant(xh, sx, mode);
+        wq = cpu_quant(wh, sw, mode);
+    }
+};
+struct BackwardInputs {
+    DBuf<float> gy, x, w, sx, sw;
+    DBuf<uint8_t> xp, wp;
+    explicit BackwardInputs(const HostBackwardInputs& h)
+        : gy(h.gy), x(h.x), w(h.w), sx(std::vector<float>{h.sx}), sw(std::vector<float>{h.sw}), xp(cpu_pack(h.xq)),
+          wp(cpu_pack(h.wq)) {}
+};
+
 // Nonzero sampling on SM90 takes the folded path (one split pass, scaled GEMM epilogues, lss_folded.cu) when the
 // gradient outputs are 16-byte aligned and d % 4 == 0; misaligned outputs take the general path (bit split +
 // selection + masked GEMMs). Both must give the same bits (docs/method.md §3.5: the masks change no product).
@@ -153,19 +177,12 @@ void test_folded_backward_bits(int4train_context ctx) {
     for (int mode = 0; mode < 2; ++mode)
         for (auto s : shapes) {
             uint64_t seed = 7 + mode;
-            auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f);
-            auto gy = randn_outliers(s.n, s.c, 1e-3f, 1);
-            for (int i = 0; i < s.n; i += 5) for (int j = 0; j < s.c; ++j) gy[(size_t)i * s.c + j] = 0.0f;
-            auto xh = cpu_hadamard(x, s.g), wh = cpu_hadamard(w, s.g);
-            float sx = cpu_init_step(xh) * 0.7f, sw = cpu_init_step(wh) * 0.7f;
-            auto xq = cpu_quant(xh, sx, mode), wq = cpu_quant(wh, sw, mode);
-            DBuf<float> dgy(gy), dx(x), dw(w), dsx(std::vector<float>{sx}), dsw(std::vector<float>{sw});
-            DBuf<uint8_t> dxp(cpu_pack(xq)), dwp(cpu_pack(wq));
+            BackwardInputs in(HostBackwardInputs(s.n, s.c, s.d, s.g, mode, 5));
             const size_t nd = (size_t)s.n * s.d, cd = (size_t)s.c * s.d;
             DBuf<float> gx_a(nd), gw_a(cd), gx_b(nd + 1), gw_b(cd + 1), gs(4), gb(2 * (size_t)s.c);
-            CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode, 0,
+            CK(int4train_linear_backward(ctx, in.gy.p, in.x.p, in.w.p, in.xp.p, in.wp.p, in.sx.p, in.sw.p, s.n, s.c, s.d, s.g, mode, 0,
                                          seed, gx_a.p, gw_a.p, gs.p, gs.p + 1, gb.p, 0));
-            CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode, 0,
+            CK(int4train_linear_backward(ctx, in.gy.p, in.x.p, in.w.p, in.xp.p, in.wp.p, in.sx.p, in.sw.p, s.n, s.c, s.d, s.g, mode, 0,
                                          seed, gx_b.p + 1, gw_b.p + 1, gs.p + 2, gs.p + 3, gb.p + s.c, 0));
             auto a_x = gx_a.down(), a_w = gw_a.down(), b_x = gx_b.down(), b_w = gw_b.down(), st = gs.down();
             b_x.erase(b_x.begin());
@@ -197,20 +214,13 @@ void test_fast_paths_bits(int4train_context ctx) {
         for (auto s : shapes) {
             const int mode = (s.n + sampling) % 2;
             const uint64_t seed = 99 + (uint64_t)s.n;
-            auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f);
-            auto gy = randn_outliers(s.n, s.c, 1e-3f, 1);
-            for (int i = 0; i < s.n; i += 3) for (int j = 0; j < s.c; ++j) gy[(size_t)i * s.c + j] = 0.0f;
-            auto xh = cpu_hadamard(x, s.g), wh = cpu_hadamard(w, s.g);
-            float sx = cpu_init_step(xh) * 0.7f, sw = cpu_init_step(wh) * 0.7f;
-            auto xq = cpu_quant(xh, sx, mode), wq = cpu_quant(wh, sw, mode);
-            DBuf<float> dgy(gy), dx(x), dw(w), dsx(std::vector<float>{sx}), dsw(std::vector<float>{sw});
-            DBuf<uint8_t> dxp(cpu_pack(xq)), dwp(cpu_pack(wq));
+            BackwardInputs in(HostBackwardInputs(s.n, s.c, s.d, s.g, mode, 3));
             const size_t nd = (size_t)s.n * s.d, cd = (size_t)s.c * s.d;
             DBuf<float> fx(nd), fw(cd), gx(nd), gw(cd), fs(2), gs(2), fb(s.c), gb(s.c);
-            CK(int4train_linear_backward(ctx, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
+            CK(int4train_linear_backward(ctx, in.gy.p, in.x.p, in.w.p, in.xp.p, in.wp.p, in.sx.p, in.sw.p, s.n, s.c, s.d, s.g, mode,
                                          sampling, seed, fx.p, fw.p, fs.p, fs.p + 1, fb.p, 0));
             CUDA_CK(cudaDeviceSynchronize());
-            CK(int4train_linear_backward(generic, dgy.p, dx.p, dw.p, dxp.p, dwp.p, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode,
+            CK(int4train_linear_backward(generic, in.gy.p, in.x.p, in.w.p, in.xp.p, in.wp.p, in.sx.p, in.sw.p, s.n, s.c, s.d, s.g, mode,
                                          sampling, seed, gx.p, gw.p, gs.p, gs.p + 1, gb.p, 0));
             auto a_x = fx.down(), a_w = fw.down(), b_x = gx.down(), b_w = gw.down();
             size_t dxb = count_diff(a_x, b_x), dwb = count_diff(a_w, b_w);
