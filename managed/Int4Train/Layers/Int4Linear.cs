@@ -9,7 +9,7 @@ namespace Int4Train;
 /// size, step initialisation, cold start, re-initialisation, the backward's key) is the backend's layer state
 /// (<see cref="ILayerState"/>; docs/conventions.md "Layer policy"): only a training forward advances it. <see cref="LinearPrecision.Fp32"/>
 /// and <see cref="LinearPrecision.Bf16"/> are the
-/// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward(ReadOnlySpan{float}, int)"/> keeps what the backward
+/// baselines. Explicit forward/backward in the style of llm.c: <see cref="Forward(ReadOnlySpan{float}, int, bool)"/> keeps what the backward
 /// needs (the input and the packed INT4 codes, 0.5 byte per input element); <see cref="Backward(ReadOnlySpan{float})"/> accumulates the
 /// parameter gradients and returns ∇X. Parameters and gradients are plain host arrays an optimiser can update.
 /// </summary>
@@ -21,7 +21,7 @@ namespace Int4Train;
 /// <para>Thread safety: not thread-safe; an instance belongs to one thread at a time. A call that overlaps another call on
 /// the same layer, or an INT4 call that overlaps another on the same <see cref="Int4Backend"/>, throws
 /// <see cref="InvalidOperationException"/> instead of mixing state. A <see cref="Backward(ReadOnlySpan{float})"/> must run
-/// on the thread that ran the <see cref="Forward(ReadOnlySpan{float}, int)"/> it differentiates (the layer keeps that
+/// on the thread that ran the <see cref="Forward(ReadOnlySpan{float}, int, bool)"/> it differentiates (the layer keeps that
 /// forward's input), else it throws. Distinct layers on distinct backends may run in parallel.</para>
 /// </remarks>
 public sealed class Int4Linear
