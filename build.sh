@@ -157,6 +157,13 @@ case "$verb" in
     build_native; export INT4TRAIN_NATIVE_DIR="$ROOT/build/native"
     if have_sdk; then dotnet run --project perf/Int4Train.Bench -c "$CONFIG" -- "$@"; else dotnet "$STAGE/bench/Int4Train.Bench.dll" "$@"; fi ;;
   demo | layer-demo)
-    if have_sdk; then dotnet run --project managed/Int4Train.Cli -c "$CONFIG" -- "$verb" "$@"; else dotnet "$STAGE/cli/Int4Train.Cli.dll" "$verb" "$@"; fi ;;
+    if have_sdk; then
+      # A cold first run restores and compiles for a minute or two: say so instead of staying silent.
+      echo "building the CLI (the first run restores packages and compiles: about 1-2 minutes)..." >&2
+      if ! build_log=$(dotnet build managed/Int4Train.Cli -c "$CONFIG" -v quiet -nologo 2>&1); then
+        echo "$build_log" >&2; exit 1
+      fi
+      dotnet run --no-build --project managed/Int4Train.Cli -c "$CONFIG" -- "$verb" "$@"
+    else dotnet "$STAGE/cli/Int4Train.Cli.dll" "$verb" "$@"; fi ;;
   *) echo "usage: ./build.sh {build|test|pack|native|gpu-test|stage-gpu|bench|demo|layer-demo} [arguments]" >&2; exit 2 ;;
 esac
