@@ -181,7 +181,7 @@ struct HqDequant {
 };
 
 // LssScale (the LSS GEMMs of linear_backward, docs/method.md §3.5): y = float(s_outer·(s_inner·double(acc))) with
-// both products in FP64, exactly the reference's epilogue ∇(VH) = s_V·(s↓·G) (conventions.md "LSS dequantize"):
+// both products in FP64, exactly the reference's epilogue ∇(VH) = s_V·(s↓·G) (conventions.md "Leverage scores and selection", the folded path):
 // p0 = s_outer (s_X or s_W), p1 = s_inner (s↓), p2 unused.
 struct LssScale {
     static constexpr auto kRound = cutlass::FloatRoundStyle::round_to_nearest;
