@@ -58,12 +58,25 @@ using namespace i4t;
 
 namespace i4t {
 
+// The intermediate buffers of the general path (steps 1–3 below): planned and carved in one place. Plan order:
+// linear_backward_plan_buffers, then the caller's extra buffers, then linear_backward_plan_ops (the sub-operators
+// carve theirs after the caller's); take the buffers in the same order.
+struct LinearBackwardBuffers {
+    int8_t *high, *low;      // bit-split digits (n × c)
+    float* scales;           // {Mx, s↑, s↓}
+    int8_t* xq;              // unpacked X codes (n × d), for the ∇W scores
+    double *prob_w, *prob_x;  // selection of each GEMM (2n stacked rows)
+    uint8_t *keep_w, *keep_x;
+    int32_t *kept_w, *kept_x;
+    double* cws;             // CanonicalSum workspace of the fused LSQ backward
+};
+
 static int64_t canon_ws_for(int n, int c, int d) {
     const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
     return canon_ws_count(nd > cd ? nd : cd) + 1;
 }
 
-void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
+static void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
     const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, n2 = 2 * (int64_t)n;
     p.add<int8_t>(nc);
     p.add<int8_t>(nc);
@@ -78,7 +91,7 @@ void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
     p.add<double>(canon_ws_for(n, c, d));
 }
 
-void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d) {
+static void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d) {
     bit_split_plan(p, n, c);
     lss_select_plan(p, n, c, d);  // ∇W selection
     lss_select_plan(p, n, c, d);  // ∇X selection
@@ -86,7 +99,7 @@ void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int 
     lss_grad_input_plan(ctx, p, n, c, d);
 }
 
-LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d) {
+static LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d) {
     const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, n2 = 2 * (int64_t)n;
     LinearBackwardBuffers b;
     b.high = ar.take<int8_t>(nc);

@@ -28,22 +28,6 @@ int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int ro
 int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols,
                                       int8_t* out, int cols_pad, int ld_rows);
 
-// The intermediate buffers of the layer backward (int4train_linear_backward, and the benchmark that times its
-// phases): one layout, planned and carved in one place. Plan order: linear_backward_plan_buffers, then any extra
-// buffers of the caller, then linear_backward_plan_ops (the sub-operators carve theirs after the caller's);
-// take the buffers in the same order.
-struct LinearBackwardBuffers {
-    int8_t *high, *low;      // bit-split digits (n × c)
-    float* scales;           // {Mx, s↑, s↓}
-    int8_t* xq;              // unpacked X codes (n × d), for the ∇W scores
-    double *prob_w, *prob_x;  // selection of each GEMM (2n stacked rows)
-    uint8_t *keep_w, *keep_x;
-    int32_t *kept_w, *kept_x;
-    double* cws;             // CanonicalSum workspace of the fused LSQ backward
-};
-void linear_backward_plan_buffers(Plan& p, int n, int c, int d);
-void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d);
-LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d);
 
 // Sizes and impls of the composite operators (used by linear_backward).
 void bit_split_plan(Plan& p, int rows, int cols);
