@@ -11,12 +11,6 @@ namespace Int4Train.Bench;
 /// </summary>
 internal static class GemmSweep
 {
-    private static string Arg(string[] a, string name, string dflt)
-    {
-        int i = Array.IndexOf(a, name);
-        return i >= 0 && i + 1 < a.Length ? a[i + 1] : dflt;
-    }
-
     /// <summary>Parses "T16384 h4096 up" into (tokens, outputs, inputs) of the layer.</summary>
     internal static (int N, int C, int D) ParseLayer(string label)
     {
@@ -29,9 +23,9 @@ internal static class GemmSweep
 
     public static unsafe int Run(string[] a)
     {
-        string layers = Arg(a, "--layers", "T16384 h1024 up,T16384 h2048 up,T16384 h4096 up,T16384 h8192 down");
-        int runs = int.Parse(Arg(a, "--runs", "10"), CultureInfo.InvariantCulture);
-        string outDir = Arg(a, "--out", Path.Combine("perf", "results"));
+        string layers = Runner.Arg(a, "--layers", "T16384 h1024 up,T16384 h2048 up,T16384 h4096 up,T16384 h8192 down");
+        int runs = int.Parse(Runner.Arg(a, "--runs", "10"), CultureInfo.InvariantCulture);
+        string outDir = Runner.Arg(a, "--out", Path.Combine("perf", "results"));
         Native.EnsureLoaded();
         Native.Check(Native.ContextCreate(0, out IntPtr ctx), "int4train_context_create");
         byte* buf = stackalloc byte[1024];
@@ -76,9 +70,9 @@ internal static class GemmSweep
 
     private static string Cell(IntPtr ctx, string op, int m, int n, int k, int runs)
     {
-        int st = Native.BenchRun(ctx, op, m, n, k, 32, 3, runs, 3, 20260501, out BenchResult r);
-        if (st != 0) return "error";
-        string tops = (r.Ops / (r.MedianMs * 1e-3) / 1e12).ToString("F0", CultureInfo.InvariantCulture);
+        OpResult r = Runner.Time(ctx, op, m, n, k, 32, 3, runs, 3, 20260501);
+        if (r.Error != null) return "error";
+        string tops = r.Rate.ToString("F0", CultureInfo.InvariantCulture);
         return r.CheckOk == 0 ? $"{tops} CHECK FAILED" : tops;
     }
 }

@@ -71,7 +71,7 @@ internal static class Runner
     internal static readonly string[] GemmOps = ["gemm_s8", "lt_int8", "lt_bf16", "lt_fp16"];
     internal static readonly string[] CompositeOps = ["hq_forward", "lss_grad_weight", "lss_grad_input", "linear_int4", "linear_bf16"];
 
-    private static string Arg(string[] a, string name, string dflt)
+    internal static string Arg(string[] a, string name, string dflt)
     {
         int i = Array.IndexOf(a, name);
         return i >= 0 && i + 1 < a.Length ? a[i + 1] : dflt;
@@ -227,7 +227,7 @@ internal static class Runner
         return anyFailed ? 4 : 0;
     }
 
-    private static OpResult Time(IntPtr ctx, string op, int m, int n, int k, int group, int warmup, int runs, int sets, ulong seed)
+    internal static OpResult Time(IntPtr ctx, string op, int m, int n, int k, int group, int warmup, int runs, int sets, ulong seed)
     {
         int st = Native.BenchRun(ctx, op, m, n, k, group, warmup, runs, sets, seed, out BenchResult r);
         if (st != 0) return new OpResult { Op = op, Error = $"status {st}: {Native.LastError()}", CheckOk = -1 };
