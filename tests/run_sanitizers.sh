@@ -1,20 +1,60 @@
 #!/usr/bin/env bash
 # run_sanitizers.sh — compute-sanitizer's four tools (memcheck, racecheck, initcheck, synccheck) over the native
-# self-test (--quick) and, with memcheck, over the GPU tests of the .NET suite. Expects build/native (./build.sh native)
-# and a test program (dotnet stage/tests/Int4Train.Tests.dll, or set TESTS; SANITIZE_GPU_TESTS=0 skips it).
-# Summaries to ${OUT:-./sanitizer-logs}.
+# self-test (--quick) and over the whole GPU suite of the .NET tests (the device GPT included), the suite split into
+# parts so that each tool/part pair finishes inside one device call. Expects build/native (./build.sh native) and the
+# staged test program (stage/tests, ./build.sh stage-gpu); TESTS overrides the test command.
+#   SANITIZER_TOOLS="memcheck racecheck"  the tools (default: all four)
+#   SANITIZER_PARTS="selftest ops"        the parts (default: selftest ops gpt-core gpt-rest gpt-other)
+#   SANITIZER_JOBS=16                     how many tool/part runs at once (default 1: one after another)
+#   SANITIZER_TIMEOUT_S=480               the limit of each run
+# The GPU fuzz runs 20 cases under a sanitizer (INT4TRAIN_FUZZ_CASES; its 1,000 cases run without one).
+# Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there.
 set -uo pipefail
 OUT=${OUT:-$PWD/sanitizer-logs}; mkdir -p "$OUT"
-TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll --filter TestCategory=gpu"}
+TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll"}
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native} INT4TRAIN_REQUIRE_GPU=1
-export INT4TRAIN_FUZZ_CASES=${INT4TRAIN_FUZZ_CASES:-20}  # the 1,000-case GPU fuzz is far too slow under a sanitizer
-for tool in memcheck racecheck initcheck synccheck; do
-  extra=""; [ "$tool" = memcheck ] && extra="--leak-check full"
-  timeout "${SANITIZER_TIMEOUT_S:-240}" compute-sanitizer --tool "$tool" $extra --error-exitcode 9 \
-    build/native/int4train_selftest --quick > "$OUT/selftest-$tool.log" 2>&1
-  echo "selftest --quick under $tool: exit $? | $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/selftest-$tool.log" | tail -1) | $(grep -E "passed, " "$OUT/selftest-$tool.log" | tail -1)"
+export INT4TRAIN_FUZZ_CASES=${INT4TRAIN_FUZZ_CASES:-20}
+TOOLS=${SANITIZER_TOOLS:-"memcheck racecheck initcheck synccheck"}
+PARTS=${SANITIZER_PARTS:-"selftest ops gpt-core gpt-rest gpt-other"}
+JOBS=${SANITIZER_JOBS:-1}
+# NVTX marks tell initcheck what the SM90 GEMMs' TMA stores wrote (native/src/runtime/tool_marks.cuh)
+NVTX=""; compute-sanitizer --help 2>/dev/null | grep -q -- "--nvtx" && NVTX="--nvtx yes"
+
+filter_of() {
+  case "$1" in
+    ops) echo "TestCategory=gpu&FullyQualifiedName!~DeviceGpt" ;;
+    gpt-core) echo "FullyQualifiedName~DeviceGptTests.Fp32|FullyQualifiedName~DeviceGptTests.LowPrecision" ;;
+    gpt-rest) echo "FullyQualifiedName~DeviceGptTests&FullyQualifiedName!~DeviceGptTests.Fp32&FullyQualifiedName!~DeviceGptTests.LowPrecision" ;;
+    gpt-other) echo "FullyQualifiedName~DeviceGpt&FullyQualifiedName!~DeviceGptTests" ;;
+  esac
+}
+
+run_one() {  # tool part
+  local tool=$1 part=$2 log="$OUT/$2-$1.log" extra=""
+  [ "$tool" = memcheck ] && extra="--leak-check full"
+  if [ "$part" = selftest ]; then
+    # shellcheck disable=SC2086
+    timeout "${SANITIZER_TIMEOUT_S:-480}" compute-sanitizer --tool "$tool" $extra $NVTX --error-exitcode 9 \
+      build/native/int4train_selftest --quick > "$log" 2>&1
+  else
+    # shellcheck disable=SC2086
+    timeout "${SANITIZER_TIMEOUT_S:-480}" compute-sanitizer --tool "$tool" $extra $NVTX --target-processes all \
+      --error-exitcode 9 $TESTS --filter "$(filter_of "$part")" > "$log" 2>&1
+  fi
+  local rc=$? verdict
+  case $rc in 0) verdict="clean" ;; 124) verdict="cut off at ${SANITIZER_TIMEOUT_S:-480} s" ;; 9) verdict="ERRORS" ;; *) verdict="exit $rc" ;; esac
+  echo "$part under $tool: $verdict | $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1 | sed 's/=* *//') | $(grep -E "passed, .*failed|total:|succeeded:|failed:" "$log" | tr -s ' ' | tr '\n' ' ')" >> "$OUT/summary.txt"
+}
+
+: > "$OUT/summary.txt"
+running=0
+for part in $PARTS; do
+  for tool in $TOOLS; do
+    run_one "$tool" "$part" &
+    running=$((running + 1))
+    if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+  done
 done
-[ "${SANITIZE_GPU_TESTS:-1}" = 1 ] || exit 0
-timeout "${SANITIZER_TIMEOUT_S:-240}" compute-sanitizer --tool memcheck --target-processes all --error-exitcode 9 $TESTS \
-  > "$OUT/gpu-tests-memcheck.log" 2>&1
-echo "GPU tests under memcheck: exit $? | $(grep -E "ERROR SUMMARY" "$OUT/gpu-tests-memcheck.log" | tail -1) | $(grep -E "succeeded:|failed:" "$OUT/gpu-tests-memcheck.log" | tr -s ' ' | tr '\n' ' ')"
+wait
+sort "$OUT/summary.txt" -o "$OUT/summary.txt"
+cat "$OUT/summary.txt"

@@ -105,9 +105,14 @@ int4train_status build(int4train_gpt g) {
     std::vector<float> ones(C, 1.0f);  // LayerNorm gains start at one
     for (int l = 0; l <= L; ++l) {
         int64_t o1 = l < L ? g->blocks[l].ln1w : g->lnfw;
-        I4T_CUDA(cudaMemcpy(g->P(o1), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
-        if (l < L) I4T_CUDA(cudaMemcpy(g->P(g->blocks[l].ln2w), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice));
+        // on the model's stream, after the zeroing above (a legacy-stream cudaMemcpy is not ordered against the
+        // context's non-blocking stream: the memset could land after the ones)
+        I4T_CUDA(cudaMemcpyAsync(g->P(o1), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice, g->stream()));
+        if (l < L)
+            I4T_CUDA(cudaMemcpyAsync(g->P(g->blocks[l].ln2w), ones.data(), sizeof(float) * C, cudaMemcpyHostToDevice,
+                                     g->stream()));
     }
+    I4T_CUDA(cudaStreamSynchronize(g->stream()));  // `ones` is freed on return
 
     // activations
     I4T_TRY(g->alloc(&g->tokens, N));

@@ -52,10 +52,17 @@ struct DBuf {
     explicit DBuf(size_t count) : n(count) {
         CUDA_CK(cudaMalloc(&p, sizeof(T) * (count ? count : 1)));
         CUDA_CK(cudaMemset(p, 0xA5, sizeof(T) * (count ? count : 1)));  // poison
+        // The library runs on its context's non-blocking stream, which the legacy stream's memset and copies do not
+        // order against: wait here, or a kernel may read poison or have its output poisoned after it ran (seen on
+        // the H200 when other processes loaded the GPU).
+        CUDA_CK(cudaDeviceSynchronize());
     }
     DBuf(const std::vector<T>& h) : DBuf(h.size()) { up(h); }
     ~DBuf() { cudaFree(p); }
-    void up(const std::vector<T>& h) { CUDA_CK(cudaMemcpy(p, h.data(), sizeof(T) * n, cudaMemcpyHostToDevice)); }
+    void up(const std::vector<T>& h) {
+        CUDA_CK(cudaMemcpy(p, h.data(), sizeof(T) * n, cudaMemcpyHostToDevice));
+        CUDA_CK(cudaDeviceSynchronize());  // a pageable copy may return before its DMA lands (see above)
+    }
     std::vector<T> down() const {
         std::vector<T> h(n);
         CUDA_CK(cudaDeviceSynchronize());

@@ -3,6 +3,7 @@
 // Each configuration of the table (config_table.cu) is one translation unit named by tile, cluster and schedule.
 #pragma once
 #include "runtime/status.cuh"
+#include "runtime/tool_marks.cuh"
 #include "gemm/gemm.cuh"
 
 #include <cute/tensor.hpp>
@@ -109,7 +110,10 @@ struct GemmConfig {
 
     static int4train_status run(cudaStream_t stream, const int8_t* a, const int8_t* b, int32_t* c, int m, int n, int k,
                                 int sm_count, void* ws, size_t ws_bytes) {
-        return launch<Gemm>(make_args(a, b, c, m, n, k, sm_count), stream, ws, ws_bytes, "CUTLASS SM90 GEMM", m, n, k);
+        int4train_status st =
+            launch<Gemm>(make_args(a, b, c, m, n, k, sm_count), stream, ws, ws_bytes, "CUTLASS SM90 GEMM", m, n, k);
+        if (st == INT4TRAIN_SUCCESS) mark_written_by_tma(c, m, sizeof(int32_t) * n, sizeof(int32_t) * n, stream);
+        return st;
     }
 };
 
@@ -242,8 +246,10 @@ struct GemmFp32Config {
     static int4train_status run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* p0,
                                 const float* p1, const float* p2, float* y, int ldy, int m, int n, int k, int sm_count,
                                 void* ws, size_t ws_bytes) {
-        return launch<Gemm>(make_args(a, b, p0, p1, p2, y, ldy, m, n, k, sm_count), stream, ws, ws_bytes,
-                            Epilogue::kName, m, n, k);
+        int4train_status st = launch<Gemm>(make_args(a, b, p0, p1, p2, y, ldy, m, n, k, sm_count), stream, ws,
+                                           ws_bytes, Epilogue::kName, m, n, k);
+        if (st == INT4TRAIN_SUCCESS) mark_written_by_tma(y, m, sizeof(float) * n, sizeof(float) * ldy, stream);
+        return st;
     }
 };
 
