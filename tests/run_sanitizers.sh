@@ -4,7 +4,7 @@
 # parts so that each tool/part pair finishes inside one device call. Expects build/native (./build.sh native) and the
 # staged test program (stage/tests, ./build.sh stage-gpu); TESTS overrides the test command.
 #   SANITIZER_TOOLS="memcheck racecheck"  the tools (default: all four)
-#   SANITIZER_PARTS="selftest ops"        the parts (default: selftest ops gpt-core gpt-rest gpt-other)
+#   SANITIZER_PARTS="selftest ops"        the parts (default: all; see filter_of)
 #   SANITIZER_JOBS=16                     how many tool/part runs at once (default 1: one after another)
 #   SANITIZER_TIMEOUT_S=480               the limit of each run
 # The GPU fuzz runs 20 cases under a sanitizer (INT4TRAIN_FUZZ_CASES; its 1,000 cases run without one).
@@ -15,16 +15,19 @@ TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll"}
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native} INT4TRAIN_REQUIRE_GPU=1
 export INT4TRAIN_FUZZ_CASES=${INT4TRAIN_FUZZ_CASES:-20}
 TOOLS=${SANITIZER_TOOLS:-"memcheck racecheck initcheck synccheck"}
-PARTS=${SANITIZER_PARTS:-"selftest ops gpt-core gpt-rest gpt-other"}
+PARTS=${SANITIZER_PARTS:-"selftest ops gpt-fp32 gpt-lowprec gpt-resume gpt-misc gpt-other"}
 JOBS=${SANITIZER_JOBS:-1}
 # NVTX marks tell initcheck what the SM90 GEMMs' TMA stores wrote (native/src/runtime/tool_marks.cuh)
 NVTX=""; compute-sanitizer --help 2>/dev/null | grep -q -- "--nvtx" && NVTX="--nvtx yes"
 
-filter_of() {
+filter_of() {  # the GPU suite in parts of similar cost (the device GPT's tests are the slow ones under racecheck)
+  local D="FullyQualifiedName~DeviceGptTests."
   case "$1" in
     ops) echo "TestCategory=gpu&FullyQualifiedName!~DeviceGpt" ;;
-    gpt-core) echo "FullyQualifiedName~DeviceGptTests.Fp32|FullyQualifiedName~DeviceGptTests.LowPrecision" ;;
-    gpt-rest) echo "FullyQualifiedName~DeviceGptTests&FullyQualifiedName!~DeviceGptTests.Fp32&FullyQualifiedName!~DeviceGptTests.LowPrecision" ;;
+    gpt-fp32) echo "${D}Fp32" ;;
+    gpt-lowprec) echo "${D}LowPrecision" ;;
+    gpt-resume) echo "${D}Resume|${D}Checkpoint" ;;
+    gpt-misc) echo "${D}Reinit|${D}NextToken|${D}BadInput" ;;
     gpt-other) echo "FullyQualifiedName~DeviceGpt&FullyQualifiedName!~DeviceGptTests" ;;
   esac
 }
