@@ -30,11 +30,7 @@ internal static class GptSpeed
 
     public static int Run(string[] args)
     {
-        string Opt(string name, string fallback)
-        {
-            int i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-        }
+        string Opt(string name, string fallback) => Runner.Arg(args, name, fallback);
         int? OptInt(string name) => Opt(name, "") is { Length: > 0 } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
         string preset = Opt("--preset", "baby-gpt");
         var config = GptConfig.Preset(preset);

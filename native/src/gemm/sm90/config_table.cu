@@ -83,10 +83,18 @@ int4train_status gemm_sm90(cudaStream_t stream, const int8_t* a, const int8_t* b
 // The FP32-output GEMMs take the configuration gemm_sm90_pick gives the plain GEMM (0, 1 or 3; the wide and ping-pong
 // ones are compiled only with the tuned table).
 #if INT4TRAIN_GEMM_TUNED
+// One shape pick per call: the entry of the configuration gemm_sm90_pick names (3, 1, otherwise the base tile).
+template <class Fn>
+static Fn fp32_pick(int m, int n, int k, int sm_count, Fn pingpong, Fn wide, Fn base) {
+    switch (gemm_sm90_pick(m, n, k, sm_count)) {
+        case 3: return pingpong;
+        case 1: return wide;
+        default: return base;
+    }
+}
 #define I4T_FP32_PICK(kind, fn)                                                                                \
-    (gemm_sm90_pick(m, n, k, sm_count) == 3   ? gemm_sm90_##kind##_t128x128x128_c2x1_pingpong_##fn             \
-     : gemm_sm90_pick(m, n, k, sm_count) == 1 ? gemm_sm90_##kind##_t128x256x128_c2x1_coop_##fn                 \
-                                              : gemm_sm90_##kind##_t128x128x128_c1x1_coop_##fn)
+    fp32_pick(m, n, k, sm_count, gemm_sm90_##kind##_t128x128x128_c2x1_pingpong_##fn,                          \
+              gemm_sm90_##kind##_t128x256x128_c2x1_coop_##fn, gemm_sm90_##kind##_t128x128x128_c1x1_coop_##fn)
 #else
 #define I4T_FP32_PICK(kind, fn) (gemm_sm90_##kind##_t128x128x128_c1x1_coop_##fn)
 #endif
