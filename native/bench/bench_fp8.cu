@@ -23,7 +23,8 @@ namespace {
 
 // e4m3 keeps 3 mantissa bits (relative rounding error ≤ 2⁻⁴, about 2.6 % RMS per operand), e5m2 keeps 2 (≤ 2⁻³):
 // a product of two rounded operands lands near 4 % (e4m3 × e4m3) or 6 % (e5m2 × e4m3) relative Frobenius error
-// against BF16; a wrong layout or scale is off by 100 % or more.
+// against BF16 (a host simulation on this benchmark's data distributions with cuda_fp8.h's conversions: Y 3.7 %,
+// ∇X and ∇W 5.8 %); a wrong layout or scale is off by 100 % or more.
 constexpr double kTolE4m3 = 0.10, kTolE5m2 = 0.15;
 
 void put(int4train_bench_result* r, const Stats& st) {
