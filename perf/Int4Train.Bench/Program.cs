@@ -139,6 +139,7 @@ internal static class Runner
                 ["int4_packed_codes_saved_by_forward"] = 0.5,
                 ["int4_needed_by_current_backward_api (X fp32 + codes)"] = 4.5,
                 ["bf16_baseline (X bf16)"] = 2.0,
+                ["fp8_baseline (X8ᵀ e4m3, written by the forward's cast)"] = 1.0,
             },
         };
         Directory.CreateDirectory(outDir);
