@@ -169,30 +169,17 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     }
 
     // linear_bf16: Y = X·Wᵀ, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X with BF16 operands, FP32 accumulation, BF16 outputs
-    std::vector<__nv_bfloat16*> X16, W16, G16;
-    for (int i = 0; i < sets; ++i) {
-        X16.push_back(mem.get<__nv_bfloat16>(nd));
-        W16.push_back(mem.get<__nv_bfloat16>(cd));
-        G16.push_back(mem.get<__nv_bfloat16>(nc));
-        BENCH_MEM_CHECK(mem);
-        convert_bf16_kernel<<<grid_for(nd), 256, 0, s>>>(L.x[i], X16[i], nd);
-        convert_bf16_kernel<<<grid_for(cd), 256, 0, s>>>(L.w[i], W16[i], cd);
-        convert_bf16_kernel<<<grid_for(nc), 256, 0, s>>>(L.gy[i], G16[i], nc);
-        I4T_LAUNCH("convert_bf16_kernel");
-    }
+    Bf16LayerData B;
+    I4T_TRY(make_bf16_layer_data(s, mem, L, n, c, d, &B));
     __nv_bfloat16* Y16 = mem.get<__nv_bfloat16>(nc);
     __nv_bfloat16* GX16 = mem.get<__nv_bfloat16>(nd);
     __nv_bfloat16* GW16 = mem.get<__nv_bfloat16>(cd);
     BENCH_MEM_CHECK(mem);
-    LtGemm f, bx, bw;
-    I4T_TRY(f.init(lt.h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, true, n, c, d));
-    I4T_TRY(bx.init(lt.h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, false, n, d, c));
-    I4T_TRY(bw.init(lt.h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, true, false, c, d, n));
+    LtBf16Linear layer;
+    I4T_TRY(layer.init(lt.h, n, c, d));
     Stats st;
-    I4T_TRY(time_runs(s, warmup, runs, sets, [&](int i) -> int4train_status {
-        I4T_TRY(f.run(lt.h, X16[i], W16[i], Y16, lt.ws, s));
-        I4T_TRY(bx.run(lt.h, G16[i], W16[i], GX16, lt.ws, s));
-        return bw.run(lt.h, G16[i], X16[i], GW16, lt.ws, s);
+    I4T_TRY(time_runs(s, warmup, runs, sets, [&](int i) {
+        return layer.run(lt, B.x[i], B.w[i], B.gy[i], Y16, GX16, GW16, s);
     }, &st));
     r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
     set_text(r, "baseline (no check)");

@@ -45,6 +45,18 @@ __global__ void convert_fp16_kernel(const float* in, __half* out, int64_t n) {
     for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x)
         out[t] = __float2half(in[t]);
 }
+__global__ void bf16_to_f32_kernel(const __nv_bfloat16* in, float* out, int64_t n) {
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x)
+        out[t] = __bfloat162float(in[t]);
+}
+int4train_status gen_16bit(cudaStream_t s, float* tmp, void* out, int rows, int cols, uint64_t seed, int kind, bool bf16) {
+    const int64_t n = (int64_t)rows * cols;
+    gen_kernel<<<grid_for(n), 256, 0, s>>>(tmp, rows, cols, seed, kind);
+    if (bf16) convert_bf16_kernel<<<grid_for(n), 256, 0, s>>>(tmp, (__nv_bfloat16*)out, n);
+    else convert_fp16_kernel<<<grid_for(n), 256, 0, s>>>(tmp, (__half*)out, n);
+    I4T_LAUNCH("gen_16bit");
+    return INT4TRAIN_SUCCESS;
+}
 // out = scale · codes (scale from device memory; scale2 optional second factor)
 __global__ void dequant_codes_kernel(const int8_t* q, int64_t n, const float* s, float* out) {
     float sc = *s;
@@ -109,6 +121,13 @@ int4train_status compare_f32(cudaStream_t s, const float* a, const float* b, int
     out->diffbits = h[3];
     return INT4TRAIN_SUCCESS;
 }
+int4train_status compare_bf16(cudaStream_t s, const __nv_bfloat16* a, const __nv_bfloat16* b, int64_t n, float* fa,
+                              float* fb, double* dacc, Cmp* out) {
+    bf16_to_f32_kernel<<<grid_for(n), 256, 0, s>>>(a, fa, n);
+    bf16_to_f32_kernel<<<grid_for(n), 256, 0, s>>>(b, fb, n);
+    I4T_LAUNCH("bf16_to_f32_kernel");
+    return compare_f32(s, fa, fb, n, dacc, out);
+}
 int4train_status compare_i32(cudaStream_t s, const int32_t* a, const int32_t* b, int64_t n, double* dacc,
                              double* mismatches, double* nonzero) {
     I4T_CUDA(cudaMemsetAsync(dacc, 0, 2 * sizeof(double), s));
@@ -154,7 +173,21 @@ int4train_status make_layer_data(int4train_context ctx, DevMem& mem, int n, int 
     return INT4TRAIN_SUCCESS;
 }
 
-
+int4train_status make_bf16_layer_data(cudaStream_t s, DevMem& mem, const LayerData& L, int n, int c, int d,
+                                      Bf16LayerData* out) {
+    const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, cd = (int64_t)c * d;
+    for (int i = 0; i < L.sets; ++i) {
+        out->x.push_back(mem.get<__nv_bfloat16>(nd));
+        out->w.push_back(mem.get<__nv_bfloat16>(cd));
+        out->gy.push_back(mem.get<__nv_bfloat16>(nc));
+        BENCH_MEM_CHECK(mem);
+        convert_bf16_kernel<<<grid_for(nd), 256, 0, s>>>(L.x[i], out->x[i], nd);
+        convert_bf16_kernel<<<grid_for(cd), 256, 0, s>>>(L.w[i], out->w[i], cd);
+        convert_bf16_kernel<<<grid_for(nc), 256, 0, s>>>(L.gy[i], out->gy[i], nc);
+        I4T_LAUNCH("convert_bf16_kernel");
+    }
+    return INT4TRAIN_SUCCESS;
+}
 
 int4train_status make_packed_codes(int4train_context ctx, DevMem& mem, const LayerData& L, int n, int c, int d, int group,
                                    bool run_forward, float* y, std::vector<uint8_t*>* xp, std::vector<uint8_t*>* wp) {

@@ -1,7 +1,7 @@
 // bench_entry.cu — benchmark entry points of libint4train_bench (include/int4train_bench.h, issue 5): timing with CUDA
 // events over rotated input sets, device-generated data with outliers and skewed gradient rows, checks of every
-// variant before its time is reported, cuBLASLt baselines (BF16, FP16, INT8 IMMA), per-phase breakdowns and a
-// CUDA-graph capture of the whole layer.
+// variant before its time is reported, cuBLASLt baselines (BF16, FP16, INT8 IMMA, FP8 and an FP8 layer), a
+// device-to-device copy (the bandwidth reference), per-phase breakdowns and a CUDA-graph capture of the whole layer.
 #include "bench_support.cuh"
 #include "cublaslt.cuh"
 #include "timing.cuh"
@@ -26,7 +26,11 @@ INT4TRAIN_API int4train_status int4train_bench_run(int4train_context ctx, const 
     if (m <= 0 || n <= 0 || k <= 0 || runs < 1 || sets < 1 || warmup < 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: bad arguments");
     int4train_status st;
-    if (strncmp(op, "gemm_", 5) == 0 || strncmp(op, "lt_", 3) == 0)
+    if (is_op(op, "lt_fp8") || is_op(op, "linear_fp8"))
+        st = bench_fp8(ctx, op, m, n, k, warmup, runs, sets, seed, h_out);
+    else if (is_op(op, "copy_d2d"))
+        st = bench_copy(ctx, m, n, warmup, runs, h_out);
+    else if (strncmp(op, "gemm_", 5) == 0 || strncmp(op, "lt_", 3) == 0)
         st = bench_gemm(ctx, op, m, n, k, warmup, runs, sets, seed, h_out);
     else
         st = bench_composite(ctx, op, m, n, k, group, warmup, runs, sets, seed, h_out);

@@ -61,13 +61,8 @@ int4train_status bench_gemm(int4train_context ctx, const char* op, int m, int n,
             void* a16 = mem.get<uint16_t>((int64_t)m * k);
             void* b16 = mem.get<uint16_t>((int64_t)n * k);
             BENCH_MEM_CHECK(mem);
-            gen_kernel<<<grid_for((int64_t)m * k), 256, 0, s>>>(tmp, m, k, seed + 31 * i, 0);
-            if (bf) convert_bf16_kernel<<<grid_for((int64_t)m * k), 256, 0, s>>>(tmp, (__nv_bfloat16*)a16, (int64_t)m * k);
-            else convert_fp16_kernel<<<grid_for((int64_t)m * k), 256, 0, s>>>(tmp, (__half*)a16, (int64_t)m * k);
-            gen_kernel<<<grid_for((int64_t)n * k), 256, 0, s>>>(tmp, n, k, seed + 31 * i + 3, 1);
-            if (bf) convert_bf16_kernel<<<grid_for((int64_t)n * k), 256, 0, s>>>(tmp, (__nv_bfloat16*)b16, (int64_t)n * k);
-            else convert_fp16_kernel<<<grid_for((int64_t)n * k), 256, 0, s>>>(tmp, (__half*)b16, (int64_t)n * k);
-            I4T_LAUNCH("convert");
+            I4T_TRY(gen_16bit(s, tmp, a16, m, k, seed + 31 * i, 0, bf));
+            I4T_TRY(gen_16bit(s, tmp, b16, n, k, seed + 31 * i + 3, 1, bf));
             A16.push_back(a16);
             B16.push_back(b16);
         }

@@ -1,4 +1,5 @@
-// bench_phases.cu — the per-phase breakdown of the layer forward and backward.
+// bench_phases.cu — the per-phase breakdown of the layer forward and backward, and the device-to-device copy whose
+// bandwidth the harness reports each element-wise phase against.
 #include "bench_support.cuh"
 #include "cublaslt.cuh"
 #include "timing.cuh"
@@ -7,6 +8,42 @@
 #include "numerics/philox.cuh"
 #include "ops/operators.cuh"
 #include "gemm/gemm.cuh"
+
+namespace i4t {
+namespace bench {
+
+// The bandwidth every element-wise phase is reported against: one cudaMemcpyAsync device to device of an m × n FP32
+// buffer (1 GiB at 16384 × 16384, far beyond L2), counted as read + write (r->ops = 8·m·n bytes, so the rate the
+// harness prints is TB/s). Checked: the copy equals its source bit for bit.
+int4train_status bench_copy(int4train_context ctx, int m, int n, int warmup, int runs, int4train_bench_result* r) {
+    cudaStream_t s = ctx->stream;
+    DevMem mem;
+    const int64_t count = (int64_t)m * n;
+    float* src = mem.get<float>(count);
+    float* dst = mem.get<float>(count);
+    double* acc = mem.get<double>(8);
+    BENCH_MEM_CHECK(mem);
+    gen_kernel<<<grid_for(count), 256, 0, s>>>(src, m, n, 7, 0);
+    I4T_LAUNCH("gen_kernel");
+    r->ops = 2.0 * sizeof(float) * (double)count;
+    auto run = [&](int) -> int4train_status {
+        I4T_CUDA(cudaMemcpyAsync(dst, src, sizeof(float) * (size_t)count, cudaMemcpyDeviceToDevice, s));
+        return INT4TRAIN_SUCCESS;
+    };
+    I4T_TRY(run(0));
+    Cmp cm;
+    I4T_TRY(compare_f32(s, dst, src, count, acc, &cm));
+    r->check_err = cm.diffbits;
+    r->check_ok = (cm.diffbits == 0 && cm.refnorm > 0) ? 1 : 0;
+    set_text(r, "copy of %.0f bytes: %.0f elements differ", sizeof(float) * (double)count, cm.diffbits);
+    Stats st;
+    I4T_TRY(time_runs(s, warmup, runs, 1, run, &st));
+    r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace bench
+}  // namespace i4t
 
 using namespace i4t;
 using namespace i4t::bench;

@@ -45,6 +45,13 @@ struct LtGemm {
     }
     int4train_status init(cublasLtHandle_t h, cudaDataType ab, cudaDataType ct, cublasComputeType_t comp,
                           cudaDataType scale, bool transA, bool transB, int M, int N, int K) {
+        I4T_TRY(create(ab, ab, ct, comp, scale, transA, transB, M, N, K));
+        return pick(h, M, N, K);
+    }
+    // The descriptor and layouts; a_type / b_type: the element types of (row-major) A and B. Attributes the
+    // heuristic must see (FP8 scales, fast accumulation) go on `op` between create and pick.
+    int4train_status create(cudaDataType a_type, cudaDataType b_type, cudaDataType ct, cublasComputeType_t comp,
+                            cudaDataType scale, bool transA, bool transB, int M, int N, int K) {
         int_scale = scale == CUDA_R_32I;
         LT_CHECK(cublasLtMatmulDescCreate(&op, comp, scale));
         cublasOperation_t opa = transB ? CUBLAS_OP_T : CUBLAS_OP_N;  // first col-major operand = B
@@ -52,11 +59,15 @@ struct LtGemm {
         LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
         LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
         // first operand: col-major m'×k' = N×K (op N: stored N×K, ld N) or stored K×N (op T, ld K)
-        if (opa == CUBLAS_OP_N) LT_CHECK(cublasLtMatrixLayoutCreate(&la, ab, N, K, N));
-        else LT_CHECK(cublasLtMatrixLayoutCreate(&la, ab, K, N, K));
-        if (opb == CUBLAS_OP_N) LT_CHECK(cublasLtMatrixLayoutCreate(&lb, ab, K, M, K));
-        else LT_CHECK(cublasLtMatrixLayoutCreate(&lb, ab, M, K, M));
+        if (opa == CUBLAS_OP_N) LT_CHECK(cublasLtMatrixLayoutCreate(&la, b_type, N, K, N));
+        else LT_CHECK(cublasLtMatrixLayoutCreate(&la, b_type, K, N, K));
+        if (opb == CUBLAS_OP_N) LT_CHECK(cublasLtMatrixLayoutCreate(&lb, a_type, K, M, K));
+        else LT_CHECK(cublasLtMatrixLayoutCreate(&lb, a_type, M, K, M));
         LT_CHECK(cublasLtMatrixLayoutCreate(&lc, ct, N, M, N));
+        return INT4TRAIN_SUCCESS;
+    }
+    // The heuristic's first algorithm for the descriptor as it stands.
+    int4train_status pick(cublasLtHandle_t h, int M, int N, int K) {
         cublasLtMatmulPreference_t pref = nullptr;
         LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
         size_t ws = kLtWorkspace;
@@ -92,6 +103,23 @@ struct Lt {
         LT_CHECK(cublasLtCreate(&h));
         I4T_CUDA(cudaMalloc(&ws, kLtWorkspace));
         return INT4TRAIN_SUCCESS;
+    }
+};
+
+// The BF16 linear layer baseline (op linear_bf16, and the reference of linear_fp8): Y = X·Wᵀ, ∇X = ∇Y·W,
+// ∇W = ∇Yᵀ·X with row-major BF16 X [n, d], W [c, d], ∇Y [n, c], FP32 accumulation, BF16 outputs.
+struct LtBf16Linear {
+    LtGemm fwd, grad_x, grad_w;
+    int4train_status init(cublasLtHandle_t h, int n, int c, int d) {
+        I4T_TRY(fwd.init(h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, true, n, c, d));
+        I4T_TRY(grad_x.init(h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, false, n, d, c));
+        return grad_w.init(h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, true, false, c, d, n);
+    }
+    int4train_status run(const Lt& lt, const void* x, const void* w, const void* gy, void* y, void* gx, void* gw,
+                         cudaStream_t s) {
+        I4T_TRY(fwd.run(lt.h, x, w, y, lt.ws, s));
+        I4T_TRY(grad_x.run(lt.h, gy, w, gx, lt.ws, s));
+        return grad_w.run(lt.h, gy, x, gw, lt.ws, s);
     }
 };
 

@@ -12,7 +12,10 @@
  *   gemm_s8 / gemm_s8_cfg<i> / gemm_s4: cuBLASLt INT8 (IMMA) on the same operands, exactly (mismatch count);
  *   hq_forward: Y vs s_X·s_W·(cuBLASLt INT8 product of the unpacked saved codes) + bias, relative L2 error;
  *   lss_grad_weight / lss_grad_input (Nonzero mode): vs cuBLASLt FP32 GEMMs on the dequantized digits/codes;
- *   linear_int4 (forward + backward): outputs finite and ∇X, ∇W nonzero; lt_* : none (they are the baselines).
+ *   linear_int4 (forward + backward): outputs finite and ∇X, ∇W nonzero; lt_int8/bf16/fp16, linear_bf16: none (they are
+ *   the baselines); lt_fp8: vs cuBLASLt BF16 on the unquantized operands, rel L2 < 0.10; linear_fp8: Y, ∇X, ∇W vs the
+ *   BF16 layer on the same BF16 inputs, rel L2 < 0.10 (Y, e4m3) and < 0.15 (∇X, ∇W: e5m2 gradients);
+ *   copy_d2d: the copy equals its source.
  *
  * Operations (op), shape (m, n, k) = (tokens N, outputs C, inputs D) of a linear layer Y = X·Wᵀ:
  *   "gemm_s8"       our integer GEMM alone (int8 operands holding INT4 codes), tuned config table
@@ -24,6 +27,11 @@
  *   "lss_grad_weight", "lss_grad_input"  the LSS GEMMs (Nonzero sampling) from a prepared bit split and selection
  *   "linear_int4"   int4train_hq_forward + int4train_linear_backward (Nonzero), no bias
  *   "linear_bf16"   3 cuBLASLt BF16 GEMMs: Y = X·Wᵀ, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X (no bias)
+ *   "lt_fp8"        cuBLASLt FP8 TN GEMM, e4m3 × e4m3 with per-tensor scales, FP32 accumulate, BF16 out (cc ≥ 8.9)
+ *   "linear_fp8"    FP8 linear layer, forward + backward from BF16 X, W, ∇Y with current per-tensor scaling: amax of
+ *                   X, W (e4m3) and ∇Y (e5m2), casts with transposed copies, 3 cuBLASLt FP8 GEMMs, BF16 outputs;
+ *                   every amax/cast pass inside the timed run (native/bench/bench_fp8.cu)
+ *   "copy_d2d"      cudaMemcpyAsync device to device of an m × n FP32 buffer; ops = bytes moved (read + write)
  * ops = counted operations (2·m·n·k per GEMM; 6·m·n·k for the layers, 4·m·n·k is not used anywhere).
  */
 #ifndef INT4TRAIN_BENCH_H

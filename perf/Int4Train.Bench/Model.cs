@@ -74,5 +74,7 @@ public sealed class Report
     public Dictionary<string, double> ActivationBytesPerInputElement { get; set; } = [];
     public List<ShapeResult> Shapes { get; set; } = [];
     public List<PhaseResult> Phases { get; set; } = [];
+    /// <summary>Device-to-device copy (op copy_d2d): Ops = bytes moved (read + write); the element-wise phases' yardstick.</summary>
+    public OpResult? Copy { get; set; }
     public GraphResult? Graph { get; set; }
 }

@@ -2,7 +2,8 @@ using ScottPlot;
 
 namespace Int4Train.Bench;
 
-/// <summary>The PNG chart: speed-up over BF16 per shape for the GEMM, HQ forward, LSS (∇W+∇X) and the whole layer.</summary>
+/// <summary>The PNG chart: speed-up over BF16 per shape for the GEMM, HQ forward, LSS (∇W+∇X) and the whole layer, beside
+/// the FP8 baselines (cuBLASLt FP8 GEMM, FP8 layer).</summary>
 internal static class Plotter
 {
     internal static void Plot(Report r, string png)
@@ -19,6 +20,8 @@ internal static class Plotter
                 return bf != null && gw != null && gx != null ? 2 * bf.MedianMs / (gw.MedianMs + gx.MedianMs) : double.NaN;
             }),
             ("INT4 layer fwd+bwd vs BF16 layer", Colors.Crimson, s => Markdown.Ratio(s.Get("linear_bf16"), s.Get("linear_int4"))),
+            ("cuBLASLt FP8 GEMM vs BF16", Colors.Plum, s => Markdown.Ratio(s.Get("lt_bf16"), s.Get("lt_fp8"))),
+            ("FP8 layer fwd+bwd vs BF16 layer", Colors.Purple, s => Markdown.Ratio(s.Get("linear_bf16"), s.Get("linear_fp8"))),
         ];
         var shapes = r.Shapes;
         double width = 1.0 / (series.Length + 1);

@@ -6,7 +6,9 @@ namespace Int4Train.Bench;
 
 /// <summary>
 /// Int4Train.Bench [run] [--quick] [--out DIR] [--name NAME] [--runs N] [--warmup N] [--sets N] [--no-configs]
+///                 [--only "SHAPE,..."] [--ops "OP,..."] [--no-phases]
 ///   times every operation of issue 5 on the GPU through libint4train_bench and writes DIR/&lt;date&gt;-NAME.json and .md.
+///   --only keeps the listed shapes, --ops the listed operations, --no-phases skips the phase breakdowns and the graph.
 /// Int4Train.Bench plot FILE.json [FILE.png]   renders the chart (ScottPlot) from a JSON file (no GPU needed).
 /// Int4Train.Bench md FILE.json                re-renders the Markdown table from a JSON file.
 /// Int4Train.Bench gpt [...]                   training speed of the device GPT per precision (GptSpeed).
@@ -68,8 +70,19 @@ internal static class Runner
     internal static readonly (int M, int N, int K)[] PaperShapes =
         [(4608, 5120, 6144), (5120, 6144, 8192), (6144, 6144, 9216), (7168, 6656, 8704), (8192, 7680, 9728), (15360, 8704, 10752)];
 
-    internal static readonly string[] GemmOps = ["gemm_s8", "lt_int8", "lt_bf16", "lt_fp16"];
-    internal static readonly string[] CompositeOps = ["hq_forward", "lss_grad_weight", "lss_grad_input", "linear_int4", "linear_bf16"];
+    internal static readonly string[] GemmOps = ["gemm_s8", "lt_int8", "lt_bf16", "lt_fp16", "lt_fp8"];
+    internal static readonly string[] CompositeOps = ["hq_forward", "lss_grad_weight", "lss_grad_input", "linear_int4", "linear_bf16", "linear_fp8"];
+
+    /// <summary>--ops "OP,...": the operations to run at each shape (null: all); an unknown name is an error.</summary>
+    internal static HashSet<string>? SelectedOps(string[] a)
+    {
+        if (Arg(a, "--ops", "") is not { Length: > 0 } list) return null;
+        var set = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var unknown = set.Where(o => !GemmOps.Contains(o) && !CompositeOps.Contains(o) && !o.StartsWith("gemm_s8_cfg", StringComparison.Ordinal)).ToList();
+        if (unknown.Count > 0)
+            throw new BenchException($"--ops: unknown operation(s) {string.Join(", ", unknown)}; known: {string.Join(", ", GemmOps.Concat(CompositeOps))}, gemm_s8_cfg<i>");
+        return set;
+    }
 
     internal static string Arg(string[] a, string name, string dflt)
     {
@@ -90,6 +103,8 @@ internal static class Runner
     {
         bool quick = a.Contains("--quick");
         bool configs = !a.Contains("--no-configs");
+        bool phases = !a.Contains("--no-phases");
+        HashSet<string>? opsSet = SelectedOps(a);
         string outDir = Arg(a, "--out", Path.Combine("perf", "results"));
         int runs = int.Parse(Arg(a, "--runs", quick ? "5" : "30"), CultureInfo.InvariantCulture);
         int warmup = int.Parse(Arg(a, "--warmup", quick ? "1" : "5"), CultureInfo.InvariantCulture);
@@ -124,6 +139,7 @@ internal static class Runner
                 ["int4_packed_codes_saved_by_forward"] = 0.5,
                 ["int4_needed_by_current_backward_api (X fp32 + codes)"] = 4.5,
                 ["bf16_baseline (X bf16)"] = 2.0,
+                ["fp8_baseline (X8ᵀ e4m3, written by the forward's cast)"] = 1.0,
             },
         };
         Directory.CreateDirectory(outDir);
@@ -158,6 +174,11 @@ internal static class Runner
 
         try
         {
+            // the bandwidth yardstick of the phase table: a 1 GiB device-to-device copy (16384 × 16384 FP32)
+            report.Copy = Time(ctx, "copy_d2d", 16384, 16384, 1, group, warmup, runs, 1, seed);
+            Console.WriteLine(report.Copy.Error != null
+                ? $"device-to-device copy: ERROR {report.Copy.Error}"
+                : $"device-to-device copy: {report.Copy.MedianMs:F3} ms, {PhaseBandwidth.CopyGBps(report.Copy):F0} GB/s (read + write) [{report.Copy.Check}]");
             foreach (var s in shapes)
             {
                 Native.Check(Native.BenchGemmConfigs(s.M, s.N, s.K, txt, 1024, out _, out int pick), "bench_gemm_configs");
@@ -167,6 +188,7 @@ internal static class Runner
                 if (configs && s.Kind == "paper")
                     for (int c = 0; c < nconf; c++) ops.Add($"gemm_s8_cfg{c}");
                 ops.AddRange(CompositeOps);
+                if (opsSet != null) ops = ops.Where(opsSet.Contains).ToList();
                 foreach (string op in ops)
                 {
                     var r = Time(ctx, op, s.M, s.N, s.K, group, warmup, runs, sets, seed);
@@ -181,8 +203,8 @@ internal static class Runner
             // per-phase breakdowns (Fig. 6 style) and the CUDA graph of the whole layer
             byte* names = stackalloc byte[2048];
             double* ms = stackalloc double[16];
-            var phaseShapes = quick ? new[] { PaperShapes[0] } : new[] { PaperShapes[^1], (16384, 16384, 4096), (16384, 4096, 16384) };
-            if (onlySet != null)
+            var phaseShapes = !phases ? Array.Empty<(int, int, int)>() : quick ? new[] { PaperShapes[0] } : new[] { PaperShapes[^1], (16384, 16384, 4096), (16384, 4096, 16384) };
+            if (onlySet != null && phases)
             {
                 var sel = phaseShapes.Where(p => onlySet.Contains($"{p.Item1}x{p.Item2}x{p.Item3}")).ToArray();
                 phaseShapes = sel.Length > 0 ? sel : shapes.Take(1).Select(x => (x.M, x.N, x.K)).ToArray();
@@ -201,6 +223,7 @@ internal static class Runner
                     report.Phases.Add(pr);
                     Console.WriteLine($"phases {which} {m}x{n}x{k}: " + (pr.Error ?? string.Join(", ", pr.Names.Zip(pr.Ms, (x, y) => $"{x} {y:F3} ms"))));
                 }
+            if (phases)
             {
                 var (m, n, k) = quick ? PaperShapes[0] : (8192, 4096, 4096);
                 var g = new GraphResult { M = m, N = n, K = k };
@@ -254,24 +277,39 @@ internal static class Markdown
         sb.AppendLine();
         sb.AppendLine($"Median of {r.Runs} runs after {r.Warmup} warm-up runs, {r.Sets} rotating input sets, seed {r.Seed}, G = {r.Group}. {r.Notes}");
         sb.AppendLine();
-        sb.AppendLine("GEMM columns: TOPS (int) or TFLOP/s (bf16/fp16) at the median. Speed-ups are BF16 time / our time: GEMM vs the cuBLASLt BF16 GEMM; " +
-                      "HQ fwd vs one BF16 GEMM; LSS (∇W + ∇X) vs two BF16 GEMMs; layer (fwd+bwd) vs the BF16 linear (3 cuBLASLt GEMMs).");
+        sb.AppendLine("GEMM columns: TOPS (int) or TFLOP/s (bf16/fp16/fp8) at the median. Speed-ups are BF16 time / our time: GEMM vs the cuBLASLt BF16 GEMM; " +
+                      "HQ fwd vs one BF16 GEMM; LSS (∇W + ∇X) vs two BF16 GEMMs; layer (fwd+bwd) vs the BF16 linear (3 cuBLASLt GEMMs). " +
+                      "FP8 (what a Hopper user would pick instead): FP8 GEMM ×BF16 = cuBLASLt BF16 / cuBLASLt FP8 (e4m3, per-tensor scales) time; " +
+                      "the FP8 layer is forward + backward from BF16 X, W, ∇Y with current scaling, its amax and cast passes included (perf/README.md); " +
+                      "INT4 layer ×FP8 layer = FP8 layer time / INT4 layer time.");
         sb.AppendLine();
-        sb.AppendLine("| shape (N×C×D) | cfg | our int GEMM | cuBLASLt INT8 | cuBLASLt BF16 | cuBLASLt FP16 | GEMM ×BF16 | HQ fwd ms | ×BF16 | LSS ∇W ms | LSS ∇X ms | ×2 BF16 | INT4 layer ms | BF16 layer ms | ×BF16 | checks |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        string[] header =
+        [
+            "shape (N×C×D)", "cfg", "our int GEMM", "cuBLASLt INT8", "cuBLASLt BF16", "cuBLASLt FP16", "cuBLASLt FP8", "GEMM ×BF16",
+            "FP8 GEMM ×BF16", "HQ fwd ms", "×BF16", "LSS ∇W ms", "LSS ∇X ms", "×2 BF16", "INT4 layer ms", "BF16 layer ms", "×BF16",
+            "FP8 layer ms", "FP8 layer ×BF16", "INT4 layer ×FP8 layer", "checks",
+        ];
+        sb.AppendLine("| " + string.Join(" | ", header) + " |");
+        sb.AppendLine("|" + string.Concat(header.Select(_ => "---|")));
         foreach (var s in r.Shapes)
         {
-            OpResult? g = s.Get("gemm_s8"), i8 = s.Get("lt_int8"), bf = s.Get("lt_bf16"), fp = s.Get("lt_fp16");
+            OpResult? g = s.Get("gemm_s8"), i8 = s.Get("lt_int8"), bf = s.Get("lt_bf16"), fp = s.Get("lt_fp16"), f8 = s.Get("lt_fp8");
             OpResult? hq = s.Get("hq_forward"), gw = s.Get("lss_grad_weight"), gx = s.Get("lss_grad_input");
-            OpResult? li = s.Get("linear_int4"), lb = s.Get("linear_bf16");
+            OpResult? li = s.Get("linear_int4"), lb = s.Get("linear_bf16"), lf = s.Get("linear_fp8");
             double lss = gw != null && gx != null ? gw.MedianMs + gx.MedianMs : double.NaN;
             double lssRatio = bf != null && lss > 0 ? 2 * bf.MedianMs / lss : double.NaN;
             int failed = s.Ops.Count(o => o.CheckOk == 0), errors = s.Ops.Count(o => o.Error != null);
             int passed = s.Ops.Count(o => o.CheckOk == 1);
             string checks = $"{passed} ok" + (failed > 0 ? $", **{failed} FAILED**" : "") + (errors > 0 ? $", {errors} errors" : "");
-            sb.AppendLine($"| {s.Label} | {s.GemmPick} | {F(g?.Rate ?? 0)} ({F(g?.MedianMs ?? 0, "F3")} ms) | {F(i8?.Rate ?? 0)} | {F(bf?.Rate ?? 0)} ({F(bf?.MedianMs ?? 0, "F3")} ms) | {F(fp?.Rate ?? 0)} | " +
-                          $"{F(Ratio(bf, g), "F2")} | {F(hq?.MedianMs ?? 0, "F3")} | {F(Ratio(bf, hq), "F2")} | {F(gw?.MedianMs ?? 0, "F3")} | {F(gx?.MedianMs ?? 0, "F3")} | {F(lssRatio, "F2")} | " +
-                          $"{F(li?.MedianMs ?? 0, "F2")} | {F(lb?.MedianMs ?? 0, "F2")} | {F(Ratio(lb, li), "F2")} | {checks} |");
+            string[] cells =
+            [
+                s.Label, s.GemmPick.ToString(CultureInfo.InvariantCulture), $"{F(g?.Rate ?? 0)} ({F(g?.MedianMs ?? 0, "F3")} ms)", F(i8?.Rate ?? 0),
+                $"{F(bf?.Rate ?? 0)} ({F(bf?.MedianMs ?? 0, "F3")} ms)", F(fp?.Rate ?? 0), f8 == null ? "–" : $"{F(f8.Rate)} ({F(f8.MedianMs, "F3")} ms)",
+                F(Ratio(bf, g), "F2"), F(Ratio(bf, f8), "F2"), F(hq?.MedianMs ?? 0, "F3"), F(Ratio(bf, hq), "F2"), F(gw?.MedianMs ?? 0, "F3"),
+                F(gx?.MedianMs ?? 0, "F3"), F(lssRatio, "F2"), F(li?.MedianMs ?? 0, "F2"), F(lb?.MedianMs ?? 0, "F2"), F(Ratio(lb, li), "F2"),
+                F(lf?.MedianMs ?? 0, "F2"), F(Ratio(lb, lf), "F2"), F(Ratio(lf, li), "F2"), checks,
+            ];
+            sb.AppendLine("| " + string.Join(" | ", cells) + " |");
         }
         var cfgShapes = r.Shapes.Where(s => s.Ops.Any(o => o.Op.StartsWith("gemm_s8_cfg", StringComparison.Ordinal))).ToList();
         if (cfgShapes.Count > 0)
@@ -301,6 +339,8 @@ internal static class Markdown
                 sb.AppendLine($"- {p.Which} {p.M}×{p.N}×{p.K} (total {tot:F3} ms): " +
                               string.Join(", ", p.Names.Zip(p.Ms, (n, ms) => $"{n} {ms:F3} ms ({100 * ms / tot:F0}%)")));
             }
+            sb.AppendLine();
+            sb.Append(PhaseBandwidth.Render(r));
         }
         if (r.Graph != null)
         {
