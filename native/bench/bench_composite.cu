@@ -27,7 +27,10 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
                                  int runs, int sets, uint64_t seed, int4train_bench_result* r) {
     cudaStream_t s = ctx->stream;
     const bool hq = is_op(op, "hq_forward"), gw = is_op(op, "lss_grad_weight"), gx = is_op(op, "lss_grad_input");
-    const bool li = is_op(op, "linear_int4"), lb = is_op(op, "linear_bf16");
+    // linear_int4_bernoulli: the layer on the paper's operator-benchmark gradients (every other row of ∇Y zero) with
+    // Bernoulli sampling, beside linear_int4 (every row nonzero, the exact Nonzero mode)
+    const bool lbern = is_op(op, "linear_int4_bernoulli");
+    const bool li = is_op(op, "linear_int4") || lbern, lb = is_op(op, "linear_bf16");
     if (!(hq || gw || gx || li || lb)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: unknown op '%s'", op);
     if (d % 2) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: d must be even");
     DevMem mem;
@@ -143,10 +146,14 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     }
 
     if (li) {
+        const int sampling = lbern ? INT4TRAIN_SAMPLING_BERNOULLI : INT4TRAIN_SAMPLING_NONZERO;
+        if (lbern)
+            for (int i = 0; i < sets; ++i)  // rows 1, 3, 5, … of ∇Y zero
+                I4T_CUDA(cudaMemset2DAsync(L.gy[i] + c, 2 * sizeof(float) * c, 0, sizeof(float) * c, n / 2, s));
         auto run = [&](int i) -> int4train_status {
             I4T_TRY(int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group, 0, y, XP[i], WP[i]));
             return int4train_linear_backward(ctx, L.gy[i], L.x[i], L.w[i], XP[i], WP[i], L.sx[i], L.sw[i], n, c, d, group, 0,
-                                             0, seed + i, gxo, gwo, gst, gst + 1, nullptr, 0);
+                                             sampling, seed + i, gxo, gwo, gst, gst + 1, nullptr, 0);
         };
         I4T_CUDA(cudaMemsetAsync(gxo, 0xff, sizeof(float) * nd, s));
         I4T_CUDA(cudaMemsetAsync(gwo, 0xff, sizeof(float) * cd, s));
@@ -156,7 +163,8 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
         I4T_TRY(compare_f32(s, gxo, yref, nd, acc, &a));  // "error" vs zeros = 1 and rel = ‖∇X‖ / 0 → use the norms
         I4T_TRY(compare_f32(s, gwo, yref, cd, acc, &b));
         float hst[2];
-        I4T_CUDA(cudaMemcpy(hst, gst, sizeof hst, cudaMemcpyDeviceToHost));
+        I4T_CUDA(cudaMemcpyAsync(hst, gst, sizeof hst, cudaMemcpyDeviceToHost, s));  // on the context's stream
+        I4T_CUDA(cudaStreamSynchronize(s));
         const bool ok = a.nonfinite == 0 && b.nonfinite == 0 && a.rel > 0 && b.rel > 0 && isfinite(hst[0]) && isfinite(hst[1]);
         r->check_ok = ok ? 1 : 0;
         r->check_err = a.nonfinite + b.nonfinite;

@@ -71,7 +71,7 @@ internal static class Runner
         [(4608, 5120, 6144), (5120, 6144, 8192), (6144, 6144, 9216), (7168, 6656, 8704), (8192, 7680, 9728), (15360, 8704, 10752)];
 
     internal static readonly string[] GemmOps = ["gemm_s8", "lt_int8", "lt_bf16", "lt_fp16", "lt_fp8"];
-    internal static readonly string[] CompositeOps = ["hq_forward", "lss_grad_weight", "lss_grad_input", "linear_int4", "linear_bf16", "linear_fp8"];
+    internal static readonly string[] CompositeOps = ["hq_forward", "lss_grad_weight", "lss_grad_input", "linear_int4", "linear_int4_bernoulli", "linear_bf16", "linear_fp8"];
 
     /// <summary>--ops "OP,...": the operations to run at each shape (null: all); an unknown name is an error.</summary>
     internal static HashSet<string>? SelectedOps(string[] a)
@@ -267,6 +267,25 @@ internal static class Markdown
 {
     private static string F(double v, string fmt = "F0") => double.IsFinite(v) && v > 0 ? v.ToString(fmt, CultureInfo.InvariantCulture) : "–";
 
+    // The layer on the paper's operator-benchmark gradients (half the rows of ∇Y zero, Bernoulli LSS) beside the
+    // Nonzero mode on gradients with every row nonzero: a backward over compacted kept rows would cost about half.
+    private static void AppendBernoulli(StringBuilder sb, Report r)
+    {
+        var rows = r.Shapes.Where(s => s.Get("linear_int4_bernoulli") != null).ToList();
+        if (rows.Count == 0) return;
+        sb.AppendLine();
+        sb.AppendLine("INT4 layer (fwd+bwd) by sampling mode: Nonzero on gradients with every row nonzero (a causal LM's), " +
+                      "Bernoulli on the paper's operator-benchmark gradients (every other row of ∇Y zero).");
+        sb.AppendLine();
+        sb.AppendLine("| shape (N×C×D) | Nonzero ms | Bernoulli, ½ rows zero ms | Bernoulli / Nonzero |");
+        sb.AppendLine("|---|---:|---:|---:|");
+        foreach (var s in rows)
+        {
+            OpResult? nz = s.Get("linear_int4"), be = s.Get("linear_int4_bernoulli");
+            sb.AppendLine($"| {s.Label} | {F(nz?.MedianMs ?? 0, "F2")} | {F(be?.MedianMs ?? 0, "F2")} | {F(Ratio(be, nz), "F2")} |");
+        }
+    }
+
     internal static double Ratio(OpResult? num, OpResult? den, double numScale = 1) =>
         num != null && den != null && den.MedianMs > 0 ? numScale * num.MedianMs / den.MedianMs : double.NaN;
 
@@ -311,6 +330,7 @@ internal static class Markdown
             ];
             sb.AppendLine("| " + string.Join(" | ", cells) + " |");
         }
+        AppendBernoulli(sb, r);
         var cfgShapes = r.Shapes.Where(s => s.Ops.Any(o => o.Op.StartsWith("gemm_s8_cfg", StringComparison.Ordinal))).ToList();
         if (cfgShapes.Count > 0)
         {

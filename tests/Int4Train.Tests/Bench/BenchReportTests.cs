@@ -42,6 +42,21 @@ public class BenchReportTests
     private static string F2(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
 
     [Test]
+    public void Markdown_PutsTheBernoulliLayerBesideTheNonzeroOne()
+    {
+        int seed = Environment.TickCount;
+        var (s, ms) = RandomShape(new Random(seed), "T8192 h2048 down");
+        string md = Markdown.Render(new Report { Device = "NVIDIA H200", Shapes = [s] });
+        string expected = $"| {s.Label} | {F2(ms["linear_int4"])} | {F2(ms["linear_int4_bernoulli"])} | " +
+                          $"{F2(ms["linear_int4_bernoulli"] / ms["linear_int4"])} |";
+        Assert.That(md, Does.Contain("| shape (N×C×D) | Nonzero ms | Bernoulli, ½ rows zero ms | Bernoulli / Nonzero |"), $"seed {seed}");
+        Assert.That(md, Does.Contain(expected), $"seed {seed}");
+        s.Ops.RemoveAll(o => o.Op == "linear_int4_bernoulli");
+        Assert.That(Markdown.Render(new Report { Device = "NVIDIA H200", Shapes = [s] }), Does.Not.Contain("Bernoulli / Nonzero"),
+            "no Bernoulli run, no table");
+    }
+
+    [Test]
     public void Markdown_HasTheFp8ColumnsWithTheirRatios()
     {
         int seed = Environment.TickCount;
