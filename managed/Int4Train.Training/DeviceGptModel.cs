@@ -72,9 +72,9 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
     public NativeGpt Native => _gpt;
 
     /// <summary>Device memory the model holds: what it allocated (parameters, gradients, AdamW moments, activations
-    /// sized for one pass of <see cref="GptConfig.PassBatch"/> sequences) plus its context's workspace, which only
-    /// grows, so after some steps this is the high-water mark of both (the CUDA context and cuBLAS's own workspace
-    /// are not included, as PyTorch's max_memory_allocated leaves them out).</summary>
+    /// sized for one pass of <see cref="GptConfig.PassBatch"/> sequences, its 32 MiB cuBLAS workspace) plus its
+    /// context's workspace, which only grows, so after some steps this is the high-water mark of both (the CUDA context
+    /// is not included, as PyTorch's max_memory_allocated leaves it out).</summary>
     public long DeviceMemoryBytes => _gpt.AllocatedBytes + _context.WorkspaceBytes;
 
     /// <inheritdoc />

@@ -11,7 +11,9 @@
  * embeddings, the loss and AdamW are small kernels of native/src/gpt/. Activations and parameters are FP32.
  *
  * Same rules as int4train.h: status codes, int4train_last_error(), h_* host pointers. Every call queues work on
- * the context's stream; the ones that return a host value (a loss, a norm, a copy) synchronise. The model uses
+ * the context's stream; the ones that return a host value (a loss, a norm, a copy) synchronise. A training step is
+ * either the separate calls (forward, backward, adamw_step) or int4train_gpt_train_step, which replays it as one
+ * CUDA graph and logs its loss for int4train_gpt_read_losses; both compute the same step bit for bit. The model uses
  * the context's CUDA context and stream; create, use and destroy it on threads where that context is current.
  *
  * Parameters are addressed by index in a fixed order (the checkpoint order of the C# host model): wte, wpe, then per
@@ -95,8 +97,9 @@ INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt);
 /* int4train_gpt_backward of loss_scale × the mean loss (finite): gradient accumulation runs a step of B sequences as
  * passes of M with loss_scale = M/B, so the accumulated gradients are those of the step's mean loss. */
 INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, float loss_scale);
-/* Bytes of device memory the model allocated itself (parameters, gradients, AdamW moments, activations, scratch);
- * the context's workspace (int4train_context_info) comes on top. */
+/* Bytes of device memory the model allocated itself (parameters, gradients, AdamW moments, activations, scratch,
+ * its cuBLAS workspace of 32 MiB, int4train_gpt_train_step's token staging); the context's workspace
+ * (int4train_context_info) comes on top. */
 INT4TRAIN_API int4train_status int4train_gpt_memory(int4train_gpt gpt, int64_t* h_bytes);
 INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt);
 /* Global-norm clipping and AdamW on every tensor (the INT4 step sizes only once their layer's cold start is over;

@@ -204,7 +204,7 @@ public sealed class NativeGpt : IDisposable
     }
 
     /// <summary>Bytes of device memory the model allocated (parameters, gradients, AdamW moments, activations,
-    /// scratch); the context's workspace comes on top.</summary>
+    /// scratch, its cuBLAS workspace, the train step's token staging); the context's workspace comes on top.</summary>
     public long AllocatedBytes
     {
         get

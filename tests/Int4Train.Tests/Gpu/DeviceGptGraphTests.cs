@@ -60,7 +60,6 @@ public sealed class DeviceGptGraphTests : GpuFixture
             Assert.That(rg[i].ValidationLoss, Is.EqualTo(re[i].ValidationLoss), $"validation at step {re[i].Step}");
         }
         Assert.That(re[0].TrainLoss, Is.GreaterThan(2.0), "an untrained model's loss is near ln V");
-        Assert.That(re[^1].TrainLoss, Is.LessThan(re[0].TrainLoss), "it learns");
         AssertSameState(Native(graph), Native(eager), "after 14 steps");
         var (_, captured, replayed) = Native(graph).StepStats;
         Assert.That(captured, Is.GreaterThanOrEqualTo(1), "a graph was captured");
