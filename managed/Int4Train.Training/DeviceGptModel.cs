@@ -14,6 +14,7 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
     private readonly CudaContext _context;
     private readonly bool _ownsContext;
     private int _lastT;
+    private readonly List<double?> _queued = []; // queued steps not read yet: null = in the native loss log
 
     /// <summary>Builds the model on the device of <paramref name="context"/> with the host model's initialisation.
     /// The caller keeps ownership of the context (dispose the model first). <paramref name="cudaGraphs"/>: queued
@@ -123,15 +124,40 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
         if (passes < 1 || tokens.Length == 0 || tokens.Length % ((long)passes * passBatch) != 0)
             throw new ArgumentException($"tokens ({tokens.Length}) must be passes × passBatch × t for {passes} × {passBatch}.", nameof(tokens));
         int t = tokens.Length / (passes * passBatch);
+        if (passes > NativeGpt.MaxPassesPerStep)
+        {
+            // More passes than one native step takes: the separate calls, the same arithmetic (each pass reads its loss).
+            ZeroGrad();
+            int len = passBatch * t;
+            double loss = 0;
+            for (int i = 0; i < passes; i++)
+            {
+                loss += Forward(tokens[(i * len)..((i + 1) * len)], targets[(i * len)..((i + 1) * len)], passBatch, Trainer.DropoutStep(step, i), true);
+                Backward(1f / passes);
+            }
+            OptimizerStep(learningRate);
+            _queued.Add(loss / passes);
+            return;
+        }
         _lastT = t;
         var keys = new ulong[passes];
         for (int i = 0; i < passes; i++) keys[i] = DropoutKey(Trainer.DropoutStep(step, i));
         _gpt.TrainStep(tokens, targets, passes, passBatch, t, keys, learningRate, Config.Beta1, Config.Beta2, AdamEps, Config.WeightDecay,
             Config.GradClip, CudaGraphs);
+        _queued.Add(null);
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<double> ReadLosses() => _gpt.ReadLosses().Select(r => r.Loss).ToArray();
+    public IReadOnlyList<double> ReadLosses()
+    {
+        var native = _gpt.ReadLosses();
+        if (native.Count != _queued.Count(l => l is null))
+            throw new InvalidOperationException($"The native loss log holds {native.Count} steps, {_queued.Count(l => l is null)} were queued.");
+        int k = 0;
+        var losses = _queued.Select(l => l ?? native[k++].Loss).ToArray();
+        _queued.Clear();
+        return losses;
+    }
 
     /// <inheritdoc />
     public void Backward(float lossScale = 1f) => _gpt.Backward(lossScale);

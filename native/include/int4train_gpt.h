@@ -112,12 +112,13 @@ INT4TRAIN_API int4train_status int4train_gpt_adamw_step(int4train_gpt gpt, const
  * h_targets, passes·batch·t entries each; its dropout masks are keyed by h_dropout_keys[i], its backward scaled by
  * 1/passes as int4train_gpt_backward_scaled); global-norm clipping (the factor computed and applied on the device) and
  * AdamW as int4train_gpt_adamw_step. The step's mean loss (mean of the passes' means, in double) and gradient norm
- * go to the loss log (int4train_gpt_read_losses). passes ≤ 64.
+ * go to the loss log (int4train_gpt_read_losses). passes ≤ INT4TRAIN_GPT_MAX_PASSES.
  * graph = 1: the step runs as one CUDA graph, captured on the second consecutive step of the same shape that the INT4
  * layers' policy allows (not their first forward, cold start or re-initialisation step: those run eagerly) and
  * replayed afterwards, bit-identical to the eager step; a different batch, t, passes or AdamW constants (other than
  * the learning rate) captures another graph (four are kept). graph = 0: always eager. Either way the host copies the
  * tokens, writes the step's scalars (keys, learning rate, bias corrections) with one small kernel and launches. */
+#define INT4TRAIN_GPT_MAX_PASSES 256
 INT4TRAIN_API int4train_status int4train_gpt_train_step(int4train_gpt gpt, const int32_t* h_tokens,
                                                         const int32_t* h_targets, int passes, int batch, int t,
                                                         const uint64_t* h_dropout_keys,

@@ -233,6 +233,9 @@ public sealed class NativeGpt : IDisposable
         return norm;
     }
 
+    /// <summary>Passes a <see cref="TrainStep"/> takes at most (INT4TRAIN_GPT_MAX_PASSES).</summary>
+    public const int MaxPassesPerStep = 256;
+
     /// <summary>
     /// Queues one whole training step with no host synchronisation (int4train_gpt_train_step): zero the gradients,
     /// <paramref name="passes"/> forward + backward passes of <paramref name="batch"/> × <paramref name="t"/> tokens

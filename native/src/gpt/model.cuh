@@ -54,8 +54,8 @@ struct Block {
 // The values of a training step that change from step to step, in device memory: the kernels of a step read them
 // there, so a CUDA graph captured once replays every later step (step_graph.cu writes them, by value through one
 // small kernel, before each step, eager or replayed). Sized for kMaxPasses passes and kMaxAdamGroups distinct AdamW
-// step counts (the kernel's parameter block is ~0.8 KB, far under CUDA's 4 KB).
-constexpr int kMaxPasses = 64, kMaxAdamGroups = 32;
+// step counts (the kernel's parameter block is ~2.3 KB, under CUDA's 4 KB).
+constexpr int kMaxPasses = INT4TRAIN_GPT_MAX_PASSES, kMaxAdamGroups = 32;
 struct StepScalars {
     uint64_t dropout_key[kMaxPasses];  // each pass's step key Mix(Mix(seed) ^ step) (nn::DropoutKey)
     uint64_t key_offset;               // added to the INT4 backwards' keys (ops PhiloxKey): forwards since the capture

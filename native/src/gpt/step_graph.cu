@@ -71,6 +71,7 @@ struct StepGraphs {
 
 // ---- the step's small kernels ------------------------------------------------------------------------------------
 
+static_assert(sizeof(StepScalars) <= 4000, "StepScalars travels as a kernel parameter (4 KB at most)");
 __global__ void set_scalars_kernel(StepScalars* dst, StepScalars v) { *dst = v; }
 
 // Σ of the passes' mean losses in double, in pass order (the C# trainer's sum).

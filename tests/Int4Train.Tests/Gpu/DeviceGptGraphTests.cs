@@ -128,6 +128,23 @@ public sealed class DeviceGptGraphTests : GpuFixture
     }
 
     [Test]
+    public void MorePassesThanOneNativeStepTakes_RunAsSeparateCalls()
+    {
+        var wide = GptConfig.Tiny with // 258 passes a step: more than the native step takes
+        {
+            Layers = 1, Heads = 2, Width = 16, Context = 8, BatchSize = NativeGpt.MaxPassesPerStep + 2, MicroBatch = 1,
+            Dropout = 0.1f, Precision = LinearPrecision.Fp32, EvalBatches = 1, Seed = 3,
+        };
+        using var queued = Create(wide, graphs: true);
+        using var calls = Create(wide, graphs: true);
+        var rq = queued.Run(3, 3);
+        var losses = Enumerable.Range(0, 3).Select(_ => calls.TrainStep(3)).ToArray();
+        Assert.That(rq.Select(r => r.TrainLoss), Is.EqualTo(losses), "losses (exact)");
+        AssertSameState(Native(queued), Native(calls), "after 3 steps of 258 passes");
+        Assert.That(Native(queued).StepStats, Is.EqualTo((0L, 0L, 0L)), "no native train step ran");
+    }
+
+    [Test]
     public void BadInput_IsOneClearError()
     {
         var c = Config("fp32");
