@@ -111,7 +111,7 @@ internal static class CompareCommand
             return (Name: name, Dir: dir, Checkpoint: ckpt, Config: expected, Continues: continues);
         }).ToList();
         string text = RunSetup.LoadText(p.GetValue(o.Run.Data), log);
-        using var backend = RunSetup.OpenBackend(p.GetValue(o.Run.Device)!, log);
+        using var backend = RunSetup.OpenBackend(p.GetValue(o.Run.Device)!, log, o.Run.CudaGraphs(p));
         var runs = new List<LossCurve>();
         for (int i = 0; i < plan.Count; i++)
         {

@@ -15,11 +15,12 @@ internal sealed class ModelBackend : IDisposable
     private readonly ReferenceDevice? _cpu;
     private readonly Int4Backend? _backend;
 
-    private ModelBackend(CudaContext cuda)
+    private ModelBackend(CudaContext cuda, bool cudaGraphs)
     {
         _cuda = cuda;
-        Factory = (config, vocab) => new DeviceGptModel(config, vocab, cuda);
-        Description = $"GPU: the whole model on {cuda.DeviceName} (native library)";
+        Factory = (config, vocab) => new DeviceGptModel(config, vocab, cuda, cudaGraphs);
+        Description = $"GPU: the whole model on {cuda.DeviceName} (native library), " +
+            (cudaGraphs ? "each training step one CUDA graph" : "training steps launched kernel by kernel (--graph off)");
     }
 
     private ModelBackend(ReferenceDevice cpu)
@@ -39,9 +40,13 @@ internal sealed class ModelBackend : IDisposable
     /// <summary>Whether it runs on a GPU.</summary>
     public bool IsGpu => _cuda is not null;
 
+    /// <summary>The accepted values of --graph.</summary>
+    public static readonly string[] GraphModes = ["on", "off"];
+
     /// <summary>Opens the backend of a --device value; "gpu" without a usable GPU throws an
-    /// <see cref="ArgumentException"/> carrying the reason.</summary>
-    public static ModelBackend Open(string device, ILogger log)
+    /// <see cref="ArgumentException"/> carrying the reason. <paramref name="cudaGraphs"/> (--graph): the GPU model's
+    /// training steps replay as CUDA graphs (the CPU host model has none).</summary>
+    public static ModelBackend Open(string device, ILogger log, bool cudaGraphs = true)
     {
         switch (device)
         {
@@ -50,9 +55,9 @@ internal sealed class ModelBackend : IDisposable
             case "gpu":
                 if (!DeviceGptModel.IsAvailable(out string reason))
                     throw new ArgumentException($"--device gpu: no usable CUDA GPU ({reason}). Use --device cpu (or auto) to train on the CPU reference.");
-                return new ModelBackend(CudaContext.Create(logger: log));
+                return new ModelBackend(CudaContext.Create(logger: log), cudaGraphs);
             case "auto":
-                if (DeviceGptModel.IsAvailable(out string why)) return new ModelBackend(CudaContext.Create(logger: log));
+                if (DeviceGptModel.IsAvailable(out string why)) return new ModelBackend(CudaContext.Create(logger: log), cudaGraphs);
                 log.LogInformation("--device auto: no usable GPU ({Reason}); using the CPU", Short(why));
                 return new ModelBackend(ReferenceDevice.CreateCpu());
             default:

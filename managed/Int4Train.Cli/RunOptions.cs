@@ -17,6 +17,7 @@ internal sealed class RunOptions
     public Option<string?> Out { get; }
     public Option<int?> Seed { get; } = CliOptions.OptionalInt("--seed", "Seed of initialisation, batches, dropout and the INT4 layers' randomness (default: the preset's, 1337)", int.MinValue);
     public Option<string> Device { get; } = CliOptions.Choice("--device", "gpu: the whole model on the CUDA GPU; cpu: the host model, INT4 layers on the ILGPU CPU reference (slow); auto: gpu when one is usable", ModelBackend.Devices, "auto");
+    public Option<string> Graph { get; } = CliOptions.Choice("--graph", "GPU: run each training step as one CUDA graph (no launch overhead, the loss read every 10 steps; bit-identical to off) or launch its kernels one by one", ModelBackend.GraphModes, "on");
     public Option<int?> Layers { get; } = CliOptions.OptionalInt("--layers", "Transformer blocks (default: the preset's)", 1);
     public Option<int?> Heads { get; } = CliOptions.OptionalInt("--heads", "Attention heads; the width must divide by it (default: the preset's)", 1);
     public Option<int?> Width { get; } = CliOptions.OptionalInt("--width", "Embedding width (default: the preset's)", 1);
@@ -41,7 +42,10 @@ internal sealed class RunOptions
     public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, ColdStart, ReinitStep, Sampling, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Plain, Overwrite];
+
+    /// <summary>Whether --graph asks for CUDA graphs.</summary>
+    public bool CudaGraphs(ParseResult p) => p.GetValue(Graph) != "off";
 
     /// <summary>Adds every option to a command.</summary>
     public void AddTo(Command command)

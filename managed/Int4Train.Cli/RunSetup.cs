@@ -21,10 +21,10 @@ internal static class RunSetup
         return text;
     }
 
-    /// <summary>The --device backend, logged.</summary>
-    public static ModelBackend OpenBackend(string device, ILogger log)
+    /// <summary>The --device backend (with --graph's CUDA graphs on a GPU), logged.</summary>
+    public static ModelBackend OpenBackend(string device, ILogger log, bool cudaGraphs = true)
     {
-        var backend = ModelBackend.Open(device, log);
+        var backend = ModelBackend.Open(device, log, cudaGraphs);
         log.LogInformation("device: {Backend}", backend.Description);
         return backend;
     }

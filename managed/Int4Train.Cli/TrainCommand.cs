@@ -73,7 +73,7 @@ internal static class TrainCommand
             RunFolder.EnsureFree(outDir, overwrite);
         }
         string text = RunSetup.LoadText(p.GetValue(o.Run.Data), log);
-        using var backend = RunSetup.OpenBackend(p.GetValue(o.Run.Device)!, log);
+        using var backend = RunSetup.OpenBackend(p.GetValue(o.Run.Device)!, log, o.Run.CudaGraphs(p));
         using var trainer = config is null
             ? Trainer.Resume(resume!, text, backend.Factory, log)
             : Trainer.Create(config, text, backend.Factory, log);

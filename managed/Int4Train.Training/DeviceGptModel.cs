@@ -8,19 +8,24 @@ namespace Int4Train.Training;
 /// accumulation (FP32 for the fp32 precision), docs/method.md §4.
 /// </summary>
 /// <remarks>Thread safety: not thread-safe, as the <see cref="NativeGpt"/> and <see cref="CudaContext"/> it holds: one thread at a time.</remarks>
-public sealed class DeviceGptModel : IGptModel
+public sealed class DeviceGptModel : IGptModel, IQueuedSteps
 {
     private readonly NativeGpt _gpt;
     private readonly CudaContext _context;
     private readonly bool _ownsContext;
     private int _lastT;
+    private readonly List<double?> _queued = []; // queued steps not read yet: null = in the native loss log
 
     /// <summary>Builds the model on the device of <paramref name="context"/> with the host model's initialisation.
-    /// The caller keeps ownership of the context (dispose the model first).</summary>
-    public DeviceGptModel(GptConfig config, int vocabSize, CudaContext context) : this(config, vocabSize, context, ownsContext: false) { }
+    /// The caller keeps ownership of the context (dispose the model first). <paramref name="cudaGraphs"/>: queued
+    /// training steps (<see cref="QueueStep"/>) replay as one CUDA graph each once the INT4 layers allow it (bit-identical
+    /// to eager steps; off: every step is launched kernel by kernel).</summary>
+    public DeviceGptModel(GptConfig config, int vocabSize, CudaContext context, bool cudaGraphs = true)
+        : this(config, vocabSize, context, ownsContext: false, cudaGraphs) { }
 
-    private DeviceGptModel(GptConfig config, int vocabSize, CudaContext context, bool ownsContext)
+    private DeviceGptModel(GptConfig config, int vocabSize, CudaContext context, bool ownsContext, bool cudaGraphs)
     {
+        CudaGraphs = cudaGraphs;
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(context);
         config.Validate(vocabSize); // every size product too: no silent int wrap-around in an allocation
@@ -42,10 +47,10 @@ public sealed class DeviceGptModel : IGptModel
     }
 
     /// <summary>Creates a CUDA context on <paramref name="device"/> that the model owns and disposes.</summary>
-    public static DeviceGptModel Create(GptConfig config, int vocabSize, int device = 0)
+    public static DeviceGptModel Create(GptConfig config, int vocabSize, int device = 0, bool cudaGraphs = true)
     {
         var ctx = CudaContext.Create(device);
-        try { return new DeviceGptModel(config, vocabSize, ctx, ownsContext: true); }
+        try { return new DeviceGptModel(config, vocabSize, ctx, ownsContext: true, cudaGraphs); }
         catch { ctx.Dispose(); throw; }
     }
 
@@ -61,13 +66,16 @@ public sealed class DeviceGptModel : IGptModel
     /// <inheritdoc />
     public string Description { get; }
 
+    /// <summary>Whether queued training steps run as CUDA graphs.</summary>
+    public bool CudaGraphs { get; }
+
     /// <summary>The native model (tensors by index, buffers).</summary>
     public NativeGpt Native => _gpt;
 
     /// <summary>Device memory the model holds: what it allocated (parameters, gradients, AdamW moments, activations
-    /// sized for one pass of <see cref="GptConfig.PassBatch"/> sequences) plus its context's workspace, which only
-    /// grows, so after some steps this is the high-water mark of both (the CUDA context and cuBLAS's own workspace
-    /// are not included, as PyTorch's max_memory_allocated leaves them out).</summary>
+    /// sized for one pass of <see cref="GptConfig.PassBatch"/> sequences, its 32 MiB cuBLAS workspace) plus its
+    /// context's workspace, which only grows, so after some steps this is the high-water mark of both (the CUDA context
+    /// is not included, as PyTorch's max_memory_allocated leaves it out).</summary>
     public long DeviceMemoryBytes => _gpt.AllocatedBytes + _context.WorkspaceBytes;
 
     /// <inheritdoc />
@@ -97,12 +105,58 @@ public sealed class DeviceGptModel : IGptModel
             throw new ArgumentException($"batch {batch} exceeds the sequences a pass holds ({Config.PassBatch}: the micro-batch, or the batch without one).", nameof(batch));
         int t = tokens.Length / batch;
         _lastT = t;
-        // Hash.Key(seed, step, site) = Mix(key ^ site): the native side mixes in the site
-        ulong key = Hash.Mix(Hash.Mix((ulong)Config.Seed) ^ (ulong)step);
-        float loss = _gpt.Forward(tokens, targets, batch, t, key, training && targets is not null);
+        float loss = _gpt.Forward(tokens, targets, batch, t, DropoutKey(step), training && targets is not null);
         if (targets is not null && !float.IsFinite(loss))
             throw new InvalidOperationException($"The loss is {loss} at step {step}: training diverged.");
         return targets is null ? double.NaN : loss;
+    }
+
+    // Hash.Key(seed, step, site) = Mix(key ^ site): the native side mixes in the site
+    private ulong DropoutKey(long step) => Hash.Mix(Hash.Mix((ulong)Config.Seed) ^ (ulong)step);
+
+    /// <inheritdoc />
+    public void QueueStep(int[] tokens, int[] targets, int passBatch, int passes, long step, float learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (passBatch < 1 || passBatch > Config.PassBatch)
+            throw new ArgumentOutOfRangeException(nameof(passBatch), passBatch, $"A pass holds 1 … {Config.PassBatch} sequences.");
+        if (passes < 1 || tokens.Length == 0 || tokens.Length % ((long)passes * passBatch) != 0)
+            throw new ArgumentException($"tokens ({tokens.Length}) must be passes × passBatch × t for {passes} × {passBatch}.", nameof(tokens));
+        int t = tokens.Length / (passes * passBatch);
+        if (passes > NativeGpt.MaxPassesPerStep)
+        {
+            // More passes than one native step takes: the separate calls, the same arithmetic (each pass reads its loss).
+            ZeroGrad();
+            int len = passBatch * t;
+            double loss = 0;
+            for (int i = 0; i < passes; i++)
+            {
+                loss += Forward(tokens[(i * len)..((i + 1) * len)], targets[(i * len)..((i + 1) * len)], passBatch, Trainer.DropoutStep(step, i), true);
+                Backward(1f / passes);
+            }
+            OptimizerStep(learningRate);
+            _queued.Add(loss / passes);
+            return;
+        }
+        _lastT = t;
+        var keys = new ulong[passes];
+        for (int i = 0; i < passes; i++) keys[i] = DropoutKey(Trainer.DropoutStep(step, i));
+        _gpt.TrainStep(tokens, targets, passes, passBatch, t, keys, learningRate, Config.Beta1, Config.Beta2, AdamEps, Config.WeightDecay,
+            Config.GradClip, CudaGraphs);
+        _queued.Add(null);
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<double> ReadLosses()
+    {
+        var native = _gpt.ReadLosses();
+        if (native.Count != _queued.Count(l => l is null))
+            throw new InvalidOperationException($"The native loss log holds {native.Count} steps, {_queued.Count(l => l is null)} were queued.");
+        int k = 0;
+        var losses = _queued.Select(l => l ?? native[k++].Loss).ToArray();
+        _queued.Clear();
+        return losses;
     }
 
     /// <inheritdoc />
@@ -113,7 +167,9 @@ public sealed class DeviceGptModel : IGptModel
 
     /// <inheritdoc />
     public void OptimizerStep(float learningRate) =>
-        _gpt.AdamWStep(learningRate, Config.Beta1, Config.Beta2, 1e-8f, Config.WeightDecay, Config.GradClip);
+        _gpt.AdamWStep(learningRate, Config.Beta1, Config.Beta2, AdamEps, Config.WeightDecay, Config.GradClip);
+
+    private const float AdamEps = 1e-8f; // the host AdamW's
 
     /// <inheritdoc />
     public float[] NextTokenProbabilities(int sequence) => _gpt.Probabilities(sequence * _lastT + _lastT - 1);

@@ -124,6 +124,19 @@ public sealed class Trainer : IDisposable
         return loss / passes;
     }
 
+    /// <summary>Queues one optimiser step on a model that runs it without a host round trip; its loss comes with
+    /// <see cref="IQueuedSteps.ReadLosses"/>. The same batch, passes, dropout keys and learning rate as <see cref="TrainStep"/>.</summary>
+    private void QueueStep(IQueuedSteps queue, long decaySteps)
+    {
+        var (x, y) = Data.Batch(false, Config.BatchSize, Config.Context, Hash.Key(Config.Seed, Step, 1));
+        queue.QueueStep(x, y, Config.PassBatch, Config.PassesPerStep, Step, AdamW.LearningRate(Config, Step, decaySteps));
+        Step++;
+    }
+
+    /// <summary>Steps between log lines; a model with queued steps (<see cref="IQueuedSteps"/>) hands its losses to the
+    /// host at these lines (and at each validation) and not in between.</summary>
+    public const int LogEvery = 10;
+
     /// <summary>The sequences of pass <paramref name="i"/> of a batch (rows i·M … (i+1)·M − 1; the whole batch with one pass).</summary>
     private (int[] X, int[] Y) Pass(int[] x, int[] y, int i)
     {
@@ -182,40 +195,66 @@ public sealed class Trainer : IDisposable
         var session = Stopwatch.StartNew();
         long tokensSince = 0, firstStep = Step;
         var sinceLog = Stopwatch.StartNew();
+        var queue = Model as IQueuedSteps;
+        var pending = new List<(long Step, float Lr, double Loss)>(); // steps done whose records are not written yet
         while (Step < totalSteps)
         {
             float lr = AdamW.LearningRate(Config, Step, totalSteps);
-            double loss = TrainStep(totalSteps);
+            if (queue is null) pending.Add((Step + 1, lr, TrainStep(totalSteps)));
+            else
+            {
+                QueueStep(queue, totalSteps);
+                pending.Add((Step, lr, double.NaN));
+            }
             tokensSince += (long)Config.BatchSize * Config.Context;
             bool eval = Step % evalEvery == 0 || Step == totalSteps;
+            bool logLine = eval || Step % LogEvery == 0 || sinceLog.Elapsed.TotalSeconds >= 10; // slow runs (CPU reference) still show progress
+            if (queue is not null && !logLine) continue; // the queued steps' losses are read at the next line
+            if (queue is not null) FillLosses(pending, queue.ReadLosses());
             double tps = tokensSince / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             double? val = eval ? Evaluate() : null;
-            var rec = new TrainRecord(Step, loss, val, lr, tps);
-            records.Add(rec);
-            bool logLine = eval || Step % 10 == 0 || sinceLog.Elapsed.TotalSeconds >= 10; // slow runs (CPU reference) still show progress
-            if (logLine)
+            foreach (var (step, stepLr, loss) in pending)
             {
-                sinceLog.Restart();
-                LogStep(rec, totalSteps, TrainFormat.Remaining(session.Elapsed, Step - firstStep, totalSteps - Step));
-            }
-            if (lossLog is not null && ckpt is not null)
-            {
-                if (records.Count == 1) // the first step is done: only now is anything written
+                bool last = step == Step;
+                var rec = new TrainRecord(step, loss, last ? val : null, stepLr, tps);
+                records.Add(rec);
+                if (last && logLine)
                 {
-                    Directory.CreateDirectory(outDir!);
-                    if (!continuing && File.Exists(ckpt)) File.Delete(ckpt); // an overwritten run's checkpoint must not outlive it
+                    sinceLog.Restart();
+                    LogStep(rec, totalSteps, TrainFormat.Remaining(session.Elapsed, Step - firstStep, totalSteps - Step));
                 }
-                // at a validation the curve is committed first, then the checkpoint: a crash in between leaves rows
-                // past the checkpoint, which a resume drops
-                if (eval) { lossLog.AppendAndCommit(rec); Save(ckpt); }
-                else lossLog.Append(rec);
-                _home = outDir;
+                if (lossLog is not null && ckpt is not null)
+                {
+                    if (records.Count == 1) // the first step is done: only now is anything written
+                    {
+                        Directory.CreateDirectory(outDir!);
+                        if (!continuing && File.Exists(ckpt)) File.Delete(ckpt); // an overwritten run's checkpoint must not outlive it
+                    }
+                    // at a validation the curve is committed first, then the checkpoint: a crash in between leaves rows
+                    // past the checkpoint, which a resume drops
+                    if (last && eval) { lossLog.AppendAndCommit(rec); Save(ckpt); }
+                    else lossLog.Append(rec);
+                    _home = outDir;
+                }
+                onStep?.Invoke(rec);
             }
-            onStep?.Invoke(rec);
+            pending.Clear();
             if (eval) { clock.Restart(); tokensSince = 0; }
         }
         if (ckpt is not null) _log.LogInformation("checkpoint {Path}, loss curve {Csv}", ckpt, lossLog!.Path);
         return records;
+    }
+
+    // The queued steps' losses, in order, into their pending records; a non-finite one stops the run as a host step would.
+    private static void FillLosses(List<(long Step, float Lr, double Loss)> pending, IReadOnlyList<double> losses)
+    {
+        if (losses.Count != pending.Count)
+            throw new InvalidOperationException($"The model reported {losses.Count} losses for {pending.Count} queued steps.");
+        for (int i = 0; i < pending.Count; i++)
+        {
+            if (!double.IsFinite(losses[i])) throw new InvalidOperationException($"The loss is {losses[i]} at step {pending[i].Step}: training diverged.");
+            pending[i] = (pending[i].Step, pending[i].Lr, losses[i]);
+        }
     }
 
     private void LogStep(TrainRecord r, long totalSteps, TimeSpan? eta)

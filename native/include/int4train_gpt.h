@@ -11,7 +11,9 @@
  * embeddings, the loss and AdamW are small kernels of native/src/gpt/. Activations and parameters are FP32.
  *
  * Same rules as int4train.h: status codes, int4train_last_error(), h_* host pointers. Every call queues work on
- * the context's stream; the ones that return a host value (a loss, a norm, a copy) synchronise. The model uses
+ * the context's stream; the ones that return a host value (a loss, a norm, a copy) synchronise. A training step is
+ * either the separate calls (forward, backward, adamw_step) or int4train_gpt_train_step, which replays it as one
+ * CUDA graph and logs its loss for int4train_gpt_read_losses; both compute the same step bit for bit. The model uses
  * the context's CUDA context and stream; create, use and destroy it on threads where that context is current.
  *
  * Parameters are addressed by index in a fixed order (the checkpoint order of the C# host model): wte, wpe, then per
@@ -95,8 +97,9 @@ INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt);
 /* int4train_gpt_backward of loss_scale × the mean loss (finite): gradient accumulation runs a step of B sequences as
  * passes of M with loss_scale = M/B, so the accumulated gradients are those of the step's mean loss. */
 INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, float loss_scale);
-/* Bytes of device memory the model allocated itself (parameters, gradients, AdamW moments, activations, scratch);
- * the context's workspace (int4train_context_info) comes on top. */
+/* Bytes of device memory the model allocated itself (parameters, gradients, AdamW moments, activations, scratch,
+ * its cuBLAS workspace of 32 MiB, int4train_gpt_train_step's token staging); the context's workspace
+ * (int4train_context_info) comes on top. */
 INT4TRAIN_API int4train_status int4train_gpt_memory(int4train_gpt gpt, int64_t* h_bytes);
 INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt);
 /* Global-norm clipping and AdamW on every tensor (the INT4 step sizes only once their layer's cold start is over;
@@ -104,6 +107,31 @@ INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt);
  * before clipping. */
 INT4TRAIN_API int4train_status int4train_gpt_adamw_step(int4train_gpt gpt, const int4train_gpt_adamw* h_params,
                                                         float* h_grad_norm);
+/* One whole training step, queued with no host synchronisation: zero the gradients; `passes` forward + backward
+ * passes of batch × t tokens each (gradient accumulation: pass i reads rows [i·batch, (i+1)·batch) of h_tokens and
+ * h_targets, passes·batch·t entries each; its dropout masks are keyed by h_dropout_keys[i], its backward scaled by
+ * 1/passes as int4train_gpt_backward_scaled); global-norm clipping (the factor computed and applied on the device) and
+ * AdamW as int4train_gpt_adamw_step. The step's mean loss (mean of the passes' means, in double) and gradient norm
+ * go to the loss log (int4train_gpt_read_losses). passes ≤ INT4TRAIN_GPT_MAX_PASSES.
+ * graph = 1: the step runs as one CUDA graph, captured on the second consecutive step of the same shape that the INT4
+ * layers' policy allows (not their first forward, cold start or re-initialisation step: those run eagerly) and
+ * replayed afterwards, bit-identical to the eager step; a different batch, t, passes or AdamW constants (other than
+ * the learning rate) captures another graph (four are kept). graph = 0: always eager. Either way the host copies the
+ * tokens, writes the step's scalars (keys, learning rate, bias corrections) with one small kernel and launches. */
+#define INT4TRAIN_GPT_MAX_PASSES 256
+INT4TRAIN_API int4train_status int4train_gpt_train_step(int4train_gpt gpt, const int32_t* h_tokens,
+                                                        const int32_t* h_targets, int passes, int batch, int t,
+                                                        const uint64_t* h_dropout_keys,
+                                                        const int4train_gpt_adamw* h_params, int graph);
+/* Synchronises, then moves the loss log of the train steps not read yet, oldest first, to the host: up to capacity
+ * mean losses into h_losses and gradient norms (before clipping) into h_grad_norms (may be NULL); *h_count gets how
+ * many (the rest stay for the next call). The device keeps 4096 rows; a step that finds them all unread drains them
+ * to the host first (one synchronisation), so nothing is lost if the host reads rarely. */
+INT4TRAIN_API int4train_status int4train_gpt_read_losses(int4train_gpt gpt, double* h_losses, float* h_grad_norms,
+                                                         int capacity, int* h_count);
+/* How int4train_gpt_train_step ran the steps so far: eagerly, captured (and launched), replayed. Any may be NULL. */
+INT4TRAIN_API int4train_status int4train_gpt_step_stats(int4train_gpt gpt, int64_t* h_eager, int64_t* h_captured,
+                                                        int64_t* h_replayed);
 /* Probabilities (vocab) of token row `row` (= sequence·t + position) of the last forward. Synchronous. */
 INT4TRAIN_API int4train_status int4train_gpt_probabilities(int4train_gpt gpt, int row, float* h_probs);
 

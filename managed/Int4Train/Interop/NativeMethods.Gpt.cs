@@ -40,5 +40,12 @@ internal static partial class NativeMethods
     [LibraryImport(Library)] internal static partial Status int4train_gpt_memory(GptSafeHandle gpt, out long bytes);
     [LibraryImport(Library)] internal static partial Status int4train_gpt_zero_grad(GptSafeHandle gpt);
     [LibraryImport(Library)] internal static unsafe partial Status int4train_gpt_adamw_step(GptSafeHandle gpt, in GptAdamWNative p, float* gradNorm);
+    [LibraryImport(Library)]
+    internal static unsafe partial Status int4train_gpt_train_step(GptSafeHandle gpt, int* tokens, int* targets, int passes, int batch, int t,
+        ulong* dropoutKeys, in GptAdamWNative p, int graph);
+    [LibraryImport(Library)]
+    internal static unsafe partial Status int4train_gpt_read_losses(GptSafeHandle gpt, double* losses, float* gradNorms, int capacity, out int count);
+    [LibraryImport(Library)]
+    internal static partial Status int4train_gpt_step_stats(GptSafeHandle gpt, out long eager, out long captured, out long replayed);
     [LibraryImport(Library)] internal static unsafe partial Status int4train_gpt_probabilities(GptSafeHandle gpt, int row, float* probs);
 }

@@ -204,7 +204,7 @@ public sealed class NativeGpt : IDisposable
     }
 
     /// <summary>Bytes of device memory the model allocated (parameters, gradients, AdamW moments, activations,
-    /// scratch); the context's workspace comes on top.</summary>
+    /// scratch, its cuBLAS workspace, the train step's token staging); the context's workspace comes on top.</summary>
     public long AllocatedBytes
     {
         get
@@ -231,6 +231,72 @@ public sealed class NativeGpt : IDisposable
             NativeStatus.Check(NativeMethods.int4train_gpt_adamw_step(Handle, in p, readNorm ? &norm : null), "int4train_gpt_adamw_step");
         }
         return norm;
+    }
+
+    /// <summary>Passes a <see cref="TrainStep"/> takes at most (INT4TRAIN_GPT_MAX_PASSES).</summary>
+    public const int MaxPassesPerStep = 256;
+
+    /// <summary>
+    /// Queues one whole training step with no host synchronisation (int4train_gpt_train_step): zero the gradients,
+    /// <paramref name="passes"/> forward + backward passes of <paramref name="batch"/> × <paramref name="t"/> tokens
+    /// (pass i: rows i·batch … (i+1)·batch − 1 of <paramref name="tokens"/> and <paramref name="targets"/>, dropout keyed
+    /// by <paramref name="dropoutKeys"/>[i], gradient scaled by 1/passes), clipping and AdamW. With
+    /// <paramref name="useGraph"/> the step replays as one CUDA graph once the INT4 layers' policy allows it (bit-identical
+    /// to the eager step). Its mean loss and gradient norm wait in the loss log for <see cref="ReadLosses"/>.
+    /// </summary>
+    public void TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int passes, int batch, int t, ReadOnlySpan<ulong> dropoutKeys,
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, float gradClip, bool useGraph = true)
+    {
+        if (passes < 1 || batch < 1 || t < 1 || tokens.Length != (long)passes * batch * t)
+            throw new ArgumentException($"tokens has {tokens.Length} entries; expected passes × batch × t = {passes} × {batch} × {t}.", nameof(tokens));
+        if (targets.Length != tokens.Length)
+            throw new ArgumentException($"targets has {targets.Length} entries, tokens {tokens.Length}.", nameof(targets));
+        if (dropoutKeys.Length != passes)
+            throw new ArgumentException($"dropoutKeys has {dropoutKeys.Length} entries; expected one per pass ({passes}).", nameof(dropoutKeys));
+        var p = new GptAdamWNative
+        {
+            LearningRate = learningRate, Beta1 = beta1, Beta2 = beta2, Eps = eps, WeightDecay = weightDecay, GradClip = gradClip,
+        };
+        unsafe
+        {
+            fixed (int* tok = tokens)
+            fixed (int* tgt = targets)
+            fixed (ulong* keys = dropoutKeys)
+                NativeStatus.Check(NativeMethods.int4train_gpt_train_step(Handle, tok, tgt, passes, batch, t, keys, in p, useGraph ? 1 : 0),
+                    "int4train_gpt_train_step");
+        }
+    }
+
+    /// <summary>The mean loss and gradient norm (before clipping) of every <see cref="TrainStep"/> not read yet, oldest
+    /// first (synchronises with the device).</summary>
+    public IReadOnlyList<(double Loss, float GradNorm)> ReadLosses()
+    {
+        const int chunk = 1024;
+        var rows = new List<(double, float)>();
+        var loss = new double[chunk];
+        var norm = new float[chunk];
+        int count;
+        do
+        {
+            unsafe
+            {
+                fixed (double* l = loss)
+                fixed (float* g = norm)
+                    NativeStatus.Check(NativeMethods.int4train_gpt_read_losses(Handle, l, g, chunk, out count), "int4train_gpt_read_losses");
+            }
+            for (int i = 0; i < count; i++) rows.Add((loss[i], norm[i]));
+        } while (count == chunk);
+        return rows;
+    }
+
+    /// <summary>How <see cref="TrainStep"/> ran so far: steps run eagerly, captured as a CUDA graph, replayed.</summary>
+    public (long Eager, long Captured, long Replayed) StepStats
+    {
+        get
+        {
+            NativeStatus.Check(NativeMethods.int4train_gpt_step_stats(Handle, out long eager, out long captured, out long replayed), "int4train_gpt_step_stats");
+            return (eager, captured, replayed);
+        }
     }
 
     /// <summary>Next-token probabilities (V) of token row <paramref name="row"/> (sequence·t + position) of the last forward.</summary>

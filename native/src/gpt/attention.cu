@@ -65,7 +65,8 @@ __global__ void heads_kernel(float* __restrict__ dst, const float* __restrict__ 
 // In place on the (B·H·T) rows of T: causal softmax of preatt (already scaled); entries j > i become 0.
 // With p > 0 also writes ã = a ⊙ mask into attd (mask index = element index of att).
 __global__ void softmax_causal_kernel(float* __restrict__ att, float* __restrict__ attd, int64_t rows, int t, float p,
-                                      float keep_scale, uint64_t key) {
+                                      float keep_scale, DropoutKey dk) {
+    const uint64_t key = site_key(dk);
     int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
     if (row >= rows) return;
@@ -86,7 +87,8 @@ __global__ void softmax_causal_kernel(float* __restrict__ att, float* __restrict
 
 // In place on datt (∂ã): ∂s = a ⊙ (∂a − Σ_j a_j·∂a_j) with ∂a = ∂ã ⊙ mask; 0 above the diagonal.
 __global__ void softmax_causal_backward_kernel(float* __restrict__ datt, const float* __restrict__ att, int64_t rows,
-                                               int t, float p, float keep_scale, uint64_t key) {
+                                               int t, float p, float keep_scale, DropoutKey dk) {
+    const uint64_t key = site_key(dk);
     int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
     if (row >= rows) return;
@@ -109,7 +111,7 @@ __global__ void softmax_causal_backward_kernel(float* __restrict__ datt, const f
 
 int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                               float* out, float* att, const float* qkv, float* qkvp, float* attd, float* outp,
-                              float p, uint64_t key) {
+                              float p, DropoutKey key) {
     int hs = sh.c / sh.nh, t = sh.t, bh = sh.b * sh.nh;
     int64_t nc = (int64_t)sh.b * t * sh.c, tt = (int64_t)t * t, ths = (int64_t)t * hs;
     const float *q = qkvp, *k = qkvp + nc, *v = qkvp + 2 * nc;
@@ -127,14 +129,15 @@ int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasCompu
 }
 
 __global__ void apply_dropout_kernel(float* __restrict__ dst, const float* __restrict__ src, int64_t count, float p,
-                                     float keep_scale, uint64_t key) {
+                                     float keep_scale, DropoutKey dk) {
+    const uint64_t key = site_key(dk);
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < count; e += (int64_t)gridDim.x * blockDim.x)
         dst[e] = src[e] * dropout_mask(key, e, p, keep_scale);
 }
 
 int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                                float* dqkv, const float* dout, const float* qkv, const float* att, float* qkvp,
-                               float* dqkvp, float* attd, float* datt, float* doutp, float p, uint64_t key) {
+                               float* dqkvp, float* attd, float* datt, float* doutp, float p, DropoutKey key) {
     int hs = sh.c / sh.nh, t = sh.t, bh = sh.b * sh.nh;
     int64_t nc = (int64_t)sh.b * t * sh.c, tt = (int64_t)t * t, ths = (int64_t)t * hs;
     const float *q = qkvp, *k = qkvp + nc, *v = qkvp + 2 * nc;

@@ -23,7 +23,7 @@ int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, floa
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n) {
     if (g->int4)  // accumulate mode: the model's gradients may already hold a micro-batch's
         return layer::backward(L.state, dy, x, g->P(L.w), L.x_packed, L.w_packed, g->P(L.sx), g->P(L.sw), n, dx,
-                               g->G(L.w), g->G(L.sx), g->G(L.sw), g->G(L.b), true);
+                               g->G(L.w), g->G(L.sx), g->G(L.sw), g->G(L.b), true, g->key_offset);
     I4T_GEMM(nn::gemm(g->blas, g->linear_compute, false, false, n, L.in, L.out, 1.0f, dy, L.out, 0, g->P(L.w), L.in, 0,
                       0.0f, dx, L.in, 0));
     I4T_GEMM(nn::gemm(g->blas, g->linear_compute, true, false, L.out, L.in, n, 1.0f, dy, L.out, 0, x, L.in, 0, 1.0f,

@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "nn.cuh"
+
 namespace i4t::nn {
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -34,6 +36,9 @@ __device__ __forceinline__ float dropout_mask(uint64_t key, int64_t i, float p, 
     float u = (float)(r >> 40) * (1.0f / 16777216.0f);
     return u >= p ? keep_scale : 0.0f;
 }
+
+// The key of a dropout site (nn.cuh DropoutKey): Hash.Key(seed, step, site) = Mix(step key ^ site).
+__device__ __forceinline__ uint64_t site_key(DropoutKey k) { return splitmix64(*k.step_key ^ (uint64_t)k.site); }
 
 inline int grid_for(int64_t count, int block, int max_blocks = 65535 * 8) {
     int64_t g = (count + block - 1) / block;

@@ -26,11 +26,13 @@ __global__ void gelu_backward_kernel(float* dx, const float* dout, const float* 
 }
 
 __global__ void residual_dropout_kernel(float* out, const float* x, const float* a, int64_t count, float p,
-                                        float keep_scale, uint64_t key) {
+                                        float keep_scale, DropoutKey dk) {
+    const uint64_t key = site_key(dk);
     I4T_GRID_STRIDE(e, count) out[e] = x[e] + a[e] * dropout_mask(key, e, p, keep_scale);
 }
 
-__global__ void dropout_kernel(float* out, const float* g, int64_t count, float p, float keep_scale, uint64_t key) {
+__global__ void dropout_kernel(float* out, const float* g, int64_t count, float p, float keep_scale, DropoutKey dk) {
+    const uint64_t key = site_key(dk);
     I4T_GRID_STRIDE(e, count) out[e] = g[e] * dropout_mask(key, e, p, keep_scale);
 }
 
@@ -49,12 +51,18 @@ cudaError_t gelu_backward(cudaStream_t s, float* dx, const float* dout, const fl
     return cudaGetLastError();
 }
 cudaError_t residual_dropout(cudaStream_t s, float* out, const float* x, const float* a, int64_t count, float p,
-                             uint64_t key) {
+                             DropoutKey key) {
     residual_dropout_kernel<<<grid_for(count, 256), 256, 0, s>>>(out, x, a, count, p, keep_scale(p), key);
     return cudaGetLastError();
 }
-cudaError_t dropout_backward(cudaStream_t s, float* out, const float* g, int64_t count, float p, uint64_t key) {
+cudaError_t dropout_backward(cudaStream_t s, float* out, const float* g, int64_t count, float p, DropoutKey key) {
     dropout_kernel<<<grid_for(count, 256), 256, 0, s>>>(out, g, count, p, keep_scale(p), key);
+    return cudaGetLastError();
+}
+__global__ void fill_u64_kernel(uint64_t* dst, uint64_t value) { *dst = value; }
+
+cudaError_t fill_u64(cudaStream_t s, uint64_t* dst, uint64_t value) {
+    fill_u64_kernel<<<1, 1, 0, s>>>(dst, value);
     return cudaGetLastError();
 }
 cudaError_t broadcast_rows(cudaStream_t s, float* y, const float* bias, int n, int c) {

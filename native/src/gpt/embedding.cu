@@ -4,12 +4,10 @@
 
 namespace i4t::nn {
 
-// Site key of a dropout site: Hash.Key(seed, step, site) = Mix(key ^ site) with key = Mix(Mix(seed) ^ step).
-uint64_t dropout_site_key(uint64_t key, uint32_t site) { return splitmix64(key ^ (uint64_t)site); }
-
 __global__ void embedding_forward_kernel(float* __restrict__ out, const int32_t* __restrict__ tok,
                                          const float* __restrict__ wte, const float* __restrict__ wpe, int64_t total,
-                                         int t, int c, float p, float keep_scale, uint64_t key) {
+                                         int t, int c, float p, float keep_scale, DropoutKey dk) {
+    const uint64_t key = site_key(dk);
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
         int64_t row = e / c;
         int col = (int)(e - row * c);
@@ -20,7 +18,7 @@ __global__ void embedding_forward_kernel(float* __restrict__ out, const int32_t*
 }
 
 cudaError_t embedding_forward(cudaStream_t s, float* out, const int32_t* tok, const float* wte, const float* wpe,
-                              int n, int t, int c, float p, uint64_t key) {
+                              int n, int t, int c, float p, DropoutKey key) {
     int64_t total = (int64_t)n * c;
     embedding_forward_kernel<<<grid_for(total, 256), 256, 0, s>>>(out, tok, wte, wpe, total, t, c, p,
                                                                   p > 0 ? 1.0f / (1.0f - p) : 1.0f, key);

@@ -51,6 +51,20 @@ struct Block {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *att_out, *x2, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
 };
 
+// The values of a training step that change from step to step, in device memory: the kernels of a step read them
+// there, so a CUDA graph captured once replays every later step (step_graph.cu writes them, by value through one
+// small kernel, before each step, eager or replayed). Sized for kMaxPasses passes and kMaxAdamGroups distinct AdamW
+// step counts (the kernel's parameter block is ~2.3 KB, under CUDA's 4 KB).
+constexpr int kMaxPasses = INT4TRAIN_GPT_MAX_PASSES, kMaxAdamGroups = 32;
+struct StepScalars {
+    uint64_t dropout_key[kMaxPasses];  // each pass's step key Mix(Mix(seed) ^ step) (nn::DropoutKey)
+    uint64_t key_offset;               // added to the INT4 backwards' keys (ops PhiloxKey): forwards since the capture
+    float lr;
+    int32_t log_slot;                  // the step's row of the loss log
+    float corr[kMaxAdamGroups][2];     // AdamW bias corrections c1, c2 of each step-count group
+};
+struct StepGraphs;  // step_graph.cu: the captured graphs, the loss log's host side
+
 inline uint64_t host_key(int64_t a, int64_t b, int64_t c) {  // Hash.Key of the C# host model
     return nn::splitmix64(nn::splitmix64(nn::splitmix64((uint64_t)a) ^ (uint64_t)b) ^ (uint64_t)c);
 }
@@ -78,18 +92,28 @@ struct int4train_gpt_s {
     float *dbuf1 = nullptr, *dbuf2 = nullptr, *dln = nullptr, *dres = nullptr, *scratch = nullptr;
     float* norm_out = nullptr;
     double* norm_scratch = nullptr;
+    // the step's device-resident values (step_graph.cu) and the loss log (kLossLog rows of mean loss, gradient norm)
+    i4t::gpt::StepScalars* scalars = nullptr;
+    uint64_t* eager_key = nullptr;  // the step key of int4train_gpt_forward
+    double *loss_sum = nullptr, *log_loss = nullptr;
+    float* log_norm = nullptr;
+    void* blas_workspace = nullptr;
+    i4t::gpt::StepGraphs* graphs = nullptr;
     std::vector<void*> allocations;
     int64_t allocated_bytes = 0;  // what allocations hold (int4train_gpt_memory)
     // the last forward
     int b = 0, t = 0;
     bool has_targets = false, training = false, probs_valid = false, backward_ready = false;
-    uint64_t dropout_key = 0;
+    const uint64_t* dropout_key = nullptr;  // device: the step key of the last forward's masks
+    const int32_t *cur_tokens = nullptr, *cur_targets = nullptr;  // device: the last forward's tokens and targets
+    const uint64_t* key_offset = nullptr;   // device: ops PhiloxKey offset of the INT4 backwards (train steps only)
+    int64_t forwards = 0;                   // training forwards taken (each advances every INT4 layer's count)
 
     float* P(int64_t off) { return params + off; }
     float* G(int64_t off) { return grads + off; }
     cudaStream_t stream() const { return ctx->stream; }
     float dropout_p() const { return training ? cfg.dropout : 0.0f; }
-    uint64_t site(uint32_t s) const { return i4t::nn::dropout_site_key(dropout_key, s); }
+    i4t::nn::DropoutKey site(uint32_t s) const { return i4t::nn::DropoutKey{dropout_key, s}; }
 
     template <class T> int4train_status alloc(T** p, int64_t count) {
         void* raw = nullptr;
@@ -116,6 +140,24 @@ int4train_status check_gpt(int4train_gpt g, const char* fn);
 int4train_status check_tensor(int4train_gpt g, int index, const char* fn);
 float* buffer_of(int4train_gpt g, int which);
 bool steps_active(int4train_gpt g, const Tensor& t);
+
+// model_step.cu: the passes of a step, queued on the stream without host synchronisation (d_tokens, d_targets,
+// d_key: device memory that stays valid until the work ran). forward: targets may be NULL (then not training).
+int4train_status check_tokens(const int32_t* h_tokens, const int32_t* h_targets, int64_t count, int vocab,
+                              const char* fn);
+int4train_status queue_forward(int4train_gpt g, const int32_t* d_tokens, const int32_t* d_targets, int b, int t,
+                               const uint64_t* d_key, bool training);
+int4train_status queue_backward(int4train_gpt g, float loss_scale);
+// AdamW on every active tensor; dev (may be NULL): read lr and each tensor's bias corrections from it
+// (corr[group_of[tensor]]) instead of the host values, as a replayed graph must.
+int4train_status queue_adamw(int4train_gpt g, const int4train_gpt_adamw& a, const StepScalars* dev,
+                             const std::vector<int>* group_of);
+float bias_correction(float beta, int step);  // 1 − β^step, the host AdamW's formula
+int4train_status check_adamw(const int4train_gpt_adamw& a, const char* fn);
+
+// step_graph.cu
+int4train_status step_graph_create(int4train_gpt g);  // the step's device scalars, loss log, cuBLAS workspace
+void step_graph_release(int4train_gpt g);
 
 // block_linear.cu: y (n × out) = x·Wᵀ + b; dx (n × in) = ∂L/∂x (overwritten), parameter gradients accumulated.
 // The INT4 precisions go through the layer policy (layer/layer_state.cuh).

@@ -162,12 +162,14 @@ int4train_status build(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->scratch, (int64_t)sc));
     I4T_TRY(g->alloc(&g->norm_out, 2));
     I4T_TRY(g->alloc(&g->norm_scratch, (int64_t)nn::grad_norm_scratch(g->total)));
+    I4T_TRY(step_graph_create(g));
     I4T_CUDA(cudaStreamSynchronize(g->stream()));
     return INT4TRAIN_SUCCESS;
 }
 
 void release(int4train_gpt g) {
     if (g->ctx && g->ctx->stream) cudaStreamSynchronize(g->stream());
+    step_graph_release(g);
     for (void* p : g->allocations) cudaFree(p);
     if (g->blas) cublasDestroy(g->blas);
     delete g;

@@ -10,39 +10,39 @@
 using namespace i4t;
 using namespace i4t::gpt;
 
-INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const int32_t* h_tokens,
-                                                     const int32_t* h_targets, int batch, int t,
-                                                     uint64_t dropout_key, int training, float* h_loss) {
-    I4T_TRY(check_gpt(gpt, "int4train_gpt_forward"));
-    I4T_NOTNULL(h_tokens);
-    const auto& c = gpt->cfg;
-    if (batch < 1 || batch > c.max_batch || t < 1 || t > c.context)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
-                    "int4train_gpt_forward: batch %d must be in [1, %d] and t %d in [1, %d]", batch, c.max_batch, t,
-                    c.context);
-    if (training && h_targets == nullptr)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_forward: a training forward needs targets");
-    int n = batch * t, C = c.width, V = c.vocab;
-    for (int i = 0; i < n; ++i) {
-        if (h_tokens[i] < 0 || h_tokens[i] >= V)
-            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_forward: token %d at %d is outside [0, %d)",
-                        h_tokens[i], i, V);
-        if (h_targets && (h_targets[i] < 0 || h_targets[i] >= V))
-            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_forward: target %d at %d is outside [0, %d)",
-                        h_targets[i], i, V);
+namespace i4t {
+namespace gpt {
+
+int4train_status check_tokens(const int32_t* h_tokens, const int32_t* h_targets, int64_t count, int vocab,
+                              const char* fn) {
+    for (int64_t i = 0; i < count; ++i) {
+        if (h_tokens[i] < 0 || h_tokens[i] >= vocab)
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: token %d at %lld is outside [0, %d)", fn, h_tokens[i],
+                        (long long)i, vocab);
+        if (h_targets && (h_targets[i] < 0 || h_targets[i] >= vocab))
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: target %d at %lld is outside [0, %d)", fn,
+                        h_targets[i], (long long)i, vocab);
     }
+    return INT4TRAIN_SUCCESS;
+}
+
+int4train_status queue_forward(int4train_gpt gpt, const int32_t* d_tokens, const int32_t* d_targets, int batch, int t,
+                               const uint64_t* d_key, bool training) {
+    const auto& c = gpt->cfg;
+    const int n = batch * t, C = c.width, V = c.vocab;
     gpt->b = batch;
     gpt->t = t;
-    gpt->training = training != 0;
-    gpt->has_targets = h_targets != nullptr;
-    gpt->dropout_key = dropout_key;
+    gpt->training = training;
+    gpt->has_targets = d_targets != nullptr;
+    gpt->dropout_key = d_key;
+    gpt->cur_tokens = d_tokens;
+    gpt->cur_targets = d_targets;
     gpt->backward_ready = false;
     gpt->probs_valid = false;
+    if (training) gpt->forwards++;
     cudaStream_t s = gpt->stream();
-    I4T_CUDA(cudaMemcpyAsync(gpt->tokens, h_tokens, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
-    if (h_targets) I4T_CUDA(cudaMemcpyAsync(gpt->targets, h_targets, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
     float p = gpt->dropout_p();
-    I4T_CUDA(nn::embedding_forward(s, gpt->res[0], gpt->tokens, gpt->P(gpt->wte), gpt->P(gpt->wpe), n, t, C, p,
+    I4T_CUDA(nn::embedding_forward(s, gpt->res[0], d_tokens, gpt->P(gpt->wte), gpt->P(gpt->wpe), n, t, C, p,
                                  gpt->site(0)));
     nn::AttentionShape sh{batch, t, C, c.heads};
     for (int l = 0; l < c.layers; ++l) {
@@ -67,31 +67,13 @@ INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const in
     // tied head: logits = LN_f(x)·wteᵀ
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, false, true, n, V, C, 1.0f, gpt->lnf, C, 0, gpt->P(gpt->wte), C, 0, 0.0f,
                       gpt->probs, V, 0));
-    I4T_CUDA(nn::softmax_cross_entropy(s, gpt->probs, gpt->losses, gpt->loss, h_targets ? gpt->targets : nullptr, n, V));
+    I4T_CUDA(nn::softmax_cross_entropy(s, gpt->probs, gpt->losses, gpt->loss, d_targets, n, V));
     gpt->probs_valid = true;
     gpt->backward_ready = gpt->training && gpt->has_targets;
-    if (h_loss) {
-        if (!h_targets) *h_loss = NAN;
-        else {
-            I4T_CUDA(cudaMemcpyAsync(h_loss, gpt->loss, sizeof(float), cudaMemcpyDeviceToHost, s));
-            I4T_CUDA(cudaStreamSynchronize(s));
-        }
-    }
     return INT4TRAIN_SUCCESS;
 }
 
-INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt) {
-    return int4train_gpt_backward_scaled(gpt, 1.0f);
-}
-
-INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, float loss_scale) {
-    I4T_TRY(check_gpt(gpt, "int4train_gpt_backward"));
-    if (!isfinite(loss_scale))
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_backward_scaled: loss_scale %g is not finite",
-                    (double)loss_scale);
-    if (!gpt->backward_ready)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
-                    "int4train_gpt_backward: needs a training forward with targets first (and only one backward per forward)");
+int4train_status queue_backward(int4train_gpt gpt, float loss_scale) {
     gpt->backward_ready = false;
     gpt->probs_valid = false;
     const auto& c = gpt->cfg;
@@ -100,7 +82,7 @@ INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, 
     float p = gpt->dropout_p();
     int64_t nc = (int64_t)n * C;
     // head and final LayerNorm
-    I4T_CUDA(nn::cross_entropy_backward(s, gpt->probs, gpt->targets, n, V, loss_scale));
+    I4T_CUDA(nn::cross_entropy_backward(s, gpt->probs, gpt->cur_targets, n, V, loss_scale));
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, false, false, n, C, V, 1.0f, gpt->probs, V, 0, gpt->P(gpt->wte), C, 0, 0.0f,
                       gpt->dln, C, 0));
     I4T_GEMM(nn::gemm(gpt->blas, gpt->hp, true, false, V, C, n, 1.0f, gpt->probs, V, 0, gpt->lnf, C, 0, 1.0f,
@@ -128,9 +110,95 @@ INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, 
                                       gpt->P(k.ln1w), k.ln1_mean, k.ln1_rstd, n, C, gpt->scratch));
     }
     I4T_CUDA(nn::dropout_backward(s, gpt->dres, gpt->dres, nc, p, gpt->site(0)));
-    I4T_CUDA(nn::embedding_backward(s, gpt->G(gpt->wte), gpt->G(gpt->wpe), gpt->dres, gpt->tokens, n, gpt->t, C, V,
+    I4T_CUDA(nn::embedding_backward(s, gpt->G(gpt->wte), gpt->G(gpt->wpe), gpt->dres, gpt->cur_tokens, n, gpt->t, C, V,
                                   gpt->scratch));
     return INT4TRAIN_SUCCESS;
+}
+
+float bias_correction(float beta, int step) { return 1.0f - powf(beta, (float)step); }
+
+int4train_status queue_adamw(int4train_gpt gpt, const int4train_gpt_adamw& a, const StepScalars* dev,
+                             const std::vector<int>* group_of) {
+    cudaStream_t s = gpt->stream();
+    // The norm covers the tensors being updated: everything but step sizes still in their cold start.
+    bool any_step_active = false;
+    for (const Tensor& t : gpt->tensors)
+        if (t.is_step && steps_active(gpt, t)) any_step_active = true;
+    int64_t norm_count = any_step_active ? gpt->total : gpt->main_count;
+    I4T_CUDA(nn::grad_norm(s, gpt->norm_out, gpt->grads, norm_count, a.grad_clip, gpt->norm_scratch));
+    for (size_t i = 0; i < gpt->tensors.size(); ++i) {
+        Tensor& t = gpt->tensors[i];
+        if (!steps_active(gpt, t)) continue;
+        int step = ++t.adam_steps;
+        float c1 = bias_correction(a.beta1, step), c2 = bias_correction(a.beta2, step);
+        const float* d_lr = dev ? &dev->lr : nullptr;
+        const float* d_corr = dev ? dev->corr[(*group_of)[i]] : nullptr;
+        int64_t o = t.offset;
+        I4T_CUDA(nn::adamw(s, gpt->params + o, gpt->grads + o, gpt->m + o, gpt->v + o, t.numel, a.learning_rate, a.beta1,
+                           a.beta2, a.eps, t.decay ? a.weight_decay : 0.0f, c1, c2, gpt->norm_out + 1, t.is_step,
+                           d_lr, d_corr));
+    }
+    return INT4TRAIN_SUCCESS;
+}
+
+int4train_status check_adamw(const int4train_gpt_adamw& a, const char* fn) {
+    if (!(a.learning_rate >= 0) || !(a.beta1 >= 0 && a.beta1 < 1) || !(a.beta2 >= 0 && a.beta2 < 1) || !(a.eps > 0) ||
+        !(a.weight_decay >= 0) || !(a.grad_clip >= 0))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "%s: need lr >= 0, beta1/beta2 in [0, 1), eps > 0, weight decay >= 0, clip >= 0 "
+                    "(got %g, %g, %g, %g, %g, %g)", fn, (double)a.learning_rate, (double)a.beta1, (double)a.beta2,
+                    (double)a.eps, (double)a.weight_decay, (double)a.grad_clip);
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace gpt
+}  // namespace i4t
+
+// ---- C ABI: the step as separate calls (int4train_gpt_train_step in step_graph.cu queues a whole step) ----------
+
+INT4TRAIN_API int4train_status int4train_gpt_forward(int4train_gpt gpt, const int32_t* h_tokens,
+                                                     const int32_t* h_targets, int batch, int t,
+                                                     uint64_t dropout_key, int training, float* h_loss) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_forward"));
+    I4T_NOTNULL(h_tokens);
+    const auto& c = gpt->cfg;
+    if (batch < 1 || batch > c.max_batch || t < 1 || t > c.context)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_forward: batch %d must be in [1, %d] and t %d in [1, %d]", batch, c.max_batch, t,
+                    c.context);
+    if (training && h_targets == nullptr)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_forward: a training forward needs targets");
+    const int n = batch * t;
+    I4T_TRY(check_tokens(h_tokens, h_targets, n, c.vocab, "int4train_gpt_forward"));
+    cudaStream_t s = gpt->stream();
+    I4T_CUDA(cudaMemcpyAsync(gpt->tokens, h_tokens, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
+    if (h_targets) I4T_CUDA(cudaMemcpyAsync(gpt->targets, h_targets, sizeof(int32_t) * n, cudaMemcpyHostToDevice, s));
+    I4T_CUDA(nn::fill_u64(s, gpt->eager_key, dropout_key));
+    I4T_TRY(queue_forward(gpt, gpt->tokens, h_targets ? gpt->targets : nullptr, batch, t, gpt->eager_key, training != 0));
+    gpt->key_offset = nullptr;  // the keys of a separate backward are the layers' own
+    if (h_loss) {
+        if (!h_targets) *h_loss = NAN;
+        else {
+            I4T_CUDA(cudaMemcpyAsync(h_loss, gpt->loss, sizeof(float), cudaMemcpyDeviceToHost, s));
+            I4T_CUDA(cudaStreamSynchronize(s));
+        }
+    }
+    return INT4TRAIN_SUCCESS;
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_backward(int4train_gpt gpt) {
+    return int4train_gpt_backward_scaled(gpt, 1.0f);
+}
+
+INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, float loss_scale) {
+    I4T_TRY(check_gpt(gpt, "int4train_gpt_backward"));
+    if (!isfinite(loss_scale))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_backward_scaled: loss_scale %g is not finite",
+                    (double)loss_scale);
+    if (!gpt->backward_ready)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_backward: needs a training forward with targets first (and only one backward per forward)");
+    return queue_backward(gpt, loss_scale);
 }
 
 INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt) {
@@ -143,32 +211,12 @@ INT4TRAIN_API int4train_status int4train_gpt_adamw_step(int4train_gpt gpt, const
                                                         float* h_grad_norm) {
     I4T_TRY(check_gpt(gpt, "int4train_gpt_adamw_step"));
     I4T_NOTNULL(h_params);
-    const int4train_gpt_adamw& a = *h_params;
-    if (!(a.learning_rate >= 0) || !(a.beta1 >= 0 && a.beta1 < 1) || !(a.beta2 >= 0 && a.beta2 < 1) || !(a.eps > 0) ||
-        !(a.weight_decay >= 0) || !(a.grad_clip >= 0))
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
-                    "int4train_gpt_adamw_step: need lr >= 0, beta1/beta2 in [0, 1), eps > 0, weight decay >= 0, clip >= 0 "
-                    "(got %g, %g, %g, %g, %g, %g)", (double)a.learning_rate, (double)a.beta1, (double)a.beta2,
-                    (double)a.eps, (double)a.weight_decay, (double)a.grad_clip);
-    cudaStream_t s = gpt->stream();
-    // The norm covers the tensors being updated: everything but step sizes still in their cold start.
-    bool any_step_active = false;
-    for (const Tensor& t : gpt->tensors)
-        if (t.is_step && steps_active(gpt, t)) any_step_active = true;
-    int64_t norm_count = any_step_active ? gpt->total : gpt->main_count;
-    I4T_CUDA(nn::grad_norm(s, gpt->norm_out, gpt->grads, norm_count, a.grad_clip, gpt->norm_scratch));
-    for (Tensor& t : gpt->tensors) {
-        if (!steps_active(gpt, t)) continue;
-        int step = ++t.adam_steps;
-        float c1 = 1.0f - powf(a.beta1, (float)step), c2 = 1.0f - powf(a.beta2, (float)step);
-        int64_t o = t.offset;
-        I4T_CUDA(nn::adamw(s, gpt->params + o, gpt->grads + o, gpt->m + o, gpt->v + o, t.numel, a.learning_rate, a.beta1,
-                         a.beta2, a.eps, t.decay ? a.weight_decay : 0.0f, c1, c2, gpt->norm_out + 1, t.is_step));
-    }
+    I4T_TRY(check_adamw(*h_params, "int4train_gpt_adamw_step"));
+    I4T_TRY(queue_adamw(gpt, *h_params, nullptr, nullptr));
     if (h_grad_norm) {
+        cudaStream_t s = gpt->stream();
         I4T_CUDA(cudaMemcpyAsync(h_grad_norm, gpt->norm_out, sizeof(float), cudaMemcpyDeviceToHost, s));
         I4T_CUDA(cudaStreamSynchronize(s));
     }
     return INT4TRAIN_SUCCESS;
 }
-

@@ -15,12 +15,18 @@ namespace i4t::nn {
 // keep(i) = u01(Philox(key, i, stream 2)) >= p; the mask value is keep/(1−p). Keys are per site (see gpt_model.cu),
 // so the backward regenerates the mask instead of storing it.
 constexpr uint32_t kStreamDropout = 2;
-uint64_t dropout_site_key(uint64_t key, uint32_t site);
+// A dropout site: its key is Hash.Key(seed, step, site) = Mix(*step_key ^ site), with the step's key
+// Mix(Mix(seed) ^ step) read on the device (device_util.cuh site_key), so a CUDA graph replays a captured step
+// with the next step's masks once the step key in device memory changes (gpt/step_graph.cu).
+struct DropoutKey {
+    const uint64_t* step_key;  // device memory
+    uint32_t site;
+};
 
 // ---- embedding.cu ---------------------------------------------------------------------------------------------
 // out[b,t,:] = wte[tok[b,t],:] + wpe[t,:], then dropout(p, key) when p > 0.
 cudaError_t embedding_forward(cudaStream_t s, float* out, const int32_t* tok, const float* wte, const float* wpe,
-                              int n, int t, int c, float p, uint64_t key);
+                              int n, int t, int c, float p, DropoutKey key);
 // dwpe[t,:] += Σ_b dx[b,t,:];  dwte[v,:] += Σ_{i: tok[i]=v} dx[i,:]  (dx already masked by the dropout).
 // scratch: embedding_backward_scratch(n, c, v) floats.
 size_t embedding_backward_scratch(int n, int c, int v);
@@ -43,9 +49,12 @@ cudaError_t gelu_forward(cudaStream_t s, float* out, const float* x, int64_t cou
 cudaError_t gelu_backward(cudaStream_t s, float* dx, const float* dout, const float* x, int64_t count);
 // out = x + dropout(a)   (out may alias x or a).
 cudaError_t residual_dropout(cudaStream_t s, float* out, const float* x, const float* a, int64_t count, float p,
-                             uint64_t key);
+                             DropoutKey key);
 // out = dropout(g) with the same mask (the backward through a dropout; out may alias g).
-cudaError_t dropout_backward(cudaStream_t s, float* out, const float* g, int64_t count, float p, uint64_t key);
+cudaError_t dropout_backward(cudaStream_t s, float* out, const float* g, int64_t count, float p, DropoutKey key);
+// *dst = value (a kernel, not a copy from host memory: the value travels in the launch, so the caller's variable
+// may go away at once, and the write is an ordinary node of a captured graph).
+cudaError_t fill_u64(cudaStream_t s, uint64_t* dst, uint64_t value);
 // y[i,:] = bias (the start of a linear whose GEMM then adds X·Wᵀ with beta = 1).
 cudaError_t broadcast_rows(cudaStream_t s, float* y, const float* bias, int n, int c);
 // db[j] += Σ_i dy[i,j]. scratch: column_sum_scratch(n, c) floats.
@@ -60,11 +69,11 @@ struct AttentionShape { int b, t, c, nh; };
 // Buffers: qkvp (3·N·C), att (B·H·T·T, kept for the backward), attd (B·H·T·T scratch), outp (N·C scratch).
 int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                               float* out, float* att, const float* qkv, float* qkvp, float* attd, float* outp,
-                              float p, uint64_t key);
+                              float p, DropoutKey key);
 // dqkv = ∂L/∂qkv (overwritten). Buffers: qkvp, dqkvp (3·N·C), attd, datt (B·H·T·T), doutp (N·C) scratch.
 int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                                float* dqkv, const float* dout, const float* qkv, const float* att, float* qkvp,
-                               float* dqkvp, float* attd, float* datt, float* doutp, float p, uint64_t key);
+                               float* dqkvp, float* attd, float* datt, float* doutp, float p, DropoutKey key);
 
 // ---- cross_entropy.cu -----------------------------------------------------------------------------------------
 // In place: logits (N×V) → probabilities; losses[i] = −log p[i, target[i]]; *mean = Σ losses / N (fixed order).
@@ -82,9 +91,11 @@ size_t grad_norm_scratch(int64_t count);
 cudaError_t grad_norm(cudaStream_t s, float* out, const float* g, int64_t count, float clip, double* scratch);
 // One AdamW update of count elements (the host AdamW's formula), gradient scaled by *clip_scale:
 // m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², θ ← θ − lr·(wd·θ + m/c1/(√(v/c2) + ε)); keep_positive: θ ← |θ|.
+// d_lr, d_corr (device, may be NULL): lr = *d_lr, c1 = d_corr[0], c2 = d_corr[1] instead of the values passed
+// (a replayed CUDA graph reads the step's values there; the same floats give the same update bit for bit).
 cudaError_t adamw(cudaStream_t s, float* theta, const float* g, float* m, float* v, int64_t count, float lr,
                   float beta1, float beta2, float eps, float wd, float c1, float c2, const float* clip_scale,
-                  bool keep_positive);
+                  bool keep_positive, const float* d_lr = nullptr, const float* d_corr = nullptr);
 
 // ---- dense_gemm.cu --------------------------------------------------------------------------------------------
 // Row-major C[M×N] = alpha·op(A)·op(B) + beta·C, op(A) M×K, op(B) K×N; lda/ldb/ldc are the row lengths of the stored

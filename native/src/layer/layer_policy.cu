@@ -95,12 +95,12 @@ int4train_status forward(int4train_layer_s& L, const float* x, const float* w, c
 int4train_status backward(int4train_layer_s& L, const float* grad_y, const float* x, const float* w,
                           const uint8_t* x_packed, const uint8_t* w_packed, const float* step_x, const float* step_w,
                           int n, float* grad_x, float* grad_w, float* grad_step_x, float* grad_step_w,
-                          float* grad_bias, bool accumulate) {
+                          float* grad_bias, bool accumulate, const uint64_t* d_key_offset) {
     if (L.group == 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_layer_backward: the layer has had no forward yet");
-    return int4train_linear_backward(L.ctx, grad_y, x, w, x_packed, w_packed, step_x, step_w, n, L.out, L.in, L.group,
-                                     L.opt.mode, L.opt.sampling, backward_key(L), grad_x, grad_w, grad_step_x,
-                                     grad_step_w, grad_bias, accumulate ? 1 : 0);
+    return linear_backward_keyed(L.ctx, grad_y, x, w, x_packed, w_packed, step_x, step_w, n, L.out, L.in, L.group,
+                                 L.opt.mode, L.opt.sampling, PhiloxKey(backward_key(L), d_key_offset), grad_x, grad_w,
+                                 grad_step_x, grad_step_w, grad_bias, accumulate ? 1 : 0);
 }
 
 int4train_status set_progress(int4train_layer_s& L, int step_count, int group, const char* fn) {

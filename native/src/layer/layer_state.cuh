@@ -35,8 +35,9 @@ int4train_status forward(int4train_layer_s& L, const float* x, const float* w, c
 int4train_status backward(int4train_layer_s& L, const float* grad_y, const float* x, const float* w,
                           const uint8_t* x_packed, const uint8_t* w_packed, const float* step_x, const float* step_w,
                           int n, float* grad_x, float* grad_w, float* grad_step_x, float* grad_step_w,
-                          float* grad_bias, bool accumulate);
-// The key of the backward of the current training forward.
+                          float* grad_bias, bool accumulate, const uint64_t* d_key_offset = nullptr);
+// The key of the backward of the current training forward. backward's d_key_offset (device memory, may be NULL) is
+// added to it on the device: the device GPT's CUDA graph replays a captured backward with it (ops PhiloxKey).
 inline uint64_t backward_key(const int4train_layer_s& L) { return L.opt.seed + (uint64_t)L.step_count; }
 // The cold start is over: an optimiser may update the step sizes (C# Int4Linear.StepsAreLearned).
 inline bool steps_learned(const int4train_layer_s& L) { return L.step_count > L.opt.cold_start_steps; }

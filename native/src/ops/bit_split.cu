@@ -95,8 +95,9 @@ __device__ __forceinline__ void split_digits(float g, float k98, float L, bool p
 }
 
 // One thread per group of 4 consecutive elements (one Philox call: element i takes word i % 4 of counter i / 4).
-__global__ void split_kernel(const float* __restrict__ g, int64_t n, const float* scales, uint64_t seed, int mode,
+__global__ void split_kernel(const float* __restrict__ g, int64_t n, const float* scales, PhiloxKey key, int mode,
                              int8_t* high, int8_t* low) {
+    const uint64_t seed = key.value();
     const float k98 = __fdiv_rn(98.0f, scales[0]);
     const bool paper = mode == INT4TRAIN_MODE_PAPER;
     const float L = paper ? 7.0f : 6.0f;
@@ -126,9 +127,10 @@ __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float
 constexpr int kFoldTile = 64, kFoldWords = kFoldTile / 4 + 1;
 template <bool kVec>
 __global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict__ g, int n, int c,
-                                                         const float* scales, uint64_t seed, int mode,
+                                                         const float* scales, PhiloxKey key, int mode,
                                                          int8_t* __restrict__ rows, int cp, int8_t* __restrict__ cols,
                                                          int kp) {
+    const uint64_t seed = key.value();
     __shared__ uint32_t tile[kFoldTile][kFoldWords];  // [column][4-token word]
     const float k98 = __fdiv_rn(98.0f, scales[0]);
     const bool paper = mode == INT4TRAIN_MODE_PAPER;
@@ -187,7 +189,7 @@ static int minmax_blocks(int64_t n) { return (int)(grid_for(n, kMinMaxThreads) >
 
 void bit_split_plan(Plan& p, int rows, int cols) { p.add<float>(2 * (int64_t)minmax_blocks((int64_t)rows * cols)); }
 
-int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, uint64_t seed,
+int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, PhiloxKey seed,
                                 int mode, int8_t* high, int8_t* low, float* scales) {
     int64_t n = (int64_t)rows * cols;
     int nb = minmax_blocks(n);
@@ -203,7 +205,7 @@ int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* g
 }
 
 int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
-                                     uint64_t seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
+                                     PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
                                      float* scales) {
     int64_t n = (int64_t)rows * cols;
     int nb = minmax_blocks(n);

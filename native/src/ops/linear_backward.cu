@@ -123,6 +123,17 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c, int d, int group, int mode,
     int sampling, uint64_t seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
     float* d_grad_bias, int accumulate) {
+    return i4t::linear_backward_keyed(ctx, d_grad_y, d_x, d_w, d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d,
+                                      group, mode, sampling, i4t::PhiloxKey(seed), d_grad_x, d_grad_w, d_grad_step_x,
+                                      d_grad_step_w, d_grad_bias, accumulate);
+}
+
+int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x,
+                                            const float* d_w, const uint8_t* d_x_packed, const uint8_t* d_w_packed,
+                                            const float* d_step_x, const float* d_step_w, int n, int c, int d,
+                                            int group, int mode, int sampling, PhiloxKey seed, float* d_grad_x,
+                                            float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
+                                            float* d_grad_bias, int accumulate) {
     I4T_TRY(enter(ctx));
     I4T_NOTNULL(d_grad_y);
     I4T_NOTNULL(d_x);

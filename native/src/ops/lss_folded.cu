@@ -53,7 +53,7 @@ void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
 
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
-                                 int d, uint64_t seed, int mode, float* scales, float* grad_xh, float* grad_wh) {
+                                 int d, PhiloxKey seed, int mode, float* scales, float* grad_xh, float* grad_wh) {
     const FoldedShape s = folded_shape(ctx, n, c, d);
     int8_t* rows = ar.take<int8_t>((int64_t)n * s.cp);
     int8_t* cols = ar.take<int8_t>((int64_t)c * s.kp);

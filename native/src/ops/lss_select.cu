@@ -120,8 +120,9 @@ __device__ long long block_count(long long v, long long* red) {
 }
 
 __global__ void __launch_bounds__(kSelThreads) select_kernel(const double* __restrict__ c, int n, int sampling,
-                                                             uint64_t seed, double* p, uint8_t* keep, int32_t* kept,
+                                                             PhiloxKey key, double* p, uint8_t* keep, int32_t* kept,
                                                              double* scratch) {
+    const uint64_t seed = key.value();
     __shared__ double lanes[kCanonLanes];
     __shared__ long long cnts[kSelThreads];
     const int64_t m = 2 * (int64_t)n;
@@ -190,7 +191,7 @@ void lss_select_plan(Plan& p, int n, int c, int d) {
 
 int4train_status lss_select_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                  const float* scales, const int8_t* x_codes, const float* step_x, int n, int c, int d,
-                                 int sampling, uint64_t seed, double* prob, uint8_t* keep, int32_t* kept) {
+                                 int sampling, PhiloxKey seed, double* prob, uint8_t* keep, int32_t* kept) {
     int64_t* norms = ar.take<int64_t>(3 * (int64_t)n);
     double* score = ar.take<double>(2 * (int64_t)n);
     double* scratch = ar.take<double>(canon_ws_count(2 * (int64_t)n));

@@ -9,6 +9,20 @@
 
 namespace i4t {
 
+// The Philox key of a backward's randomness: base, plus *offset when offset (device memory) is given. Eager calls
+// pass the key itself (offset NULL); the device GPT's CUDA graph (gpt/step_graph.cu) captures its backwards with
+// base = the key at capture and offset = the training forwards taken since, which a node of the graph advances, so
+// every replay draws the randomness an eager step would. Kernels read it once, on the device (value()).
+struct PhiloxKey {
+    uint64_t base = 0;
+    const uint64_t* offset = nullptr;
+    PhiloxKey() = default;
+    PhiloxKey(uint64_t key, const uint64_t* device_offset = nullptr) : base(key), offset(device_offset) {}  // NOLINT
+#if defined(__CUDACC__)
+    __device__ uint64_t value() const { return offset ? base + *offset : base; }
+#endif
+};
+
 // Hadamard (§2.2) on a flat array of `total` floats made of consecutive G-blocks.
 int4train_status hadamard_impl(int4train_context ctx, const float* x, float* y, int64_t total, int group);
 // Fused H_G transform + LSQ codes into the padded operand (rows_pad × ld) + packed rows (rows × cols/2).
@@ -31,12 +45,12 @@ int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* pack
 
 // Sizes and impls of the composite operators (used by linear_backward).
 void bit_split_plan(Plan& p, int rows, int cols);
-int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, uint64_t seed,
+int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, PhiloxKey seed,
                                 int mode, int8_t* high, int8_t* low, float* scales);
 // The same split written as folded digits 14h + l in two zero-padded layouts: rows (rows × cp) and columns
 // (cols × kp); cp, kp multiples of 32; folded_cols 16-byte aligned.
 int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
-                                     uint64_t seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
+                                     PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
                                      float* scales);
 // linear_backward steps 1–3 for Nonzero sampling on the SM90 path (lss_folded.cu): writes ∇(XH), ∇(WH) and the
 // split scales; bit-identical to the general path. Available when lss_folded_available says so.
@@ -45,11 +59,17 @@ bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, con
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
-                                 int d, uint64_t seed, int mode, float* scales, float* grad_xh, float* grad_wh);
+                                 int d, PhiloxKey seed, int mode, float* scales, float* grad_xh, float* grad_wh);
+// int4train_linear_backward (int4train.h) with its key as a PhiloxKey (the device GPT's graph passes a device offset).
+int4train_status linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w,
+                                       const uint8_t* d_x_packed, const uint8_t* d_w_packed, const float* d_step_x,
+                                       const float* d_step_w, int n, int c, int d, int group, int mode, int sampling,
+                                       PhiloxKey seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x,
+                                       float* d_grad_step_w, float* d_grad_bias, int accumulate);
 void lss_select_plan(Plan& p, int n, int c, int d);
 int4train_status lss_select_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                  const float* scales, const int8_t* x_codes, const float* step_x, int n, int c, int d,
-                                 int sampling, uint64_t seed, double* prob, uint8_t* keep, int32_t* kept);
+                                 int sampling, PhiloxKey seed, double* prob, uint8_t* keep, int32_t* kept);
 void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                       const uint8_t* x_packed, const float* scales, const float* step_x,

@@ -63,6 +63,7 @@ public class CliTests
     [TestCase(new[] { "train", "--steps", "99999999999" }, "int4train train: --steps must be at least 1, got 99999999999.")]
     [TestCase(new[] { "train", "--precision", "int8" }, "int4train train: Argument 'int8' not recognized.")]
     [TestCase(new[] { "train", "--device", "tpu" }, "int4train train: Argument 'tpu' not recognized.")]
+    [TestCase(new[] { "train", "--graph", "maybe" }, "int4train train: Argument 'maybe' not recognized.")]
     [TestCase(new[] { "compare", "--precisions", "int4,foo" }, "int4train compare: --precisions: unknown precision 'foo'")]
     [TestCase(new[] { "compare", "--precisions", "int4,int4" }, "int4train compare: --precisions lists a precision twice")]
     [TestCase(new[] { "compare", "--from", "a,b", "--steps", "5" }, "int4train compare: --from builds the report from existing runs: --steps")]
