@@ -124,6 +124,23 @@ public sealed class Trainer : IDisposable
         return loss / passes;
     }
 
+    /// <summary><paramref name="count"/> optimiser steps as <see cref="TrainStep"/> would take them, queued on the device
+    /// where the model allows it (<see cref="IQueuedSteps"/>: one host synchronisation at the end); returns their
+    /// training losses, oldest first.</summary>
+    public IReadOnlyList<double> TrainSteps(int count, long decaySteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        if (Model is not IQueuedSteps queue)
+        {
+            var losses = new double[count];
+            for (int i = 0; i < count; i++) losses[i] = TrainStep(decaySteps);
+            return losses;
+        }
+        queue.ReadLosses(); // anything queued before is not this call's
+        for (int i = 0; i < count; i++) QueueStep(queue, decaySteps);
+        return queue.ReadLosses();
+    }
+
     /// <summary>Queues one optimiser step on a model that runs it without a host round trip; its loss comes with
     /// <see cref="IQueuedSteps.ReadLosses"/>. The same batch, passes, dropout keys and learning rate as <see cref="TrainStep"/>.</summary>
     private void QueueStep(IQueuedSteps queue, long decaySteps)

@@ -6,11 +6,14 @@ namespace Int4Train.Bench;
 
 /// <summary>
 /// Int4Train.Bench gpt [--preset baby-gpt] [--layers N] [--heads N] [--width N] [--context N] [--batch N] [--micro-batch N]
-///                     [--precisions bf16,fp32,int4,int4-lsq] [--data FILE] [--steps N] [--warmup N]
-///                     [--torch-script perf/training/torch_gpt.py | --torch FILE.json] [--out DIR] [--name NAME]
+///                     [--precisions bf16,fp32,int4,int4-lsq] [--data FILE] [--steps N] [--warmup N] [--group N]
+///                     [--graph on|off] [--torch-script perf/training/torch_gpt.py | --torch FILE.json] [--out DIR]
+///                     [--name NAME]
 ///   training speed of the device GPT (DeviceGptModel) per precision, for any preset with the CLI's size overrides:
-///   warm-up steps (cold start, block-size search), then the median and mean of timed steps, each step the trainer's
-///   own (<see cref="Trainer.TrainStep"/>: zero grad, forward+backward per pass with the loss read back, AdamW). Reports
+///   warm-up steps (cold start, block-size search, graph capture), then the median and mean of timed steps, each step
+///   the trainer's own queued step (<see cref="Trainer.TrainSteps"/>: zero grad, forward+backward per pass, AdamW; one
+///   CUDA graph a step with --graph on, the default), timed in groups of --group steps whose losses are read back at
+///   the group's end (the time per step is the group's time / its steps). Reports
 ///   tokens/s, ms/step, model FLOPs utilisation against the H200's dense BF16 peak and the device memory the model
 ///   holds (<see cref="DeviceGptModel.DeviceMemoryBytes"/>). --torch-script runs the PyTorch baseline of the same
 ///   configuration in the same job (after our runs, in its own process); --torch reads one measured before.
@@ -45,7 +48,14 @@ internal static class GptSpeed
         string[] precisions = Opt("--precisions", "bf16,fp32,int4,int4-lsq").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string dataPath = Opt("--data", "");
         string text = dataPath.Length > 0 ? File.ReadAllText(dataPath) : BuiltInText.Text;
-        int steps = int.Parse(Opt("--steps", "30")), warmup = int.Parse(Opt("--warmup", "10"));
+        int steps = int.Parse(Opt("--steps", "30")), warmup = Math.Max(1, int.Parse(Opt("--warmup", "10")));
+        int group = Math.Max(1, int.Parse(Opt("--group", "5")));
+        bool graphs = Opt("--graph", "on") switch
+        {
+            "on" => true,
+            "off" => false,
+            var v => throw new ArgumentException($"--graph must be on or off, not '{v}'"),
+        };
         string outDir = Opt("--out", "perf/results");
         var rows = new List<Row>();
         string device = "";
@@ -54,16 +64,20 @@ internal static class GptSpeed
         {
             var cfg = config with { Precision = GptConfig.ParsePrecision(p) };
             DeviceGptModel? model = null;
-            using var trainer = Trainer.Create(cfg, text, (c, v) => model = DeviceGptModel.Create(c, v));
+            using var trainer = Trainer.Create(cfg, text, (c, v) => model = DeviceGptModel.Create(c, v, cudaGraphs: graphs));
             device = model!.Description.Split(':')[0].Replace("CUDA ", "", StringComparison.Ordinal).Split(" (sm_")[0];
             parameters = model.ParameterCount;
             var times = new List<double>();
             double loss = double.NaN;
-            for (int s = 0; s < warmup + steps; s++)
+            // Steps are queued as the trainer runs them (one CUDA graph a step once the INT4 policy allows it) and timed
+            // in groups of `group`: a group is done when its losses are read back; its time / group is one sample.
+            trainer.TrainSteps(warmup, 5000);
+            for (int done = 0; done < steps; done += group)
             {
+                int count = Math.Min(group, steps - done);
                 var sw = Stopwatch.StartNew();
-                loss = trainer.TrainStep(5000); // reads the loss back: the step is done when it returns
-                if (s >= warmup) times.Add(sw.Elapsed.TotalMilliseconds);
+                loss = trainer.TrainSteps(count, 5000)[^1];
+                times.Add(sw.Elapsed.TotalMilliseconds / count);
             }
             times.Sort();
             double median = times[times.Count / 2], mean = times.Average();
@@ -84,7 +98,7 @@ internal static class GptSpeed
             rows.Add(new Row("torch-bf16", ms, ms, tps, tps * FlopsPerToken(parameters, config) / PeakFlops, mem, null));
         }
         GptSpeedReport.Write(Path.Combine(outDir, $"{DateTime.UtcNow:yyyy-MM-dd}-{name}-gpt-speed-{preset}"),
-            new GptSpeedReport.Data(device, preset, config, parameters, FlopsPerToken(parameters, config), steps, warmup, rows, torch));
+            new GptSpeedReport.Data(device, preset, config, parameters, FlopsPerToken(parameters, config), steps, warmup, rows, torch, graphs, group));
         return 0;
     }
 

@@ -9,7 +9,7 @@ namespace Int4Train.Bench;
 internal static class GptSpeedReport
 {
     internal sealed record Data(string Device, string Preset, GptConfig Config, long Parameters, double FlopsPerToken,
-        int Steps, int Warmup, IReadOnlyList<GptSpeed.Row> Rows, JsonElement? Torch);
+        int Steps, int Warmup, IReadOnlyList<GptSpeed.Row> Rows, JsonElement? Torch, bool Graphs, int Group);
 
     /// <summary>Writes STEM.json and STEM.md.</summary>
     public static void Write(string stem, Data d)
@@ -18,14 +18,15 @@ internal static class GptSpeedReport
         File.WriteAllText(stem + ".json", JsonSerializer.Serialize(new
         {
             d.Device, d.Preset, c.Layers, c.Heads, c.Width, c.Context, Batch = c.BatchSize, MicroBatch = c.PassBatch,
-            d.Parameters, d.FlopsPerToken, PeakFlops = GptSpeed.PeakFlops, d.Steps, d.Warmup, d.Rows, d.Torch,
+            d.Parameters, d.FlopsPerToken, PeakFlops = GptSpeed.PeakFlops, d.Steps, d.Warmup, d.Group, d.Graphs, d.Rows, d.Torch,
         }, Program.Json));
         var md = new StringBuilder();
         md.AppendLine($"# GPT training speed — {d.Preset}: {c.Layers} layers × {c.Width}, {c.Heads} heads, context {c.Context}, " +
                       $"batch {c.BatchSize} ({c.PassesPerStep} × {c.PassBatch} a pass), {d.Parameters:N0} parameters, {d.Device}");
         md.AppendLine();
-        md.AppendLine($"Each step: zero grad, forward (loss read back) and backward per pass, AdamW; {d.Warmup} warm-up steps, then " +
-                      $"{d.Steps} timed. MFU: tokens/s × {d.FlopsPerToken / 1e9:F2} GFLOP a token (6·N + 12·layers·context·width) " +
+        md.AppendLine($"Each step: zero grad, forward and backward per pass, AdamW, queued as the trainer runs them " +
+                      (d.Graphs ? "(one CUDA graph a step once the INT4 policy allows it)" : "(CUDA graphs off)") +
+                      $", losses read back every {d.Group} steps; {d.Warmup} warm-up steps, then {d.Steps} timed. MFU: tokens/s × {d.FlopsPerToken / 1e9:F2} GFLOP a token (6·N + 12·layers·context·width) " +
                       $"over {GptSpeed.PeakFlops / 1e12:F0} TFLOP/s (H200 dense BF16). Memory: ours, what the model allocated plus " +
                       "the context's workspace; PyTorch's, torch.cuda.max_memory_allocated.");
         md.AppendLine();

@@ -93,6 +93,23 @@ public class QueuedStepsTests
     }
 
     [Test]
+    public void TrainSteps_QueuedOrNot_AreTheStepsTrainStepTakes()
+    {
+        using var plain = Trainer.Create(Config, BuiltInText.Text, TrainingFixture.Backend);
+        using var host = Trainer.Create(Config, BuiltInText.Text, TrainingFixture.Backend);
+        using var queued = Queued();
+        var model = (QueuedHostModel)queued.Model;
+        double[] expected = Enumerable.Range(0, 5).Select(_ => plain.TrainStep(40)).ToArray();
+        Assert.That(host.TrainSteps(2, 40).Concat(host.TrainSteps(3, 40)), Is.EqualTo(expected), "a model without a queue");
+        int reads = model.Reads;
+        Assert.That(queued.TrainSteps(2, 40).Concat(queued.TrainSteps(3, 40)), Is.EqualTo(expected), "queued");
+        Assert.That(model.MostUnread, Is.EqualTo(3), "each call queues its steps before reading");
+        Assert.That(queued.Step, Is.EqualTo(5));
+        Assert.That(() => queued.TrainSteps(0, 40), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(model.Reads - reads, Is.EqualTo(4), "one read before and one after each call's steps");
+    }
+
+    [Test]
     public void QueuedRun_StopsAtADivergedLoss_NamingItsStep()
     {
         using var queued = Queued(poison: double.NaN);
