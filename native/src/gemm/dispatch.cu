@@ -153,7 +153,7 @@ extern "C" {
 
 INT4TRAIN_API int4train_status int4train_gemm_s4(int4train_context ctx, const uint8_t* d_a_packed,
                                                  const uint8_t* d_b_packed, int32_t* d_c, int m, int n, int k) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_a_packed);
     I4T_NOTNULL(d_b_packed);
     I4T_NOTNULL(d_c);
@@ -164,7 +164,7 @@ INT4TRAIN_API int4train_status int4train_gemm_s4(int4train_context ctx, const ui
 
 INT4TRAIN_API int4train_status int4train_gemm_s8(int4train_context ctx, const int8_t* d_a, const int8_t* d_b,
                                                  int32_t* d_c, int m, int n, int k) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_a);
     I4T_NOTNULL(d_b);
     I4T_NOTNULL(d_c);

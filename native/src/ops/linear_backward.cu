@@ -123,7 +123,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c, int d, int group, int mode,
     int sampling, uint64_t seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
     float* d_grad_bias, int accumulate) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_grad_y);
     I4T_NOTNULL(d_x);
     I4T_NOTNULL(d_w);
@@ -135,6 +135,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
     I4T_NOTNULL(d_grad_w);
     I4T_NOTNULL(d_grad_step_x);
     I4T_NOTNULL(d_grad_step_w);
+    I4T_ALIGNED(d_grad_bias);
     if (n <= 0 || c <= 0 || d <= 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d), c (%d), d (%d) must be positive", n, c, d);
     if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: d (%d) must be even", d);

@@ -287,7 +287,7 @@ INT4TRAIN_API int4train_status int4train_lss_grad_weight(int4train_context ctx, 
                                                          const float* d_scales, const float* d_step_x,
                                                          const uint8_t* d_keep, const double* d_prob, int n, int c,
                                                          int d, float* d_grad_wh) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_high);
     I4T_NOTNULL(d_low);
     I4T_NOTNULL(d_x_packed);
@@ -310,7 +310,7 @@ INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, c
                                                         const float* d_scales, const float* d_step_w,
                                                         const uint8_t* d_keep, const double* d_prob, int n, int c,
                                                         int d, float* d_grad_xh) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_high);
     I4T_NOTNULL(d_low);
     I4T_NOTNULL(d_w_packed);

@@ -3,19 +3,26 @@
 #include "runtime/status.cuh"
 #include "runtime/arena.cuh"
 #include "runtime/launch.cuh"
+#include "runtime/handles.cuh"
 
 #include <new>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 namespace i4t {
 
-int4train_status enter(int4train_context ctx) {
-    if (ctx == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "context is NULL");
+int4train_status enter(int4train_context ctx, const char* fn) {
+    I4T_TRY(handle_check(ctx, HandleKind::Context, fn));
+    I4T_TRY(check_no_pending_error(fn));
     if (ctx->borrowed_context) return INT4TRAIN_SUCCESS;  // the caller keeps its own CUDA context current
     int cur = -1;
     cudaError_t e = cudaGetDevice(&cur);
-    if (e != cudaSuccess || cur != ctx->device) I4T_CUDA(cudaSetDevice(ctx->device));
+    if (e != cudaSuccess) (void)cudaGetLastError();  // answered by the cudaSetDevice below; must not stay pending
+    if (e != cudaSuccess || cur != ctx->device) {
+        e = cudaSetDevice(ctx->device);
+        if (e != cudaSuccess) return fail_cuda(e, fn);
+    }
     return INT4TRAIN_SUCCESS;
 }
 
@@ -39,9 +46,11 @@ int4train_status ensure_workspace(int4train_context ctx, size_t bytes) {
     void* p = nullptr;
     cudaError_t e = ctx->borrowed_context ? cudaMalloc(&p, bytes) : cudaMallocAsync(&p, bytes, ctx->stream);
     if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "workspace allocation of %zu bytes failed: %s", bytes,
-                    cudaGetErrorString(e));
+        // Only an allocation failure is OUT_OF_MEMORY; any other error (e.g. a sticky fault from earlier work) keeps
+        // its own status and name (fail_cuda).
+        char what[96];
+        snprintf(what, sizeof what, "workspace allocation of %zu bytes", bytes);
+        return fail_cuda(e, what);
     }
     ctx->ws = p;
     ctx->ws_bytes = bytes;
@@ -81,6 +90,12 @@ static int4train_status new_context(int device, const cudaDeviceProp& prop, bool
         return fail_cuda(e, "cudaStreamCreateWithFlags");
     }
     ctx->stream = ctx->own;
+    int4train_status st = handle_register(ctx, HandleKind::Context, "int4train_context_create");
+    if (st != INT4TRAIN_SUCCESS) {
+        cudaStreamDestroy(ctx->own);
+        delete ctx;
+        return st;
+    }
     *h_out = ctx;
     return INT4TRAIN_SUCCESS;
 }
@@ -127,8 +142,15 @@ INT4TRAIN_API int4train_status int4train_context_create_current(int4train_contex
 
 INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx) {
     if (ctx == nullptr) return INT4TRAIN_SUCCESS;
-    int4train_status st = INT4TRAIN_SUCCESS;
-    if (!ctx->borrowed_context) cudaSetDevice(ctx->device);
+    // Unregistered first: a second destroy of the same handle is refused here instead of freeing twice.
+    I4T_TRY(handle_unregister(ctx, HandleKind::Context, "int4train_context_destroy"));
+    // A pending error is reported, but the context is still freed (a destroy that fails must not leak).
+    int4train_status st = check_no_pending_error("int4train_context_destroy");
+    if (!ctx->borrowed_context) {
+        cudaError_t e = cudaSetDevice(ctx->device);
+        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "int4train_context_destroy: cudaSetDevice");
+        else if (e != cudaSuccess) (void)cudaGetLastError();
+    }
     if (ctx->ws && ctx->borrowed_context) {
         cudaError_t e = cudaStreamSynchronize(ctx->stream);
         if (e != cudaSuccess) st = fail_cuda(e, "cudaStreamSynchronize");
@@ -149,7 +171,7 @@ INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx) 
 }
 
 INT4TRAIN_API int4train_status int4train_context_set_stream(int4train_context ctx, void* stream) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     cudaStream_t next = stream ? static_cast<cudaStream_t>(stream) : ctx->own;
     if (next == ctx->stream) return INT4TRAIN_SUCCESS;
     // Work already queued on the old stream may still use the workspace: the new stream waits for it
@@ -158,21 +180,22 @@ INT4TRAIN_API int4train_status int4train_context_set_stream(int4train_context ct
     I4T_CUDA(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
     cudaError_t e = cudaEventRecord(ev, ctx->stream);
     if (e == cudaSuccess) e = cudaStreamWaitEvent(next, ev, 0);
-    cudaEventDestroy(ev);
+    cudaError_t destroyed = cudaEventDestroy(ev);
+    if (e == cudaSuccess) e = destroyed;
     if (e != cudaSuccess) return fail_cuda(e, "int4train_context_set_stream");
     ctx->stream = next;
     return INT4TRAIN_SUCCESS;
 }
 
 INT4TRAIN_API int4train_status int4train_context_get_stream(int4train_context ctx, void** h_stream) {
-    if (ctx == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "context is NULL");
+    I4T_TRY(handle_check(ctx, HandleKind::Context, __func__));
     I4T_NOTNULL(h_stream);
     *h_stream = static_cast<void*>(ctx->stream);
     return INT4TRAIN_SUCCESS;
 }
 
 INT4TRAIN_API int4train_status int4train_context_synchronize(int4train_context ctx) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_CUDA(cudaStreamSynchronize(ctx->stream));
     I4T_CUDA(cudaGetLastError());
     return INT4TRAIN_SUCCESS;
@@ -180,9 +203,12 @@ INT4TRAIN_API int4train_status int4train_context_synchronize(int4train_context c
 
 INT4TRAIN_API int4train_status int4train_context_info(int4train_context ctx, char* h_name, int name_capacity,
                                                       int* h_compute_capability, size_t* h_workspace_bytes) {
-    if (ctx == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "context is NULL");
+    I4T_TRY(handle_check(ctx, HandleKind::Context, __func__));
+    I4T_ALIGNED(h_compute_capability);
+    I4T_ALIGNED(h_workspace_bytes);
     if (h_name) {
-        if (name_capacity <= 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "name_capacity must be positive");
+        if (name_capacity <= 0)
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: name_capacity (%d) must be positive", __func__, name_capacity);
         strncpy(h_name, ctx->name, (size_t)name_capacity - 1);
         h_name[name_capacity - 1] = 0;
     }
