@@ -167,7 +167,11 @@ cudaError_t release(int4train_gpt g) {
     auto keep = [&first](cudaError_t e) { if (first == cudaSuccess) first = e; };
     if (g->ctx && g->ctx->stream) keep(cudaStreamSynchronize(g->stream()));
     for (void* p : g->allocations) keep(cudaFree(p));
-    if (g->blas) cublasDestroy(g->blas);
+    if (g->blas) {
+        // Without a context its stream is gone: cuBLAS must not keep a destroyed stream while it tears down.
+        if (!g->ctx) cublasSetStream(g->blas, nullptr);
+        cublasDestroy(g->blas);
+    }
     delete g;
     (void)cudaGetLastError();
     return first;

@@ -74,7 +74,7 @@ using namespace i4t;
 // create the context's own non-blocking stream (in whichever CUDA context is current).
 static int4train_status new_context(int device, const cudaDeviceProp& prop, bool borrowed, int4train_context* h_out) {
     auto* ctx = new (std::nothrow) int4train_context_s();
-    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "host allocation of the context failed");
+    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "int4train_context_create: host allocation of the context failed");
     ctx->device = device;
     ctx->borrowed_context = borrowed;
     ctx->cc = prop.major * 10 + prop.minor;
@@ -109,17 +109,17 @@ INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_co
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
         (void)cudaGetLastError();
-        return fail(INT4TRAIN_ERROR_NO_DEVICE, "no CUDA device available%s%s", e != cudaSuccess ? ": " : "",
+        return fail(INT4TRAIN_ERROR_NO_DEVICE, "int4train_context_create: no CUDA device available%s%s", e != cudaSuccess ? ": " : "",
                     e != cudaSuccess ? cudaGetErrorString(e) : "");
     }
     if (device < 0 || device >= count)
-        return fail(INT4TRAIN_ERROR_NO_DEVICE, "device index %d out of range (%d devices)", device, count);
+        return fail(INT4TRAIN_ERROR_NO_DEVICE, "int4train_context_create: device index %d out of range (%d devices)", device, count);
     I4T_CUDA(cudaSetDevice(device));
     cudaDeviceProp prop;
     I4T_CUDA(cudaGetDeviceProperties(&prop, device));
     int pools = 0;
     I4T_CUDA(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
-    if (!pools) return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "device %d lacks stream-ordered memory pools", device);
+    if (!pools) return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "int4train_context_create: device %d lacks stream-ordered memory pools", device);
     return new_context(device, prop, /*borrowed=*/false, h_out);
 }
 
@@ -133,7 +133,7 @@ INT4TRAIN_API int4train_status int4train_context_create_current(int4train_contex
     cudaError_t e = cudaGetDevice(&device);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
-        return fail(INT4TRAIN_ERROR_NO_DEVICE, "no CUDA context is current on this thread: %s", cudaGetErrorString(e));
+        return fail(INT4TRAIN_ERROR_NO_DEVICE, "int4train_context_create_current: no CUDA context is current on this thread: %s", cudaGetErrorString(e));
     }
     cudaDeviceProp prop;
     I4T_CUDA(cudaGetDeviceProperties(&prop, device));
@@ -146,26 +146,21 @@ INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx) 
     I4T_TRY(handle_unregister(ctx, HandleKind::Context, "int4train_context_destroy"));
     // A pending error is reported, but the context is still freed (a destroy that fails must not leak).
     int4train_status st = check_no_pending_error("int4train_context_destroy");
-    if (!ctx->borrowed_context) {
-        cudaError_t e = cudaSetDevice(ctx->device);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "int4train_context_destroy: cudaSetDevice");
-        else if (e != cudaSuccess) (void)cudaGetLastError();
-    }
+    // Each later failure is reported when it is the first, and cleared either way (nothing stays pending).
+    auto keep = [&st](cudaError_t e, const char* what) {
+        if (e == cudaSuccess) return;
+        if (st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "int4train_context_destroy", what);
+        else (void)cudaGetLastError();
+    };
+    if (!ctx->borrowed_context) keep(cudaSetDevice(ctx->device), "cudaSetDevice");
     if (ctx->ws && ctx->borrowed_context) {
-        cudaError_t e = cudaStreamSynchronize(ctx->stream);
-        if (e != cudaSuccess) st = fail_cuda(e, "cudaStreamSynchronize");
-        e = cudaFree(ctx->ws);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaFree(workspace)");
+        keep(cudaStreamSynchronize(ctx->stream), "cudaStreamSynchronize");
+        keep(cudaFree(ctx->ws), "cudaFree(workspace)");
     } else if (ctx->ws) {
-        cudaError_t e = cudaFreeAsync(ctx->ws, ctx->stream);
-        if (e != cudaSuccess) st = fail_cuda(e, "cudaFreeAsync(workspace)");
-        e = cudaStreamSynchronize(ctx->stream);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaStreamSynchronize");
+        keep(cudaFreeAsync(ctx->ws, ctx->stream), "cudaFreeAsync(workspace)");
+        keep(cudaStreamSynchronize(ctx->stream), "cudaStreamSynchronize");
     }
-    if (ctx->own) {
-        cudaError_t e = cudaStreamDestroy(ctx->own);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaStreamDestroy");
-    }
+    if (ctx->own) keep(cudaStreamDestroy(ctx->own), "cudaStreamDestroy");
     delete ctx;
     return st;
 }

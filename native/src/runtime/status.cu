@@ -30,6 +30,12 @@ int4train_status fail_cuda(cudaError_t e, const char* what) {
                              : "");
 }
 
+int4train_status fail_cuda(cudaError_t e, const char* fn, const char* what) {
+    char both[256];
+    snprintf(both, sizeof both, "%s: %s", fn, what);
+    return fail_cuda(e, both);
+}
+
 bool is_sticky(cudaError_t e) {
     switch (e) {
         case cudaErrorIllegalAddress:

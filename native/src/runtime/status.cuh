@@ -19,6 +19,8 @@ int4train_status fail(int4train_status st, const char* fmt, ...)
 // Maps a CUDA error to INT4TRAIN_ERROR_CUDA (or OUT_OF_MEMORY / NO_DEVICE) with cudaGetErrorString; clears
 // the sticky-free error state with cudaGetLastError. A sticky error (a device-side fault) says so in the message.
 int4train_status fail_cuda(cudaError_t e, const char* what);
+// The same, the message starting "fn: what" (the macros below pass the enclosing function's name).
+int4train_status fail_cuda(cudaError_t e, const char* fn, const char* what);
 // True for the errors after which the CUDA context is unusable ("the process must be terminated and relaunched").
 bool is_sticky(cudaError_t e);
 // INT4TRAIN_ERROR_CUDA when a CUDA error was already pending on this thread before `fn` started (left by an earlier
@@ -40,13 +42,13 @@ inline size_t alignment_of(const void*) { return 1; }
 #define I4T_CUDA(call)                                                                  \
     do {                                                                                \
         cudaError_t i4t_e_ = (call);                                                    \
-        if (i4t_e_ != cudaSuccess) return ::i4t::fail_cuda(i4t_e_, #call);              \
+        if (i4t_e_ != cudaSuccess) return ::i4t::fail_cuda(i4t_e_, __func__, #call);    \
     } while (0)
 // After a kernel launch: reports launch-configuration errors (asynchronous faults surface later).
 #define I4T_LAUNCH(what)                                                                \
     do {                                                                                \
         cudaError_t i4t_e_ = cudaGetLastError();                                        \
-        if (i4t_e_ != cudaSuccess) return ::i4t::fail_cuda(i4t_e_, what);               \
+        if (i4t_e_ != cudaSuccess) return ::i4t::fail_cuda(i4t_e_, __func__, what);     \
     } while (0)
 #define I4T_TRY(expr)                                                                   \
     do {                                                                                \
