@@ -1,6 +1,9 @@
 // layer_api.cu — the C ABI of include/int4train_layer.h: a handle around int4train_layer_s (layer_state.cuh), whose
 // policy lives in layer_policy.cu.
+#include <string.h>
+
 #include <new>
+#include <string>
 
 #include "layer/layer_state.cuh"
 #include "runtime/handles.cuh"
@@ -68,21 +71,14 @@ INT4TRAIN_API int4train_status int4train_layer_backward(int4train_layer layer, c
                                                         float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
                                                         float* d_grad_bias, int accumulate) {
     I4T_TRY(check_layer(layer, "int4train_layer_backward"));
-    I4T_NOTNULL(d_grad_y);
-    I4T_NOTNULL(d_x);
-    I4T_NOTNULL(d_w);
-    I4T_NOTNULL(d_x_packed);
-    I4T_NOTNULL(d_w_packed);
-    I4T_NOTNULL(d_step_x);
-    I4T_NOTNULL(d_step_w);
-    I4T_NOTNULL(d_grad_x);
-    I4T_NOTNULL(d_grad_w);
-    I4T_NOTNULL(d_grad_step_x);
-    I4T_NOTNULL(d_grad_step_w);
-    I4T_ALIGNED(d_grad_bias);
-    if (n < 1) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_layer_backward: n (%d) must be positive", n);
-    return layer::backward(*layer, d_grad_y, d_x, d_w, d_x_packed, d_w_packed, d_step_x, d_step_w, n, d_grad_x,
-                           d_grad_w, d_grad_step_x, d_grad_step_w, d_grad_bias, accumulate != 0);
+    int4train_status st = layer::backward(*layer, d_grad_y, d_x, d_w, d_x_packed, d_w_packed, d_step_x, d_step_w, n,
+                                          d_grad_x, d_grad_w, d_grad_step_x, d_grad_step_w, d_grad_bias, accumulate != 0);
+    // The arguments are checked by int4train_linear_backward, which this runs: its message gets this name in front.
+    if (st != INT4TRAIN_SUCCESS && strncmp(int4train_last_error(), "int4train_layer_backward", 24) != 0) {
+        const std::string inner = int4train_last_error();
+        return fail(st, "int4train_layer_backward: %s", inner.c_str());
+    }
+    return st;
 }
 
 INT4TRAIN_API int4train_status int4train_layer_progress(int4train_layer layer, int* h_step_count, int* h_group,

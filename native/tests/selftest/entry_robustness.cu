@@ -167,6 +167,7 @@ void test_entry_robustness(int4train_context ctx) {
     CK(int4train_layer_create(ctx, &lo, 8, 4, &fx.layer));
     CK(int4train_gpt_create(ctx, &gc, &fx.gpt));
     CK(int4train_gpt_tensor_info(fx.gpt, 0, nullptr, 0, &fx.tensor0_numel, nullptr, nullptr, nullptr));
+    CK(int4train_layer_set_progress(fx.layer, 1, 8));  // as after a forward: a backward then checks its arguments
     lifetime_cases(ctx, dev.p);
     const Dead dead = make_dead(fx);
     report(dead.context && dead.layer && dead.model, "entry robustness", "destroyed handles for the table");
