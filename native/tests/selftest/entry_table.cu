@@ -21,6 +21,24 @@ Param gpt_param(bool required = true) { return {"gpt", Slot::Model, 1, required}
 Param dev(const char* name, size_t align, bool required = true) { return {name, Slot::Device, align, required}; }
 Param host(const char* name, size_t align, bool required = true) { return {name, Slot::Host, align, required}; }
 
+// int4train_layer_create / int4train_gpt_create of the small layer or model with one option changed.
+std::function<int4train_status()> layer_create(int4train_context ctx, int in, void (*change)(int4train_layer_options&)) {
+    return [=] {
+        int4train_layer l = nullptr;
+        int4train_layer_options o = small_layer_options();
+        change(o);
+        return int4train_layer_create(ctx, &o, in, 4, &l);
+    };
+}
+std::function<int4train_status()> gpt_create(int4train_context ctx, void (*change)(int4train_gpt_config&)) {
+    return [=] {
+        int4train_gpt g = nullptr;
+        int4train_gpt_config c = small_gpt_config();
+        change(c);
+        return int4train_gpt_create(ctx, &c, &g);
+    };
+}
+
 constexpr size_t kF = alignof(float), kI = alignof(int32_t), kD = alignof(double), kP = alignof(void*),
                  kL = alignof(int64_t), kB = 1;
 
@@ -322,25 +340,10 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
          [=] {
              return int4train_linear_backward(ctx, f, f, f, u, u, f, f, 2, 2, 8, 8, 0, 7, 1, f, f, f, f, nullptr, 0);
          }},
-        {"int4train_layer_create", "in_features 0", bad, "positive",
-         [=] {
-             int4train_layer l = nullptr;
-             int4train_layer_options o = small_layer_options();
-             return int4train_layer_create(ctx, &o, 0, 4, &l);
-         }},
-        {"int4train_layer_create", "in_features 7", bad, "even",
-         [=] {
-             int4train_layer l = nullptr;
-             int4train_layer_options o = small_layer_options();
-             return int4train_layer_create(ctx, &o, 7, 4, &l);
-         }},
+        {"int4train_layer_create", "in_features 0", bad, "positive", layer_create(ctx, 0, [](auto&) {})},
+        {"int4train_layer_create", "in_features 7", bad, "even", layer_create(ctx, 7, [](auto&) {})},
         {"int4train_layer_create", "precision FP32", bad, "INT4",
-         [=] {
-             int4train_layer l = nullptr;
-             int4train_layer_options o = small_layer_options();
-             o.precision = INT4TRAIN_PRECISION_FP32;
-             return int4train_layer_create(ctx, &o, 8, 4, &l);
-         }},
+         layer_create(ctx, 8, [](auto& o) { o.precision = INT4TRAIN_PRECISION_FP32; })},
         {"int4train_layer_forward", "n 0", bad, "positive",
          [=] { return int4train_layer_forward(layer, f, f, nullptr, f, f, 0, 0, f, u, u); }},
         {"int4train_layer_backward", "n 0", bad, "positive",
@@ -348,27 +351,9 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
         {"int4train_layer_set_progress", "step_count -1", bad, "step_count",
          [=] { return int4train_layer_set_progress(layer, -1, 0); }},
         {"int4train_layer_set_progress", "group 3", bad, "group", [=] { return int4train_layer_set_progress(layer, 1, 3); }},
-        {"int4train_gpt_create", "layers 0", bad, "positive",
-         [=] {
-             int4train_gpt g = nullptr;
-             int4train_gpt_config c = small_gpt_config();
-             c.layers = 0;
-             return int4train_gpt_create(ctx, &c, &g);
-         }},
-        {"int4train_gpt_create", "width 8, heads 3", bad, "divisible",
-         [=] {
-             int4train_gpt g = nullptr;
-             int4train_gpt_config c = small_gpt_config();
-             c.heads = 3;
-             return int4train_gpt_create(ctx, &c, &g);
-         }},
-        {"int4train_gpt_create", "dropout 1.5", bad, "dropout",
-         [=] {
-             int4train_gpt g = nullptr;
-             int4train_gpt_config c = small_gpt_config();
-             c.dropout = 1.5f;
-             return int4train_gpt_create(ctx, &c, &g);
-         }},
+        {"int4train_gpt_create", "layers 0", bad, "positive", gpt_create(ctx, [](auto& c) { c.layers = 0; })},
+        {"int4train_gpt_create", "width 8, heads 3", bad, "divisible", gpt_create(ctx, [](auto& c) { c.heads = 3; })},
+        {"int4train_gpt_create", "dropout 1.5", bad, "dropout", gpt_create(ctx, [](auto& c) { c.dropout = 1.5f; })},
         {"int4train_gpt_tensor_info", "index -1", bad, "index",
          [=] { return int4train_gpt_tensor_info(gpt, -1, nullptr, 0, nullptr, nullptr, nullptr, nullptr); }},
         {"int4train_gpt_tensor_get", "which 9", bad, "buffer",
