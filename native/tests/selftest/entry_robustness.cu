@@ -140,6 +140,8 @@ void lifetime_cases(int4train_context ctx, void* dev) {
     expect("int4train_context_destroy", "destroyed twice", int4train_context_destroy(c2),
            INT4TRAIN_ERROR_INVALID_ARGUMENT, "not a live");
     // A destroy reports an error pending before it, and still frees the context (its handle is dead afterwards).
+    // Not under --quick: compute-sanitizer counts the deliberately failed launch as an API error.
+    if (g_quick) return;
     int4train_context c3 = nullptr;
     if (int4train_context_create(0, &c3) != INT4TRAIN_SUCCESS || !leave_pending_error()) {
         report(false, "entry robustness", fmt("pending-destroy fixture: %s", int4train_last_error()));
