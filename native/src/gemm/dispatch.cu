@@ -1,6 +1,7 @@
 // dispatch.cu — integer GEMM entry points (method.md §2.3 step 4, §7.5, §9 item 8). Operands are padded with zero
 // codes to K % 32 == 0 and N % 4 == 0 inside the library; zeros do not change an integer product.
 #include "runtime/status.cuh"
+#include "runtime/validate.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
 #include "runtime/launch.cuh"
@@ -105,6 +106,9 @@ static int4train_status pad_copy_s8(int4train_context ctx, const int8_t* src, in
 static int4train_status check_gemm_args(const char* fn, int m, int n, int k) {
     if (m <= 0 || n <= 0 || k <= 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: m (%d), n (%d), k (%d) must be positive", fn, m, n, k);
+    I4T_TRY(check_dim(fn, "m", m));
+    I4T_TRY(check_dim(fn, "n", n));
+    I4T_TRY(check_dim(fn, "k", k));
     if ((int64_t)m * k > ((int64_t)1 << 40) || (int64_t)n * k > ((int64_t)1 << 40))
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: operands too large", fn);
     return INT4TRAIN_SUCCESS;

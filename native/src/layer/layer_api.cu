@@ -7,6 +7,7 @@
 
 #include "layer/layer_state.cuh"
 #include "runtime/handles.cuh"
+#include "runtime/validate.cuh"
 
 using namespace i4t;
 
@@ -27,6 +28,8 @@ INT4TRAIN_API int4train_status int4train_layer_create(int4train_context ctx, con
     if (in_features < 1 || out_features < 1)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_layer_create: in_features (%d) and out_features (%d) "
                     "must be positive", in_features, out_features);
+    I4T_TRY(check_dim(__func__, "in_features", in_features));
+    I4T_TRY(check_dim(__func__, "out_features", out_features));
     I4T_TRY(layer::check_options(h_options, in_features, false, "int4train_layer_create"));
     auto* L = new (std::nothrow) int4train_layer_s();
     if (L == nullptr) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "int4train_layer_create: out of host memory");

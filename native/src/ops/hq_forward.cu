@@ -51,6 +51,9 @@ extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context
     if (n <= 0 || c <= 0 || d <= 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: n (%d), c (%d), d (%d) must be positive", n, c, d);
     if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: d (%d) must be even (packed codes)", d);
+    I4T_TRY(check_dim(__func__, "n", n));
+    I4T_TRY(check_dim(__func__, "c", c));
+    I4T_TRY(check_dim(__func__, "d", d));
     I4T_TRY(check_group(d, group, "int4train_hq_forward"));
     I4T_TRY(check_mode(mode, "int4train_hq_forward"));
 

@@ -140,6 +140,8 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d), c (%d), d (%d) must be positive", n, c, d);
     if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: d (%d) must be even", d);
     if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d) too large", n);
+    I4T_TRY(check_dim(__func__, "c", c));
+    I4T_TRY(check_dim(__func__, "d", d));
     I4T_TRY(check_group(d, group, "int4train_linear_backward"));
     I4T_TRY(check_mode(mode, "int4train_linear_backward"));
     if (sampling != INT4TRAIN_SAMPLING_NONZERO && sampling != INT4TRAIN_SAMPLING_BERNOULLI)

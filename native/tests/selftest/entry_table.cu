@@ -300,12 +300,16 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
         {"int4train_gemm_s8", "m 0", bad, "positive", [=] { return int4train_gemm_s8(ctx, q, q, i32, 0, 2, 8); }},
         {"int4train_gemm_s8", "m·k = 2^50", bad, "too large",
          [=] { return int4train_gemm_s8(ctx, q, q, i32, 1 << 30, 2, 1 << 20); }},
+        // Dimensions beyond 2^30 would wrap around when padded (k near 2^31 passed the 2^40-element check).
+        {"int4train_gemm_s8", "k 2^31 - 1", bad, "2^30", [=] { return int4train_gemm_s8(ctx, q, q, i32, 1, 1, 0x7fffffff); }},
         {"int4train_hq_forward", "d 7", bad, "even",
          [=] { return int4train_hq_forward(ctx, f, f, nullptr, f, f, 2, 2, 7, 1, 0, f, u, u); }},
         {"int4train_hq_forward", "n 0", bad, "positive",
          [=] { return int4train_hq_forward(ctx, f, f, nullptr, f, f, 0, 2, 8, 8, 0, f, u, u); }},
         {"int4train_hq_forward", "group 16 of 8", bad, "divide",
          [=] { return int4train_hq_forward(ctx, f, f, nullptr, f, f, 2, 2, 8, 16, 0, f, u, u); }},
+        {"int4train_hq_forward", "d 2^31 - 2", bad, "2^30",
+         [=] { return int4train_hq_forward(ctx, f, f, nullptr, f, f, 1, 2, 0x7ffffffe, 1, 0, f, u, u); }},
         {"int4train_hq_forward", "mode 7", bad, "mode",
          [=] { return int4train_hq_forward(ctx, f, f, nullptr, f, f, 2, 2, 8, 8, 7, f, u, u); }},
         {"int4train_block_size_search", "c 0", bad, "positive",
@@ -325,11 +329,18 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
          [=] { return int4train_lss_grad_weight(ctx, q, q, u, f, f, u, dd, 2, 8, 7, f); }},
         {"int4train_lss_grad_weight", "n 2^29 + 1", bad, "too large",
          [=] { return int4train_lss_grad_weight(ctx, q, q, u, f, f, u, dd, (1 << 29) + 1, 8, 8, f); }},
+        {"int4train_lss_grad_input", "d 2^30 + 2", bad, "2^30",
+         [=] { return int4train_lss_grad_input(ctx, q, q, u, f, f, u, dd, 2, 8, (1 << 30) + 2, f); }},
         {"int4train_lss_grad_input", "c 0", bad, "positive",
          [=] { return int4train_lss_grad_input(ctx, q, q, u, f, f, u, dd, 2, 0, 8, f); }},
         {"int4train_linear_backward", "n 2^29 + 1", bad, "too large",
          [=] {
              return int4train_linear_backward(ctx, f, f, f, u, u, f, f, (1 << 29) + 1, 2, 8, 8, 0, 0, 1, f, f, f, f,
+                                              nullptr, 0);
+         }},
+        {"int4train_linear_backward", "c 2^30 + 1", bad, "2^30",
+         [=] {
+             return int4train_linear_backward(ctx, f, f, f, u, u, f, f, 2, (1 << 30) + 1, 8, 8, 0, 0, 1, f, f, f, f,
                                               nullptr, 0);
          }},
         {"int4train_linear_backward", "group 16 of 8", bad, "divide",
@@ -342,6 +353,7 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
          }},
         {"int4train_layer_create", "in_features 0", bad, "positive", layer_create(ctx, 0, [](auto&) {})},
         {"int4train_layer_create", "in_features 7", bad, "even", layer_create(ctx, 7, [](auto&) {})},
+        {"int4train_layer_create", "in_features 2^30 + 2", bad, "2^30", layer_create(ctx, (1 << 30) + 2, [](auto&) {})},
         {"int4train_layer_create", "precision FP32", bad, "INT4",
          layer_create(ctx, 8, [](auto& o) { o.precision = INT4TRAIN_PRECISION_FP32; })},
         {"int4train_layer_forward", "n 0", bad, "positive",
