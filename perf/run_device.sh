@@ -32,7 +32,7 @@ echo "== selftest --quick (bit-exactness, tuned GEMM table) =="
 timeout 120 build/native/int4train_selftest --quick > "$OUT/selftest.log" 2>&1; echo "selftest exit $?"; grep -E "FAIL|passed" "$OUT/selftest.log" | tail -5
 echo "== benchmark =="
 LEFT=$(( BUDGET - ($(date +%s) - T0) ))
-INT4TRAIN_NATIVE_DIR=$PWD/build/native timeout "$LEFT" dotnet stage/bench/Int4Train.Bench.dll --out "$OUT" --name h100 "$@" > "$OUT/bench.log" 2>&1
+INT4TRAIN_NATIVE_DIR=$PWD/build/native timeout "$LEFT" dotnet stage/bench/Int4Train.Bench.dll --out "$OUT" "$@" > "$OUT/bench.log" 2>&1
 echo "bench exit $? after $(( $(date +%s) - T0 )) s"
 grep -E "ERROR|FAILED|CUDA graph|phases" "$OUT/bench.log" | cut -c1-400 | head -30
 sed -n '/^# Int4Train benchmark/,$p' "$OUT/bench.log" | head -80

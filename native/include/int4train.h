@@ -7,6 +7,11 @@
  * Rules that hold for every entry point:
  *  - Every function returns an int4train_status. Nothing aborts, nothing prints. On failure the text of the
  *    error is available from int4train_last_error() on the same thread until the next failing call.
+ *  - Checked first, in this order (native/README.md "Entry-point contract"): the handle (NULL: NULL_POINTER; destroyed,
+ *    never created or of another kind: INVALID_ARGUMENT); a CUDA error already pending on this thread before the
+ *    call (ERROR_CUDA, "pending before this call", then cleared; a device-side fault is sticky and says so); the
+ *    pointers (NULL where required: NULL_POINTER; not aligned to the element type: INVALID_ARGUMENT); then sizes and
+ *    values (INVALID_ARGUMENT). Destroy layers and models before their context; destroying twice is refused.
  *  - Pointers named d_* are device pointers (cudaMalloc, or a buffer of ILGPU's CUDA accelerator in the
  *    context's CUDA context). The library uses the CUDA runtime (linked statically), i.e. the device's PRIMARY
  *    context: buffers from another driver context (e.g. one made by cuCtxCreate) are not valid here. Pointers named h_* are host pointers. Operators are asynchronous on the

@@ -1,6 +1,7 @@
 // dispatch.cu — integer GEMM entry points (method.md §2.3 step 4, §7.5, §9 item 8). Operands are padded with zero
 // codes to K % 32 == 0 and N % 4 == 0 inside the library; zeros do not change an integer product.
 #include "runtime/status.cuh"
+#include "runtime/validate.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
 #include "runtime/launch.cuh"
@@ -105,6 +106,9 @@ static int4train_status pad_copy_s8(int4train_context ctx, const int8_t* src, in
 static int4train_status check_gemm_args(const char* fn, int m, int n, int k) {
     if (m <= 0 || n <= 0 || k <= 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: m (%d), n (%d), k (%d) must be positive", fn, m, n, k);
+    I4T_TRY(check_dim(fn, "m", m));
+    I4T_TRY(check_dim(fn, "n", n));
+    I4T_TRY(check_dim(fn, "k", k));
     if ((int64_t)m * k > ((int64_t)1 << 40) || (int64_t)n * k > ((int64_t)1 << 40))
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: operands too large", fn);
     return INT4TRAIN_SUCCESS;
@@ -153,7 +157,7 @@ extern "C" {
 
 INT4TRAIN_API int4train_status int4train_gemm_s4(int4train_context ctx, const uint8_t* d_a_packed,
                                                  const uint8_t* d_b_packed, int32_t* d_c, int m, int n, int k) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_a_packed);
     I4T_NOTNULL(d_b_packed);
     I4T_NOTNULL(d_c);
@@ -164,7 +168,7 @@ INT4TRAIN_API int4train_status int4train_gemm_s4(int4train_context ctx, const ui
 
 INT4TRAIN_API int4train_status int4train_gemm_s8(int4train_context ctx, const int8_t* d_a, const int8_t* d_b,
                                                  int32_t* d_c, int m, int n, int k) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_a);
     I4T_NOTNULL(d_b);
     I4T_NOTNULL(d_c);

@@ -135,7 +135,10 @@ int64_t add_tensor(std::vector<Tensor>& order, const std::string& name, int64_t 
                    bool is_step = false, int linear = -1);
 int4train_status check_config(const int4train_gpt_config* c);
 int4train_status build(int4train_gpt g);
-void release(int4train_gpt g);
+// Frees everything (after waiting for the model's stream when its context is still set) and returns the first CUDA
+// error of the teardown, which it clears so it cannot be reported by a later call.
+cudaError_t release(int4train_gpt g);
+// A live model handle (handles.cuh) whose context is live too, then enter() on that context.
 int4train_status check_gpt(int4train_gpt g, const char* fn);
 int4train_status check_tensor(int4train_gpt g, int index, const char* fn);
 float* buffer_of(int4train_gpt g, int which);

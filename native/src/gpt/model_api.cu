@@ -7,6 +7,9 @@
 #include "runtime/launch.cuh"
 #include "model.cuh"
 #include "device_util.cuh"
+#include "runtime/handles.cuh"
+
+#include <new>
 
 using namespace i4t;
 using namespace i4t::gpt;
@@ -18,9 +21,10 @@ INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const
     I4T_NOTNULL(h_out);
     *h_out = nullptr;
     I4T_NOTNULL(h_config);
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_TRY(check_config(h_config));
-    auto* g = new int4train_gpt_s();
+    auto* g = new (std::nothrow) int4train_gpt_s();
+    if (g == nullptr) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "int4train_gpt_create: out of host memory");
     g->ctx = ctx;
     g->cfg = *h_config;
     cublasStatus_t bs = cublasCreate(&g->blas);
@@ -36,20 +40,36 @@ INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const
         release(g);
         return fail(st, "%s", msg.c_str());
     }
+    st = handle_register(g, HandleKind::Model, __func__);
+    if (st != INT4TRAIN_SUCCESS) {
+        std::string msg = int4train_last_error();
+        release(g);
+        return fail(st, "%s", msg.c_str());
+    }
     *h_out = g;
     return INT4TRAIN_SUCCESS;
 }
 
 INT4TRAIN_API int4train_status int4train_gpt_destroy(int4train_gpt gpt) {
     if (gpt == nullptr) return INT4TRAIN_SUCCESS;
-    enter(gpt->ctx);
-    release(gpt);
-    return INT4TRAIN_SUCCESS;
+    I4T_TRY(handle_unregister(gpt, HandleKind::Model, __func__));
+    // The model is freed whatever else fails (a failing destroy must not leak); the first problem is reported.
+    int4train_status st = INT4TRAIN_SUCCESS;
+    if (handle_check(gpt->ctx, HandleKind::Context, __func__) != INT4TRAIN_SUCCESS) {
+        gpt->ctx = nullptr;  // destroyed before the model: not dereferenced
+        st = fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_destroy: the model's context was destroyed before "
+                  "the model (destroy models and layers first); the model's memory was freed");
+    } else {
+        st = enter(gpt->ctx, __func__);
+    }
+    cudaError_t e = release(gpt);
+    if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "int4train_gpt_destroy");
+    return st;
 }
 
 INT4TRAIN_API int4train_status int4train_gpt_tensor_count(int4train_gpt gpt, int* h_count) {
+    I4T_TRY(handle_check(gpt, HandleKind::Model, __func__));
     I4T_NOTNULL(h_count);
-    if (gpt == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "int4train_gpt_tensor_count: the model handle is NULL");
     *h_count = (int)gpt->tensors.size();
     return INT4TRAIN_SUCCESS;
 }
@@ -57,7 +77,11 @@ INT4TRAIN_API int4train_status int4train_gpt_tensor_count(int4train_gpt gpt, int
 INT4TRAIN_API int4train_status int4train_gpt_tensor_info(int4train_gpt gpt, int index, char* h_name, int name_capacity,
                                                          int64_t* h_numel, int* h_decay, int* h_is_step,
                                                          int* h_adam_steps) {
-    if (gpt == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "int4train_gpt_tensor_info: the model handle is NULL");
+    I4T_TRY(handle_check(gpt, HandleKind::Model, __func__));
+    I4T_ALIGNED(h_numel);
+    I4T_ALIGNED(h_decay);
+    I4T_ALIGNED(h_is_step);
+    I4T_ALIGNED(h_adam_steps);
     I4T_TRY(check_tensor(gpt, index, "int4train_gpt_tensor_info"));
     const Tensor& t = gpt->tensors[index];
     if (h_name && name_capacity > 0) snprintf(h_name, (size_t)name_capacity, "%s", t.name.c_str());
@@ -84,9 +108,9 @@ static int4train_status tensor_copy(int4train_gpt gpt, int index, int which, int
 
 INT4TRAIN_API int4train_status int4train_gpt_tensor_get(int4train_gpt gpt, int index, int which, float* h_dst,
                                                         int64_t numel) {
-    I4T_NOTNULL(h_dst);
     float* dev = nullptr;
     I4T_TRY(tensor_copy(gpt, index, which, numel, "int4train_gpt_tensor_get", &dev));
+    I4T_NOTNULL(h_dst);
     I4T_CUDA(cudaMemcpyAsync(h_dst, dev, sizeof(float) * numel, cudaMemcpyDeviceToHost, gpt->stream()));
     I4T_CUDA(cudaStreamSynchronize(gpt->stream()));
     return INT4TRAIN_SUCCESS;
@@ -94,9 +118,9 @@ INT4TRAIN_API int4train_status int4train_gpt_tensor_get(int4train_gpt gpt, int i
 
 INT4TRAIN_API int4train_status int4train_gpt_tensor_set(int4train_gpt gpt, int index, int which, const float* h_src,
                                                         int64_t numel, int adam_steps) {
-    I4T_NOTNULL(h_src);
     float* dev = nullptr;
     I4T_TRY(tensor_copy(gpt, index, which, numel, "int4train_gpt_tensor_set", &dev));
+    I4T_NOTNULL(h_src);
     I4T_CUDA(cudaMemcpyAsync(dev, h_src, sizeof(float) * numel, cudaMemcpyHostToDevice, gpt->stream()));
     I4T_CUDA(cudaStreamSynchronize(gpt->stream()));
     if (adam_steps >= 0) gpt->tensors[index].adam_steps = adam_steps;
@@ -104,7 +128,7 @@ INT4TRAIN_API int4train_status int4train_gpt_tensor_set(int4train_gpt gpt, int i
 }
 
 static int4train_status linear_at(int4train_gpt gpt, int linear, const char* fn, Linear** out) {
-    if (gpt == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "%s: the model handle is NULL", fn);
+    I4T_TRY(handle_check(gpt, HandleKind::Model, fn));
     int count = 4 * gpt->cfg.layers;
     if (linear < 0 || linear >= count)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: linear %d is outside [0, %d)", fn, linear, count);
@@ -116,6 +140,8 @@ INT4TRAIN_API int4train_status int4train_gpt_layer_progress(int4train_gpt gpt, i
                                                             int* h_group) {
     Linear* L = nullptr;
     I4T_TRY(linear_at(gpt, linear, "int4train_gpt_layer_progress", &L));
+    I4T_ALIGNED(h_step_count);
+    I4T_ALIGNED(h_group);
     if (h_step_count) *h_step_count = L->state.step_count;
     if (h_group) *h_group = L->state.group;
     return INT4TRAIN_SUCCESS;
@@ -129,9 +155,9 @@ INT4TRAIN_API int4train_status int4train_gpt_set_layer_progress(int4train_gpt gp
 }
 
 INT4TRAIN_API int4train_status int4train_gpt_layer_key(int4train_gpt gpt, int linear, uint64_t* h_key) {
-    I4T_NOTNULL(h_key);
     Linear* L = nullptr;
     I4T_TRY(linear_at(gpt, linear, "int4train_gpt_layer_key", &L));
+    I4T_NOTNULL(h_key);
     *h_key = L->state.opt.seed;
     return INT4TRAIN_SUCCESS;
 }

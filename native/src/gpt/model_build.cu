@@ -5,6 +5,7 @@
 
 #include "runtime/launch.cuh"
 #include "model.cuh"
+#include "runtime/handles.cuh"
 #include "device_util.cuh"
 
 namespace i4t {
@@ -167,17 +168,25 @@ int4train_status build(int4train_gpt g) {
     return INT4TRAIN_SUCCESS;
 }
 
-void release(int4train_gpt g) {
-    if (g->ctx && g->ctx->stream) cudaStreamSynchronize(g->stream());
+cudaError_t release(int4train_gpt g) {
+    cudaError_t first = cudaSuccess;
+    auto keep = [&first](cudaError_t e) { if (first == cudaSuccess) first = e; };
+    if (g->ctx && g->ctx->stream) keep(cudaStreamSynchronize(g->stream()));
     step_graph_release(g);
-    for (void* p : g->allocations) cudaFree(p);
-    if (g->blas) cublasDestroy(g->blas);
+    for (void* p : g->allocations) keep(cudaFree(p));
+    if (g->blas) {
+        // Without a context its stream is gone: cuBLAS must not keep a destroyed stream while it tears down.
+        if (!g->ctx) cublasSetStream(g->blas, nullptr);
+        cublasDestroy(g->blas);
+    }
     delete g;
+    (void)cudaGetLastError();
+    return first;
 }
 
 int4train_status check_gpt(int4train_gpt g, const char* fn) {
-    if (g == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "%s: the model handle is NULL", fn);
-    return enter(g->ctx);
+    I4T_TRY(handle_check(g, HandleKind::Model, fn));
+    return enter(g->ctx, fn);
 }
 
 int4train_status check_tensor(int4train_gpt g, int index, const char* fn) {

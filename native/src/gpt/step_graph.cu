@@ -405,6 +405,8 @@ INT4TRAIN_API int4train_status int4train_gpt_read_losses(int4train_gpt gpt, doub
                                                          int capacity, int* h_count) {
     I4T_TRY(check_gpt(gpt, "int4train_gpt_read_losses"));
     I4T_NOTNULL(h_count);
+    I4T_ALIGNED(h_losses);
+    I4T_ALIGNED(h_grad_norms);
     *h_count = 0;
     if (capacity < 0 || (capacity > 0 && h_losses == nullptr))
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
@@ -424,6 +426,9 @@ INT4TRAIN_API int4train_status int4train_gpt_read_losses(int4train_gpt gpt, doub
 INT4TRAIN_API int4train_status int4train_gpt_step_stats(int4train_gpt gpt, int64_t* h_eager, int64_t* h_captured,
                                                         int64_t* h_replayed) {
     I4T_TRY(check_gpt(gpt, "int4train_gpt_step_stats"));
+    I4T_ALIGNED(h_eager);
+    I4T_ALIGNED(h_captured);
+    I4T_ALIGNED(h_replayed);
     const StepGraphs& G = *gpt->graphs;
     if (h_eager) *h_eager = G.eager;
     if (h_captured) *h_captured = G.captures;

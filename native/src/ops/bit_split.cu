@@ -237,7 +237,7 @@ using namespace i4t;
 extern "C" INT4TRAIN_API int4train_status int4train_bit_split(int4train_context ctx, const float* d_grad, int rows,
                                                               int cols, uint64_t seed, int mode, int8_t* d_high,
                                                               int8_t* d_low, float* d_scales) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_grad);
     I4T_NOTNULL(d_high);
     I4T_NOTNULL(d_low);

@@ -49,10 +49,11 @@ using namespace i4t;
 extern "C" INT4TRAIN_API int4train_status int4train_block_size_search(int4train_context ctx, const float* d_x,
                                                                       const float* d_w, int n, int c, int d, int mode,
                                                                       int* h_group, double* h_scores) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_x);
     I4T_NOTNULL(d_w);
     I4T_NOTNULL(h_group);
+    I4T_ALIGNED(h_scores);
     if (n <= 0 || c <= 0 || d <= 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_block_size_search: n (%d), c (%d), d (%d) must be positive", n, c, d);
     I4T_TRY(check_mode(mode, "int4train_block_size_search"));

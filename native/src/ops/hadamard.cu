@@ -183,7 +183,7 @@ using namespace i4t;
 
 extern "C" INT4TRAIN_API int4train_status int4train_hadamard(int4train_context ctx, const float* d_x, float* d_y,
                                                              int rows, int cols, int group) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_x);
     I4T_NOTNULL(d_y);
     if (rows <= 0 || cols <= 0)

@@ -39,7 +39,7 @@ extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context
                                                                const float* d_step_w, int n, int c, int d, int group,
                                                                int mode, float* d_y, uint8_t* d_x_packed,
                                                                uint8_t* d_w_packed) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_x);
     I4T_NOTNULL(d_w);
     I4T_NOTNULL(d_step_x);
@@ -47,9 +47,13 @@ extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context
     I4T_NOTNULL(d_y);
     I4T_NOTNULL(d_x_packed);
     I4T_NOTNULL(d_w_packed);
+    I4T_ALIGNED(d_bias);
     if (n <= 0 || c <= 0 || d <= 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: n (%d), c (%d), d (%d) must be positive", n, c, d);
     if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: d (%d) must be even (packed codes)", d);
+    I4T_TRY(check_dim(__func__, "n", n));
+    I4T_TRY(check_dim(__func__, "c", c));
+    I4T_TRY(check_dim(__func__, "d", d));
     I4T_TRY(check_group(d, group, "int4train_hq_forward"));
     I4T_TRY(check_mode(mode, "int4train_hq_forward"));
 

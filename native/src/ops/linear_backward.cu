@@ -128,28 +128,34 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
                                       d_grad_step_w, d_grad_bias, accumulate);
 }
 
+// The checks of int4train_linear_backward live here, where every caller (the C ABI, the layer, the GPT's graph) comes
+// through; messages name the public entry point.
 int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x,
                                             const float* d_w, const uint8_t* d_x_packed, const uint8_t* d_w_packed,
                                             const float* d_step_x, const float* d_step_w, int n, int c, int d,
                                             int group, int mode, int sampling, PhiloxKey seed, float* d_grad_x,
                                             float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
                                             float* d_grad_bias, int accumulate) {
-    I4T_TRY(enter(ctx));
-    I4T_NOTNULL(d_grad_y);
-    I4T_NOTNULL(d_x);
-    I4T_NOTNULL(d_w);
-    I4T_NOTNULL(d_x_packed);
-    I4T_NOTNULL(d_w_packed);
-    I4T_NOTNULL(d_step_x);
-    I4T_NOTNULL(d_step_w);
-    I4T_NOTNULL(d_grad_x);
-    I4T_NOTNULL(d_grad_w);
-    I4T_NOTNULL(d_grad_step_x);
-    I4T_NOTNULL(d_grad_step_w);
+    static constexpr const char* fn = "int4train_linear_backward";
+    I4T_TRY(enter(ctx, fn));
+    I4T_NOTNULL_IN(fn, d_grad_y);
+    I4T_NOTNULL_IN(fn, d_x);
+    I4T_NOTNULL_IN(fn, d_w);
+    I4T_NOTNULL_IN(fn, d_x_packed);
+    I4T_NOTNULL_IN(fn, d_w_packed);
+    I4T_NOTNULL_IN(fn, d_step_x);
+    I4T_NOTNULL_IN(fn, d_step_w);
+    I4T_NOTNULL_IN(fn, d_grad_x);
+    I4T_NOTNULL_IN(fn, d_grad_w);
+    I4T_NOTNULL_IN(fn, d_grad_step_x);
+    I4T_NOTNULL_IN(fn, d_grad_step_w);
+    I4T_ALIGNED_IN(fn, d_grad_bias);
     if (n <= 0 || c <= 0 || d <= 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d), c (%d), d (%d) must be positive", n, c, d);
     if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: d (%d) must be even", d);
     if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d) too large", n);
+    I4T_TRY(check_dim(fn, "c", c));
+    I4T_TRY(check_dim(fn, "d", d));
     I4T_TRY(check_group(d, group, "int4train_linear_backward"));
     I4T_TRY(check_mode(mode, "int4train_linear_backward"));
     if (sampling != INT4TRAIN_SAMPLING_NONZERO && sampling != INT4TRAIN_SAMPLING_BERNOULLI)

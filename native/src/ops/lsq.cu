@@ -333,7 +333,7 @@ extern "C" {
 
 INT4TRAIN_API int4train_status int4train_lsq_init_step(int4train_context ctx, const float* d_v, int64_t n,
                                                        float* d_step) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_v);
     I4T_NOTNULL(d_step);
     if (n <= 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_lsq_init_step: n (%lld) must be positive", (long long)n);
@@ -348,7 +348,7 @@ INT4TRAIN_API int4train_status int4train_lsq_init_step(int4train_context ctx, co
 
 INT4TRAIN_API int4train_status int4train_lsq_quantize(int4train_context ctx, const float* d_v, int64_t n,
                                                       const float* d_step, int mode, int8_t* d_codes) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_v);
     I4T_NOTNULL(d_step);
     I4T_NOTNULL(d_codes);
@@ -361,7 +361,7 @@ INT4TRAIN_API int4train_status int4train_lsq_quantize(int4train_context ctx, con
 
 INT4TRAIN_API int4train_status int4train_lsq_dequantize(int4train_context ctx, const int8_t* d_codes, int64_t n,
                                                         const float* d_step, float* d_out) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_codes);
     I4T_NOTNULL(d_step);
     I4T_NOTNULL(d_out);
@@ -374,7 +374,7 @@ INT4TRAIN_API int4train_status int4train_lsq_dequantize(int4train_context ctx, c
 INT4TRAIN_API int4train_status int4train_lsq_backward(int4train_context ctx, const float* d_v, const float* d_grad,
                                                       int64_t n, const float* d_step, int mode, float* d_grad_v,
                                                       float* d_grad_step) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_v);
     I4T_NOTNULL(d_grad);
     I4T_NOTNULL(d_step);

@@ -11,6 +11,7 @@
 // ∇(XH)_i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts: one INT8 GEMM of the 2N stacked rows
 // (h rows then l rows, not-kept rows zeroed) against Ŵ, then a per-row epilogue (1/p is an output-row scale).
 #include "runtime/status.cuh"
+#include "runtime/validate.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
 #include "runtime/launch.cuh"
@@ -273,6 +274,8 @@ static int4train_status check_lss(const char* fn, int n, int c, int d) {
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d), c (%d), d (%d) must be positive", fn, n, c, d);
     if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: d (%d) must be even (packed codes)", fn, d);
     if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d) too large", fn, n);
+    I4T_TRY(check_dim(fn, "c", c));
+    I4T_TRY(check_dim(fn, "d", d));
     return INT4TRAIN_SUCCESS;
 }
 
@@ -287,7 +290,7 @@ INT4TRAIN_API int4train_status int4train_lss_grad_weight(int4train_context ctx, 
                                                          const float* d_scales, const float* d_step_x,
                                                          const uint8_t* d_keep, const double* d_prob, int n, int c,
                                                          int d, float* d_grad_wh) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_high);
     I4T_NOTNULL(d_low);
     I4T_NOTNULL(d_x_packed);
@@ -310,7 +313,7 @@ INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, c
                                                         const float* d_scales, const float* d_step_w,
                                                         const uint8_t* d_keep, const double* d_prob, int n, int c,
                                                         int d, float* d_grad_xh) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_high);
     I4T_NOTNULL(d_low);
     I4T_NOTNULL(d_w_packed);

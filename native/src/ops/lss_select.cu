@@ -215,13 +215,14 @@ extern "C" INT4TRAIN_API int4train_status int4train_lss_select(int4train_context
                                                                const int8_t* d_x_codes, const float* d_step_x, int n,
                                                                int c, int d, int sampling, uint64_t seed,
                                                                double* d_prob, uint8_t* d_keep, int32_t* d_kept) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_high);
     I4T_NOTNULL(d_low);
     I4T_NOTNULL(d_scales);
     I4T_NOTNULL(d_prob);
     I4T_NOTNULL(d_keep);
     I4T_NOTNULL(d_kept);
+    I4T_ALIGNED(d_step_x);
     if ((d_x_codes == nullptr) != (d_step_x == nullptr))
         return fail(INT4TRAIN_ERROR_NULL_POINTER,
                     "int4train_lss_select: d_x_codes and d_step_x must both be given (∇W scores) or both be NULL (∇X scores)");

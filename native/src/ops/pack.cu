@@ -125,7 +125,7 @@ extern "C" {
 
 INT4TRAIN_API int4train_status int4train_pack_int4(int4train_context ctx, const int8_t* d_codes, uint8_t* d_packed,
                                                    int rows, int cols) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_codes);
     I4T_NOTNULL(d_packed);
     if (rows <= 0 || cols <= 0 || cols % 2 != 0)
@@ -139,7 +139,7 @@ INT4TRAIN_API int4train_status int4train_pack_int4(int4train_context ctx, const 
 
 INT4TRAIN_API int4train_status int4train_unpack_int4(int4train_context ctx, const uint8_t* d_packed, int8_t* d_codes,
                                                      int rows, int cols) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_NOTNULL(d_packed);
     I4T_NOTNULL(d_codes);
     if (rows <= 0 || cols <= 0 || cols % 2 != 0)

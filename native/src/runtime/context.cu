@@ -3,19 +3,26 @@
 #include "runtime/status.cuh"
 #include "runtime/arena.cuh"
 #include "runtime/launch.cuh"
+#include "runtime/handles.cuh"
 
 #include <new>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 namespace i4t {
 
-int4train_status enter(int4train_context ctx) {
-    if (ctx == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "context is NULL");
+int4train_status enter(int4train_context ctx, const char* fn) {
+    I4T_TRY(handle_check(ctx, HandleKind::Context, fn));
+    I4T_TRY(check_no_pending_error(fn));
     if (ctx->borrowed_context) return INT4TRAIN_SUCCESS;  // the caller keeps its own CUDA context current
     int cur = -1;
     cudaError_t e = cudaGetDevice(&cur);
-    if (e != cudaSuccess || cur != ctx->device) I4T_CUDA(cudaSetDevice(ctx->device));
+    if (e != cudaSuccess) (void)cudaGetLastError();  // answered by the cudaSetDevice below; must not stay pending
+    if (e != cudaSuccess || cur != ctx->device) {
+        e = cudaSetDevice(ctx->device);
+        if (e != cudaSuccess) return fail_cuda(e, fn);
+    }
     return INT4TRAIN_SUCCESS;
 }
 
@@ -39,9 +46,11 @@ int4train_status ensure_workspace(int4train_context ctx, size_t bytes) {
     void* p = nullptr;
     cudaError_t e = ctx->borrowed_context ? cudaMalloc(&p, bytes) : cudaMallocAsync(&p, bytes, ctx->stream);
     if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "workspace allocation of %zu bytes failed: %s", bytes,
-                    cudaGetErrorString(e));
+        // Only an allocation failure is OUT_OF_MEMORY; any other error (e.g. a sticky fault from earlier work) keeps
+        // its own status and name (fail_cuda).
+        char what[96];
+        snprintf(what, sizeof what, "workspace allocation of %zu bytes", bytes);
+        return fail_cuda(e, what);
     }
     ctx->ws = p;
     ctx->ws_bytes = bytes;
@@ -65,7 +74,7 @@ using namespace i4t;
 // create the context's own non-blocking stream (in whichever CUDA context is current).
 static int4train_status new_context(int device, const cudaDeviceProp& prop, bool borrowed, int4train_context* h_out) {
     auto* ctx = new (std::nothrow) int4train_context_s();
-    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "host allocation of the context failed");
+    if (!ctx) return fail(INT4TRAIN_ERROR_OUT_OF_MEMORY, "int4train_context_create: host allocation of the context failed");
     ctx->device = device;
     ctx->borrowed_context = borrowed;
     ctx->cc = prop.major * 10 + prop.minor;
@@ -81,6 +90,12 @@ static int4train_status new_context(int device, const cudaDeviceProp& prop, bool
         return fail_cuda(e, "cudaStreamCreateWithFlags");
     }
     ctx->stream = ctx->own;
+    int4train_status st = handle_register(ctx, HandleKind::Context, "int4train_context_create");
+    if (st != INT4TRAIN_SUCCESS) {
+        cudaStreamDestroy(ctx->own);
+        delete ctx;
+        return st;
+    }
     *h_out = ctx;
     return INT4TRAIN_SUCCESS;
 }
@@ -94,17 +109,17 @@ INT4TRAIN_API int4train_status int4train_context_create(int device, int4train_co
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
         (void)cudaGetLastError();
-        return fail(INT4TRAIN_ERROR_NO_DEVICE, "no CUDA device available%s%s", e != cudaSuccess ? ": " : "",
+        return fail(INT4TRAIN_ERROR_NO_DEVICE, "int4train_context_create: no CUDA device available%s%s", e != cudaSuccess ? ": " : "",
                     e != cudaSuccess ? cudaGetErrorString(e) : "");
     }
     if (device < 0 || device >= count)
-        return fail(INT4TRAIN_ERROR_NO_DEVICE, "device index %d out of range (%d devices)", device, count);
+        return fail(INT4TRAIN_ERROR_NO_DEVICE, "int4train_context_create: device index %d out of range (%d devices)", device, count);
     I4T_CUDA(cudaSetDevice(device));
     cudaDeviceProp prop;
     I4T_CUDA(cudaGetDeviceProperties(&prop, device));
     int pools = 0;
     I4T_CUDA(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
-    if (!pools) return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "device %d lacks stream-ordered memory pools", device);
+    if (!pools) return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "int4train_context_create: device %d lacks stream-ordered memory pools", device);
     return new_context(device, prop, /*borrowed=*/false, h_out);
 }
 
@@ -118,7 +133,7 @@ INT4TRAIN_API int4train_status int4train_context_create_current(int4train_contex
     cudaError_t e = cudaGetDevice(&device);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
-        return fail(INT4TRAIN_ERROR_NO_DEVICE, "no CUDA context is current on this thread: %s", cudaGetErrorString(e));
+        return fail(INT4TRAIN_ERROR_NO_DEVICE, "int4train_context_create_current: no CUDA context is current on this thread: %s", cudaGetErrorString(e));
     }
     cudaDeviceProp prop;
     I4T_CUDA(cudaGetDeviceProperties(&prop, device));
@@ -127,29 +142,31 @@ INT4TRAIN_API int4train_status int4train_context_create_current(int4train_contex
 
 INT4TRAIN_API int4train_status int4train_context_destroy(int4train_context ctx) {
     if (ctx == nullptr) return INT4TRAIN_SUCCESS;
-    int4train_status st = INT4TRAIN_SUCCESS;
-    if (!ctx->borrowed_context) cudaSetDevice(ctx->device);
+    // Unregistered first: a second destroy of the same handle is refused here instead of freeing twice.
+    I4T_TRY(handle_unregister(ctx, HandleKind::Context, "int4train_context_destroy"));
+    // A pending error is reported, but the context is still freed (a destroy that fails must not leak).
+    int4train_status st = check_no_pending_error("int4train_context_destroy");
+    // Each later failure is reported when it is the first, and cleared either way (nothing stays pending).
+    auto keep = [&st](cudaError_t e, const char* what) {
+        if (e == cudaSuccess) return;
+        if (st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "int4train_context_destroy", what);
+        else (void)cudaGetLastError();
+    };
+    if (!ctx->borrowed_context) keep(cudaSetDevice(ctx->device), "cudaSetDevice");
     if (ctx->ws && ctx->borrowed_context) {
-        cudaError_t e = cudaStreamSynchronize(ctx->stream);
-        if (e != cudaSuccess) st = fail_cuda(e, "cudaStreamSynchronize");
-        e = cudaFree(ctx->ws);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaFree(workspace)");
+        keep(cudaStreamSynchronize(ctx->stream), "cudaStreamSynchronize");
+        keep(cudaFree(ctx->ws), "cudaFree(workspace)");
     } else if (ctx->ws) {
-        cudaError_t e = cudaFreeAsync(ctx->ws, ctx->stream);
-        if (e != cudaSuccess) st = fail_cuda(e, "cudaFreeAsync(workspace)");
-        e = cudaStreamSynchronize(ctx->stream);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaStreamSynchronize");
+        keep(cudaFreeAsync(ctx->ws, ctx->stream), "cudaFreeAsync(workspace)");
+        keep(cudaStreamSynchronize(ctx->stream), "cudaStreamSynchronize");
     }
-    if (ctx->own) {
-        cudaError_t e = cudaStreamDestroy(ctx->own);
-        if (e != cudaSuccess && st == INT4TRAIN_SUCCESS) st = fail_cuda(e, "cudaStreamDestroy");
-    }
+    if (ctx->own) keep(cudaStreamDestroy(ctx->own), "cudaStreamDestroy");
     delete ctx;
     return st;
 }
 
 INT4TRAIN_API int4train_status int4train_context_set_stream(int4train_context ctx, void* stream) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     cudaStream_t next = stream ? static_cast<cudaStream_t>(stream) : ctx->own;
     if (next == ctx->stream) return INT4TRAIN_SUCCESS;
     // Work already queued on the old stream may still use the workspace: the new stream waits for it
@@ -158,21 +175,22 @@ INT4TRAIN_API int4train_status int4train_context_set_stream(int4train_context ct
     I4T_CUDA(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
     cudaError_t e = cudaEventRecord(ev, ctx->stream);
     if (e == cudaSuccess) e = cudaStreamWaitEvent(next, ev, 0);
-    cudaEventDestroy(ev);
+    cudaError_t destroyed = cudaEventDestroy(ev);
+    if (e == cudaSuccess) e = destroyed;
     if (e != cudaSuccess) return fail_cuda(e, "int4train_context_set_stream");
     ctx->stream = next;
     return INT4TRAIN_SUCCESS;
 }
 
 INT4TRAIN_API int4train_status int4train_context_get_stream(int4train_context ctx, void** h_stream) {
-    if (ctx == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "context is NULL");
+    I4T_TRY(handle_check(ctx, HandleKind::Context, __func__));
     I4T_NOTNULL(h_stream);
     *h_stream = static_cast<void*>(ctx->stream);
     return INT4TRAIN_SUCCESS;
 }
 
 INT4TRAIN_API int4train_status int4train_context_synchronize(int4train_context ctx) {
-    I4T_TRY(enter(ctx));
+    I4T_TRY(enter(ctx, __func__));
     I4T_CUDA(cudaStreamSynchronize(ctx->stream));
     I4T_CUDA(cudaGetLastError());
     return INT4TRAIN_SUCCESS;
@@ -180,9 +198,12 @@ INT4TRAIN_API int4train_status int4train_context_synchronize(int4train_context c
 
 INT4TRAIN_API int4train_status int4train_context_info(int4train_context ctx, char* h_name, int name_capacity,
                                                       int* h_compute_capability, size_t* h_workspace_bytes) {
-    if (ctx == nullptr) return fail(INT4TRAIN_ERROR_NULL_POINTER, "context is NULL");
+    I4T_TRY(handle_check(ctx, HandleKind::Context, __func__));
+    I4T_ALIGNED(h_compute_capability);
+    I4T_ALIGNED(h_workspace_bytes);
     if (h_name) {
-        if (name_capacity <= 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "name_capacity must be positive");
+        if (name_capacity <= 0)
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: name_capacity (%d) must be positive", __func__, name_capacity);
         strncpy(h_name, ctx->name, (size_t)name_capacity - 1);
         h_name[name_capacity - 1] = 0;
     }

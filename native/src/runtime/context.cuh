@@ -31,8 +31,10 @@ struct int4train_context_s {
 
 namespace i4t {
 
-// Makes ctx's device current and checks the handle.
-int4train_status enter(int4train_context ctx);
+// The start of every entry point that runs CUDA work on a context, in this order: the handle is not NULL
+// (NULL_POINTER) and is a live context (INVALID_ARGUMENT, handles.cuh); no CUDA error is pending from before the
+// call (CUDA, check_no_pending_error); ctx's device is current. Messages name `fn` (pass __func__).
+int4train_status enter(int4train_context ctx, const char* fn = "libint4train");
 // Grows the workspace to at least `bytes` (stream-ordered: no host synchronisation).
 int4train_status ensure_workspace(int4train_context ctx, size_t bytes);
 // Marks the end of a named phase of a composite operator for the phase hook (a no-op without one).

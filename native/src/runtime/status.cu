@@ -24,7 +24,45 @@ int4train_status fail_cuda(cudaError_t e, const char* what) {
     if (e == cudaErrorMemoryAllocation) st = INT4TRAIN_ERROR_OUT_OF_MEMORY;
     else if (e == cudaErrorNoDevice || e == cudaErrorInvalidDevice || e == cudaErrorInsufficientDriver) st = INT4TRAIN_ERROR_NO_DEVICE;
     else if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorUnsupportedPtxVersion) st = INT4TRAIN_ERROR_NOT_SUPPORTED;
-    return fail(st, "%s: CUDA error %d (%s): %s", what, (int)e, cudaGetErrorName(e), cudaGetErrorString(e));
+    return fail(st, "%s: CUDA error %d (%s): %s%s", what, (int)e, cudaGetErrorName(e), cudaGetErrorString(e),
+                is_sticky(e) ? " [sticky: a device-side fault left the CUDA context unusable; every later CUDA call "
+                               "fails the same way until the process restarts]"
+                             : "");
+}
+
+int4train_status fail_cuda(cudaError_t e, const char* fn, const char* what) {
+    char both[256];
+    snprintf(both, sizeof both, "%s: %s", fn, what);
+    return fail_cuda(e, both);
+}
+
+bool is_sticky(cudaError_t e) {
+    switch (e) {
+        case cudaErrorIllegalAddress:
+        case cudaErrorLaunchTimeout:
+        case cudaErrorAssert:
+        case cudaErrorHardwareStackError:
+        case cudaErrorIllegalInstruction:
+        case cudaErrorMisalignedAddress:
+        case cudaErrorInvalidAddressSpace:
+        case cudaErrorInvalidPc:
+        case cudaErrorLaunchFailure:
+        case cudaErrorECCUncorrectable:
+        case cudaErrorMpsClientTerminated:
+        case cudaErrorExternalDevice:
+            return true;
+        default:
+            return false;
+    }
+}
+
+int4train_status check_no_pending_error(const char* fn) {
+    cudaError_t e = cudaGetLastError();  // reads and (unless sticky) clears
+    if (e == cudaSuccess) return INT4TRAIN_SUCCESS;
+    char what[256];
+    snprintf(what, sizeof what, "%s: a CUDA error was already pending before this call (left by an earlier CUDA call; "
+             "nothing was run)", fn);
+    return fail_cuda(e, what);
 }
 
 }  // namespace i4t

@@ -11,6 +11,13 @@ int4train_status check_group(int cols, int group, const char* fn) {
     return INT4TRAIN_SUCCESS;
 }
 
+int4train_status check_dim(const char* fn, const char* name, int64_t value) {
+    if (value > kMaxDim)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: %s (%lld) is larger than 2^30, the largest dimension", fn, name,
+                    (long long)value);
+    return INT4TRAIN_SUCCESS;
+}
+
 int4train_status check_mode(int mode, const char* fn) {
     if (mode != INT4TRAIN_MODE_CODE && mode != INT4TRAIN_MODE_PAPER)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: mode %d is not 0 (code) or 1 (paper)", fn, mode);

@@ -1,6 +1,9 @@
 // main.cu (int4train_selftest) — checks every operator of libint4train against plain CPU C++ implementations of docs/conventions.md
 // on random data with outliers: integer outputs bit-exact, floating outputs within tolerances; then error paths.
-// Usage: int4train_selftest [--quick]   (--quick: smaller sizes, no timing; for compute-sanitizer)
+// Usage: int4train_selftest [--quick] [--robustness] [--sticky-fault]
+//   --quick: smaller sizes, no timing, no deliberately failing CUDA calls (for compute-sanitizer)
+//   --robustness: only the entry-point robustness table (entry_robustness.cu) and, unless --quick, the sticky fault
+//   --sticky-fault: the child process of the sticky-fault case (a device-side fault, then every entry point reports it)
 // Last line: "N passed, M failed".
 #include "selftest.h"
 
@@ -73,7 +76,16 @@ static void bench_layer(int4train_context ctx, int n, int c, int d, int g, int s
 }
 
 int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) if (!strcmp(argv[i], "--quick")) g_quick = true;
+    bool only_robustness = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--quick")) g_quick = true;
+        else if (!strcmp(argv[i], "--robustness")) only_robustness = true;
+        else if (!strcmp(argv[i], "--sticky-fault")) return run_sticky_fault_child();
+        else {
+            printf("unknown option %s (--quick, --robustness, --sticky-fault)\n0 passed, 1 failed\n", argv[i]);
+            return 1;
+        }
+    }
     printf("libint4train selftest, version %d%s\n", int4train_version(), g_quick ? " (quick)" : "");
     int count = 0;
     int4train_device_count(&count);
@@ -91,6 +103,13 @@ int main(int argc, char** argv) {
     int4train_context_info(ctx, name, sizeof name, &cc, nullptr);
     printf("device: %s (cc %d)\n", name, cc);
     auto t0 = std::chrono::steady_clock::now();
+    if (only_robustness) {
+        test_entry_robustness(ctx);
+        if (!g_quick) test_sticky_fault_in_child();
+        report(int4train_context_destroy(ctx) == INT4TRAIN_SUCCESS, "context_destroy", "");
+        printf("%d passed, %d failed\n", g_pass, g_fail);
+        return g_fail == 0 ? 0 : 1;
+    }
     test_canonical_and_init(ctx);
     test_hadamard(ctx);
     test_lsq(ctx);
@@ -103,6 +122,8 @@ int main(int argc, char** argv) {
     test_folded_backward_bits(ctx);
     test_fast_paths_bits(ctx);
     test_errors(ctx);
+    test_entry_robustness(ctx);
+    if (!g_quick) test_sticky_fault_in_child();
     if (!g_quick) {
         bench_layer(ctx, 4096, 4096, 4096, 32, 0, 5);
         bench_layer(ctx, 8192, 4096, 1024, 32, 0, 5);

@@ -1,6 +1,6 @@
 // selftest.h — checks every operator of libint4train against plain CPU C++ implementations of docs/conventions.md
 // on random data with outliers: integer outputs bit-exact, floating outputs within tolerances; then error paths.
-// Usage: int4train_selftest [--quick]   (--quick: smaller sizes, no timing; for compute-sanitizer)
+// Usage: int4train_selftest [--quick] [--robustness] [--sticky-fault] (main.cu)
 // Last line: "N passed, M failed".
 // selftest.h — the self-test's shared parts: the pass/fail harness, device buffers, the CPU reference of
 // docs/conventions.md the operators are checked against, and random data with outliers.
@@ -138,3 +138,8 @@ void test_linear_backward(int4train_context ctx);
 void test_folded_backward_bits(int4train_context ctx);
 void test_fast_paths_bits(int4train_context ctx);
 void test_errors(int4train_context ctx);
+// entry_robustness.cu: the table of entry points × bad handles, pointers, values and a pending CUDA error; the
+// sticky device fault in a child process (this executable with --sticky-fault).
+void test_entry_robustness(int4train_context ctx);
+void test_sticky_fault_in_child();
+int run_sticky_fault_child();

@@ -28,6 +28,30 @@ public sealed class NativeErrorTests : GpuFixture
     }
 
     [Test]
+    public void NativeValidation_RejectsMisalignedPointers()
+    {
+        // A float pointer one byte off its 4-byte alignment: refused before any launch (native/README.md
+        // "Entry-point contract"), named with the function and the parameter.
+        using var x = Cuda.Allocate<float>(1, 8);
+        var status = NativeMethods.int4train_hadamard(Cuda.Handle, x.Pointer + 1, x.Pointer, 1, 8, 8);
+        Assert.That(status, Is.EqualTo(Status.InvalidArgument));
+        Assert.That(NativeStatus.LastError(), Does.Contain("int4train_hadamard").And.Contain("d_x").And.Contain("misaligned"));
+        Assert.That(NativeMethods.int4train_hadamard(Cuda.Handle, x.Pointer, x.Pointer, 1, 8, 8), Is.EqualTo(Status.Success));
+    }
+
+    [Test]
+    public void NativeDestroy_RefusesADestroyedContext()
+    {
+        // Through the raw C ABI, past the SafeHandle: a second destroy of the same context is refused (the library
+        // keeps a registry of live handles) instead of freeing it twice.
+        Assert.That(NativeMethods.int4train_context_create(0, out ContextSafeHandle handle), Is.EqualTo(Status.Success));
+        IntPtr stale = handle.DangerousGetHandle();
+        handle.Dispose();
+        Assert.That(NativeMethods.int4train_context_destroy(stale), Is.EqualTo(Status.InvalidArgument));
+        Assert.That(NativeStatus.LastError(), Does.Contain("int4train_context_destroy").And.Contain("not a live"));
+    }
+
+    [Test]
     public void ManagedChecks_NameTheShapes()
     {
         using var a = Cuda.Allocate<sbyte>(8, 32);
