@@ -15,7 +15,7 @@ TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll"}
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native} INT4TRAIN_REQUIRE_GPU=1
 export INT4TRAIN_FUZZ_CASES=${INT4TRAIN_FUZZ_CASES:-20}
 TOOLS=${SANITIZER_TOOLS:-"memcheck racecheck initcheck synccheck"}
-PARTS=${SANITIZER_PARTS:-"selftest ops gpt-fp32 gpt-lowprec gpt-resume gpt-misc gpt-other"}
+PARTS=${SANITIZER_PARTS:-"selftest ops gpt-fp32 gpt-lowprec gpt-resume gpt-misc gpt-graph gpt-other"}
 JOBS=${SANITIZER_JOBS:-1}
 # NVTX marks tell initcheck what the SM90 GEMMs' TMA stores wrote (native/src/runtime/tool_marks.cuh)
 NVTX=""; compute-sanitizer --help 2>/dev/null | grep -q -- "--nvtx" && NVTX="--nvtx yes"
@@ -28,7 +28,8 @@ filter_of() {  # the GPU suite in parts of similar cost (the device GPT's tests 
     gpt-lowprec) echo "${D}LowPrecision" ;;
     gpt-resume) echo "${D}Resume|${D}Checkpoint" ;;
     gpt-misc) echo "${D}Reinit|${D}NextToken|${D}BadInput" ;;
-    gpt-other) echo "FullyQualifiedName~DeviceGpt&FullyQualifiedName!~DeviceGptTests" ;;
+    gpt-graph) echo "FullyQualifiedName~DeviceGptGraphTests" ;;
+    gpt-other) echo "FullyQualifiedName~DeviceGpt&FullyQualifiedName!~DeviceGptTests&FullyQualifiedName!~DeviceGptGraphTests" ;;
   esac
 }
 
