@@ -43,12 +43,25 @@ public sealed class NativeErrorTests : GpuFixture
     public void NativeDestroy_RefusesADestroyedContext()
     {
         // Through the raw C ABI, past the SafeHandle: a second destroy of the same context is refused (the library
-        // keeps a registry of live handles) instead of freeing it twice.
-        Assert.That(NativeMethods.int4train_context_create(0, out ContextSafeHandle handle), Is.EqualTo(Status.Success));
-        IntPtr stale = handle.DangerousGetHandle();
-        handle.Dispose();
-        Assert.That(NativeMethods.int4train_context_destroy(stale), Is.EqualTo(Status.InvalidArgument));
-        Assert.That(NativeStatus.LastError(), Does.Contain("int4train_context_destroy").And.Contain("not a live"));
+        // keeps a registry of live handles) instead of freeing it twice. On a thread of its own: an owned context
+        // makes the device's primary CUDA context current on its thread, and this thread must keep ILGPU's (the
+        // fixture's borrowed context); the H200 run without it faulted every later test of the process.
+        Status created = Status.Internal, second = Status.Internal;
+        string message = "";
+        var thread = new Thread(() =>
+        {
+            created = NativeMethods.int4train_context_create(0, out ContextSafeHandle handle);
+            if (created != Status.Success) return;
+            IntPtr stale = handle.DangerousGetHandle();
+            handle.Dispose();
+            second = NativeMethods.int4train_context_destroy(stale);
+            message = NativeStatus.LastError(); // the last error is per thread
+        });
+        thread.Start();
+        thread.Join();
+        Assert.That(created, Is.EqualTo(Status.Success));
+        Assert.That(second, Is.EqualTo(Status.InvalidArgument));
+        Assert.That(message, Does.Contain("int4train_context_destroy").And.Contain("not a live"));
     }
 
     [Test]
