@@ -18,7 +18,7 @@ if [ ! -f build/native/libint4train_bench.so ]; then
 fi
 export INT4TRAIN_NATIVE_DIR=$PWD/build/native
 METRICS=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum
-timeout 500 ncu --target-processes all --metrics "$METRICS" --csv --print-units base \
+timeout "${NCU_T:-500}" ncu --target-processes all --metrics "$METRICS" --csv --print-units base \
   dotnet stage/bench/Int4Train.Bench.dll --no-configs --runs 1 --warmup 0 --sets 1 --only "$SHAPES" --out "$OUT" --name profiled \
   ${PROFILE_OPS:+--ops "$PROFILE_OPS" --no-phases} \
   > "$OUT/ncu.csv" 2> "$OUT/ncu.err"
