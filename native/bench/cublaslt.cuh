@@ -35,7 +35,11 @@ constexpr size_t kLtWorkspace = 64u << 20;
 struct LtGemm {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-    cublasLtMatmulAlgo_t algo{};
+    // The heuristic's candidates, best first; `current` is the one that last ran. cuBLASLt can refuse a candidate
+    // only at cublasLtMatmul (NOT_SUPPORTED), so run() moves on to the next one (as NVIDIA's FP8 sample suggests).
+    static constexpr int kCandidates = 8;
+    cublasLtMatmulAlgo_t algos[kCandidates]{};
+    int candidates = 0, current = 0;
     bool int_scale = false;
     ~LtGemm() {
         if (op) cublasLtMatmulDescDestroy(op);
@@ -72,14 +76,16 @@ struct LtGemm {
         LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
         size_t ws = kLtWorkspace;
         cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-        cublasLtMatmulHeuristicResult_t res{};
+        cublasLtMatmulHeuristicResult_t res[kCandidates]{};
         int found = 0;
-        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(h, op, la, lb, lc, lc, pref, 1, &res, &found);
+        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(h, op, la, lb, lc, lc, pref, kCandidates, res, &found);
         cublasLtMatmulPreferenceDestroy(pref);
         if (s != CUBLAS_STATUS_SUCCESS || found == 0)
             return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "cuBLASLt: no algorithm for M=%d N=%d K=%d (%s)", M, N, K,
                         lt_status(s));
-        algo = res.algo;
+        candidates = found;
+        current = 0;
+        for (int i = 0; i < found; ++i) algos[i] = res[i].algo;
         return INT4TRAIN_SUCCESS;
     }
     int4train_status run(cublasLtHandle_t h, const void* A, const void* B, void* C, void* ws, cudaStream_t s) {
@@ -87,7 +93,14 @@ struct LtGemm {
         int32_t ia = 1, ib = 0;
         const void* alpha = int_scale ? (const void*)&ia : (const void*)&fa;
         const void* beta = int_scale ? (const void*)&ib : (const void*)&fb;
-        LT_CHECK(cublasLtMatmul(h, op, alpha, B, la, A, lb, beta, C, lc, C, lc, &algo, ws, kLtWorkspace, s));
+        cublasStatus_t st = CUBLAS_STATUS_NOT_SUPPORTED;
+        for (; current < candidates; ++current) {
+            st = cublasLtMatmul(h, op, alpha, B, la, A, lb, beta, C, lc, C, lc, &algos[current], ws, kLtWorkspace, s);
+            if (st != CUBLAS_STATUS_NOT_SUPPORTED) break;
+        }
+        if (st != CUBLAS_STATUS_SUCCESS)
+            return fail(INT4TRAIN_ERROR_INTERNAL, "cuBLASLt: cublasLtMatmul failed: %s (%d of %d heuristic candidates "
+                        "tried)", lt_status(st), current < candidates ? current + 1 : candidates, candidates);
         return INT4TRAIN_SUCCESS;
     }
 };
