@@ -5,7 +5,10 @@
 # staged test program (stage/tests, ./build.sh stage-gpu); TESTS overrides the test command.
 #   SANITIZER_TOOLS="memcheck racecheck"  the tools (default: all four)
 #   SANITIZER_PARTS="selftest ops"        the parts (default: all; see filter_of)
-#   SANITIZER_JOBS=16                     how many tool/part runs at once (default 1: one after another)
+#   SANITIZER_JOBS=8                      how many tool/part runs at once (default 1: one after another). The
+#                                         GPT parts run the ILGPU CPU reference: 36 runs at once on 16 cores (H200,
+#                                         2026-12-01) starved them and cut four parts off; keep it near the core count
+#                                         and give each call a few parts (SANITIZER_PARTS)
 #   SANITIZER_TIMEOUT_S=480               the limit of each run
 # The GPU fuzz runs 20 cases under a sanitizer (INT4TRAIN_FUZZ_CASES; its 1,000 cases run without one).
 # Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there.
