@@ -59,7 +59,9 @@ enum { INT4TRAIN_GPT_VALUE = 0, INT4TRAIN_GPT_GRAD = 1, INT4TRAIN_GPT_ADAM_M = 2
 typedef struct int4train_gpt_s* int4train_gpt;
 
 /* Allocates the model (parameters zero, LayerNorm gains one; set the initial values with int4train_gpt_tensor_set),
- * its gradients, AdamW moments and every activation buffer. */
+ * its gradients, AdamW moments and every activation buffer. The INT4 precisions keep no FP32 copy of the block
+ * linears' inputs for the backward (it makes them again, bit-identical; docs/conventions.md "What the device GPT
+ * keeps for the backward"); INT4TRAIN_GPT_KEEP_INPUTS=1 in the environment at creation keeps them (for testing). */
 INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const int4train_gpt_config* h_config,
                                                     int4train_gpt* h_out);
 /* Synchronises and frees. NULL is a no-op. */

@@ -109,30 +109,56 @@ __global__ void softmax_causal_backward_kernel(float* __restrict__ datt, const f
             return ::i4t::fail(INT4TRAIN_ERROR_CUDA, "%s: cuBLAS %s", __func__, cublas_status_text(i4t_b_)); \
     } while (0)
 
+__global__ void apply_dropout_kernel(float* __restrict__ dst, const float* __restrict__ src, int64_t count, float p,
+                                     float keep_scale, DropoutKey dk) {
+    const uint64_t key = site_key(dk);
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < count; e += (int64_t)gridDim.x * blockDim.x)
+        dst[e] = src[e] * dropout_mask(key, e, p, keep_scale);
+}
+
+// out = ã·v (B, H, T, hs) scattered back into rows: the second half of attention_forward, and all of what
+// attention_output runs again, so both reach out through this one cuBLAS call on the same buffers.
+static int4train_status values_to_rows(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute,
+                                       AttentionShape sh, float* out, const float* a, const float* qkvp, float* outp) {
+    int hs = sh.c / sh.nh, t = sh.t, bh = sh.b * sh.nh;
+    int64_t nc = (int64_t)sh.b * t * sh.c, tt = (int64_t)t * t, ths = (int64_t)t * hs;
+    const float* v = qkvp + 2 * nc;
+    I4T_BLAS(gemm(h, compute, false, false, t, hs, t, 1.0f, a, t, tt, v, hs, ths, 0.0f, outp, hs, ths, bh));
+    heads_kernel<<<grid_for(nc, 256), 256, 0, s>>>(out, outp, sh.b, t, sh.nh, hs, false);
+    return INT4TRAIN_SUCCESS;
+}
+
 int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                               float* out, float* att, const float* qkv, float* qkvp, float* attd, float* outp,
                               float p, DropoutKey key) {
     int hs = sh.c / sh.nh, t = sh.t, bh = sh.b * sh.nh;
     int64_t nc = (int64_t)sh.b * t * sh.c, tt = (int64_t)t * t, ths = (int64_t)t * hs;
-    const float *q = qkvp, *k = qkvp + nc, *v = qkvp + 2 * nc;
+    const float *q = qkvp, *k = qkvp + nc;
     permute_qkv_kernel<<<grid_for(nc, 256), 256, 0, s>>>(qkvp, qkv, sh.b, t, sh.nh, hs);
     float scale = 1.0f / sqrtf((float)hs);
     I4T_BLAS(gemm(h, compute, false, true, t, t, hs, scale, q, hs, ths, k, hs, ths, 0.0f, att, t, tt, bh));
     int64_t rows = (int64_t)bh * t;
     float ks = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     softmax_causal_kernel<<<(unsigned)((rows + 7) / 8), 256, 0, s>>>(att, attd, rows, t, p, ks, key);
-    const float* a = p > 0 ? attd : att;
-    I4T_BLAS(gemm(h, compute, false, false, t, hs, t, 1.0f, a, t, tt, v, hs, ths, 0.0f, outp, hs, ths, bh));
-    heads_kernel<<<grid_for(nc, 256), 256, 0, s>>>(out, outp, sh.b, t, sh.nh, hs, false);
+    I4T_TRY(values_to_rows(s, h, compute, sh, out, p > 0 ? attd : att, qkvp, outp));
     I4T_LAUNCH("attention_forward");
     return INT4TRAIN_SUCCESS;
 }
 
-__global__ void apply_dropout_kernel(float* __restrict__ dst, const float* __restrict__ src, int64_t count, float p,
-                                     float keep_scale, DropoutKey dk) {
-    const uint64_t key = site_key(dk);
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < count; e += (int64_t)gridDim.x * blockDim.x)
-        dst[e] = src[e] * dropout_mask(key, e, p, keep_scale);
+int4train_status attention_output(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
+                                  float* out, const float* att, const float* qkv, float* qkvp, float* attd,
+                                  float* outp, float p, DropoutKey key) {
+    int hs = sh.c / sh.nh, bh = sh.b * sh.nh;
+    int64_t nc = (int64_t)sh.b * sh.t * sh.c, count = (int64_t)bh * sh.t * sh.t;
+    permute_qkv_kernel<<<grid_for(nc, 256), 256, 0, s>>>(qkvp, qkv, sh.b, sh.t, sh.nh, hs);
+    const float* a = att;
+    if (p > 0) {  // softmax_causal_kernel's attd: a·mask with the element index of att, one multiplication
+        apply_dropout_kernel<<<grid_for(count, 256), 256, 0, s>>>(attd, att, count, p, 1.0f / (1.0f - p), key);
+        a = attd;
+    }
+    I4T_TRY(values_to_rows(s, h, compute, sh, out, a, qkvp, outp));
+    I4T_LAUNCH("attention_output");
+    return INT4TRAIN_SUCCESS;
 }
 
 int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,

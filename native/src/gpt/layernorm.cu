@@ -18,7 +18,7 @@ __global__ void layernorm_forward_kernel(float* __restrict__ out, float* __restr
     float rs = rsqrtf(warp_sum(q) / c + 1e-5f);
     float* orow = out + (int64_t)row * c;
     for (int i = lane; i < c; i += 32) orow[i] = (xr[i] - mu) * rs * w[i] + b[i];
-    if (lane == 0) { mean[row] = mu; rstd[row] = rs; }
+    if (lane == 0 && mean) { mean[row] = mu; rstd[row] = rs; }
 }
 
 cudaError_t layernorm_forward(cudaStream_t s, float* out, float* mean, float* rstd, const float* x, const float* w,

@@ -47,7 +47,8 @@ struct Linear {
 struct Block {
     int64_t ln1w, ln1b, ln2w, ln2b;
     Linear lin[4];  // qkv, proj, up, down
-    // activations kept for the backward
+    // activations kept for the backward; the linears' inputs ln1, att_out, ln2, g all point at the model's one
+    // linear_in buffer when the precision does not keep them (model_build.cu keeps_linear_inputs, linear_inputs.cu)
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *att_out, *x2, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
 };
 
@@ -79,6 +80,10 @@ struct int4train_gpt_s {
     cublasComputeType_t hp = CUBLAS_COMPUTE_32F;      // attention + head
     cublasComputeType_t linear_compute = CUBLAS_COMPUTE_32F;
     bool int4 = false;
+    // Whether every block keeps its linears' inputs X from the forward to the backward (model_build.cu
+    // keeps_linear_inputs); when not, the backward makes them again into linear_in (N × 4C, shared by all blocks).
+    bool keeps_linear_inputs = true;
+    float* linear_in = nullptr;
     std::vector<i4t::gpt::Tensor> tensors;
     std::vector<i4t::gpt::Block> blocks;
     int64_t wte = 0, wpe = 0, lnfw = 0, lnfb = 0;
@@ -161,6 +166,14 @@ int4train_status check_adamw(const int4train_gpt_adamw& a, const char* fn);
 // step_graph.cu
 int4train_status step_graph_create(int4train_gpt g);  // the step's device scalars, loss log, cuBLAS workspace
 void step_graph_release(int4train_gpt g);
+
+// linear_inputs.cu: the block linears' inputs X (which: 0 qkv, 1 proj, 2 up, 3 down) of block l. The forward makes
+// LN₁/LN₂ (which 0/2, with their statistics) and GELU(h) with these, the attention output with attention_forward;
+// remake_linear_input writes X of the last forward again right before its linear's backward, bit-identical, when
+// the model does not keep it (a no-op when it does).
+cudaError_t make_layernorm_input(int4train_gpt g, int l, int which, bool forward);
+cudaError_t make_gelu_input(int4train_gpt g, int l);
+int4train_status remake_linear_input(int4train_gpt g, int l, int which);
 
 // block_linear.cu: y (n × out) = x·Wᵀ + b; dx (n × in) = ∂L/∂x (overwritten), parameter gradients accumulated.
 // The INT4 precisions go through the layer policy (layer/layer_state.cuh).

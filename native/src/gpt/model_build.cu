@@ -1,6 +1,7 @@
 // model_build.cu — the GPT's configuration check, its tensor table in checkpoint order, and its device buffers.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/launch.cuh"
@@ -38,11 +39,22 @@ int4train_status check_config(const int4train_gpt_config* c) {
     return layer::check_options(&c->linear, c->width, true, "int4train_gpt_create");
 }
 
+// What a precision keeps between forward and backward (docs/conventions.md "What the device GPT keeps for the
+// backward"): the BF16/FP32 baselines keep every block linear's input X in FP32; the INT4 precisions keep the packed
+// codes and make X again in the backward from what the model keeps anyway (linear_inputs.cu). The environment
+// variable INT4TRAIN_GPT_KEEP_INPUTS=1, read when a model is created, keeps X in the INT4 precisions too: the
+// reference the GPU tests compare the recomputation against bit for bit, and a debugging aid.
+static bool keeps_linear_inputs(bool int4) {
+    const char* keep = getenv("INT4TRAIN_GPT_KEEP_INPUTS");
+    return !int4 || (keep != nullptr && strcmp(keep, "1") == 0);
+}
+
 int4train_status build(int4train_gpt g) {
     const auto& c = g->cfg;
     int C = c.width, V = c.vocab, T = c.context, L = c.layers;
     int64_t N = (int64_t)c.max_batch * T, BHTT = (int64_t)c.max_batch * c.heads * T * T;
     g->int4 = layer::is_int4(c.linear.precision);
+    g->keeps_linear_inputs = keeps_linear_inputs(g->int4);
     g->hp = c.linear.precision == INT4TRAIN_PRECISION_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
     g->linear_compute = c.linear.precision == INT4TRAIN_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
 
@@ -120,20 +132,25 @@ int4train_status build(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->targets, N));
     g->res.resize(L + 1);
     for (int l = 0; l <= L; ++l) I4T_TRY(g->alloc(&g->res[l], N * C));
+    if (!g->keeps_linear_inputs) I4T_TRY(g->alloc(&g->linear_in, N * 4 * C));  // the widest input, GELU(h)
     for (int l = 0; l < L; ++l) {
         Block& bk = g->blocks[l];
-        I4T_TRY(g->alloc(&bk.ln1, N * C));
         I4T_TRY(g->alloc(&bk.ln1_mean, N));
         I4T_TRY(g->alloc(&bk.ln1_rstd, N));
         I4T_TRY(g->alloc(&bk.qkv, N * 3 * C));
         I4T_TRY(g->alloc(&bk.att, BHTT));
-        I4T_TRY(g->alloc(&bk.att_out, N * C));
         I4T_TRY(g->alloc(&bk.x2, N * C));
-        I4T_TRY(g->alloc(&bk.ln2, N * C));
         I4T_TRY(g->alloc(&bk.ln2_mean, N));
         I4T_TRY(g->alloc(&bk.ln2_rstd, N));
         I4T_TRY(g->alloc(&bk.h, N * 4 * C));
-        I4T_TRY(g->alloc(&bk.g, N * 4 * C));
+        if (g->keeps_linear_inputs) {
+            I4T_TRY(g->alloc(&bk.ln1, N * C));
+            I4T_TRY(g->alloc(&bk.att_out, N * C));
+            I4T_TRY(g->alloc(&bk.ln2, N * C));
+            I4T_TRY(g->alloc(&bk.g, N * 4 * C));
+        } else {
+            bk.ln1 = bk.att_out = bk.ln2 = bk.g = g->linear_in;
+        }
         if (g->int4)
             for (auto& ln : bk.lin) {
                 I4T_TRY(g->alloc(&ln.x_packed, N * ln.in / 2));

@@ -49,16 +49,16 @@ int4train_status queue_forward(int4train_gpt gpt, const int32_t* d_tokens, const
         Block& k = gpt->blocks[l];
         const float* x = gpt->res[l];
         // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
-        I4T_CUDA(nn::layernorm_forward(s, k.ln1, k.ln1_mean, k.ln1_rstd, x, gpt->P(k.ln1w), gpt->P(k.ln1b), n, C));
+        I4T_CUDA(make_layernorm_input(gpt, l, 0, true));  // ln1 = LN₁(x)
         I4T_TRY(linear_forward(gpt, k.lin[0], k.ln1, k.qkv, n));
         I4T_TRY(nn::attention_forward(s, gpt->blas, gpt->hp, sh, k.att_out, k.att, k.qkv, gpt->qkvp, gpt->attd,
                                       gpt->outp, p, gpt->site(8 * l + 1)));
         I4T_TRY(linear_forward(gpt, k.lin[1], k.att_out, gpt->dbuf1, n));
         I4T_CUDA(nn::residual_dropout(s, k.x2, x, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 2)));
         // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
-        I4T_CUDA(nn::layernorm_forward(s, k.ln2, k.ln2_mean, k.ln2_rstd, k.x2, gpt->P(k.ln2w), gpt->P(k.ln2b), n, C));
+        I4T_CUDA(make_layernorm_input(gpt, l, 2, true));  // ln2 = LN₂(x2)
         I4T_TRY(linear_forward(gpt, k.lin[2], k.ln2, k.h, n));
-        I4T_CUDA(nn::gelu_forward(s, k.g, k.h, (int64_t)n * 4 * C));
+        I4T_CUDA(make_gelu_input(gpt, l));  // g = GELU(h)
         I4T_TRY(linear_forward(gpt, k.lin[3], k.g, gpt->dbuf1, n));
         I4T_CUDA(nn::residual_dropout(s, gpt->res[l + 1], k.x2, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 3)));
     }
@@ -95,16 +95,20 @@ int4train_status queue_backward(int4train_gpt gpt, float loss_scale) {
         Block& k = gpt->blocks[l];
         // MLP branch; dres = ∂L/∂x3 flows unchanged into ∂L/∂x2 through the residual
         I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 3)));
+        I4T_TRY(remake_linear_input(gpt, l, 3));  // each linear's X again, when the model does not keep it
         I4T_TRY(linear_backward(gpt, k.lin[3], gpt->dbuf1, k.g, gpt->dbuf2, n));
         I4T_CUDA(nn::gelu_backward(s, gpt->dbuf2, gpt->dbuf2, k.h, 4 * nc));
+        I4T_TRY(remake_linear_input(gpt, l, 2));
         I4T_TRY(linear_backward(gpt, k.lin[2], gpt->dbuf2, k.ln2, gpt->dln, n));
         I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln2w), gpt->G(k.ln2b), gpt->dln, k.x2, gpt->P(k.ln2w),
                                       k.ln2_mean, k.ln2_rstd, n, C, gpt->scratch));
         // attention branch; dres = ∂L/∂x2
         I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 2)));
+        I4T_TRY(remake_linear_input(gpt, l, 1));
         I4T_TRY(linear_backward(gpt, k.lin[1], gpt->dbuf1, k.att_out, gpt->dbuf2, n));
         I4T_TRY(nn::attention_backward(s, gpt->blas, gpt->hp, sh, gpt->dbuf1, gpt->dbuf2, k.qkv, k.att, gpt->qkvp,
                                        gpt->dqkvp, gpt->attd, gpt->datt, gpt->outp, p, gpt->site(8 * l + 1)));
+        I4T_TRY(remake_linear_input(gpt, l, 0));
         I4T_TRY(linear_backward(gpt, k.lin[0], gpt->dbuf1, k.ln1, gpt->dln, n));
         I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln1w), gpt->G(k.ln1b), gpt->dln, gpt->res[l],
                                       gpt->P(k.ln1w), k.ln1_mean, k.ln1_rstd, n, C, gpt->scratch));

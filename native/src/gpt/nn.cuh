@@ -34,7 +34,9 @@ cudaError_t embedding_backward(cudaStream_t s, float* dwte, float* dwpe, const f
                                int n, int t, int c, int v, float* scratch);
 
 // ---- layernorm.cu ---------------------------------------------------------------------------------------------
-// out = (x − μ)·rstd·w + b, rstd = 1/√(var + 1e−5) (biased variance), per row of C.
+// out = (x − μ)·rstd·w + b, rstd = 1/√(var + 1e−5) (biased variance), per row of C. mean and rstd may both be NULL
+// (the GPT backward remaking a block linear's input: the same kernel on the same x gives the same out bit for bit,
+// and the statistics saved by the forward stay as they are).
 cudaError_t layernorm_forward(cudaStream_t s, float* out, float* mean, float* rstd, const float* x, const float* w,
                               const float* b, int n, int c);
 // dx += ∂L/∂x, dw += Σ dout·x̂, db += Σ dout. scratch: layernorm_backward_scratch(n, c) floats.
@@ -70,6 +72,12 @@ struct AttentionShape { int b, t, c, nh; };
 int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                               float* out, float* att, const float* qkv, float* qkvp, float* attd, float* outp,
                               float p, DropoutKey key);
+// out again from the kept qkv and att (a), bit-identical to attention_forward's: the same permutation, the same
+// ã = a ⊙ mask (regenerated: one multiplication, as the forward's), the same cuBLAS call on the same buffers and
+// stream (cuBLAS gives the same bits for the same problem, stream and workspace). Buffers as attention_forward's.
+int4train_status attention_output(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
+                                  float* out, const float* att, const float* qkv, float* qkvp, float* attd,
+                                  float* outp, float p, DropoutKey key);
 // dqkv = ∂L/∂qkv (overwritten). Buffers: qkvp, dqkvp (3·N·C), attd, datt (B·H·T·T), doutp (N·C) scratch.
 int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                                float* dqkv, const float* dout, const float* qkv, const float* att, float* qkvp,

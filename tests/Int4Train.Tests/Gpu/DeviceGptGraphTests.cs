@@ -25,7 +25,7 @@ public sealed class DeviceGptGraphTests : GpuFixture
     private static NativeGpt Native(Trainer t) => ((DeviceGptModel)t.Model).Native;
 
     // Every tensor's values and AdamW moments, bit for bit, and the layers' progress.
-    private static void AssertSameState(NativeGpt graph, NativeGpt eager, string when)
+    internal static void AssertSameState(NativeGpt graph, NativeGpt eager, string when)
     {
         foreach (var t in eager.Tensors)
             foreach (var buffer in new[] { NativeGptBuffer.Value, NativeGptBuffer.AdamM, NativeGptBuffer.AdamV })

@@ -1,0 +1,49 @@
+// linear_inputs.cu — the inputs X of a block's four linears: LN₁(x) (qkv), the attention output (proj), LN₂(x2)
+// (up) and GELU(h) (down), made by the forward and, in the INT4 precisions, made again by the backward.
+// What a precision keeps between forward and backward is decided in model_build.cu (keeps_linear_inputs); the why is
+// docs/conventions.md "What the device GPT keeps for the backward". When X is not kept, the four inputs of every
+// block share one buffer (Block::ln1 == att_out == ln2 == g == int4train_gpt_s::linear_in): the forward writes each
+// right before its linear reads it, and the backward writes it again right before that linear's backward reads it,
+// with the forward's own kernels on the forward's own inputs, so X is the forward's bit for bit (the INT4 backward
+// recomputes its LSQ masks and residuals from X, docs/conventions.md "LSQ").
+#include "runtime/launch.cuh"
+#include "model.cuh"
+#include "device_util.cuh"
+
+namespace i4t {
+namespace gpt {
+
+cudaError_t make_layernorm_input(int4train_gpt g, int l, int which, bool forward) {
+    Block& k = g->blocks[l];
+    const bool first = which == 0;  // LN₁(res[l]) for the qkv linear, else LN₂(x2) for the up linear
+    float* mean = forward ? (first ? k.ln1_mean : k.ln2_mean) : nullptr;  // the backward keeps the saved statistics
+    float* rstd = forward ? (first ? k.ln1_rstd : k.ln2_rstd) : nullptr;
+    return nn::layernorm_forward(g->stream(), first ? k.ln1 : k.ln2, mean, rstd, first ? g->res[l] : k.x2,
+                                 g->P(first ? k.ln1w : k.ln2w), g->P(first ? k.ln1b : k.ln2b), g->b * g->t,
+                                 g->cfg.width);
+}
+
+cudaError_t make_gelu_input(int4train_gpt g, int l) {
+    const Block& k = g->blocks[l];
+    return nn::gelu_forward(g->stream(), k.g, k.h, (int64_t)g->b * g->t * 4 * g->cfg.width);
+}
+
+int4train_status remake_linear_input(int4train_gpt g, int l, int which) {
+    if (g->keeps_linear_inputs) return INT4TRAIN_SUCCESS;
+    Block& k = g->blocks[l];
+    switch (which) {
+        case 0:
+        case 2: I4T_CUDA(make_layernorm_input(g, l, which, false)); break;
+        case 1: {
+            nn::AttentionShape sh{g->b, g->t, g->cfg.width, g->cfg.heads};
+            I4T_TRY(nn::attention_output(g->stream(), g->blas, g->hp, sh, k.att_out, k.att, k.qkv, g->qkvp, g->attd,
+                                         g->outp, g->dropout_p(), g->site(8 * l + 1)));
+            break;
+        }
+        default: I4T_CUDA(make_gelu_input(g, l)); break;
+    }
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace gpt
+}  // namespace i4t

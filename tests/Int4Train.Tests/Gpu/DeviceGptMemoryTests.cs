@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+using Int4Train.Training;
+using NUnit.Framework;
+
+namespace Int4Train.Tests.Gpu;
+
+/// <summary>
+/// What the device GPT keeps between forward and backward (docs/conventions.md "What the device GPT keeps for the
+/// backward", native/src/gpt/linear_inputs.cu): the INT4 precisions keep no FP32 copy of the block linears' inputs
+/// X (LN₁(x), the attention output, LN₂(x2), GELU(h)) but make each again in the backward into one shared buffer, and
+/// that must change nothing: a model that recomputes trains bit for bit as one that keeps X
+/// (INT4TRAIN_GPT_KEEP_INPUTS=1, read by int4train_gpt_create), eagerly and in CUDA graphs, with dropout, gradient
+/// accumulation, the cold start and the re-initialisation.
+/// </summary>
+public sealed partial class DeviceGptMemoryTests : GpuFixture
+{
+    private static GptConfig Config(string precision, int microBatch) => GptConfig.Tiny with
+    {
+        Layers = 2, Heads = 2, Width = 64, Context = 32, BatchSize = 4, MicroBatch = microBatch, Dropout = 0.1f,
+        Precision = GptConfig.ParsePrecision(precision), ColdStartSteps = 2, ReinitializeAtStep = 5, EvalBatches = 1,
+        LearningRate = 3e-3f, WarmupSteps = 3, Seed = 91,
+    };
+
+    // The native library reads the process environment (getenv); .NET's Environment.SetEnvironmentVariable does not
+    // change it on Unix, so the switch goes through libc.
+    [LibraryImport("libc.so.6", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+    [LibraryImport("libc.so.6", EntryPoint = "unsetenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int UnsetEnv(string name);
+
+    private const string KeepInputs = "INT4TRAIN_GPT_KEEP_INPUTS";
+
+    // A model created with INT4TRAIN_GPT_KEEP_INPUTS=1 (only its creation reads the switch).
+    private static T KeepingInputs<T>(Func<T> create)
+    {
+        Assert.That(SetEnv(KeepInputs, "1", 1), Is.Zero, "setenv");
+        try { return create(); }
+        finally { UnsetEnv(KeepInputs); }
+    }
+
+    private Trainer Create(GptConfig c, bool graphs) =>
+        Trainer.Create(c, BuiltInText.Text, (cfg, v) => new DeviceGptModel(cfg, v, Cuda, graphs));
+
+    [TestCase("int4")]
+    [TestCase("int4-lsq")]
+    public void Int4_DropsTheFp32LinearInputs(string precision)
+    {
+        var c = Config(precision, microBatch: 2);
+        const int vocab = 50;
+        using var recompute = new DeviceGptModel(c, vocab, Cuda);
+        using var keep = KeepingInputs(() => new DeviceGptModel(c, vocab, Cuda));
+        // Each block drops ln1, att_out, ln2 (N × C each) and g (N × 4C), N = pass batch × context, FP32; all blocks
+        // share one N × 4C buffer instead. Exact: the model counts what it cudaMallocs.
+        long n = (long)c.PassBatch * c.Context, width = c.Width;
+        long dropped = c.Layers * n * width * 4 * (1 + 1 + 1 + 4), shared = n * 4 * width * 4;
+        Assert.That(keep.Native.AllocatedBytes - recompute.Native.AllocatedBytes, Is.EqualTo(dropped - shared),
+            "bytes saved: the dropped inputs less the shared buffer");
+        Assert.That(recompute.DeviceMemoryBytes, Is.LessThan(keep.DeviceMemoryBytes), "DeviceMemoryBytes shows it");
+
+        // The BF16 baseline keeps its inputs whatever the switch says, and INT4 now holds less than it.
+        var bf16 = c with { Precision = LinearPrecision.Bf16 };
+        using var baseline = new DeviceGptModel(bf16, vocab, Cuda);
+        using var baselineKeep = KeepingInputs(() => new DeviceGptModel(bf16, vocab, Cuda));
+        Assert.That(baseline.Native.AllocatedBytes, Is.EqualTo(baselineKeep.Native.AllocatedBytes), "BF16 keeps X either way");
+        Assert.That(recompute.Native.AllocatedBytes, Is.LessThan(baseline.Native.AllocatedBytes),
+            "INT4 (packed codes, X made again) holds less than BF16 (FP32 X)");
+    }
+
+    [TestCase("int4", false)]
+    [TestCase("int4", true)]
+    [TestCase("int4-lsq", false)]
+    [TestCase("int4-lsq", true)]
+    public void Recomputing_TheInputs_TrainsBitForBitAsKeepingThem(string precision, bool graphs)
+    {
+        var c = Config(precision, microBatch: 2); // 2 passes a step: each pass's backward remakes its own forward's X
+        using var recompute = Create(c, graphs);
+        using var keep = KeepingInputs(() => Create(c, graphs));
+        Assert.That(((DeviceGptModel)recompute.Model).Native.AllocatedBytes,
+            Is.LessThan(((DeviceGptModel)keep.Model).Native.AllocatedBytes), "the switch took effect");
+        // 10 steps with the INT4 cold start and re-initialisation, a validation at 5 and 10
+        var rr = recompute.Run(10, 5);
+        var rk = keep.Run(10, 5);
+        for (int i = 0; i < rk.Count; i++)
+        {
+            Assert.That(rr[i].TrainLoss, Is.EqualTo(rk[i].TrainLoss), $"loss of step {rk[i].Step} (exact)");
+            Assert.That(rr[i].ValidationLoss, Is.EqualTo(rk[i].ValidationLoss), $"validation at step {rk[i].Step}");
+        }
+        Assert.That(rk[0].TrainLoss, Is.GreaterThan(2.0), "an untrained model's loss is near ln V");
+        NativeGpt a = ((DeviceGptModel)recompute.Model).Native, b = ((DeviceGptModel)keep.Model).Native;
+        DeviceGptGraphTests.AssertSameState(a, b, $"{precision} after 10 steps");
+        foreach (var t in b.Tensors)
+        {
+            float[] ga = a.Read(t.Index, NativeGptBuffer.Gradient), gb = b.Read(t.Index, NativeGptBuffer.Gradient);
+            for (int i = 0; i < ga.Length; i++)
+                if (BitConverter.SingleToInt32Bits(ga[i]) != BitConverter.SingleToInt32Bits(gb[i]))
+                    Assert.Fail($"∂L/∂{t.Name}[{i}] is {ga[i]:R} recomputing X, {gb[i]:R} keeping it");
+        }
+        if (graphs) Assert.That(a.StepStats.Replayed, Is.GreaterThanOrEqualTo(3), "the recomputation ran in replayed graphs");
+    }
+}
