@@ -1,8 +1,8 @@
 // model.cuh — the device-resident GPT's internal state (include/int4train_gpt.h): the flat parameter layout
 // (Tensor), the block linears (Linear), the per-block activations (Block), the model (int4train_gpt_s), and the
 // internal functions its translation units share: model_build.cu (configuration check, layout, buffers),
-// block_linear.cu (one block linear in INT4 or cuBLAS; bf16_linear.cu: the `bf16` precision's), model_step.cu (forward/backward/AdamW), model_api.cu
-// (the remaining C ABI).
+// block_linear.cu (one block linear in INT4 or cuBLAS; bf16_linear.cu: the `bf16` precision's), model_step.cu
+// (forward/backward/AdamW), model_api.cu (the remaining C ABI).
 #pragma once
 #include <stdint.h>
 

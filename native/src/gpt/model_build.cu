@@ -49,8 +49,8 @@ int4train_status check_config(const int4train_gpt_config* c) {
 //          keeps FP32 X in the INT4 precisions instead: the reference the GPU tests compare the recomputation
 //          against bit for bit, and a debugging aid.
 static KeptInput kept_input(int precision) {
-    if (precision == INT4TRAIN_PRECISION_FP32) return KeptInput::Fp32;
     if (precision == INT4TRAIN_PRECISION_BF16) return KeptInput::Bf16Copy;
+    if (!layer::is_int4(precision)) return KeptInput::Fp32;
     const char* keep = getenv("INT4TRAIN_GPT_KEEP_INPUTS");
     return keep != nullptr && strcmp(keep, "1") == 0 ? KeptInput::Fp32 : KeptInput::Remade;
 }
