@@ -6,9 +6,11 @@
  * a final LayerNorm, the output head tied to the token embedding, mean cross-entropy. The four linears of each
  * block (QKV, attention output, MLP up, MLP down) are the INT4 layer of int4train.h (int4train_hq_forward /
  * int4train_linear_backward: HQ forward §2.3, bit split + LSS backward §3.8, learned LSQ step sizes) or, as
- * baselines, cuBLAS GEMMs with BF16 operands / FP32 accumulation or in FP32. Attention matmuls and the head run
- * through cuBLAS (BF16 operands, FP32 accumulation; FP32 in the fp32 precision); norms, softmax, GELU, dropout,
- * embeddings, the loss and AdamW are small kernels of native/src/gpt/. Activations and parameters are FP32.
+ * baselines, cuBLAS GEMMs in FP32 or, in the bf16 precision, as PyTorch autocast runs them: BF16 copies of the input
+ * (kept for the backward), of the weights (made once per optimiser step) and of the output gradient as operands,
+ * FP32 accumulation and FP32 outputs. Attention matmuls and the head run through cuBLAS (BF16 operands, FP32
+ * accumulation; FP32 in the fp32 precision); norms, softmax, GELU, dropout, embeddings, the loss and AdamW are small
+ * kernels of native/src/gpt/. Parameters, gradients, AdamW moments and the other activations are FP32.
  *
  * Same rules as int4train.h: status codes, int4train_last_error(), h_* host pointers. Every call queues work on
  * the context's stream; the ones that return a host value (a loss, a norm, a copy) synchronise. A training step is
@@ -59,9 +61,10 @@ enum { INT4TRAIN_GPT_VALUE = 0, INT4TRAIN_GPT_GRAD = 1, INT4TRAIN_GPT_ADAM_M = 2
 typedef struct int4train_gpt_s* int4train_gpt;
 
 /* Allocates the model (parameters zero, LayerNorm gains one; set the initial values with int4train_gpt_tensor_set),
- * its gradients, AdamW moments and every activation buffer. The INT4 precisions keep no FP32 copy of the block
- * linears' inputs for the backward (it makes them again, bit-identical; docs/conventions.md "What the device GPT
- * keeps for the backward"); INT4TRAIN_GPT_KEEP_INPUTS=1 in the environment at creation keeps them (for testing). */
+ * its gradients, AdamW moments and every activation buffer. Of the block linears' inputs, fp32 keeps an FP32 copy
+ * for the backward, bf16 a BF16 copy (its GEMM operand), the INT4 precisions none (the backward makes them again,
+ * bit-identical; docs/conventions.md "What the device GPT keeps for the backward"); INT4TRAIN_GPT_KEEP_INPUTS=1 in
+ * the environment at creation makes the INT4 precisions keep FP32 copies (for testing). */
 INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const int4train_gpt_config* h_config,
                                                     int4train_gpt* h_out);
 /* Synchronises and frees. NULL is a no-op. */

@@ -1,6 +1,6 @@
 // block_linear.cu — one block linear of the GPT: the INT4 layer (HQ forward, bit split + LSS backward) through its
-// layer state (layer/layer_state.cuh: the one owner of the step count, G, the step initialisation and the key), or
-// cuBLAS in BF16/FP32 for the baselines.
+// layer state (layer/layer_state.cuh: the one owner of the step count, G, the step initialisation and the key),
+// the `bf16` precision as PyTorch autocast runs it (bf16_linear.cu), or cuBLAS FP32 GEMMs for `fp32`.
 #include "runtime/launch.cuh"
 #include "model.cuh"
 #include "device_util.cuh"
@@ -13,20 +13,23 @@ int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, floa
     if (g->int4)
         return layer::forward(L.state, x, g->P(L.w), g->P(L.b), g->P(L.sx), g->P(L.sw), n, g->training, y, L.x_packed,
                               L.w_packed);
+    if (g->bf16) return bf16_linear_forward(g, L, x, y, n);
     I4T_CUDA(nn::broadcast_rows(g->stream(), y, g->P(L.b), n, L.out));
-    I4T_GEMM(nn::gemm(g->blas, g->linear_compute, false, true, n, L.out, L.in, 1.0f, x, L.in, 0, g->P(L.w), L.in, 0,
+    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, false, true, n, L.out, L.in, 1.0f, x, L.in, 0, g->P(L.w), L.in, 0,
                       1.0f, y, L.out, 0));
     return INT4TRAIN_SUCCESS;
 }
 
-// dx (n × in) = ∂L/∂x (overwritten); the parameter gradients are accumulated.
+// dx (n × in) = ∂L/∂x (overwritten); the parameter gradients are accumulated. x: the FP32 input (unused by bf16,
+// whose backward reads the BF16 copy its forward kept).
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n) {
     if (g->int4)  // accumulate mode: the model's gradients may already hold a micro-batch's
         return layer::backward(L.state, dy, x, g->P(L.w), L.x_packed, L.w_packed, g->P(L.sx), g->P(L.sw), n, dx,
                                g->G(L.w), g->G(L.sx), g->G(L.sw), g->G(L.b), true, g->key_offset);
-    I4T_GEMM(nn::gemm(g->blas, g->linear_compute, false, false, n, L.in, L.out, 1.0f, dy, L.out, 0, g->P(L.w), L.in, 0,
+    if (g->bf16) return bf16_linear_backward(g, L, dy, dx, n);
+    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, false, false, n, L.in, L.out, 1.0f, dy, L.out, 0, g->P(L.w), L.in, 0,
                       0.0f, dx, L.in, 0));
-    I4T_GEMM(nn::gemm(g->blas, g->linear_compute, true, false, L.out, L.in, n, 1.0f, dy, L.out, 0, x, L.in, 0, 1.0f,
+    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, true, false, L.out, L.in, n, 1.0f, dy, L.out, 0, x, L.in, 0, 1.0f,
                       g->G(L.w), L.in, 0));
     I4T_CUDA(nn::column_sum_accumulate(g->stream(), g->G(L.b), dy, n, L.out, g->scratch));
     return INT4TRAIN_SUCCESS;

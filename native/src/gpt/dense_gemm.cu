@@ -1,4 +1,5 @@
-// dense_gemm.cu — row-major GEMMs on cuBLAS (the model's higher-precision matmuls: attention, head, baselines).
+// dense_gemm.cu — row-major GEMMs on cuBLAS (the model's higher-precision matmuls: attention, head, baselines;
+// the bf16 block linears' BF16-operand GEMMs).
 #include "nn.cuh"
 
 namespace i4t::nn {
@@ -6,16 +7,31 @@ namespace i4t::nn {
 // cuBLAS is column-major: a row-major R×S matrix is its column-major S×R transpose. So row-major
 // C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: call cuBLAS with the operands swapped, m ↔ n, and each
 // operand's own transpose flag (its stored buffer read column-major is already the transpose).
+// A and B of one data type (FP32 or BF16); C always FP32.
+static cublasStatus_t gemm_typed(cublasHandle_t h, cublasComputeType_t compute, cudaDataType_t ab, bool trans_a,
+                                 bool trans_b, int m, int n, int k, float alpha, const void* a, int lda,
+                                 long long stride_a, const void* b, int ldb, long long stride_b, float beta, float* c,
+                                 int ldc, long long stride_c, int batch) {
+    cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (batch == 1)
+        return cublasGemmEx(h, op_b, op_a, n, m, k, &alpha, b, ab, ldb, a, ab, lda, &beta, c, CUDA_R_32F, ldc, compute,
+                            CUBLAS_GEMM_DEFAULT);
+    return cublasGemmStridedBatchedEx(h, op_b, op_a, n, m, k, &alpha, b, ab, ldb, stride_b, a, ab, lda, stride_a,
+                                      &beta, c, CUDA_R_32F, ldc, stride_c, batch, compute, CUBLAS_GEMM_DEFAULT);
+}
+
 cublasStatus_t gemm(cublasHandle_t h, cublasComputeType_t compute, bool trans_a, bool trans_b, int m, int n, int k,
                     float alpha, const float* a, int lda, long long stride_a, const float* b, int ldb,
                     long long stride_b, float beta, float* c, int ldc, long long stride_c, int batch) {
-    cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    if (batch == 1)
-        return cublasGemmEx(h, op_b, op_a, n, m, k, &alpha, b, CUDA_R_32F, ldb, a, CUDA_R_32F, lda, &beta, c,
-                            CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT);
-    return cublasGemmStridedBatchedEx(h, op_b, op_a, n, m, k, &alpha, b, CUDA_R_32F, ldb, stride_b, a, CUDA_R_32F, lda,
-                                      stride_a, &beta, c, CUDA_R_32F, ldc, stride_c, batch, compute,
-                                      CUBLAS_GEMM_DEFAULT);
+    return gemm_typed(h, compute, CUDA_R_32F, trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b,
+                      beta, c, ldc, stride_c, batch);
+}
+
+cublasStatus_t gemm_bf16(cublasHandle_t h, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                         const __nv_bfloat16* a, int lda, const __nv_bfloat16* b, int ldb, float beta, float* c,
+                         int ldc) {
+    return gemm_typed(h, CUBLAS_COMPUTE_32F, CUDA_R_16BF, trans_a, trans_b, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta,
+                      c, ldc, 0, 1);
 }
 
 const char* cublas_status_text(cublasStatus_t st) {

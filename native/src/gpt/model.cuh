@@ -1,8 +1,8 @@
 // model.cuh — the device-resident GPT's internal state (include/int4train_gpt.h): the flat parameter layout
 // (Tensor), the block linears (Linear), the per-block activations (Block), the model (int4train_gpt_s), and the
 // internal functions its translation units share: model_build.cu (configuration check, layout, buffers),
-// block_linear.cu (one block linear in INT4 or cuBLAS), model_step.cu (forward/backward/AdamW), model_api.cu
-// (the remaining C ABI).
+// block_linear.cu (one block linear in INT4 or cuBLAS; bf16_linear.cu: the `bf16` precision's), model_step.cu
+// (forward/backward/AdamW), model_api.cu (the remaining C ABI).
 #pragma once
 #include <stdint.h>
 
@@ -39,6 +39,10 @@ struct Linear {
     int64_t w = -1, b = -1, sx = -1, sw = -1;  // offsets into the flat parameter / gradient buffers
     uint8_t* x_packed = nullptr;               // INT4 codes saved by the forward (N × in/2)
     uint8_t* w_packed = nullptr;               // (out × in/2)
+    // bf16 (bf16_linear.cu): the BF16 copy of X the forward casts and keeps for the backward (N × in), and this
+    // linear's rows of the model's BF16 weight copy (out × in)
+    __nv_bfloat16* x_bf16 = nullptr;
+    __nv_bfloat16* w_bf16 = nullptr;
     // The INT4 layer's state and policy (include/int4train_layer.h); its options are the config's linear options
     // with seed = host_key(config seed, layer, which), as the host model's Int4LinearOptions.Seed.
     int4train_layer_s state;
@@ -48,7 +52,7 @@ struct Block {
     int64_t ln1w, ln1b, ln2w, ln2b;
     Linear lin[4];  // qkv, proj, up, down
     // activations kept for the backward; the linears' inputs ln1, att_out, ln2, g all point at the model's one
-    // linear_in buffer when the precision does not keep them (model_build.cu keeps_linear_inputs, linear_inputs.cu)
+    // linear_in buffer when the precision does not keep them in FP32 (model_build.cu kept_input, linear_inputs.cu)
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *att_out, *x2, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
 };
 
@@ -66,6 +70,14 @@ struct StepScalars {
 };
 struct StepGraphs;  // step_graph.cu: the captured graphs, the loss log's host side
 
+// What a model keeps of its block linears' inputs X between forward and backward (decided in one place,
+// model_build.cu kept_input; docs/conventions.md "What the device GPT keeps for the backward").
+enum class KeptInput {
+    Fp32,      // every block keeps X in FP32 (ln1, att_out, ln2, g of its own)
+    Bf16Copy,  // every linear keeps the BF16 copy of X its GEMM read (Linear::x_bf16); FP32 X only in linear_in
+    Remade,    // nothing: the backward makes X again into linear_in (linear_inputs.cu remake_linear_input)
+};
+
 inline uint64_t host_key(int64_t a, int64_t b, int64_t c) {  // Hash.Key of the C# host model
     return nn::splitmix64(nn::splitmix64(nn::splitmix64((uint64_t)a) ^ (uint64_t)b) ^ (uint64_t)c);
 }
@@ -78,12 +90,17 @@ struct int4train_gpt_s {
     int4train_gpt_config cfg{};
     cublasHandle_t blas = nullptr;
     cublasComputeType_t hp = CUBLAS_COMPUTE_32F;      // attention + head
-    cublasComputeType_t linear_compute = CUBLAS_COMPUTE_32F;
     bool int4 = false;
-    // Whether every block keeps its linears' inputs X from the forward to the backward (model_build.cu
-    // keeps_linear_inputs); when not, the backward makes them again into linear_in (N × 4C, shared by all blocks).
-    bool keeps_linear_inputs = true;
+    bool bf16 = false;  // the block linears as PyTorch autocast runs them (bf16_linear.cu)
+    // What the blocks keep of their linears' inputs X (model_build.cu kept_input); unless Fp32, the forward makes
+    // each X in linear_in (N × 4C, shared by all blocks and inputs) right before its linear reads it.
+    i4t::gpt::KeptInput kept_input = i4t::gpt::KeptInput::Fp32;
     float* linear_in = nullptr;
+    // bf16: the BF16 copy of the block linears' weights, which are one contiguous range of the parameters
+    // [w_first, w_first + w_count) (model_build.cu checks it), refreshed on the device after every AdamW update and
+    // by int4train_gpt_tensor_set; and the BF16 cast of a linear's ∂L/∂y in its backward (N × 4C scratch)
+    __nv_bfloat16 *w_bf16 = nullptr, *dy_bf16 = nullptr;
+    int64_t w_first = 0, w_count = 0;
     std::vector<i4t::gpt::Tensor> tensors;
     std::vector<i4t::gpt::Block> blocks;
     int64_t wte = 0, wpe = 0, lnfw = 0, lnfb = 0;
@@ -179,6 +196,15 @@ int4train_status remake_linear_input(int4train_gpt g, int l, int which);
 // The INT4 precisions go through the layer policy (layer/layer_state.cuh).
 int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n);
+
+// bf16_linear.cu: the `bf16` precision's block linear, as PyTorch autocast runs nn.Linear: BF16 copies of X (kept
+// for the backward in L.x_bf16), of W and of ∂L/∂y as GEMM operands, FP32 accumulation, FP32 y, dx and gradients.
+// x of the backward is the BF16 copy the forward kept.
+int4train_status bf16_linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
+int4train_status bf16_linear_backward(int4train_gpt g, Linear& L, const float* dy, float* dx, int n);
+// The BF16 weight copy of the parameter elements [offset, offset + count) that are block linear weights (all of
+// them, or none: a no-op unless bf16): after AdamW (queue_adamw, inside a captured step) and a host write.
+int4train_status refresh_bf16_weights(int4train_gpt g, int64_t offset, int64_t count);
 
 }  // namespace gpt
 }  // namespace i4t

@@ -122,6 +122,8 @@ INT4TRAIN_API int4train_status int4train_gpt_tensor_set(int4train_gpt gpt, int i
     I4T_TRY(tensor_copy(gpt, index, which, numel, "int4train_gpt_tensor_set", &dev));
     I4T_NOTNULL(h_src);
     I4T_CUDA(cudaMemcpyAsync(dev, h_src, sizeof(float) * numel, cudaMemcpyHostToDevice, gpt->stream()));
+    // bf16: a block linear weight's BF16 copy follows the new value before any forward can read it
+    if (which == INT4TRAIN_GPT_VALUE) I4T_TRY(refresh_bf16_weights(gpt, gpt->tensors[index].offset, numel));
     I4T_CUDA(cudaStreamSynchronize(gpt->stream()));
     if (adam_steps >= 0) gpt->tensors[index].adam_steps = adam_steps;
     return INT4TRAIN_SUCCESS;

@@ -39,14 +39,41 @@ int4train_status check_config(const int4train_gpt_config* c) {
     return layer::check_options(&c->linear, c->width, true, "int4train_gpt_create");
 }
 
-// What a precision keeps between forward and backward (docs/conventions.md "What the device GPT keeps for the
-// backward"): the BF16/FP32 baselines keep every block linear's input X in FP32; the INT4 precisions keep the packed
-// codes and make X again in the backward from what the model keeps anyway (linear_inputs.cu). The environment
-// variable INT4TRAIN_GPT_KEEP_INPUTS=1, read when a model is created, keeps X in the INT4 precisions too: the
-// reference the GPU tests compare the recomputation against bit for bit, and a debugging aid.
-static bool keeps_linear_inputs(bool int4) {
+// What a precision keeps of the block linears' inputs X between forward and backward (docs/conventions.md "What the
+// device GPT keeps for the backward"):
+//   fp32   X in FP32 (as an FP32 PyTorch model keeps it);
+//   bf16   the BF16 copy of X its GEMM read (as PyTorch autocast's linear saves it): 2 bytes per element, and no FP32
+//          X beyond the shared buffer the forward makes each X in for its cast;
+//   int4   the packed codes (the layer's) and nothing else: the backward makes X again into the shared buffer
+//          (linear_inputs.cu). The environment variable INT4TRAIN_GPT_KEEP_INPUTS=1, read when a model is created,
+//          keeps FP32 X in the INT4 precisions instead: the reference the GPU tests compare the recomputation
+//          against bit for bit, and a debugging aid.
+static KeptInput kept_input(int precision) {
+    if (precision == INT4TRAIN_PRECISION_BF16) return KeptInput::Bf16Copy;
+    if (!layer::is_int4(precision)) return KeptInput::Fp32;
     const char* keep = getenv("INT4TRAIN_GPT_KEEP_INPUTS");
-    return !int4 || (keep != nullptr && strcmp(keep, "1") == 0);
+    return keep != nullptr && strcmp(keep, "1") == 0 ? KeptInput::Fp32 : KeptInput::Remade;
+}
+
+// bf16: the BF16 weight copy. The block linears' weights are one contiguous range of the parameters (the decayed
+// tensors are laid out first, in checkpoint order, and between wpe and ln_f only the linears' weights decay), so
+// one cast refreshes them all; each linear's copy is its rows of it, zero like the FP32 weights until set.
+static int4train_status alloc_bf16_weights(int4train_gpt g) {
+    g->w_first = g->blocks[0].lin[0].w;
+    int64_t next = g->w_first;
+    for (const Block& bk : g->blocks)
+        for (const Linear& ln : bk.lin) {
+            if (ln.w != next)
+                return fail(INT4TRAIN_ERROR_INTERNAL, "int4train_gpt_create: the block linears' weights are not one "
+                            "contiguous range (weight at %lld, expected %lld)", (long long)ln.w, (long long)next);
+            next += (int64_t)ln.out * ln.in;
+        }
+    g->w_count = next - g->w_first;
+    I4T_TRY(g->alloc(&g->w_bf16, g->w_count));
+    I4T_CUDA(cudaMemsetAsync(g->w_bf16, 0, sizeof(__nv_bfloat16) * g->w_count, g->stream()));  // BF16 +0 is 0 bits
+    for (Block& bk : g->blocks)
+        for (Linear& ln : bk.lin) ln.w_bf16 = g->w_bf16 + (ln.w - g->w_first);
+    return INT4TRAIN_SUCCESS;
 }
 
 int4train_status build(int4train_gpt g) {
@@ -54,9 +81,9 @@ int4train_status build(int4train_gpt g) {
     int C = c.width, V = c.vocab, T = c.context, L = c.layers;
     int64_t N = (int64_t)c.max_batch * T, BHTT = (int64_t)c.max_batch * c.heads * T * T;
     g->int4 = layer::is_int4(c.linear.precision);
-    g->keeps_linear_inputs = keeps_linear_inputs(g->int4);
+    g->bf16 = c.linear.precision == INT4TRAIN_PRECISION_BF16;
+    g->kept_input = kept_input(c.linear.precision);
     g->hp = c.linear.precision == INT4TRAIN_PRECISION_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
-    g->linear_compute = c.linear.precision == INT4TRAIN_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
 
     // Tensors in the checkpoint order (the C# host model's); physical layout: decayed weights, then the other
     // tensors, then the step sizes, so the norm and the AdamW groups are contiguous ranges.
@@ -132,7 +159,12 @@ int4train_status build(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->targets, N));
     g->res.resize(L + 1);
     for (int l = 0; l <= L; ++l) I4T_TRY(g->alloc(&g->res[l], N * C));
-    if (!g->keeps_linear_inputs) I4T_TRY(g->alloc(&g->linear_in, N * 4 * C));  // the widest input, GELU(h)
+    const bool own_inputs = g->kept_input == KeptInput::Fp32;
+    if (!own_inputs) I4T_TRY(g->alloc(&g->linear_in, N * 4 * C));  // the widest input, GELU(h)
+    if (g->bf16) {
+        I4T_TRY(alloc_bf16_weights(g));
+        I4T_TRY(g->alloc(&g->dy_bf16, N * 4 * C));  // the widest ∂L/∂y, up's
+    }
     for (int l = 0; l < L; ++l) {
         Block& bk = g->blocks[l];
         I4T_TRY(g->alloc(&bk.ln1_mean, N));
@@ -143,7 +175,7 @@ int4train_status build(int4train_gpt g) {
         I4T_TRY(g->alloc(&bk.ln2_mean, N));
         I4T_TRY(g->alloc(&bk.ln2_rstd, N));
         I4T_TRY(g->alloc(&bk.h, N * 4 * C));
-        if (g->keeps_linear_inputs) {
+        if (own_inputs) {
             I4T_TRY(g->alloc(&bk.ln1, N * C));
             I4T_TRY(g->alloc(&bk.att_out, N * C));
             I4T_TRY(g->alloc(&bk.ln2, N * C));
@@ -151,6 +183,8 @@ int4train_status build(int4train_gpt g) {
         } else {
             bk.ln1 = bk.att_out = bk.ln2 = bk.g = g->linear_in;
         }
+        if (g->kept_input == KeptInput::Bf16Copy)
+            for (auto& ln : bk.lin) I4T_TRY(g->alloc(&ln.x_bf16, N * ln.in));
         if (g->int4)
             for (auto& ln : bk.lin) {
                 I4T_TRY(g->alloc(&ln.x_packed, N * ln.in / 2));

@@ -3,6 +3,7 @@
 // Reductions that produce parameter gradients are two-stage with a fixed order (deterministic, no atomics).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 #include <stdint.h>
@@ -112,6 +113,10 @@ cudaError_t adamw(cudaStream_t s, float* theta, const float* g, float* m, float*
 cublasStatus_t gemm(cublasHandle_t h, cublasComputeType_t compute, bool trans_a, bool trans_b, int m, int n, int k,
                     float alpha, const float* a, int lda, long long stride_a, const float* b, int ldb,
                     long long stride_b, float beta, float* c, int ldc, long long stride_c, int batch = 1);
+// The same on BF16 operands A and B, FP32 accumulation (CUBLAS_COMPUTE_32F) and FP32 C: autocast's linear GEMM.
+cublasStatus_t gemm_bf16(cublasHandle_t h, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                         const __nv_bfloat16* a, int lda, const __nv_bfloat16* b, int ldb, float beta, float* c,
+                         int ldc);
 const char* cublas_status_text(cublasStatus_t st);
 
 }  // namespace i4t::nn

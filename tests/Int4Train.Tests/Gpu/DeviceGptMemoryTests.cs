@@ -57,13 +57,14 @@ public sealed partial class DeviceGptMemoryTests : GpuFixture
             "bytes saved: the dropped inputs less the shared buffer");
         Assert.That(recompute.DeviceMemoryBytes, Is.LessThan(keep.DeviceMemoryBytes), "DeviceMemoryBytes shows it");
 
-        // The BF16 baseline keeps its inputs whatever the switch says, and INT4 now holds less than it.
+        // The switch is the INT4 precisions': the BF16 baseline keeps its BF16 copies of X whatever it says, and INT4
+        // holds less than it (DeviceGptBf16Tests: what bf16 holds).
         var bf16 = c with { Precision = LinearPrecision.Bf16 };
         using var baseline = new DeviceGptModel(bf16, vocab, Cuda);
         using var baselineKeep = KeepingInputs(() => new DeviceGptModel(bf16, vocab, Cuda));
-        Assert.That(baseline.Native.AllocatedBytes, Is.EqualTo(baselineKeep.Native.AllocatedBytes), "BF16 keeps X either way");
+        Assert.That(baseline.Native.AllocatedBytes, Is.EqualTo(baselineKeep.Native.AllocatedBytes), "BF16 keeps its BF16 X either way");
         Assert.That(recompute.Native.AllocatedBytes, Is.LessThan(baseline.Native.AllocatedBytes),
-            "INT4 (packed codes, X made again) holds less than BF16 (FP32 X)");
+            "INT4 (packed codes, X made again) holds less than BF16 (BF16 X, BF16 weight copy)");
     }
 
     [TestCase("int4", false)]

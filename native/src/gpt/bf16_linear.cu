@@ -1,0 +1,82 @@
+// bf16_linear.cu — a block linear of the `bf16` precision, run as PyTorch autocast runs nn.Linear in BF16: the
+// GEMMs read BF16 copies of their operands (X, W, and ∂L/∂y in the backward), accumulate in FP32 and write FP32
+// (y, ∂L/∂x, the FP32 master weights' gradient); the residual stream, LayerNorm, softmax, attention and the head
+// stay as they are (model.cuh hp). What autocast's linear saves for its backward is the BF16 cast of X, and so is
+// what this one keeps (Linear::x_bf16, 2 bytes per element instead of FP32's 4; docs/conventions.md "What the device
+// GPT keeps for the backward"). The BF16 copy of W is made once per optimiser step, not once per GEMM: after every
+// AdamW update (queue_adamw, a kernel inside a captured step) and after a host write (int4train_gpt_tensor_set).
+//
+// Where autocast differs and this does not follow: autocast's linear returns BF16 y and computes ∂L/∂b from BF16
+// ∂L/∂y; here y, and the bias gradient from FP32 ∂L/∂y, stay FP32 as the model's FP32 residual stream adds them.
+#include <stdint.h>
+
+#include "runtime/launch.cuh"
+#include "model.cuh"
+#include "device_util.cuh"
+
+namespace i4t {
+namespace gpt {
+
+// Four BF16 values: the 8-byte store of one float4's cast.
+struct alignas(8) Bf16x4 {
+    __nv_bfloat162 lo, hi;
+};
+
+// dst[i] = BF16(src[i]), round to nearest even (torch's .to(torch.bfloat16)). vec (the caller checked src is 16-
+// and dst 8-byte aligned): each thread casts a float4 into one 8-byte store, memory-bound as a cast is; the last
+// count mod 4 elements, or all of them when not vec, one by one.
+__global__ void cast_to_bf16_kernel(__nv_bfloat16* __restrict__ dst, const float* __restrict__ src, int64_t count,
+                                    bool vec) {
+    const int64_t first = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+    const int64_t quads = vec ? count / 4 : 0;
+    for (int64_t q = first; q < quads; q += stride) {
+        const float4 v = reinterpret_cast<const float4*>(src)[q];
+        Bf16x4 out;
+        out.lo = __floats2bfloat162_rn(v.x, v.y);  // .x ← first argument: element order is kept
+        out.hi = __floats2bfloat162_rn(v.z, v.w);
+        reinterpret_cast<Bf16x4*>(dst)[q] = out;
+    }
+    for (int64_t e = 4 * quads + first; e < count; e += stride) dst[e] = __float2bfloat16_rn(src[e]);
+}
+
+static cudaError_t cast_to_bf16(cudaStream_t s, __nv_bfloat16* dst, const float* src, int64_t count) {
+    if (count <= 0) return cudaSuccess;
+    const bool vec = (reinterpret_cast<uintptr_t>(src) % 16 == 0) && (reinterpret_cast<uintptr_t>(dst) % 8 == 0);
+    cast_to_bf16_kernel<<<nn::grid_for(vec ? (count + 3) / 4 : count, 256), 256, 0, s>>>(dst, src, count, vec);
+    return cudaGetLastError();
+}
+
+int4train_status refresh_bf16_weights(int4train_gpt g, int64_t offset, int64_t count) {
+    if (!g->bf16) return INT4TRAIN_SUCCESS;
+    const int64_t lo = offset > g->w_first ? offset : g->w_first;
+    const int64_t hi_in = offset + count, hi_w = g->w_first + g->w_count, hi = hi_in < hi_w ? hi_in : hi_w;
+    if (hi <= lo) return INT4TRAIN_SUCCESS;  // no block linear weight among them
+    I4T_CUDA(cast_to_bf16(g->stream(), g->w_bf16 + (lo - g->w_first), g->P(lo), hi - lo));
+    return INT4TRAIN_SUCCESS;
+}
+
+// y (n × out) = X·Wᵀ + b with X, W rounded to BF16, FP32 accumulation; X's BF16 copy stays for the backward.
+int4train_status bf16_linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n) {
+    cudaStream_t s = g->stream();
+    I4T_CUDA(cast_to_bf16(s, L.x_bf16, x, (int64_t)n * L.in));
+    I4T_CUDA(nn::broadcast_rows(s, y, g->P(L.b), n, L.out));
+    I4T_GEMM(nn::gemm_bf16(g->blas, false, true, n, L.out, L.in, 1.0f, L.x_bf16, L.in, L.w_bf16, L.in, 1.0f, y,
+                           L.out));
+    return INT4TRAIN_SUCCESS;
+}
+
+// dx (n × in) = BF16(∂L/∂y)·BF16(W) (overwritten); ∂L/∂W += BF16(∂L/∂y)ᵀ·BF16(X) in FP32 (beta = 1: the model's
+// gradients may already hold a micro-batch's); ∂L/∂b += Σ rows of the FP32 ∂L/∂y.
+int4train_status bf16_linear_backward(int4train_gpt g, Linear& L, const float* dy, float* dx, int n) {
+    cudaStream_t s = g->stream();
+    I4T_CUDA(cast_to_bf16(s, g->dy_bf16, dy, (int64_t)n * L.out));
+    I4T_GEMM(nn::gemm_bf16(g->blas, false, false, n, L.in, L.out, 1.0f, g->dy_bf16, L.out, L.w_bf16, L.in, 0.0f, dx,
+                           L.in));
+    I4T_GEMM(nn::gemm_bf16(g->blas, true, false, L.out, L.in, n, 1.0f, g->dy_bf16, L.out, L.x_bf16, L.in, 1.0f,
+                           g->G(L.w), L.in));
+    I4T_CUDA(nn::column_sum_accumulate(s, g->G(L.b), dy, n, L.out, g->scratch));
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace gpt
+}  // namespace i4t
