@@ -8,12 +8,10 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/profile-logs}; mkdir -p "$OUT"
 SHAPES=${1:-15360x8704x10752}
-if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
-  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
-  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
-fi
+. perf/device_env.sh
+use_staged_dotnet
 if [ ! -f build/native/libint4train_bench.so ]; then
-  [ -f native/third_party/cutlass/include/cutlass/cutlass.h ] || { mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz; }
+  use_carried_cutlass
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > "$OUT/build.log" 2>&1 && cmake --build build -j "$(nproc)" >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 fi
 export INT4TRAIN_NATIVE_DIR=$PWD/build/native

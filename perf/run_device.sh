@@ -7,13 +7,9 @@ set -uo pipefail
 T0=$(date +%s)
 OUT=${OUT:-$PWD/bench-logs}; mkdir -p "$OUT"
 BUDGET=${BENCH_BUDGET_S:-560}
-if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
-  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
-  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
-fi
-if [ ! -f native/third_party/cutlass/include/cutlass/cutlass.h ] && [ -f .carry/cutlass.tar.xz ]; then
-  mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz
-fi
+. perf/device_env.sh
+use_staged_dotnet
+use_carried_cutlass
 { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv,noheader; nvcc --version | tail -1; } 2>&1 | tee "$OUT/env.txt"
 build() { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a "$@" && cmake --build build -j16; }
 if ! build > "$OUT/build.log" 2>&1; then

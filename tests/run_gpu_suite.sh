@@ -5,13 +5,9 @@
 # under compute-sanitizer memcheck and racecheck. Logs and a summary go to ${OUT:-./gpu-logs}.
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-logs}; mkdir -p "$OUT"
-if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
-  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
-  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
-fi
-if [ ! -f native/third_party/cutlass/include/cutlass/cutlass.h ] && [ -f .carry/cutlass.tar.xz ]; then
-  mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz
-fi
+. perf/device_env.sh
+use_staged_dotnet
+use_carried_cutlass
 { date -u +%FT%TZ; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nvcc --version | tail -1; dotnet --list-runtimes; } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 echo "== ./build.sh gpu-test =="

@@ -6,9 +6,8 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/device-logs}
 mkdir -p "$OUT"
-if [ ! -f native/third_party/cutlass/include/cutlass/cutlass.h ] && [ -f .carry/cutlass.tar.xz ]; then
-  mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz
-fi
+. perf/device_env.sh
+use_carried_cutlass
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; nvcc --version | tail -2; cmake --version | head -1; } 2>&1 | tee "$OUT/env.log"
 ARCH=${INT4TRAIN_ARCH:-90a}
 t0=$(date +%s)

@@ -10,10 +10,8 @@ set -uo pipefail
 OUT=${OUT:-$PWD/accuracy-runs}; mkdir -p "$OUT"
 DATA=${DATA:-$( [ -f .carry/linux-kernel-c.txt ] && echo .carry/linux-kernel-c.txt || echo ../shared/data/linux-kernel-c.txt )}
 PRECISIONS=${PRECISIONS:-"bf16 int4"}; SEEDS=${SEEDS:-"1337 1338"}; JOBS=${JOBS:-4}
-if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
-  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
-  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
-fi
+. perf/device_env.sh
+use_staged_dotnet
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native}
 CLI="dotnet stage/cli/Int4Train.Cli.dll"
 running=0

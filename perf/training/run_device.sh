@@ -12,13 +12,9 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/train-logs}; mkdir -p "$OUT"
 DATA=${DATA:-.carry/tinyshakespeare.txt}
-if ! command -v dotnet >/dev/null 2>&1 && [ -f stage/dotnet-runtime.tar.xz ]; then
-  mkdir -p /tmp/dotnet && tar -xJf stage/dotnet-runtime.tar.xz -C /tmp/dotnet
-  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
-fi
-if [ ! -f native/third_party/cutlass/include/cutlass/cutlass.h ] && [ -f .carry/cutlass.tar.xz ]; then
-  mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz
-fi
+. perf/device_env.sh
+use_staged_dotnet
+use_carried_cutlass
 if [ ! -f build/native/libint4train.so ] || [ -n "${REBUILD:-}" ]; then
   t0=$(date +%s)
   { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j "$(nproc)"; } > "$OUT/native-build.log" 2>&1 \
