@@ -81,7 +81,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
             return (int4train_status)int4train_hq_forward(ctx, L.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c, d, group,
                                                           0, y, XP[i], WP[i]);
         }, &st));
-        r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+        put(r, st);
         return INT4TRAIN_SUCCESS;
     }
 
@@ -141,7 +141,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
         set_text(r, "vs cuBLASLt FP32 GEMM on dequantized digits and codes: rel L2 %.3g (%.0f bits differ)", cm.rel, cm.diffbits);
         Stats st;
         I4T_TRY(time_runs(s, warmup, runs, sets, run, &st));
-        r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+        put(r, st);
         return INT4TRAIN_SUCCESS;
     }
 
@@ -172,7 +172,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
                  a.rel, b.rel, (double)hst[0], (double)hst[1]);
         Stats st;
         I4T_TRY(time_runs(s, warmup, runs, sets, run, &st));
-        r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+        put(r, st);
         return INT4TRAIN_SUCCESS;
     }
 
@@ -189,7 +189,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     I4T_TRY(time_runs(s, warmup, runs, sets, [&](int i) {
         return layer.run(lt, B.x[i], B.w[i], B.gy[i], Y16, GX16, GW16, s);
     }, &st));
-    r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+    put(r, st);
     set_text(r, "baseline (no check)");
     return INT4TRAIN_SUCCESS;
 }

@@ -27,10 +27,6 @@ namespace {
 // ∇X and ∇W 5.8 %); a wrong layout or scale is off by 100 % or more.
 constexpr double kTolE4m3 = 0.10, kTolE5m2 = 0.15;
 
-void put(int4train_bench_result* r, const Stats& st) {
-    r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
-}
-
 int4train_status need_fp8(int4train_context ctx, const char* op) {
     if (ctx->cc < 89) return fail(INT4TRAIN_ERROR_NOT_SUPPORTED, "bench: %s needs FP8 tensor cores (cc >= 8.9, have %d)", op, ctx->cc);
     return INT4TRAIN_SUCCESS;

@@ -115,7 +115,7 @@ int4train_status bench_gemm(int4train_context ctx, const char* op, int m, int n,
     }
     Stats st;
     I4T_TRY(time_runs(s, warmup, runs, sets, run, &st));
-    r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+    put(r, st);
     return INT4TRAIN_SUCCESS;
 }
 

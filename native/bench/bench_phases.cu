@@ -38,7 +38,7 @@ int4train_status bench_copy(int4train_context ctx, int m, int n, int warmup, int
     set_text(r, "copy of %.0f bytes: %.0f elements differ", sizeof(float) * (double)count, cm.diffbits);
     Stats st;
     I4T_TRY(time_runs(s, warmup, runs, 1, run, &st));
-    r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+    put(r, st);
     return INT4TRAIN_SUCCESS;
 }
 

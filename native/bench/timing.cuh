@@ -15,6 +15,10 @@ namespace bench {
 
 // ---- timing ----------------------------------------------------------------------------------------------------
 struct Stats { double median = 0, min = 0, p90 = 0, mean = 0; int runs = 0; };
+// The result fields of one timed operation.
+inline void put(int4train_bench_result* r, const Stats& st) {
+    r->median_ms = st.median; r->min_ms = st.min; r->p90_ms = st.p90; r->mean_ms = st.mean; r->runs = st.runs;
+}
 inline Stats summarize(std::vector<float> v) {
     Stats st;
     if (v.empty()) return st;
