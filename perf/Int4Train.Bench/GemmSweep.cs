@@ -24,7 +24,7 @@ internal static class GemmSweep
     public static unsafe int Run(string[] a)
     {
         string layers = Runner.Arg(a, "--layers", "T16384 h1024 up,T16384 h2048 up,T16384 h4096 up,T16384 h8192 down");
-        int runs = int.Parse(Runner.Arg(a, "--runs", "10"), CultureInfo.InvariantCulture);
+        int runs = Runner.ArgInt(a, "--runs", 10);
         string outDir = Runner.Arg(a, "--out", Path.Combine("perf", "results"));
         Native.EnsureLoaded();
         Native.Check(Native.ContextCreate(0, out IntPtr ctx), "int4train_context_create");

@@ -34,7 +34,7 @@ internal static class GptSpeed
     public static int Run(string[] args)
     {
         string Opt(string name, string fallback) => Runner.Arg(args, name, fallback);
-        int? OptInt(string name) => Opt(name, "") is { Length: > 0 } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
+        int? OptInt(string name) => Opt(name, "") is { Length: > 0 } v ? Runner.ParseInt(name, v) : null;
         string preset = Opt("--preset", "baby-gpt");
         var config = GptConfig.Preset(preset);
         config = config with
@@ -48,13 +48,13 @@ internal static class GptSpeed
         string[] precisions = Opt("--precisions", "bf16,fp32,int4,int4-lsq").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string dataPath = Opt("--data", "");
         string text = dataPath.Length > 0 ? File.ReadAllText(dataPath) : BuiltInText.Text;
-        int steps = int.Parse(Opt("--steps", "30")), warmup = Math.Max(1, int.Parse(Opt("--warmup", "10")));
-        int group = Math.Max(1, int.Parse(Opt("--group", "5")));
+        int steps = Runner.ArgInt(args, "--steps", 30), warmup = Math.Max(1, Runner.ArgInt(args, "--warmup", 10));
+        int group = Math.Max(1, Runner.ArgInt(args, "--group", 5));
         bool graphs = Opt("--graph", "on") switch
         {
             "on" => true,
             "off" => false,
-            var v => throw new ArgumentException($"--graph must be on or off, not '{v}'"),
+            var v => throw new BenchException($"--graph must be on or off, not '{v}'"),
         };
         string outDir = Opt("--out", "perf/results");
         var rows = new List<Row>();
@@ -107,7 +107,7 @@ internal static class GptSpeed
     {
         if (script.Length > 0)
         {
-            if (data.Length == 0) throw new ArgumentException("--torch-script needs --data (the script reads the text from a file).");
+            if (data.Length == 0) throw new BenchException("--torch-script needs --data (the script reads the text from a file).");
             var psi = new ProcessStartInfo("python3") { UseShellExecute = false };
             foreach (string a in new[]
                      {

@@ -90,6 +90,14 @@ internal static class Runner
         return i >= 0 && i + 1 < a.Length ? a[i + 1] : dflt;
     }
 
+    /// <summary>An integer option; a value that is not an integer is one clear error (BenchException), not a trace.</summary>
+    internal static int ArgInt(string[] a, string name, int dflt) =>
+        ParseInt(name, Arg(a, name, dflt.ToString(CultureInfo.InvariantCulture)));
+
+    internal static int ParseInt(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
+            ? v : throw new BenchException($"{name}: '{value}' is not an integer");
+
     /// <summary>A file-name form of a device name: "NVIDIA H200" -> "h200", "NVIDIA H100 80GB HBM3" -> "h100".</summary>
     internal static string GpuShortName(string device)
     {
@@ -106,9 +114,9 @@ internal static class Runner
         bool phases = !a.Contains("--no-phases");
         HashSet<string>? opsSet = SelectedOps(a);
         string outDir = Arg(a, "--out", Path.Combine("perf", "results"));
-        int runs = int.Parse(Arg(a, "--runs", quick ? "5" : "30"), CultureInfo.InvariantCulture);
-        int warmup = int.Parse(Arg(a, "--warmup", quick ? "1" : "5"), CultureInfo.InvariantCulture);
-        int sets = int.Parse(Arg(a, "--sets", "3"), CultureInfo.InvariantCulture);
+        int runs = ArgInt(a, "--runs", quick ? 5 : 30);
+        int warmup = ArgInt(a, "--warmup", quick ? 1 : 5);
+        int sets = ArgInt(a, "--sets", 3);
         const int group = 32;
         const ulong seed = 20260501;
 

@@ -42,6 +42,16 @@ public class BenchReportTests
     private static string F2(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
 
     [Test]
+    public void IntegerOptions_AreParsedOrRefusedInOneLine()
+    {
+        int runs = new Random(Environment.TickCount).Next(1, 1000);
+        Assert.That(Runner.ArgInt(["--runs", runs.ToString(CultureInfo.InvariantCulture)], "--runs", 10), Is.EqualTo(runs));
+        Assert.That(Runner.ArgInt(["--sets", "2"], "--runs", 10), Is.EqualTo(10), "absent: the default");
+        var e = Assert.Throws<BenchException>(() => Runner.ArgInt(["--runs", "ten"], "--runs", 10))!;
+        Assert.That(e.Message, Does.Contain("--runs").And.Contain("'ten'"));
+    }
+
+    [Test]
     public void Markdown_PutsTheBernoulliLayerBesideTheNonzeroOne()
     {
         int seed = Environment.TickCount;
