@@ -28,21 +28,21 @@ inline void mark_written_by_tma(const void* base, int64_t rows, size_t row_bytes
 #if defined(INT4TRAIN_HAS_NVTX_MEM)
     if (base == nullptr || rows <= 0 || row_bytes == 0) return;
     static nvtxDomainHandle_t domain = nvtxDomainCreateA("int4train");
-    std::vector<nvtxMemVirtualRangeDesc_t> ranges;
-    if (stride_bytes == row_bytes) {
-        ranges.push_back({row_bytes * (size_t)rows, base});  // contiguous: one range
-    } else {
-        ranges.resize((size_t)rows);
+    // Contiguous rows (every GEMM but a padded output): one range, nothing allocated on this per-launch path.
+    const nvtxMemVirtualRangeDesc_t whole{row_bytes * (size_t)rows, base};
+    std::vector<nvtxMemVirtualRangeDesc_t> strided;
+    if (stride_bytes != row_bytes) {
+        strided.resize((size_t)rows);
         for (int64_t r = 0; r < rows; ++r)
-            ranges[(size_t)r] = {row_bytes, static_cast<const char*>(base) + (size_t)r * stride_bytes};
+            strided[(size_t)r] = {row_bytes, static_cast<const char*>(base) + (size_t)r * stride_bytes};
     }
     nvtxMemMarkInitializedBatch_t batch{};
     batch.extCompatID = NVTX_EXT_COMPATID_MEM;
     batch.structSize = sizeof(batch);
     batch.regionType = NVTX_MEM_TYPE_VIRTUAL_ADDRESS;
-    batch.regionDescCount = ranges.size();
+    batch.regionDescCount = strided.empty() ? 1 : strided.size();
     batch.regionDescElementSize = sizeof(nvtxMemVirtualRangeDesc_t);
-    batch.regionDescElements = ranges.data();
+    batch.regionDescElements = strided.empty() ? &whole : strided.data();
     nvtxMemCudaMarkInitialized(domain, stream, 0, &batch);
 #else
     (void)base, (void)rows, (void)row_bytes, (void)stride_bytes, (void)stream;
