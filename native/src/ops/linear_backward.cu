@@ -151,15 +151,15 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     I4T_NOTNULL_IN(fn, d_grad_step_w);
     I4T_ALIGNED_IN(fn, d_grad_bias);
     if (n <= 0 || c <= 0 || d <= 0)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d), c (%d), d (%d) must be positive", n, c, d);
-    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: d (%d) must be even", d);
-    if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n (%d) too large", n);
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d), c (%d), d (%d) must be positive", fn, n, c, d);
+    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: d (%d) must be even", fn, d);
+    if (n > (1 << 29)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d) too large", fn, n);
     I4T_TRY(check_dim(fn, "c", c));
     I4T_TRY(check_dim(fn, "d", d));
-    I4T_TRY(check_group(d, group, "int4train_linear_backward"));
-    I4T_TRY(check_mode(mode, "int4train_linear_backward"));
+    I4T_TRY(check_group(d, group, fn));
+    I4T_TRY(check_mode(mode, fn));
     if (sampling != INT4TRAIN_SAMPLING_NONZERO && sampling != INT4TRAIN_SAMPLING_BERNOULLI)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: sampling %d is not 0 or 1", sampling);
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: sampling %d is not 0 or 1", fn, sampling);
 
     const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
     const int bias_parts = (int)ceil_div(n, kBiasRows);
