@@ -329,6 +329,19 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* 
 
 using namespace i4t;
 
+namespace {
+// The CanonicalSum workspace of an n-element reduction plus one double for its result (operators.cuh), carved from
+// the context's workspace; `ar` keeps it for the caller's call.
+int4train_status canon_workspace(int4train_context ctx, int64_t n, i4t::Arena* ar, double** ws) {
+    i4t::Plan p;
+    p.add<double>(i4t::canon_ws_count(n) + 1);
+    I4T_TRY(i4t::make_arena(ctx, p, ar));
+    *ws = ar->take<double>(i4t::canon_ws_count(n) + 1);
+    I4T_ARENA_CHECK(*ar);
+    return INT4TRAIN_SUCCESS;
+}
+}  // namespace
+
 extern "C" {
 
 INT4TRAIN_API int4train_status int4train_lsq_init_step(int4train_context ctx, const float* d_v, int64_t n,
@@ -337,12 +350,9 @@ INT4TRAIN_API int4train_status int4train_lsq_init_step(int4train_context ctx, co
     I4T_NOTNULL(d_v);
     I4T_NOTNULL(d_step);
     if (n <= 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_lsq_init_step: n (%lld) must be positive", (long long)n);
-    Plan p;
-    p.add<double>(canon_ws_count(n) + 1);
     Arena ar;
-    I4T_TRY(make_arena(ctx, p, &ar));
-    double* ws = ar.take<double>(canon_ws_count(n) + 1);
-    I4T_ARENA_CHECK(ar);
+    double* ws = nullptr;
+    I4T_TRY(canon_workspace(ctx, n, &ar, &ws));
     return lsq_init_step_impl(ctx, d_v, n, d_step, ws);
 }
 
@@ -382,12 +392,9 @@ INT4TRAIN_API int4train_status int4train_lsq_backward(int4train_context ctx, con
     I4T_NOTNULL(d_grad_step);
     if (n <= 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_lsq_backward: n (%lld) must be positive", (long long)n);
     I4T_TRY(check_mode(mode, "int4train_lsq_backward"));
-    Plan p;
-    p.add<double>(canon_ws_count(n) + 1);
     Arena ar;
-    I4T_TRY(make_arena(ctx, p, &ar));
-    double* ws = ar.take<double>(canon_ws_count(n) + 1);
-    I4T_ARENA_CHECK(ar);
+    double* ws = nullptr;
+    I4T_TRY(canon_workspace(ctx, n, &ar, &ws));
     return lsq_backward_impl(ctx, d_v, d_grad, n, d_step, mode, d_grad_v, d_grad_step, ws);
 }
 
