@@ -46,7 +46,7 @@ int4train_status bench_lt_fp8(int4train_context ctx, int m, int n, int k, int wa
     const int64_t mk = (int64_t)m * k, nk = (int64_t)n * k, mn = (int64_t)m * n;
     float* tmp = mem.get<float>(std::max(mk, nk));
     float* amax = mem.get<float>(2 * (int64_t)sets);
-    float* inv = mem.get<float>(2 * (int64_t)sets);  // per set: 1/s_A, 1/s_B
+    float* inv = mem.get<float>((int64_t)kScaleSlot * 2 * sets);  // per set: 1/s_A, 1/s_B, in scale_slot()s
     BENCH_MEM_CHECK(mem);
     I4T_CUDA(cudaMemsetAsync(amax, 0, sizeof(float) * 2 * sets, s));
     std::vector<__nv_bfloat16*> A16, B16;
@@ -61,8 +61,8 @@ int4train_status bench_lt_fp8(int4train_context ctx, int m, int n, int k, int wa
         I4T_TRY(gen_16bit(s, tmp, B16[i], n, k, seed + 31 * i + 3, 1, true));
         I4T_TRY(fp8_amax(s, ctx->sm_count, A16[i], mk, amax + 2 * i));
         I4T_TRY(fp8_amax(s, ctx->sm_count, B16[i], nk, amax + 2 * i + 1));
-        I4T_TRY(fp8_cast_transpose(s, A16[i], m, k, __NV_E4M3, amax + 2 * i, A8[i], nullptr, inv + 2 * i));
-        I4T_TRY(fp8_cast_transpose(s, B16[i], n, k, __NV_E4M3, amax + 2 * i + 1, B8[i], nullptr, inv + 2 * i + 1));
+        I4T_TRY(fp8_cast_transpose(s, A16[i], m, k, __NV_E4M3, amax + 2 * i, A8[i], nullptr, scale_slot(inv, 2 * i)));
+        I4T_TRY(fp8_cast_transpose(s, B16[i], n, k, __NV_E4M3, amax + 2 * i + 1, B8[i], nullptr, scale_slot(inv, 2 * i + 1)));
     }
     __nv_bfloat16* D = mem.get<__nv_bfloat16>(mn);
     __nv_bfloat16* Dref = mem.get<__nv_bfloat16>(mn);
@@ -71,8 +71,8 @@ int4train_status bench_lt_fp8(int4train_context ctx, int m, int n, int k, int wa
     double* acc = mem.get<double>(8);
     BENCH_MEM_CHECK(mem);
     LtFp8Gemm g;
-    I4T_TRY(g.init(lt.h, CUDA_R_8F_E4M3, CUDA_R_8F_E4M3, CUDA_R_16BF, false, m, n, k, inv, inv + 1));
-    auto run = [&](int i) { return g.run(lt, A8[i], B8[i], D, inv + 2 * i, inv + 2 * i + 1, s); };
+    I4T_TRY(g.init(lt.h, CUDA_R_8F_E4M3, CUDA_R_8F_E4M3, CUDA_R_16BF, false, m, n, k, scale_slot(inv, 0), scale_slot(inv, 1)));
+    auto run = [&](int i) { return g.run(lt, A8[i], B8[i], D, scale_slot(inv, 2 * i), scale_slot(inv, 2 * i + 1), s); };
     // check: against cuBLASLt BF16 on the unquantized BF16 operands of set 0
     LtGemm ref;
     I4T_TRY(ref.init(lt.h, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F, false, true, m, n, k));
@@ -93,22 +93,23 @@ int4train_status bench_lt_fp8(int4train_context ctx, int m, int n, int k, int wa
 
 // ---- linear_fp8 ---------------------------------------------------------------------------------------------------
 struct Fp8Linear {
-    // amax[0..2] and inv[0..2]: X, W, ∇Y (inv = 1/scale, the GEMMs' dequantization factors)
-    float *amax, *inv;
+    // amax[0..2] and the scale slots sx, sw, sg: X, W, ∇Y (1/scale, the GEMMs' dequantization factors)
+    float *amax, *sx, *sw, *sg;
     uint8_t *x8, *x8t, *w8, *w8t, *g8, *g8t;
     LtFp8Gemm fwd, grad_x, grad_w;
 
     int4train_status init(const Lt& lt, DevMem& mem, int n, int c, int d) {
         const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, cd = (int64_t)c * d;
         amax = mem.get<float>(3);
-        inv = mem.get<float>(3);
+        float* inv = mem.get<float>(3 * kScaleSlot);
+        sx = scale_slot(inv, 0), sw = scale_slot(inv, 1), sg = scale_slot(inv, 2);
         x8 = mem.get<uint8_t>(nd); x8t = mem.get<uint8_t>(nd);
         w8 = mem.get<uint8_t>(cd); w8t = mem.get<uint8_t>(cd);
         g8 = mem.get<uint8_t>(nc); g8t = mem.get<uint8_t>(nc);
         BENCH_MEM_CHECK(mem);
-        I4T_TRY(fwd.init(lt.h, CUDA_R_8F_E4M3, CUDA_R_8F_E4M3, CUDA_R_16BF, true, n, c, d, inv, inv + 1));
-        I4T_TRY(grad_x.init(lt.h, CUDA_R_8F_E5M2, CUDA_R_8F_E4M3, CUDA_R_16BF, false, n, d, c, inv + 2, inv + 1));
-        return grad_w.init(lt.h, CUDA_R_8F_E5M2, CUDA_R_8F_E4M3, CUDA_R_16BF, false, c, d, n, inv + 2, inv);
+        I4T_TRY(fwd.init(lt.h, CUDA_R_8F_E4M3, CUDA_R_8F_E4M3, CUDA_R_16BF, true, n, c, d, sx, sw));
+        I4T_TRY(grad_x.init(lt.h, CUDA_R_8F_E5M2, CUDA_R_8F_E4M3, CUDA_R_16BF, false, n, d, c, sg, sw));
+        return grad_w.init(lt.h, CUDA_R_8F_E5M2, CUDA_R_8F_E4M3, CUDA_R_16BF, false, c, d, n, sg, sx);
     }
     // The timed run: forward + backward from the BF16 inputs, every amax and cast included (see the top of the file).
     int4train_status run(int4train_context ctx, const Lt& lt, int n, int c, int d, const __nv_bfloat16* x,
@@ -119,13 +120,13 @@ struct Fp8Linear {
         I4T_CUDA(cudaMemsetAsync(amax, 0, 3 * sizeof(float), s));
         I4T_TRY(fp8_amax(s, sms, x, (int64_t)n * d, amax));
         I4T_TRY(fp8_amax(s, sms, w, (int64_t)c * d, amax + 1));
-        I4T_TRY(fp8_cast_transpose(s, x, n, d, __NV_E4M3, amax, x8, x8t, inv));
-        I4T_TRY(fp8_cast_transpose(s, w, c, d, __NV_E4M3, amax + 1, w8, w8t, inv + 1));
-        I4T_TRY(fwd.run(lt, x8, w8, y, inv, inv + 1, s));
+        I4T_TRY(fp8_cast_transpose(s, x, n, d, __NV_E4M3, amax, x8, x8t, sx));
+        I4T_TRY(fp8_cast_transpose(s, w, c, d, __NV_E4M3, amax + 1, w8, w8t, sw));
+        I4T_TRY(fwd.run(lt, x8, w8, y, sx, sw, s));
         I4T_TRY(fp8_amax(s, sms, gy, (int64_t)n * c, amax + 2));
-        I4T_TRY(fp8_cast_transpose(s, gy, n, c, __NV_E5M2, amax + 2, g8, g8t, inv + 2));
-        I4T_TRY(grad_x.run(lt, g8, w8t, gx, inv + 2, inv + 1, s));
-        return grad_w.run(lt, g8t, x8t, gw, inv + 2, inv, s);
+        I4T_TRY(fp8_cast_transpose(s, gy, n, c, __NV_E5M2, amax + 2, g8, g8t, sg));
+        I4T_TRY(grad_x.run(lt, g8, w8t, gx, sg, sw, s));
+        return grad_w.run(lt, g8t, x8t, gw, sg, sx, s);
     }
 };
 

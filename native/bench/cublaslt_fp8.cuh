@@ -16,6 +16,13 @@
 namespace i4t {
 namespace bench {
 
+// Each per-tensor scale the GEMM reads gets its own 256-byte slot (float index kScaleSlot · i): cuBLASLt checked the
+// scale pointers at cublasLtMatmul time, not in the heuristic, and refused scales packed 4 bytes apart with
+// NOT_SUPPORTED for every candidate algorithm (H200, CUDA 13, 2026-12-01); the FP8 rules ask 16-byte alignment of
+// what the kernels read.
+constexpr int kScaleSlot = 64;
+inline float* scale_slot(float* base, int i) { return base + (int64_t)kScaleSlot * i; }
+
 struct LtFp8Gemm {
     LtGemm g;
     // a_type, b_type: CUDA_R_8F_E4M3 or CUDA_R_8F_E5M2. fast_accum: CUBLASLT_MATMUL_DESC_FAST_ACCUM (no periodic
