@@ -1,4 +1,5 @@
-// tool_marks.cuh — tells compute-sanitizer's initcheck which memory a TMA store has written.
+// tool_marks.cuh — tells compute-sanitizer's initcheck which memory a TMA store has written (the SM90 GEMMs here,
+// cuBLAS's tensor-core GEMMs in the device GPT: gpt/dense_gemm.cu).
 //
 // The SM90 GEMMs write their outputs with TMA bulk stores, which initcheck (CUDA 13) does not track: every later read
 // of a GEMM output, by a kernel or a cudaMemcpy, is reported as uninitialized although the values are bit-exact

@@ -1,4 +1,5 @@
 using Int4Train.Interop;
+using Int4Train.Tests.Reference;
 using NUnit.Framework;
 
 namespace Int4Train.Tests.Gpu;
@@ -32,7 +33,8 @@ public sealed class NativeErrorTests : GpuFixture
     {
         // A float pointer one byte off its 4-byte alignment: refused before any launch (native/README.md
         // "Entry-point contract"), named with the function and the parameter.
-        using var x = Cuda.Allocate<float>(1, 8);
+        // Written before the valid call reads it (compute-sanitizer initcheck flagged the allocated-only buffer).
+        using var x = Cuda.Upload<float>(TestData.WithOutliers(new Random(35), 1, 8), 1, 8);
         var status = NativeMethods.int4train_hadamard(Cuda.Handle, x.Pointer + 1, x.Pointer, 1, 8, 8);
         Assert.That(status, Is.EqualTo(Status.InvalidArgument));
         Assert.That(NativeStatus.LastError(), Does.Contain("int4train_hadamard").And.Contain("d_x").And.Contain("misaligned"));
