@@ -100,6 +100,33 @@ public class Int4OptionsCliTests
     }
 
     [Test]
+    public void ACheckpointWrittenBeforeModeAndGroupWereOptions_ReadsThemFromItsLinearOptions()
+    {
+        string run = Path.Combine(_dir, "old");
+        Assert.That(CliRunner.Run(CliRunner.FastTrain(run, 1, 1, "--mode", "paper", "--group", "8")).Code, Is.Zero);
+        string ckpt = Path.Combine(run, "checkpoint.bin");
+        byte[] bytes = File.ReadAllBytes(ckpt);
+        string json;
+        long rest;
+        using (var r = new BinaryReader(new MemoryStream(bytes)))
+        {
+            r.ReadBytes(8); // magic
+            json = r.ReadString();
+            rest = r.BaseStream.Position;
+        }
+        var config = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        Assert.That(config.Remove("Mode") && config.Remove("GroupSize"), "the new top-level views are written");
+        using (var w = new BinaryWriter(File.Create(ckpt)))
+        {
+            w.Write(bytes, 0, 8);
+            w.Write(config.ToJsonString());
+            w.Write(bytes, (int)rest, bytes.Length - (int)rest);
+        }
+        var read = Checkpoint.ReadHeader(ckpt).Config;
+        Assert.That((read.Mode, read.GroupSize), Is.EqualTo((QuantMode.Paper, (int?)8)));
+    }
+
+    [Test]
     public void Continuing_KeepsEveryInt4OptionOfTheCheckpoint()
     {
         var (o, c) = Parser();
