@@ -19,6 +19,9 @@
 #   ./accuracy-runs). CLI: the int4train command (default the staged one, `dotnet stage/cli/Int4Train.Cli.dll`, which
 #   needs stage/ from ./build.sh stage-gpu and build/native from perf/training/run_device.sh).
 #   DRY_RUN=1 prints each train command line instead of running it (and skips compare and the summary).
+#   MPS=1 (opt-in, untested here) starts an NVIDIA MPS daemon for the job (pipes and logs under OUT/mps), so the runs'
+#   kernels share the GPU at once instead of time-slicing between processes; stopped when the job ends; without
+#   nvidia-cuda-mps-control, or if it does not start, the job runs without it.
 set -uo pipefail
 OUT=${OUT:-$PWD/accuracy-runs}; mkdir -p "$OUT"
 DATA=${DATA:-$( [ -f .carry/linux-kernel-c.txt ] && echo .carry/linux-kernel-c.txt || echo ../shared/data/linux-kernel-c.txt )}
@@ -50,6 +53,18 @@ for entry in "${entries[@]}"; do
 done
 if [ "${#NAMES[@]}" -eq 0 ]; then echo "run_accuracy.sh: no variants (VARIANTS='$VARIANTS')" >&2; exit 2; fi
 echo "variants: ${NAMES[*]}; seeds: $SEEDS; steps ${STEPS:-5000}, eval every ${EVAL_EVERY:-250}; $JOBS at once; into $OUT"
+
+if [ "${MPS:-0}" = 1 ] && [ "${DRY_RUN:-0}" != 1 ]; then
+  export CUDA_MPS_PIPE_DIRECTORY="$OUT/mps/pipe" CUDA_MPS_LOG_DIRECTORY="$OUT/mps/log"
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if command -v nvidia-cuda-mps-control >/dev/null 2>&1 && nvidia-cuda-mps-control -d; then
+    trap 'echo quit | nvidia-cuda-mps-control' EXIT
+    echo "MPS daemon started (pipes in $CUDA_MPS_PIPE_DIRECTORY)"
+  else
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    echo "MPS=1: no MPS daemon (nvidia-cuda-mps-control missing or failed); the runs time-slice the GPU"
+  fi
+fi
 
 running=0
 for seed in $SEEDS; do
