@@ -12,9 +12,10 @@ internal static class CliOptions
     public static Option<int> Int(string name, string description, int min, int max = int.MaxValue, int? fallback = null) =>
         WithDefault(new Option<int>(name) { Description = description, HelpName = "N", CustomParser = r => ParseInt(r, name, min, max) }, fallback);
 
-    /// <summary>An optional integer in [min, max]: null when absent (the default comes from elsewhere, e.g. the preset).</summary>
-    public static Option<int?> OptionalInt(string name, string description, int min, int max = int.MaxValue) =>
-        new(name) { Description = description, HelpName = "N", CustomParser = r => ParseInt(r, name, min, max) };
+    /// <summary>An optional integer in [min, max]: null when absent (the default comes from elsewhere, e.g. the preset).
+    /// <paramref name="rule"/>, checked on a value in range, returns the message of a value it refuses (else null).</summary>
+    public static Option<int?> OptionalInt(string name, string description, int min, int max = int.MaxValue, Func<int, string?>? rule = null) =>
+        new(name) { Description = description, HelpName = "N", CustomParser = r => ParseInt(r, name, min, max, rule) };
 
     /// <summary>One of a fixed set of words.</summary>
     public static Option<string> Choice(string name, string description, IReadOnlyList<string> choices, string? fallback = null)
@@ -22,6 +23,14 @@ internal static class CliOptions
         var o = new Option<string>(name) { Description = description, HelpName = string.Join("|", choices) };
         o.AcceptOnlyFromAmong([.. choices]);
         return WithDefault(o, fallback);
+    }
+
+    /// <summary>One of a fixed set of words, or null when absent (the default comes from elsewhere, e.g. the preset).</summary>
+    public static Option<string?> OptionalChoice(string name, string description, params string[] choices)
+    {
+        var o = new Option<string?>(name) { Description = description, HelpName = string.Join("|", choices) };
+        o.AcceptOnlyFromAmong(choices);
+        return o;
     }
 
     /// <summary>A free text or path value.</summary>
@@ -50,7 +59,7 @@ internal static class CliOptions
         return o;
     }
 
-    private static int ParseInt(ArgumentResult r, string name, int min, int max)
+    private static int ParseInt(ArgumentResult r, string name, int min, int max, Func<int, string?>? rule = null)
     {
         string text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
         string range = max == int.MaxValue ? $"at least {min}" : $"in [{min}, {max}]";
@@ -60,6 +69,7 @@ internal static class CliOptions
             return 0;
         }
         if (v < min || v > max) r.AddError($"{name} must be {range}, got {text}.");
+        else if (rule?.Invoke((int)v) is string refused) r.AddError(refused);
         return (int)Math.Clamp(v, int.MinValue, int.MaxValue);
     }
 }

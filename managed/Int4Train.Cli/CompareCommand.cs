@@ -89,7 +89,11 @@ internal static class CompareCommand
     {
         var dirs = CliOptions.List(from);
         if (dirs.Length == 0) throw new ArgumentException("compare --from needs a comma-separated list of run folders.");
-        return dirs.Select(d => LossCurve.Read(d)).ToList();
+        var runs = dirs.Select(d => LossCurve.Read(d)).ToList();
+        // a run is known by its folder's name in the table, the plot and compare.json: two alike would be one row twice
+        if (runs.GroupBy(r => r.Label).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"--from: {twice.Count()} run folders are named '{twice.Key}'; a run is labelled by its folder's name, so name them apart (e.g. by variant).");
+        return runs;
     }
 
     private static List<LossCurve> Train(ParseResult p, Options o, string outDir, bool interactive, ILogger log)

@@ -1,19 +1,23 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Int4Train.Training;
 
 namespace Int4Train.Cli;
 
-/// <summary>The Markdown table of a comparison: per run (precision) the steps, the best validation loss and its
+/// <summary>The Markdown table of a comparison: per run (labelled by its folder: a precision, or a variant such as
+/// int4-paper) the steps, the best validation loss and its
 /// step, its ratio to the reference run's (bf16 when present, else the first), the final train loss and the mean
 /// tokens/s.</summary>
 internal static class CompareReport
 {
-    /// <summary>The run the ratios are relative to: the one labelled bf16, else the first.</summary>
+    /// <summary>The run the ratios are relative to: the one labelled bf16, else the first whose checkpoint says bf16,
+    /// else the first.</summary>
     public static LossCurve Reference(IReadOnlyList<LossCurve> runs) =>
-        runs.FirstOrDefault(r => r.Label == "bf16") ?? runs[0];
+        runs.FirstOrDefault(r => r.Label == "bf16") ?? runs.FirstOrDefault(r => r.Config?.Precision == LinearPrecision.Bf16) ?? runs[0];
 
-    /// <summary>The machine-readable summary (compare.json): per run its label (precision), steps, best validation
+    /// <summary>The machine-readable summary (compare.json): per run its label (the folder's name), its precision and
+    /// block-linear options (from the run's checkpoint; null when unknown), steps, best validation
     /// loss and its step, the ratio of that loss to the reference run's (bf16 when present), the final train loss, the
     /// mean tokens/s and the seed (from the run's checkpoint; null when unknown).</summary>
     public static string Json(IReadOnlyList<LossCurve> runs, string? title = null)
@@ -28,7 +32,9 @@ internal static class CompareReport
             reference = reference.Label,
             runs = runs.Select(r => new
             {
-                precision = r.Label,
+                label = r.Label,
+                precision = r.Config is { } c ? GptConfig.PrecisionName(c.Precision) : null,
+                linears = r.Config?.LinearDescription,
                 steps = r.Steps,
                 best_val_loss = r.BestValidation?.Loss,
                 best_val_step = r.BestValidation?.Step,
@@ -58,7 +64,7 @@ internal static class CompareReport
             ? string.Create(inv, $"Every run trained {steps[0]} steps. Best validation loss is the lowest over the run's evaluations; the ratio is to the {reference.Label} run's.")
             : string.Create(inv, $"**The runs trained different numbers of steps ({string.Join(", ", runs.Select(r => $"{r.Label} {r.Steps}"))})**; the ratio is to the {reference.Label} run's best validation loss."));
         sb.AppendLine();
-        sb.AppendLine(inv, $"| precision | steps | best val loss | at step | ratio to {reference.Label} | final train loss | mean tokens/s |");
+        sb.AppendLine(inv, $"| run | steps | best val loss | at step | ratio to {reference.Label} | final train loss | mean tokens/s |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in runs)
         {

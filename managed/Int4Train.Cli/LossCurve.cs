@@ -6,13 +6,17 @@ namespace Int4Train.Cli;
 /// that repeated steps keeps the last row of each step.</summary>
 internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows)
 {
-    /// <summary>The run's seed, from the checkpoint beside loss.csv (null when there is none or it cannot be read).</summary>
-    public int? Seed { get; init; }
+    /// <summary>The run's configuration, from the checkpoint beside loss.csv (null when there is none or it cannot be read).</summary>
+    public Training.GptConfig? Config { get; init; }
+
+    /// <summary>The run's seed (null when its configuration is unknown).</summary>
+    public int? Seed => Config?.Seed;
 
     /// <summary>One step.</summary>
     public readonly record struct Row(long Step, double TrainLoss, double? ValidationLoss, double TokensPerSecond);
 
-    /// <summary>Reads <c>loss.csv</c> of a run folder (or a CSV file itself); the label defaults to the folder's name.</summary>
+    /// <summary>Reads <c>loss.csv</c> of a run folder (or a CSV file itself); the label defaults to the folder's name
+    /// (so runs of one precision in folders named by their variant, e.g. int4-paper and int4-g128, keep apart).</summary>
     public static LossCurve Read(string path, string? label = null)
     {
         bool isFile = File.Exists(path) || path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
@@ -43,15 +47,15 @@ internal sealed record LossCurve(string Label, IReadOnlyList<LossCurve.Row> Rows
             }
         }
         if (byStep.Count == 0) throw new InvalidDataException($"{csv}: no steps.");
-        return new LossCurve(label, byStep.Values.ToArray()) { Seed = SeedBeside(csv) };
+        return new LossCurve(label, byStep.Values.ToArray()) { Config = ConfigBeside(csv) };
     }
 
-    private static int? SeedBeside(string csv)
+    private static Training.GptConfig? ConfigBeside(string csv)
     {
         string ckpt = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(csv))!, Training.RunFolder.CheckpointFile);
         try
         {
-            return File.Exists(ckpt) ? Training.Checkpoint.ReadHeader(ckpt).Config.Seed : null;
+            return File.Exists(ckpt) ? Training.Checkpoint.ReadHeader(ckpt).Config : null;
         }
         catch (InvalidDataException)
         {

@@ -26,7 +26,9 @@ internal sealed class RunOptions
     public Option<int?> MicroBatch { get; } = CliOptions.OptionalInt("--micro-batch", "Sequences per forward+backward pass: a step runs batch/N passes with their gradients accumulated, as one batch (N divides the batch; default: the whole batch in one pass)", 1);
     public Option<int?> ColdStart { get; } = CliOptions.OptionalInt("--cold-start", "INT4 from scratch (App. A.4): step sizes reset to 2·mean|X|/√7 for the first N steps, then learned (presets: tiny 10, small 50, baby-gpt 100)", 0);
     public Option<int?> ReinitStep { get; } = CliOptions.OptionalInt("--reinit-step", "One re-search of the Hadamard block size and re-initialisation of the step sizes at step N; -1: off (presets: baby-gpt 125, others off)", -1);
-    public Option<string?> Sampling { get; } = SamplingOption();
+    public Option<string?> Sampling { get; } = CliOptions.OptionalChoice("--sampling", "LSS row selection of the INT4 backward: the released code's exact nonzero rows (default) or the paper's Bernoulli sampling", "nonzero", "bernoulli");
+    public Option<string?> Mode { get; } = CliOptions.OptionalChoice("--mode", "Constants of the INT4 layers: the released code's (codes [-8, 7], bit-split digits ±6; default) or the paper's ([-7, 7], ±7)", "code", "paper");
+    public Option<int?> Group { get; } = GroupOption();
     public Option<bool> Plain { get; } = CliOptions.Flag("--plain", "Plain log lines instead of the live progress bar (automatic when the output is redirected)");
     public Option<bool> Overwrite { get; } = CliOptions.Flag("--overwrite", "Replace the run already in the output folder (without it a folder holding a run is refused)");
 
@@ -39,10 +41,10 @@ internal sealed class RunOptions
 
     /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
     /// given with --resume they must agree with it).</summary>
-    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling];
+    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, Plain, Overwrite];
 
     /// <summary>Whether --graph asks for CUDA graphs.</summary>
     public bool CudaGraphs(ParseResult p) => p.GetValue(Graph) != "off";
@@ -64,8 +66,8 @@ internal sealed class RunOptions
         var config = !p.Given(Preset) ? checkpoint : GptConfig.Preset(p.GetValue(Preset)!) with
         {
             Seed = checkpoint.Seed, Layers = checkpoint.Layers, Heads = checkpoint.Heads, Width = checkpoint.Width,
-            BatchSize = checkpoint.BatchSize, MicroBatch = checkpoint.MicroBatch, Context = checkpoint.Context, ColdStartSteps = checkpoint.ColdStartSteps,
-            ReinitializeAtStep = checkpoint.ReinitializeAtStep, Sampling = checkpoint.Sampling, Precision = checkpoint.Precision,
+            BatchSize = checkpoint.BatchSize, MicroBatch = checkpoint.MicroBatch, Context = checkpoint.Context,
+            Linear = checkpoint.Linear, // precision and every INT4 option (mode, sampling, G, cold start, re-initialisation)
         };
         return Override(p, config);
     }
@@ -82,13 +84,14 @@ internal sealed class RunOptions
         if (p.GetValue(ColdStart) is int cold) config = config with { ColdStartSteps = cold };
         if (p.GetValue(ReinitStep) is int reinit) config = config with { ReinitializeAtStep = reinit };
         if (p.GetValue(Sampling) is string s) config = config with { Sampling = s == "bernoulli" ? SamplingMode.Bernoulli : SamplingMode.Nonzero };
+        if (p.GetValue(Mode) is string m) config = config with { Mode = m == "paper" ? QuantMode.Paper : QuantMode.Code };
+        if (p.GetValue(Group) is int g) config = config with { GroupSize = g == 0 ? null : g };
         return config;
     }
 
-    private static Option<string?> SamplingOption()
-    {
-        var o = CliOptions.Text("--sampling", "LSS row selection of the INT4 backward: the released code's exact nonzero rows (default) or the paper's Bernoulli sampling", "nonzero|bernoulli");
-        o.AcceptOnlyFromAmong("nonzero", "bernoulli");
-        return o;
-    }
+    // 0 or a power of two up to 1024 (native and reference check_group); whether G divides the width (C and 4C are the
+    // block linears' input widths) is the configuration's check, which knows the width.
+    private static Option<int?> GroupOption() =>
+        CliOptions.OptionalInt("--group", "Hadamard block size G of the INT4 layers: a power of two up to 1024 dividing the width (baby-gpt's 384: at most 128); 0: searched on the first batch and at --reinit-step (default)", 0, 1024,
+            rule: g => g != 0 && (g & (g - 1)) != 0 ? $"--group must be 0 (searched) or a power of two up to 1024, got {g}." : null);
 }

@@ -85,6 +85,6 @@ internal static class TrainCommand
     }
 
     private static string Describe(GptConfig c) =>
-        $"{GptConfig.PrecisionName(c.Precision)}, {c.Layers} layers × {c.Width}, {c.Heads} heads, context {c.Context}, batch {c.BatchSize} " +
+        $"{c.LinearDescription}, {c.Layers} layers × {c.Width}, {c.Heads} heads, context {c.Context}, batch {c.BatchSize} " +
         $"({c.PassesPerStep} × {c.PassBatch} a pass), seed {c.Seed}";
 }

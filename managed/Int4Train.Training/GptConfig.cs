@@ -17,6 +17,14 @@ public sealed record GptConfig
     public int Context { get; init; } = 32;
     /// <summary>Sequences per step B.</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>The block linears' precision by its CLI name and, for the INT4 precisions, the options that shape it
+    /// (mode, LSS sampling, Hadamard block size, cold start, re-initialisation step), for logs and messages.</summary>
+    [JsonIgnore]
+    public string LinearDescription => !Precision.IsInt4() ? PrecisionName(Precision) :
+        $"{PrecisionName(Precision)} ({Mode.ToString().ToLowerInvariant()} mode, {Sampling.ToString().ToLowerInvariant()} LSS, " +
+        $"G {(GroupSize is int g ? g.ToString(System.Globalization.CultureInfo.InvariantCulture) : "searched")}, cold start {ColdStartSteps}, " +
+        $"re-init {(ReinitializeAtStep < 0 ? "off" : "at " + ReinitializeAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture))})";
+
     /// <summary>Sequences per forward+backward pass M (gradient accumulation): a step of <see cref="BatchSize"/>
     /// sequences runs as B/M passes whose gradients add up to those of one batch of B (M must divide B); 0: the whole
     /// batch in one pass (checkpoints written before this setting existed read as 0).</summary>
@@ -57,6 +65,12 @@ public sealed record GptConfig
     /// <summary>LSS row selection of the INT4 backward: the released code's exact nonzero rows or the paper's Bernoulli
     /// sampling (docs/method.md §10 row 6; a view of <see cref="Linear"/>).</summary>
     public SamplingMode Sampling { get => Linear.Sampling; init => Linear = Linear with { Sampling = value }; }
+    /// <summary>Constants of the INT4 layers: the released code's (codes [−8, 7], bit-split digits ±6) or the paper's
+    /// ([−7, 7], ±7) (docs/method.md §10 rows 1 and 5; a view of <see cref="Linear"/>).</summary>
+    public QuantMode Mode { get => Linear.Mode; init => Linear = Linear with { Mode = value }; }
+    /// <summary>A fixed Hadamard block size G of every INT4 block linear, or null: searched on the first batch and at
+    /// the re-initialisation (docs/method.md §2.2; a view of <see cref="Linear"/>).</summary>
+    public int? GroupSize { get => Linear.GroupSize; init => Linear = Linear with { GroupSize = value }; }
     /// <summary>Seed of initialisation, batches, dropout and the INT4 layers' randomness.</summary>
     public int Seed { get; init; } = 1337;
 
@@ -178,6 +192,7 @@ public sealed record GptConfig
         Fits("re-initialisation step × passes a step (in layer forwards)", Math.Max(0, ReinitializeAtStep), PassesPerStep);
         if (!Enum.IsDefined(Precision)) throw new ArgumentException($"Unknown precision {(int)Precision}.");
         if (!Enum.IsDefined(Sampling)) throw new ArgumentException($"Unknown sampling mode {(int)Sampling}.");
+        if (!Enum.IsDefined(Mode)) throw new ArgumentException($"Unknown quantization mode {(int)Mode}.");
         // checked products: the largest arrays of a step (the MLP's 4C activations, the attention scores B·H·T·T)
         Fits("batch × context × 4·width (the MLP activations of a pass)", PassBatch, Context, 4, Width);
         Fits("batch × heads × context × context (the attention scores of a pass)", PassBatch, Heads, Context, Context);

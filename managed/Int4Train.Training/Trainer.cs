@@ -206,7 +206,7 @@ public sealed class Trainer : IDisposable
         }
         _log.LogInformation("model: {Description}", Model.Description);
         _log.LogInformation("GPT: {Layers} layers, {Heads} heads, {Width} wide, context {Context}, batch {Batch} ({Passes} × {Micro} a pass), vocab {Vocab}, {Params:N0} parameters; block linears {Precision}",
-            Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Config.PassesPerStep, Config.PassBatch, Model.VocabSize, Model.ParameterCount, GptConfig.PrecisionName(Config.Precision));
+            Config.Layers, Config.Heads, Config.Width, Config.Context, Config.BatchSize, Config.PassesPerStep, Config.PassBatch, Model.VocabSize, Model.ParameterCount, Config.LinearDescription);
         var records = new List<TrainRecord>();
         var clock = Stopwatch.StartNew();
         var session = Stopwatch.StartNew();

@@ -36,7 +36,7 @@ public class CompareReportTests
         string md = CompareReport.Markdown([int4, bf16]);
         TestContext.Out.WriteLine(md);
         Assert.That(md, Does.Contain("Every run trained 6 steps"));
-        Assert.That(md, Does.Contain("| precision | steps | best val loss | at step | ratio to bf16 | final train loss | mean tokens/s |"));
+        Assert.That(md, Does.Contain("| run | steps | best val loss | at step | ratio to bf16 | final train loss | mean tokens/s |"));
         Assert.That(md, Does.Contain("| int4 | 6 | 2.5000 | 4 | 1.0417× | 2.1000 | 110 |"));
         Assert.That(md, Does.Contain("| bf16 | 6 | 2.4000 | 4 | 1.0000× | 2.0000 | 320 |"));
     }
@@ -94,7 +94,8 @@ public class CompareReportTests
         Assert.That(doc.RootElement.GetProperty("reference").GetString(), Is.EqualTo("bf16"));
         Assert.That(doc.RootElement.GetProperty("title").GetString(), Is.EqualTo("t"));
         var int4 = doc.RootElement.GetProperty("runs")[0];
-        Assert.That(int4.GetProperty("precision").GetString(), Is.EqualTo("int4"));
+        Assert.That(int4.GetProperty("label").GetString(), Is.EqualTo("int4"));
+        Assert.That(int4.GetProperty("precision").ValueKind, Is.EqualTo(JsonValueKind.Null), "no checkpoint: the precision is unknown");
         Assert.That(int4.GetProperty("steps").GetInt64(), Is.EqualTo(4));
         Assert.That(int4.GetProperty("best_val_loss").GetDouble(), Is.EqualTo(2.5));
         Assert.That(int4.GetProperty("best_val_step").GetInt64(), Is.EqualTo(4));
@@ -133,5 +134,41 @@ public class CompareReportTests
         Assert.That(more.Code, Is.Zero, more.Err);
         Assert.That(File.ReadAllLines(Path.Combine(outDir, "fp32", "loss.csv")).Skip(1).Select(l => l.Split(',')[0]),
             Is.EqualTo(new[] { "1", "2", "3", "4" }), "continued from step 2, no repeated rows");
+    }
+
+    [Test]
+    public void CompareFrom_LabelsRunsByFolder_SoVariantsOfOnePrecisionKeepApart_AndTheReferenceIsTheBf16Checkpoint()
+    {
+        string Train(string name, string precision, params string[] more)
+        {
+            string d = Path.Combine(_dir, name);
+            var r = CliRunner.Run(["train", "--precision", precision, "--device", "cpu", "--steps", "2", "--eval-every", "2", "--batch", "2", "--context", "8",
+                "--seed", "5", "--plain", "--out", d, .. more]);
+            Assert.That(r.Code, Is.Zero, r.Err);
+            return d;
+        }
+        string reference = Train("baseline", "bf16"), plain = Train("fp32", "fp32"), paper = Train("fp32-paper", "fp32", "--mode", "paper", "--group", "8");
+        string outDir = Path.Combine(_dir, "out");
+        var cmp = CliRunner.Run("compare", "--from", $"{plain},{paper},{reference}", "--out", outDir, "--plain");
+        Assert.That(cmp.Code, Is.Zero, cmp.Err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "compare.json")));
+        var runs = doc.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.That(runs.Select(r => r.GetProperty("label").GetString()), Is.EqualTo(new[] { "fp32", "fp32-paper", "baseline" }));
+        Assert.That(runs.Select(r => r.GetProperty("precision").GetString()), Is.EqualTo(new[] { "fp32", "fp32", "bf16" }), "from each run's checkpoint");
+        Assert.That(doc.RootElement.GetProperty("reference").GetString(), Is.EqualTo("baseline"), "no run is labelled bf16: the one whose checkpoint is bf16");
+        Assert.That(runs[2].GetProperty("ratio_to_reference").GetDouble(), Is.EqualTo(1.0));
+        Assert.That(runs.Select(r => r.GetProperty("seed").GetInt32()), Is.All.EqualTo(5));
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "compare.md")), Does.Contain("| fp32-paper | 2 |").And.Contain("ratio to baseline"));
+    }
+
+    [Test]
+    public void CompareFrom_TwoFoldersOfOneName_IsOneClearError()
+    {
+        string a = Run(Path.Combine("seed1", "int4"), "2,3.0,2.90,0.001,100");
+        string b = Run(Path.Combine("seed2", "int4"), "2,3.1,2.95,0.001,100");
+        var (code, _, err) = CliRunner.Run("compare", "--from", $"{a},{b}", "--out", Path.Combine(_dir, "out"), "--plain");
+        Assert.That((code, err.Trim()), Is.EqualTo((CliApp.RunError,
+            "int4train compare: --from: 2 run folders are named 'int4'; a run is labelled by its folder's name, so name them apart (e.g. by variant).")));
+        Assert.That(Directory.Exists(Path.Combine(_dir, "out")), Is.False, "nothing written");
     }
 }

@@ -1,0 +1,156 @@
+using System.CommandLine;
+using Int4Train.Cli;
+using Int4Train.Training;
+using NUnit.Framework;
+
+namespace Int4Train.Tests.Training;
+
+/// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper) and --group (the Hadamard block size G)
+/// reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
+/// them (given options must agree with the checkpoint's).</summary>
+[TestFixture]
+public class Int4OptionsCliTests
+{
+    private static Int4Backend Backend => TrainingFixture.Backend;
+    private string _dir = "";
+
+    [SetUp]
+    public void SetUp() => _dir = CliRunner.TempDir("int4opts");
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private static (RunOptions Options, Command Command) Parser()
+    {
+        var o = new RunOptions(new RunOptions.Defaults());
+        var c = new Command("x");
+        o.AddTo(c);
+        return (o, c);
+    }
+
+    [Test]
+    public void ModeAndGroup_ReachTheConfiguration_AndDefaultToThePresets()
+    {
+        var (o, c) = Parser();
+        var p = c.Parse(["--preset", "baby-gpt", "--mode", "paper", "--group", "64", "--sampling", "bernoulli"]);
+        Assert.That(p.Errors, Is.Empty);
+        var config = o.Config(p);
+        Assert.That((config.Mode, config.GroupSize, config.Sampling), Is.EqualTo((QuantMode.Paper, (int?)64, SamplingMode.Bernoulli)));
+        Assert.That(config.Linear, Is.EqualTo(GptConfig.BabyGpt.Linear with { Mode = QuantMode.Paper, GroupSize = 64, Sampling = SamplingMode.Bernoulli }),
+            "views of the one Linear options record, the rest the preset's");
+        config.Validate();
+        var plain = o.Config(c.Parse(["--preset", "baby-gpt"]));
+        Assert.That((plain.Mode, plain.GroupSize), Is.EqualTo((QuantMode.Code, (int?)null)), "default: the released code's constants, G searched");
+        Assert.That(o.Config(c.Parse(["--preset", "baby-gpt", "--group", "0"])).GroupSize, Is.Null, "0: searched");
+        Assert.That(o.Config(c.Parse(["--mode", "code"])).Mode, Is.EqualTo(QuantMode.Code));
+        Assert.That(config.LinearDescription, Is.EqualTo("int4 (paper mode, bernoulli LSS, G 64, cold start 100, re-init at 125)"));
+        Assert.That(plain.LinearDescription, Does.Contain("code mode").And.Contain("G searched"));
+        Assert.That((plain with { Precision = LinearPrecision.Bf16, Mode = QuantMode.Paper }).LinearDescription, Is.EqualTo("bf16"));
+    }
+
+    [TestCase(new[] { "train", "--mode", "exact" }, "int4train train: Argument 'exact' not recognized.")]
+    [TestCase(new[] { "train", "--group", "48" }, "int4train train: --group must be 0 (searched) or a power of two up to 1024, got 48.")]
+    [TestCase(new[] { "train", "--group", "2048" }, "int4train train: --group must be in [0, 1024], got 2048.")]
+    [TestCase(new[] { "train", "--group", "-4" }, "int4train train: --group must be in [0, 1024], got -4.")]
+    [TestCase(new[] { "compare", "--group", "x" }, "int4train compare: --group expects an integer, got 'x'.")]
+    [TestCase(new[] { "compare", "--from", "a,b", "--mode", "paper" }, "int4train compare: --from builds the report from existing runs: --mode")]
+    public void BadModeOrGroup_IsOneLineWithAUsageHint(string[] args, string message)
+    {
+        var (code, _, err) = CliRunner.Run(args);
+        Assert.That(code, Is.EqualTo(CliApp.UsageError));
+        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(2));
+        Assert.That(err, Does.StartWith(message));
+    }
+
+    [Test]
+    public void AGroupThatDoesNotDivideTheWidth_IsOneLine_AndWritesNothing()
+    {
+        string run = Path.Combine(_dir, "g64");
+        var (code, output, err) = CliRunner.Run(CliRunner.FastTrain(run, 1, 1, "--group", "64")); // tiny: width 32
+        Assert.That((code, err.Trim()), Is.EqualTo((CliApp.RunError, "int4train train: Hadamard block size 64 does not divide the row length 32.")));
+        Assert.That(output + err, Does.Not.Contain("   at "));
+        Assert.That(Directory.Exists(run), Is.False);
+    }
+
+    [Test]
+    public void ModeAndGroup_AreSavedInTheCheckpoint_AndAResumeKeepsThemOrRefusesOthers()
+    {
+        string run = Path.Combine(_dir, "paper");
+        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--mode", "paper", "--group", "16"));
+        Assert.That(first.Code, Is.Zero, first.Err);
+        string ckpt = Path.Combine(run, "checkpoint.bin");
+        var saved = Checkpoint.ReadHeader(ckpt).Config;
+        Assert.That((saved.Mode, saved.GroupSize), Is.EqualTo((QuantMode.Paper, (int?)16)));
+
+        string[] Resume(int steps, params string[] more) => ["train", "--resume", ckpt, "--steps", $"{steps}", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
+        foreach (var (given, name) in new[] { (new[] { "--mode", "code" }, "--mode"), (["--group", "8"], "--group"), (["--group", "0"], "--group") })
+        {
+            var r = CliRunner.Run(Resume(4, given));
+            Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", given));
+            Assert.That(r.Err, Does.Contain(name).And.Contain("disagree"), string.Join(" ", given));
+        }
+        // a given --preset brings its optimiser settings but not its INT4 options (the old code reset the mode and G
+        // to the preset's here, so an agreeing resume was refused)
+        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--mode", "paper", "--group", "16", "--precision", "fp32", "--batch", "2", "--context", "8"));
+        Assert.That(agreeing.Code, Is.Zero, agreeing.Err);
+        var presetOnly = CliRunner.Run(Resume(6, "--preset", "tiny"));
+        Assert.That(presetOnly.Code, Is.Zero, presetOnly.Err);
+        Assert.That(Checkpoint.ReadHeader(ckpt).Config, Is.EqualTo(saved));
+        Assert.That(Checkpoint.ReadHeader(ckpt).Step, Is.EqualTo(6));
+    }
+
+    [Test]
+    public void ACheckpointWrittenBeforeModeAndGroupWereOptions_ReadsThemFromItsLinearOptions()
+    {
+        string run = Path.Combine(_dir, "old");
+        Assert.That(CliRunner.Run(CliRunner.FastTrain(run, 1, 1, "--mode", "paper", "--group", "8")).Code, Is.Zero);
+        string ckpt = Path.Combine(run, "checkpoint.bin");
+        byte[] bytes = File.ReadAllBytes(ckpt);
+        string json;
+        long rest;
+        using (var r = new BinaryReader(new MemoryStream(bytes)))
+        {
+            r.ReadBytes(8); // magic
+            json = r.ReadString();
+            rest = r.BaseStream.Position;
+        }
+        var config = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        Assert.That(config.Remove("Mode") && config.Remove("GroupSize"), "the new top-level views are written");
+        using (var w = new BinaryWriter(File.Create(ckpt)))
+        {
+            w.Write(bytes, 0, 8);
+            w.Write(config.ToJsonString());
+            w.Write(bytes, (int)rest, bytes.Length - (int)rest);
+        }
+        var read = Checkpoint.ReadHeader(ckpt).Config;
+        Assert.That((read.Mode, read.GroupSize), Is.EqualTo((QuantMode.Paper, (int?)8)));
+    }
+
+    [Test]
+    public void Continuing_KeepsEveryInt4OptionOfTheCheckpoint()
+    {
+        var (o, c) = Parser();
+        var checkpoint = GptConfig.Tiny with { Mode = QuantMode.Paper, GroupSize = 8, Sampling = SamplingMode.Bernoulli, ColdStartSteps = 3, ReinitializeAtStep = 9, Seed = 77 };
+        Assert.That(o.Continuing(c.Parse(["--preset", "small"]), checkpoint).Linear, Is.EqualTo(checkpoint.Linear));
+        Assert.That(o.Continuing(c.Parse(["--preset", "small"]), checkpoint).LearningRate, Is.EqualTo(GptConfig.Small.LearningRate), "the preset's optimiser settings");
+        Assert.That(o.Continuing(c.Parse(["--group", "4"]), checkpoint).GroupSize, Is.EqualTo(4), "a given option overrides (and then disagrees)");
+    }
+
+    [Test]
+    public void AFixedGroup_IsEveryInt4LayersBlockSize_InPaperMode()
+    {
+        var config = GptConfig.Tiny with
+        {
+            Layers = 1, Width = 16, Context = 8, BatchSize = 4, EvalBatches = 1, ColdStartSteps = 1, ReinitializeAtStep = 2,
+            Precision = LinearPrecision.Int4HqLss, Mode = QuantMode.Paper, GroupSize = 4,
+        };
+        using var trainer = Trainer.Create(config, BuiltInText.Text, Backend);
+        string dir = Path.Combine(_dir, "run");
+        var records = trainer.Run(3, evalEvery: 3, dir); // past the re-initialisation, which searches only a searched G
+        Assert.That(records.All(r => double.IsFinite(r.TrainLoss)));
+        Assert.That(trainer.Model.LayerProgress.Select(p => p.GroupSize), Is.All.EqualTo(4));
+        var (header, progress, _) = Checkpoint.ReadAll(Path.Combine(dir, "checkpoint.bin"));
+        Assert.That(header.Config, Is.EqualTo(config));
+        Assert.That(progress.Select(p => (p.StepCount, p.GroupSize)), Is.All.EqualTo((3, (int?)4)));
+    }
+}
