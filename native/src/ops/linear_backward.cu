@@ -176,7 +176,9 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     // Nonzero sampling on the SM90 path: steps 1–3 as one split pass and two scaled GEMMs (lss_folded.cu),
     // bit-identical to the general path below.
     const bool folded = sampling == INT4TRAIN_SAMPLING_NONZERO && lss_folded_available(ctx, d, d_grad_x, d_grad_w);
-    const bool compact = sampling == INT4TRAIN_SAMPLING_BERNOULLI;
+    // Bernoulli sampling runs its GEMMs over the compacted kept rows (same bits; the generic kernels keep the plain
+    // masked GEMMs over every row, the self-test's oracle for it)
+    const bool compact = sampling == INT4TRAIN_SAMPLING_BERNOULLI && !ctx->generic_kernels;
     Plan p;
     if (folded) {
         p.add<float>(3);
@@ -230,11 +232,10 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
                         : lss_grad_weight_impl(ctx, ar, b.high, b.low, d_x_packed, scales, d_step_x, b.keep_w,
                                                b.prob_w, n, c, d, grad_wh));
         phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
-        // (without compaction the sampling is Nonzero: every kept row has p = 1, one folded GEMM of N rows)
         I4T_TRY(compact ? lss_grad_input_compact_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x,
                                                       b.prob_x, k, n, c, d, d_grad_x)
                         : lss_grad_input_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x,
-                                              b.prob_x, n, c, d, d_grad_x, true));
+                                              b.prob_x, n, c, d, d_grad_x, sampling == INT4TRAIN_SAMPLING_NONZERO));
         phase_done(ctx, "LSS dX (pack+GEMM+dequant)");
     }
     // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
