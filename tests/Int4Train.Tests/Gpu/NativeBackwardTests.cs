@@ -191,6 +191,69 @@ public sealed class NativeBackwardTests : GpuFixture
         Assert.That(agsw.Download()[0], Is.EqualTo(oldS[1] + dgsw.Download()[0]), "accumulate: ∇s_W");
     }
 
+    /// <summary>The Bernoulli layer on gradients with many zero rows, whose native GEMMs run over the compacted kept
+    /// rows only (native/src/ops/lss_compact.cu): the same function as the reference — the tokens whose ∇X row is
+    /// exactly zero (nothing kept by the ∇X selection) are the same set bit for bit, the gradients within
+    /// tolerance.</summary>
+    [Test]
+    public void LinearBackward_Bernoulli_ManyZeroRows_MatchesTheReference(
+        [Values("every other row", "70% random rows", "one row", "all rows")] string zeros, [Values] QuantMode mode)
+    {
+        int n = zeros == "one row" ? 1 : 129, c = 72, d = 128, g = 16;
+        var rng = new Random(zeros.Length * 7 + (int)mode);
+        var x = TestData.WithOutliers(rng, n, d);
+        var w = TestData.Matrix(rng, c, d);
+        var gy = Gradient(n, c, 9 + zeros.Length);
+        for (int i = 0; i < n; i++)
+        {
+            bool zero = zeros switch
+            {
+                "every other row" => i % 2 == 1,
+                "70% random rows" => rng.NextDouble() < 0.7,
+                "all rows" => true,
+                _ => false,
+            };
+            if (zero) Array.Clear(gy, i * c, c);
+        }
+        var layer = new Int4LinearReference(Ref);
+        var hadamard = new HadamardTransform(Ref);
+        var lsq = new LsqQuantizer(Ref);
+        float sx = lsq.InitStep(hadamard.Apply(x, n, d, g)) * 0.7f, sw = lsq.InitStep(hadamard.Apply(w, c, d, g)) * 0.7f;
+        var fwd = layer.Forward(x, w, n, c, d, g, sx, sw, mode);
+        var expected = layer.Backward(gy, x, w, fwd, SamplingMode.Bernoulli, seed: 77);
+
+        using var dx = Cuda.Upload<float>(x, n, d);
+        using var dw = Cuda.Upload<float>(w, c, d);
+        using var dgy = Cuda.Upload<float>(gy, n, c);
+        using var dxp = Cuda.Upload<byte>(fwd.PackedX, n, d / 2);
+        using var dwp = Cuda.Upload<byte>(fwd.PackedW, c, d / 2);
+        using var dsx = Cuda.Upload<float>(new[] { sx }, 1, 1);
+        using var dsw = Cuda.Upload<float>(new[] { sw }, 1, 1);
+        using var dgx = Cuda.Allocate<float>(n, d);
+        using var dgw = Cuda.Allocate<float>(c, d);
+        using var dgsx = Cuda.Allocate<float>(1, 1);
+        using var dgsw = Cuda.Allocate<float>(1, 1);
+        using var dgb = Cuda.Allocate<float>(1, c);
+        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, SamplingMode.Bernoulli, 77, dgx, dgw, dgsx, dgsw, dgb);
+        float[] gx = dgx.Download(), gw = dgw.Download();
+
+        static int[] ZeroRows(float[] m, int rows, int cols) =>
+            Enumerable.Range(0, rows).Where(i => Enumerable.Range(0, cols).All(j => m[i * cols + j] == 0f)).ToArray();
+        int[] zeroRows = ZeroRows(expected.GradX, n, d);
+        Assert.That(ZeroRows(gx, n, d), Is.EqualTo(zeroRows), "tokens whose ∇X row is exactly zero");
+        if (zeros == "all rows")
+        {
+            Assert.That(gx.All(v => v == 0f) && gw.All(v => v == 0f), "an all-zero ∇Y keeps nothing: ∇X = ∇W = 0 exactly");
+            Assert.That(expected.GradX.All(v => v == 0f) && expected.GradW.All(v => v == 0f), "reference: ∇X = ∇W = 0");
+            return;
+        }
+        if (n > 1) Assert.That(zeroRows.Length, Is.LessThan(n), "some token is kept");
+        AssertClose(gx, expected.GradX, "∇X");
+        AssertClose(gw, expected.GradW, "∇W");
+        Assert.That(dgsx.Download()[0], Is.EqualTo(expected.GradStepX).Within(1e-4 * Math.Abs(expected.GradStepX) + 1e-9), "∇s_X");
+        Assert.That(dgsw.Download()[0], Is.EqualTo(expected.GradStepW).Within(1e-4 * Math.Abs(expected.GradStepW) + 1e-9), "∇s_W");
+    }
+
     /// <summary>Relative Frobenius error ≤ 1e−5 and every entry within 1e−4 of the largest magnitude.</summary>
     internal static void AssertClose(float[] actual, float[] expected, string what)
     {
