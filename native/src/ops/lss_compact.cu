@@ -25,7 +25,8 @@ namespace i4t {
 
 namespace {
 
-constexpr int kCompactThreads = 256, kCompactItems = 8;  // 2048 flags per block-wide scan
+// 8192 flags per block-wide scan: a 16k-token layer's lists take 2, 2 and 4 scans (the pass is latency-bound)
+constexpr int kCompactThreads = 1024, kCompactItems = 8;
 using CompactScan = cub::BlockScan<int, kCompactThreads>;
 
 // Stable compaction of the indices i in [0, m) with flag(i) into list (count of them returned to every thread);
