@@ -147,15 +147,20 @@ void lss_grad_weight_compact_plan(int4train_context ctx, Plan& p, int n, int c, 
 }
 
 namespace {
-// The ∇W operands of lss_grad_weight_plan (A: C × K folded digits, B: D × K X codes, K ≤ kp tokens).
-struct GradWeightBuffers {
+// The operands of one LSS GEMM: A (rows × kp), B (dp × kp), the INT32 product G, the GEMM workspace; kp = the padded
+// reduction length (∇W: tokens, ∇X: C).
+struct LssGemmBuffers {
     int kp, dp;
     size_t gws;
     int8_t *a, *b;
     int32_t* g;
+    char* ws;
+};
+// The ∇W buffers of lss_grad_weight_plan (A: C × K folded digits, B: D × K X codes, K ≤ kp tokens), and the FP32
+// product's per-row weights.
+struct GradWeightBuffers : LssGemmBuffers {
     float* w;
     int32_t* count;
-    char* ws;
 };
 GradWeightBuffers take_grad_weight(int4train_context ctx, Arena& ar, int n, int c, int d) {
     GradWeightBuffers B;
@@ -309,21 +314,14 @@ void lss_grad_input_compact_plan(int4train_context ctx, Plan& p, int n, int c, i
 }
 
 namespace {
-// The ∇X operands of lss_grad_input_plan (A: up to 2N stacked rows × cp, B: Ŵ transposed, G: INT32 product).
-struct GradInputBuffers {
-    int cp, dp;
-    size_t gws;
-    int8_t *a, *b;
-    int32_t* g;
-    char* ws;
-};
-GradInputBuffers take_grad_input(int4train_context ctx, Arena& ar, int n, int c, int d) {
-    GradInputBuffers B;
-    B.cp = (int)round_up(c, 32);
+// The ∇X operands of lss_grad_input_plan (A: up to 2N stacked rows × cp, B: Ŵ transposed; kp = cp).
+LssGemmBuffers take_grad_input(int4train_context ctx, Arena& ar, int n, int c, int d) {
+    LssGemmBuffers B;
+    B.kp = (int)round_up(c, 32);
     B.dp = (int)round_up(d, 4);
-    B.gws = gemm_padded_workspace(ctx, 2 * n, B.dp, B.cp);
-    B.a = ar.take<int8_t>(2 * (int64_t)n * B.cp);
-    B.b = ar.take<int8_t>((int64_t)B.dp * B.cp);
+    B.gws = gemm_padded_workspace(ctx, 2 * n, B.dp, B.kp);
+    B.a = ar.take<int8_t>(2 * (int64_t)n * B.kp);
+    B.b = ar.take<int8_t>((int64_t)B.dp * B.kp);
     B.g = ar.take<int32_t>(2 * (int64_t)n * B.dp);
     B.ws = ar.take<char>((int64_t)B.gws);
     return B;
@@ -331,14 +329,14 @@ GradInputBuffers take_grad_input(int4train_context ctx, Arena& ar, int n, int c,
 
 // The general ∇X: m stacked rows (all 2N, or the listed ones: rows, count, pos on the device) against Ŵ, then the
 // per-row epilogue.
-int4train_status grad_input_run(int4train_context ctx, const GradInputBuffers& B, int m, const int8_t* high,
+int4train_status grad_input_run(int4train_context ctx, const LssGemmBuffers& B, int m, const int8_t* high,
                                 const int8_t* low, const uint8_t* w_packed, const float* scales, const float* step_w,
                                 const uint8_t* keep, const double* prob, const int32_t* rows, const int32_t* count,
                                 const int32_t* pos, int n, int c, int d, float* grad_xh) {
-    stack_mask_kernel<<<row_grid(B.cp / 4, m), 256, 0, ctx->stream>>>(high, low, keep, rows, count, m, n, c, B.a, B.cp);
+    stack_mask_kernel<<<row_grid(B.kp / 4, m), 256, 0, ctx->stream>>>(high, low, keep, rows, count, m, n, c, B.a, B.kp);
     I4T_LAUNCH("stack_mask_kernel");
-    I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.cp));
-    I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, m, B.dp, B.cp, B.ws, B.gws));
+    I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.kp));
+    I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, m, B.dp, B.kp, B.ws, B.gws));
     grad_input_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(B.g, B.dp, keep, prob, pos, scales, step_w, n, d,
                                                                          grad_xh);
     I4T_LAUNCH("grad_input_epilogue_kernel");
@@ -350,15 +348,15 @@ int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int
                                      const uint8_t* w_packed, const float* scales, const float* step_w,
                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh,
                                      bool fold) {
-    const GradInputBuffers B = take_grad_input(ctx, ar, n, c, d);
+    const LssGemmBuffers B = take_grad_input(ctx, ar, n, c, d);
     I4T_ARENA_CHECK(ar);
     if (fold) {
-        const size_t gws1 = gemm_padded_workspace(ctx, n, B.dp, B.cp);
+        const size_t gws1 = gemm_padded_workspace(ctx, n, B.dp, B.kp);
         if (gws1 > B.gws) return fail(INT4TRAIN_ERROR_INTERNAL, "lss_grad_input: GEMM workspace");
-        fold_mask_kernel<<<row_grid(B.cp / 4, n), 256, 0, ctx->stream>>>(high, low, keep, n, c, B.a, B.cp);
+        fold_mask_kernel<<<row_grid(B.kp / 4, n), 256, 0, ctx->stream>>>(high, low, keep, n, c, B.a, B.kp);
         I4T_LAUNCH("fold_mask_kernel");
-        I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.cp));
-        I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, n, B.dp, B.cp, B.ws, B.gws));
+        I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.kp));
+        I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, n, B.dp, B.kp, B.ws, B.gws));
         grad_input_fold_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(B.g, B.dp, keep, scales, step_w, n, d,
                                                                                   grad_xh);
         I4T_LAUNCH("grad_input_fold_epilogue_kernel");
@@ -372,12 +370,12 @@ int4train_status lss_grad_input_compact_impl(int4train_context ctx, Arena& ar, c
                                              const uint8_t* w_packed, const float* scales, const float* step_w,
                                              const uint8_t* keep, const double* prob, const LssCompaction& k, int n,
                                              int c, int d, float* grad_xh) {
-    const GradInputBuffers B = take_grad_input(ctx, ar, n, c, d);
+    const LssGemmBuffers B = take_grad_input(ctx, ar, n, c, d);
     I4T_ARENA_CHECK(ar);
     // M = the kept stacked rows (the exact count, §9 item 20); every row if the GEMM at that shape would need more
     // workspace than the plan holds (its configuration pick depends on the shape)
     int m = k.x_m;
-    if (m > 2 * n || gemm_padded_workspace(ctx, m, B.dp, B.cp) > B.gws) m = 2 * n;
+    if (m > 2 * n || gemm_padded_workspace(ctx, m, B.dp, B.kp) > B.gws) m = 2 * n;
     return grad_input_run(ctx, B, m, high, low, w_packed, scales, step_w, keep, prob, k.x_rows, k.count + 2, k.x_pos, n,
                           c, d, grad_xh);
 }

@@ -147,27 +147,14 @@ public sealed class NativeBackwardTests : GpuFixture
         var rng = new Random(21);
         var x = TestData.WithOutliers(rng, n, d);
         var w = TestData.Matrix(rng, c, d);
-        var gy = Gradient(n, c, 4);
-        var layer = new Int4LinearReference(Ref);
-        var hadamard = new HadamardTransform(Ref);
-        var lsq = new LsqQuantizer(Ref);
-        float sx = lsq.InitStep(hadamard.Apply(x, n, d, g)) * 0.7f, sw = lsq.InitStep(hadamard.Apply(w, c, d, g)) * 0.7f;
-        var fwd = layer.Forward(x, w, n, c, d, g, sx, sw, mode);
-        var expected = layer.Backward(gy, x, w, fwd, sampling, seed: 42);
-
-        using var dx = Cuda.Upload<float>(x, n, d);
-        using var dw = Cuda.Upload<float>(w, c, d);
-        using var dgy = Cuda.Upload<float>(gy, n, c);
-        using var dxp = Cuda.Upload<byte>(fwd.PackedX, n, d / 2);
-        using var dwp = Cuda.Upload<byte>(fwd.PackedW, c, d / 2);
-        using var dsx = Cuda.Upload<float>(new[] { sx }, 1, 1);
-        using var dsw = Cuda.Upload<float>(new[] { sw }, 1, 1);
+        using var run = new LayerBackwardCase(Cuda, Ref, x, w, Gradient(n, c, 4), n, c, d, g, mode, sampling, 42);
+        var expected = run.Expected;
         using var dgx = Cuda.Allocate<float>(n, d);
         using var dgw = Cuda.Allocate<float>(c, d);
         using var dgsx = Cuda.Allocate<float>(1, 1);
         using var dgsw = Cuda.Allocate<float>(1, 1);
         using var dgb = Cuda.Allocate<float>(1, c);
-        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, sampling, 42, dgx, dgw, dgsx, dgsw, dgb);
+        run.RunNative(Ops, dgx, dgw, dgsx, dgsw, dgb);
         AssertClose(dgx.Download(), expected.GradX, "∇X");
         AssertClose(dgw.Download(), expected.GradW, "∇W");
         AssertClose(dgb.Download(), expected.GradBias, "∇b");
@@ -182,7 +169,7 @@ public sealed class NativeBackwardTests : GpuFixture
         using var agsx = Cuda.Upload<float>(new[] { oldS[0] }, 1, 1);
         using var agsw = Cuda.Upload<float>(new[] { oldS[1] }, 1, 1);
         using var agb = Cuda.Upload<float>(oldB, 1, c);
-        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, sampling, 42, agx, agw, agsx, agsw, agb, accumulate: true);
+        run.RunNative(Ops, agx, agw, agsx, agsw, agb, accumulate: true);
         static float[] Sum(float[] a, float[] b) => a.Zip(b, (u, v) => u + v).ToArray();
         Assert.That(agx.Download(), Is.EqualTo(dgx.Download()), "accumulate: ∇X is overwritten");
         Assert.That(agw.Download(), Is.EqualTo(Sum(oldW, dgw.Download())), "accumulate: ∇W");
@@ -215,26 +202,13 @@ public sealed class NativeBackwardTests : GpuFixture
             };
             if (zero) Array.Clear(gy, i * c, c);
         }
-        var layer = new Int4LinearReference(Ref);
-        var hadamard = new HadamardTransform(Ref);
-        var lsq = new LsqQuantizer(Ref);
-        float sx = lsq.InitStep(hadamard.Apply(x, n, d, g)) * 0.7f, sw = lsq.InitStep(hadamard.Apply(w, c, d, g)) * 0.7f;
-        var fwd = layer.Forward(x, w, n, c, d, g, sx, sw, mode);
-        var expected = layer.Backward(gy, x, w, fwd, SamplingMode.Bernoulli, seed: 77);
-
-        using var dx = Cuda.Upload<float>(x, n, d);
-        using var dw = Cuda.Upload<float>(w, c, d);
-        using var dgy = Cuda.Upload<float>(gy, n, c);
-        using var dxp = Cuda.Upload<byte>(fwd.PackedX, n, d / 2);
-        using var dwp = Cuda.Upload<byte>(fwd.PackedW, c, d / 2);
-        using var dsx = Cuda.Upload<float>(new[] { sx }, 1, 1);
-        using var dsw = Cuda.Upload<float>(new[] { sw }, 1, 1);
+        using var run = new LayerBackwardCase(Cuda, Ref, x, w, gy, n, c, d, g, mode, SamplingMode.Bernoulli, 77);
+        var expected = run.Expected;
         using var dgx = Cuda.Allocate<float>(n, d);
         using var dgw = Cuda.Allocate<float>(c, d);
         using var dgsx = Cuda.Allocate<float>(1, 1);
         using var dgsw = Cuda.Allocate<float>(1, 1);
-        using var dgb = Cuda.Allocate<float>(1, c);
-        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, SamplingMode.Bernoulli, 77, dgx, dgw, dgsx, dgsw, dgb);
+        run.RunNative(Ops, dgx, dgw, dgsx, dgsw, null);
         float[] gx = dgx.Download(), gw = dgw.Download();
 
         static int[] ZeroRows(float[] m, int rows, int cols) =>
