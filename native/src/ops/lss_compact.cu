@@ -86,16 +86,18 @@ __global__ void __launch_bounds__(kCompactThreads) compact_kernel(const uint8_t*
 int4train_status compacted_sizes(int4train_context ctx, int n, LssCompaction* k) {
     k->w_k = (int)round_up(n, 32);
     k->x_m = 2 * n;
+    k->f_count = -1;
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     I4T_CUDA(cudaStreamIsCapturing(ctx->stream, &capturing));
     if (capturing != cudaStreamCaptureStatusNone) return INT4TRAIN_SUCCESS;
     int32_t h[3];
     I4T_CUDA(cudaMemcpyAsync(h, k->count, sizeof h, cudaMemcpyDeviceToHost, ctx->stream));
     I4T_CUDA(cudaStreamSynchronize(ctx->stream));
-    if (h[0] < 0 || h[0] > n || h[2] < 0 || h[2] > 2 * n)
-        return fail(INT4TRAIN_ERROR_INTERNAL, "lss_compact: kept counts (%d, %d) out of range", h[0], h[2]);
+    if (h[0] < 0 || h[0] > n || h[1] < 0 || h[1] > n || h[2] < 0 || h[2] > 2 * n)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "lss_compact: kept counts (%d, %d, %d) out of range", h[0], h[1], h[2]);
     k->w_k = (int)round_up(h[0] > 0 ? h[0] : 1, 32);  // a GEMM needs K ≥ 32: zero rows add exactly 0
     k->x_m = h[2] > 0 ? h[2] : 1;                      // M ≥ 1: a zero row the epilogue never reads
+    k->f_count = h[1];
     return INT4TRAIN_SUCCESS;
 }
 

@@ -144,6 +144,7 @@ void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
 void lss_grad_weight_compact_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
     lss_grad_weight_plan(ctx, p, n, c, d);
     p.add<uint8_t>(round_up(n, 32) * (d / 2));  // the packed X rows of the kept tokens
+    p.add<char>((int64_t)gemm_padded_lss_workspace(ctx, c, d, (int)round_up(n, 32)));  // the fused epilogue's GEMM
 }
 
 namespace {
@@ -176,19 +177,26 @@ GradWeightBuffers take_grad_weight(int4train_context ctx, Arena& ar, int n, int 
     return B;
 }
 
-// The INT8 GEMM over K token columns (x_rows: the packed X rows of those K tokens, the first `rows` of them data) and
-// the FP32 product + epilogue; tokens/kept (device) list the integer tokens, f_tokens/f_count the fractional ones
-// (all NULL: every token, in order).
-int4train_status grad_weight_run(int4train_context ctx, const GradWeightBuffers& B, int K, const int8_t* high,
-                                 const int8_t* low, const uint8_t* x_packed, const uint8_t* x_rows, int rows,
-                                 const float* scales, const float* step_x, const uint8_t* keep, const double* prob,
-                                 const int32_t* tokens, const int32_t* kept, const int32_t* f_tokens,
-                                 const int32_t* f_count, int n, int c, int d, float* grad_wh) {
+// The INT8 GEMM's operands over K token columns: A = the folded digits of the tokens listed in tokens[0 .. *kept)
+// (tokens NULL: every token), B = the X codes transposed from x_rows (packed, the first `rows` of them data).
+int4train_status grad_weight_operands(int4train_context ctx, const GradWeightBuffers& B, int K, const int8_t* high,
+                                      const int8_t* low, const uint8_t* x_rows, int rows, const uint8_t* keep,
+                                      const double* prob, const int32_t* tokens, const int32_t* kept, int n, int c,
+                                      int d) {
     dim3 tgrid((unsigned)ceil_div(c, 32), (unsigned)ceil_div(K, 32));
     if (tgrid.y > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "lss_grad_weight: n too large");
     fold_transpose_kernel<<<tgrid, dim3(32, 8), 0, ctx->stream>>>(high, low, keep, prob, tokens, kept, n, c, B.a, K);
     I4T_LAUNCH("fold_transpose_kernel");
-    I4T_TRY(unpack_transpose_pad(ctx, x_rows, rows, d, B.b, B.dp, K));
+    return unpack_transpose_pad(ctx, x_rows, rows, d, B.b, B.dp, K);
+}
+
+// The INT8 GEMM over the K columns of the operands and the FP32 product + epilogue (f_tokens/f_count on the device:
+// the fractional tokens; NULL: every token, in order).
+int4train_status grad_weight_products(int4train_context ctx, const GradWeightBuffers& B, int K, const int8_t* high,
+                                      const int8_t* low, const uint8_t* x_packed, const float* scales,
+                                      const float* step_x, const uint8_t* keep, const double* prob,
+                                      const int32_t* f_tokens, const int32_t* f_count, int n, int c, int d,
+                                      float* grad_wh) {
     I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, c, B.dp, K, B.ws, B.gws));
     I4T_CUDA(cudaMemsetAsync(B.count, 0, sizeof(int32_t), ctx->stream));
     fractional_weights_kernel<<<grid_for(2 * (int64_t)n), 256, 0, ctx->stream>>>(keep, prob, scales, n, B.w, B.count);
@@ -208,8 +216,9 @@ int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const in
                                       const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_wh) {
     const GradWeightBuffers B = take_grad_weight(ctx, ar, n, c, d);
     I4T_ARENA_CHECK(ar);
-    return grad_weight_run(ctx, B, B.kp, high, low, x_packed, x_packed, n, scales, step_x, keep, prob, nullptr,
-                           nullptr, nullptr, nullptr, n, c, d, grad_wh);
+    I4T_TRY(grad_weight_operands(ctx, B, B.kp, high, low, x_packed, n, keep, prob, nullptr, nullptr, n, c, d));
+    return grad_weight_products(ctx, B, B.kp, high, low, x_packed, scales, step_x, keep, prob, nullptr, nullptr, n, c,
+                                d, grad_wh);
 }
 
 int4train_status lss_grad_weight_compact_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
@@ -218,14 +227,23 @@ int4train_status lss_grad_weight_compact_impl(int4train_context ctx, Arena& ar, 
                                               int c, int d, float* grad_wh) {
     const GradWeightBuffers B = take_grad_weight(ctx, ar, n, c, d);
     uint8_t* x_rows = ar.take<uint8_t>((int64_t)B.kp * (d / 2));
+    const size_t lss_ws_bytes = gemm_padded_lss_workspace(ctx, c, d, B.kp);
+    char* lss_ws = ar.take<char>((int64_t)lss_ws_bytes);
     I4T_ARENA_CHECK(ar);
     // K = the kept tokens padded to 32 (zero columns add exactly 0); every token if the GEMM at that size would need
     // more workspace than the plan holds (its configuration pick depends on the shape)
     int K = k.w_k;
     if (K > B.kp || gemm_padded_workspace(ctx, c, B.dp, K) > B.gws) K = B.kp;
+    // No fractional token (known after the eager wait): the FP32 product is empty and what is left of
+    // grad_weight_fp_kernel, float(s_X·(s↓·G + 0)), is the SM90 GEMM's LSS epilogue float(s_X·(s↓·G)) (both FP64,
+    // lss_folded.cu): the INT32 product is then never written.
+    const bool fused = k.f_count == 0 && lss_epilogue_available(ctx, d, grad_wh) &&
+                       gemm_padded_lss_workspace(ctx, c, d, K) <= lss_ws_bytes;
     I4T_TRY(gather_rows(ctx, x_packed, d / 2, k.w_tokens, k.count, x_rows, K));
-    return grad_weight_run(ctx, B, K, high, low, x_packed, x_rows, K, scales, step_x, keep, prob, k.w_tokens, k.count,
-                           k.f_tokens, k.count + 1, n, c, d, grad_wh);
+    I4T_TRY(grad_weight_operands(ctx, B, K, high, low, x_rows, K, keep, prob, k.w_tokens, k.count, n, c, d));
+    if (fused) return gemm_padded_lss(ctx, B.a, B.b, step_x, scales + 2, grad_wh, d, c, d, K, lss_ws, lss_ws_bytes);
+    return grad_weight_products(ctx, B, K, high, low, x_packed, scales, step_x, keep, prob, k.f_tokens, k.count + 1, n,
+                                c, d, grad_wh);
 }
 
 // A (m × cp), zero columns c..cp−1: row j = stacked row r masked by keep[r], where stacked rows 0..n−1 are h and

@@ -55,6 +55,9 @@ int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const flo
 // linear_backward steps 1–3 for Nonzero sampling on the SM90 path (lss_folded.cu): writes ∇(XH), ∇(WH) and the
 // split scales; bit-identical to the general path. Available when lss_folded_available says so.
 bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, const float* grad_w);
+// Whether an LSS GEMM with the scaling epilogue (gemm_padded_lss) can write the d-column FP32 output `out` (SM90 path,
+// fast kernels, d % 4 == 0, out 16-byte aligned).
+bool lss_epilogue_available(int4train_context ctx, int d, const float* out);
 
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
@@ -89,6 +92,7 @@ struct LssCompaction {
     int32_t* x_pos;     // ∇X: each stacked row's place in x_rows, −1 when not kept (2N)
     int32_t* count;     // 3 counts (device)
     int w_k, x_m;       // host: ∇W GEMM K (multiple of 32, ≥ 32), ∇X GEMM M (≥ 1)
+    int f_count;        // host: count[1] after the eager wait, −1 while capturing (unknown)
 };
 void lss_compact_plan(Plan& p, int n);
 // keep_w/prob_w: the ∇W selection, keep_x: the ∇X selection (2N stacked rows each). Eager calls synchronise the stream
