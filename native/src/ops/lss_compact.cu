@@ -19,7 +19,6 @@
 #include "runtime/arena.cuh"
 #include "runtime/launch.cuh"
 #include "ops/operators.cuh"
-#include "gemm/gemm.cuh"
 
 namespace i4t {
 
