@@ -15,6 +15,9 @@ namespace Int4Train.Bench;
 ///     a gradient element (high + low digits, or the folded digits in both GEMM layouts) 2nc         = 10·nc
 ///   leverage scores+select: unpack X codes (read ½nd, write nd), row norms for ∇W (read high + low 2nc
 ///     and the X codes nd) and for ∇X (read high + low 2nc)                                         = 4·nc + 2.5·nd
+///   kept rows compacted (Bernoulli): read both selections' keep flags 2·2n and the ∇W probabilities 8·2n,
+///     write the ∇X row positions 4·2n (the lists of kept rows depend on the counts and are not counted) = 28·n
+///     (a latency-bound pass of three CTAs plus, eager, one stream synchronisation for the counts)
 ///   codes transposed (X, W): read the packed codes ½(nd + cd), write the int8 transposes nd + cd    = 1.5·(nd + cd)
 ///   recompute+LSQ backward+back-transform (fused), per operand: read V 4, read the gradient 4, write
 ///     the gradient 4 bytes an element                                                              = 12·(nd + cd)
@@ -31,6 +34,7 @@ internal static class PhaseBandwidth
         ["bit split"] = (n, c, d) => 10 * n * c,
         ["bit split (folded digits, both layouts)"] = (n, c, d) => 10 * n * c,
         ["leverage scores+select"] = (n, c, d) => 4 * n * c + 2.5 * n * d,
+        ["kept rows compacted"] = (n, c, d) => 28 * n,
         ["codes transposed (X, W)"] = (n, c, d) => 1.5 * (n * d + c * d),
         ["recompute+LSQ backward+back-transform (fused)"] = (n, c, d) => 12 * (n * d + c * d),
         ["bias gradient"] = (n, c, d) => 4 * n * c,

@@ -276,7 +276,8 @@ internal static class Markdown
     private static string F(double v, string fmt = "F0") => double.IsFinite(v) && v > 0 ? v.ToString(fmt, CultureInfo.InvariantCulture) : "–";
 
     // The layer on the paper's operator-benchmark gradients (half the rows of ∇Y zero, Bernoulli LSS) beside the
-    // Nonzero mode on gradients with every row nonzero: a backward over compacted kept rows would cost about half.
+    // Nonzero mode on gradients with every row nonzero. The Bernoulli backward runs its GEMMs over the kept rows only
+    // (native/src/ops/lss_compact.cu): ∇W over the N/2 kept tokens, ∇X over the N kept stacked rows.
     private static void AppendBernoulli(StringBuilder sb, Report r)
     {
         var rows = r.Shapes.Where(s => s.Get("linear_int4_bernoulli") != null).ToList();

@@ -2,6 +2,8 @@
 //   1. bit split ∇Y (seed, stream 0)                                          §3.3
 //   2. ∇W selection: scores with the X codes; ∇X selection: plain scores    §3.4, §3.5 (both: seed, stream 1)
 //   3. LSS ∇(WH) (C×D) and ∇(XH) (N×D)                                       §3.4, §3.5
+//      (Bernoulli sampling: over the kept rows only, compacted by lss_compact.cu; eager calls synchronise the
+//      stream once there to size the GEMMs by the kept counts, calls on a capturing stream size them for every row)
 //   4. recompute XH, WH (the forward's deterministic transform) and apply the LSQ backward: mask with
 //      v = XH/s_X (WH/s_W) and the step gradients                           §3.6, conventions.md "LSQ"
 //   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
@@ -10,7 +12,8 @@
 // accumulate = 1: the final writes of ∇W, ∇b and both step gradients add into the destination (old + result, one
 // FP32 add of the finished value, as llm.c's backward passes; ∇X is always overwritten). ∇(WH) is then built in a
 // workspace temporary instead of the ∇W buffer.
-// Nonzero sampling on SM90 runs 1–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues).
+// Nonzero sampling on SM90 runs 1–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues); apart from
+// the one synchronisation of Bernoulli sampling (above) nothing waits for the device.
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
@@ -91,12 +94,19 @@ static void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
     p.add<double>(canon_ws_for(n, c, d));
 }
 
-static void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d) {
+// compact: Bernoulli sampling, whose GEMMs run over the kept rows only (lss_compact.cu).
+static void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d, bool compact) {
     bit_split_plan(p, n, c);
     lss_select_plan(p, n, c, d);  // ∇W selection
     lss_select_plan(p, n, c, d);  // ∇X selection
-    lss_grad_weight_plan(ctx, p, n, c, d);
-    lss_grad_input_plan(ctx, p, n, c, d);
+    if (compact) {
+        lss_compact_plan(p, n);
+        lss_grad_weight_compact_plan(ctx, p, n, c, d);
+        lss_grad_input_compact_plan(ctx, p, n, c, d);
+    } else {
+        lss_grad_weight_plan(ctx, p, n, c, d);
+        lss_grad_input_plan(ctx, p, n, c, d);
+    }
 }
 
 static LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d) {
@@ -166,6 +176,9 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     // Nonzero sampling on the SM90 path: steps 1–3 as one split pass and two scaled GEMMs (lss_folded.cu),
     // bit-identical to the general path below.
     const bool folded = sampling == INT4TRAIN_SAMPLING_NONZERO && lss_folded_available(ctx, d, d_grad_x, d_grad_w);
+    // Bernoulli sampling runs its GEMMs over the compacted kept rows (same bits; the generic kernels keep the plain
+    // masked GEMMs over every row, the self-test's oracle for it)
+    const bool compact = sampling == INT4TRAIN_SAMPLING_BERNOULLI && !ctx->generic_kernels;
     Plan p;
     if (folded) {
         p.add<float>(3);
@@ -177,7 +190,7 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
         linear_backward_plan_buffers(p, n, c, d);
         p.add<double>((int64_t)bias_parts * c);
         if (accumulate) p.add<float>(cd);
-        linear_backward_plan_ops(ctx, p, n, c, d);
+        linear_backward_plan_ops(ctx, p, n, c, d, compact);
     }
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
@@ -209,11 +222,20 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
                                 b.keep_x, b.kept_x));
         phase_done(ctx, "leverage scores+select");
         // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place; ∇(WH) in grad_wh)
-        I4T_TRY(lss_grad_weight_impl(ctx, ar, b.high, b.low, d_x_packed, scales, d_step_x, b.keep_w, b.prob_w, n, c, d,
-                                     grad_wh));
+        LssCompaction k{};
+        if (compact) {
+            I4T_TRY(lss_compact_impl(ctx, ar, b.keep_w, b.prob_w, b.keep_x, n, &k));
+            phase_done(ctx, "kept rows compacted");
+        }
+        I4T_TRY(compact ? lss_grad_weight_compact_impl(ctx, ar, b.high, b.low, d_x_packed, scales, d_step_x, b.keep_w,
+                                                       b.prob_w, k, n, c, d, grad_wh)
+                        : lss_grad_weight_impl(ctx, ar, b.high, b.low, d_x_packed, scales, d_step_x, b.keep_w,
+                                               b.prob_w, n, c, d, grad_wh));
         phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
-        I4T_TRY(lss_grad_input_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x, b.prob_x, n, c, d,
-                                    d_grad_x, sampling == INT4TRAIN_SAMPLING_NONZERO));
+        I4T_TRY(compact ? lss_grad_input_compact_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x,
+                                                      b.prob_x, k, n, c, d, d_grad_x)
+                        : lss_grad_input_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x,
+                                              b.prob_x, n, c, d, d_grad_x, sampling == INT4TRAIN_SAMPLING_NONZERO));
         phase_done(ctx, "LSS dX (pack+GEMM+dequant)");
     }
     // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,

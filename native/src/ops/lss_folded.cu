@@ -37,8 +37,12 @@ FoldedShape folded_shape(int4train_context ctx, int n, int c, int d) {
 }
 }  // namespace
 
+bool lss_epilogue_available(int4train_context ctx, int d, const float* out) {
+    return !ctx->generic_kernels && gemm_dq_available(ctx) && d % 4 == 0 && (uintptr_t)out % 16 == 0;
+}
+
 bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, const float* grad_w) {
-    return !ctx->generic_kernels && gemm_dq_available(ctx) && d % 4 == 0 && (uintptr_t)grad_x % 16 == 0 && (uintptr_t)grad_w % 16 == 0;
+    return lss_epilogue_available(ctx, d, grad_x) && lss_epilogue_available(ctx, d, grad_w);
 }
 
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d) {

@@ -10,6 +10,9 @@
 // token loop is skipped on the device when no row is fractional (the count stays in device memory).
 // ∇(XH)_i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts: one INT8 GEMM of the 2N stacked rows
 // (h rows then l rows, not-kept rows zeroed) against Ŵ, then a per-row epilogue (1/p is an output-row scale).
+// The layer's Bernoulli backward runs the same kernels over the kept rows only (the *_compact_impl functions, lists
+// from lss_compact.cu): column j of the ∇W operands is token list[j], row j of the ∇X operand stacked row list[j],
+// and the epilogues read the result rows through the lists, so every INT32 sum and FP32/FP64 operation is unchanged.
 #include "runtime/status.cuh"
 #include "runtime/validate.cuh"
 #include "runtime/context.cuh"
@@ -22,17 +25,21 @@ namespace i4t {
 
 __device__ __forceinline__ int nib(uint8_t b, int hi) { return hi ? (((int)(b >> 4) ^ 8) - 8) : (((int)(b & 0xF) ^ 8) - 8); }
 
-// A[c, i] (C × kp) = folded digit of token i in column c; zero for i >= n. 32×32 smem transpose.
+// A[c, j] (C × kp) = folded digit in column c of token j (tokens == NULL; zero for j >= n) or of token tokens[j]
+// (zero for j >= *count). 32×32 smem transpose.
 __global__ void fold_transpose_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
-                                      const uint8_t* __restrict__ keep, const double* __restrict__ prob, int n, int c,
+                                      const uint8_t* __restrict__ keep, const double* __restrict__ prob,
+                                      const int32_t* __restrict__ tokens, const int32_t* count, int n, int c,
                                       int8_t* a, int kp) {
     __shared__ int8_t tile[32][33];
     int i0 = blockIdx.y * 32, c0 = blockIdx.x * 32;
     int tx = threadIdx.x, ty = threadIdx.y;
+    const int cols = tokens ? *count : n;
     for (int k = ty; k < 32; k += 8) {
-        int i = i0 + k, col = c0 + tx;
+        int j = i0 + k, col = c0 + tx;
         int v = 0;
-        if (i < n && col < c) {
+        if (j < cols && col < c) {
+            const int i = tokens ? tokens[j] : j;
             bool up = keep[i] && prob[i] == 1.0;
             bool dn = keep[n + i] && prob[n + i] == 1.0;
             int64_t o = (int64_t)i * c + col;
@@ -63,27 +70,30 @@ __global__ void fractional_weights_kernel(const uint8_t* __restrict__ keep, cons
 // ∇(WH)[c, d] = s_X·(s↓·G[c, d] + F[c, d]) with the FP32 product of the fractional rows
 // F = Σ_i (w↑_i·h_i + w↓_i·l_i)ᵀ·a_i (both parts of token i multiply the same a_i, so they fold into one FP32
 // row). A 64×64 output tile per CTA, 16 tokens per step, 4×4 outputs per thread; the k loop is skipped when no
-// row is fractional (Nonzero sampling), so the kernel is then just the dequantizing epilogue.
+// row is fractional (Nonzero sampling), so the kernel is then just the dequantizing epilogue. tokens == NULL: the loop
+// runs over all N tokens when *count (fractional stacked rows) > 0; else over tokens[0 .. *count) (the fractional
+// tokens, in index order): the tokens it leaves out have w = 0, whose fmaf(0, b, acc) terms leave acc unchanged.
 constexpr int kFt = 64, kFk = 16;
 __global__ void __launch_bounds__(256) grad_weight_fp_kernel(const int32_t* __restrict__ g, int ldg,
                                                              const int8_t* __restrict__ high,
                                                              const int8_t* __restrict__ low,
                                                              const uint8_t* __restrict__ x_packed,
                                                              const float* __restrict__ w, const int32_t* count,
-                                                             const float* scales, const float* step_x, int n, int c,
-                                                             int d, float* out) {
+                                                             const int32_t* __restrict__ tokens, const float* scales,
+                                                             const float* step_x, int n, int c, int d, float* out) {
     __shared__ float as[kFk][kFt];
     __shared__ float bs[kFk][kFt];
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const int c0 = blockIdx.y * kFt, d0 = blockIdx.x * kFt;
     float acc[4][4] = {};
-    if (*count > 0) {
-        for (int i0 = 0; i0 < n; i0 += kFk) {
+    const int rows = tokens ? *count : (*count > 0 ? n : 0);
+    if (rows > 0) {
+        for (int i0 = 0; i0 < rows; i0 += kFk) {
             for (int e = threadIdx.x; e < kFk * kFt; e += 256) {
                 int k = e / kFt, j = e % kFt;
-                int i = i0 + k;
                 float av = 0.0f, bv = 0.0f;
-                if (i < n) {
+                if (i0 + k < rows) {
+                    const int i = tokens ? tokens[i0 + k] : i0 + k;
                     float wu = w[i], wd = w[n + i];
                     int cc = c0 + j;
                     if (cc < c && (wu != 0.0f || wd != 0.0f))
@@ -131,48 +141,128 @@ void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
     p.add<char>((int64_t)gemm_padded_workspace(ctx, c, dp, kp));
 }
 
-int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
-                                      const uint8_t* x_packed, const float* scales, const float* step_x,
-                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_wh) {
-    const int kp = (int)round_up(n, 32), dp = (int)round_up(d, 4);
-    const size_t gws = gemm_padded_workspace(ctx, c, dp, kp);
-    int8_t* a = ar.take<int8_t>((int64_t)c * kp);
-    int8_t* b = ar.take<int8_t>((int64_t)dp * kp);
-    int32_t* g = ar.take<int32_t>((int64_t)c * dp);
-    float* w = ar.take<float>(2 * (int64_t)n);
-    int32_t* count = ar.take<int32_t>(1);
-    char* ws = ar.take<char>((int64_t)gws);
-    I4T_ARENA_CHECK(ar);
-    dim3 tgrid((unsigned)ceil_div(c, 32), (unsigned)ceil_div(kp, 32));
+void lss_grad_weight_compact_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
+    lss_grad_weight_plan(ctx, p, n, c, d);
+    p.add<uint8_t>(round_up(n, 32) * (d / 2));  // the packed X rows of the kept tokens
+    p.add<char>((int64_t)gemm_padded_lss_workspace(ctx, c, d, (int)round_up(n, 32)));  // the fused epilogue's GEMM
+}
+
+namespace {
+// The operands of one LSS GEMM: A (rows × kp), B (dp × kp), the INT32 product G, the GEMM workspace; kp = the padded
+// reduction length (∇W: tokens, ∇X: C).
+struct LssGemmBuffers {
+    int kp, dp;
+    size_t gws;
+    int8_t *a, *b;
+    int32_t* g;
+    char* ws;
+};
+// The ∇W buffers of lss_grad_weight_plan (A: C × K folded digits, B: D × K X codes, K ≤ kp tokens), and the FP32
+// product's per-row weights.
+struct GradWeightBuffers : LssGemmBuffers {
+    float* w;
+    int32_t* count;
+};
+GradWeightBuffers take_grad_weight(int4train_context ctx, Arena& ar, int n, int c, int d) {
+    GradWeightBuffers B;
+    B.kp = (int)round_up(n, 32);
+    B.dp = (int)round_up(d, 4);
+    B.gws = gemm_padded_workspace(ctx, c, B.dp, B.kp);
+    B.a = ar.take<int8_t>((int64_t)c * B.kp);
+    B.b = ar.take<int8_t>((int64_t)B.dp * B.kp);
+    B.g = ar.take<int32_t>((int64_t)c * B.dp);
+    B.w = ar.take<float>(2 * (int64_t)n);
+    B.count = ar.take<int32_t>(1);
+    B.ws = ar.take<char>((int64_t)B.gws);
+    return B;
+}
+
+// The INT8 GEMM's operands over K token columns: A = the folded digits of the tokens listed in tokens[0 .. *kept)
+// (tokens NULL: every token), B = the X codes transposed from x_rows (packed, the first `rows` of them data).
+int4train_status grad_weight_operands(int4train_context ctx, const GradWeightBuffers& B, int K, const int8_t* high,
+                                      const int8_t* low, const uint8_t* x_rows, int rows, const uint8_t* keep,
+                                      const double* prob, const int32_t* tokens, const int32_t* kept, int n, int c,
+                                      int d) {
+    dim3 tgrid((unsigned)ceil_div(c, 32), (unsigned)ceil_div(K, 32));
     if (tgrid.y > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "lss_grad_weight: n too large");
-    fold_transpose_kernel<<<tgrid, dim3(32, 8), 0, ctx->stream>>>(high, low, keep, prob, n, c, a, kp);
+    fold_transpose_kernel<<<tgrid, dim3(32, 8), 0, ctx->stream>>>(high, low, keep, prob, tokens, kept, n, c, B.a, K);
     I4T_LAUNCH("fold_transpose_kernel");
-    I4T_TRY(unpack_transpose_pad(ctx, x_packed, n, d, b, dp, kp));
-    I4T_TRY(gemm_padded(ctx, a, b, g, c, dp, kp, ws, gws));
-    I4T_CUDA(cudaMemsetAsync(count, 0, sizeof(int32_t), ctx->stream));
-    fractional_weights_kernel<<<grid_for(2 * (int64_t)n), 256, 0, ctx->stream>>>(keep, prob, scales, n, w, count);
+    return unpack_transpose_pad(ctx, x_rows, rows, d, B.b, B.dp, K);
+}
+
+// The INT8 GEMM over the K columns of the operands and the FP32 product + epilogue (f_tokens/f_count on the device:
+// the fractional tokens; NULL: every token, in order).
+int4train_status grad_weight_products(int4train_context ctx, const GradWeightBuffers& B, int K, const int8_t* high,
+                                      const int8_t* low, const uint8_t* x_packed, const float* scales,
+                                      const float* step_x, const uint8_t* keep, const double* prob,
+                                      const int32_t* f_tokens, const int32_t* f_count, int n, int c, int d,
+                                      float* grad_wh) {
+    I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, c, B.dp, K, B.ws, B.gws));
+    I4T_CUDA(cudaMemsetAsync(B.count, 0, sizeof(int32_t), ctx->stream));
+    fractional_weights_kernel<<<grid_for(2 * (int64_t)n), 256, 0, ctx->stream>>>(keep, prob, scales, n, B.w, B.count);
     I4T_LAUNCH("fractional_weights_kernel");
     dim3 fgrid((unsigned)ceil_div(d, kFt), (unsigned)ceil_div(c, kFt));
     if (fgrid.y > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "lss_grad_weight: c too large");
-    grad_weight_fp_kernel<<<fgrid, 256, 0, ctx->stream>>>(g, dp, high, low, x_packed, w, count, scales, step_x, n, c, d,
-                                                          grad_wh);
+    grad_weight_fp_kernel<<<fgrid, 256, 0, ctx->stream>>>(B.g, B.dp, high, low, x_packed, B.w,
+                                                          f_tokens ? f_count : B.count, f_tokens, scales, step_x, n, c,
+                                                          d, grad_wh);
     I4T_LAUNCH("grad_weight_fp_kernel");
     return INT4TRAIN_SUCCESS;
 }
+}  // namespace
 
-// A (2n × cp): rows 0..n−1 = h masked by keep↑, rows n..2n−1 = l masked by keep↓, zero columns c..cp−1.
+int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                      const uint8_t* x_packed, const float* scales, const float* step_x,
+                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_wh) {
+    const GradWeightBuffers B = take_grad_weight(ctx, ar, n, c, d);
+    I4T_ARENA_CHECK(ar);
+    I4T_TRY(grad_weight_operands(ctx, B, B.kp, high, low, x_packed, n, keep, prob, nullptr, nullptr, n, c, d));
+    return grad_weight_products(ctx, B, B.kp, high, low, x_packed, scales, step_x, keep, prob, nullptr, nullptr, n, c,
+                                d, grad_wh);
+}
+
+int4train_status lss_grad_weight_compact_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                              const uint8_t* x_packed, const float* scales, const float* step_x,
+                                              const uint8_t* keep, const double* prob, const LssCompaction& k, int n,
+                                              int c, int d, float* grad_wh) {
+    const GradWeightBuffers B = take_grad_weight(ctx, ar, n, c, d);
+    uint8_t* x_rows = ar.take<uint8_t>((int64_t)B.kp * (d / 2));
+    const size_t lss_ws_bytes = gemm_padded_lss_workspace(ctx, c, d, B.kp);
+    char* lss_ws = ar.take<char>((int64_t)lss_ws_bytes);
+    I4T_ARENA_CHECK(ar);
+    // K = the kept tokens padded to 32 (zero columns add exactly 0); every token if the GEMM at that size would need
+    // more workspace than the plan holds (its configuration pick depends on the shape)
+    int K = k.w_k;
+    if (K > B.kp || gemm_padded_workspace(ctx, c, B.dp, K) > B.gws) K = B.kp;
+    // No fractional token (known after the eager wait): the FP32 product is empty and what is left of
+    // grad_weight_fp_kernel, float(s_X·(s↓·G + 0)), is the SM90 GEMM's LSS epilogue float(s_X·(s↓·G)) (both FP64,
+    // lss_folded.cu): the INT32 product is then never written.
+    const bool fused = k.f_count == 0 && lss_epilogue_available(ctx, d, grad_wh) &&
+                       gemm_padded_lss_workspace(ctx, c, d, K) <= lss_ws_bytes;
+    I4T_TRY(gather_rows(ctx, x_packed, d / 2, k.w_tokens, k.count, x_rows, K));
+    I4T_TRY(grad_weight_operands(ctx, B, K, high, low, x_rows, K, keep, prob, k.w_tokens, k.count, n, c, d));
+    if (fused) return gemm_padded_lss(ctx, B.a, B.b, step_x, scales + 2, grad_wh, d, c, d, K, lss_ws, lss_ws_bytes);
+    return grad_weight_products(ctx, B, K, high, low, x_packed, scales, step_x, keep, prob, k.f_tokens, k.count + 1, n,
+                                c, d, grad_wh);
+}
+
+// A (m × cp), zero columns c..cp−1: row j = stacked row r masked by keep[r], where stacked rows 0..n−1 are h and
+// n..2n−1 are l, and r = j (rows == NULL, m = 2n) or r = rows[j] (zero rows for j >= *count).
 __global__ void stack_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
-                                  const uint8_t* __restrict__ keep, int n, int c, int8_t* a, int cp) {
+                                  const uint8_t* __restrict__ keep, const int32_t* __restrict__ rows,
+                                  const int32_t* count, int64_t m, int n, int c, int8_t* a, int cp) {
     const int col = 4 * (blockIdx.x * blockDim.x + threadIdx.x);
     if (col >= cp) return;
-    for (int64_t r = blockIdx.y; r < 2 * (int64_t)n; r += gridDim.y) {
-        const bool k = keep[r];
-        const int8_t* src = r < n ? high + r * c : low + (r - n) * c;
+    const int64_t filled = rows ? *count : m;
+    for (int64_t j = blockIdx.y; j < m; j += gridDim.y) {
+        const int64_t r = j < filled ? (rows ? rows[j] : j) : -1;
+        const bool k = r >= 0 && keep[r];
+        const int8_t* src = !k ? high : r < n ? high + r * c : low + (r - n) * c;
         char4 o;
         int8_t* ov = reinterpret_cast<int8_t*>(&o);
 #pragma unroll
         for (int q = 0; q < 4; ++q) ov[q] = (k && col + q < c) ? src[col + q] : (int8_t)0;
-        *reinterpret_cast<char4*>(a + r * cp + col) = o;
+        *reinterpret_cast<char4*>(a + j * cp + col) = o;
     }
 }
 
@@ -212,18 +302,19 @@ __global__ void grad_input_fold_epilogue_kernel(const int32_t* __restrict__ g, i
     }
 }
 
-// out[i, d] = s_W·(k↑ ? s↑·G↑[i,d]/p↑ : 0  +  k↓ ? s↓·G↓[i,d]/p↓ : 0); exactly 0 when nothing is kept.
+// out[i, d] = s_W·(k↑ ? s↑·G↑[i,d]/p↑ : 0  +  k↓ ? s↓·G↓[i,d]/p↓ : 0); exactly 0 when nothing is kept. G↑, G↓ are the
+// rows i and n + i of G (pos == NULL), or its rows pos[i] and pos[n + i] (compacted rows).
 __global__ void grad_input_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const uint8_t* __restrict__ keep,
-                                           const double* __restrict__ prob, const float* scales, const float* step_w,
-                                           int n, int d, float* out) {
+                                           const double* __restrict__ prob, const int32_t* __restrict__ pos,
+                                           const float* scales, const float* step_w, int n, int d, float* out) {
     const double sup = (double)scales[1], sdn = (double)scales[2], sw = (double)*step_w;
     const int col = blockIdx.x * blockDim.x + threadIdx.x;
     if (col >= d) return;
     for (int64_t i = blockIdx.y; i < n; i += gridDim.y) {
         const bool ku = keep[i], kd = keep[n + i];
         double v = 0.0;
-        if (ku) v += sup * (double)g[i * ldg + col] / prob[i];
-        if (kd) v += sdn * (double)g[(n + i) * ldg + col] / prob[n + i];
+        if (ku) v += sup * (double)g[(pos ? pos[i] : i) * ldg + col] / prob[i];
+        if (kd) v += sdn * (double)g[(pos ? pos[n + i] : n + i) * ldg + col] / prob[n + i];
         out[i * d + col] = (ku || kd) ? (float)(sw * v) : 0.0f;
     }
 }
@@ -236,37 +327,75 @@ void lss_grad_input_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
     p.add<char>((int64_t)gemm_padded_workspace(ctx, 2 * n, dp, cp));
 }
 
+void lss_grad_input_compact_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
+    lss_grad_input_plan(ctx, p, n, c, d);
+}
+
+namespace {
+// The ∇X operands of lss_grad_input_plan (A: up to 2N stacked rows × cp, B: Ŵ transposed; kp = cp).
+LssGemmBuffers take_grad_input(int4train_context ctx, Arena& ar, int n, int c, int d) {
+    LssGemmBuffers B;
+    B.kp = (int)round_up(c, 32);
+    B.dp = (int)round_up(d, 4);
+    B.gws = gemm_padded_workspace(ctx, 2 * n, B.dp, B.kp);
+    B.a = ar.take<int8_t>(2 * (int64_t)n * B.kp);
+    B.b = ar.take<int8_t>((int64_t)B.dp * B.kp);
+    B.g = ar.take<int32_t>(2 * (int64_t)n * B.dp);
+    B.ws = ar.take<char>((int64_t)B.gws);
+    return B;
+}
+
+// The general ∇X: m stacked rows (all 2N, or the listed ones: rows, count, pos on the device) against Ŵ, then the
+// per-row epilogue.
+int4train_status grad_input_run(int4train_context ctx, const LssGemmBuffers& B, int m, const int8_t* high,
+                                const int8_t* low, const uint8_t* w_packed, const float* scales, const float* step_w,
+                                const uint8_t* keep, const double* prob, const int32_t* rows, const int32_t* count,
+                                const int32_t* pos, int n, int c, int d, float* grad_xh) {
+    stack_mask_kernel<<<row_grid(B.kp / 4, m), 256, 0, ctx->stream>>>(high, low, keep, rows, count, m, n, c, B.a, B.kp);
+    I4T_LAUNCH("stack_mask_kernel");
+    I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.kp));
+    I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, m, B.dp, B.kp, B.ws, B.gws));
+    grad_input_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(B.g, B.dp, keep, prob, pos, scales, step_w, n, d,
+                                                                         grad_xh);
+    I4T_LAUNCH("grad_input_epilogue_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+}  // namespace
+
 int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                      const uint8_t* w_packed, const float* scales, const float* step_w,
                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh,
                                      bool fold) {
-    const int cp = (int)round_up(c, 32), dp = (int)round_up(d, 4);
-    const size_t gws = gemm_padded_workspace(ctx, 2 * n, dp, cp);
-    int8_t* a = ar.take<int8_t>(2 * (int64_t)n * cp);
-    int8_t* b = ar.take<int8_t>((int64_t)dp * cp);
-    int32_t* g = ar.take<int32_t>(2 * (int64_t)n * dp);
-    char* ws = ar.take<char>((int64_t)gws);
+    const LssGemmBuffers B = take_grad_input(ctx, ar, n, c, d);
     I4T_ARENA_CHECK(ar);
     if (fold) {
-        const size_t gws1 = gemm_padded_workspace(ctx, n, dp, cp);
-        if (gws1 > gws) return fail(INT4TRAIN_ERROR_INTERNAL, "lss_grad_input: GEMM workspace");
-        fold_mask_kernel<<<row_grid(cp / 4, n), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
+        const size_t gws1 = gemm_padded_workspace(ctx, n, B.dp, B.kp);
+        if (gws1 > B.gws) return fail(INT4TRAIN_ERROR_INTERNAL, "lss_grad_input: GEMM workspace");
+        fold_mask_kernel<<<row_grid(B.kp / 4, n), 256, 0, ctx->stream>>>(high, low, keep, n, c, B.a, B.kp);
         I4T_LAUNCH("fold_mask_kernel");
-        I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, b, dp, cp));
-        I4T_TRY(gemm_padded(ctx, a, b, g, n, dp, cp, ws, gws));
-        grad_input_fold_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(g, dp, keep, scales, step_w, n, d,
+        I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.kp));
+        I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, n, B.dp, B.kp, B.ws, B.gws));
+        grad_input_fold_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(B.g, B.dp, keep, scales, step_w, n, d,
                                                                                   grad_xh);
         I4T_LAUNCH("grad_input_fold_epilogue_kernel");
         return INT4TRAIN_SUCCESS;
     }
-    stack_mask_kernel<<<row_grid(cp / 4, 2 * (int64_t)n), 256, 0, ctx->stream>>>(high, low, keep, n, c, a, cp);
-    I4T_LAUNCH("stack_mask_kernel");
-    I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, b, dp, cp));
-    I4T_TRY(gemm_padded(ctx, a, b, g, 2 * n, dp, cp, ws, gws));
-    grad_input_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(g, dp, keep, prob, scales, step_w, n, d,
-                                                                         grad_xh);
-    I4T_LAUNCH("grad_input_epilogue_kernel");
-    return INT4TRAIN_SUCCESS;
+    return grad_input_run(ctx, B, 2 * n, high, low, w_packed, scales, step_w, keep, prob, nullptr, nullptr, nullptr, n,
+                          c, d, grad_xh);
+}
+
+int4train_status lss_grad_input_compact_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                             const uint8_t* w_packed, const float* scales, const float* step_w,
+                                             const uint8_t* keep, const double* prob, const LssCompaction& k, int n,
+                                             int c, int d, float* grad_xh) {
+    const LssGemmBuffers B = take_grad_input(ctx, ar, n, c, d);
+    I4T_ARENA_CHECK(ar);
+    // M = the kept stacked rows (the exact count, §9 item 20); every row if the GEMM at that shape would need more
+    // workspace than the plan holds (its configuration pick depends on the shape)
+    int m = k.x_m;
+    if (m > 2 * n || gemm_padded_workspace(ctx, m, B.dp, B.kp) > B.gws) m = 2 * n;
+    return grad_input_run(ctx, B, m, high, low, w_packed, scales, step_w, keep, prob, k.x_rows, k.count + 2, k.x_pos, n,
+                          c, d, grad_xh);
 }
 
 static int4train_status check_lss(const char* fn, int n, int c, int d) {

@@ -55,6 +55,9 @@ int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const flo
 // linear_backward steps 1–3 for Nonzero sampling on the SM90 path (lss_folded.cu): writes ∇(XH), ∇(WH) and the
 // split scales; bit-identical to the general path. Available when lss_folded_available says so.
 bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, const float* grad_w);
+// Whether an LSS GEMM with the scaling epilogue (gemm_padded_lss) can write the d-column FP32 output `out` (SM90 path,
+// fast kernels, d % 4 == 0, out 16-byte aligned).
+bool lss_epilogue_available(int4train_context ctx, int d, const float* out);
 
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
@@ -79,6 +82,37 @@ int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int
                                      const uint8_t* w_packed, const float* scales, const float* step_w,
                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh,
                                      bool fold /* every kept row has p = 1 (Nonzero sampling): one GEMM of n rows */);
+// The kept rows of a Bernoulli selection in index order (lss_compact.cu): the compacted layer backward runs its GEMMs
+// over these rows only. Device lists, counts on the device; w_k, x_m are the GEMM sizes on the host (the counts
+// padded, or every row while the stream is being captured), the lists zero-filled by the gathers up to them.
+struct LssCompaction {
+    int32_t* w_tokens;  // ∇W: tokens with a part kept at p = 1 (its INT8 GEMM), count[0] of them
+    int32_t* f_tokens;  // ∇W: tokens with a part kept at p < 1 (its FP32 product), count[1]
+    int32_t* x_rows;    // ∇X: kept stacked rows, count[2]
+    int32_t* x_pos;     // ∇X: each stacked row's place in x_rows, −1 when not kept (2N)
+    int32_t* count;     // 3 counts (device)
+    int w_k, x_m;       // host: ∇W GEMM K (multiple of 32, ≥ 32), ∇X GEMM M (≥ 1)
+    int f_count;        // host: count[1] after the eager wait, −1 while capturing (unknown)
+};
+void lss_compact_plan(Plan& p, int n);
+// keep_w/prob_w: the ∇W selection, keep_x: the ∇X selection (2N stacked rows each). Eager calls synchronise the stream
+// once to read the counts; calls on a capturing stream do not.
+int4train_status lss_compact_impl(int4train_context ctx, Arena& ar, const uint8_t* keep_w, const double* prob_w,
+                                  const uint8_t* keep_x, int n, LssCompaction* out);
+// lss_grad_weight_impl / lss_grad_input_impl (general form) over the compacted rows: the same bits.
+void lss_grad_weight_compact_plan(int4train_context ctx, Plan& p, int n, int c, int d);
+int4train_status lss_grad_weight_compact_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                              const uint8_t* x_packed, const float* scales, const float* step_x,
+                                              const uint8_t* keep, const double* prob, const LssCompaction& k, int n,
+                                              int c, int d, float* grad_wh);
+void lss_grad_input_compact_plan(int4train_context ctx, Plan& p, int n, int c, int d);
+int4train_status lss_grad_input_compact_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
+                                             const uint8_t* w_packed, const float* scales, const float* step_w,
+                                             const uint8_t* keep, const double* prob, const LssCompaction& k, int n,
+                                             int c, int d, float* grad_xh);
+// Copies packed rows rows[j] (j < *count) of `packed` (row_bytes each) to out row j, zero rows for *count ≤ j < out_rows.
+int4train_status gather_rows(int4train_context ctx, const uint8_t* packed, int row_bytes, const int32_t* rows,
+                             const int32_t* count, uint8_t* out, int out_rows);
 int4train_status lsq_backward_impl(int4train_context ctx, const float* v_src, const float* grad, int64_t n,
                                    const float* d_step, int mode, float* grad_v, float* grad_step, double* ws);
 // HQ-MM step 5 (§2.3) as a separate pass: y[i, j] = (s_X·s_W)·P[i, j] + bias[j] from the INT32 product P (row stride

@@ -92,6 +92,24 @@ __global__ void __launch_bounds__(256) unpack_transpose_wide_kernel(const uint8_
         *reinterpret_cast<int4*>(out + (int64_t)c * ld_rows + r) = *reinterpret_cast<const int4*>(&tile[tc][chunk]);
 }
 
+// out row j = packed row rows[j] for j < *count, zeros for the rest (the compacted ∇W's X rows, lss_compact.cu).
+__global__ void gather_rows_kernel(const uint8_t* __restrict__ packed, int row_bytes, const int32_t* __restrict__ rows,
+                                   const int32_t* count, uint8_t* out, int out_rows) {
+    const int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= row_bytes) return;
+    const int kept = *count;
+    for (int64_t j = blockIdx.y; j < out_rows; j += gridDim.y)
+        out[j * row_bytes + b] = j < kept ? packed[(int64_t)rows[j] * row_bytes + b] : (uint8_t)0;
+}
+
+int4train_status gather_rows(int4train_context ctx, const uint8_t* packed, int row_bytes, const int32_t* rows,
+                             const int32_t* count, uint8_t* out, int out_rows) {
+    gather_rows_kernel<<<row_grid(row_bytes, out_rows), 256, 0, ctx->stream>>>(packed, row_bytes, rows, count, out,
+                                                                               out_rows);
+    I4T_LAUNCH("gather_rows_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
 int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols, int8_t* out,
                             int rows_pad, int ld) {
     if (ld % 2 != 0 || ld < cols || rows_pad < rows) return fail(INT4TRAIN_ERROR_INTERNAL, "unpack_pad: bad padding");

@@ -11,8 +11,8 @@ struct int4train_context_s {
     int cc = 0;              // compute capability major*10+minor
     int sm_count = 0;
     bool force_fallback_gemm = false;  // env INT4TRAIN_FORCE_FALLBACK_GEMM=1 (testing the portable GEMM on Hopper)
-    // env INT4TRAIN_GENERIC_KERNELS=1: skip the specialised fast paths (folded LSS, warp LSQ backward, wide
-    // transposes) so tests can check them against the generic kernels bit for bit.
+    // env INT4TRAIN_GENERIC_KERNELS=1: skip the specialised fast paths (folded LSS, compacted Bernoulli GEMMs, warp LSQ
+    // backward, wide transposes) so tests can check them against the generic kernels bit for bit.
     bool generic_kernels = false;
     char name[256] = {0};
     // Created by int4train_context_create_current: the library runs in whatever CUDA context the caller has made

@@ -125,6 +125,30 @@ inline double rel_err(const std::vector<A>& got, const std::vector<B>& ref) {
     return den == 0 ? sqrt(num) : sqrt(num / den);
 }
 
+// The device inputs of one layer backward: X and W with outlier channels, ∇Y with every `zero_every`-th row zero, the
+// steps at 0.7× their initial value (some clipping), and the packed codes the forward would have saved.
+struct HostBackwardInputs {
+    std::vector<float> x, w, gy;
+    float sx, sw;
+    std::vector<int8_t> xq, wq;
+    HostBackwardInputs(int n, int c, int d, int g, int mode, int zero_every)
+        : x(randn_outliers(n, d)), w(randn_outliers(c, d, 0.05f)), gy(randn_outliers(n, c, 1e-3f, 1)) {
+        for (int i = 0; i < n; i += zero_every) for (int j = 0; j < c; ++j) gy[(size_t)i * c + j] = 0.0f;
+        auto xh = cpu_hadamard(x, g), wh = cpu_hadamard(w, g);
+        sx = cpu_init_step(xh) * 0.7f;
+        sw = cpu_init_step(wh) * 0.7f;
+        xq = cpu_quant(xh, sx, mode);
+        wq = cpu_quant(wh, sw, mode);
+    }
+};
+struct BackwardInputs {
+    DBuf<float> gy, x, w, sx, sw;
+    DBuf<uint8_t> xp, wp;
+    explicit BackwardInputs(const HostBackwardInputs& h)
+        : gy(h.gy), x(h.x), w(h.w), sx(std::vector<float>{h.sx}), sw(std::vector<float>{h.sw}), xp(cpu_pack(h.xq)),
+          wp(cpu_pack(h.wq)) {}
+};
+
 // ---- the test groups ----
 void test_canonical_and_init(int4train_context ctx);
 void test_hadamard(int4train_context ctx);
@@ -137,6 +161,11 @@ void test_bit_split_select_lss(int4train_context ctx);
 void test_linear_backward(int4train_context ctx);
 void test_folded_backward_bits(int4train_context ctx);
 void test_fast_paths_bits(int4train_context ctx);
+// A second context on device 0 created with INT4TRAIN_GENERIC_KERNELS=1 (every fast path off); NULL after a failed
+// report naming `test`.
+int4train_context create_generic_context(const char* test);
+// test_compact.cu: the compacted Bernoulli backward against the uncompacted operators, eager and captured.
+void test_compacted_bernoulli_bits(int4train_context ctx);
 void test_errors(int4train_context ctx);
 // entry_robustness.cu: the table of entry points × bad handles, pointers, values and a pending CUDA error; the
 // sticky device fault in a child process (this executable with --sticky-fault).

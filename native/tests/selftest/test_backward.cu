@@ -144,30 +144,6 @@ void test_linear_backward(int4train_context ctx) {
 }
 
 
-// The device inputs of one layer backward: X and W with outlier channels, ∇Y with every `zero_every`-th row zero, the
-// steps at 0.7× their initial value (some clipping), and the packed codes the forward would have saved.
-struct HostBackwardInputs {
-    std::vector<float> x, w, gy;
-    float sx, sw;
-    std::vector<int8_t> xq, wq;
-    HostBackwardInputs(int n, int c, int d, int g, int mode, int zero_every)
-        : x(randn_outliers(n, d)), w(randn_outliers(c, d, 0.05f)), gy(randn_outliers(n, c, 1e-3f, 1)) {
-        for (int i = 0; i < n; i += zero_every) for (int j = 0; j < c; ++j) gy[(size_t)i * c + j] = 0.0f;
-        auto xh = cpu_hadamard(x, g), wh = cpu_hadamard(w, g);
-        sx = cpu_init_step(xh) * 0.7f;
-        sw = cpu_init_step(wh) * 0.7f;
-        xq = cpu_quant(xh, sx, mode);
-        wq = cpu_quant(wh, sw, mode);
-    }
-};
-struct BackwardInputs {
-    DBuf<float> gy, x, w, sx, sw;
-    DBuf<uint8_t> xp, wp;
-    explicit BackwardInputs(const HostBackwardInputs& h)
-        : gy(h.gy), x(h.x), w(h.w), sx(std::vector<float>{h.sx}), sw(std::vector<float>{h.sw}), xp(cpu_pack(h.xq)),
-          wp(cpu_pack(h.wq)) {}
-};
-
 // Nonzero sampling on SM90 takes the folded path (one split pass, scaled GEMM epilogues, lss_folded.cu) when the
 // gradient outputs are 16-byte aligned and d % 4 == 0; misaligned outputs take the general path (bit split +
 // selection + masked GEMMs). Both must give the same bits (docs/method.md §3.5: the masks change no product).
@@ -195,18 +171,22 @@ void test_folded_backward_bits(int4train_context ctx) {
         }
 }
 
-// Every specialised fast path of linear_backward (folded LSS with scaled GEMM epilogues, warp-shuffle LSQ backward,
-// 64×64 code transposes) against the generic kernels of a second context created with INT4TRAIN_GENERIC_KERNELS=1:
-// the same inputs must give the same bits in every output.
-void test_fast_paths_bits(int4train_context ctx) {
+int4train_context create_generic_context(const char* test) {
     setenv("INT4TRAIN_GENERIC_KERNELS", "1", 1);
     int4train_context generic = nullptr;
     int4train_status st = int4train_context_create(0, &generic);
     unsetenv("INT4TRAIN_GENERIC_KERNELS");
-    if (st != INT4TRAIN_SUCCESS) {
-        report(false, "fast paths vs generic kernels", fmt("second context: %s", int4train_last_error()));
-        return;
-    }
+    if (st == INT4TRAIN_SUCCESS) return generic;
+    report(false, test, fmt("second context: %s", int4train_last_error()));
+    return nullptr;
+}
+
+// Every specialised fast path of linear_backward (folded LSS with scaled GEMM epilogues, Bernoulli GEMMs over the
+// compacted kept rows, warp-shuffle LSQ backward, 64×64 code transposes) against the generic kernels of a second
+// context created with INT4TRAIN_GENERIC_KERNELS=1: the same inputs must give the same bits in every output.
+void test_fast_paths_bits(int4train_context ctx) {
+    int4train_context generic = create_generic_context("fast paths vs generic kernels");
+    if (!generic) return;
     struct S { int n, c, d, g; };
     std::vector<S> shapes = {{77, 50, 96, 16}, {300, 130, 256, 1}, {513, 96, 200, 8}, {1024, 768, 512, 32},
                              {256, 384, 512, 64}, {64, 40, 196, 4}, {50, 30, 98, 2}};

@@ -147,27 +147,14 @@ public sealed class NativeBackwardTests : GpuFixture
         var rng = new Random(21);
         var x = TestData.WithOutliers(rng, n, d);
         var w = TestData.Matrix(rng, c, d);
-        var gy = Gradient(n, c, 4);
-        var layer = new Int4LinearReference(Ref);
-        var hadamard = new HadamardTransform(Ref);
-        var lsq = new LsqQuantizer(Ref);
-        float sx = lsq.InitStep(hadamard.Apply(x, n, d, g)) * 0.7f, sw = lsq.InitStep(hadamard.Apply(w, c, d, g)) * 0.7f;
-        var fwd = layer.Forward(x, w, n, c, d, g, sx, sw, mode);
-        var expected = layer.Backward(gy, x, w, fwd, sampling, seed: 42);
-
-        using var dx = Cuda.Upload<float>(x, n, d);
-        using var dw = Cuda.Upload<float>(w, c, d);
-        using var dgy = Cuda.Upload<float>(gy, n, c);
-        using var dxp = Cuda.Upload<byte>(fwd.PackedX, n, d / 2);
-        using var dwp = Cuda.Upload<byte>(fwd.PackedW, c, d / 2);
-        using var dsx = Cuda.Upload<float>(new[] { sx }, 1, 1);
-        using var dsw = Cuda.Upload<float>(new[] { sw }, 1, 1);
+        using var run = new LayerBackwardCase(Cuda, Ref, x, w, Gradient(n, c, 4), n, c, d, g, mode, sampling, 42);
+        var expected = run.Expected;
         using var dgx = Cuda.Allocate<float>(n, d);
         using var dgw = Cuda.Allocate<float>(c, d);
         using var dgsx = Cuda.Allocate<float>(1, 1);
         using var dgsw = Cuda.Allocate<float>(1, 1);
         using var dgb = Cuda.Allocate<float>(1, c);
-        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, sampling, 42, dgx, dgw, dgsx, dgsw, dgb);
+        run.RunNative(Ops, dgx, dgw, dgsx, dgsw, dgb);
         AssertClose(dgx.Download(), expected.GradX, "∇X");
         AssertClose(dgw.Download(), expected.GradW, "∇W");
         AssertClose(dgb.Download(), expected.GradBias, "∇b");
@@ -182,13 +169,63 @@ public sealed class NativeBackwardTests : GpuFixture
         using var agsx = Cuda.Upload<float>(new[] { oldS[0] }, 1, 1);
         using var agsw = Cuda.Upload<float>(new[] { oldS[1] }, 1, 1);
         using var agb = Cuda.Upload<float>(oldB, 1, c);
-        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, sampling, 42, agx, agw, agsx, agsw, agb, accumulate: true);
+        run.RunNative(Ops, agx, agw, agsx, agsw, agb, accumulate: true);
         static float[] Sum(float[] a, float[] b) => a.Zip(b, (u, v) => u + v).ToArray();
         Assert.That(agx.Download(), Is.EqualTo(dgx.Download()), "accumulate: ∇X is overwritten");
         Assert.That(agw.Download(), Is.EqualTo(Sum(oldW, dgw.Download())), "accumulate: ∇W");
         Assert.That(agb.Download(), Is.EqualTo(Sum(oldB, dgb.Download())), "accumulate: ∇b");
         Assert.That(agsx.Download()[0], Is.EqualTo(oldS[0] + dgsx.Download()[0]), "accumulate: ∇s_X");
         Assert.That(agsw.Download()[0], Is.EqualTo(oldS[1] + dgsw.Download()[0]), "accumulate: ∇s_W");
+    }
+
+    /// <summary>The Bernoulli layer on gradients with many zero rows, whose native GEMMs run over the compacted kept
+    /// rows only (native/src/ops/lss_compact.cu): the same function as the reference — the tokens whose ∇X row is
+    /// exactly zero (nothing kept by the ∇X selection) are the same set bit for bit, the gradients within
+    /// tolerance.</summary>
+    [Test]
+    public void LinearBackward_Bernoulli_ManyZeroRows_MatchesTheReference(
+        [Values("every other row", "70% random rows", "one row", "all rows")] string zeros, [Values] QuantMode mode)
+    {
+        int n = zeros == "one row" ? 1 : 129, c = 72, d = 128, g = 16;
+        var rng = new Random(zeros.Length * 7 + (int)mode);
+        var x = TestData.WithOutliers(rng, n, d);
+        var w = TestData.Matrix(rng, c, d);
+        var gy = Gradient(n, c, 9 + zeros.Length);
+        for (int i = 0; i < n; i++)
+        {
+            bool zero = zeros switch
+            {
+                "every other row" => i % 2 == 1,
+                "70% random rows" => rng.NextDouble() < 0.7,
+                "all rows" => true,
+                _ => false,
+            };
+            if (zero) Array.Clear(gy, i * c, c);
+        }
+        using var run = new LayerBackwardCase(Cuda, Ref, x, w, gy, n, c, d, g, mode, SamplingMode.Bernoulli, 77);
+        var expected = run.Expected;
+        using var dgx = Cuda.Allocate<float>(n, d);
+        using var dgw = Cuda.Allocate<float>(c, d);
+        using var dgsx = Cuda.Allocate<float>(1, 1);
+        using var dgsw = Cuda.Allocate<float>(1, 1);
+        run.RunNative(Ops, dgx, dgw, dgsx, dgsw, null);
+        float[] gx = dgx.Download(), gw = dgw.Download();
+
+        static int[] ZeroRows(float[] m, int rows, int cols) =>
+            Enumerable.Range(0, rows).Where(i => Enumerable.Range(0, cols).All(j => m[i * cols + j] == 0f)).ToArray();
+        int[] zeroRows = ZeroRows(expected.GradX, n, d);
+        Assert.That(ZeroRows(gx, n, d), Is.EqualTo(zeroRows), "tokens whose ∇X row is exactly zero");
+        if (zeros == "all rows")
+        {
+            Assert.That(gx.All(v => v == 0f) && gw.All(v => v == 0f), "an all-zero ∇Y keeps nothing: ∇X = ∇W = 0 exactly");
+            Assert.That(expected.GradX.All(v => v == 0f) && expected.GradW.All(v => v == 0f), "reference: ∇X = ∇W = 0");
+            return;
+        }
+        if (n > 1) Assert.That(zeroRows.Length, Is.LessThan(n), "some token is kept");
+        AssertClose(gx, expected.GradX, "∇X");
+        AssertClose(gw, expected.GradW, "∇W");
+        Assert.That(dgsx.Download()[0], Is.EqualTo(expected.GradStepX).Within(1e-4 * Math.Abs(expected.GradStepX) + 1e-9), "∇s_X");
+        Assert.That(dgsw.Download()[0], Is.EqualTo(expected.GradStepW).Within(1e-4 * Math.Abs(expected.GradStepW) + 1e-9), "∇s_W");
     }
 
     /// <summary>Relative Frobenius error ≤ 1e−5 and every entry within 1e−4 of the largest magnitude.</summary>
