@@ -1,0 +1,117 @@
+// flash_attention.cuh — what the fused attention's forward (flash_attention.cu) and backward
+// (flash_attention_backward.cu) kernels share: the tile shape, the BF16 tensor-core MMA, its fragment loaders and the
+// tile loader that turns FP32 rows of qkv (or ∂out) into BF16 tiles in shared memory.
+//
+// Tensor cores: mma.sync.m16n8k16 with BF16 A (16×16, row-major) and B (16×8, "col": stored n-major), FP32
+// accumulators C (16×8). In a warp, lane = 4·g + q (g = lane/4 the group, q = lane%4); the PTX ISA's fragment layouts
+// (§ "Matrix Fragments for mma.m16n8k16 with floating point type"):
+//   A: a0 = A[g][2q, 2q+1], a1 = A[g+8][2q, 2q+1], a2 = A[g][2q+8, 2q+9], a3 = A[g+8][2q+8, 2q+9]
+//   B: b0 = B[2q, 2q+1][g],  b1 = B[2q+8, 2q+9][g]
+//   C: c0, c1 = C[g][2q, 2q+1],  c2, c3 = C[g+8][2q, 2q+1]
+// (each 32-bit register holds two BF16, the lower index in the lower half). Two adjacent C tiles (columns 0–7 and
+// 8–15) of one 16-row strip are exactly the A fragment of that strip's 16×16 block: a score tile computed by one MMA
+// feeds the next MMA from registers (FlashAttention-2's P·V without a trip through shared memory).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+#include <type_traits>
+
+#include "nn.cuh"
+#include "device_util.cuh"
+
+namespace i4t::nn::flash {
+
+constexpr int kWarps = 4, kThreads = 32 * kWarps;
+// The rows a block owns (queries in the forward and the ∂q pass, keys in the ∂k∂v pass): 16 per warp.
+constexpr int kTile = 16 * kWarps;
+constexpr float kLog2e = 1.4426950408889634f;
+
+// The tile the loops stream (keys in the forward and ∂q pass, queries in the ∂k∂v pass): narrower for hs > 64 so the
+// FP32 accumulators of the backward (two 16 × hs strips per warp) and a score tile fit the registers.
+template <int HS> __host__ __device__ constexpr int inner_tile() { return HS <= 64 ? 64 : 32; }
+// Shared-memory rows are padded by 8 BF16 (16 bytes) so the 8 rows a fragment load touches fall in different banks.
+template <int W> __host__ __device__ constexpr int padded() { return W + 8; }
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (lo) in the lower half
+    return *reinterpret_cast<uint32_t*>(&v);
+}
+__device__ __forceinline__ uint32_t ld_pair(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+
+// d += A·B on the tensor cores (BF16 × BF16, FP32 accumulation).
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// A fragment of the 16×16 block at `at` of a row-major BF16 tile with row length ld.
+__device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at, int ld, int lane) {
+    const int g = lane >> 2, q2 = (lane & 3) * 2;
+    a[0] = ld_pair(at + g * ld + q2);
+    a[1] = ld_pair(at + (g + 8) * ld + q2);
+    a[2] = ld_pair(at + g * ld + q2 + 8);
+    a[3] = ld_pair(at + (g + 8) * ld + q2 + 8);
+}
+
+// d += A·B over the 16 × 8 output at n-tile `at`, where B[k][n] is stored n-major: B[k][n] = at[n·ld + k] (a
+// row-major K tile is Kᵀ's B, a transposed V tile is V's B, ...). k runs over one 16-wide step.
+__device__ __forceinline__ void mma_nmajor(float (&d)[4], const uint32_t (&a)[4], const __nv_bfloat16* at, int ld,
+                                           int lane) {
+    const int g = lane >> 2, q2 = (lane & 3) * 2;
+    mma_bf16(d, a, ld_pair(at + g * ld + q2), ld_pair(at + g * ld + q2 + 8));
+}
+
+// The A fragment of 16-column block kc of a strip of FP32 accumulators acc[n-tile][4] (C layout), rounded to BF16.
+template <int NT>
+__device__ __forceinline__ void a_from_acc(uint32_t (&a)[4], const float (&acc)[NT][4], int kc) {
+    a[0] = pack_bf16(acc[2 * kc][0], acc[2 * kc][1]);
+    a[1] = pack_bf16(acc[2 * kc][2], acc[2 * kc][3]);
+    a[2] = pack_bf16(acc[2 * kc + 1][0], acc[2 * kc + 1][1]);
+    a[3] = pack_bf16(acc[2 * kc + 1][2], acc[2 * kc + 1][3]);
+}
+
+// Rows [first, first + R) of one head (hs = HS FP32 values at src + t·row_len, t the row in the sequence) into BF16
+// shared memory, row-major (dst[r·ld + d], may be null) and/or transposed (dst_t[d·ld_t + r], may be null); rows
+// at or past t_len are zeros. All threads of the block take part (the caller syncs).
+template <int R, int HS>
+__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, int ld, __nv_bfloat16* dst_t, int ld_t,
+                                          const float* src, int64_t row_len, int first, int t_len) {
+    constexpr int kVec = HS / 4;
+    for (int e = threadIdx.x; e < R * kVec; e += kThreads) {
+        const int r = e / kVec, c = (e % kVec) * 4;
+        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (first + r < t_len) v = *reinterpret_cast<const float4*>(src + (int64_t)(first + r) * row_len + c);
+        if (dst) *reinterpret_cast<uint2*>(dst + r * ld + c) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+        if (dst_t) {
+            dst_t[(c + 0) * ld_t + r] = __float2bfloat16_rn(v.x);
+            dst_t[(c + 1) * ld_t + r] = __float2bfloat16_rn(v.y);
+            dst_t[(c + 2) * ld_t + r] = __float2bfloat16_rn(v.z);
+            dst_t[(c + 3) * ld_t + r] = __float2bfloat16_rn(v.w);
+        }
+    }
+}
+
+// Calls f(std::integral_constant<int, HS>) for the supported head sizes (16, 32, ..., 128); false otherwise.
+template <class F> inline bool with_head_size(int hs, F&& f) {
+    switch (hs) {
+        case 16: f(std::integral_constant<int, 16>{}); return true;
+        case 32: f(std::integral_constant<int, 32>{}); return true;
+        case 48: f(std::integral_constant<int, 48>{}); return true;
+        case 64: f(std::integral_constant<int, 64>{}); return true;
+        case 80: f(std::integral_constant<int, 80>{}); return true;
+        case 96: f(std::integral_constant<int, 96>{}); return true;
+        case 112: f(std::integral_constant<int, 112>{}); return true;
+        case 128: f(std::integral_constant<int, 128>{}); return true;
+        default: return false;
+    }
+}
+
+// flash_attention_backward.cu: sets the backward kernels' shared-memory limit (flash_attention_prepare).
+cudaError_t prepare_backward();
+
+}  // namespace i4t::nn::flash

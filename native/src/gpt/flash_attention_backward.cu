@@ -1,0 +1,245 @@
+// flash_attention_backward.cu — fused causal attention, backward (FlashAttention-2), deterministic: two kernels that
+// each recompute the probabilities from q, k and the forward's lse₂, one over key tiles writing ∂k and ∂v, one over
+// query tiles writing ∂q. Every output element is summed by one thread in one fixed order: no atomics, the same bits
+// on every run (graph replay = eager, resume exact).
+//
+// With s_ij = q_i·k_j/√hs, a = softmax_causal(s), ã = a ⊙ mask (dropout), out = ã·v and g = ∂L/∂out:
+//   a_ij   = 2^(s_ij·log₂e − lse₂_i)                         (recomputed; 0 for j > i)
+//   ∂v_j   = Σ_i ã_ij·g_i
+//   ∂ã_ij  = g_i·v_j,   ∂a_ij = mask_ij·∂ã_ij
+//   ∂s_ij  = a_ij·(∂a_ij − Σ_j' a_ij'·∂a_ij') = a_ij·(mask_ij·(g_i·v_j) − D_i)
+//            with D_i = Σ_j a_ij·mask_ij·(g_i·v_j) = g_i·(Σ_j ã_ij·v_j) = g_i·out_i  (flash_attention_delta)
+//   ∂q_i   = (1/√hs)·Σ_j ∂s_ij·k_j,   ∂k_j = (1/√hs)·Σ_i ∂s_ij·q_i
+// The same element index as the forward keys the dropout mask. MMA operands (q, k, v, g, ã, ∂s) are BF16, sums FP32.
+#include <math.h>
+
+#include "runtime/launch.cuh"
+#include "runtime/status.cuh"
+#include "flash_attention.cuh"
+
+namespace i4t::nn {
+namespace flash {
+
+template <int HS> constexpr int kv_smem() {  // k, v (kTile rows); q, g row-major and transposed (BQ rows); lse₂, D
+    constexpr int BQ = inner_tile<HS>();
+    return (2 * kTile * padded<HS>() + 2 * BQ * padded<HS>() + 2 * HS * padded<BQ>()) * (int)sizeof(__nv_bfloat16) +
+           2 * BQ * (int)sizeof(float);
+}
+template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k row-major and transposed, v (BK rows)
+    constexpr int BK = inner_tile<HS>();
+    return (2 * kTile * padded<HS>() + 2 * BK * padded<HS>() + HS * padded<BK>()) * (int)sizeof(__nv_bfloat16);
+}
+
+// The recomputed a_ij and ∂s_ij of one score element: sc = q_i·k_j (FP32 accumulator), dp = g_i·v_j; returns
+// ã_ij = a·mask in *ad (for ∂v) and ∂s_ij. Shared by both kernels so they agree on every rule (mask, index, base 2).
+__device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, int t_len, int64_t bh, float lse2,
+                                            float d, float scale_log2, uint64_t key, float p, float keep_scale,
+                                            float* ad) {
+    const bool valid = j <= i && i < t_len;
+    const float a = valid ? exp2f(sc * scale_log2 - lse2) : 0.f;
+    const float mk = p > 0 && valid ? dropout_mask(key, ((int64_t)bh * t_len + i) * t_len + j, p, keep_scale) : 1.f;
+    *ad = a * mk;
+    return a * (mk * dp - d);
+}
+
+// ∂k, ∂v of a tile of kTile keys (16 per warp), the queries i ≥ k0 streaming through shared memory BQ at a time.
+// The warp computes the transposed scores Sᵀ = K_w·Qᵀ (rows = its keys), so ãᵀ and ∂sᵀ are A fragments of
+// ∂v += ãᵀ·G and ∂k += ∂sᵀ·Q straight from the registers.
+template <int HS>
+__global__ void __launch_bounds__(kThreads) kv_kernel(float* __restrict__ dqkv, const float* __restrict__ qkv,
+                                                      const float* __restrict__ dout, const float* __restrict__ lse2,
+                                                      const float* __restrict__ delta, int nh, int t_len,
+                                                      float scale_log2, float scale, float p, float keep_scale,
+                                                      DropoutKey dk) {
+    constexpr int BQ = inner_tile<HS>(), LD = padded<HS>(), LDT = padded<BQ>(), NT = BQ / 8, DT = HS / 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
+    __nv_bfloat16* vs = ks + kTile * LD;                           // kTile × LD
+    __nv_bfloat16* qs = vs + kTile * LD;                           // BQ × LD  (Qᵀ's B of Sᵀ = K·Qᵀ)
+    __nv_bfloat16* gs = qs + BQ * LD;                              // BQ × LD  (Gᵀ's B of ∂ãᵀ = V·Gᵀ)
+    __nv_bfloat16* qt = gs + BQ * LD;                              // HS × LDT (Q's B of ∂k)
+    __nv_bfloat16* gt = qt + HS * LDT;                             // HS × LDT (G's B of ∂v)
+    float* ls = reinterpret_cast<float*>(gt + HS * LDT);           // BQ
+    float* ds = ls + BQ;                                           // BQ
+    const int bh = blockIdx.x, b = bh / nh, h = bh % nh, c = nh * HS;
+    const int k0 = blockIdx.y * kTile;  // the first key tiles see the most queries: scheduled first
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
+    const int key0 = k0 + warp * 16 + (lane >> 2);  // this thread's keys: key0 and key0 + 8
+    const int64_t row_len = 3 * (int64_t)c;
+    const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
+    const float* gbase = dout + (int64_t)b * t_len * c + (int64_t)h * HS;
+    const uint64_t key = p > 0 ? site_key(dk) : 0;
+
+    load_rows<kTile, HS>(ks, LD, nullptr, 0, base + c, row_len, k0, t_len);
+    load_rows<kTile, HS>(vs, LD, nullptr, 0, base + 2 * c, row_len, k0, t_len);
+    float dkacc[DT][4] = {}, dvacc[DT][4] = {};
+    for (int q0 = k0; q0 < t_len; q0 += BQ) {  // kTile is a multiple of BQ: q0 = k0 starts on a query tile
+        __syncthreads();
+        load_rows<BQ, HS>(qs, LD, qt, LDT, base, row_len, q0, t_len);
+        load_rows<BQ, HS>(gs, LD, gt, LDT, gbase, c, q0, t_len);
+        for (int e = threadIdx.x; e < BQ; e += kThreads) {
+            const bool in = q0 + e < t_len;
+            ls[e] = in ? lse2[(int64_t)bh * t_len + q0 + e] : 0.f;
+            ds[e] = in ? delta[(int64_t)bh * t_len + q0 + e] : 0.f;
+        }
+        __syncthreads();
+        if (k0 + warp * 16 > q0 + BQ - 1) continue;  // all of this warp's keys are after all these queries
+        float st[NT][4] = {}, dpt[NT][4] = {};
+#pragma unroll
+        for (int kk = 0; kk < HS / 16; ++kk) {
+            uint32_t a[4];
+            load_a(a, ks + warp * 16 * LD + kk * 16, LD, lane);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) mma_nmajor(st[nt], a, qs + nt * 8 * LD + kk * 16, LD, lane);
+            load_a(a, vs + warp * 16 * LD + kk * 16, LD, lane);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) mma_nmajor(dpt[nt], a, gs + nt * 8 * LD + kk * 16, LD, lane);
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {  // element (key j, query i) of the transposed tile
+                const int col = nt * 8 + q2 + (e & 1), i = q0 + col, j = key0 + (e >> 1) * 8;
+                float ad;
+                dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, t_len, bh, ls[col], ds[col], scale_log2, key, p,
+                                        keep_scale, &ad);
+                st[nt][e] = ad;
+            }
+#pragma unroll
+        for (int kc = 0; kc < NT / 2; ++kc) {
+            uint32_t a[4];
+            a_from_acc(a, st, kc);  // ãᵀ
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) mma_nmajor(dvacc[dt], a, gt + dt * 8 * LDT + kc * 16, LDT, lane);
+            a_from_acc(a, dpt, kc);  // ∂sᵀ
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) mma_nmajor(dkacc[dt], a, qt + dt * 8 * LDT + kc * 16, LDT, lane);
+        }
+    }
+    float* out = dqkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int j = key0 + r * 8;
+        if (j >= t_len) continue;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+            float* at = out + (int64_t)j * row_len + dt * 8 + q2;
+            *reinterpret_cast<float2*>(at + c) = make_float2(dkacc[dt][2 * r] * scale, dkacc[dt][2 * r + 1] * scale);
+            *reinterpret_cast<float2*>(at + 2 * c) = make_float2(dvacc[dt][2 * r], dvacc[dt][2 * r + 1]);
+        }
+    }
+}
+
+// ∂q of a tile of kTile queries (16 per warp), the keys j ≤ the tile's last query streaming BK at a time:
+// S = Q_w·Kᵀ and ∂ã = G_w·Vᵀ as in the forward, then ∂q += ∂s·K from the registers.
+template <int HS>
+__global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, const float* __restrict__ qkv,
+                                                     const float* __restrict__ dout, const float* __restrict__ lse2,
+                                                     const float* __restrict__ delta, int nh, int t_len,
+                                                     float scale_log2, float scale, float p, float keep_scale,
+                                                     DropoutKey dk) {
+    constexpr int BK = inner_tile<HS>(), LD = padded<HS>(), LDT = padded<BK>(), NT = BK / 8, DT = HS / 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
+    __nv_bfloat16* gs = qs + kTile * LD;                           // kTile × LD
+    __nv_bfloat16* ks = gs + kTile * LD;                           // BK × LD  (Kᵀ's B of S)
+    __nv_bfloat16* vs = ks + BK * LD;                              // BK × LD  (Vᵀ's B of ∂ã)
+    __nv_bfloat16* kt = vs + BK * LD;                              // HS × LDT (K's B of ∂q)
+    const int bh = blockIdx.x, b = bh / nh, h = bh % nh, c = nh * HS;
+    const int q0 = (gridDim.y - 1 - blockIdx.y) * kTile;  // the longest rows first
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
+    const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's queries: row0 and row0 + 8
+    const int64_t row_len = 3 * (int64_t)c;
+    const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
+    const float* gbase = dout + (int64_t)b * t_len * c + (int64_t)h * HS;
+    const uint64_t key = p > 0 ? site_key(dk) : 0;
+
+    load_rows<kTile, HS>(qs, LD, nullptr, 0, base, row_len, q0, t_len);
+    load_rows<kTile, HS>(gs, LD, nullptr, 0, gbase, c, q0, t_len);
+    float lr[2], dr[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int i = row0 + r * 8;
+        lr[r] = i < t_len ? lse2[(int64_t)bh * t_len + i] : 0.f;
+        dr[r] = i < t_len ? delta[(int64_t)bh * t_len + i] : 0.f;
+    }
+    float dqacc[DT][4] = {};
+    const int k_end = min(t_len, q0 + kTile);
+    for (int k0 = 0; k0 < k_end; k0 += BK) {
+        __syncthreads();  // the previous tile is read (and, the first time, q and g are loaded)
+        load_rows<BK, HS>(ks, LD, kt, LDT, base + c, row_len, k0, t_len);
+        load_rows<BK, HS>(vs, LD, nullptr, 0, base + 2 * c, row_len, k0, t_len);
+        __syncthreads();
+        if (k0 > q0 + warp * 16 + 15) continue;  // all these keys are after all of this warp's queries
+        float s[NT][4] = {}, dp[NT][4] = {};
+#pragma unroll
+        for (int kk = 0; kk < HS / 16; ++kk) {
+            uint32_t a[4];
+            load_a(a, qs + warp * 16 * LD + kk * 16, LD, lane);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) mma_nmajor(s[nt], a, ks + nt * 8 * LD + kk * 16, LD, lane);
+            load_a(a, gs + warp * 16 * LD + kk * 16, LD, lane);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) mma_nmajor(dp[nt], a, vs + nt * 8 * LD + kk * 16, LD, lane);
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e >> 1, i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);
+                float ad;
+                s[nt][e] = score_grad(s[nt][e], dp[nt][e], i, j, t_len, bh, lr[r], dr[r], scale_log2, key, p,
+                                      keep_scale, &ad);
+            }
+#pragma unroll
+        for (int kc = 0; kc < NT / 2; ++kc) {
+            uint32_t a[4];
+            a_from_acc(a, s, kc);  // ∂s
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) mma_nmajor(dqacc[dt], a, kt + dt * 8 * LDT + kc * 16, LDT, lane);
+        }
+    }
+    float* out = dqkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int i = row0 + r * 8;
+        if (i >= t_len) continue;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+            *reinterpret_cast<float2*>(out + (int64_t)i * row_len + dt * 8 + q2) =
+                make_float2(dqacc[dt][2 * r] * scale, dqacc[dt][2 * r + 1] * scale);
+    }
+}
+
+cudaError_t prepare_backward() {
+    cudaError_t e = cudaSuccess;
+    for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
+        with_head_size(hs, [&](auto hsc) {
+            constexpr int HS = decltype(hsc)::value;
+            e = cudaFuncSetAttribute(kv_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, kv_smem<HS>());
+            if (e == cudaSuccess)
+                e = cudaFuncSetAttribute(q_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, q_smem<HS>());
+        });
+    return e;
+}
+
+}  // namespace flash
+
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const float* qkv, const float* lse2, const float* delta, float p,
+                                     DropoutKey key) {
+    const int hs = sh.c / sh.nh;
+    const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
+    const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const dim3 grid((unsigned)(sh.b * sh.nh), (unsigned)ceil_div(sh.t, flash::kTile));
+    const bool known = flash::with_head_size(hs, [&](auto hsc) {
+        constexpr int HS = decltype(hsc)::value;
+        flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(
+            dqkv, qkv, dout, lse2, delta, sh.nh, sh.t, scale_log2, scale, p, keep_scale, key);
+        flash::q_kernel<HS><<<grid, flash::kThreads, flash::q_smem<HS>(), s>>>(
+            dqkv, qkv, dout, lse2, delta, sh.nh, sh.t, scale_log2, scale, p, keep_scale, key);
+    });
+    return known ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+}  // namespace i4t::nn
