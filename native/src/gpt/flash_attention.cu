@@ -147,6 +147,7 @@ __global__ void delta_kernel(float* __restrict__ delta, const float* __restrict_
 
 }  // namespace flash
 
+#if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
 bool flash_attention_supported(int hs) { return hs >= 16 && hs <= 128 && hs % 16 == 0; }
 
 cudaError_t flash_attention_prepare() {
@@ -182,5 +183,7 @@ cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delt
     else flash::delta_kernel<<<blocks, 256, 0, s>>>(delta, dout, out_bf16, sh.b, sh.t, sh.nh, hs);
     return cudaGetLastError();
 }
+
+#endif
 
 }  // namespace i4t::nn

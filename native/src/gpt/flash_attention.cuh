@@ -40,7 +40,11 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 }
 __device__ __forceinline__ uint32_t ld_pair(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
-// d += A·B on the tensor cores (BF16 × BF16, FP32 accumulation).
+// d += A·B on the tensor cores (BF16 × BF16, FP32 accumulation). I4T_FLASH_HOST_EMULATION: a CPU emulation of these
+// kernels (a check of the fragment bookkeeping without a GPU) supplies its own.
+#if defined(I4T_FLASH_HOST_EMULATION)
+void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+#else
 __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -48,6 +52,7 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], 
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#endif
 
 // A fragment of the 16×16 block at `at` of a row-major BF16 tile with row length ld.
 __device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at, int ld, int lane) {

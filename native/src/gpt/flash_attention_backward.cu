@@ -211,6 +211,7 @@ __global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, c
     }
 }
 
+#if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
 cudaError_t prepare_backward() {
     cudaError_t e = cudaSuccess;
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
@@ -222,9 +223,11 @@ cudaError_t prepare_backward() {
         });
     return e;
 }
+#endif
 
 }  // namespace flash
 
+#if !defined(I4T_FLASH_HOST_EMULATION)
 cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
                                      const float* qkv, const float* lse2, const float* delta, float p,
                                      DropoutKey key) {
@@ -241,5 +244,7 @@ cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* d
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
 }
+
+#endif
 
 }  // namespace i4t::nn

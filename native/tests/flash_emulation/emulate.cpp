@@ -1,0 +1,174 @@
+// emulate.cpp — the fused attention's kernels (native/src/gpt/flash_attention*.cu) run on the CPU, without a GPU or
+// nvcc: every CUDA thread a std::thread, __syncthreads a block barrier, warp shuffles and mma.sync.m16n8k16 through
+// per-warp exchange storage (the mma's fragment layouts as the PTX ISA states them, BF16 operands, FP32 sums). The
+// kernels' own source is compiled (host C++), so this checks their fragment and index bookkeeping, masks, tails
+// (T not a multiple of the tile) and dropout against an FP64 reference of attention.cu's function — on random q, k,
+// v with outliers. It cannot check timing or the real tensor cores' rounding. Run: bash native/tests/flash_emulation/run.sh
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <barrier>
+#include <thread>
+#include <vector>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <functional>
+#include <algorithm>
+using std::min;
+thread_local uint3 emu_tid, emu_bid;
+dim3 emu_grid, emu_block;
+#undef threadIdx
+#undef blockIdx
+#undef gridDim
+#undef blockDim
+#define threadIdx emu_tid
+#define blockIdx emu_bid
+#define gridDim emu_grid
+#define blockDim emu_block
+static std::barrier<>* emu_block_bar;
+static std::vector<std::barrier<>*> emu_warp_bar;
+struct WarpX { float f[32]; uint32_t a[32][4]; uint32_t b[32][2]; float c[32][4]; };
+static WarpX emu_wx[64];
+static inline void __syncthreads() { emu_block_bar->arrive_and_wait(); }
+static inline float __shfl_xor_sync(unsigned, float v, int o) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    emu_wx[w].f[l] = v; emu_warp_bar[w]->arrive_and_wait();
+    float r = emu_wx[w].f[l ^ o]; emu_warp_bar[w]->arrive_and_wait();
+    return r;
+}
+static float bf(uint32_t x, int hi) { uint32_t u = (hi ? (x >> 16) : (x & 0xffff)) << 16; float f; memcpy(&f, &u, 4); return f; }
+#define I4T_FLASH_HOST_EMULATION 1
+#undef __launch_bounds__
+#define __launch_bounds__(x)
+#undef __global__
+#define __global__
+#undef __device__
+#define __device__
+#undef __shared__
+#define __shared__
+#include "gpt/flash_attention.cuh"
+namespace i4t::nn::flash {
+alignas(16) unsigned char smem[256 * 1024];
+void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    WarpX& x = emu_wx[w];
+    for (int i = 0; i < 4; ++i) x.a[l][i] = a[i];
+    x.b[l][0] = b0; x.b[l][1] = b1;
+    emu_warp_bar[w]->arrive_and_wait();
+    float A[16][16], B[16][8];
+    for (int L = 0; L < 32; ++L) {
+        int g = L >> 2, q = L & 3;
+        for (int hi = 0; hi < 2; ++hi) {
+            A[g][2 * q + hi] = bf(x.a[L][0], hi);
+            A[g + 8][2 * q + hi] = bf(x.a[L][1], hi);
+            A[g][2 * q + 8 + hi] = bf(x.a[L][2], hi);
+            A[g + 8][2 * q + 8 + hi] = bf(x.a[L][3], hi);
+            B[2 * q + hi][g] = bf(x.b[L][0], hi);
+            B[2 * q + 8 + hi][g] = bf(x.b[L][1], hi);
+        }
+    }
+    emu_warp_bar[w]->arrive_and_wait();
+    int g = l >> 2, q = l & 3;
+    for (int e = 0; e < 4; ++e) {
+        int r = g + (e >> 1) * 8, c = 2 * q + (e & 1);
+        float s = d[e];
+        for (int k = 0; k < 16; ++k) s += A[r][k] * B[k][c];
+        d[e] = s;
+    }
+}
+}
+#include "gpt/flash_attention.cu"
+#include "gpt/flash_attention_backward.cu"
+
+static void launch(dim3 grid, int threads, const std::function<void()>& body) {
+    emu_grid = grid; emu_block = dim3(threads);
+    for (unsigned by = 0; by < grid.y; ++by)
+        for (unsigned bx = 0; bx < grid.x; ++bx) {
+            std::barrier<> bar(threads);
+            emu_block_bar = &bar;
+            std::vector<std::barrier<>*> wb;
+            for (int w = 0; w < threads / 32; ++w) wb.push_back(new std::barrier<>(32));
+            emu_warp_bar = wb;
+            std::vector<std::thread> ts;
+            for (int t = 0; t < threads; ++t)
+                ts.emplace_back([&, t] { emu_tid = uint3{(unsigned)t, 0, 0}; emu_bid = uint3{bx, by, 0}; body(); });
+            for (auto& t : ts) t.join();
+            for (auto* b : wb) delete b;
+        }
+}
+
+template <int HS> int run(int B, int H, int T, float p) {
+    using namespace i4t::nn;
+    const int C = H * HS, N = B * T;
+    std::mt19937 rng(1234 + HS + T);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<float> qkv((size_t)N * 3 * C), dout((size_t)N * C);
+    for (auto& v : qkv) v = nd(rng);
+    for (size_t i = 0; i < qkv.size(); i += 97) qkv[i] *= 8.f;  // outliers
+    for (auto& v : dout) v = nd(rng);
+    uint64_t step_key = 0x1234567ull;
+    DropoutKey key{&step_key, 9};
+    const float scale = 1.0f / sqrtf((float)HS), scale_log2 = flash::kLog2e * scale, ks = p > 0 ? 1 / (1 - p) : 1;
+    std::vector<float> out((size_t)N * C, NAN), lse((size_t)B * H * T, NAN), delta((size_t)B * H * T), dqkv((size_t)N * 3 * C, NAN);
+    dim3 grid(B * H, (T + 63) / 64);
+    launch(grid, flash::kThreads, [&] { flash::forward_kernel<HS>(out.data(), lse.data(), qkv.data(), H, T, scale_log2, p, ks, key); });
+    // D = Σ ∂out ⊙ out by the device's kernel (8 warps a block, one per row and head)
+    launch(dim3((unsigned)((B * H * T + 7) / 8)), 256, [&] { flash::delta_kernel<float>(delta.data(), dout.data(), out.data(), B, T, H, HS); });
+    launch(grid, flash::kThreads, [&] { flash::kv_kernel<HS>(dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T, scale_log2, scale, p, ks, key); });
+    launch(grid, flash::kThreads, [&] { flash::q_kernel<HS>(dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T, scale_log2, scale, p, ks, key); });
+    // FP64 reference (attention.cu's function, with the same dropout masks)
+    uint64_t sk = splitmix64(step_key ^ 9);
+    std::vector<double> rout((size_t)N * C, 0), rd((size_t)N * 3 * C, 0);
+    double eo = 0, no = 0, eg = 0, ng = 0, el = 0;
+    for (int b = 0; b < B; ++b) for (int h = 0; h < H; ++h) {
+        int bh = b * H + h;
+        auto Q = [&](int i, int d) { return (double)qkv[((size_t)b * T + i) * 3 * C + h * HS + d]; };
+        auto K = [&](int i, int d) { return (double)qkv[((size_t)b * T + i) * 3 * C + C + h * HS + d]; };
+        auto V = [&](int i, int d) { return (double)qkv[((size_t)b * T + i) * 3 * C + 2 * C + h * HS + d]; };
+        auto G = [&](int i, int d) { return (double)dout[((size_t)b * T + i) * C + h * HS + d]; };
+        for (int i = 0; i < T; ++i) {
+            std::vector<double> s(i + 1), a(i + 1), m(i + 1), dp(i + 1);
+            double mx = -1e300, sum = 0;
+            for (int j = 0; j <= i; ++j) { double x = 0; for (int d = 0; d < HS; ++d) x += Q(i, d) * K(j, d); s[j] = x * scale; mx = std::max(mx, s[j]); }
+            for (int j = 0; j <= i; ++j) { a[j] = exp(s[j] - mx); sum += a[j]; }
+            for (int j = 0; j <= i; ++j) {
+                a[j] /= sum;
+                // the mask as the device computes it (host copy of device_util.cuh dropout_mask)
+                double mk = 1;
+                if (p > 0) { uint64_t r = splitmix64(sk ^ ((uint64_t)(((int64_t)bh * T + i) * T + j) * 0xD1B54A32D192ED03ull)); float u = (float)(r >> 40) * (1.0f / 16777216.0f); mk = u >= p ? ks : 0; }
+                m[j] = mk;
+            }
+            el = std::max(el, fabs((mx * scale_log2 / scale + log2(sum)) - lse[(size_t)bh * T + i]));
+            double D = 0;
+            for (int d = 0; d < HS; ++d) { double o = 0; for (int j = 0; j <= i; ++j) o += a[j] * m[j] * V(j, d); rout[((size_t)b * T + i) * C + h * HS + d] = o; D += o * G(i, d); }
+            for (int j = 0; j <= i; ++j) { double x = 0; for (int d = 0; d < HS; ++d) x += G(i, d) * V(j, d); dp[j] = x; }
+            for (int j = 0; j <= i; ++j) {
+                double ds = a[j] * (m[j] * dp[j] - D);
+                for (int d = 0; d < HS; ++d) {
+                    rd[((size_t)b * T + i) * 3 * C + h * HS + d] += ds * K(j, d) * scale;
+                    rd[((size_t)b * T + j) * 3 * C + C + h * HS + d] += ds * Q(i, d) * scale;
+                    rd[((size_t)b * T + j) * 3 * C + 2 * C + h * HS + d] += a[j] * m[j] * G(i, d);
+                }
+            }
+        }
+    }
+    for (size_t e = 0; e < rout.size(); ++e) { eo += (out[e] - rout[e]) * (out[e] - rout[e]); no += rout[e] * rout[e]; }
+    double part[3] = {0, 0, 0}, pn[3] = {0, 0, 0};
+    int nan = 0;
+    for (size_t e = 0; e < rd.size(); ++e) { int w = (e % (3 * C)) / C; double d = dqkv[e] - rd[e]; if (std::isnan(dqkv[e])) nan++; part[w] += d * d; pn[w] += rd[e] * rd[e]; eg += d * d; ng += rd[e] * rd[e]; }
+    printf("HS %3d B %d H %d T %4d p %.1f: out rel %.2e, dq %.2e dk %.2e dv %.2e, |lse2 err| max %.2e, NaN in dqkv %d\n", HS, B, H, T, p,
+           sqrt(eo / no), sqrt(part[0] / pn[0]), sqrt(part[1] / pn[1]), sqrt(part[2] / pn[2]), el, nan);
+    return sqrt(eo / no) < 1e-2 && sqrt(eg / ng) < 2e-2 && nan == 0 ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+    int bad = 0;
+    bad += run<64>(1, 2, 200, 0.0f);
+    bad += run<128>(1, 1, 130, 0.0f);
+    bad += run<64>(2, 1, 70, 0.2f);
+    bad += run<32>(1, 2, 64, 0.0f);
+    bad += run<16>(1, 1, 33, 0.1f);
+    printf(bad ? "FAILED %d\n" : "all passed\n", bad);
+    return bad;
+}
