@@ -36,8 +36,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
     __nv_bfloat16* ks = qs + kTile * LD;                           // kTile × LD (keys row-major: Kᵀ's B)
     __nv_bfloat16* vt = ks + kTile * LD;                           // HS × LDT (values transposed: V's B)
-    const int bh = blockIdx.x, b = bh / nh, h = bh % nh, c = nh * HS;
-    const int q0 = (gridDim.y - 1 - blockIdx.y) * kTile;  // the longest rows (most keys) are scheduled first
+    const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows (most keys) first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's rows: row0 and row0 + 8
     const int64_t row_len = 3 * (int64_t)c;
@@ -148,7 +148,9 @@ __global__ void delta_kernel(float* __restrict__ delta, const float* __restrict_
 }  // namespace flash
 
 #if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
-bool flash_attention_supported(int hs) { return hs >= 16 && hs <= 128 && hs % 16 == 0; }
+bool flash_attention_supported(int hs, int64_t sequences_heads) {
+    return hs >= 16 && hs <= 128 && hs % 16 == 0 && sequences_heads <= 65535;  // (grid_of: y = b·H + h)
+}
 
 cudaError_t flash_attention_prepare() {
     cudaError_t e = cudaSuccess;
@@ -165,7 +167,7 @@ cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* ou
                                     float p, DropoutKey key) {
     const int hs = sh.c / sh.nh;
     const float scale_log2 = flash::kLog2e / sqrtf((float)hs), keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-    const dim3 grid((unsigned)(sh.b * sh.nh), (unsigned)ceil_div(sh.t, flash::kTile));
+    const dim3 grid = flash::grid_of(sh);
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
         flash::forward_kernel<HS><<<grid, flash::kThreads, flash::forward_smem<HS>(), s>>>(

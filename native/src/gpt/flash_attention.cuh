@@ -101,6 +101,12 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, int ld, __nv_bfloa
     }
 }
 
+// The blocks of a pass: x the 64-row tiles of one (sequence, head) — consecutive blocks share that head's k and v,
+// which then stay in L2 while its tiles run — and y = b·H + h (at most 65535: flash_attention_supported).
+inline dim3 grid_of(AttentionShape sh) {
+    return dim3((unsigned)((sh.t + kTile - 1) / kTile), (unsigned)(sh.b * sh.nh));
+}
+
 // Calls f(std::integral_constant<int, HS>) for the supported head sizes (16, 32, ..., 128); false otherwise.
 template <class F> inline bool with_head_size(int hs, F&& f) {
     switch (hs) {

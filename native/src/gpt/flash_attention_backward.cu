@@ -61,8 +61,8 @@ __global__ void __launch_bounds__(kThreads) kv_kernel(float* __restrict__ dqkv, 
     __nv_bfloat16* gt = qt + HS * LDT;                             // HS × LDT (G's B of ∂v)
     float* ls = reinterpret_cast<float*>(gt + HS * LDT);           // BQ
     float* ds = ls + BQ;                                           // BQ
-    const int bh = blockIdx.x, b = bh / nh, h = bh % nh, c = nh * HS;
-    const int k0 = blockIdx.y * kTile;  // the first key tiles see the most queries: scheduled first
+    const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
+    const int k0 = blockIdx.x * kTile;  // the first key tiles see the most queries: each head's first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int key0 = k0 + warp * 16 + (lane >> 2);  // this thread's keys: key0 and key0 + 8
     const int64_t row_len = 3 * (int64_t)c;
@@ -145,8 +145,8 @@ __global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, c
     __nv_bfloat16* ks = gs + kTile * LD;                           // BK × LD  (Kᵀ's B of S)
     __nv_bfloat16* vs = ks + BK * LD;                              // BK × LD  (Vᵀ's B of ∂ã)
     __nv_bfloat16* kt = vs + BK * LD;                              // HS × LDT (K's B of ∂q)
-    const int bh = blockIdx.x, b = bh / nh, h = bh % nh, c = nh * HS;
-    const int q0 = (gridDim.y - 1 - blockIdx.y) * kTile;  // the longest rows first
+    const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's queries: row0 and row0 + 8
     const int64_t row_len = 3 * (int64_t)c;
@@ -234,7 +234,7 @@ cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* d
     const int hs = sh.c / sh.nh;
     const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
     const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-    const dim3 grid((unsigned)(sh.b * sh.nh), (unsigned)ceil_div(sh.t, flash::kTile));
+    const dim3 grid = flash::grid_of(sh);
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
         flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(

@@ -55,14 +55,16 @@ static KeptInput kept_input(int precision) {
     return keep != nullptr && strcmp(keep, "1") == 0 ? KeptInput::Fp32 : KeptInput::Remade;
 }
 
-// Which attention a model runs (docs/conventions.md "What the device GPT keeps for the backward"): fp32 keeps the
-// llm.c path (attention.cu, cuBLAS in FP32; the host model checks it to float round-off); the other precisions, whose
-// attention already ran on BF16 operands (CUBLAS_COMPUTE_32F_FAST_16BF), take the fused one (flash_attention*.cu)
-// when its kernels cover the head size (a multiple of 16 up to 128), which keeps B·H·T floats instead of the
-// B·H·T·T probabilities and allocates no T×T scratch. The environment variable INT4TRAIN_GPT_ATTENTION=unfused, read
-// when a model is created, keeps the llm.c path instead: the reference the GPU tests compare the fused path against.
-static bool fused_attention(int precision, int head_size) {
-    if (precision == INT4TRAIN_PRECISION_FP32 || !nn::flash_attention_supported(head_size)) return false;
+// Which attention a model runs (docs/conventions.md "The attention: fused or llm.c's"): fp32 keeps the llm.c path
+// (attention.cu, cuBLAS in FP32; the host model checks it to float round-off); the other precisions, whose attention
+// already ran on BF16 operands (CUBLAS_COMPUTE_32F_FAST_16BF), take the fused one (flash_attention*.cu) when its
+// kernels cover the head size (a multiple of 16 up to 128) and batch × heads (≤ 65535): it keeps B·H·T floats instead
+// of the B·H·T·T probabilities and allocates no T×T scratch. The environment variable INT4TRAIN_GPT_ATTENTION=unfused,
+// read when a model is created, keeps the llm.c path instead: the reference the GPU tests compare the fused one with.
+static bool fused_attention(const int4train_gpt_config& c) {
+    if (c.linear.precision == INT4TRAIN_PRECISION_FP32 ||
+        !nn::flash_attention_supported(c.width / c.heads, (int64_t)c.max_batch * c.heads))
+        return false;
     const char* choice = getenv("INT4TRAIN_GPT_ATTENTION");
     return !(choice != nullptr && strcmp(choice, "unfused") == 0);
 }
@@ -95,7 +97,7 @@ int4train_status build(int4train_gpt g) {
     g->int4 = layer::is_int4(c.linear.precision);
     g->bf16 = c.linear.precision == INT4TRAIN_PRECISION_BF16;
     g->kept_input = kept_input(c.linear.precision);
-    g->fused_attention = fused_attention(c.linear.precision, C / c.heads);
+    g->fused_attention = fused_attention(c);
     if (g->fused_attention) I4T_CUDA(nn::flash_attention_prepare());
     g->hp = c.linear.precision == INT4TRAIN_PRECISION_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
 

@@ -90,7 +90,8 @@ int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComp
 // reading q, k, v straight from the qkv rows and writing the output / dqkv rows, keeping only lse2 = log₂ of each
 // row's softmax denominator in base-2 scores (B·H·T floats, index (b·H + h)·T + i) instead of the T×T
 // probabilities. Dropout draws the same masks as attention.cu. Deterministic (no atomics): the same bits every run.
-bool flash_attention_supported(int hs);  // hs a multiple of 16 in [16, 128]
+// hs a multiple of 16 in [16, 128], batch × heads at most 65535
+bool flash_attention_supported(int hs, int64_t sequences_heads);
 // Once per process before the first launch (not inside a stream capture): the kernels' shared-memory limits.
 cudaError_t flash_attention_prepare();
 // out (N × C rows) and lse2. Run again on the same qkv it gives the same out bit for bit (the INT4 backward's remake).

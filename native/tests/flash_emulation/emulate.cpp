@@ -111,7 +111,7 @@ template <int HS> int run(int B, int H, int T, float p) {
     DropoutKey key{&step_key, 9};
     const float scale = 1.0f / sqrtf((float)HS), scale_log2 = flash::kLog2e * scale, ks = p > 0 ? 1 / (1 - p) : 1;
     std::vector<float> out((size_t)N * C, NAN), lse((size_t)B * H * T, NAN), delta((size_t)B * H * T), dqkv((size_t)N * 3 * C, NAN);
-    dim3 grid(B * H, (T + 63) / 64);
+    const dim3 grid = flash::grid_of(AttentionShape{B, T, C, H});
     launch(grid, flash::kThreads, [&] { flash::forward_kernel<HS>(out.data(), lse.data(), qkv.data(), H, T, scale_log2, p, ks, key); });
     // D = Σ ∂out ⊙ out by the device's kernel (8 warps a block, one per row and head)
     launch(dim3((unsigned)((B * H * T + 7) / 8)), 256, [&] { flash::delta_kernel<float>(delta.data(), dout.data(), out.data(), B, T, H, HS); });
