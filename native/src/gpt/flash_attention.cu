@@ -23,7 +23,7 @@ namespace i4t::nn {
 namespace flash {
 
 template <int HS> constexpr int forward_smem() {
-    return (2 * kTile * padded<HS>() + HS * padded<kTile>()) * (int)sizeof(__nv_bfloat16);
+    return 3 * kTile * padded<HS>() * (int)sizeof(__nv_bfloat16);
 }
 
 // out (N × C rows, head h at columns h·hs) and lse2 ((b·H + h)·T + i) from qkv (N × 3C, [q | k | v]).
@@ -31,11 +31,11 @@ template <int HS>
 __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ out, float* __restrict__ lse2,
                                                            const float* __restrict__ qkv, int nh, int t_len,
                                                            float scale_log2, float p, float keep_scale, DropoutKey dk) {
-    constexpr int LD = padded<HS>(), LDT = padded<kTile>(), NT = kTile / 8, DT = HS / 8;
+    constexpr int LD = padded<HS>(), NT = kTile / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
     __nv_bfloat16* ks = qs + kTile * LD;                           // kTile × LD (keys row-major: Kᵀ's B)
-    __nv_bfloat16* vt = ks + kTile * LD;                           // HS × LDT (values transposed: V's B)
+    __nv_bfloat16* vs = ks + kTile * LD;                           // kTile × LD (values: V's B, k-major)
     const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows (most keys) first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
     const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
     const uint64_t key = p > 0 ? site_key(dk) : 0;
 
-    load_rows<kTile, HS>(qs, LD, nullptr, 0, base, row_len, q0, t_len);
+    load_rows<kTile, HS>(qs, base, row_len, q0, t_len);
     __syncthreads();
     uint32_t qf[HS / 16][4];
 #pragma unroll
@@ -55,8 +55,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
     const int k_end = min(t_len, q0 + kTile);
     for (int k0 = 0; k0 < k_end; k0 += kTile) {
         __syncthreads();  // the previous tile is read
-        load_rows<kTile, HS>(ks, LD, nullptr, 0, base + c, row_len, k0, t_len);
-        load_rows<kTile, HS>(nullptr, 0, vt, LDT, base + 2 * c, row_len, k0, t_len);
+        load_rows<kTile, HS>(ks, base + c, row_len, k0, t_len);
+        load_rows<kTile, HS>(vs, base + 2 * c, row_len, k0, t_len);
         __syncthreads();
         float s[NT][4] = {};
 #pragma unroll
@@ -110,7 +110,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
             uint32_t a[4];
             a_from_acc(a, s, kc);
 #pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_nmajor(o[dt], a, vt + dt * 8 * LDT + kc * 16, LDT, lane);
+            for (int dt = 0; dt < DT; ++dt) mma_kmajor(o[dt], a, vs + kc * 16 * LD + dt * 8, LD, lane);
         }
     }
     float* obase = out + (int64_t)b * t_len * c + (int64_t)h * HS;

@@ -64,11 +64,32 @@ __device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at
 }
 
 // d += A·B over the 16 × 8 output at n-tile `at`, where B[k][n] is stored n-major: B[k][n] = at[n·ld + k] (a
-// row-major K tile is Kᵀ's B, a transposed V tile is V's B, ...). k runs over one 16-wide step.
+// row-major K tile is Kᵀ's B in S = Q·Kᵀ, ...). k runs over one 16-wide step.
 __device__ __forceinline__ void mma_nmajor(float (&d)[4], const uint32_t (&a)[4], const __nv_bfloat16* at, int ld,
                                            int lane) {
     const int g = lane >> 2, q2 = (lane & 3) * 2;
     mma_bf16(d, a, ld_pair(at + g * ld + q2), ld_pair(at + g * ld + q2 + 8));
+}
+
+// The B fragment (b0, b1) of a 16 × 8 block of a k-major BF16 tile (B[k][n] = at[k·ld + n]: a row-major V, Q, G or
+// K tile whose rows are the MMA's k) by ldmatrix.x2.trans: lanes 0–15 give the addresses of the 16 rows (16-byte
+// aligned: ld and the column a multiple of 8), and the transposed 8×8 loads hand lane (g, q) exactly
+// (B[2q][g], B[2q+1][g]) and (B[2q+8][g], B[2q+9][g]) — no transposed copy of the tile in shared memory.
+#if defined(I4T_FLASH_HOST_EMULATION)
+void ldmatrix_x2_trans(uint32_t& b0, uint32_t& b1, const __nv_bfloat16* row);
+#else
+__device__ __forceinline__ void ldmatrix_x2_trans(uint32_t& b0, uint32_t& b1, const __nv_bfloat16* row) {
+    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n" : "=r"(b0), "=r"(b1) : "r"(addr));
+}
+#endif
+
+// d += A·B over the 16 × 8 output at column `at` of a k-major tile (B[k][n] = at[k·ld + n]), one 16-wide k step.
+__device__ __forceinline__ void mma_kmajor(float (&d)[4], const uint32_t (&a)[4], const __nv_bfloat16* at, int ld,
+                                           int lane) {
+    uint32_t b0, b1;
+    ldmatrix_x2_trans(b0, b1, at + (lane & 15) * ld);
+    mma_bf16(d, a, b0, b1);
 }
 
 // The A fragment of 16-column block kc of a strip of FP32 accumulators acc[n-tile][4] (C layout), rounded to BF16.
@@ -80,24 +101,18 @@ __device__ __forceinline__ void a_from_acc(uint32_t (&a)[4], const float (&acc)[
     a[3] = pack_bf16(acc[2 * kc + 1][2], acc[2 * kc + 1][3]);
 }
 
-// Rows [first, first + R) of one head (hs = HS FP32 values at src + t·row_len, t the row in the sequence) into BF16
-// shared memory, row-major (dst[r·ld + d], may be null) and/or transposed (dst_t[d·ld_t + r], may be null); rows
-// at or past t_len are zeros. All threads of the block take part (the caller syncs).
+// Rows [first, first + R) of one head (hs = HS FP32 values at src + t·row_len, t the row in the sequence) into a
+// row-major BF16 tile in shared memory (dst[r·ld + d], ld = padded<HS>()); rows at or past t_len are zeros. All
+// threads of the block take part (the caller syncs); a warp reads whole rows (coalesced float4).
 template <int R, int HS>
-__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, int ld, __nv_bfloat16* dst_t, int ld_t,
-                                          const float* src, int64_t row_len, int first, int t_len) {
-    constexpr int kVec = HS / 4;
+__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const float* src, int64_t row_len, int first,
+                                          int t_len) {
+    constexpr int kVec = HS / 4, ld = padded<HS>();
     for (int e = threadIdx.x; e < R * kVec; e += kThreads) {
         const int r = e / kVec, c = (e % kVec) * 4;
         float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
         if (first + r < t_len) v = *reinterpret_cast<const float4*>(src + (int64_t)(first + r) * row_len + c);
-        if (dst) *reinterpret_cast<uint2*>(dst + r * ld + c) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
-        if (dst_t) {
-            dst_t[(c + 0) * ld_t + r] = __float2bfloat16_rn(v.x);
-            dst_t[(c + 1) * ld_t + r] = __float2bfloat16_rn(v.y);
-            dst_t[(c + 2) * ld_t + r] = __float2bfloat16_rn(v.z);
-            dst_t[(c + 3) * ld_t + r] = __float2bfloat16_rn(v.w);
-        }
+        *reinterpret_cast<uint2*>(dst + r * ld + c) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
     }
 }
 

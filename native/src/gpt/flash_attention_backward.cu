@@ -20,14 +20,12 @@
 namespace i4t::nn {
 namespace flash {
 
-template <int HS> constexpr int kv_smem() {  // k, v (kTile rows); q, g row-major and transposed (BQ rows); lse₂, D
+template <int HS> constexpr int kv_smem() {  // k, v (kTile rows); q, g (BQ rows); lse₂, D
     constexpr int BQ = inner_tile<HS>();
-    return (2 * kTile * padded<HS>() + 2 * BQ * padded<HS>() + 2 * HS * padded<BQ>()) * (int)sizeof(__nv_bfloat16) +
-           2 * BQ * (int)sizeof(float);
+    return 2 * (kTile + BQ) * padded<HS>() * (int)sizeof(__nv_bfloat16) + 2 * BQ * (int)sizeof(float);
 }
-template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k row-major and transposed, v (BK rows)
-    constexpr int BK = inner_tile<HS>();
-    return (2 * kTile * padded<HS>() + 2 * BK * padded<HS>() + HS * padded<BK>()) * (int)sizeof(__nv_bfloat16);
+template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k, v (BK rows)
+    return 2 * (kTile + inner_tile<HS>()) * padded<HS>() * (int)sizeof(__nv_bfloat16);
 }
 
 // The recomputed a_ij and ∂s_ij of one score element: sc = q_i·k_j (FP32 accumulator), dp = g_i·v_j; returns
@@ -51,15 +49,13 @@ __global__ void __launch_bounds__(kThreads) kv_kernel(float* __restrict__ dqkv, 
                                                       const float* __restrict__ delta, int nh, int t_len,
                                                       float scale_log2, float scale, float p, float keep_scale,
                                                       DropoutKey dk) {
-    constexpr int BQ = inner_tile<HS>(), LD = padded<HS>(), LDT = padded<BQ>(), NT = BQ / 8, DT = HS / 8;
+    constexpr int BQ = inner_tile<HS>(), LD = padded<HS>(), NT = BQ / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
     __nv_bfloat16* vs = ks + kTile * LD;                           // kTile × LD
-    __nv_bfloat16* qs = vs + kTile * LD;                           // BQ × LD  (Qᵀ's B of Sᵀ = K·Qᵀ)
-    __nv_bfloat16* gs = qs + BQ * LD;                              // BQ × LD  (Gᵀ's B of ∂ãᵀ = V·Gᵀ)
-    __nv_bfloat16* qt = gs + BQ * LD;                              // HS × LDT (Q's B of ∂k)
-    __nv_bfloat16* gt = qt + HS * LDT;                             // HS × LDT (G's B of ∂v)
-    float* ls = reinterpret_cast<float*>(gt + HS * LDT);           // BQ
+    __nv_bfloat16* qs = vs + kTile * LD;  // BQ × LD: Qᵀ's B of Sᵀ = K·Qᵀ (n-major), Q's B of ∂k (k-major)
+    __nv_bfloat16* gs = qs + BQ * LD;     // BQ × LD: Gᵀ's B of ∂ãᵀ = V·Gᵀ, G's B of ∂v
+    float* ls = reinterpret_cast<float*>(gs + BQ * LD);            // BQ
     float* ds = ls + BQ;                                           // BQ
     const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
     const int k0 = blockIdx.x * kTile;  // the first key tiles see the most queries: each head's first
@@ -70,13 +66,13 @@ __global__ void __launch_bounds__(kThreads) kv_kernel(float* __restrict__ dqkv, 
     const float* gbase = dout + (int64_t)b * t_len * c + (int64_t)h * HS;
     const uint64_t key = p > 0 ? site_key(dk) : 0;
 
-    load_rows<kTile, HS>(ks, LD, nullptr, 0, base + c, row_len, k0, t_len);
-    load_rows<kTile, HS>(vs, LD, nullptr, 0, base + 2 * c, row_len, k0, t_len);
+    load_rows<kTile, HS>(ks, base + c, row_len, k0, t_len);
+    load_rows<kTile, HS>(vs, base + 2 * c, row_len, k0, t_len);
     float dkacc[DT][4] = {}, dvacc[DT][4] = {};
     for (int q0 = k0; q0 < t_len; q0 += BQ) {  // kTile is a multiple of BQ: q0 = k0 starts on a query tile
         __syncthreads();
-        load_rows<BQ, HS>(qs, LD, qt, LDT, base, row_len, q0, t_len);
-        load_rows<BQ, HS>(gs, LD, gt, LDT, gbase, c, q0, t_len);
+        load_rows<BQ, HS>(qs, base, row_len, q0, t_len);
+        load_rows<BQ, HS>(gs, gbase, c, q0, t_len);
         for (int e = threadIdx.x; e < BQ; e += kThreads) {
             const bool in = q0 + e < t_len;
             ls[e] = in ? lse2[(int64_t)bh * t_len + q0 + e] : 0.f;
@@ -110,10 +106,10 @@ __global__ void __launch_bounds__(kThreads) kv_kernel(float* __restrict__ dqkv, 
             uint32_t a[4];
             a_from_acc(a, st, kc);  // ãᵀ
 #pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_nmajor(dvacc[dt], a, gt + dt * 8 * LDT + kc * 16, LDT, lane);
+            for (int dt = 0; dt < DT; ++dt) mma_kmajor(dvacc[dt], a, gs + kc * 16 * LD + dt * 8, LD, lane);
             a_from_acc(a, dpt, kc);  // ∂sᵀ
 #pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_nmajor(dkacc[dt], a, qt + dt * 8 * LDT + kc * 16, LDT, lane);
+            for (int dt = 0; dt < DT; ++dt) mma_kmajor(dkacc[dt], a, qs + kc * 16 * LD + dt * 8, LD, lane);
         }
     }
     float* out = dqkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
@@ -138,13 +134,12 @@ __global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, c
                                                      const float* __restrict__ delta, int nh, int t_len,
                                                      float scale_log2, float scale, float p, float keep_scale,
                                                      DropoutKey dk) {
-    constexpr int BK = inner_tile<HS>(), LD = padded<HS>(), LDT = padded<BK>(), NT = BK / 8, DT = HS / 8;
+    constexpr int BK = inner_tile<HS>(), LD = padded<HS>(), NT = BK / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
     __nv_bfloat16* gs = qs + kTile * LD;                           // kTile × LD
-    __nv_bfloat16* ks = gs + kTile * LD;                           // BK × LD  (Kᵀ's B of S)
-    __nv_bfloat16* vs = ks + BK * LD;                              // BK × LD  (Vᵀ's B of ∂ã)
-    __nv_bfloat16* kt = vs + BK * LD;                              // HS × LDT (K's B of ∂q)
+    __nv_bfloat16* ks = gs + kTile * LD;  // BK × LD: Kᵀ's B of S (n-major), K's B of ∂q (k-major)
+    __nv_bfloat16* vs = ks + BK * LD;     // BK × LD: Vᵀ's B of ∂ã
     const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
@@ -154,8 +149,8 @@ __global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, c
     const float* gbase = dout + (int64_t)b * t_len * c + (int64_t)h * HS;
     const uint64_t key = p > 0 ? site_key(dk) : 0;
 
-    load_rows<kTile, HS>(qs, LD, nullptr, 0, base, row_len, q0, t_len);
-    load_rows<kTile, HS>(gs, LD, nullptr, 0, gbase, c, q0, t_len);
+    load_rows<kTile, HS>(qs, base, row_len, q0, t_len);
+    load_rows<kTile, HS>(gs, gbase, c, q0, t_len);
     float lr[2], dr[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -167,8 +162,8 @@ __global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, c
     const int k_end = min(t_len, q0 + kTile);
     for (int k0 = 0; k0 < k_end; k0 += BK) {
         __syncthreads();  // the previous tile is read (and, the first time, q and g are loaded)
-        load_rows<BK, HS>(ks, LD, kt, LDT, base + c, row_len, k0, t_len);
-        load_rows<BK, HS>(vs, LD, nullptr, 0, base + 2 * c, row_len, k0, t_len);
+        load_rows<BK, HS>(ks, base + c, row_len, k0, t_len);
+        load_rows<BK, HS>(vs, base + 2 * c, row_len, k0, t_len);
         __syncthreads();
         if (k0 > q0 + warp * 16 + 15) continue;  // all these keys are after all of this warp's queries
         float s[NT][4] = {}, dp[NT][4] = {};
@@ -196,7 +191,7 @@ __global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, c
             uint32_t a[4];
             a_from_acc(a, s, kc);  // ∂s
 #pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_nmajor(dqacc[dt], a, kt + dt * 8 * LDT + kc * 16, LDT, lane);
+            for (int dt = 0; dt < DT; ++dt) mma_kmajor(dqacc[dt], a, ks + kc * 16 * LD + dt * 8, LD, lane);
         }
     }
     float* out = dqkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;

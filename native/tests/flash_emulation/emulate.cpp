@@ -1,6 +1,7 @@
 // emulate.cpp — the fused attention's kernels (native/src/gpt/flash_attention*.cu) run on the CPU, without a GPU or
 // nvcc: every CUDA thread a std::thread, __syncthreads a block barrier, warp shuffles and mma.sync.m16n8k16 through
-// per-warp exchange storage (the mma's fragment layouts as the PTX ISA states them, BF16 operands, FP32 sums). The
+// per-warp exchange storage (the mma's and ldmatrix's fragment layouts as the PTX ISA states them, BF16 operands,
+// FP32 sums). The
 // kernels' own source is compiled (host C++), so this checks their fragment and index bookkeeping, masks, tails
 // (T not a multiple of the tile) and dropout against an FP64 reference of attention.cu's function — on random q, k,
 // v with outliers. It cannot check timing or the real tensor cores' rounding. Run: bash native/tests/flash_emulation/run.sh
@@ -76,6 +77,19 @@ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
         for (int k = 0; k < 16; ++k) s += A[r][k] * B[k][c];
         d[e] = s;
     }
+}
+// ldmatrix.x2.trans: lanes 0–15 give the row addresses of two 8×8 matrices (rows 0–7, 8–15); lane (g, q) receives
+// the transposed elements (M[2q][g], M[2q+1][g]) of each (the PTX ISA's ldmatrix with .trans).
+void ldmatrix_x2_trans(uint32_t& b0, uint32_t& b1, const __nv_bfloat16* row) {
+    static const __nv_bfloat16* rows[64][32];
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    rows[w][l] = row;
+    emu_warp_bar[w]->arrive_and_wait();
+    int g = l >> 2, q = l & 3;
+    auto bits = [](__nv_bfloat16 v) { uint16_t u; memcpy(&u, &v, 2); return (uint32_t)u; };
+    b0 = bits(rows[w][2 * q][g]) | bits(rows[w][2 * q + 1][g]) << 16;
+    b1 = bits(rows[w][8 + 2 * q][g]) | bits(rows[w][8 + 2 * q + 1][g]) << 16;
+    emu_warp_bar[w]->arrive_and_wait();
 }
 }
 #include "gpt/flash_attention.cu"
