@@ -105,28 +105,18 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
             o[dt][2] *= alpha[1];
             o[dt][3] *= alpha[1];
         }
-#pragma unroll
-        for (int kc = 0; kc < NT / 2; ++kc) {  // o += (p̃ ⊙ mask)·V, p̃ straight from the score registers
-            uint32_t a[4];
-            a_from_acc(a, s, kc);
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_kmajor(o[dt], a, vs + kc * 16 * LD + dt * 8, LD, lane);
-        }
+        strip_times_kmajor<NT, DT>(o, s, vs, LD, lane);  // o += (p̃ ⊙ mask)·V
     }
-    float* obase = out + (int64_t)b * t_len * c + (int64_t)h * HS;
+    float inv[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);  // the row's 4 shares, in a fixed order
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        inv[r] = 1.0f / l[r];
         const int i = row0 + r * 8;
-        if (i >= t_len) continue;
-        const float inv = 1.0f / l[r];
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt)
-            *reinterpret_cast<float2*>(obase + (int64_t)i * c + dt * 8 + q2) =
-                make_float2(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
-        if ((lane & 3) == 0) lse2[(int64_t)bh * t_len + i] = m[r] + log2f(l[r]);
+        if (i < t_len && (lane & 3) == 0) lse2[(int64_t)bh * t_len + i] = m[r] + log2f(l[r]);
     }
+    store_strip<DT>(out + (int64_t)b * t_len * c + (int64_t)h * HS, c, o, inv, row0, t_len, lane);
 }
 
 // D_i = Σ_d ∂out_id·out_id for each (b, h, i), one warp each (a fixed-order shuffle sum). out is the FP32 attention

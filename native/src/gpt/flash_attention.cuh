@@ -92,6 +92,24 @@ __device__ __forceinline__ void mma_kmajor(float (&d)[4], const uint32_t (&a)[4]
     mma_bf16(d, a, b0, b1);
 }
 
+// The two score-like tiles both backward kernels start from, over hs for one warp's 16-row strip:
+// s += X·Yᵀ and t += Z·Wᵀ, with x, z the strip's first rows and y, w row-major tiles of NT·8 rows (row length ld).
+template <int HS, int NT>
+__device__ __forceinline__ void strip_products(float (&s)[NT][4], float (&t)[NT][4], const __nv_bfloat16* x,
+                                               const __nv_bfloat16* y, const __nv_bfloat16* z,
+                                               const __nv_bfloat16* w, int ld, int lane) {
+#pragma unroll
+    for (int kk = 0; kk < HS / 16; ++kk) {
+        uint32_t a[4];
+        load_a(a, x + kk * 16, ld, lane);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) mma_nmajor(s[nt], a, y + nt * 8 * ld + kk * 16, ld, lane);
+        load_a(a, z + kk * 16, ld, lane);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) mma_nmajor(t[nt], a, w + nt * 8 * ld + kk * 16, ld, lane);
+    }
+}
+
 // The A fragment of 16-column block kc of a strip of FP32 accumulators acc[n-tile][4] (C layout), rounded to BF16.
 template <int NT>
 __device__ __forceinline__ void a_from_acc(uint32_t (&a)[4], const float (&acc)[NT][4], int kc) {
@@ -99,6 +117,37 @@ __device__ __forceinline__ void a_from_acc(uint32_t (&a)[4], const float (&acc)[
     a[1] = pack_bf16(acc[2 * kc][2], acc[2 * kc][3]);
     a[2] = pack_bf16(acc[2 * kc + 1][0], acc[2 * kc + 1][1]);
     a[3] = pack_bf16(acc[2 * kc + 1][2], acc[2 * kc + 1][3]);
+}
+
+// acc (a 16 × 8·DT strip) += P·B: P the strip's 16 × 8·NT FP32 accumulators (rounded to BF16 as A fragments, straight
+// from the registers), B a k-major tile of 8·NT rows and row length ld.
+template <int NT, int DT>
+__device__ __forceinline__ void strip_times_kmajor(float (&acc)[DT][4], const float (&p)[NT][4],
+                                                   const __nv_bfloat16* b, int ld, int lane) {
+#pragma unroll
+    for (int kc = 0; kc < NT / 2; ++kc) {
+        uint32_t a[4];
+        a_from_acc(a, p, kc);
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) mma_kmajor(acc[dt], a, b + kc * 16 * ld + dt * 8, ld, lane);
+    }
+}
+
+// A 16 × 8·DT strip of accumulators to FP32 rows: this thread's rows row0 and row0 + 8 (those before t_len), row r
+// times mul[r], at out + row·row_len.
+template <int DT>
+__device__ __forceinline__ void store_strip(float* out, int64_t row_len, const float (&acc)[DT][4],
+                                            const float (&mul)[2], int row0, int t_len, int lane) {
+    const int q2 = (lane & 3) * 2;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int row = row0 + r * 8;
+        if (row >= t_len) continue;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+            *reinterpret_cast<float2*>(out + (int64_t)row * row_len + dt * 8 + q2) =
+                make_float2(acc[dt][2 * r] * mul[r], acc[dt][2 * r + 1] * mul[r]);
+    }
 }
 
 // Rows [first, first + R) of one head (hs = HS FP32 values at src + t·row_len, t the row in the sequence) into a

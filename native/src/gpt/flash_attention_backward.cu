@@ -28,14 +28,40 @@ template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k, v (BK rows)
     return 2 * (kTile + inner_tile<HS>()) * padded<HS>() * (int)sizeof(__nv_bfloat16);
 }
 
+// What both kernels take (one struct: the two launches pass the same values).
+struct BackwardArgs {
+    float* dqkv;
+    const float *qkv, *dout, *lse2, *delta;
+    int nh, t_len;
+    float scale_log2, scale, p, keep_scale;
+    DropoutKey dk;
+};
+
+// Block (x: tile, y: b·H + h)'s head: the first element of its q row 0 in qkv and in dqkv (k at +c, v at +2c), of its
+// ∂out row 0, its lse₂/D rows (bh·T + i) and its dropout key.
+struct Head {
+    const float* qkv;
+    const float* dout;
+    float* dqkv;
+    int64_t bh, row_len;
+    int c;
+    uint64_t key;
+};
+template <int HS> __device__ __forceinline__ Head head_of(const BackwardArgs& a) {
+    const int bh = blockIdx.y, b = bh / a.nh, h = bh % a.nh, c = a.nh * HS;
+    const int64_t row_len = 3 * (int64_t)c, first = (int64_t)b * a.t_len;
+    return Head{a.qkv + first * row_len + (int64_t)h * HS, a.dout + first * c + (int64_t)h * HS,
+                a.dqkv + first * row_len + (int64_t)h * HS, bh, row_len, c, a.p > 0 ? site_key(a.dk) : 0};
+}
+
 // The recomputed a_ij and ∂s_ij of one score element: sc = q_i·k_j (FP32 accumulator), dp = g_i·v_j; returns
 // ã_ij = a·mask in *ad (for ∂v) and ∂s_ij. Shared by both kernels so they agree on every rule (mask, index, base 2).
-__device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, int t_len, int64_t bh, float lse2,
-                                            float d, float scale_log2, uint64_t key, float p, float keep_scale,
-                                            float* ad) {
-    const bool valid = j <= i && i < t_len;
-    const float a = valid ? exp2f(sc * scale_log2 - lse2) : 0.f;
-    const float mk = p > 0 && valid ? dropout_mask(key, ((int64_t)bh * t_len + i) * t_len + j, p, keep_scale) : 1.f;
+__device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, float lse2, float d,
+                                            const BackwardArgs& g, const Head& hd, float* ad) {
+    const int64_t t = g.t_len;
+    const bool valid = j <= i && i < t;
+    const float a = valid ? exp2f(sc * g.scale_log2 - lse2) : 0.f;
+    const float mk = g.p > 0 && valid ? dropout_mask(hd.key, (hd.bh * t + i) * t + j, g.p, g.keep_scale) : 1.f;
     *ad = a * mk;
     return a * (mk * dp - d);
 }
@@ -43,12 +69,7 @@ __device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, in
 // ∂k, ∂v of a tile of kTile keys (16 per warp), the queries i ≥ k0 streaming through shared memory BQ at a time.
 // The warp computes the transposed scores Sᵀ = K_w·Qᵀ (rows = its keys), so ãᵀ and ∂sᵀ are A fragments of
 // ∂v += ãᵀ·G and ∂k += ∂sᵀ·Q straight from the registers.
-template <int HS>
-__global__ void __launch_bounds__(kThreads) kv_kernel(float* __restrict__ dqkv, const float* __restrict__ qkv,
-                                                      const float* __restrict__ dout, const float* __restrict__ lse2,
-                                                      const float* __restrict__ delta, int nh, int t_len,
-                                                      float scale_log2, float scale, float p, float keep_scale,
-                                                      DropoutKey dk) {
+template <int HS> __global__ void __launch_bounds__(kThreads) kv_kernel(const BackwardArgs args) {
     constexpr int BQ = inner_tile<HS>(), LD = padded<HS>(), NT = BQ / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
@@ -57,153 +78,89 @@ __global__ void __launch_bounds__(kThreads) kv_kernel(float* __restrict__ dqkv, 
     __nv_bfloat16* gs = qs + BQ * LD;     // BQ × LD: Gᵀ's B of ∂ãᵀ = V·Gᵀ, G's B of ∂v
     float* ls = reinterpret_cast<float*>(gs + BQ * LD);            // BQ
     float* ds = ls + BQ;                                           // BQ
-    const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
+    const Head hd = head_of<HS>(args);
+    const int t_len = args.t_len, c = hd.c;
     const int k0 = blockIdx.x * kTile;  // the first key tiles see the most queries: each head's first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int key0 = k0 + warp * 16 + (lane >> 2);  // this thread's keys: key0 and key0 + 8
-    const int64_t row_len = 3 * (int64_t)c;
-    const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
-    const float* gbase = dout + (int64_t)b * t_len * c + (int64_t)h * HS;
-    const uint64_t key = p > 0 ? site_key(dk) : 0;
 
-    load_rows<kTile, HS>(ks, base + c, row_len, k0, t_len);
-    load_rows<kTile, HS>(vs, base + 2 * c, row_len, k0, t_len);
+    load_rows<kTile, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
+    load_rows<kTile, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
     float dkacc[DT][4] = {}, dvacc[DT][4] = {};
     for (int q0 = k0; q0 < t_len; q0 += BQ) {  // kTile is a multiple of BQ: q0 = k0 starts on a query tile
         __syncthreads();
-        load_rows<BQ, HS>(qs, base, row_len, q0, t_len);
-        load_rows<BQ, HS>(gs, gbase, c, q0, t_len);
+        load_rows<BQ, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
+        load_rows<BQ, HS>(gs, hd.dout, c, q0, t_len);
         for (int e = threadIdx.x; e < BQ; e += kThreads) {
             const bool in = q0 + e < t_len;
-            ls[e] = in ? lse2[(int64_t)bh * t_len + q0 + e] : 0.f;
-            ds[e] = in ? delta[(int64_t)bh * t_len + q0 + e] : 0.f;
+            ls[e] = in ? args.lse2[hd.bh * t_len + q0 + e] : 0.f;
+            ds[e] = in ? args.delta[hd.bh * t_len + q0 + e] : 0.f;
         }
         __syncthreads();
         if (k0 + warp * 16 > q0 + BQ - 1) continue;  // all of this warp's keys are after all these queries
-        float st[NT][4] = {}, dpt[NT][4] = {};
-#pragma unroll
-        for (int kk = 0; kk < HS / 16; ++kk) {
-            uint32_t a[4];
-            load_a(a, ks + warp * 16 * LD + kk * 16, LD, lane);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) mma_nmajor(st[nt], a, qs + nt * 8 * LD + kk * 16, LD, lane);
-            load_a(a, vs + warp * 16 * LD + kk * 16, LD, lane);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) mma_nmajor(dpt[nt], a, gs + nt * 8 * LD + kk * 16, LD, lane);
-        }
+        float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ = K_w·Qᵀ, ∂ãᵀ = V_w·Gᵀ
+        strip_products<HS, NT>(st, dpt, ks + warp * 16 * LD, qs, vs + warp * 16 * LD, gs, LD, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {  // element (key j, query i) of the transposed tile
                 const int col = nt * 8 + q2 + (e & 1), i = q0 + col, j = key0 + (e >> 1) * 8;
                 float ad;
-                dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, t_len, bh, ls[col], ds[col], scale_log2, key, p,
-                                        keep_scale, &ad);
+                dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, ls[col], ds[col], args, hd, &ad);
                 st[nt][e] = ad;
             }
-#pragma unroll
-        for (int kc = 0; kc < NT / 2; ++kc) {
-            uint32_t a[4];
-            a_from_acc(a, st, kc);  // ãᵀ
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_kmajor(dvacc[dt], a, gs + kc * 16 * LD + dt * 8, LD, lane);
-            a_from_acc(a, dpt, kc);  // ∂sᵀ
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_kmajor(dkacc[dt], a, qs + kc * 16 * LD + dt * 8, LD, lane);
-        }
+        strip_times_kmajor<NT, DT>(dvacc, st, gs, LD, lane);   // ∂v += ãᵀ·G
+        strip_times_kmajor<NT, DT>(dkacc, dpt, qs, LD, lane);  // ∂k += ∂sᵀ·Q (times 1/√hs below)
     }
-    float* out = dqkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        const int j = key0 + r * 8;
-        if (j >= t_len) continue;
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt) {
-            float* at = out + (int64_t)j * row_len + dt * 8 + q2;
-            *reinterpret_cast<float2*>(at + c) = make_float2(dkacc[dt][2 * r] * scale, dkacc[dt][2 * r + 1] * scale);
-            *reinterpret_cast<float2*>(at + 2 * c) = make_float2(dvacc[dt][2 * r], dvacc[dt][2 * r + 1]);
-        }
-    }
+    store_strip<DT>(hd.dqkv + c, hd.row_len, dkacc, {args.scale, args.scale}, key0, t_len, lane);
+    store_strip<DT>(hd.dqkv + 2 * c, hd.row_len, dvacc, {1.f, 1.f}, key0, t_len, lane);
 }
 
 // ∂q of a tile of kTile queries (16 per warp), the keys j ≤ the tile's last query streaming BK at a time:
 // S = Q_w·Kᵀ and ∂ã = G_w·Vᵀ as in the forward, then ∂q += ∂s·K from the registers.
-template <int HS>
-__global__ void __launch_bounds__(kThreads) q_kernel(float* __restrict__ dqkv, const float* __restrict__ qkv,
-                                                     const float* __restrict__ dout, const float* __restrict__ lse2,
-                                                     const float* __restrict__ delta, int nh, int t_len,
-                                                     float scale_log2, float scale, float p, float keep_scale,
-                                                     DropoutKey dk) {
+template <int HS> __global__ void __launch_bounds__(kThreads) q_kernel(const BackwardArgs args) {
     constexpr int BK = inner_tile<HS>(), LD = padded<HS>(), NT = BK / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
     __nv_bfloat16* gs = qs + kTile * LD;                           // kTile × LD
     __nv_bfloat16* ks = gs + kTile * LD;  // BK × LD: Kᵀ's B of S (n-major), K's B of ∂q (k-major)
     __nv_bfloat16* vs = ks + BK * LD;     // BK × LD: Vᵀ's B of ∂ã
-    const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
+    const Head hd = head_of<HS>(args);
+    const int t_len = args.t_len, c = hd.c;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's queries: row0 and row0 + 8
-    const int64_t row_len = 3 * (int64_t)c;
-    const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
-    const float* gbase = dout + (int64_t)b * t_len * c + (int64_t)h * HS;
-    const uint64_t key = p > 0 ? site_key(dk) : 0;
 
-    load_rows<kTile, HS>(qs, base, row_len, q0, t_len);
-    load_rows<kTile, HS>(gs, gbase, c, q0, t_len);
+    load_rows<kTile, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
+    load_rows<kTile, HS>(gs, hd.dout, c, q0, t_len);
     float lr[2], dr[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         const int i = row0 + r * 8;
-        lr[r] = i < t_len ? lse2[(int64_t)bh * t_len + i] : 0.f;
-        dr[r] = i < t_len ? delta[(int64_t)bh * t_len + i] : 0.f;
+        lr[r] = i < t_len ? args.lse2[hd.bh * t_len + i] : 0.f;
+        dr[r] = i < t_len ? args.delta[hd.bh * t_len + i] : 0.f;
     }
     float dqacc[DT][4] = {};
     const int k_end = min(t_len, q0 + kTile);
     for (int k0 = 0; k0 < k_end; k0 += BK) {
         __syncthreads();  // the previous tile is read (and, the first time, q and g are loaded)
-        load_rows<BK, HS>(ks, base + c, row_len, k0, t_len);
-        load_rows<BK, HS>(vs, base + 2 * c, row_len, k0, t_len);
+        load_rows<BK, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
+        load_rows<BK, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
         __syncthreads();
         if (k0 > q0 + warp * 16 + 15) continue;  // all these keys are after all of this warp's queries
-        float s[NT][4] = {}, dp[NT][4] = {};
-#pragma unroll
-        for (int kk = 0; kk < HS / 16; ++kk) {
-            uint32_t a[4];
-            load_a(a, qs + warp * 16 * LD + kk * 16, LD, lane);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) mma_nmajor(s[nt], a, ks + nt * 8 * LD + kk * 16, LD, lane);
-            load_a(a, gs + warp * 16 * LD + kk * 16, LD, lane);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) mma_nmajor(dp[nt], a, vs + nt * 8 * LD + kk * 16, LD, lane);
-        }
+        float s[NT][4] = {}, dp[NT][4] = {};  // S = Q_w·Kᵀ, ∂ã = G_w·Vᵀ
+        strip_products<HS, NT>(s, dp, qs + warp * 16 * LD, ks, gs + warp * 16 * LD, vs, LD, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int r = e >> 1, i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);
                 float ad;
-                s[nt][e] = score_grad(s[nt][e], dp[nt][e], i, j, t_len, bh, lr[r], dr[r], scale_log2, key, p,
-                                      keep_scale, &ad);
+                s[nt][e] = score_grad(s[nt][e], dp[nt][e], i, j, lr[r], dr[r], args, hd, &ad);
             }
-#pragma unroll
-        for (int kc = 0; kc < NT / 2; ++kc) {
-            uint32_t a[4];
-            a_from_acc(a, s, kc);  // ∂s
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) mma_kmajor(dqacc[dt], a, ks + kc * 16 * LD + dt * 8, LD, lane);
-        }
+        strip_times_kmajor<NT, DT>(dqacc, s, ks, LD, lane);  // ∂q += ∂s·K (times 1/√hs below)
     }
-    float* out = dqkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        const int i = row0 + r * 8;
-        if (i >= t_len) continue;
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt)
-            *reinterpret_cast<float2*>(out + (int64_t)i * row_len + dt * 8 + q2) =
-                make_float2(dqacc[dt][2 * r] * scale, dqacc[dt][2 * r + 1] * scale);
-    }
+    store_strip<DT>(hd.dqkv, hd.row_len, dqacc, {args.scale, args.scale}, row0, t_len, lane);
 }
 
 #if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
@@ -230,16 +187,14 @@ cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* d
     const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
     const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const dim3 grid = flash::grid_of(sh);
+    const flash::BackwardArgs args{dqkv, qkv, dout, lse2, delta, sh.nh, sh.t, scale_log2, scale, p, keep_scale, key};
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(
-            dqkv, qkv, dout, lse2, delta, sh.nh, sh.t, scale_log2, scale, p, keep_scale, key);
-        flash::q_kernel<HS><<<grid, flash::kThreads, flash::q_smem<HS>(), s>>>(
-            dqkv, qkv, dout, lse2, delta, sh.nh, sh.t, scale_log2, scale, p, keep_scale, key);
+        flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(args);
+        flash::q_kernel<HS><<<grid, flash::kThreads, flash::q_smem<HS>(), s>>>(args);
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
 }
-
 #endif
 
 }  // namespace i4t::nn

@@ -135,14 +135,10 @@ template <int HS> int run(int B, int H, int T, float p) {
     launch(dim3((unsigned)((B * H * T + 7) / 8)), 256, [&] {
         flash::delta_kernel<float>(delta.data(), dout.data(), out.data(), B, T, H, HS);
     });
-    launch(grid, flash::kThreads, [&] {
-        flash::kv_kernel<HS>(dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T, scale_log2, scale,
-                             p, ks, key);
-    });
-    launch(grid, flash::kThreads, [&] {
-        flash::q_kernel<HS>(dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T, scale_log2, scale,
-                            p, ks, key);
-    });
+    const flash::BackwardArgs args{dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T, scale_log2,
+                                   scale, p, ks, key};
+    launch(grid, flash::kThreads, [&] { flash::kv_kernel<HS>(args); });
+    launch(grid, flash::kThreads, [&] { flash::q_kernel<HS>(args); });
     const auto e = attention_reference::compare({B, H, T, HS, p, splitmix64(step_key ^ 9)}, qkv, dout, out, dqkv);
     printf("hs %3d, %d × %d heads, T %4d, dropout %.1f: relative L2 error out %.2e, dq %.2e, dk %.2e, dv %.2e; "
            "non-finite %ld\n", HS, B, H, T, p, e.out, e.dq, e.dk, e.dv, e.nonfinite);
