@@ -58,11 +58,13 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
         load_rows<kTile, HS>(ks, base + c, row_len, k0, t_len);
         load_rows<kTile, HS>(vs, base + 2 * c, row_len, k0, t_len);
         __syncthreads();
+        const int live = q0 + warp * 16 + 16 - k0;  // keys k0 + [0, live) are at or before this warp's last row
         float s[NT][4] = {};
 #pragma unroll
         for (int kk = 0; kk < HS / 16; ++kk)
 #pragma unroll
-            for (int nt = 0; nt < NT; ++nt) mma_nmajor(s[nt], qf[kk], ks + nt * 8 * LD + kk * 16, LD, lane);
+            for (int nt = 0; nt < NT; ++nt)
+                if (cols_live(nt * 8, 8, 0, live)) mma_nmajor(s[nt], qf[kk], ks + nt * 8 * LD + kk * 16, LD, lane);
         // causal mask (key j > row i: −∞) and the new running max; a row's 4 threads share it through shuffles
         float mx[2] = {m[0], m[1]};
 #pragma unroll
@@ -105,7 +107,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
             o[dt][2] *= alpha[1];
             o[dt][3] *= alpha[1];
         }
-        strip_times_kmajor<NT, DT>(o, s, vs, LD, lane);  // o += (p̃ ⊙ mask)·V
+        strip_times_kmajor<NT, DT>(o, s, vs, LD, 0, live, lane);  // o += (p̃ ⊙ mask)·V
     }
     float inv[2];
 #pragma unroll

@@ -92,21 +92,28 @@ __device__ __forceinline__ void mma_kmajor(float (&d)[4], const uint32_t (&a)[4]
     mma_bf16(d, a, b0, b1);
 }
 
+// Whether columns [c0, c0 + width) of a warp's tile meet [lo, hi), the columns the causal mask leaves it (the
+// warp-uniform skip of blocks that are wholly masked: on the diagonal tiles only; their values stay 0 and are masked).
+__device__ __forceinline__ bool cols_live(int c0, int width, int lo, int hi) { return c0 + width > lo && c0 < hi; }
+
 // The two score-like tiles both backward kernels start from, over hs for one warp's 16-row strip:
-// s += X·Yᵀ and t += Z·Wᵀ, with x, z the strip's first rows and y, w row-major tiles of NT·8 rows (row length ld).
+// s += X·Yᵀ and t += Z·Wᵀ, with x, z the strip's first rows and y, w row-major tiles of NT·8 rows (row length ld);
+// only the 8-column tiles that meet the live columns [lo, hi).
 template <int HS, int NT>
 __device__ __forceinline__ void strip_products(float (&s)[NT][4], float (&t)[NT][4], const __nv_bfloat16* x,
                                                const __nv_bfloat16* y, const __nv_bfloat16* z,
-                                               const __nv_bfloat16* w, int ld, int lane) {
+                                               const __nv_bfloat16* w, int ld, int lo, int hi, int lane) {
 #pragma unroll
     for (int kk = 0; kk < HS / 16; ++kk) {
         uint32_t a[4];
         load_a(a, x + kk * 16, ld, lane);
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) mma_nmajor(s[nt], a, y + nt * 8 * ld + kk * 16, ld, lane);
+        for (int nt = 0; nt < NT; ++nt)
+            if (cols_live(nt * 8, 8, lo, hi)) mma_nmajor(s[nt], a, y + nt * 8 * ld + kk * 16, ld, lane);
         load_a(a, z + kk * 16, ld, lane);
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) mma_nmajor(t[nt], a, w + nt * 8 * ld + kk * 16, ld, lane);
+        for (int nt = 0; nt < NT; ++nt)
+            if (cols_live(nt * 8, 8, lo, hi)) mma_nmajor(t[nt], a, w + nt * 8 * ld + kk * 16, ld, lane);
     }
 }
 
@@ -120,12 +127,14 @@ __device__ __forceinline__ void a_from_acc(uint32_t (&a)[4], const float (&acc)[
 }
 
 // acc (a 16 × 8·DT strip) += P·B: P the strip's 16 × 8·NT FP32 accumulators (rounded to BF16 as A fragments, straight
-// from the registers), B a k-major tile of 8·NT rows and row length ld.
+// from the registers), B a k-major tile of 8·NT rows and row length ld; only the 16-column blocks of P that meet its
+// live columns [lo, hi) (P is 0 elsewhere).
 template <int NT, int DT>
 __device__ __forceinline__ void strip_times_kmajor(float (&acc)[DT][4], const float (&p)[NT][4],
-                                                   const __nv_bfloat16* b, int ld, int lane) {
+                                                   const __nv_bfloat16* b, int ld, int lo, int hi, int lane) {
 #pragma unroll
     for (int kc = 0; kc < NT / 2; ++kc) {
+        if (!cols_live(kc * 16, 16, lo, hi)) continue;
         uint32_t a[4];
         a_from_acc(a, p, kc);
 #pragma unroll

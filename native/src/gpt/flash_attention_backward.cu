@@ -98,8 +98,9 @@ template <int HS> __global__ void __launch_bounds__(kThreads) kv_kernel(const Ba
         }
         __syncthreads();
         if (k0 + warp * 16 > q0 + BQ - 1) continue;  // all of this warp's keys are after all these queries
+        const int lo = k0 + warp * 16 - q0;  // queries q0 + [lo, BQ) are at or after this warp's first key
         float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ = K_w·Qᵀ, ∂ãᵀ = V_w·Gᵀ
-        strip_products<HS, NT>(st, dpt, ks + warp * 16 * LD, qs, vs + warp * 16 * LD, gs, LD, lane);
+        strip_products<HS, NT>(st, dpt, ks + warp * 16 * LD, qs, vs + warp * 16 * LD, gs, LD, lo, BQ, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -109,8 +110,8 @@ template <int HS> __global__ void __launch_bounds__(kThreads) kv_kernel(const Ba
                 dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, ls[col], ds[col], args, hd, &ad);
                 st[nt][e] = ad;
             }
-        strip_times_kmajor<NT, DT>(dvacc, st, gs, LD, lane);   // ∂v += ãᵀ·G
-        strip_times_kmajor<NT, DT>(dkacc, dpt, qs, LD, lane);  // ∂k += ∂sᵀ·Q (times 1/√hs below)
+        strip_times_kmajor<NT, DT>(dvacc, st, gs, LD, lo, BQ, lane);   // ∂v += ãᵀ·G
+        strip_times_kmajor<NT, DT>(dkacc, dpt, qs, LD, lo, BQ, lane);  // ∂k += ∂sᵀ·Q (times 1/√hs below)
     }
     store_strip<DT>(hd.dqkv + c, hd.row_len, dkacc, {args.scale, args.scale}, key0, t_len, lane);
     store_strip<DT>(hd.dqkv + 2 * c, hd.row_len, dvacc, {1.f, 1.f}, key0, t_len, lane);
@@ -148,8 +149,9 @@ template <int HS> __global__ void __launch_bounds__(kThreads) q_kernel(const Bac
         load_rows<BK, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
         __syncthreads();
         if (k0 > q0 + warp * 16 + 15) continue;  // all these keys are after all of this warp's queries
+        const int live = q0 + warp * 16 + 16 - k0;  // keys k0 + [0, live) are at or before this warp's last query
         float s[NT][4] = {}, dp[NT][4] = {};  // S = Q_w·Kᵀ, ∂ã = G_w·Vᵀ
-        strip_products<HS, NT>(s, dp, qs + warp * 16 * LD, ks, gs + warp * 16 * LD, vs, LD, lane);
+        strip_products<HS, NT>(s, dp, qs + warp * 16 * LD, ks, gs + warp * 16 * LD, vs, LD, 0, live, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -158,7 +160,7 @@ template <int HS> __global__ void __launch_bounds__(kThreads) q_kernel(const Bac
                 float ad;
                 s[nt][e] = score_grad(s[nt][e], dp[nt][e], i, j, lr[r], dr[r], args, hd, &ad);
             }
-        strip_times_kmajor<NT, DT>(dqacc, s, ks, LD, lane);  // ∂q += ∂s·K (times 1/√hs below)
+        strip_times_kmajor<NT, DT>(dqacc, s, ks, LD, 0, live, lane);  // ∂q += ∂s·K (times 1/√hs below)
     }
     store_strip<DT>(hd.dqkv, hd.row_len, dqacc, {args.scale, args.scale}, row0, t_len, lane);
 }
