@@ -8,9 +8,12 @@
  * int4train_linear_backward: HQ forward §2.3, bit split + LSS backward §3.8, learned LSQ step sizes) or, as
  * baselines, cuBLAS GEMMs in FP32 or, in the bf16 precision, as PyTorch autocast runs them: BF16 copies of the input
  * (kept for the backward), of the weights (made once per optimiser step) and of the output gradient as operands,
- * FP32 accumulation and FP32 outputs. Attention matmuls and the head run through cuBLAS (BF16 operands, FP32
- * accumulation; FP32 in the fp32 precision); norms, softmax, GELU, dropout, embeddings, the loss and AdamW are small
- * kernels of native/src/gpt/. Parameters, gradients, AdamW moments and the other activations are FP32.
+ * FP32 accumulation and FP32 outputs. Attention is one fused kernel on BF16 tensor cores (FlashAttention-2, FP32
+ * accumulation, no T×T buffer; head sizes a multiple of 16 up to 128) in the bf16 and INT4 precisions, and cuBLAS
+ * matmuls around a softmax kernel in fp32, at other head sizes, or with INT4TRAIN_GPT_ATTENTION=unfused set when the
+ * model is created (docs/conventions.md "The attention: fused or llm.c's"); the head runs through cuBLAS (BF16
+ * operands, FP32 accumulation; FP32 in the fp32 precision); norms, GELU, dropout, embeddings, the loss and AdamW are
+ * small kernels of native/src/gpt/. Parameters, gradients, AdamW moments and the other activations are FP32.
  *
  * Same rules as int4train.h: status codes, int4train_last_error(), h_* host pointers. Every call queues work on
  * the context's stream; the ones that return a host value (a loss, a norm, a copy) synchronise. A training step is

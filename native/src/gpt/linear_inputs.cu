@@ -31,16 +31,10 @@ cudaError_t make_gelu_input(int4train_gpt g, int l) {
 
 int4train_status remake_linear_input(int4train_gpt g, int l, int which) {
     if (g->kept_input != KeptInput::Remade) return INT4TRAIN_SUCCESS;
-    Block& k = g->blocks[l];
     switch (which) {
         case 0:
         case 2: I4T_CUDA(make_layernorm_input(g, l, which, false)); break;
-        case 1: {
-            nn::AttentionShape sh{g->b, g->t, g->cfg.width, g->cfg.heads};
-            I4T_TRY(nn::attention_output(g->stream(), g->blas, g->hp, sh, k.att_out, k.att, k.qkv, g->qkvp, g->attd,
-                                         g->outp, g->dropout_p(), g->site(8 * l + 1)));
-            break;
-        }
+        case 1: I4T_TRY(attention_block_forward(g, l, true)); break;
         default: I4T_CUDA(make_gelu_input(g, l)); break;
     }
     return INT4TRAIN_SUCCESS;

@@ -54,6 +54,9 @@ struct Block {
     // activations kept for the backward; the linears' inputs ln1, att_out, ln2, g all point at the model's one
     // linear_in buffer when the precision does not keep them in FP32 (model_build.cu kept_input, linear_inputs.cu)
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *att_out, *x2, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
+    // the attention's softmax: the probabilities a (B·H·T·T, unfused) or each row's log₂ denominator (B·H·T, fused;
+    // nn.cuh flash_attention_forward); the other one is null (model_build.cu fused_attention)
+    float* lse2 = nullptr;
 };
 
 // The values of a training step that change from step to step, in device memory: the kernels of a step read them
@@ -96,6 +99,10 @@ struct int4train_gpt_s {
     // each X in linear_in (N × 4C, shared by all blocks and inputs) right before its linear reads it.
     i4t::gpt::KeptInput kept_input = i4t::gpt::KeptInput::Fp32;
     float* linear_in = nullptr;
+    // Attention fused (flash_attention*.cu: no T×T buffers, Block::lse2 kept, att_delta its backward's D) or as
+    // llm.c runs it (attention.cu: Block::att, qkvp, dqkvp, attd, datt, outp); model_build.cu fused_attention.
+    bool fused_attention = false;
+    float* att_delta = nullptr;
     // bf16: the BF16 copy of the block linears' weights, which are one contiguous range of the parameters
     // [w_first, w_first + w_count) (model_build.cu checks it), refreshed on the device after every AdamW update and
     // by int4train_gpt_tensor_set; and the BF16 cast of a linear's ∂L/∂y in its backward (N × 4C scratch)
@@ -185,12 +192,18 @@ int4train_status step_graph_create(int4train_gpt g);  // the step's device scala
 void step_graph_release(int4train_gpt g);
 
 // linear_inputs.cu: the block linears' inputs X (which: 0 qkv, 1 proj, 2 up, 3 down) of block l. The forward makes
-// LN₁/LN₂ (which 0/2, with their statistics) and GELU(h) with these, the attention output with attention_forward;
+// LN₁/LN₂ (which 0/2, with their statistics) and GELU(h) with these, the attention output with attention_block_forward;
 // remake_linear_input writes X of the last forward again right before its linear's backward, bit-identical, when
 // the model does not keep it (a no-op when it does).
 cudaError_t make_layernorm_input(int4train_gpt g, int l, int which, bool forward);
 cudaError_t make_gelu_input(int4train_gpt g, int l);
 int4train_status remake_linear_input(int4train_gpt g, int l, int which);
+
+// block_attention.cu: block l's attention on its qkv into its att_out (and what the chosen path keeps for the
+// backward); remake: make att_out again, bit-identical, for the INT4 backward (linear_inputs.cu). The backward writes
+// dqkv (N × 3C, overwritten) from dout = ∂L/∂att_out (N × C).
+int4train_status attention_block_forward(int4train_gpt g, int l, bool remake);
+int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, const float* dout);
 
 // block_linear.cu: y (n × out) = x·Wᵀ + b; dx (n × in) = ∂L/∂x (overwritten), parameter gradients accumulated.
 // The INT4 precisions go through the layer policy (layer/layer_state.cuh).

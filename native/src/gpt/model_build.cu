@@ -55,6 +55,20 @@ static KeptInput kept_input(int precision) {
     return keep != nullptr && strcmp(keep, "1") == 0 ? KeptInput::Fp32 : KeptInput::Remade;
 }
 
+// Which attention a model runs (docs/conventions.md "The attention: fused or llm.c's"): fp32 keeps the llm.c path
+// (attention.cu, cuBLAS in FP32; the host model checks it to float round-off); the other precisions, whose attention
+// already ran on BF16 operands (CUBLAS_COMPUTE_32F_FAST_16BF), take the fused one (flash_attention*.cu) when its
+// kernels cover the head size (a multiple of 16 up to 128) and batch × heads (≤ 65535): it keeps B·H·T floats instead
+// of the B·H·T·T probabilities and allocates no T×T scratch. The environment variable INT4TRAIN_GPT_ATTENTION=unfused,
+// read when a model is created, keeps the llm.c path instead: the reference the GPU tests compare the fused one with.
+static bool fused_attention(const int4train_gpt_config& c) {
+    if (c.linear.precision == INT4TRAIN_PRECISION_FP32 ||
+        !nn::flash_attention_supported(c.width / c.heads, (int64_t)c.max_batch * c.heads))
+        return false;
+    const char* choice = getenv("INT4TRAIN_GPT_ATTENTION");
+    return !(choice != nullptr && strcmp(choice, "unfused") == 0);
+}
+
 // bf16: the BF16 weight copy. The block linears' weights are one contiguous range of the parameters (the decayed
 // tensors are laid out first, in checkpoint order, and between wpe and ln_f only the linears' weights decay), so
 // one cast refreshes them all; each linear's copy is its rows of it, zero like the FP32 weights until set.
@@ -79,10 +93,12 @@ static int4train_status alloc_bf16_weights(int4train_gpt g) {
 int4train_status build(int4train_gpt g) {
     const auto& c = g->cfg;
     int C = c.width, V = c.vocab, T = c.context, L = c.layers;
-    int64_t N = (int64_t)c.max_batch * T, BHTT = (int64_t)c.max_batch * c.heads * T * T;
+    int64_t N = (int64_t)c.max_batch * T, BHT = (int64_t)c.max_batch * c.heads * T, BHTT = BHT * T;
     g->int4 = layer::is_int4(c.linear.precision);
     g->bf16 = c.linear.precision == INT4TRAIN_PRECISION_BF16;
     g->kept_input = kept_input(c.linear.precision);
+    g->fused_attention = fused_attention(c);
+    if (g->fused_attention) I4T_CUDA(nn::flash_attention_prepare());
     g->hp = c.linear.precision == INT4TRAIN_PRECISION_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
 
     // Tensors in the checkpoint order (the C# host model's); physical layout: decayed weights, then the other
@@ -170,7 +186,8 @@ int4train_status build(int4train_gpt g) {
         I4T_TRY(g->alloc(&bk.ln1_mean, N));
         I4T_TRY(g->alloc(&bk.ln1_rstd, N));
         I4T_TRY(g->alloc(&bk.qkv, N * 3 * C));
-        I4T_TRY(g->alloc(&bk.att, BHTT));
+        if (g->fused_attention) I4T_TRY(g->alloc(&bk.lse2, BHT));
+        else I4T_TRY(g->alloc(&bk.att, BHTT));
         I4T_TRY(g->alloc(&bk.x2, N * C));
         I4T_TRY(g->alloc(&bk.ln2_mean, N));
         I4T_TRY(g->alloc(&bk.ln2_rstd, N));
@@ -198,11 +215,15 @@ int4train_status build(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->losses, N));
     I4T_TRY(g->alloc(&g->loss, 1));
     // scratch
-    I4T_TRY(g->alloc(&g->qkvp, 3 * N * C));
-    I4T_TRY(g->alloc(&g->dqkvp, 3 * N * C));
-    I4T_TRY(g->alloc(&g->attd, BHTT));
-    I4T_TRY(g->alloc(&g->datt, BHTT));
-    I4T_TRY(g->alloc(&g->outp, N * C));
+    if (g->fused_attention) {
+        I4T_TRY(g->alloc(&g->att_delta, BHT));
+    } else {
+        I4T_TRY(g->alloc(&g->qkvp, 3 * N * C));
+        I4T_TRY(g->alloc(&g->dqkvp, 3 * N * C));
+        I4T_TRY(g->alloc(&g->attd, BHTT));
+        I4T_TRY(g->alloc(&g->datt, BHTT));
+        I4T_TRY(g->alloc(&g->outp, N * C));
+    }
     I4T_TRY(g->alloc(&g->dbuf1, 4 * N * C));
     I4T_TRY(g->alloc(&g->dbuf2, 4 * N * C));
     I4T_TRY(g->alloc(&g->dln, N * C));

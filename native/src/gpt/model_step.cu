@@ -44,15 +44,13 @@ int4train_status queue_forward(int4train_gpt gpt, const int32_t* d_tokens, const
     float p = gpt->dropout_p();
     I4T_CUDA(nn::embedding_forward(s, gpt->res[0], d_tokens, gpt->P(gpt->wte), gpt->P(gpt->wpe), n, t, C, p,
                                  gpt->site(0)));
-    nn::AttentionShape sh{batch, t, C, c.heads};
     for (int l = 0; l < c.layers; ++l) {
         Block& k = gpt->blocks[l];
         const float* x = gpt->res[l];
         // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
         I4T_CUDA(make_layernorm_input(gpt, l, 0, true));  // ln1 = LN₁(x)
         I4T_TRY(linear_forward(gpt, k.lin[0], k.ln1, k.qkv, n));
-        I4T_TRY(nn::attention_forward(s, gpt->blas, gpt->hp, sh, k.att_out, k.att, k.qkv, gpt->qkvp, gpt->attd,
-                                      gpt->outp, p, gpt->site(8 * l + 1)));
+        I4T_TRY(attention_block_forward(gpt, l, false));
         I4T_TRY(linear_forward(gpt, k.lin[1], k.att_out, gpt->dbuf1, n));
         I4T_CUDA(nn::residual_dropout(s, k.x2, x, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 2)));
         // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
@@ -90,7 +88,6 @@ int4train_status queue_backward(int4train_gpt gpt, float loss_scale) {
     I4T_CUDA(cudaMemsetAsync(gpt->dres, 0, sizeof(float) * nc, s));
     I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(gpt->lnfw), gpt->G(gpt->lnfb), gpt->dln, gpt->res[c.layers],
                                   gpt->P(gpt->lnfw), gpt->lnf_mean, gpt->lnf_rstd, n, C, gpt->scratch));
-    nn::AttentionShape sh{gpt->b, gpt->t, C, c.heads};
     for (int l = c.layers - 1; l >= 0; --l) {
         Block& k = gpt->blocks[l];
         // MLP branch; dres = ∂L/∂x3 flows unchanged into ∂L/∂x2 through the residual
@@ -106,8 +103,7 @@ int4train_status queue_backward(int4train_gpt gpt, float loss_scale) {
         I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 2)));
         I4T_TRY(remake_linear_input(gpt, l, 1));
         I4T_TRY(linear_backward(gpt, k.lin[1], gpt->dbuf1, k.att_out, gpt->dbuf2, n));
-        I4T_TRY(nn::attention_backward(s, gpt->blas, gpt->hp, sh, gpt->dbuf1, gpt->dbuf2, k.qkv, k.att, gpt->qkvp,
-                                       gpt->dqkvp, gpt->attd, gpt->datt, gpt->outp, p, gpt->site(8 * l + 1)));
+        I4T_TRY(attention_block_backward(gpt, l, gpt->dbuf1, gpt->dbuf2));
         I4T_TRY(remake_linear_input(gpt, l, 0));
         I4T_TRY(linear_backward(gpt, k.lin[0], gpt->dbuf1, k.ln1, gpt->dln, n));
         I4T_CUDA(nn::layernorm_backward(s, gpt->dres, gpt->G(k.ln1w), gpt->G(k.ln1b), gpt->dln, gpt->res[l],

@@ -84,6 +84,26 @@ int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComp
                                float* dqkv, const float* dout, const float* qkv, const float* att, float* qkvp,
                                float* dqkvp, float* attd, float* datt, float* doutp, float p, DropoutKey key);
 
+// ---- flash_attention.cu, flash_attention_backward.cu ---------------------------------------------------------
+// The fused (FlashAttention-2) causal attention of the non-FP32 precisions: the same function as the three above on
+// BF16 tensor cores (q, k, v, probabilities and ∂ as BF16 MMA operands, FP32 accumulation and softmax statistics),
+// reading q, k, v straight from the qkv rows and writing the output / dqkv rows, keeping only lse2 = log₂ of each
+// row's softmax denominator in base-2 scores (B·H·T floats, index (b·H + h)·T + i) instead of the T×T
+// probabilities. Dropout draws the same masks as attention.cu. Deterministic (no atomics): the same bits every run.
+// hs a multiple of 16 in [16, 128], batch × heads at most 65535
+bool flash_attention_supported(int hs, int64_t sequences_heads);
+// Once per process before the first launch (not inside a stream capture): the kernels' shared-memory limits.
+cudaError_t flash_attention_prepare();
+// out (N × C rows) and lse2. Run again on the same qkv it gives the same out bit for bit (the INT4 backward's remake).
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
+                                    float p, DropoutKey key);
+// delta (B·H·T) = Σ_d dout·out per row and head, the backward's D; out is FP32 or, when null, its BF16 copy out_bf16.
+cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,
+                                  const float* out, const __nv_bfloat16* out_bf16);
+// dqkv (N × 3C, overwritten) = ∂L/∂qkv from dout = ∂L/∂out, the forward's qkv and lse2, and delta.
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const float* qkv, const float* lse2, const float* delta, float p, DropoutKey key);
+
 // ---- cross_entropy.cu -----------------------------------------------------------------------------------------
 // In place: logits (N×V) → probabilities; losses[i] = −log p[i, target[i]]; *mean = Σ losses / N (fixed order).
 // targets may be NULL (probabilities only).

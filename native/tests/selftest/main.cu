@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
     test_folded_backward_bits(ctx);
     test_fast_paths_bits(ctx);
     test_compacted_bernoulli_bits(ctx);
+    test_flash_attention();
     test_errors(ctx);
     test_entry_robustness(ctx);
     if (!g_quick) test_sticky_fault_in_child();

@@ -167,6 +167,7 @@ int4train_context create_generic_context(const char* test);
 // test_compact.cu: the compacted Bernoulli backward against the uncompacted operators, eager and captured.
 void test_compacted_bernoulli_bits(int4train_context ctx);
 void test_errors(int4train_context ctx);
+void test_flash_attention();  // test_attention.cu: the GPT's fused attention (internal kernels, not the C ABI)
 // entry_robustness.cu: the table of entry points × bad handles, pointers, values and a pending CUDA error; the
 // sticky device fault in a child process (this executable with --sticky-fault).
 void test_entry_robustness(int4train_context ctx);

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Int4Train.Training;
 using NUnit.Framework;
 
@@ -12,7 +11,7 @@ namespace Int4Train.Tests.Gpu;
 /// (INT4TRAIN_GPT_KEEP_INPUTS=1, read by int4train_gpt_create), eagerly and in CUDA graphs, with dropout, gradient
 /// accumulation, the cold start and the re-initialisation.
 /// </summary>
-public sealed partial class DeviceGptMemoryTests : GpuFixture
+public sealed class DeviceGptMemoryTests : GpuFixture
 {
     private static GptConfig Config(string precision, int microBatch) => GptConfig.Tiny with
     {
@@ -21,22 +20,8 @@ public sealed partial class DeviceGptMemoryTests : GpuFixture
         LearningRate = 3e-3f, WarmupSteps = 3, Seed = 91,
     };
 
-    // The native library reads the process environment (getenv); .NET's Environment.SetEnvironmentVariable does not
-    // change it on Unix, so the switch goes through libc.
-    [LibraryImport("libc.so.6", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
-    [LibraryImport("libc.so.6", EntryPoint = "unsetenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int UnsetEnv(string name);
-
-    private const string KeepInputs = "INT4TRAIN_GPT_KEEP_INPUTS";
-
     // A model created with INT4TRAIN_GPT_KEEP_INPUTS=1 (only its creation reads the switch).
-    private static T KeepingInputs<T>(Func<T> create)
-    {
-        Assert.That(SetEnv(KeepInputs, "1", 1), Is.Zero, "setenv");
-        try { return create(); }
-        finally { UnsetEnv(KeepInputs); }
-    }
+    private static T KeepingInputs<T>(Func<T> create) => NativeEnvironment.With("INT4TRAIN_GPT_KEEP_INPUTS", "1", create);
 
     private Trainer Create(GptConfig c, bool graphs) =>
         Trainer.Create(c, BuiltInText.Text, (cfg, v) => new DeviceGptModel(cfg, v, Cuda, graphs));

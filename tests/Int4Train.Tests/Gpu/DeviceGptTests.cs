@@ -22,7 +22,8 @@ public sealed class DeviceGptTests : GpuFixture
     private static (int[] X, int[] Y) Batch(GptConfig cfg, CharDataset data, long step) =>
         data.Batch(false, cfg.BatchSize, cfg.Context, Hash.Key(cfg.Seed, step, 1));
 
-    private static double RelErr(float[] a, float[] b)
+    // ‖a − b‖₂ / ‖b‖₂
+    internal static double RelErr(float[] a, float[] b)
     {
         double num = 0, den = 0;
         for (int i = 0; i < a.Length; i++) { double d = a[i] - b[i]; num += d * d; den += (double)b[i] * b[i]; }

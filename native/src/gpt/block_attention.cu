@@ -1,0 +1,49 @@
+// block_attention.cu — a block's attention, forward and backward, through the one path the model chose at creation
+// (model_build.cu fused_attention): fused (flash_attention*.cu: BF16 tensor cores, per-row lse₂ kept) or as llm.c runs
+// it (attention.cu: cuBLAS on permuted heads, the T×T probabilities kept). Both read qkv (N × 3C) and write the
+// attention output (N × C) / ∂qkv; dropout is site 8l + 1's in both, with the same masks.
+#include "runtime/launch.cuh"
+#include "model.cuh"
+
+namespace i4t {
+namespace gpt {
+
+static nn::AttentionShape shape_of(int4train_gpt g) { return nn::AttentionShape{g->b, g->t, g->cfg.width, g->cfg.heads}; }
+
+int4train_status attention_block_forward(int4train_gpt g, int l, bool remake) {
+    Block& k = g->blocks[l];
+    const nn::AttentionShape sh = shape_of(g);
+    const float p = g->dropout_p();
+    const nn::DropoutKey key = g->site(8 * l + 1);
+    // Fused: the same kernel on the same qkv gives the same output (and lse₂) bit for bit, so the remake is a rerun.
+    if (g->fused_attention) {
+        I4T_CUDA(nn::flash_attention_forward(g->stream(), sh, k.att_out, k.lse2, k.qkv, p, key));
+        return INT4TRAIN_SUCCESS;
+    }
+    if (remake)
+        return nn::attention_output(g->stream(), g->blas, g->hp, sh, k.att_out, k.att, k.qkv, g->qkvp, g->attd,
+                                    g->outp, p, key);
+    return nn::attention_forward(g->stream(), g->blas, g->hp, sh, k.att_out, k.att, k.qkv, g->qkvp, g->attd, g->outp,
+                                 p, key);
+}
+
+int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, const float* dout) {
+    Block& k = g->blocks[l];
+    const nn::AttentionShape sh = shape_of(g);
+    const float p = g->dropout_p();
+    const nn::DropoutKey key = g->site(8 * l + 1);
+    if (!g->fused_attention)
+        return nn::attention_backward(g->stream(), g->blas, g->hp, sh, dqkv, dout, k.qkv, k.att, g->qkvp, g->dqkvp,
+                                      g->attd, g->datt, g->outp, p, key);
+    // D = Σ ∂out ⊙ out needs the attention output: in FP32 where the model has it (kept, or just made again for the
+    // proj linear's backward: linear_inputs.cu), else the BF16 copy the bf16 proj linear kept (linear_in then holds
+    // another block's input).
+    const bool bf16_copy = g->kept_input == KeptInput::Bf16Copy;
+    I4T_CUDA(nn::flash_attention_delta(g->stream(), sh, g->att_delta, dout, bf16_copy ? nullptr : k.att_out,
+                                       bf16_copy ? k.lin[1].x_bf16 : nullptr));
+    I4T_CUDA(nn::flash_attention_backward(g->stream(), sh, dqkv, dout, k.qkv, k.lse2, g->att_delta, p, key));
+    return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace gpt
+}  // namespace i4t

@@ -1,0 +1,183 @@
+// flash_attention.cu — fused causal attention, forward (FlashAttention-2), and ∂'s precomputed row term D.
+// One block per (sequence b, head h, tile of 64 queries), 4 warps of 16 query rows each; the keys and values stream
+// through shared memory 64 at a time, up to the diagonal. The T×T scores never exist in memory: each warp keeps its
+// 16 × 64 score tile in registers (tensor-core accumulators) and folds it into its output with the online softmax.
+//
+// Scores in base 2: s_ij = (q_i·k_j)·(1/√hs)·log₂e, so exp(x/√hs) = 2^s and softmax(q·kᵀ/√hs) = 2^(s − lse₂) with
+// lse₂_i = log₂ Σ_{j≤i} 2^(s_ij). Online softmax over key tiles K₁, K₂, ... (row i; m the running max, ℓ the running
+// sum, o the running unnormalised output):
+//   m' = max(m, max_{j∈K} s_ij),  α = 2^(m − m'),  p̃_ij = 2^(s_ij − m'),
+//   ℓ' = α·ℓ + Σ_{j∈K} p̃_ij,      o' = α·o + Σ_{j∈K} (p̃_ij·mask_ij)·v_j
+// and at the end out_i = o/ℓ, lse₂_i = m + log₂ ℓ (the one thing kept for the backward: B·H·T floats instead of the
+// B·H·T·T probabilities). Dropout on the probabilities (ã = a ⊙ mask, nanoGPT's attn_dropout) multiplies p̃ by the
+// mask of element ((b·H + h)·T + i)·T + j — the element index of the unfused path's a (attention.cu), so both paths
+// draw the same masks — and leaves ℓ alone (the mask drops probabilities after the softmax normalised them).
+// The MMAs round q, k, v and p̃·mask to BF16 (round to nearest even) and accumulate in FP32; m, ℓ, lse₂ are FP32.
+#include <math.h>
+
+#include "runtime/launch.cuh"
+#include "runtime/status.cuh"
+#include "flash_attention.cuh"
+
+namespace i4t::nn {
+namespace flash {
+
+template <int HS> constexpr int forward_smem() {
+    return 3 * kTile * padded<HS>() * (int)sizeof(__nv_bfloat16);
+}
+
+// out (N × C rows, head h at columns h·hs) and lse2 ((b·H + h)·T + i) from qkv (N × 3C, [q | k | v]).
+template <int HS>
+__global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ out, float* __restrict__ lse2,
+                                                           const float* __restrict__ qkv, int nh, int t_len,
+                                                           float scale_log2, float p, float keep_scale, DropoutKey dk) {
+    constexpr int LD = padded<HS>(), NT = kTile / 8, DT = HS / 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
+    __nv_bfloat16* ks = qs + kTile * LD;                           // kTile × LD (keys row-major: Kᵀ's B)
+    __nv_bfloat16* vs = ks + kTile * LD;                           // kTile × LD (values: V's B, k-major)
+    const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows (most keys) first
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
+    const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's rows: row0 and row0 + 8
+    const int64_t row_len = 3 * (int64_t)c;
+    const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
+    const uint64_t key = p > 0 ? site_key(dk) : 0;
+
+    load_rows<kTile, HS>(qs, base, row_len, q0, t_len);
+    __syncthreads();
+    uint32_t qf[HS / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < HS / 16; ++kk) load_a(qf[kk], qs + warp * 16 * LD + kk * 16, LD, lane);
+
+    float o[DT][4] = {};
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // l: this thread's share of the row sum
+    const int k_end = min(t_len, q0 + kTile);
+    for (int k0 = 0; k0 < k_end; k0 += kTile) {
+        __syncthreads();  // the previous tile is read
+        load_rows<kTile, HS>(ks, base + c, row_len, k0, t_len);
+        load_rows<kTile, HS>(vs, base + 2 * c, row_len, k0, t_len);
+        __syncthreads();
+        const int live = q0 + warp * 16 + 16 - k0;  // keys k0 + [0, live) are at or before this warp's last row
+        float s[NT][4] = {};
+#pragma unroll
+        for (int kk = 0; kk < HS / 16; ++kk)
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+                if (cols_live(nt * 8, 8, 0, live)) mma_nmajor(s[nt], qf[kk], ks + nt * 8 * LD + kk * 16, LD, lane);
+        // causal mask (key j > row i: −∞) and the new running max; a row's 4 threads share it through shuffles
+        float mx[2] = {m[0], m[1]};
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int i = row0 + (e >> 1) * 8, j = k0 + nt * 8 + q2 + (e & 1);
+                const float v = j <= i ? s[nt][e] * scale_log2 : -INFINITY;
+                s[nt][e] = v;
+                mx[e >> 1] = fmaxf(mx[e >> 1], v);
+            }
+        float alpha[2], ref[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            ref[r] = mx[r] == -INFINITY ? 0.f : mx[r];  // a row with nothing yet: no NaN from −∞ − −∞
+            alpha[r] = exp2f(m[r] - ref[r]);            // 0 on the first tile (m = −∞)
+            m[r] = mx[r];
+            l[r] *= alpha[r];
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e >> 1;
+                const float pt = exp2f(s[nt][e] - ref[r]);  // 2^(−∞) = 0 above the diagonal
+                l[r] += pt;
+                if (p > 0 && pt > 0) {
+                    const int i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);
+                    s[nt][e] = pt * dropout_mask(key, ((int64_t)bh * t_len + i) * t_len + j, p, keep_scale);
+                } else {
+                    s[nt][e] = pt;
+                }
+            }
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+            o[dt][0] *= alpha[0];
+            o[dt][1] *= alpha[0];
+            o[dt][2] *= alpha[1];
+            o[dt][3] *= alpha[1];
+        }
+        strip_times_kmajor<NT, DT>(o, s, vs, LD, 0, live, lane);  // o += (p̃ ⊙ mask)·V
+    }
+    float inv[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);  // the row's 4 shares, in a fixed order
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        inv[r] = 1.0f / l[r];
+        const int i = row0 + r * 8;
+        if (i < t_len && (lane & 3) == 0) lse2[(int64_t)bh * t_len + i] = m[r] + log2f(l[r]);
+    }
+    store_strip<DT>(out + (int64_t)b * t_len * c + (int64_t)h * HS, c, o, inv, row0, t_len, lane);
+}
+
+// D_i = Σ_d ∂out_id·out_id for each (b, h, i), one warp each (a fixed-order shuffle sum). out is the FP32 attention
+// output or its BF16 copy (the bf16 precision keeps only that, as PyTorch's flash attention keeps a BF16 output).
+template <class O>
+__global__ void delta_kernel(float* __restrict__ delta, const float* __restrict__ dout, const O* __restrict__ out,
+                             int b, int t_len, int nh, int hs) {
+    const int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
+    if (w >= (int64_t)b * nh * t_len) return;
+    const int lane = threadIdx.x % 32, i = (int)(w % t_len);
+    const int64_t bh = w / t_len;
+    const int64_t at = ((bh / nh) * t_len + i) * (int64_t)nh * hs + (bh % nh) * (int64_t)hs;
+    float sum = 0.f;
+    for (int d = lane; d < hs; d += 32) sum += dout[at + d] * (float)out[at + d];
+    sum = warp_sum(sum);
+    if (lane == 0) delta[w] = sum;
+}
+
+}  // namespace flash
+
+#if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
+bool flash_attention_supported(int hs, int64_t sequences_heads) {
+    return hs >= 16 && hs <= 128 && hs % 16 == 0 && sequences_heads <= 65535;  // (grid_of: y = b·H + h)
+}
+
+cudaError_t flash_attention_prepare() {
+    cudaError_t e = cudaSuccess;
+    for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
+        flash::with_head_size(hs, [&](auto hsc) {
+            constexpr int HS = decltype(hsc)::value;
+            e = cudaFuncSetAttribute(flash::forward_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     flash::forward_smem<HS>());
+        });
+    return e != cudaSuccess ? e : flash::prepare_backward();
+}
+
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
+                                    float p, DropoutKey key) {
+    const int hs = sh.c / sh.nh;
+    const float scale_log2 = flash::kLog2e / sqrtf((float)hs), keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const dim3 grid = flash::grid_of(sh);
+    const bool known = flash::with_head_size(hs, [&](auto hsc) {
+        constexpr int HS = decltype(hsc)::value;
+        flash::forward_kernel<HS><<<grid, flash::kThreads, flash::forward_smem<HS>(), s>>>(
+            out, lse2, qkv, sh.nh, sh.t, scale_log2, p, keep_scale, key);
+    });
+    return known ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,
+                                  const float* out, const __nv_bfloat16* out_bf16) {
+    const int hs = sh.c / sh.nh;
+    const int64_t warps = (int64_t)sh.b * sh.nh * sh.t;
+    const unsigned blocks = (unsigned)ceil_div(warps, 8);
+    if (out) flash::delta_kernel<<<blocks, 256, 0, s>>>(delta, dout, out, sh.b, sh.t, sh.nh, hs);
+    else flash::delta_kernel<<<blocks, 256, 0, s>>>(delta, dout, out_bf16, sh.b, sh.t, sh.nh, hs);
+    return cudaGetLastError();
+}
+
+#endif
+
+}  // namespace i4t::nn

@@ -1,0 +1,202 @@
+// flash_attention_backward.cu — fused causal attention, backward (FlashAttention-2), deterministic: two kernels that
+// each recompute the probabilities from q, k and the forward's lse₂, one over key tiles writing ∂k and ∂v, one over
+// query tiles writing ∂q. Every output element is summed by one thread in one fixed order: no atomics, the same bits
+// on every run (graph replay = eager, resume exact).
+//
+// With s_ij = q_i·k_j/√hs, a = softmax_causal(s), ã = a ⊙ mask (dropout), out = ã·v and g = ∂L/∂out:
+//   a_ij   = 2^(s_ij·log₂e − lse₂_i)                         (recomputed; 0 for j > i)
+//   ∂v_j   = Σ_i ã_ij·g_i
+//   ∂ã_ij  = g_i·v_j,   ∂a_ij = mask_ij·∂ã_ij
+//   ∂s_ij  = a_ij·(∂a_ij − Σ_j' a_ij'·∂a_ij') = a_ij·(mask_ij·(g_i·v_j) − D_i)
+//            with D_i = Σ_j a_ij·mask_ij·(g_i·v_j) = g_i·(Σ_j ã_ij·v_j) = g_i·out_i  (flash_attention_delta)
+//   ∂q_i   = (1/√hs)·Σ_j ∂s_ij·k_j,   ∂k_j = (1/√hs)·Σ_i ∂s_ij·q_i
+// The same element index as the forward keys the dropout mask. MMA operands (q, k, v, g, ã, ∂s) are BF16, sums FP32.
+#include <math.h>
+
+#include "runtime/launch.cuh"
+#include "runtime/status.cuh"
+#include "flash_attention.cuh"
+
+namespace i4t::nn {
+namespace flash {
+
+template <int HS> constexpr int kv_smem() {  // k, v (kTile rows); q, g (BQ rows); lse₂, D
+    constexpr int BQ = inner_tile<HS>();
+    return 2 * (kTile + BQ) * padded<HS>() * (int)sizeof(__nv_bfloat16) + 2 * BQ * (int)sizeof(float);
+}
+template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k, v (BK rows)
+    return 2 * (kTile + inner_tile<HS>()) * padded<HS>() * (int)sizeof(__nv_bfloat16);
+}
+
+// What both kernels take (one struct: the two launches pass the same values).
+struct BackwardArgs {
+    float* dqkv;
+    const float *qkv, *dout, *lse2, *delta;
+    int nh, t_len;
+    float scale_log2, scale, p, keep_scale;
+    DropoutKey dk;
+};
+
+// Block (x: tile, y: b·H + h)'s head: the first element of its q row 0 in qkv and in dqkv (k at +c, v at +2c), of its
+// ∂out row 0, its lse₂/D rows (bh·T + i) and its dropout key.
+struct Head {
+    const float* qkv;
+    const float* dout;
+    float* dqkv;
+    int64_t bh, row_len;
+    int c;
+    uint64_t key;
+};
+template <int HS> __device__ __forceinline__ Head head_of(const BackwardArgs& a) {
+    const int bh = blockIdx.y, b = bh / a.nh, h = bh % a.nh, c = a.nh * HS;
+    const int64_t row_len = 3 * (int64_t)c, first = (int64_t)b * a.t_len;
+    return Head{a.qkv + first * row_len + (int64_t)h * HS, a.dout + first * c + (int64_t)h * HS,
+                a.dqkv + first * row_len + (int64_t)h * HS, bh, row_len, c, a.p > 0 ? site_key(a.dk) : 0};
+}
+
+// The recomputed a_ij and ∂s_ij of one score element: sc = q_i·k_j (FP32 accumulator), dp = g_i·v_j; returns
+// ã_ij = a·mask in *ad (for ∂v) and ∂s_ij. Shared by both kernels so they agree on every rule (mask, index, base 2).
+__device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, float lse2, float d,
+                                            const BackwardArgs& g, const Head& hd, float* ad) {
+    const int64_t t = g.t_len;
+    const bool valid = j <= i && i < t;
+    const float a = valid ? exp2f(sc * g.scale_log2 - lse2) : 0.f;
+    const float mk = g.p > 0 && valid ? dropout_mask(hd.key, (hd.bh * t + i) * t + j, g.p, g.keep_scale) : 1.f;
+    *ad = a * mk;
+    return a * (mk * dp - d);
+}
+
+// ∂k, ∂v of a tile of kTile keys (16 per warp), the queries i ≥ k0 streaming through shared memory BQ at a time.
+// The warp computes the transposed scores Sᵀ = K_w·Qᵀ (rows = its keys), so ãᵀ and ∂sᵀ are A fragments of
+// ∂v += ãᵀ·G and ∂k += ∂sᵀ·Q straight from the registers.
+template <int HS> __global__ void __launch_bounds__(kThreads) kv_kernel(const BackwardArgs args) {
+    constexpr int BQ = inner_tile<HS>(), LD = padded<HS>(), NT = BQ / 8, DT = HS / 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
+    __nv_bfloat16* vs = ks + kTile * LD;                           // kTile × LD
+    __nv_bfloat16* qs = vs + kTile * LD;  // BQ × LD: Qᵀ's B of Sᵀ = K·Qᵀ (n-major), Q's B of ∂k (k-major)
+    __nv_bfloat16* gs = qs + BQ * LD;     // BQ × LD: Gᵀ's B of ∂ãᵀ = V·Gᵀ, G's B of ∂v
+    float* ls = reinterpret_cast<float*>(gs + BQ * LD);            // BQ
+    float* ds = ls + BQ;                                           // BQ
+    const Head hd = head_of<HS>(args);
+    const int t_len = args.t_len, c = hd.c;
+    const int k0 = blockIdx.x * kTile;  // the first key tiles see the most queries: each head's first
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
+    const int key0 = k0 + warp * 16 + (lane >> 2);  // this thread's keys: key0 and key0 + 8
+
+    load_rows<kTile, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
+    load_rows<kTile, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
+    float dkacc[DT][4] = {}, dvacc[DT][4] = {};
+    for (int q0 = k0; q0 < t_len; q0 += BQ) {  // kTile is a multiple of BQ: q0 = k0 starts on a query tile
+        __syncthreads();
+        load_rows<BQ, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
+        load_rows<BQ, HS>(gs, hd.dout, c, q0, t_len);
+        for (int e = threadIdx.x; e < BQ; e += kThreads) {
+            const bool in = q0 + e < t_len;
+            ls[e] = in ? args.lse2[hd.bh * t_len + q0 + e] : 0.f;
+            ds[e] = in ? args.delta[hd.bh * t_len + q0 + e] : 0.f;
+        }
+        __syncthreads();
+        if (k0 + warp * 16 > q0 + BQ - 1) continue;  // all of this warp's keys are after all these queries
+        const int lo = k0 + warp * 16 - q0;  // queries q0 + [lo, BQ) are at or after this warp's first key
+        float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ = K_w·Qᵀ, ∂ãᵀ = V_w·Gᵀ
+        strip_products<HS, NT>(st, dpt, ks + warp * 16 * LD, qs, vs + warp * 16 * LD, gs, LD, lo, BQ, lane);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {  // element (key j, query i) of the transposed tile
+                const int col = nt * 8 + q2 + (e & 1), i = q0 + col, j = key0 + (e >> 1) * 8;
+                float ad;
+                dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, ls[col], ds[col], args, hd, &ad);
+                st[nt][e] = ad;
+            }
+        strip_times_kmajor<NT, DT>(dvacc, st, gs, LD, lo, BQ, lane);   // ∂v += ãᵀ·G
+        strip_times_kmajor<NT, DT>(dkacc, dpt, qs, LD, lo, BQ, lane);  // ∂k += ∂sᵀ·Q (times 1/√hs below)
+    }
+    store_strip<DT>(hd.dqkv + c, hd.row_len, dkacc, {args.scale, args.scale}, key0, t_len, lane);
+    store_strip<DT>(hd.dqkv + 2 * c, hd.row_len, dvacc, {1.f, 1.f}, key0, t_len, lane);
+}
+
+// ∂q of a tile of kTile queries (16 per warp), the keys j ≤ the tile's last query streaming BK at a time:
+// S = Q_w·Kᵀ and ∂ã = G_w·Vᵀ as in the forward, then ∂q += ∂s·K from the registers.
+template <int HS> __global__ void __launch_bounds__(kThreads) q_kernel(const BackwardArgs args) {
+    constexpr int BK = inner_tile<HS>(), LD = padded<HS>(), NT = BK / 8, DT = HS / 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
+    __nv_bfloat16* gs = qs + kTile * LD;                           // kTile × LD
+    __nv_bfloat16* ks = gs + kTile * LD;  // BK × LD: Kᵀ's B of S (n-major), K's B of ∂q (k-major)
+    __nv_bfloat16* vs = ks + BK * LD;     // BK × LD: Vᵀ's B of ∂ã
+    const Head hd = head_of<HS>(args);
+    const int t_len = args.t_len, c = hd.c;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows first
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
+    const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's queries: row0 and row0 + 8
+
+    load_rows<kTile, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
+    load_rows<kTile, HS>(gs, hd.dout, c, q0, t_len);
+    float lr[2], dr[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int i = row0 + r * 8;
+        lr[r] = i < t_len ? args.lse2[hd.bh * t_len + i] : 0.f;
+        dr[r] = i < t_len ? args.delta[hd.bh * t_len + i] : 0.f;
+    }
+    float dqacc[DT][4] = {};
+    const int k_end = min(t_len, q0 + kTile);
+    for (int k0 = 0; k0 < k_end; k0 += BK) {
+        __syncthreads();  // the previous tile is read (and, the first time, q and g are loaded)
+        load_rows<BK, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
+        load_rows<BK, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
+        __syncthreads();
+        if (k0 > q0 + warp * 16 + 15) continue;  // all these keys are after all of this warp's queries
+        const int live = q0 + warp * 16 + 16 - k0;  // keys k0 + [0, live) are at or before this warp's last query
+        float s[NT][4] = {}, dp[NT][4] = {};  // S = Q_w·Kᵀ, ∂ã = G_w·Vᵀ
+        strip_products<HS, NT>(s, dp, qs + warp * 16 * LD, ks, gs + warp * 16 * LD, vs, LD, 0, live, lane);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e >> 1, i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);
+                float ad;
+                s[nt][e] = score_grad(s[nt][e], dp[nt][e], i, j, lr[r], dr[r], args, hd, &ad);
+            }
+        strip_times_kmajor<NT, DT>(dqacc, s, ks, LD, 0, live, lane);  // ∂q += ∂s·K (times 1/√hs below)
+    }
+    store_strip<DT>(hd.dqkv, hd.row_len, dqacc, {args.scale, args.scale}, row0, t_len, lane);
+}
+
+#if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
+cudaError_t prepare_backward() {
+    cudaError_t e = cudaSuccess;
+    for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
+        with_head_size(hs, [&](auto hsc) {
+            constexpr int HS = decltype(hsc)::value;
+            e = cudaFuncSetAttribute(kv_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, kv_smem<HS>());
+            if (e == cudaSuccess)
+                e = cudaFuncSetAttribute(q_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, q_smem<HS>());
+        });
+    return e;
+}
+#endif
+
+}  // namespace flash
+
+#if !defined(I4T_FLASH_HOST_EMULATION)
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const float* qkv, const float* lse2, const float* delta, float p,
+                                     DropoutKey key) {
+    const int hs = sh.c / sh.nh;
+    const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
+    const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const dim3 grid = flash::grid_of(sh);
+    const flash::BackwardArgs args{dqkv, qkv, dout, lse2, delta, sh.nh, sh.t, scale_log2, scale, p, keep_scale, key};
+    const bool known = flash::with_head_size(hs, [&](auto hsc) {
+        constexpr int HS = decltype(hsc)::value;
+        flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(args);
+        flash::q_kernel<HS><<<grid, flash::kThreads, flash::q_smem<HS>(), s>>>(args);
+    });
+    return known ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+#endif
+
+}  // namespace i4t::nn

@@ -1,0 +1,157 @@
+// emulate.cpp — the fused attention's kernels (native/src/gpt/flash_attention*.cu) run on the CPU, without a GPU or
+// nvcc: every CUDA thread a std::thread, __syncthreads a block barrier, warp shuffles and mma.sync.m16n8k16 through
+// per-warp exchange storage (the mma's and ldmatrix's fragment layouts as the PTX ISA states them, BF16 operands,
+// FP32 sums). The
+// kernels' own source is compiled (host C++), so this checks their fragment and index bookkeeping, masks, tails
+// (T not a multiple of the tile) and dropout against an FP64 reference of attention.cu's function — on random q, k,
+// v with outliers. It cannot check timing or the real tensor cores' rounding. Run: bash native/tests/flash_emulation/run.sh
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <barrier>
+#include <thread>
+#include <vector>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <functional>
+#include <algorithm>
+using std::min;
+thread_local uint3 emu_tid, emu_bid;
+dim3 emu_grid, emu_block;
+#undef threadIdx
+#undef blockIdx
+#undef gridDim
+#undef blockDim
+#define threadIdx emu_tid
+#define blockIdx emu_bid
+#define gridDim emu_grid
+#define blockDim emu_block
+static std::barrier<>* emu_block_bar;
+static std::vector<std::barrier<>*> emu_warp_bar;
+struct WarpX { float f[32]; uint32_t a[32][4]; uint32_t b[32][2]; float c[32][4]; };
+static WarpX emu_wx[64];
+static inline void __syncthreads() { emu_block_bar->arrive_and_wait(); }
+static inline float __shfl_xor_sync(unsigned, float v, int o) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    emu_wx[w].f[l] = v; emu_warp_bar[w]->arrive_and_wait();
+    float r = emu_wx[w].f[l ^ o]; emu_warp_bar[w]->arrive_and_wait();
+    return r;
+}
+static float bf(uint32_t x, int hi) { uint32_t u = (hi ? (x >> 16) : (x & 0xffff)) << 16; float f; memcpy(&f, &u, 4); return f; }
+#define I4T_FLASH_HOST_EMULATION 1
+#undef __launch_bounds__
+#define __launch_bounds__(x)
+#undef __global__
+#define __global__
+#undef __device__
+#define __device__
+#undef __shared__
+#define __shared__
+#include "gpt/flash_attention.cuh"
+namespace i4t::nn::flash {
+alignas(16) unsigned char smem[256 * 1024];
+void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    WarpX& x = emu_wx[w];
+    for (int i = 0; i < 4; ++i) x.a[l][i] = a[i];
+    x.b[l][0] = b0; x.b[l][1] = b1;
+    emu_warp_bar[w]->arrive_and_wait();
+    float A[16][16], B[16][8];
+    for (int L = 0; L < 32; ++L) {
+        int g = L >> 2, q = L & 3;
+        for (int hi = 0; hi < 2; ++hi) {
+            A[g][2 * q + hi] = bf(x.a[L][0], hi);
+            A[g + 8][2 * q + hi] = bf(x.a[L][1], hi);
+            A[g][2 * q + 8 + hi] = bf(x.a[L][2], hi);
+            A[g + 8][2 * q + 8 + hi] = bf(x.a[L][3], hi);
+            B[2 * q + hi][g] = bf(x.b[L][0], hi);
+            B[2 * q + 8 + hi][g] = bf(x.b[L][1], hi);
+        }
+    }
+    emu_warp_bar[w]->arrive_and_wait();
+    int g = l >> 2, q = l & 3;
+    for (int e = 0; e < 4; ++e) {
+        int r = g + (e >> 1) * 8, c = 2 * q + (e & 1);
+        float s = d[e];
+        for (int k = 0; k < 16; ++k) s += A[r][k] * B[k][c];
+        d[e] = s;
+    }
+}
+// ldmatrix.x2.trans: lanes 0–15 give the row addresses of two 8×8 matrices (rows 0–7, 8–15); lane (g, q) receives
+// the transposed elements (M[2q][g], M[2q+1][g]) of each (the PTX ISA's ldmatrix with .trans).
+void ldmatrix_x2_trans(uint32_t& b0, uint32_t& b1, const __nv_bfloat16* row) {
+    static const __nv_bfloat16* rows[64][32];
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    rows[w][l] = row;
+    emu_warp_bar[w]->arrive_and_wait();
+    int g = l >> 2, q = l & 3;
+    auto bits = [](__nv_bfloat16 v) { uint16_t u; memcpy(&u, &v, 2); return (uint32_t)u; };
+    b0 = bits(rows[w][2 * q][g]) | bits(rows[w][2 * q + 1][g]) << 16;
+    b1 = bits(rows[w][8 + 2 * q][g]) | bits(rows[w][8 + 2 * q + 1][g]) << 16;
+    emu_warp_bar[w]->arrive_and_wait();
+}
+}
+#include "gpt/flash_attention.cu"
+#include "gpt/flash_attention_backward.cu"
+#include "../attention_reference.h"
+
+static void launch(dim3 grid, int threads, const std::function<void()>& body) {
+    emu_grid = grid; emu_block = dim3(threads);
+    for (unsigned by = 0; by < grid.y; ++by)
+        for (unsigned bx = 0; bx < grid.x; ++bx) {
+            std::barrier<> bar(threads);
+            emu_block_bar = &bar;
+            std::vector<std::barrier<>*> wb;
+            for (int w = 0; w < threads / 32; ++w) wb.push_back(new std::barrier<>(32));
+            emu_warp_bar = wb;
+            std::vector<std::thread> ts;
+            for (int t = 0; t < threads; ++t)
+                ts.emplace_back([&, t] { emu_tid = uint3{(unsigned)t, 0, 0}; emu_bid = uint3{bx, by, 0}; body(); });
+            for (auto& t : ts) t.join();
+            for (auto* b : wb) delete b;
+        }
+}
+
+template <int HS> int run(int B, int H, int T, float p) {
+    using namespace i4t::nn;
+    const int C = H * HS, N = B * T;
+    std::mt19937 rng(1234 + HS + T);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<float> qkv((size_t)N * 3 * C), dout((size_t)N * C);
+    for (auto& v : qkv) v = nd(rng);
+    for (size_t i = 0; i < qkv.size(); i += 97) qkv[i] *= 8.f;  // outliers
+    for (auto& v : dout) v = nd(rng);
+    uint64_t step_key = 0x1234567ull;
+    const DropoutKey key{&step_key, 9};
+    const float scale = 1.0f / sqrtf((float)HS), scale_log2 = flash::kLog2e * scale, ks = p > 0 ? 1 / (1 - p) : 1;
+    std::vector<float> out((size_t)N * C, NAN), lse((size_t)B * H * T, NAN), delta((size_t)B * H * T);
+    std::vector<float> dqkv((size_t)N * 3 * C, NAN);
+    const dim3 grid = flash::grid_of(AttentionShape{B, T, C, H});
+    launch(grid, flash::kThreads, [&] {
+        flash::forward_kernel<HS>(out.data(), lse.data(), qkv.data(), H, T, scale_log2, p, ks, key);
+    });
+    // D = Σ ∂out ⊙ out by the device's kernel (8 warps a block, one per row and head)
+    launch(dim3((unsigned)((B * H * T + 7) / 8)), 256, [&] {
+        flash::delta_kernel<float>(delta.data(), dout.data(), out.data(), B, T, H, HS);
+    });
+    const flash::BackwardArgs args{dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T, scale_log2,
+                                   scale, p, ks, key};
+    launch(grid, flash::kThreads, [&] { flash::kv_kernel<HS>(args); });
+    launch(grid, flash::kThreads, [&] { flash::q_kernel<HS>(args); });
+    const auto e = attention_reference::compare({B, H, T, HS, p, splitmix64(step_key ^ 9)}, qkv, dout, out, dqkv);
+    printf("hs %3d, %d × %d heads, T %4d, dropout %.1f: relative L2 error out %.2e, dq %.2e, dk %.2e, dv %.2e; "
+           "non-finite %ld\n", HS, B, H, T, p, e.out, e.dq, e.dk, e.dv, e.nonfinite);
+    return e.out < 3e-3 && e.dq < 1e-2 && e.dk < 1e-2 && e.dv < 1e-2 && e.nonfinite == 0 ? 0 : 1;
+}
+
+int main() {
+    int bad = 0;
+    bad += run<64>(1, 2, 200, 0.0f);  // T not a multiple of the 64-row tile
+    bad += run<128>(1, 1, 130, 0.0f);
+    bad += run<64>(2, 1, 70, 0.2f);
+    bad += run<32>(1, 2, 64, 0.0f);
+    bad += run<16>(1, 1, 33, 0.1f);
+    printf(bad ? "FAILED %d\n" : "all passed\n", bad);
+    return bad;
+}

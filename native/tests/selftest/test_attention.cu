@@ -1,0 +1,114 @@
+// test_attention.cu — the device GPT's fused attention (native/src/gpt/flash_attention*.cu) against the FP64
+// reference of attention.cu's function (../attention_reference.h) on random q, k, v with outlier columns: output and
+// ∂qkv within BF16 tolerances, with and without dropout, for T on and off the 64-row tile and hs 16..128; a second
+// run bit-identical (no atomics). Not --quick: its time against the llm.c path at gpt2-small's attention.
+#include "selftest.h"
+#include "gpt/device_util.cuh"
+#include "../attention_reference.h"
+
+using i4t::nn::AttentionShape;
+using i4t::nn::DropoutKey;
+
+namespace {
+
+// The fused forward, D and backward on device buffers; false (reported) on a CUDA error.
+struct FusedRun {
+    AttentionShape sh;
+    DBuf<float> qkv, dout, out, lse2, delta, dqkv;
+    DBuf<uint64_t> step_key;
+    FusedRun(AttentionShape s, const std::vector<float>& q, const std::vector<float>& g, uint64_t key)
+        : sh(s), qkv(q), dout(g), out((size_t)s.b * s.t * s.c), lse2((size_t)s.b * s.nh * s.t),
+          delta((size_t)s.b * s.nh * s.t), dqkv((size_t)s.b * s.t * 3 * s.c), step_key(std::vector<uint64_t>{key}) {}
+    bool run(float p, uint32_t site) {
+        const DropoutKey key{step_key.p, site};
+        cudaError_t e = i4t::nn::flash_attention_forward(nullptr, sh, out.p, lse2.p, qkv.p, p, key);
+        if (e == cudaSuccess) e = i4t::nn::flash_attention_delta(nullptr, sh, delta.p, dout.p, out.p, nullptr);
+        if (e == cudaSuccess)
+            e = i4t::nn::flash_attention_backward(nullptr, sh, dqkv.p, dout.p, qkv.p, lse2.p, delta.p, p, key);
+        if (e == cudaSuccess) e = cudaDeviceSynchronize();
+        if (e != cudaSuccess) report(false, "flash attention launches", cudaGetErrorString(e));
+        return e == cudaSuccess;
+    }
+};
+
+void check_case(int b, int h, int t, int hs, float p) {
+    const int c = h * hs, n = b * t;
+    const AttentionShape sh{b, t, c, h};
+    const auto qkv = randn_outliers(n, 3 * c, 0.5f), dout = randn_outliers(n, c, 1.0f, 1);
+    const uint64_t step_key = rng();
+    const uint32_t site = 9;
+    FusedRun f(sh, qkv, dout, step_key);
+    if (!f.run(p, site)) return;
+    const auto out = f.out.down(), dqkv = f.dqkv.down();
+    const auto e = attention_reference::compare({b, h, t, hs, p, i4t::nn::splitmix64(step_key ^ site)}, qkv, dout,
+                                                out, dqkv);
+    const std::string what = fmt("b=%d h=%d T=%d hs=%d p=%.1f", b, h, t, hs, p);
+    report(e.out < 5e-3 && e.dq < 2e-2 && e.dk < 2e-2 && e.dv < 2e-2 && e.nonfinite == 0,
+           "flash attention vs FP64 reference (BF16 tolerances)",
+           what + fmt(": rel out %.2e dq %.2e dk %.2e dv %.2e, non-finite %ld", e.out, e.dq, e.dk, e.dv, e.nonfinite));
+    if (!f.run(p, site)) return;
+    const size_t diff = count_diff(f.out.down(), out) + count_diff(f.dqkv.down(), dqkv);
+    report(diff == 0, "flash attention deterministic (a second run bit-identical)", what + fmt(": %zu differ", diff));
+}
+
+// Forward and backward milliseconds of both paths at gpt2-small's attention (8 × 12 heads, T 1024, hs 64), BF16.
+void bench_attention() {
+    const int b = 8, h = 12, t = 1024, hs = 64, c = h * hs, n = b * t, reps = 10;
+    const AttentionShape sh{b, t, c, h};
+    FusedRun f(sh, randn_outliers(n, 3 * c, 0.5f), randn_outliers(n, c), 1);
+    const size_t bhtt = (size_t)b * h * t * t;
+    DBuf<float> att(bhtt), attd(bhtt), datt(bhtt), qkvp((size_t)3 * n * c), dqkvp((size_t)3 * n * c), outp((size_t)n * c);
+    cublasHandle_t blas;
+    if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) return report(false, "bench_attention: cublasCreate", "");
+    const cublasComputeType_t bf16 = CUBLAS_COMPUTE_32F_FAST_16BF;
+    const DropoutKey key{f.step_key.p, 1};
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    auto timed = [&](auto&& fn) {
+        fn();
+        cudaEventRecord(e0);
+        for (int r = 0; r < reps; ++r) fn();
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, e0, e1);
+        return ms / reps;
+    };
+    const float ff = timed([&] { i4t::nn::flash_attention_forward(nullptr, sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
+    const float fb = timed([&] {
+        i4t::nn::flash_attention_delta(nullptr, sh, f.delta.p, f.dout.p, f.out.p, nullptr);
+        i4t::nn::flash_attention_backward(nullptr, sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0, key);
+    });
+    const float uf = timed([&] {
+        i4t::nn::attention_forward(nullptr, blas, bf16, sh, f.out.p, att.p, f.qkv.p, qkvp.p, attd.p, outp.p, 0, key);
+    });
+    const float ub = timed([&] {
+        i4t::nn::attention_backward(nullptr, blas, bf16, sh, f.dqkv.p, f.dout.p, f.qkv.p, att.p, qkvp.p, dqkvp.p,
+                                    attd.p, datt.p, outp.p, 0, key);
+    });
+    const cudaError_t err = cudaDeviceSynchronize();
+    report(err == cudaSuccess, "bench_attention ran", err == cudaSuccess ? "" : cudaGetErrorString(err));
+    printf("  attention 8 x 12 heads x T 1024, hs 64 (ms): fused forward %.3f backward %.3f; "
+           "llm.c path (cuBLAS BF16) forward %.3f backward %.3f\n", ff, fb, uf, ub);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cublasDestroy(blas);
+}
+
+}  // namespace
+
+void test_flash_attention() {
+    const cudaError_t prep = i4t::nn::flash_attention_prepare();
+    report(prep == cudaSuccess, "flash_attention_prepare", prep == cudaSuccess ? "" : cudaGetErrorString(prep));
+    if (prep != cudaSuccess) return;
+    check_case(2, 3, 200, 64, 0.0f);   // T off the tile: 3 full tiles and 8 rows
+    check_case(1, 2, 130, 128, 0.0f);  // gpt-1b's head size, the narrower inner tile
+    check_case(2, 2, 128, 64, 0.2f);   // baby GPT's dropout
+    check_case(1, 2, 77, 128, 0.1f);
+    check_case(1, 1, 1, 16, 0.0f);     // one token
+    check_case(1, 4, 64, 32, 0.0f);
+    check_case(1, 1, 100, 48, 0.0f);
+    if (!g_quick) check_case(1, 2, 1024, 64, 0.0f);
+    if (!g_quick) bench_attention();
+}
