@@ -70,7 +70,10 @@ public sealed class DeviceGptAttentionTests : GpuFixture
         Assert.That(unfused.Native.AllocatedBytes - fused.Native.AllocatedBytes, Is.EqualTo(FusedAttentionSavedBytes(c)),
             "the switch took effect");
         bool int4 = precision != "bf16";
-        double gradTol = int4 ? 1e-1 : 3e-2, lossTol = int4 ? 5e-3 : 2e-3;
+        // int4: the BF16-level difference of the two attentions flips 4-bit codes at quantization boundaries downstream,
+        // which moves whole gradients (H200: 0.13–0.17 relative on ∂wte and an MLP weight against an estimated 0.1);
+        // a wrong tile, mask or fragment gives errors near 1.
+        double gradTol = int4 ? 0.3 : 3e-2, lossTol = int4 ? 5e-3 : 2e-3;
         for (long step = 0; step < 3; step++) // three batches (and, with dropout, three different masks)
         {
             var (lf, gf) = Gradients(fused, c, data, step);
@@ -114,7 +117,9 @@ public sealed class DeviceGptAttentionTests : GpuFixture
     [TestCase("int4")]
     public void Fused_ReplayedSteps_AreBitIdenticalToEagerSteps(string precision)
     {
-        var c = Config(precision, 64, 0.1f);
+        // a short cold start and no re-initialisation in the 8 steps: the INT4 steps replay as graphs from step 3 on
+        // (during the cold start they run eagerly; the H200 run with the preset's 10-step cold start replayed none)
+        var c = Config(precision, 64, 0.1f) with { ColdStartSteps = 2, ReinitializeAtStep = -1 };
         using var graph = Trainer.Create(c, BuiltInText.Text, (cfg, v) => new DeviceGptModel(cfg, v, Cuda, cudaGraphs: true));
         using var eager = Trainer.Create(c, BuiltInText.Text, (cfg, v) => new DeviceGptModel(cfg, v, Cuda, cudaGraphs: false));
         var rg = graph.Run(8, 4);
