@@ -44,9 +44,10 @@ public sealed class DeviceGptGraphTests : GpuFixture
     [TestCase("bf16")]
     [TestCase("int4")]
     [TestCase("int4-lsq")]
-    public void ReplayedSteps_AreBitIdenticalToEagerSteps(string precision)
+    [TestCase("int4", 0.1f)] // the step sizes' learning-rate multiple: the replayed AdamW reads lr on the device, then scales
+    public void ReplayedSteps_AreBitIdenticalToEagerSteps(string precision, float stepLrScale = 1f)
     {
-        var c = Config(precision);
+        var c = Config(precision) with { StepSizeLrScale = stepLrScale };
         using var graph = Create(c, graphs: true);
         using var eager = Create(c, graphs: false);
         // 14 steps: warm-up then cosine (the learning rate changes every step), the INT4 cold start (steps 1–2) and
