@@ -78,25 +78,26 @@ public class Int4OptionsCliTests
     }
 
     [Test]
-    public void ModeAndGroup_AreSavedInTheCheckpoint_AndAResumeKeepsThemOrRefusesOthers()
+    public void ModeGroupAndStepLrScale_AreSavedInTheCheckpoint_AndAResumeKeepsThemOrRefusesOthers()
     {
         string run = Path.Combine(_dir, "paper");
-        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--mode", "paper", "--group", "16"));
+        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1"));
         Assert.That(first.Code, Is.Zero, first.Err);
         string ckpt = Path.Combine(run, "checkpoint.bin");
         var saved = Checkpoint.ReadHeader(ckpt).Config;
-        Assert.That((saved.Mode, saved.GroupSize), Is.EqualTo((QuantMode.Paper, (int?)16)));
+        Assert.That((saved.Mode, saved.GroupSize, saved.StepSizeLrScale), Is.EqualTo((QuantMode.Paper, (int?)16, 0.1f)));
 
         string[] Resume(int steps, params string[] more) => ["train", "--resume", ckpt, "--steps", $"{steps}", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
-        foreach (var (given, name) in new[] { (new[] { "--mode", "code" }, "--mode"), (["--group", "8"], "--group"), (["--group", "0"], "--group") })
+        foreach (var (given, name) in new[] { (new[] { "--mode", "code" }, "--mode"), (["--group", "8"], "--group"), (["--group", "0"], "--group"),
+                     (["--step-lr-scale", "1"], "--step-lr-scale"), (["--step-lr-scale", "0"], "--step-lr-scale") })
         {
             var r = CliRunner.Run(Resume(4, given));
             Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", given));
             Assert.That(r.Err, Does.Contain(name).And.Contain("disagree"), string.Join(" ", given));
         }
-        // a given --preset brings its optimiser settings but not its INT4 options (the old code reset the mode and G
-        // to the preset's here, so an agreeing resume was refused)
-        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--mode", "paper", "--group", "16", "--precision", "fp32", "--batch", "2", "--context", "8"));
+        // a given --preset brings its optimiser settings but not its INT4 options nor the step-size scale (the old code
+        // reset the mode and G to the preset's here, so an agreeing resume was refused)
+        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1", "--precision", "fp32", "--batch", "2", "--context", "8"));
         Assert.That(agreeing.Code, Is.Zero, agreeing.Err);
         var presetOnly = CliRunner.Run(Resume(6, "--preset", "tiny"));
         Assert.That(presetOnly.Code, Is.Zero, presetOnly.Err);
@@ -132,32 +133,6 @@ public class Int4OptionsCliTests
         Assert.That(o.Config(c.Parse(["--step-lr-scale", "0.1"])).LinearDescription, Does.EndWith("step-size lr × 0.1)"));
     }
 
-
-    [Test]
-    public void StepLrScale_IsSavedInTheCheckpoint_AndAResumeKeepsItOrRefusesAnother()
-    {
-        string run = Path.Combine(_dir, "slr");
-        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--step-lr-scale", "0.1"));
-        Assert.That(first.Code, Is.Zero, first.Err);
-        string ckpt = Path.Combine(run, "checkpoint.bin");
-        var saved = Checkpoint.ReadHeader(ckpt).Config;
-        Assert.That(saved.StepSizeLrScale, Is.EqualTo(0.1f));
-
-        string[] Resume(int steps, params string[] more) => ["train", "--resume", ckpt, "--steps", $"{steps}", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
-        foreach (var other in new[] { "1", "0" })
-        {
-            var r = CliRunner.Run(Resume(4, "--step-lr-scale", other));
-            Assert.That(r.Code, Is.EqualTo(CliApp.RunError), other);
-            Assert.That(r.Err, Does.Contain("--step-lr-scale").And.Contain("disagree"), other);
-        }
-        // a given --preset brings its optimiser settings but keeps the run's step-size scale (no preset sets one)
-        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--step-lr-scale", "0.1"));
-        Assert.That(agreeing.Code, Is.Zero, agreeing.Err);
-        var presetOnly = CliRunner.Run(Resume(6, "--preset", "tiny"));
-        Assert.That(presetOnly.Code, Is.Zero, presetOnly.Err);
-        Assert.That(Checkpoint.ReadHeader(ckpt).Config, Is.EqualTo(saved));
-        Assert.That(Checkpoint.ReadHeader(ckpt).Step, Is.EqualTo(6));
-    }
 
     [Test]
     public void ACheckpointWrittenBeforeTheStepLrScale_ReadsOne()

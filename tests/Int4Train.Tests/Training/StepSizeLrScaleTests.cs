@@ -70,19 +70,27 @@ public class StepSizeLrScaleTests
             var (b1, a1) = TrainStep(full, data, s);
             Assert.That(b10, Is.EqualTo(b1), $"step {s}: until the step sizes learn the two runs are the same bit for bit");
             if (StepAdamSteps(full) == 0) continue;
-            // the first learned update: the same gradients and moments, a tenth of the learning rate
-            int compared = 0;
-            for (int i = 0; i < b1.Length; i++)
-            {
-                float d1 = a1[i] - b1[i], d10 = a10[i] - b10[i];
-                if (Math.Abs(d1) < Lr / 2) continue; // a tiny step-size gradient: Adam's ε matters
-                Assert.That(d10 / d1, Is.EqualTo(0.1).Within(1e-3), $"step size {i}: moved {d10} vs {d1} at the full rate");
-                compared++;
-            }
-            Assert.That(compared, Is.GreaterThan(b1.Length / 2), "most step sizes get a full-size first update");
+            AssertScaledFirstUpdate(b10, a10, b1, a1, 0.1f, Lr);
             learned = true;
         }
         Assert.That(learned, "the run goes past the cold start");
+    }
+
+    /// <summary>The first learned update of the step sizes, from the same state (gradients, moments) bit for bit at
+    /// <paramref name="scale"/> and at 1: it moves each by <paramref name="scale"/> × the full-rate move (Adam's first
+    /// update is about ±lr, so the comparison skips the few whose tiny gradient lets ε matter).</summary>
+    internal static void AssertScaledFirstUpdate(float[] before, float[] after, float[] fullBefore, float[] fullAfter, float scale, float lr)
+    {
+        Assert.That(before, Is.EqualTo(fullBefore), "identical until the step sizes learn");
+        int compared = 0;
+        for (int i = 0; i < before.Length; i++)
+        {
+            float full = fullAfter[i] - fullBefore[i], scaled = after[i] - before[i];
+            if (Math.Abs(full) < lr / 2) continue;
+            Assert.That(scaled / full, Is.EqualTo(scale).Within(1e-3), $"step size {i}: moved {scaled} at scale {scale}, {full} at 1");
+            compared++;
+        }
+        Assert.That(compared, Is.GreaterThan(before.Length / 2), "most step sizes get a full-size first update");
     }
 
     [Test]
