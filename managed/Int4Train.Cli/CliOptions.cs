@@ -17,6 +17,11 @@ internal static class CliOptions
     public static Option<int?> OptionalInt(string name, string description, int min, int max = int.MaxValue, Func<int, string?>? rule = null) =>
         new(name) { Description = description, HelpName = "N", CustomParser = r => ParseInt(r, name, min, max, rule) };
 
+    /// <summary>An optional finite number of at least <paramref name="min"/>: null when absent (the default comes from
+    /// elsewhere, e.g. the configuration).</summary>
+    public static Option<float?> OptionalFloat(string name, string description, float min) =>
+        new(name) { Description = description, HelpName = "F", CustomParser = r => ParseFloat(r, name, min) };
+
     /// <summary>One of a fixed set of words.</summary>
     public static Option<string> Choice(string name, string description, IReadOnlyList<string> choices, string? fallback = null)
     {
@@ -57,6 +62,18 @@ internal static class CliOptions
     {
         if (fallback is int f) o.DefaultValueFactory = _ => f;
         return o;
+    }
+
+    private static float ParseFloat(ArgumentResult r, string name, float min)
+    {
+        string text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
+        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
+        {
+            r.AddError($"{name} expects a number, got '{text}'.");
+            return 0;
+        }
+        if (!float.IsFinite(v) || v < min) r.AddError($"{name} must be a finite number of at least {min.ToString(CultureInfo.InvariantCulture)}, got {text}.");
+        return v == 0 ? 0f : v; // "-0" is 0
     }
 
     private static int ParseInt(ArgumentResult r, string name, int min, int max, Func<int, string?>? rule = null)

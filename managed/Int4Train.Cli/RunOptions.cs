@@ -29,6 +29,7 @@ internal sealed class RunOptions
     public Option<string?> Sampling { get; } = CliOptions.OptionalChoice("--sampling", "LSS row selection of the INT4 backward: the released code's exact nonzero rows (default) or the paper's Bernoulli sampling", "nonzero", "bernoulli");
     public Option<string?> Mode { get; } = CliOptions.OptionalChoice("--mode", "Constants of the INT4 layers: the released code's (codes [-8, 7], bit-split digits ±6; default) or the paper's ([-7, 7], ±7)", "code", "paper");
     public Option<int?> Group { get; } = GroupOption();
+    public Option<float?> StepLrScale { get; } = CliOptions.OptionalFloat("--step-lr-scale", "The INT4 step sizes learn at F × the learning rate (docs/method.md §3.9): 1 the weights' rate (default), 0 frozen after the cold start at the values it set", 0f);
     public Option<bool> Plain { get; } = CliOptions.Flag("--plain", "Plain log lines instead of the live progress bar (automatic when the output is redirected)");
     public Option<bool> Overwrite { get; } = CliOptions.Flag("--overwrite", "Replace the run already in the output folder (without it a folder holding a run is refused)");
 
@@ -41,10 +42,10 @@ internal sealed class RunOptions
 
     /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
     /// given with --resume they must agree with it).</summary>
-    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group];
+    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Plain, Overwrite];
 
     /// <summary>Whether --graph asks for CUDA graphs.</summary>
     public bool CudaGraphs(ParseResult p) => p.GetValue(Graph) != "off";
@@ -68,6 +69,7 @@ internal sealed class RunOptions
             Seed = checkpoint.Seed, Layers = checkpoint.Layers, Heads = checkpoint.Heads, Width = checkpoint.Width,
             BatchSize = checkpoint.BatchSize, MicroBatch = checkpoint.MicroBatch, Context = checkpoint.Context,
             Linear = checkpoint.Linear, // precision and every INT4 option (mode, sampling, G, cold start, re-initialisation)
+            StepSizeLrScale = checkpoint.StepSizeLrScale, // no preset sets it: a run's own choice, as the INT4 options
         };
         return Override(p, config);
     }
@@ -86,6 +88,7 @@ internal sealed class RunOptions
         if (p.GetValue(Sampling) is string s) config = config with { Sampling = s == "bernoulli" ? SamplingMode.Bernoulli : SamplingMode.Nonzero };
         if (p.GetValue(Mode) is string m) config = config with { Mode = m == "paper" ? QuantMode.Paper : QuantMode.Code };
         if (p.GetValue(Group) is int g) config = config with { GroupSize = g == 0 ? null : g };
+        if (p.GetValue(StepLrScale) is float slr) config = config with { StepSizeLrScale = slr };
         return config;
     }
 

@@ -5,6 +5,8 @@ namespace Int4Train.Training;
 /// that starts learning after the cold start gets its own bias correction). For each active parameter θ with
 /// gradient g (after clipping): m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², θ ← θ − lr·(wd·θ [decay group only] +
 /// m̂/(√v̂ + ε)) with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
+/// An INT4 step size takes lr·<see cref="GptConfig.StepSizeLrScale"/> (lr·1 is lr exactly, so the default changes no
+/// bit; the device model's adamw.cu multiplies the same way).
 /// </summary>
 /// <remarks>Thread safety: not thread-safe; it updates its parameters' values and moments in place. One thread at a time, and not while the model that owns the parameters is running.</remarks>
 public sealed class AdamW
@@ -49,13 +51,14 @@ public sealed class AdamW
             int t = ++T[i];
             float c1 = 1 - MathF.Pow(b1, t), c2 = 1 - MathF.Pow(b2, t);
             float wd = p.Decay ? config.WeightDecay : 0f;
+            float plr = p.StepOwner is null ? lr : lr * config.StepSizeLrScale;
             float[] m = M[i], v = V[i], w = p.Data, gr = p.Grad;
             for (int k = 0; k < w.Length; k++)
             {
                 float g = gr[k] * clip;
                 m[k] = b1 * m[k] + (1 - b1) * g;
                 v[k] = b2 * v[k] + (1 - b2) * g * g;
-                w[k] -= lr * (wd * w[k] + m[k] / c1 / (MathF.Sqrt(v[k] / c2) + 1e-8f));
+                w[k] -= plr * (wd * w[k] + m[k] / c1 / (MathF.Sqrt(v[k] / c2) + 1e-8f));
             }
         }
         return norm;

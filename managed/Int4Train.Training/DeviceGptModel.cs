@@ -38,6 +38,7 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
             Layers = config.Layers, Heads = config.Heads, Width = config.Width, Context = config.Context,
             MaxBatch = config.PassBatch, Vocab = vocabSize, Dropout = config.Dropout,
             Linear = config.BlockLinearOptions with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
+            StepSizeLrScale = config.StepSizeLrScale,
         });
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)

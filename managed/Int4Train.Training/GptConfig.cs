@@ -18,12 +18,14 @@ public sealed record GptConfig
     /// <summary>Sequences per step B.</summary>
     public int BatchSize { get; init; } = 8;
     /// <summary>The block linears' precision by its CLI name and, for the INT4 precisions, the options that shape it
-    /// (mode, LSS sampling, Hadamard block size, cold start, re-initialisation step), for logs and messages.</summary>
+    /// (mode, LSS sampling, Hadamard block size, cold start, re-initialisation step, and the step sizes' learning-rate
+    /// scale when it is not 1), for logs and messages.</summary>
     [JsonIgnore]
     public string LinearDescription => !Precision.IsInt4() ? PrecisionName(Precision) :
         $"{PrecisionName(Precision)} ({Mode.ToString().ToLowerInvariant()} mode, {Sampling.ToString().ToLowerInvariant()} LSS, " +
         $"G {(GroupSize is int g ? g.ToString(System.Globalization.CultureInfo.InvariantCulture) : "searched")}, cold start {ColdStartSteps}, " +
-        $"re-init {(ReinitializeAtStep < 0 ? "off" : "at " + ReinitializeAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture))})";
+        $"re-init {(ReinitializeAtStep < 0 ? "off" : "at " + ReinitializeAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture))}" +
+        (StepSizeLrScale == 1f ? ")" : $", step-size lr × {StepSizeLrScale.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
 
     /// <summary>Sequences per forward+backward pass M (gradient accumulation): a step of <see cref="BatchSize"/>
     /// sequences runs as B/M passes whose gradients add up to those of one batch of B (M must divide B); 0: the whole
@@ -45,6 +47,12 @@ public sealed record GptConfig
     public float WeightDecay { get; init; } = 0.1f;
     /// <summary>Clip the global gradient norm to this (0: off).</summary>
     public float GradClip { get; init; } = 1f;
+    /// <summary>The INT4 layers' LSQ step sizes learn at this multiple of the schedule's learning rate (docs/method.md
+    /// §3.9): Adam moves a parameter by about lr a step whatever its gradient's scale, a large relative move for step
+    /// sizes of 0.05–0.5. 1: the weights' rate (bit for bit the run without this setting; checkpoints written before it
+    /// existed read as 1); 0: the step sizes stay at the values the cold start left them (a re-initialisation still
+    /// sets them). Finite, at least 0.</summary>
+    public float StepSizeLrScale { get; init; } = 1f;
     /// <summary>Fraction of the text held out for validation (the tail, as nanoGPT's 90/10 split).</summary>
     public float ValidationFraction { get; init; } = 0.1f;
     /// <summary>Validation batches averaged per evaluation.</summary>
@@ -186,7 +194,7 @@ public sealed record GptConfig
         if (WarmupSteps < 0 || ColdStartSteps < 0 || ReinitializeAtStep < -1)
             throw new ArgumentException($"WarmupSteps and ColdStartSteps cannot be negative, ReinitializeAtStep is −1 (off) or a step (got {WarmupSteps}, {ColdStartSteps}, {ReinitializeAtStep}).");
         foreach (var (name, v) in new[] { (nameof(LearningRate), LearningRate), (nameof(MinLearningRate), MinLearningRate), (nameof(Beta1), Beta1),
-                     (nameof(Beta2), Beta2), (nameof(WeightDecay), WeightDecay), (nameof(GradClip), GradClip) })
+                     (nameof(Beta2), Beta2), (nameof(WeightDecay), WeightDecay), (nameof(GradClip), GradClip), (nameof(StepSizeLrScale), StepSizeLrScale) })
             if (!float.IsFinite(v) || v < 0) throw new ArgumentException($"{name} must be a finite non-negative number, got {v}.");
         Fits("cold start × passes a step (in layer forwards)", ColdStartSteps, PassesPerStep);
         Fits("re-initialisation step × passes a step (in layer forwards)", Math.Max(0, ReinitializeAtStep), PassesPerStep);

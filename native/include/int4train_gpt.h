@@ -52,6 +52,10 @@ typedef struct int4train_gpt_config {
      * int4train_layer.h. linear.seed is the model's seed: block linear 4·l + k (k: qkv, proj, up, down) runs with
      * the key SplitMix64(SplitMix64(SplitMix64(seed) ^ l) ^ k), the C# host model's Hash.Key(seed, l, k). */
     int4train_layer_options linear;
+    /* The INT4 step sizes' AdamW learning rate is step_lr_scale × the step's (docs/method.md §3.9): 1 = the weights'
+     * rate (unchanged arithmetic: lr·1 is lr), 0 = frozen at the values the cold start left them (a re-initialisation
+     * still sets them); finite, >= 0. A zero-initialised struct freezes them: set 1 for the weights' rate. */
+    float step_lr_scale;
 } int4train_gpt_config;
 
 typedef struct int4train_gpt_adamw {
@@ -110,8 +114,8 @@ INT4TRAIN_API int4train_status int4train_gpt_backward_scaled(int4train_gpt gpt, 
  * (int4train_context_info) comes on top. */
 INT4TRAIN_API int4train_status int4train_gpt_memory(int4train_gpt gpt, int64_t* h_bytes);
 INT4TRAIN_API int4train_status int4train_gpt_zero_grad(int4train_gpt gpt);
-/* Global-norm clipping and AdamW on every tensor (the INT4 step sizes only once their layer's cold start is over;
- * step sizes are kept positive, s ← |s|, §2.1). h_grad_norm (may be NULL: no synchronisation) receives the norm
+/* Global-norm clipping and AdamW on every tensor (the INT4 step sizes only once their layer's cold start is over,
+ * at the config's step_lr_scale × the learning rate; step sizes are kept positive, s ← |s|, §2.1). h_grad_norm (may be NULL: no synchronisation) receives the norm
  * before clipping. */
 INT4TRAIN_API int4train_status int4train_gpt_adamw_step(int4train_gpt gpt, const int4train_gpt_adamw* h_params,
                                                         float* h_grad_norm);

@@ -9,6 +9,7 @@ internal struct GptConfigNative
     public int Layers, Heads, Width, Context, MaxBatch, Vocab;
     public float Dropout;
     public LayerOptionsNative Linear;
+    public float StepLrScale;
 }
 
 /// <summary>The int4train_gpt_adamw struct.</summary>

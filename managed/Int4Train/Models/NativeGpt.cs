@@ -38,6 +38,9 @@ public sealed record NativeGptOptions
     /// <see cref="Int4LinearOptions.Seed"/> is the model's seed: block linear 4·l + k (qkv, proj, up, down) keys its
     /// randomness with the host model's Hash.Key(seed, l, k) (<see cref="NativeGpt.LayerKey"/>).</summary>
     public Int4LinearOptions Linear { get; init; } = new();
+    /// <summary>The INT4 step sizes' AdamW learning rate is this multiple of the step's (docs/method.md §3.9): 1 the
+    /// same rate as the weights (unchanged arithmetic), 0 frozen after the cold start; finite, at least 0.</summary>
+    public float StepSizeLrScale { get; init; } = 1f;
 }
 
 /// <summary>One tensor of a <see cref="NativeGpt"/>: name, element count, weight-decay group, whether it is a step size.</summary>
@@ -68,6 +71,7 @@ public sealed class NativeGpt : IDisposable
         {
             Layers = options.Layers, Heads = options.Heads, Width = options.Width, Context = options.Context,
             MaxBatch = options.MaxBatch, Vocab = options.Vocab, Dropout = options.Dropout, Linear = LayerOptionsNative.From(options.Linear),
+            StepLrScale = options.StepSizeLrScale,
         };
         var ctxHandle = context.Handle; // binds the CUDA context
         bool added = false;

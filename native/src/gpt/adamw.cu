@@ -42,9 +42,10 @@ cudaError_t grad_norm(cudaStream_t s, float* out, const float* g, int64_t count,
 __global__ void adamw_kernel(float* __restrict__ theta, const float* __restrict__ grad, float* __restrict__ m,
                              float* __restrict__ v, int64_t count, float lr, float b1, float b2, float eps, float wd,
                              float c1, float c2, const float* __restrict__ clip_scale, bool keep_positive,
-                             const float* __restrict__ d_lr, const float* __restrict__ d_corr) {
+                             float lr_scale, const float* __restrict__ d_lr, const float* __restrict__ d_corr) {
     float clip = *clip_scale;
     if (d_lr) lr = *d_lr;
+    lr *= lr_scale;  // the step sizes' multiple (host AdamW: lr * StepSizeLrScale); lr·1 is lr, bit for bit
     if (d_corr) {
         c1 = d_corr[0];
         c2 = d_corr[1];
@@ -63,9 +64,9 @@ __global__ void adamw_kernel(float* __restrict__ theta, const float* __restrict_
 
 cudaError_t adamw(cudaStream_t s, float* theta, const float* g, float* m, float* v, int64_t count, float lr,
                   float beta1, float beta2, float eps, float wd, float c1, float c2, const float* clip_scale,
-                  bool keep_positive, const float* d_lr, const float* d_corr) {
+                  bool keep_positive, float lr_scale, const float* d_lr, const float* d_corr) {
     adamw_kernel<<<grid_for(count, 256, 4096), 256, 0, s>>>(theta, g, m, v, count, lr, beta1, beta2, eps, wd, c1, c2,
-                                                            clip_scale, keep_positive, d_lr, d_corr);
+                                                            clip_scale, keep_positive, lr_scale, d_lr, d_corr);
     return cudaGetLastError();
 }
 

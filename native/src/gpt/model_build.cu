@@ -35,6 +35,10 @@ int4train_status check_config(const int4train_gpt_config* c) {
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_gpt_create: dropout must be in [0, 1), got %g",
                     (double)c->dropout);
+    if (!(isfinite(c->step_lr_scale) && c->step_lr_scale >= 0.0f))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: step_lr_scale (the step sizes' learning-rate multiple) must be finite and "
+                    ">= 0, got %g", (double)c->step_lr_scale);
     // the block linears' inputs are C and 4C wide: options valid for C hold for both
     return layer::check_options(&c->linear, c->width, true, "int4train_gpt_create");
 }

@@ -136,7 +136,7 @@ int4train_status queue_adamw(int4train_gpt gpt, const int4train_gpt_adamw& a, co
         int64_t o = t.offset;
         I4T_CUDA(nn::adamw(s, gpt->params + o, gpt->grads + o, gpt->m + o, gpt->v + o, t.numel, a.learning_rate, a.beta1,
                            a.beta2, a.eps, t.decay ? a.weight_decay : 0.0f, c1, c2, gpt->norm_out + 1, t.is_step,
-                           d_lr, d_corr));
+                           t.is_step ? gpt->cfg.step_lr_scale : 1.0f, d_lr, d_corr));
     }
     // bf16: the GEMMs' BF16 weight copy follows the update (a kernel: inside a captured step it replays with it)
     I4T_TRY(refresh_bf16_weights(gpt, 0, gpt->total));

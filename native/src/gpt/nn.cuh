@@ -120,11 +120,12 @@ size_t grad_norm_scratch(int64_t count);
 cudaError_t grad_norm(cudaStream_t s, float* out, const float* g, int64_t count, float clip, double* scratch);
 // One AdamW update of count elements (the host AdamW's formula), gradient scaled by *clip_scale:
 // m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², θ ← θ − lr·(wd·θ + m/c1/(√(v/c2) + ε)); keep_positive: θ ← |θ|.
+// lr_scale multiplies the learning rate (the INT4 step sizes' step_lr_scale; 1.0f leaves every bit unchanged).
 // d_lr, d_corr (device, may be NULL): lr = *d_lr, c1 = d_corr[0], c2 = d_corr[1] instead of the values passed
 // (a replayed CUDA graph reads the step's values there; the same floats give the same update bit for bit).
 cudaError_t adamw(cudaStream_t s, float* theta, const float* g, float* m, float* v, int64_t count, float lr,
                   float beta1, float beta2, float eps, float wd, float c1, float c2, const float* clip_scale,
-                  bool keep_positive, const float* d_lr = nullptr, const float* d_corr = nullptr);
+                  bool keep_positive, float lr_scale, const float* d_lr = nullptr, const float* d_corr = nullptr);
 
 // ---- dense_gemm.cu --------------------------------------------------------------------------------------------
 // Row-major C[M×N] = alpha·op(A)·op(B) + beta·C, op(A) M×K, op(B) K×N; lda/ldb/ldc are the row lengths of the stored

@@ -60,6 +60,7 @@ int4train_gpt_config small_gpt_config() {
     c.dropout = 0.0f;
     c.linear = small_layer_options();
     c.linear.precision = INT4TRAIN_PRECISION_FP32;
+    c.step_lr_scale = 1.0f;
     return c;
 }
 
@@ -383,6 +384,10 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
         {"int4train_gpt_create", "layers 0", bad, "positive", gpt_create(ctx, [](auto& c) { c.layers = 0; })},
         {"int4train_gpt_create", "width 8, heads 3", bad, "divisible", gpt_create(ctx, [](auto& c) { c.heads = 3; })},
         {"int4train_gpt_create", "dropout 1.5", bad, "dropout", gpt_create(ctx, [](auto& c) { c.dropout = 1.5f; })},
+        {"int4train_gpt_create", "step_lr_scale -1", bad, "step_lr_scale",
+         gpt_create(ctx, [](auto& c) { c.step_lr_scale = -1.0f; })},
+        {"int4train_gpt_create", "step_lr_scale NaN", bad, "step_lr_scale",
+         gpt_create(ctx, [](auto& c) { c.step_lr_scale = NAN; })},
         {"int4train_gpt_tensor_info", "index -1", bad, "index",
          [=] { return int4train_gpt_tensor_info(gpt, -1, nullptr, 0, nullptr, nullptr, nullptr, nullptr); }},
         {"int4train_gpt_tensor_get", "which 9", bad, "buffer",

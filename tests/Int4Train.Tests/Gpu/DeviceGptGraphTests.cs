@@ -131,6 +131,19 @@ public sealed class DeviceGptGraphTests : GpuFixture
     }
 
     [Test]
+    public void AStepSizeLrScale_ReplaysAsItRunsEagerly()
+    {
+        // the replayed AdamW reads the learning rate from the step's scalars on the device, then scales it for the
+        // step sizes: the same bits as the eager step, which is given the rate
+        var c = Config("int4") with { StepSizeLrScale = 0.1f };
+        using var graph = Create(c, graphs: true);
+        using var eager = Create(c, graphs: false);
+        Assert.That(graph.Run(10, 10).Select(r => r.TrainLoss), Is.EqualTo(eager.Run(10, 10).Select(r => r.TrainLoss)), "losses (exact)");
+        AssertSameState(Native(graph), Native(eager), "after 10 steps at step-size lr × 0.1");
+        Assert.That(Native(graph).StepStats.Replayed, Is.GreaterThanOrEqualTo(3), "replayed");
+    }
+
+    [Test]
     public void MorePassesThanOneNativeStepTakes_RunAsSeparateCalls()
     {
         var wide = GptConfig.Tiny with // 258 passes a step: more than the native step takes

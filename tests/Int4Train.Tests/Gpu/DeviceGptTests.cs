@@ -173,6 +173,53 @@ public sealed class DeviceGptTests : GpuFixture
         }
     }
 
+    [Test]
+    public void StepSizeLrScale_MatchesTheHostModel_AndZeroFreezesTheStepsAfterTheColdStart()
+    {
+        // G fixed: no close call in the block-size search between the two models (their attention and head differ)
+        var cfg = Small(LinearPrecision.Int4HqLss) with { GroupSize = 16, StepSizeLrScale = 0.1f };
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        using var refDevice = ReferenceDevice.CreateCpu();
+        using var backend = Int4Backend.Reference(refDevice);
+        using var host = new HostGptModel(cfg, data.VocabSize, backend);
+        using var tenth = new DeviceGptModel(cfg, data.VocabSize, Cuda);
+        using var full = new DeviceGptModel(cfg with { StepSizeLrScale = 1f }, data.VocabSize, Cuda);
+        using var frozen = new DeviceGptModel(cfg with { StepSizeLrScale = 0f }, data.VocabSize, Cuda); // queued steps: replayed graphs
+        float[] Steps(IGptModel m) => m.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.Data[0]).ToArray();
+        int StepAdam(IGptModel m) => m.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.AdamSteps).Distinct().Single();
+        const float lr = 1e-3f; // the first learned update (≈ ±lr) cannot flip a step size's sign
+        float[]? kept = null;
+        bool ratioChecked = false;
+        for (long s = 0; s < 9; s++)
+        {
+            var (x, y) = Batch(cfg, data, s);
+            frozen.QueueStep(x, y, cfg.BatchSize, 1, s, lr);
+            frozen.ReadLosses();
+            var before = new Dictionary<IGptModel, float[]>();
+            foreach (var m in new IGptModel[] { host, tenth, full })
+            {
+                m.ZeroGrad();
+                m.Forward(x, y, cfg.BatchSize, s, training: true);
+                m.Backward();
+                before[m] = Steps(m);
+                m.OptimizerStep(lr);
+            }
+            float[] sh = Steps(host), sd = Steps(tenth);
+            for (int i = 0; i < sh.Length; i++)
+                Assert.That(sd[i], Is.EqualTo(sh[i]).Within(0.05 * Math.Abs(sh[i]) + 1e-3), $"step {s}: step size {i}, device vs host at scale 0.1");
+            Assert.That(new[] { StepAdam(tenth), StepAdam(full), StepAdam(frozen) }, Is.All.EqualTo(StepAdam(host)), $"step {s}: the same cold start");
+            if (StepAdam(frozen) == 0) continue;
+            kept ??= Steps(frozen);
+            Assert.That(Steps(frozen), Is.EqualTo(kept), $"step {s}: scale 0 keeps the step sizes where the cold start left them");
+            if (ratioChecked) continue;
+            // the first learned update: the devices at scale 0.1 and 1 start it from the same state bit for bit
+            Int4Train.Tests.Training.StepSizeLrScaleTests.AssertScaledFirstUpdate(before[tenth], Steps(tenth), before[full], Steps(full), 0.1f, lr);
+            ratioChecked = true;
+        }
+        Assert.That(ratioChecked, "the run goes past the cold start");
+        Assert.That(frozen.Native.StepStats.Replayed, Is.GreaterThanOrEqualTo(3), "the frozen model's steps replayed as CUDA graphs");
+    }
+
     [TestCase(LinearPrecision.Fp32)]
     [TestCase(LinearPrecision.Int4HqLss)]
     public void Checkpoint_MovesBetweenTheDeviceAndTheHostModel(LinearPrecision precision)

@@ -5,8 +5,8 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Training;
 
-/// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper) and --group (the Hadamard block size G)
-/// reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
+/// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper), --group (the Hadamard block size G) and
+/// --step-lr-scale (the step sizes' learning-rate multiple) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
 /// them (given options must agree with the checkpoint's).</summary>
 [TestFixture]
 public class Int4OptionsCliTests
@@ -54,7 +54,12 @@ public class Int4OptionsCliTests
     [TestCase(new[] { "train", "--group", "-4" }, "int4train train: --group must be in [0, 1024], got -4.")]
     [TestCase(new[] { "compare", "--group", "x" }, "int4train compare: --group expects an integer, got 'x'.")]
     [TestCase(new[] { "compare", "--from", "a,b", "--mode", "paper" }, "int4train compare: --from builds the report from existing runs: --mode")]
-    public void BadModeOrGroup_IsOneLineWithAUsageHint(string[] args, string message)
+    [TestCase(new[] { "train", "--step-lr-scale", "-0.5" }, "int4train train: --step-lr-scale must be a finite number of at least 0, got -0.5.")]
+    [TestCase(new[] { "train", "--step-lr-scale", "NaN" }, "int4train train: --step-lr-scale must be a finite number of at least 0, got NaN.")]
+    [TestCase(new[] { "train", "--step-lr-scale", "Infinity" }, "int4train train: --step-lr-scale must be a finite number of at least 0, got Infinity.")]
+    [TestCase(new[] { "demo", "--step-lr-scale", "x" }, "int4train demo: --step-lr-scale expects a number, got 'x'.")]
+    [TestCase(new[] { "compare", "--from", "a,b", "--step-lr-scale", "0.1" }, "int4train compare: --from builds the report from existing runs: --step-lr-scale")]
+    public void BadModeGroupOrStepLrScale_IsOneLineWithAUsageHint(string[] args, string message)
     {
         var (code, _, err) = CliRunner.Run(args);
         Assert.That(code, Is.EqualTo(CliApp.UsageError));
@@ -73,25 +78,26 @@ public class Int4OptionsCliTests
     }
 
     [Test]
-    public void ModeAndGroup_AreSavedInTheCheckpoint_AndAResumeKeepsThemOrRefusesOthers()
+    public void ModeGroupAndStepLrScale_AreSavedInTheCheckpoint_AndAResumeKeepsThemOrRefusesOthers()
     {
         string run = Path.Combine(_dir, "paper");
-        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--mode", "paper", "--group", "16"));
+        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1"));
         Assert.That(first.Code, Is.Zero, first.Err);
         string ckpt = Path.Combine(run, "checkpoint.bin");
         var saved = Checkpoint.ReadHeader(ckpt).Config;
-        Assert.That((saved.Mode, saved.GroupSize), Is.EqualTo((QuantMode.Paper, (int?)16)));
+        Assert.That((saved.Mode, saved.GroupSize, saved.StepSizeLrScale), Is.EqualTo((QuantMode.Paper, (int?)16, 0.1f)));
 
         string[] Resume(int steps, params string[] more) => ["train", "--resume", ckpt, "--steps", $"{steps}", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
-        foreach (var (given, name) in new[] { (new[] { "--mode", "code" }, "--mode"), (["--group", "8"], "--group"), (["--group", "0"], "--group") })
+        foreach (var (given, name) in new[] { (new[] { "--mode", "code" }, "--mode"), (["--group", "8"], "--group"), (["--group", "0"], "--group"),
+                     (["--step-lr-scale", "1"], "--step-lr-scale"), (["--step-lr-scale", "0"], "--step-lr-scale") })
         {
             var r = CliRunner.Run(Resume(4, given));
             Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", given));
             Assert.That(r.Err, Does.Contain(name).And.Contain("disagree"), string.Join(" ", given));
         }
-        // a given --preset brings its optimiser settings but not its INT4 options (the old code reset the mode and G
-        // to the preset's here, so an agreeing resume was refused)
-        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--mode", "paper", "--group", "16", "--precision", "fp32", "--batch", "2", "--context", "8"));
+        // a given --preset brings its optimiser settings but not its INT4 options nor the step-size scale (the old code
+        // reset the mode and G to the preset's here, so an agreeing resume was refused)
+        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1", "--precision", "fp32", "--batch", "2", "--context", "8"));
         Assert.That(agreeing.Code, Is.Zero, agreeing.Err);
         var presetOnly = CliRunner.Run(Resume(6, "--preset", "tiny"));
         Assert.That(presetOnly.Code, Is.Zero, presetOnly.Err);
@@ -105,6 +111,43 @@ public class Int4OptionsCliTests
         string run = Path.Combine(_dir, "old");
         Assert.That(CliRunner.Run(CliRunner.FastTrain(run, 1, 1, "--mode", "paper", "--group", "8")).Code, Is.Zero);
         string ckpt = Path.Combine(run, "checkpoint.bin");
+        RewriteConfig(ckpt, config => Assert.That(config.Remove("Mode") && config.Remove("GroupSize"), "the new top-level views are written"));
+        var read = Checkpoint.ReadHeader(ckpt).Config;
+        Assert.That((read.Mode, read.GroupSize), Is.EqualTo((QuantMode.Paper, (int?)8)));
+    }
+
+    [Test]
+    public void StepLrScale_ReachesTheConfiguration_AndDefaultsToOne()
+    {
+        var (o, c) = Parser();
+        Assert.That(o.Config(c.Parse(["--preset", "baby-gpt"])).StepSizeLrScale, Is.EqualTo(1f), "default: the weights' rate");
+        foreach (var (text, value) in new[] { ("0.1", 0.1f), ("0", 0f), ("-0", 0f), ("2.5", 2.5f), ("1e-2", 0.01f) })
+        {
+            var p = c.Parse(["--preset", "baby-gpt", "--step-lr-scale", text]);
+            Assert.That(p.Errors, Is.Empty, text);
+            var config = o.Config(p);
+            Assert.That(config.StepSizeLrScale, Is.EqualTo(value), text);
+            Assert.That(config with { StepSizeLrScale = 1f }, Is.EqualTo(GptConfig.BabyGpt), $"{text}: nothing else changes");
+            config.Validate();
+        }
+        Assert.That(o.Config(c.Parse(["--step-lr-scale", "0.1"])).LinearDescription, Does.EndWith("step-size lr × 0.1)"));
+    }
+
+
+    [Test]
+    public void ACheckpointWrittenBeforeTheStepLrScale_ReadsOne()
+    {
+        string run = Path.Combine(_dir, "old-slr");
+        Assert.That(CliRunner.Run(CliRunner.FastTrain(run, 1, 1, "--step-lr-scale", "0.25")).Code, Is.Zero);
+        string ckpt = Path.Combine(run, "checkpoint.bin");
+        RewriteConfig(ckpt, config => Assert.That(config.Remove(nameof(GptConfig.StepSizeLrScale)), "the scale is written"));
+        Assert.That(Checkpoint.ReadHeader(ckpt).Config.StepSizeLrScale, Is.EqualTo(1f));
+    }
+
+    // Rewrites the configuration JSON of a checkpoint in place (the rest of the file unchanged): a file written
+    // before a setting existed.
+    private static void RewriteConfig(string ckpt, Action<System.Text.Json.Nodes.JsonObject> change)
+    {
         byte[] bytes = File.ReadAllBytes(ckpt);
         string json;
         long rest;
@@ -115,23 +158,20 @@ public class Int4OptionsCliTests
             rest = r.BaseStream.Position;
         }
         var config = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
-        Assert.That(config.Remove("Mode") && config.Remove("GroupSize"), "the new top-level views are written");
-        using (var w = new BinaryWriter(File.Create(ckpt)))
-        {
-            w.Write(bytes, 0, 8);
-            w.Write(config.ToJsonString());
-            w.Write(bytes, (int)rest, bytes.Length - (int)rest);
-        }
-        var read = Checkpoint.ReadHeader(ckpt).Config;
-        Assert.That((read.Mode, read.GroupSize), Is.EqualTo((QuantMode.Paper, (int?)8)));
+        change(config);
+        using var w = new BinaryWriter(File.Create(ckpt));
+        w.Write(bytes, 0, 8);
+        w.Write(config.ToJsonString());
+        w.Write(bytes, (int)rest, bytes.Length - (int)rest);
     }
 
     [Test]
     public void Continuing_KeepsEveryInt4OptionOfTheCheckpoint()
     {
         var (o, c) = Parser();
-        var checkpoint = GptConfig.Tiny with { Mode = QuantMode.Paper, GroupSize = 8, Sampling = SamplingMode.Bernoulli, ColdStartSteps = 3, ReinitializeAtStep = 9, Seed = 77 };
+        var checkpoint = GptConfig.Tiny with { Mode = QuantMode.Paper, GroupSize = 8, Sampling = SamplingMode.Bernoulli, ColdStartSteps = 3, ReinitializeAtStep = 9, Seed = 77, StepSizeLrScale = 0.5f };
         Assert.That(o.Continuing(c.Parse(["--preset", "small"]), checkpoint).Linear, Is.EqualTo(checkpoint.Linear));
+        Assert.That(o.Continuing(c.Parse(["--preset", "small"]), checkpoint).StepSizeLrScale, Is.EqualTo(0.5f));
         Assert.That(o.Continuing(c.Parse(["--preset", "small"]), checkpoint).LearningRate, Is.EqualTo(GptConfig.Small.LearningRate), "the preset's optimiser settings");
         Assert.That(o.Continuing(c.Parse(["--group", "4"]), checkpoint).GroupSize, Is.EqualTo(4), "a given option overrides (and then disagrees)");
     }
