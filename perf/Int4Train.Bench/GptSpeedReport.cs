@@ -26,7 +26,7 @@ internal static class GptSpeedReport
         md.AppendLine();
         md.AppendLine($"Each step: zero grad, forward and backward per pass, AdamW, queued as the trainer runs them " +
                       (d.Graphs ? "(one CUDA graph a step once the INT4 policy allows it)" : "(CUDA graphs off)") +
-                      $", losses read back every {d.Group} steps; {d.Warmup} warm-up steps, then {d.Steps} timed. MFU: tokens/s × {d.FlopsPerToken / 1e9:F2} GFLOP a token (6·N + 12·layers·context·width) " +
+                      $", losses read back every {d.Group} steps; {d.Warmup} warm-up steps (the INT4 cold start ends inside them: {d.Config.ColdStartSteps} steps; no re-initialisation), then {d.Steps} timed. MFU: tokens/s × {d.FlopsPerToken / 1e9:F2} GFLOP a token (6·N + 12·layers·context·width) " +
                       $"over {GptSpeed.PeakFlops / 1e12:F0} TFLOP/s (H200 dense BF16). Memory: ours, what the model allocated plus " +
                       "the context's workspace; PyTorch's, torch.cuda.max_memory_allocated.");
         md.AppendLine();
