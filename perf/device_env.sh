@@ -17,3 +17,11 @@ use_carried_cutlass() {
     mkdir -p native/third_party/cutlass && tar -C native/third_party/cutlass -xJf .carry/cutlass.tar.xz
   fi
 }
+
+# Packs a job's logs into $OUT/logs.tgz without run checkpoints (*.bin): what comes back from the device is capped per
+# file, and one baby-gpt checkpoint is ~40 MB (a 2026-12-01 job lost its bench and GPT-speed JSON to an archive
+# that also held five of them). Safe to call after every stage: the archive is replaced atomically.
+pack_logs() {  # pack_logs DIR (relative to $OUT, default logs)
+  local dir=${1:-logs}
+  tar -czf "$OUT/$dir.tgz.tmp" --exclude='*.bin' -C "$OUT" "$dir" && mv "$OUT/$dir.tgz.tmp" "$OUT/$dir.tgz"
+}
