@@ -56,7 +56,8 @@ public sealed class LssInputGradient
     }
 
     /// <summary>∇(XH) (N×D): row i = <c>(float)(s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i))</c> in double, a dropped
-    /// part contributing 0 (so p = 0 never divides).</summary>
+    /// part contributing 0 (so p = 0 never divides); a token whose kept parts all have p = 1 folded as
+    /// <c>(float)(s_W·(s↓·(B·G↑_i + G↓_i)))</c> (B = 14 for b = 4; conventions.md "∇X").</summary>
     public float[] Gradient { get; }
 
     /// <summary>G↑ (N×D, INT32): row i = h_i·Ŵ for kept high rows, scattered back; 0 for dropped rows.</summary>
@@ -94,7 +95,7 @@ public sealed class LssMatMul
     private readonly Action<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<float>, double, double, double> _dequantW;
     private readonly Action<Index1D, ArrayView<sbyte>, ArrayView<int>, ArrayView<sbyte>, int, int> _gatherRows;
     private readonly Action<Index2D, ArrayView<int>, ArrayView<int>, ArrayView<int>, int> _scatter;
-    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, double, double, double, int, int> _dequantX;
+    private readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<byte>, ArrayView<double>, ArrayView<float>, double, double, double, int, int, int> _dequantX;
 
     /// <summary>Compiles the kernels for <paramref name="accelerator"/> (not owned).</summary>
     public LssMatMul(Accelerator accelerator)
@@ -106,7 +107,7 @@ public sealed class LssMatMul
         _dequantW = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<float>, double, double, double>(DequantWeightKernel);
         _gatherRows = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<sbyte>, ArrayView<int>, ArrayView<sbyte>, int, int>(GatherRowsKernel);
         _scatter = _acc.LoadAutoGroupedStreamKernel<Index2D, ArrayView<int>, ArrayView<int>, ArrayView<int>, int>(ScatterRowsKernel);
-        _dequantX = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, double, double, double, int, int>(DequantInputKernel);
+        _dequantX = _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<byte>, ArrayView<double>, ArrayView<float>, double, double, double, int, int, int>(DequantInputKernel);
     }
 
     /// <summary>∇(WH) = s_X·Σ_{kept i} (s_part/p_i)·part_iᵀ a_i (C×D), §3.4.</summary>
@@ -179,8 +180,10 @@ public sealed class LssMatMul
         using var gHigh = InputPart(h, wT, selection, 0, n, c, d);
         using var gLow = InputPart(l, wT, selection, n, n, c, d);
         using var p = _acc.Allocate1D(selection.Probabilities);
+        using var keep = _acc.Allocate1D(selection.Keep.Select(k => k ? (byte)1 : (byte)0).ToArray());
         using var outBuf = _acc.Allocate1D<float>((long)n * d);
-        _dequantX(n * d, gHigh.View, gLow.View, p.View, outBuf.View, sW, split.ScaleUp, split.ScaleDown, n, d);
+        _dequantX(n * d, gHigh.View, gLow.View, keep.View, p.View, outBuf.View, sW, split.ScaleUp, split.ScaleDown,
+            QuantBits.SplitBase(split.Bits), n, d);
         _acc.Synchronize();
         return new LssInputGradient(outBuf.GetAsArray1D(), gHigh.GetAsArray1D(), gLow.GetAsArray1D(), n, d,
             selection.GemmRowsHigh, selection.GemmRowsLow);
@@ -301,13 +304,22 @@ public sealed class LssMatMul
     private static void ScatterRowsKernel(Index2D ix, ArrayView<int> g, ArrayView<int> idx, ArrayView<int> full, int d) =>
         full[(long)idx[ix.X] * d + ix.Y] = g[(long)ix.X * d + ix.Y];
 
-    private static void DequantInputKernel(Index1D e, ArrayView<int> gHigh, ArrayView<int> gLow, ArrayView<double> p,
-        ArrayView<float> output, double sW, double sUp, double sDown, int n, int d)
+    /// <summary>Row i of ∇(XH): folded (every kept part of token i at p = 1, conventions.md "∇X") as
+    /// <c>(float)(s_W·(s↓·(B·G↑ + G↓)))</c> with <c>s↑ = B·s↓</c> (B = 14 for b = 4), else
+    /// <c>(float)(s_W·(s↑·G↑/p↑ + s↓·G↓/p↓))</c>; a dropped part's G is 0 (scattered) and contributes 0.</summary>
+    private static void DequantInputKernel(Index1D e, ArrayView<int> gHigh, ArrayView<int> gLow, ArrayView<byte> keep,
+        ArrayView<double> p, ArrayView<float> output, double sW, double sUp, double sDown, int splitBase, int n, int d)
     {
         int i = e.X / d;
+        bool kh = keep[i] != 0, kl = keep[n + i] != 0;
         double ph = p[i], pl = p[n + i];
-        double hi = ph > 0 ? sUp * gHigh[e] / ph : 0.0;
-        double lo = pl > 0 ? sDown * gLow[e] / pl : 0.0;
+        if ((kh || kl) && (!kh || ph == 1.0) && (!kl || pl == 1.0))
+        {
+            output[e] = (float)(sW * (sDown * (double)((long)splitBase * gHigh[e] + gLow[e])));
+            return;
+        }
+        double hi = kh ? sUp * gHigh[e] / ph : 0.0;
+        double lo = kl ? sDown * gLow[e] / pl : 0.0;
         output[e] = (float)(sW * (hi + lo));
     }
 }

@@ -194,7 +194,9 @@ INT4TRAIN_API int4train_status int4train_lss_grad_weight(int4train_context ctx, 
                                                          const uint8_t* d_keep, const double* d_prob,
                                                          int n, int c, int d, float* d_grad_wh);
 /* ∇(XH) (N×D): row i = s_W·(s_up·G↑_i/p↑_i + s_down·G↓_i/p↓_i) over kept parts, G = digits·Ŵ, from the packed
- * W codes (C×D/2) and the selection (∇X scores). Rows with nothing kept are exactly 0. Not yet LSQ-masked. */
+ * W codes (C×D/2) and the selection (∇X scores). Rows with nothing kept are exactly 0. Not yet LSQ-masked.
+ * A row whose kept parts all have p = 1 is one GEMM row on the folded digit 14·h + l, s_W·(s_down·G) (the
+ * reference's arithmetic too; docs/conventions.md "Leverage scores and selection", ∇X). */
 INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, const int8_t* d_high,
                                                         const int8_t* d_low, const uint8_t* d_w_packed,
                                                         const float* d_scales, const float* d_step_w,

@@ -224,7 +224,7 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
         // 3. (the Hadamard-domain gradients are built in the output buffers and finished in place; ∇(WH) in grad_wh)
         LssCompaction k{};
         if (compact) {
-            I4T_TRY(lss_compact_impl(ctx, ar, b.keep_w, b.prob_w, b.keep_x, n, &k));
+            I4T_TRY(lss_compact_impl(ctx, ar, b.keep_w, b.prob_w, b.keep_x, b.prob_x, n, &k));
             phase_done(ctx, "kept rows compacted");
         }
         I4T_TRY(compact ? lss_grad_weight_compact_impl(ctx, ar, b.high, b.low, d_x_packed, scales, d_step_x, b.keep_w,

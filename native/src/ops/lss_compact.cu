@@ -3,9 +3,12 @@
 // GEMMs"). Three stable compactions, one CTA each (they run side by side on three SMs):
 //   ∇W, integer part:    tokens with a part kept at p = 1 (the folded digit 14·h·[↑] + l·[↓] of lss_matmul.cu)
 //   ∇W, fractional part: tokens with a part kept at p < 1 (the FP32 product of lss_matmul.cu)
-//   ∇X:                  kept stacked rows (0..N−1 high, N..2N−1 low) and each stacked row's position in that list
+//   ∇X:                  the nonempty rows of its GEMM (operators.cuh lss_x_row_digits: one folded row 14·h + l per
+//                        token whose kept parts all have p = 1, the kept stacked rows 0..N−1 high, N..2N−1 low of a
+//                        token with a part at p < 1) and each row's position in that list
 // Dropping a row that the masks would have zeroed removes an exact 0 from an integer sum, and the lists keep the
 // index order, so every INT32 result and every FP32 accumulation order is the one of the uncompacted path.
+// On the paper's operator-benchmark gradients (half the rows zero, the others kept whole at p = 1) ∇X's M is N/2.
 //
 // The counts live on the device, but the GEMM dispatch takes its sizes on the host. Eager calls therefore wait once
 // for the three counts (one 12-byte copy and a stream synchronisation after the selection) and size the GEMMs by them;
@@ -63,21 +66,28 @@ struct WeightPart {
     __device__ bool part(int64_t r) const { return keep[r] && (fractional ? prob[r] < 1.0 : prob[r] == 1.0); }
     __device__ bool operator()(int64_t i) const { return part(i) || part(n + i); }
 };
-struct KeptRow {
+struct InputGemmRow {
     const uint8_t* keep;
-    __device__ bool operator()(int64_t r) const { return keep[r] != 0; }
+    const double* prob;
+    int n;
+    __device__ bool operator()(int64_t r) const {
+        int up, dn;
+        lss_x_row_digits(keep, prob, n, r, &up, &dn);
+        return up != 0 || dn != 0;
+    }
 };
 
-// Block 0: ∇W integer tokens -> count[0]; block 1: ∇W fractional tokens -> count[1]; block 2: ∇X rows -> count[2].
+// Block 0: ∇W integer tokens -> count[0]; block 1: ∇W fractional tokens -> count[1]; block 2: ∇X GEMM rows -> count[2].
 __global__ void __launch_bounds__(kCompactThreads) compact_kernel(const uint8_t* __restrict__ keep_w,
                                                                   const double* __restrict__ prob_w,
-                                                                  const uint8_t* __restrict__ keep_x, int n,
+                                                                  const uint8_t* __restrict__ keep_x,
+                                                                  const double* __restrict__ prob_x, int n,
                                                                   LssCompaction k) {
     __shared__ typename CompactScan::TempStorage ts;
     int32_t cnt;
     if (blockIdx.x == 0) cnt = block_compact(WeightPart{keep_w, prob_w, n, false}, n, k.w_tokens, nullptr, ts);
     else if (blockIdx.x == 1) cnt = block_compact(WeightPart{keep_w, prob_w, n, true}, n, k.f_tokens, nullptr, ts);
-    else cnt = block_compact(KeptRow{keep_x}, 2 * (int64_t)n, k.x_rows, k.x_pos, ts);
+    else cnt = block_compact(InputGemmRow{keep_x, prob_x, n}, 2 * (int64_t)n, k.x_rows, k.x_pos, ts);
     if (threadIdx.x == 0) k.count[blockIdx.x] = cnt;
 }
 
@@ -111,7 +121,7 @@ void lss_compact_plan(Plan& p, int n) {
 }
 
 int4train_status lss_compact_impl(int4train_context ctx, Arena& ar, const uint8_t* keep_w, const double* prob_w,
-                                  const uint8_t* keep_x, int n, LssCompaction* out) {
+                                  const uint8_t* keep_x, const double* prob_x, int n, LssCompaction* out) {
     LssCompaction k;
     k.w_tokens = ar.take<int32_t>(n);
     k.f_tokens = ar.take<int32_t>(n);
@@ -119,7 +129,7 @@ int4train_status lss_compact_impl(int4train_context ctx, Arena& ar, const uint8_
     k.x_pos = ar.take<int32_t>(2 * (int64_t)n);
     k.count = ar.take<int32_t>(3);
     I4T_ARENA_CHECK(ar);
-    compact_kernel<<<3, kCompactThreads, 0, ctx->stream>>>(keep_w, prob_w, keep_x, n, k);
+    compact_kernel<<<3, kCompactThreads, 0, ctx->stream>>>(keep_w, prob_w, keep_x, prob_x, n, k);
     I4T_LAUNCH("compact_kernel");
     I4T_TRY(compacted_sizes(ctx, n, &k));
     *out = k;

@@ -5,8 +5,9 @@
 // ∇W also when a_i ≠ 0), with p = 1. A row that is not kept is therefore either zero already or multiplies a zero
 // row a_i, so the masks change no integer product: the GEMMs over the unmasked folded digits 14h + l (the INT8 view
 // of a bit-split pair, s↑·h + s↓·l = s↓·(14h + l)) give the same INT32 sums, and the epilogue
-// ∇(VH) = float(s_V·(s↓·double(G))) is the reference's arithmetic (lss_matmul.cu's fold epilogues), so the result is
-// bit-identical to the general path of lss_select.cu + lss_matmul.cu.
+// ∇(VH) = float(s_V·(s↓·double(G))) is the general path's (lss_matmul.cu: the epilogue of a folded ∇X token, which is
+// the reference's ∇X arithmetic, and ∇W's dequantize with no fractional row), so the result is bit-identical to the
+// general path of lss_select.cu + lss_matmul.cu.
 //
 //   1. minmax + scales, then the folded digits in both layouts (bit_split_fold_impl, bit_split.cu)
 //   2. X codes transposed (d × n, for ∇W's K = n) and W codes transposed (d × c, for ∇X's K = c)

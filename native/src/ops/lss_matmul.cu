@@ -8,10 +8,12 @@
 // "Bit splitting"): with s↑ = 14·s↓ this is s↓·(14·G↑ + G↓) = s↑·G↑ + s↓·G↓. Kept rows with p_i < 1 (Bernoulli)
 // are not an integer GEMM (1/p scales the reduction dim, [I #4]): they are added by a tiled FP32 product whose
 // token loop is skipped on the device when no row is fractional (the count stays in device memory).
-// ∇(XH)_i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts: one INT8 GEMM of the 2N stacked rows
-// (h rows then l rows, not-kept rows zeroed) against Ŵ, then a per-row epilogue (1/p is an output-row scale).
-// The layer's Bernoulli backward runs the same kernels over the kept rows only (the *_compact_impl functions, lists
-// from lss_compact.cu): column j of the ∇W operands is token list[j], row j of the ∇X operand stacked row list[j],
+// ∇(XH)_i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts: one INT8 GEMM of up to 2N rows against Ŵ, then a
+// per-row epilogue (1/p is an output-row scale). A token whose kept parts all have p = 1 (every token in Nonzero
+// mode) has one folded row 14·h·[↑] + l·[↓] and the epilogue s_W·(s↓·G) (as ∇W's INT8 GEMM); the others keep their
+// two stacked rows, not-kept rows zeroed (operators.cuh lss_x_row_digits is the rule).
+// The layer's Bernoulli backward runs the same kernels over the nonempty rows only (the *_compact_impl functions,
+// lists from lss_compact.cu): column j of the ∇W operands is token list[j], row j of the ∇X operand GEMM row list[j],
 // and the epilogues read the result rows through the lists, so every INT32 sum and FP32/FP64 operation is unchanged.
 #include "runtime/status.cuh"
 #include "runtime/validate.cuh"
@@ -246,64 +248,41 @@ int4train_status lss_grad_weight_compact_impl(int4train_context ctx, Arena& ar, 
                                 c, d, grad_wh);
 }
 
-// A (m × cp), zero columns c..cp−1: row j = stacked row r masked by keep[r], where stacked rows 0..n−1 are h and
-// n..2n−1 are l, and r = j (rows == NULL, m = 2n) or r = rows[j] (zero rows for j >= *count).
+// A (m × cp), zero columns c..cp−1: row j = GEMM row r of operators.cuh lss_x_row_digits (up·h_i + dn·l_i: the
+// folded digit of a token whose kept parts all have p = 1, else its kept stacked row), where r = j (rows == NULL,
+// m = 2n, or m = n when every token folds) or r = rows[j] (zero rows for j >= *count). One row per blockIdx.y step
+// (grid-strided), 4 consecutive columns per thread (cp % 32 == 0: char4 stores); flags read once per row.
 __global__ void stack_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
-                                  const uint8_t* __restrict__ keep, const int32_t* __restrict__ rows,
-                                  const int32_t* count, int64_t m, int n, int c, int8_t* a, int cp) {
+                                  const uint8_t* __restrict__ keep, const double* __restrict__ prob,
+                                  const int32_t* __restrict__ rows, const int32_t* count, int64_t m, int n, int c,
+                                  int8_t* a, int cp) {
     const int col = 4 * (blockIdx.x * blockDim.x + threadIdx.x);
     if (col >= cp) return;
     const int64_t filled = rows ? *count : m;
     for (int64_t j = blockIdx.y; j < m; j += gridDim.y) {
         const int64_t r = j < filled ? (rows ? rows[j] : j) : -1;
-        const bool k = r >= 0 && keep[r];
-        const int8_t* src = !k ? high : r < n ? high + r * c : low + (r - n) * c;
-        char4 o;
-        int8_t* ov = reinterpret_cast<int8_t*>(&o);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) ov[q] = (k && col + q < c) ? src[col + q] : (int8_t)0;
-        *reinterpret_cast<char4*>(a + j * cp + col) = o;
-    }
-}
-
-// Folded form (only when every kept row has p = 1, i.e. Nonzero sampling): A (n × cp) = 14·h·k↑ + l·k↓, one GEMM
-// of n rows; then ∇(XH)_i = s_W·s↓·G_i (s↓·(14·G↑ + G↓) = s↑·G↑ + s↓·G↓ with s↑ = 14·s↓).
-// One row per blockIdx.y step (grid-strided), 4 consecutive columns per thread (cp % 32 == 0: char4 stores):
-// no 64-bit division per byte; keep flags read once per row.
-__global__ void fold_mask_kernel(const int8_t* __restrict__ high, const int8_t* __restrict__ low,
-                                 const uint8_t* __restrict__ keep, int n, int c, int8_t* a, int cp) {
-    const int col = 4 * (blockIdx.x * blockDim.x + threadIdx.x);
-    if (col >= cp) return;
-    for (int64_t r = blockIdx.y; r < n; r += gridDim.y) {
-        const bool up = keep[r], dn = keep[n + r];
-        const int8_t* h = high + r * c;
-        const int8_t* l = low + r * c;
+        int up = 0, dn = 0;
+        if (r >= 0) lss_x_row_digits(keep, prob, n, r, &up, &dn);
+        const int64_t i = r < 0 ? 0 : r < n ? r : r - n;
+        const int8_t* h = high + i * c;
+        const int8_t* l = low + i * c;
         char4 o;
         int8_t* ov = reinterpret_cast<int8_t*>(&o);
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
-            int cc = col + q, v = 0;
-            if (cc < c) v = (up ? 14 * (int)h[cc] : 0) + (dn ? (int)l[cc] : 0);
+            const int cc = col + q;
+            int v = 0;
+            if (cc < c) v = (up ? up * (int)h[cc] : 0) + (dn ? (int)l[cc] : 0);
             ov[q] = (int8_t)v;
         }
-        *reinterpret_cast<char4*>(a + r * cp + col) = o;
+        *reinterpret_cast<char4*>(a + j * cp + col) = o;
     }
 }
 
-// ∇(XH)_i = s_W·s↓·G_i for the rows with a kept part, 0 otherwise (rows grid-strided over blockIdx.y, columns
-// over x: no 64-bit division per element; G is not read for rows with nothing kept).
-__global__ void grad_input_fold_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const uint8_t* __restrict__ keep,
-                                                const float* scales, const float* step_w, int n, int d, float* out) {
-    const double sdn = (double)scales[2], sw = (double)*step_w;
-    const int col = blockIdx.x * blockDim.x + threadIdx.x;
-    if (col >= d) return;
-    for (int64_t i = blockIdx.y; i < n; i += gridDim.y) {
-        out[i * d + col] = (keep[i] || keep[n + i]) ? (float)(sw * (sdn * (double)g[i * ldg + col])) : 0.0f;
-    }
-}
-
-// out[i, d] = s_W·(k↑ ? s↑·G↑[i,d]/p↑ : 0  +  k↓ ? s↓·G↓[i,d]/p↓ : 0); exactly 0 when nothing is kept. G↑, G↓ are the
-// rows i and n + i of G (pos == NULL), or its rows pos[i] and pos[n + i] (compacted rows).
+// out[i, d] = s_W·(s↓·G_i) for a token whose kept parts all have p = 1 (G_i: its folded row, s↓·(14·G↑ + G↓) =
+// s↑·G↑ + s↓·G↓ with s↑ = 14·s↓), else s_W·(k↑ ? s↑·G↑[i,d]/p↑ : 0  +  k↓ ? s↓·G↓[i,d]/p↓ : 0); exactly 0 when nothing
+// is kept. GEMM row r of token i is row r of G (pos == NULL) or row pos[r] (compacted rows). Rows grid-strided over
+// blockIdx.y, columns over x: no 64-bit division per element; G is not read for rows with nothing kept.
 __global__ void grad_input_epilogue_kernel(const int32_t* __restrict__ g, int ldg, const uint8_t* __restrict__ keep,
                                            const double* __restrict__ prob, const int32_t* __restrict__ pos,
                                            const float* scales, const float* step_w, int n, int d, float* out) {
@@ -313,8 +292,12 @@ __global__ void grad_input_epilogue_kernel(const int32_t* __restrict__ g, int ld
     for (int64_t i = blockIdx.y; i < n; i += gridDim.y) {
         const bool ku = keep[i], kd = keep[n + i];
         double v = 0.0;
-        if (ku) v += sup * (double)g[(pos ? pos[i] : i) * ldg + col] / prob[i];
-        if (kd) v += sdn * (double)g[(pos ? pos[n + i] : n + i) * ldg + col] / prob[n + i];
+        if ((ku || kd) && lss_x_token_folded(keep, prob, n, i)) {
+            v = sdn * (double)g[(pos ? pos[i] : i) * ldg + col];
+        } else {
+            if (ku) v += sup * (double)g[(pos ? pos[i] : i) * ldg + col] / prob[i];
+            if (kd) v += sdn * (double)g[(pos ? pos[n + i] : n + i) * ldg + col] / prob[n + i];
+        }
         out[i * d + col] = (ku || kd) ? (float)(sw * v) : 0.0f;
     }
 }
@@ -345,13 +328,14 @@ LssGemmBuffers take_grad_input(int4train_context ctx, Arena& ar, int n, int c, i
     return B;
 }
 
-// The general ∇X: m stacked rows (all 2N, or the listed ones: rows, count, pos on the device) against Ŵ, then the
-// per-row epilogue.
+// The general ∇X: m GEMM rows (all 2N or the first N, or the listed ones: rows, count, pos on the device) against Ŵ,
+// then the per-row epilogue.
 int4train_status grad_input_run(int4train_context ctx, const LssGemmBuffers& B, int m, const int8_t* high,
                                 const int8_t* low, const uint8_t* w_packed, const float* scales, const float* step_w,
                                 const uint8_t* keep, const double* prob, const int32_t* rows, const int32_t* count,
                                 const int32_t* pos, int n, int c, int d, float* grad_xh) {
-    stack_mask_kernel<<<row_grid(B.kp / 4, m), 256, 0, ctx->stream>>>(high, low, keep, rows, count, m, n, c, B.a, B.kp);
+    stack_mask_kernel<<<row_grid(B.kp / 4, m), 256, 0, ctx->stream>>>(high, low, keep, prob, rows, count, m, n, c, B.a,
+                                                                       B.kp);
     I4T_LAUNCH("stack_mask_kernel");
     I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.kp));
     I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, m, B.dp, B.kp, B.ws, B.gws));
@@ -368,20 +352,13 @@ int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int
                                      bool fold) {
     const LssGemmBuffers B = take_grad_input(ctx, ar, n, c, d);
     I4T_ARENA_CHECK(ar);
-    if (fold) {
-        const size_t gws1 = gemm_padded_workspace(ctx, n, B.dp, B.kp);
-        if (gws1 > B.gws) return fail(INT4TRAIN_ERROR_INTERNAL, "lss_grad_input: GEMM workspace");
-        fold_mask_kernel<<<row_grid(B.kp / 4, n), 256, 0, ctx->stream>>>(high, low, keep, n, c, B.a, B.kp);
-        I4T_LAUNCH("fold_mask_kernel");
-        I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, B.b, B.dp, B.kp));
-        I4T_TRY(gemm_padded(ctx, B.a, B.b, B.g, n, B.dp, B.kp, B.ws, B.gws));
-        grad_input_fold_epilogue_kernel<<<row_grid(d, n), 256, 0, ctx->stream>>>(B.g, B.dp, keep, scales, step_w, n, d,
-                                                                                  grad_xh);
-        I4T_LAUNCH("grad_input_fold_epilogue_kernel");
-        return INT4TRAIN_SUCCESS;
-    }
-    return grad_input_run(ctx, B, 2 * n, high, low, w_packed, scales, step_w, keep, prob, nullptr, nullptr, nullptr, n,
-                          c, d, grad_xh);
+    // fold (Nonzero sampling, every kept part at p = 1): every token folds, GEMM rows n..2n−1 are empty and the
+    // epilogue never reads them, so the GEMM runs over the first n rows (the same bits)
+    const int m = fold ? n : 2 * n;
+    if (gemm_padded_workspace(ctx, m, B.dp, B.kp) > B.gws)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "lss_grad_input: GEMM workspace");
+    return grad_input_run(ctx, B, m, high, low, w_packed, scales, step_w, keep, prob, nullptr, nullptr, nullptr, n, c,
+                          d, grad_xh);
 }
 
 int4train_status lss_grad_input_compact_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
@@ -390,8 +367,9 @@ int4train_status lss_grad_input_compact_impl(int4train_context ctx, Arena& ar, c
                                              int c, int d, float* grad_xh) {
     const LssGemmBuffers B = take_grad_input(ctx, ar, n, c, d);
     I4T_ARENA_CHECK(ar);
-    // M = the kept stacked rows (the exact count, §9 item 20); every row if the GEMM at that shape would need more
-    // workspace than the plan holds (its configuration pick depends on the shape)
+    // M = the nonempty GEMM rows (a folded row per token with every kept part at p = 1, the kept stacked rows of the
+    // others; the exact count, §9 item 20); every row if the GEMM at that shape would need more workspace than the
+    // plan holds (its configuration pick depends on the shape)
     int m = k.x_m;
     if (m > 2 * n || gemm_padded_workspace(ctx, m, B.dp, B.kp) > B.gws) m = 2 * n;
     return grad_input_run(ctx, B, m, high, low, w_packed, scales, step_w, keep, prob, k.x_rows, k.count + 2, k.x_pos, n,
@@ -456,7 +434,7 @@ INT4TRAIN_API int4train_status int4train_lss_grad_input(int4train_context ctx, c
     lss_grad_input_plan(ctx, p, n, c, d);
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
-    // The selection's p values are in device memory: the general (stacked, 1/p per row) form.
+    // The selection's p values are in device memory: the general form (the rows of every token, folded or stacked).
     return lss_grad_input_impl(ctx, ar, d_high, d_low, d_w_packed, d_scales, d_step_w, d_keep, d_prob, n, c, d,
                                d_grad_xh, false);
 }

@@ -77,28 +77,53 @@ void lss_grad_weight_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_grad_weight_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                       const uint8_t* x_packed, const float* scales, const float* step_x,
                                       const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_wh);
+// The rows of the ∇X GEMM (conventions.md "Leverage scores and selection", ∇X): a token whose kept parts all have
+// p = 1 (all of them in Nonzero mode) multiplies Ŵ once, with its folded digit 14·h·[↑ kept] + l·[↓ kept] in GEMM row
+// i and an empty row n + i, and its epilogue is s_W·(s↓·G_i); a token with a part kept at p < 1 keeps the stacked
+// rows i (h) and n + i (l) and the per-part epilogue s_W·(s↑·G↑/p↑ + s↓·G↓/p↓). lss_matmul.cu builds the rows and
+// lss_compact.cu lists the nonempty ones, both from these two functions.
+#if defined(__CUDACC__)
+__device__ __forceinline__ bool lss_x_token_folded(const uint8_t* keep, const double* prob, int64_t n, int64_t i) {
+    return (!keep[i] || prob[i] == 1.0) && (!keep[n + i] || prob[n + i] == 1.0);
+}
+// GEMM row r (0 ≤ r < 2n) of the ∇X operand = up·h_i + dn·l_i for token i = r mod n; both 0: an empty row.
+__device__ __forceinline__ void lss_x_row_digits(const uint8_t* keep, const double* prob, int64_t n, int64_t r,
+                                                 int* up, int* dn) {
+    const int64_t i = r < n ? r : r - n;
+    const bool folded = lss_x_token_folded(keep, prob, n, i);
+    if (r < n) {
+        *up = keep[i] ? (folded ? 14 : 1) : 0;
+        *dn = folded && keep[n + i] ? 1 : 0;
+    } else {
+        *up = 0;
+        *dn = !folded && keep[r] ? 1 : 0;
+    }
+}
+#endif
 void lss_grad_input_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_grad_input_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
                                      const uint8_t* w_packed, const float* scales, const float* step_w,
                                      const uint8_t* keep, const double* prob, int n, int c, int d, float* grad_xh,
-                                     bool fold /* every kept row has p = 1 (Nonzero sampling): one GEMM of n rows */);
+                                     bool fold /* every kept row has p = 1 (Nonzero sampling): GEMM rows n..2n−1 are
+                                                  empty, so the GEMM runs over the first n */);
 // The kept rows of a Bernoulli selection in index order (lss_compact.cu): the compacted layer backward runs its GEMMs
 // over these rows only. Device lists, counts on the device; w_k, x_m are the GEMM sizes on the host (the counts
 // padded, or every row while the stream is being captured), the lists zero-filled by the gathers up to them.
 struct LssCompaction {
     int32_t* w_tokens;  // ∇W: tokens with a part kept at p = 1 (its INT8 GEMM), count[0] of them
     int32_t* f_tokens;  // ∇W: tokens with a part kept at p < 1 (its FP32 product), count[1]
-    int32_t* x_rows;    // ∇X: kept stacked rows, count[2]
-    int32_t* x_pos;     // ∇X: each stacked row's place in x_rows, −1 when not kept (2N)
+    int32_t* x_rows;    // ∇X: the nonempty GEMM rows (lss_x_row_digits: a folded row per token with every kept part at
+                        // p = 1, the kept stacked rows of the others), count[2]
+    int32_t* x_pos;     // ∇X: each GEMM row's place in x_rows, −1 when empty (2N)
     int32_t* count;     // 3 counts (device)
     int w_k, x_m;       // host: ∇W GEMM K (multiple of 32, ≥ 32), ∇X GEMM M (≥ 1)
     int f_count;        // host: count[1] after the eager wait, −1 while capturing (unknown)
 };
 void lss_compact_plan(Plan& p, int n);
-// keep_w/prob_w: the ∇W selection, keep_x: the ∇X selection (2N stacked rows each). Eager calls synchronise the stream
-// once to read the counts; calls on a capturing stream do not.
+// keep_w/prob_w: the ∇W selection, keep_x/prob_x: the ∇X selection (2N stacked rows each). Eager calls synchronise
+// the stream once to read the counts; calls on a capturing stream do not.
 int4train_status lss_compact_impl(int4train_context ctx, Arena& ar, const uint8_t* keep_w, const double* prob_w,
-                                  const uint8_t* keep_x, int n, LssCompaction* out);
+                                  const uint8_t* keep_x, const double* prob_x, int n, LssCompaction* out);
 // lss_grad_weight_impl / lss_grad_input_impl (general form) over the compacted rows: the same bits.
 void lss_grad_weight_compact_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_grad_weight_compact_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,

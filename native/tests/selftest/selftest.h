@@ -164,7 +164,9 @@ void test_fast_paths_bits(int4train_context ctx);
 // A second context on device 0 created with INT4TRAIN_GENERIC_KERNELS=1 (every fast path off); NULL after a failed
 // report naming `test`.
 int4train_context create_generic_context(const char* test);
-// test_compact.cu: the compacted Bernoulli backward against the uncompacted operators, eager and captured.
+// test_compact.cu: the ∇X arithmetic of folded and stacked tokens bit for bit against the host, and the compacted
+// Bernoulli backward against the uncompacted operators, eager and captured.
+void test_lss_grad_input_fold_bits(int4train_context ctx);
 void test_compacted_bernoulli_bits(int4train_context ctx);
 void test_errors(int4train_context ctx);
 void test_flash_attention();  // test_attention.cu: the GPT's fused attention (internal kernels, not the C ABI)

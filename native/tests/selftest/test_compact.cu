@@ -1,7 +1,9 @@
 // test_compact.cu — the layer's Bernoulli backward runs its GEMMs over the compacted kept rows (lss_compact.cu).
 // Dropping rows the masks zero must change no bit: the layer is compared with the uncompacted masked GEMMs over every
 // row (a context with INT4TRAIN_GENERIC_KERNELS=1), once eager (GEMMs sized by the kept counts) and once captured into
-// a CUDA graph (sized for every row, the lists' tails zero), on gradients with many zero rows.
+// a CUDA graph (sized for every row, the lists' tails zero), on gradients with many zero rows. Both run ∇X with one
+// folded row per token whose kept parts all have p = 1; that arithmetic itself is checked bit for bit against the host
+// (test_lss_grad_input_fold_bits).
 #include "selftest.h"
 
 namespace {
@@ -52,7 +54,8 @@ bool layer_backward(int4train_context ctx, const BackwardInputs& in, int n, int 
 }
 
 // What the case exercises: the ∇W tokens with a part kept at p = 1 (the INT8 GEMM's K) and at p < 1 (the FP32
-// product), and the ∇X kept stacked rows (the INT8 GEMM's M), from the selection operators on the same inputs.
+// product), and the ∇X GEMM's M (one folded row per token whose kept parts all have p = 1, the kept stacked rows of
+// the others), from the selection operators on the same inputs.
 std::string kept_counts(int4train_context ctx, const BackwardInputs& in, const HostBackwardInputs& h, int n, int c,
                         int d, int mode, uint64_t seed) {
     const size_t nc = (size_t)n * c;
@@ -68,16 +71,86 @@ std::string kept_counts(int4train_context ctx, const BackwardInputs& in, const H
         return fmt("kept counts unavailable: %s", int4train_last_error());
     const auto p = pw.down();
     const auto k = kw.down();
-    const auto x = cx.down();
-    int whole = 0, frac = 0;
+    const auto q = px.down();
+    const auto x = kx.down();
+    int whole = 0, frac = 0, folded = 0, stacked = 0;
     for (int i = 0; i < n; ++i) {
         whole += (k[i] && p[i] == 1.0) || (k[n + i] && p[n + i] == 1.0);
         frac += (k[i] && p[i] < 1.0) || (k[n + i] && p[n + i] < 1.0);
+        if (!x[i] && !x[n + i]) continue;
+        if ((!x[i] || q[i] == 1.0) && (!x[n + i] || q[n + i] == 1.0)) ++folded;
+        else stacked += x[i] + x[n + i];
     }
-    return fmt("∇W tokens at p = 1: %d, at p < 1: %d; ∇X kept stacked rows %d of %d", whole, frac, x[0] + x[1], 2 * n);
+    return fmt("∇W tokens at p = 1: %d, at p < 1: %d; ∇X GEMM rows %d of %d (%d folded tokens, %d stacked rows)", whole,
+               frac, folded + stacked, 2 * n, folded, stacked);
 }
 
 }  // namespace
+
+// int4train_lss_grad_input against its documented arithmetic, bit for bit (conventions.md "Leverage scores and
+// selection", ∇X): a token whose kept parts all have p = 1 is one folded GEMM row, float(s_W·(s↓·(14·G↑·[↑] +
+// G↓·[↓]))); a token with a part kept at p < 1 keeps float(s_W·(s↑·G↑/p↑ + s↓·G↓/p↓)) over its kept parts; a token
+// with nothing kept is 0. The selection is made up so that every combination occurs (token i: case i % 7). The
+// products are exact integers and each FP64 expression is a chain of single operations (no multiply feeds an add
+// directly, so neither compiler can contract it into an FMA): the host computes the same bits.
+void test_lss_grad_input_fold_bits(int4train_context ctx) {
+    const int n = 203, c = 80, d = 96;
+    std::uniform_real_distribution<double> u(0.05, 1.0);
+    std::vector<int8_t> h = rand_codes((size_t)n * c, -7, 7), l = rand_codes((size_t)n * c, -7, 7);
+    for (int i = 0; i < n; i += 5) std::fill(h.begin() + (size_t)i * c, h.begin() + (size_t)(i + 1) * c, (int8_t)0);
+    const std::vector<int8_t> wq = rand_codes((size_t)c * d);
+    const float mx = 0.37f, sw = 0.013f;
+    const std::vector<float> scales = {mx, mx / 7.0f, mx / 98.0f};
+    std::vector<uint8_t> keep(2 * (size_t)n);
+    std::vector<double> p(2 * (size_t)n);
+    for (int i = 0; i < n; ++i) {
+        // {h kept, h's p, l kept, l's p}; a part that is not kept has a p the epilogue must ignore
+        const int k = i % 7;
+        const bool ku = k == 0 || k == 1 || k == 3 || k == 4, kd = k == 0 || k == 2 || k == 3 || k == 4 || k == 5;
+        keep[i] = ku;
+        keep[n + i] = kd;
+        p[i] = k == 4 ? u(rng) : k == 5 || k == 6 ? u(rng) : 1.0;
+        p[n + i] = k == 3 || k == 4 || k == 5 ? u(rng) : k == 6 || k == 1 ? u(rng) : 1.0;
+    }
+    DBuf<int8_t> dh(h), dl(l);
+    DBuf<float> dsc(scales), dsw(std::vector<float>{sw}), dgx((size_t)n * d);
+    DBuf<uint8_t> dwp(cpu_pack(wq)), dk(keep);
+    DBuf<double> dp(p);
+    if (int4train_lss_grad_input(ctx, dh.p, dl.p, dwp.p, dsc.p, dsw.p, dk.p, dp.p, n, c, d, dgx.p)) {
+        report(false, "lss_grad_input folded tokens (bits)", int4train_last_error());
+        return;
+    }
+    const auto got = dgx.down();
+    const double sup = scales[1], sdn = scales[2];
+    std::vector<float> want((size_t)n * d);
+    int folded = 0, stacked = 0;
+    for (int i = 0; i < n; ++i) {
+        const bool ku = keep[i], kd = keep[n + i];
+        const bool fold = (ku || kd) && (!ku || p[i] == 1.0) && (!kd || p[n + i] == 1.0);
+        folded += fold;
+        stacked += (ku || kd) && !fold;
+        for (int j = 0; j < d; ++j) {
+            int64_t gu = 0, gd = 0;
+            for (int cc = 0; cc < c; ++cc) {
+                gu += (int64_t)h[(size_t)i * c + cc] * wq[(size_t)cc * d + j];
+                gd += (int64_t)l[(size_t)i * c + cc] * wq[(size_t)cc * d + j];
+            }
+            double v = 0.0;
+            if (fold) {
+                v = sdn * (double)((ku ? 14 * gu : 0) + (kd ? gd : 0));
+            } else {
+                if (ku) v += sup * (double)gu / p[i];
+                if (kd) v += sdn * (double)gd / p[n + i];
+            }
+            want[(size_t)i * d + j] = (ku || kd) ? (float)((double)sw * v) : 0.0f;
+        }
+    }
+    const size_t diff = count_diff(got, want);
+    report(diff == 0 && l2(want) > 0 && folded > 0 && stacked > 0, "lss_grad_input folded tokens (bits)",
+           fmt("n=%d c=%d d=%d: %d folded tokens, %d with a part at p < 1: %zu of %zu values differ from "
+               "the documented arithmetic (|∇X|=%.2e)",
+               n, c, d, folded, stacked, diff, want.size(), l2(want)));
+}
 
 void test_compacted_bernoulli_bits(int4train_context ctx) {
     int4train_context generic = create_generic_context("compacted Bernoulli backward");

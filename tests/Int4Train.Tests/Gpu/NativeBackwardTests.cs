@@ -137,6 +137,9 @@ public sealed class NativeBackwardTests : GpuFixture
             Ops.LssGradInput(dh, dl, dwp, ds, dsw, dkx, dpx, dgx);
             AssertClose(dgw.Download(), expW, $"∇(WH) {n}×{c}×{d}");
             AssertClose(dgx.Download(), expX, $"∇(XH) {n}×{c}×{d}");
+            // ∇X's arithmetic is the reference's (conventions.md "Leverage scores and selection", ∇X: tokens whose
+            // kept parts all have p = 1 folded, the others per part; no product feeds an add, so no FMA contraction)
+            Assert.That(dgx.Download(), Is.EqualTo(expX), $"∇(XH) {n}×{c}×{d}: bit for bit");
         }
     }
 

@@ -44,7 +44,9 @@ public sealed class LssMatMulTests
             Assert.That(gx.IntegerLow.Select(v => (long)v), Is.EqualTo(xl), "∇X G↓");
             Assert.That(fh.Select((v, i) => 14 * v + fl[i]), Is.EqualTo(int8), "INT8 view: 14·G↑ + G↓");
             Assert.That(gw.Gradient, Is.EqualTo(fh.Select((v, i) => (float)((double)k.SX * ((double)s.ScaleUp * v + (double)s.ScaleDown * fl[i]))).ToArray()).Within(1).Ulps, "∇W float (1 ulp: FMA contraction on GPUs)");
-            Assert.That(gx.Gradient, Is.EqualTo(xh.Select((v, i) => (float)((double)k.SW * ((double)s.ScaleUp * v + (double)s.ScaleDown * xl[i]))).ToArray()).Within(1).Ulps, "∇X float");
+            var (folded, twoPart, _) = ExpectedInputGradient(k, selX, xh, xl);
+            Assert.That(gx.Gradient, Is.EqualTo(folded), "∇X float: every kept token folded, s_W·(s↓·(14·G↑ + G↓))");
+            Assert.That(folded, Is.Not.EqualTo(twoPart), "the fold is observable: s↑ = Mx/7f is not 14·(Mx/98f) in float");
             Assert.That(gw.GemmRowsHigh % 32 == 0 && gw.GemmRowsLow % 32 == 0 && gw.GemmRowsHigh >= selW.KeptHigh);
             Assert.That(gx.GemmRowsHigh, Is.EqualTo(selX.KeptHigh));
             Assert.That(selW.KeptHigh + selW.KeptLow, Is.LessThan(2 * k.N), "some rows were skipped");
@@ -102,20 +104,47 @@ public sealed class LssMatMulTests
         Assert.That(gw.IntegerHigh, Is.Null);
         for (int i = 0; i < o.Length; i++) Assert.That(gw.Gradient[i], Is.EqualTo(o[i]).Within(1e-6 * scale), $"entry {i}");
 
-        // ∇X: row i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts, G from the oracle's integer product.
+        // ∇X: row i = s_W·(s↑·G↑_i/p↑_i + s↓·G↓_i/p↓_i) over the kept parts, folded when every kept part has p = 1,
+        // G from the oracle's integer product; this seed has tokens of both kinds
         var selX = Sampler.SelectForInputGradient(s, SamplingMode.Bernoulli, 99);
         var gx = Op.InputGradient(s, k.W, k.D, k.SW, selX);
         long[] xh = BackwardOracle.InputProduct(s.High, k.W, k.N, k.C, k.D, i => selX.Keep[i]);
         long[] xl = BackwardOracle.InputProduct(s.Low, k.W, k.N, k.C, k.D, i => selX.Keep[k.N + i]);
         Assert.That(gx.IntegerHigh.Select(v => (long)v), Is.EqualTo(xh));
         Assert.That(gx.IntegerLow.Select(v => (long)v), Is.EqualTo(xl));
+        var (expected, _, foldedTokens) = ExpectedInputGradient(k, selX, xh, xl);
+        int keptTokens = Enumerable.Range(0, k.N).Count(i => selX.Keep[i] || selX.Keep[k.N + i]);
+        Assert.That(foldedTokens, Is.InRange(1, keptTokens - 1), "tokens folded and tokens with a part at p < 1");
+        for (int e = 0; e < expected.Length; e++)
+            Assert.That(gx.Gradient[e], Is.EqualTo(expected[e]), $"∇X ({e / k.D}, {e % k.D})");
+    }
+
+    /// <summary>∇(XH) by conventions.md "∇X" from the integer products: a token whose kept parts all have p = 1 is
+    /// folded, <c>(float)(s_W·(s↓·(14·G↑ + G↓)))</c>; the others <c>(float)(s_W·(s↑·G↑/p↑ + s↓·G↓/p↓))</c> over the
+    /// kept parts. Also the two-part form for every token, and the number of folded tokens.</summary>
+    private static (float[] Expected, float[] TwoPart, int FoldedTokens) ExpectedInputGradient(Case k, LssSelection sel,
+        long[] xh, long[] xl)
+    {
+        var s = k.Split;
+        var expected = new float[k.N * k.D];
+        var twoPart = new float[k.N * k.D];
+        int foldedTokens = 0;
         for (int i = 0; i < k.N; i++)
+        {
+            bool kh = sel.Keep[i], kl = sel.Keep[k.N + i];
+            double ph = sel.Probabilities[i], pl = sel.Probabilities[k.N + i];
+            bool fold = (kh || kl) && (!kh || ph == 1.0) && (!kl || pl == 1.0);
+            if (fold) foldedTokens++;
             for (int j = 0; j < k.D; j++)
             {
-                double hi = selX.Keep[i] ? (double)s.ScaleUp * xh[i * k.D + j] / selX.Probabilities[i] : 0;
-                double lo = selX.Keep[k.N + i] ? (double)s.ScaleDown * xl[i * k.D + j] / selX.Probabilities[k.N + i] : 0;
-                Assert.That(gx.Gradient[i * k.D + j], Is.EqualTo((float)(k.SW * (hi + lo))).Within(1).Ulps, $"∇X ({i}, {j})");
+                int e = i * k.D + j;
+                double hi = kh ? (double)s.ScaleUp * xh[e] / ph : 0;
+                double lo = kl ? (double)s.ScaleDown * xl[e] / pl : 0;
+                twoPart[e] = (float)(k.SW * (hi + lo));
+                expected[e] = fold ? (float)(k.SW * ((double)s.ScaleDown * (14 * xh[e] + xl[e]))) : twoPart[e];
             }
+        }
+        return (expected, twoPart, foldedTokens);
     }
 
     private static (double MeanSq, double SdSq, double BiasSq) MonteCarlo(int draws, Func<ulong, float[]> estimate, double[] exact)
