@@ -146,7 +146,7 @@ public class Int4OptionsCliTests
 
     // Rewrites the configuration JSON of a checkpoint in place (the rest of the file unchanged): a file written
     // before a setting existed.
-    private static void RewriteConfig(string ckpt, Action<System.Text.Json.Nodes.JsonObject> change)
+    internal static void RewriteConfig(string ckpt, Action<System.Text.Json.Nodes.JsonObject> change)
     {
         byte[] bytes = File.ReadAllBytes(ckpt);
         string json;
