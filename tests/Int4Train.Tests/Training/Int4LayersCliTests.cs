@@ -28,8 +28,10 @@ public class Int4LayersCliTests
     }
 
     // A tiny INT4 run on the host model (2 layers × 32, batch 2 × 8 characters).
-    private static string[] Int4Train(string outDir, int steps, params string[] more) =>
-        ["train", "--precision", "int4", "--device", "cpu", "--steps", $"{steps}", "--eval-every", $"{steps}", "--batch", "2", "--context", "8",
+    private static string[] Int4Train(string outDir, int steps, params string[] more) => Train("int4", outDir, steps, more);
+
+    private static string[] Train(string precision, string outDir, int steps, params string[] more) =>
+        ["train", "--precision", precision, "--device", "cpu", "--steps", $"{steps}", "--eval-every", $"{steps}", "--batch", "2", "--context", "8",
          "--cold-start", "1", "--plain", "--out", outDir, .. more];
 
     // loss.csv without its throughput column (a timing)
@@ -70,7 +72,7 @@ public class Int4LayersCliTests
     public void ASubsetWithAPrecisionWithoutInt4Layers_IsOneLine_AndWritesNothing(string precision)
     {
         string run = Path.Combine(_dir, precision);
-        var (code, output, err) = CliRunner.Run(Int4Train(run, 1, "--precision", precision, "--int4-layers", "qkv"));
+        var (code, output, err) = CliRunner.Run(Train(precision, run, 1, "--int4-layers", "qkv"));
         Assert.That(code, Is.EqualTo(CliApp.RunError), err);
         Assert.That(err.Trim(), Is.EqualTo($"int4train train: Int4Classes (--int4-layers qkv) chooses the INT4 block linears of an INT4 precision; the {precision} precision runs every block linear in {precision}."));
         Assert.That(output + err, Does.Not.Contain("   at "));
