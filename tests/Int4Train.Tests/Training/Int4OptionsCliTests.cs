@@ -5,11 +5,11 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Training;
 
-/// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper), --group (the Hadamard block size G) and
-/// --step-lr-scale (the step sizes' learning-rate multiple) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
+/// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper), --group (the Hadamard block size G),
+/// --step-lr-scale (the step sizes' learning-rate multiple) and --int4-layers (Int4OptionsCliTests.Int4Layers.cs) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
 /// them (given options must agree with the checkpoint's).</summary>
 [TestFixture]
-public class Int4OptionsCliTests
+public partial class Int4OptionsCliTests
 {
     private static Int4Backend Backend => TrainingFixture.Backend;
     private string _dir = "";
@@ -146,7 +146,7 @@ public class Int4OptionsCliTests
 
     // Rewrites the configuration JSON of a checkpoint in place (the rest of the file unchanged): a file written
     // before a setting existed.
-    internal static void RewriteConfig(string ckpt, Action<System.Text.Json.Nodes.JsonObject> change)
+    private static void RewriteConfig(string ckpt, Action<System.Text.Json.Nodes.JsonObject> change)
     {
         byte[] bytes = File.ReadAllBytes(ckpt);
         string json;

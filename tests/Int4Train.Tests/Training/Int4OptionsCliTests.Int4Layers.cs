@@ -5,28 +5,12 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Training;
 
-/// <summary>--int4-layers (issue 15's per-class ablation, GptConfig.Int4Classes) on the command line: parsed and
-/// validated with one clear line, refused for bf16/fp32, saved in the checkpoint (old checkpoints read all four), kept
-/// by a resume (another set is refused), and naming all four classes is the run without the option bit for bit.</summary>
-[TestFixture]
-public class Int4LayersCliTests
+// --int4-layers (issue 15's per-class ablation, GptConfig.Int4Classes) on the command line: parsed and validated with
+// one clear line, refused for bf16/fp32, saved in the checkpoint (old checkpoints read all four), kept by a resume
+// (another set is refused), and naming all four classes is the run without the option bit for bit. The fixture's
+// set-up, parser and checkpoint rewriting are in Int4OptionsCliTests.cs.
+public partial class Int4OptionsCliTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => _dir = CliRunner.TempDir("int4layers");
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
-    private static (RunOptions Options, Command Command) Parser()
-    {
-        var o = new RunOptions(new RunOptions.Defaults());
-        var c = new Command("x");
-        o.AddTo(c);
-        return (o, c);
-    }
-
     // A tiny INT4 run on the host model (2 layers × 32, batch 2 × 8 characters).
     private static string[] Int4Train(string outDir, int steps, params string[] more) => Train("int4", outDir, steps, more);
 
@@ -39,7 +23,7 @@ public class Int4LayersCliTests
         File.ReadAllLines(Path.Combine(run, "loss.csv")).Select(l => l[..l.LastIndexOf(',')]).ToArray();
 
     [Test]
-    public void TheOption_ReachesTheConfiguration_AndDefaultsToAllFour()
+    public void Int4Layers_ReachTheConfiguration_AndDefaultToAllFour()
     {
         var (o, c) = Parser();
         Assert.That(o.Config(c.Parse(["--preset", "baby-gpt"])).Int4Classes, Is.EqualTo(GptLinearClasses.All));
@@ -59,7 +43,7 @@ public class Int4LayersCliTests
     [TestCase(new[] { "train", "--int4-layers", "mlp" }, "int4train train: --int4-layers: Unknown block-linear class 'mlp'; known: qkv, proj, up, down.")]
     [TestCase(new[] { "demo", "--int4-layers", "," }, "int4train demo: --int4-layers: No block-linear class given; known: qkv, proj, up, down.")]
     [TestCase(new[] { "compare", "--from", "a,b", "--int4-layers", "qkv" }, "int4train compare: --from builds the report from existing runs: --int4-layers")]
-    public void BadNames_AreOneLineWithAUsageHint(string[] args, string message)
+    public void BadInt4LayerNames_AreOneLineWithAUsageHint(string[] args, string message)
     {
         var (code, _, err) = CliRunner.Run(args);
         Assert.That(code, Is.EqualTo(CliApp.UsageError));
@@ -127,12 +111,12 @@ public class Int4LayersCliTests
         Assert.That(Checkpoint.ReadHeader(ckpt).Step, Is.EqualTo(4));
 
         // a checkpoint written before the setting existed reads all four
-        Int4OptionsCliTests.RewriteConfig(ckpt, config => Assert.That(config.Remove(nameof(GptConfig.Int4Classes)), "the classes are written"));
+        RewriteConfig(ckpt, config => Assert.That(config.Remove(nameof(GptConfig.Int4Classes)), "the classes are written"));
         Assert.That(Checkpoint.ReadHeader(ckpt).Config.Int4Classes, Is.EqualTo(GptLinearClasses.All));
     }
 
     [Test]
-    public void Continuing_KeepsTheCheckpointsClasses()
+    public void Continuing_KeepsTheCheckpointsInt4Classes()
     {
         var (o, c) = Parser();
         var checkpoint = GptConfig.Tiny with { Int4Classes = GptLinearClasses.Proj };
