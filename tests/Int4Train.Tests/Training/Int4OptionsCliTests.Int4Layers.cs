@@ -40,17 +40,6 @@ public partial class Int4OptionsCliTests
         Assert.That(o.Config(c.Parse(["--int4-layers", "qkv"])).LinearDescription, Does.EndWith("INT4 only qkv, the rest bf16)"));
     }
 
-    [TestCase(new[] { "train", "--int4-layers", "mlp" }, "int4train train: --int4-layers: Unknown block-linear class 'mlp'; known: qkv, proj, up, down.")]
-    [TestCase(new[] { "demo", "--int4-layers", "," }, "int4train demo: --int4-layers: No block-linear class given; known: qkv, proj, up, down.")]
-    [TestCase(new[] { "compare", "--from", "a,b", "--int4-layers", "qkv" }, "int4train compare: --from builds the report from existing runs: --int4-layers")]
-    public void BadInt4LayerNames_AreOneLineWithAUsageHint(string[] args, string message)
-    {
-        var (code, _, err) = CliRunner.Run(args);
-        Assert.That(code, Is.EqualTo(CliApp.UsageError));
-        Assert.That(err.TrimEnd().Split('\n'), Has.Length.EqualTo(2));
-        Assert.That(err, Does.StartWith(message));
-    }
-
     [TestCase("bf16")]
     [TestCase("fp32")]
     public void ASubsetWithAPrecisionWithoutInt4Layers_IsOneLine_AndWritesNothing(string precision)
