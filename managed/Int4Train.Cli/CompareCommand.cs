@@ -107,7 +107,9 @@ internal static class CompareCommand
         var plan = names.Select(name =>
         {
             string dir = Path.Combine(outDir, name), ckpt = RunFolder.CheckpointPath(dir);
-            var expected = config with { Precision = GptConfig.ParsePrecision(name) };
+            var precision = GptConfig.ParsePrecision(name);
+            // --int4-layers shapes the INT4 precisions' runs; a bf16 or fp32 run has no INT4 layer to choose
+            var expected = config with { Precision = precision, Int4Classes = precision.IsInt4() ? config.Int4Classes : GptLinearClasses.All };
             bool continues = resume && File.Exists(ckpt);
             if (continues && Checkpoint.ReadHeader(ckpt).Config != expected)
                 throw new InvalidDataException($"{ckpt} was trained with another configuration than this comparison's.");

@@ -30,6 +30,7 @@ internal sealed class RunOptions
     public Option<string?> Mode { get; } = CliOptions.OptionalChoice("--mode", "Constants of the INT4 layers: the released code's (codes [-8, 7], bit-split digits ±6; default) or the paper's ([-7, 7], ±7)", "code", "paper");
     public Option<int?> Group { get; } = GroupOption();
     public Option<float?> StepLrScale { get; } = CliOptions.OptionalFloat("--step-lr-scale", "The INT4 step sizes learn at F × the learning rate (docs/method.md §3.9): 1 the weights' rate (default), 0 frozen after the cold start at the values it set", 0f);
+    public Option<GptLinearClasses?> Int4Layers { get; } = Int4LayersOption();
     public Option<bool> Plain { get; } = CliOptions.Flag("--plain", "Plain log lines instead of the live progress bar (automatic when the output is redirected)");
     public Option<bool> Overwrite { get; } = CliOptions.Flag("--overwrite", "Replace the run already in the output folder (without it a folder holding a run is refused)");
 
@@ -42,10 +43,10 @@ internal sealed class RunOptions
 
     /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
     /// given with --resume they must agree with it).</summary>
-    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale];
+    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Plain, Overwrite];
 
     /// <summary>Whether --graph asks for CUDA graphs.</summary>
     public bool CudaGraphs(ParseResult p) => p.GetValue(Graph) != "off";
@@ -70,6 +71,7 @@ internal sealed class RunOptions
             BatchSize = checkpoint.BatchSize, MicroBatch = checkpoint.MicroBatch, Context = checkpoint.Context,
             Linear = checkpoint.Linear, // precision and every INT4 option (mode, sampling, G, cold start, re-initialisation)
             StepSizeLrScale = checkpoint.StepSizeLrScale, // no preset sets it: a run's own choice, as the INT4 options
+            Int4Classes = checkpoint.Int4Classes,
         };
         return Override(p, config);
     }
@@ -89,8 +91,28 @@ internal sealed class RunOptions
         if (p.GetValue(Mode) is string m) config = config with { Mode = m == "paper" ? QuantMode.Paper : QuantMode.Code };
         if (p.GetValue(Group) is int g) config = config with { GroupSize = g == 0 ? null : g };
         if (p.GetValue(StepLrScale) is float slr) config = config with { StepSizeLrScale = slr };
+        if (p.GetValue(Int4Layers) is GptLinearClasses classes) config = config with { Int4Classes = classes };
         return config;
     }
+
+    // A comma-separated list of class names (GptConfig.ParseLinearClasses: one place knows them); whether the
+    // precision is an INT4 one is the configuration's check, which knows the precision.
+    private static Option<GptLinearClasses?> Int4LayersOption() =>
+        new("--int4-layers")
+        {
+            Description = "The block linears that run INT4 in an INT4 precision (issue 15's per-class ablation); the others run as bf16 runs them (default: all four)",
+            HelpName = string.Join(",", GptConfig.LinearClassNames),
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
+                try { return GptConfig.ParseLinearClasses(text); }
+                catch (ArgumentException e)
+                {
+                    r.AddError($"--int4-layers: {e.Message}");
+                    return null;
+                }
+            },
+        };
 
     // 0 or a power of two up to 1024 (native and reference check_group); whether G divides the width (C and 4C are the
     // block linears' input widths) is the configuration's check, which knows the width.

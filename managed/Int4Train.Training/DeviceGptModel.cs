@@ -39,6 +39,7 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
             MaxBatch = config.PassBatch, Vocab = vocabSize, Dropout = config.Dropout,
             Linear = config.BlockLinearOptions with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
             StepSizeLrScale = config.StepSizeLrScale,
+            Int4Classes = config.Int4Classes,
         });
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)

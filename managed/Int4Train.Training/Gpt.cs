@@ -5,7 +5,8 @@ namespace Int4Train.Training;
 /// embeddings, <see cref="GptConfig.Layers"/> pre-LayerNorm blocks x ← x + Drop(Proj(Attn(LN₁(x)))),
 /// x ← x + Drop(Down(GELU(Up(LN₂(x))))), a final LayerNorm, the output head tied to the token embedding, mean
 /// cross-entropy. The four linears of each block (QKV, attention output, MLP up, MLP down) are
-/// <see cref="Int4Linear"/> layers in the configured precision; attention matmuls, embeddings, norms and the head
+/// <see cref="Int4Linear"/> layers in the configured precision (of an INT4 precision, the classes outside
+/// <see cref="GptConfig.Int4Classes"/> in bf16); attention matmuls, embeddings, norms and the head
 /// stay FP32 (docs/method.md §4). The tensors are those of <see cref="GptTensorTable"/>.
 /// </summary>
 /// <remarks>Thread safety: not thread-safe. It keeps activations from Forward for Backward and its <see cref="Int4Linear"/> layers follow their own rule (a Backward on the thread of its Forward; overlapping calls throw <see cref="InvalidOperationException"/>). Internally some operations use Parallel.For; callers use one model from one thread at a time.</remarks>
@@ -34,7 +35,11 @@ public sealed class Gpt
         var init = GptInit.Draw(config, vocabSize);
         var linears = GptTensorTable.Linears(config).Select(s =>
         {
-            var lin = new Int4Linear(s.In, s.Out, backend, config.BlockLinearOptions with { Seed = s.Key });
+            // a class outside GptConfig.Int4Classes runs as the bf16 precision's linear (docs/conventions.md "Block
+            // linears outside the INT4 set"); its INT4 options are then unused
+            var options = config.BlockLinearOptions with { Seed = s.Key };
+            if (config.Precision.IsInt4() && !config.RunsInt4(s.K)) options = options with { Precision = LinearPrecision.Bf16 };
+            var lin = new Int4Linear(s.In, s.Out, backend, options);
             init[s.Name + ".weight"].CopyTo(lin.Weight, 0);
             init[s.Name + ".bias"].CopyTo(lin.Bias, 0);
             return lin;

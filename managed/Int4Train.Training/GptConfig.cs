@@ -18,14 +18,15 @@ public sealed record GptConfig
     /// <summary>Sequences per step B.</summary>
     public int BatchSize { get; init; } = 8;
     /// <summary>The block linears' precision by its CLI name and, for the INT4 precisions, the options that shape it
-    /// (mode, LSS sampling, Hadamard block size, cold start, re-initialisation step, and the step sizes' learning-rate
-    /// scale when it is not 1), for logs and messages.</summary>
+    /// (mode, LSS sampling, Hadamard block size, cold start, re-initialisation step, the step sizes' learning-rate
+    /// scale when it is not 1, and the INT4 classes when not all), for logs and messages.</summary>
     [JsonIgnore]
     public string LinearDescription => !Precision.IsInt4() ? PrecisionName(Precision) :
         $"{PrecisionName(Precision)} ({Mode.ToString().ToLowerInvariant()} mode, {Sampling.ToString().ToLowerInvariant()} LSS, " +
         $"G {(GroupSize is int g ? g.ToString(System.Globalization.CultureInfo.InvariantCulture) : "searched")}, cold start {ColdStartSteps}, " +
         $"re-init {(ReinitializeAtStep < 0 ? "off" : "at " + ReinitializeAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture))}" +
-        (StepSizeLrScale == 1f ? ")" : $", step-size lr × {StepSizeLrScale.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
+        (StepSizeLrScale == 1f ? "" : $", step-size lr × {StepSizeLrScale.ToString(System.Globalization.CultureInfo.InvariantCulture)}") +
+        (Int4Classes == GptLinearClasses.All ? ")" : $", INT4 only {LinearClassList(Int4Classes)}, the rest bf16)");
 
     /// <summary>Sequences per forward+backward pass M (gradient accumulation): a step of <see cref="BatchSize"/>
     /// sequences runs as B/M passes whose gradients add up to those of one batch of B (M must divide B); 0: the whole
@@ -53,6 +54,12 @@ public sealed record GptConfig
     /// existed read as 1); 0: the step sizes stay at the values the cold start left them (a re-initialisation still
     /// sets them). Finite, at least 0.</summary>
     public float StepSizeLrScale { get; init; } = 1f;
+    /// <summary>Of an INT4 precision: the block-linear classes (qkv, proj, up, down) that run INT4; the others run as the
+    /// bf16 precision runs them (BF16 operands, FP32 accumulation) and have no step sizes (issue 15: which layers limit
+    /// the accuracy; docs/conventions.md "Block linears outside the INT4 set"). <see cref="GptLinearClasses.All"/> (the
+    /// default, bit for bit the run without this setting; checkpoints written before it existed read as All); the
+    /// bf16 and fp32 precisions take only All. Not empty.</summary>
+    public GptLinearClasses Int4Classes { get; init; } = GptLinearClasses.All;
     /// <summary>Fraction of the text held out for validation (the tail, as nanoGPT's 90/10 split).</summary>
     public float ValidationFraction { get; init; } = 0.1f;
     /// <summary>Validation batches averaged per evaluation.</summary>
@@ -147,6 +154,34 @@ public sealed record GptConfig
         _ => throw new ArgumentException($"Unknown precision '{name}'; known: {string.Join(", ", PrecisionNames)}.", nameof(name)),
     };
 
+    /// <summary>The block-linear class names <see cref="ParseLinearClasses"/> knows, bit k of <see cref="GptLinearClasses"/>
+    /// being name k (the tensor table's order).</summary>
+    public static IReadOnlyList<string> LinearClassNames { get; } = GptTensorTable.LinearNames;
+
+    /// <summary>The classes of a comma-separated list of class names (qkv, proj, up, down; any order, at least one);
+    /// an <see cref="ArgumentException"/> whose message is one line for the user otherwise.</summary>
+    public static GptLinearClasses ParseLinearClasses(string names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var r = GptLinearClasses.None;
+        foreach (string name in names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int k = Array.IndexOf(GptTensorTable.LinearNames, name);
+            if (k < 0) throw new ArgumentException($"Unknown block-linear class '{name}'; known: {string.Join(", ", GptTensorTable.LinearNames)}.");
+            r |= (GptLinearClasses)(1 << k);
+        }
+        if (r == GptLinearClasses.None) throw new ArgumentException($"No block-linear class given; known: {string.Join(", ", GptTensorTable.LinearNames)}.");
+        return r;
+    }
+
+    /// <summary>The comma-separated names of classes (the inverse of <see cref="ParseLinearClasses"/>), in table order.</summary>
+    public static string LinearClassList(GptLinearClasses classes) =>
+        string.Join(",", GptTensorTable.LinearNames.Where((_, k) => classes.HasFlag((GptLinearClasses)(1 << k))));
+
+    /// <summary>Whether block linear class k (0 qkv, 1 proj, 2 up, 3 down) runs INT4: an INT4 precision and k among
+    /// <see cref="Int4Classes"/>. The one rule the host model and the tensor table follow.</summary>
+    public bool RunsInt4(int k) => Precision.IsInt4() && Int4Classes.HasFlag((GptLinearClasses)(1 << k));
+
     /// <summary>The CLI name of a precision (the inverse of <see cref="ParsePrecision"/>).</summary>
     public static string PrecisionName(LinearPrecision precision) => precision switch
     {
@@ -201,6 +236,10 @@ public sealed record GptConfig
         if (!Enum.IsDefined(Precision)) throw new ArgumentException($"Unknown precision {(int)Precision}.");
         if (!Enum.IsDefined(Sampling)) throw new ArgumentException($"Unknown sampling mode {(int)Sampling}.");
         if (!Enum.IsDefined(Mode)) throw new ArgumentException($"Unknown quantization mode {(int)Mode}.");
+        if (Int4Classes == GptLinearClasses.None || (Int4Classes & ~GptLinearClasses.All) != 0)
+            throw new ArgumentException($"Int4Classes (--int4-layers) must name at least one of {string.Join(", ", GptTensorTable.LinearNames)} (got {(int)Int4Classes}).");
+        if (!Precision.IsInt4() && Int4Classes != GptLinearClasses.All)
+            throw new ArgumentException($"Int4Classes (--int4-layers {LinearClassList(Int4Classes)}) chooses the INT4 block linears of an INT4 precision; the {PrecisionName(Precision)} precision runs every block linear in {PrecisionName(Precision)}.");
         // checked products: the largest arrays of a step (the MLP's 4C activations, the attention scores B·H·T·T)
         Fits("batch × context × 4·width (the MLP activations of a pass)", PassBatch, Context, 4, Width);
         Fits("batch × heads × context × context (the attention scores of a pass)", PassBatch, Heads, Context, Context);

@@ -78,6 +78,8 @@ public static class GptExport
         };
         if (steps.Count > 0)
             metadata["int4_step_sizes"] = JsonSerializer.Serialize(steps);
+        if (config.Int4Classes != GptLinearClasses.All) // the other block linears ran bf16
+            metadata["int4_layers"] = GptConfig.LinearClassList(config.Int4Classes);
         return (tensors, metadata);
     }
 

@@ -34,12 +34,14 @@ public sealed record GptLinearSpec(int Layer, int K, string Name, int In, int Ou
 /// it, <see cref="GptInit"/> draws the initial values from it, and the device model (native model_build.cu, which keeps
 /// its own copy for its flat buffers) is checked against it by a GPU test (DeviceGptLayoutTests).
 /// Order: wte, wpe, then per block h{l}.ln1.weight, .ln1.bias, .ln2.weight, .ln2.bias, and for qkv, proj, up, down:
-/// .weight (out × in), .bias, and for the INT4 precisions .step_x, .step_w; finally ln_f.weight, ln_f.bias.
+/// .weight (out × in), .bias, and for a linear that runs INT4 (<see cref="GptConfig.RunsInt4"/>: an INT4 precision, and its
+/// class among <see cref="GptConfig.Int4Classes"/>) .step_x, .step_w; finally ln_f.weight, ln_f.bias.
 /// Weight decay on every 2-D tensor (linear weights and both embeddings), as nanoGPT's configure_optimizers.
 /// </summary>
 public static class GptTensorTable
 {
-    private static readonly string[] LinearNames = ["qkv", "proj", "up", "down"];
+    /// <summary>The block linears' class names, k = 0 … 3 (the checkpoint names' h{l}.{name}, bit k of <see cref="GptLinearClasses"/>).</summary>
+    internal static readonly string[] LinearNames = ["qkv", "proj", "up", "down"];
 
     /// <summary>The key of block linear (l, k)'s randomness: Hash.Key(seed, l, k) (native host_key).</summary>
     public static ulong LinearKey(int seed, int layer, int k) => Hash.Key(seed, layer, k);
@@ -81,7 +83,7 @@ public static class GptTensorTable
             {
                 r.Add(new(lin.Name + ".weight", (long)lin.Out * lin.In, GptTensorInit.Normal, lin.Std, true, lin.Index));
                 r.Add(new(lin.Name + ".bias", lin.Out, GptTensorInit.Zero, 0, false, lin.Index));
-                if (config.Precision.IsInt4())
+                if (config.RunsInt4(lin.K))
                 {
                     r.Add(new(lin.Name + ".step_x", 1, GptTensorInit.Step, 0, false, lin.Index));
                     r.Add(new(lin.Name + ".step_w", 1, GptTensorInit.Step, 0, false, lin.Index));

@@ -23,7 +23,8 @@
  *
  * Parameters are addressed by index in a fixed order (the checkpoint order of the C# host model): wte, wpe, then per
  * block h{l}.ln1.weight, .ln1.bias, .ln2.weight, .ln2.bias, and for qkv, proj, up, down: .weight (out×in row-major),
- * .bias, and for the INT4 precisions .step_x, .step_w (one element each); finally ln_f.weight, ln_f.bias.
+ * .bias, and for the INT4 linears (an INT4 precision, the class not in bf16_classes) .step_x, .step_w (one element
+ * each); finally ln_f.weight, ln_f.bias.
  */
 #ifndef INT4TRAIN_GPT_H
 #define INT4TRAIN_GPT_H
@@ -56,6 +57,12 @@ typedef struct int4train_gpt_config {
      * rate (unchanged arithmetic: lr·1 is lr), 0 = frozen at the values the cold start left them (a re-initialisation
      * still sets them); finite, >= 0. A zero-initialised struct freezes them: set 1 for the weights' rate. */
     float step_lr_scale;
+    /* Of an INT4 precision: the block-linear classes (bit k for k = 0 qkv, 1 proj, 2 up, 3 down) that run as the bf16
+     * precision runs them instead of INT4 (BF16 operands, FP32 accumulation, the BF16 copy of X kept, no step sizes;
+     * issue 15's per-class ablation, docs/conventions.md "Block linears outside the INT4 set"). 0 (a zero-initialised
+     * struct): every block linear INT4; at most 14 (15 would leave none INT4: use the bf16 precision). Other
+     * precisions: 0. */
+    int32_t bf16_classes;
 } int4train_gpt_config;
 
 typedef struct int4train_gpt_adamw {
@@ -70,8 +77,9 @@ typedef struct int4train_gpt_s* int4train_gpt;
 /* Allocates the model (parameters zero, LayerNorm gains one; set the initial values with int4train_gpt_tensor_set),
  * its gradients, AdamW moments and every activation buffer. Of the block linears' inputs, fp32 keeps an FP32 copy
  * for the backward, bf16 a BF16 copy (its GEMM operand), the INT4 precisions none (the backward makes them again,
- * bit-identical; docs/conventions.md "What the device GPT keeps for the backward"); INT4TRAIN_GPT_KEEP_INPUTS=1 in
- * the environment at creation makes the INT4 precisions keep FP32 copies (for testing). */
+ * bit-identical; docs/conventions.md "What the device GPT keeps for the backward"), each linear by its own
+ * arithmetic (an INT4 model's bf16_classes keep their BF16 copy); INT4TRAIN_GPT_KEEP_INPUTS=1 in the environment at
+ * creation makes the INT4 linears keep FP32 copies (for testing). */
 INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const int4train_gpt_config* h_config,
                                                     int4train_gpt* h_out);
 /* Synchronises and frees. NULL is a no-op. */

@@ -10,6 +10,7 @@ internal struct GptConfigNative
     public float Dropout;
     public LayerOptionsNative Linear;
     public float StepLrScale;
+    public int Bf16Classes;
 }
 
 /// <summary>The int4train_gpt_adamw struct.</summary>

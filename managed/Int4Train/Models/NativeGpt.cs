@@ -41,6 +41,10 @@ public sealed record NativeGptOptions
     /// <summary>The INT4 step sizes' AdamW learning rate is this multiple of the step's (docs/method.md §3.9): 1 the
     /// same rate as the weights (unchanged arithmetic), 0 frozen after the cold start; finite, at least 0.</summary>
     public float StepSizeLrScale { get; init; } = 1f;
+    /// <summary>Of an INT4 precision: the block-linear classes that run INT4; the others run as the bf16 precision runs
+    /// them (BF16 operands, FP32 accumulation, no step sizes). <see cref="GptLinearClasses.All"/> (the default) for
+    /// every other precision.</summary>
+    public GptLinearClasses Int4Classes { get; init; } = GptLinearClasses.All;
 }
 
 /// <summary>One tensor of a <see cref="NativeGpt"/>: name, element count, weight-decay group, whether it is a step size.</summary>
@@ -72,6 +76,7 @@ public sealed class NativeGpt : IDisposable
             Layers = options.Layers, Heads = options.Heads, Width = options.Width, Context = options.Context,
             MaxBatch = options.MaxBatch, Vocab = options.Vocab, Dropout = options.Dropout, Linear = LayerOptionsNative.From(options.Linear),
             StepLrScale = options.StepSizeLrScale,
+            Bf16Classes = (int)(GptLinearClasses.All & ~options.Int4Classes), // native: 0 = every class INT4
         };
         var ctxHandle = context.Handle; // binds the CUDA context
         bool added = false;

@@ -46,12 +46,24 @@ static cudaError_t cast_to_bf16(cudaStream_t s, __nv_bfloat16* dst, const float*
     return cudaGetLastError();
 }
 
+// The BF16 copy of the parameters [offset, offset + count) ∩ [first, first + n) (n weight elements from first).
+static int4train_status refresh_range(int4train_gpt g, int64_t offset, int64_t count, int64_t first, int64_t n) {
+    const int64_t lo = offset > first ? offset : first;
+    const int64_t hi_in = offset + count, hi_w = first + n, hi = hi_in < hi_w ? hi_in : hi_w;
+    if (hi <= lo) return INT4TRAIN_SUCCESS;  // none of these weights among them
+    I4T_CUDA(cast_to_bf16(g->stream(), g->w_bf16 + (lo - g->w_first), g->P(lo), hi - lo));
+    return INT4TRAIN_SUCCESS;
+}
+
 int4train_status refresh_bf16_weights(int4train_gpt g, int64_t offset, int64_t count) {
     if (!g->bf16) return INT4TRAIN_SUCCESS;
-    const int64_t lo = offset > g->w_first ? offset : g->w_first;
-    const int64_t hi_in = offset + count, hi_w = g->w_first + g->w_count, hi = hi_in < hi_w ? hi_in : hi_w;
-    if (hi <= lo) return INT4TRAIN_SUCCESS;  // no block linear weight among them
-    I4T_CUDA(cast_to_bf16(g->stream(), g->w_bf16 + (lo - g->w_first), g->P(lo), hi - lo));
+    // every block linear bf16 (the bf16 precision): their weights are one range, one cast
+    if (!g->int4) return refresh_range(g, offset, count, g->w_first, g->w_count);
+    // an INT4 model's bf16_classes: each bf16 linear's own rows (the INT4 linears' BF16 rows are never read)
+    for (const Block& bk : g->blocks)
+        for (const Linear& ln : bk.lin)
+            if (ln.precision == INT4TRAIN_PRECISION_BF16)
+                I4T_TRY(refresh_range(g, offset, count, ln.w, (int64_t)ln.out * ln.in));
     return INT4TRAIN_SUCCESS;
 }
 

@@ -38,7 +38,7 @@ int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, c
     // D = Σ ∂out ⊙ out needs the attention output: in FP32 where the model has it (kept, or just made again for the
     // proj linear's backward: linear_inputs.cu), else the BF16 copy the bf16 proj linear kept (linear_in then holds
     // another block's input).
-    const bool bf16_copy = g->kept_input == KeptInput::Bf16Copy;
+    const bool bf16_copy = k.lin[1].kept == KeptInput::Bf16Copy;
     I4T_CUDA(nn::flash_attention_delta(g->stream(), sh, g->att_delta, dout, bf16_copy ? nullptr : k.att_out,
                                        bf16_copy ? k.lin[1].x_bf16 : nullptr));
     I4T_CUDA(nn::flash_attention_backward(g->stream(), sh, dqkv, dout, k.qkv, k.lse2, g->att_delta, p, key));

@@ -1,10 +1,10 @@
 // linear_inputs.cu — the inputs X of a block's four linears: LN₁(x) (qkv), the attention output (proj), LN₂(x2)
 // (up) and GELU(h) (down), made by the forward and, in the INT4 precisions, made again by the backward.
-// What a precision keeps between forward and backward is decided in model_build.cu (kept_input); the why is
-// docs/conventions.md "What the device GPT keeps for the backward". When FP32 X is not kept (bf16, int4), the four
-// inputs of every block share one buffer (Block::ln1 == att_out == ln2 == g == int4train_gpt_s::linear_in): the
-// forward writes each right before its linear reads it (bf16: casts it to the BF16 copy it keeps). In the INT4
-// precisions the backward writes it again right before that linear's backward reads it, with the forward's own
+// What a linear keeps between forward and backward is decided in model_build.cu (kept_input, by the linear's
+// arithmetic); the why is docs/conventions.md "What the device GPT keeps for the backward". The inputs whose FP32 X
+// is not kept (bf16, int4 linears) share one buffer (Block::ln1, att_out, ln2, g == int4train_gpt_s::linear_in): the
+// forward writes each right before its linear reads it (bf16: casts it to the BF16 copy it keeps). For an INT4
+// linear the backward writes it again right before that linear's backward reads it, with the forward's own
 // kernels on the forward's own inputs, so X is the forward's bit for bit (the INT4 backward recomputes its LSQ masks
 // and residuals from X, docs/conventions.md "LSQ").
 #include "runtime/launch.cuh"
@@ -30,7 +30,7 @@ cudaError_t make_gelu_input(int4train_gpt g, int l) {
 }
 
 int4train_status remake_linear_input(int4train_gpt g, int l, int which) {
-    if (g->kept_input != KeptInput::Remade) return INT4TRAIN_SUCCESS;
+    if (g->blocks[l].lin[which].kept != KeptInput::Remade) return INT4TRAIN_SUCCESS;
     switch (which) {
         case 0:
         case 2: I4T_CUDA(make_layernorm_input(g, l, which, false)); break;

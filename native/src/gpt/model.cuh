@@ -34,8 +34,20 @@ struct Tensor {
     int linear = -1;  // for a step size: its linear
 };
 
+// What a block linear keeps of its input X between forward and backward (decided in one place, by the linear's
+// arithmetic: model_build.cu kept_input; docs/conventions.md "What the device GPT keeps for the backward").
+enum class KeptInput {
+    Fp32,      // X in FP32: every block has its own buffer for this input (ln1, att_out, ln2 or g)
+    Bf16Copy,  // the BF16 copy of X its GEMM read (Linear::x_bf16); FP32 X only in linear_in
+    Remade,    // nothing: the backward makes X again into linear_in (linear_inputs.cu remake_linear_input)
+};
+
 struct Linear {
     int in = 0, out = 0;
+    // Its arithmetic: the config's precision, or INT4TRAIN_PRECISION_BF16 for a class of an INT4 model's bf16_classes
+    // (block_linear.cu dispatches on it); what it keeps of X follows from it (model_build.cu kept_input).
+    int precision = INT4TRAIN_PRECISION_FP32;
+    KeptInput kept = KeptInput::Fp32;
     int64_t w = -1, b = -1, sx = -1, sw = -1;  // offsets into the flat parameter / gradient buffers
     uint8_t* x_packed = nullptr;               // INT4 codes saved by the forward (N × in/2)
     uint8_t* w_packed = nullptr;               // (out × in/2)
@@ -44,15 +56,17 @@ struct Linear {
     __nv_bfloat16* x_bf16 = nullptr;
     __nv_bfloat16* w_bf16 = nullptr;
     // The INT4 layer's state and policy (include/int4train_layer.h); its options are the config's linear options
-    // with seed = host_key(config seed, layer, which), as the host model's Int4LinearOptions.Seed.
+    // with seed = host_key(config seed, layer, which), as the host model's Int4LinearOptions.Seed (and precision =
+    // this linear's). Only an INT4 linear's advances (step_graph.cu looks at no other).
     int4train_layer_s state;
+    bool int4() const { return layer::is_int4(precision); }
 };
 
 struct Block {
     int64_t ln1w, ln1b, ln2w, ln2b;
     Linear lin[4];  // qkv, proj, up, down
-    // activations kept for the backward; the linears' inputs ln1, att_out, ln2, g all point at the model's one
-    // linear_in buffer when the precision does not keep them in FP32 (model_build.cu kept_input, linear_inputs.cu)
+    // activations kept for the backward; a linear's input (ln1, att_out, ln2, g) points at the model's one linear_in
+    // buffer when the linear does not keep it in FP32 (Linear::kept; model_build.cu, linear_inputs.cu)
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *att_out, *x2, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
     // the attention's softmax: the probabilities a (B·H·T·T, unfused) or each row's log₂ denominator (B·H·T, fused;
     // nn.cuh flash_attention_forward); the other one is null (model_build.cu fused_attention)
@@ -73,14 +87,6 @@ struct StepScalars {
 };
 struct StepGraphs;  // step_graph.cu: the captured graphs, the loss log's host side
 
-// What a model keeps of its block linears' inputs X between forward and backward (decided in one place,
-// model_build.cu kept_input; docs/conventions.md "What the device GPT keeps for the backward").
-enum class KeptInput {
-    Fp32,      // every block keeps X in FP32 (ln1, att_out, ln2, g of its own)
-    Bf16Copy,  // every linear keeps the BF16 copy of X its GEMM read (Linear::x_bf16); FP32 X only in linear_in
-    Remade,    // nothing: the backward makes X again into linear_in (linear_inputs.cu remake_linear_input)
-};
-
 inline uint64_t host_key(int64_t a, int64_t b, int64_t c) {  // Hash.Key of the C# host model
     return nn::splitmix64(nn::splitmix64(nn::splitmix64((uint64_t)a) ^ (uint64_t)b) ^ (uint64_t)c);
 }
@@ -93,11 +99,11 @@ struct int4train_gpt_s {
     int4train_gpt_config cfg{};
     cublasHandle_t blas = nullptr;
     cublasComputeType_t hp = CUBLAS_COMPUTE_32F;      // attention + head
-    bool int4 = false;
-    bool bf16 = false;  // the block linears as PyTorch autocast runs them (bf16_linear.cu)
-    // What the blocks keep of their linears' inputs X (model_build.cu kept_input); unless Fp32, the forward makes
-    // each X in linear_in (N × 4C, shared by all blocks and inputs) right before its linear reads it.
-    i4t::gpt::KeptInput kept_input = i4t::gpt::KeptInput::Fp32;
+    bool int4 = false;  // an INT4 precision: some block linears (the classes not in cfg.bf16_classes) run INT4
+    bool bf16 = false;  // some block linears run as PyTorch autocast runs them (bf16_linear.cu): all of them in the
+                        // bf16 precision (then int4 is false), an INT4 model's bf16_classes
+    // Unless every linear keeps its X in FP32 (Linear::kept), the forward makes each X that is not kept in linear_in
+    // (N × 4C, shared by all blocks and inputs) right before its linear reads it.
     float* linear_in = nullptr;
     // Attention fused (flash_attention*.cu: no T×T buffers, Block::lse2 kept, att_delta its backward's D) or as
     // llm.c runs it (attention.cu: Block::att, qkvp, dqkvp, attd, datt, outp); model_build.cu fused_attention.
@@ -105,7 +111,8 @@ struct int4train_gpt_s {
     float* att_delta = nullptr;
     // bf16: the BF16 copy of the block linears' weights, which are one contiguous range of the parameters
     // [w_first, w_first + w_count) (model_build.cu checks it), refreshed on the device after every AdamW update and
-    // by int4train_gpt_tensor_set; and the BF16 cast of a linear's ∂L/∂y in its backward (N × 4C scratch)
+    // by int4train_gpt_tensor_set (the whole range when every linear is bf16, else each bf16 linear's rows; an INT4
+    // model's INT4 linears leave their rows unused); and the BF16 cast of a linear's ∂L/∂y in its backward (N × 4C)
     __nv_bfloat16 *w_bf16 = nullptr, *dy_bf16 = nullptr;
     int64_t w_first = 0, w_count = 0;
     std::vector<i4t::gpt::Tensor> tensors;
@@ -215,8 +222,8 @@ int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, co
 // x of the backward is the BF16 copy the forward kept.
 int4train_status bf16_linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
 int4train_status bf16_linear_backward(int4train_gpt g, Linear& L, const float* dy, float* dx, int n);
-// The BF16 weight copy of the parameter elements [offset, offset + count) that are block linear weights (all of
-// them, or none: a no-op unless bf16): after AdamW (queue_adamw, inside a captured step) and a host write.
+// The BF16 weight copy of the parameter elements [offset, offset + count) that are weights of bf16 block linears
+// (a no-op without any): after AdamW (queue_adamw, inside a captured step) and a host write.
 int4train_status refresh_bf16_weights(int4train_gpt g, int64_t offset, int64_t count);
 
 }  // namespace gpt

@@ -39,19 +39,33 @@ int4train_status check_config(const int4train_gpt_config* c) {
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
                     "int4train_gpt_create: step_lr_scale (the step sizes' learning-rate multiple) must be finite and "
                     ">= 0, got %g", (double)c->step_lr_scale);
+    const bool int4 = layer::is_int4(c->linear.precision);
+    if (c->bf16_classes < 0 || c->bf16_classes > 15)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: bf16_classes is a mask of the block-linear classes (bit 0 qkv, 1 proj, "
+                    "2 up, 3 down), got %d", c->bf16_classes);
+    if (!int4 && c->bf16_classes != 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: bf16_classes %d chooses block linears of an INT4 precision to run in bf16; "
+                    "precision %d has no INT4 linear (set 0)", c->bf16_classes, c->linear.precision);
+    if (int4 && c->bf16_classes == 15)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: bf16_classes 15 leaves no block linear INT4 (use the bf16 precision)");
     // the block linears' inputs are C and 4C wide: options valid for C hold for both
     return layer::check_options(&c->linear, c->width, true, "int4train_gpt_create");
 }
 
-// What a precision keeps of the block linears' inputs X between forward and backward (docs/conventions.md "What the
-// device GPT keeps for the backward"):
+// What a block linear keeps of its input X between forward and backward, by its own arithmetic (docs/conventions.md
+// "What the device GPT keeps for the backward"; an INT4 model's bf16_classes keep what the bf16 precision keeps):
 //   fp32   X in FP32 (as an FP32 PyTorch model keeps it);
 //   bf16   the BF16 copy of X its GEMM read (as PyTorch autocast's linear saves it): 2 bytes per element, and no FP32
 //          X beyond the shared buffer the forward makes each X in for its cast;
 //   int4   the packed codes (the layer's) and nothing else: the backward makes X again into the shared buffer
 //          (linear_inputs.cu). The environment variable INT4TRAIN_GPT_KEEP_INPUTS=1, read when a model is created,
-//          keeps FP32 X in the INT4 precisions instead: the reference the GPU tests compare the recomputation
+//          keeps FP32 X of the INT4 linears instead: the reference the GPU tests compare the recomputation
 //          against bit for bit, and a debugging aid.
+// Every block's linear k has the same arithmetic, so a block owns an FP32 buffer for input k exactly when linear k
+// keeps FP32 X; the other inputs share linear_in.
 static KeptInput kept_input(int precision) {
     if (precision == INT4TRAIN_PRECISION_BF16) return KeptInput::Bf16Copy;
     if (!layer::is_int4(precision)) return KeptInput::Fp32;
@@ -75,7 +89,9 @@ static bool fused_attention(const int4train_gpt_config& c) {
 
 // bf16: the BF16 weight copy. The block linears' weights are one contiguous range of the parameters (the decayed
 // tensors are laid out first, in checkpoint order, and between wpe and ln_f only the linears' weights decay), so
-// one cast refreshes them all; each linear's copy is its rows of it, zero like the FP32 weights until set.
+// one cast refreshes them all when all are bf16; each bf16 linear's copy is its rows of it, zero like the FP32
+// weights until set. An INT4 model with bf16_classes allocates the whole range too (simple: one layout; its INT4
+// linears' rows stay unused).
 static int4train_status alloc_bf16_weights(int4train_gpt g) {
     g->w_first = g->blocks[0].lin[0].w;
     int64_t next = g->w_first;
@@ -90,7 +106,8 @@ static int4train_status alloc_bf16_weights(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->w_bf16, g->w_count));
     I4T_CUDA(cudaMemsetAsync(g->w_bf16, 0, sizeof(__nv_bfloat16) * g->w_count, g->stream()));  // BF16 +0 is 0 bits
     for (Block& bk : g->blocks)
-        for (Linear& ln : bk.lin) ln.w_bf16 = g->w_bf16 + (ln.w - g->w_first);
+        for (Linear& ln : bk.lin)
+            if (ln.precision == INT4TRAIN_PRECISION_BF16) ln.w_bf16 = g->w_bf16 + (ln.w - g->w_first);
     return INT4TRAIN_SUCCESS;
 }
 
@@ -99,8 +116,7 @@ int4train_status build(int4train_gpt g) {
     int C = c.width, V = c.vocab, T = c.context, L = c.layers;
     int64_t N = (int64_t)c.max_batch * T, BHT = (int64_t)c.max_batch * c.heads * T, BHTT = BHT * T;
     g->int4 = layer::is_int4(c.linear.precision);
-    g->bf16 = c.linear.precision == INT4TRAIN_PRECISION_BF16;
-    g->kept_input = kept_input(c.linear.precision);
+    g->bf16 = c.linear.precision == INT4TRAIN_PRECISION_BF16 || (g->int4 && c.bf16_classes != 0);
     g->fused_attention = fused_attention(c);
     if (g->fused_attention) I4T_CUDA(nn::flash_attention_prepare());
     g->hp = c.linear.precision == INT4TRAIN_PRECISION_FP32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
@@ -126,13 +142,16 @@ int4train_status build(int4train_gpt g) {
             Linear& ln = bk.lin[k];
             ln.in = dims[k][0];
             ln.out = dims[k][1];
+            ln.precision = g->int4 && (c.bf16_classes >> k & 1) ? INT4TRAIN_PRECISION_BF16 : c.linear.precision;
+            ln.kept = kept_input(ln.precision);
             int4train_layer_options lo = c.linear;
+            lo.precision = ln.precision;
             lo.seed = host_key(c.linear.seed, l, k);
             layer::init(ln.state, g->ctx, lo, ln.in, ln.out);
             std::string q = p + lin_names[k];
             pend.push_back({add_tensor(ts, q + ".weight", (int64_t)ln.out * ln.in, true), &ln.w});
             pend.push_back({add_tensor(ts, q + ".bias", ln.out, false), &ln.b});
-            if (g->int4) {
+            if (ln.int4()) {  // the C# GptTensorTable's GptConfig.RunsInt4
                 pend.push_back({add_tensor(ts, q + ".step_x", 1, false, true, 4 * l + k), &ln.sx});
                 pend.push_back({add_tensor(ts, q + ".step_w", 1, false, true, 4 * l + k), &ln.sw});
             }
@@ -179,8 +198,13 @@ int4train_status build(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->targets, N));
     g->res.resize(L + 1);
     for (int l = 0; l <= L; ++l) I4T_TRY(g->alloc(&g->res[l], N * C));
-    const bool own_inputs = g->kept_input == KeptInput::Fp32;
-    if (!own_inputs) I4T_TRY(g->alloc(&g->linear_in, N * 4 * C));  // the widest input, GELU(h)
+    // linear k of every block keeps the same (its class's arithmetic): own[k] = block l owns FP32 input k
+    bool own[4], shared = false;
+    for (int k = 0; k < 4; ++k) {
+        own[k] = g->blocks[0].lin[k].kept == KeptInput::Fp32;
+        shared = shared || !own[k];
+    }
+    if (shared) I4T_TRY(g->alloc(&g->linear_in, N * 4 * C));  // the widest input, GELU(h)
     if (g->bf16) {
         I4T_TRY(alloc_bf16_weights(g));
         I4T_TRY(g->alloc(&g->dy_bf16, N * 4 * C));  // the widest ∂L/∂y, up's
@@ -196,21 +220,18 @@ int4train_status build(int4train_gpt g) {
         I4T_TRY(g->alloc(&bk.ln2_mean, N));
         I4T_TRY(g->alloc(&bk.ln2_rstd, N));
         I4T_TRY(g->alloc(&bk.h, N * 4 * C));
-        if (own_inputs) {
-            I4T_TRY(g->alloc(&bk.ln1, N * C));
-            I4T_TRY(g->alloc(&bk.att_out, N * C));
-            I4T_TRY(g->alloc(&bk.ln2, N * C));
-            I4T_TRY(g->alloc(&bk.g, N * 4 * C));
-        } else {
-            bk.ln1 = bk.att_out = bk.ln2 = bk.g = g->linear_in;
+        float** input[4] = {&bk.ln1, &bk.att_out, &bk.ln2, &bk.g};
+        for (int k = 0; k < 4; ++k) {
+            if (own[k]) I4T_TRY(g->alloc(input[k], N * bk.lin[k].in));
+            else *input[k] = g->linear_in;
         }
-        if (g->kept_input == KeptInput::Bf16Copy)
-            for (auto& ln : bk.lin) I4T_TRY(g->alloc(&ln.x_bf16, N * ln.in));
-        if (g->int4)
-            for (auto& ln : bk.lin) {
+        for (auto& ln : bk.lin) {
+            if (ln.kept == KeptInput::Bf16Copy) I4T_TRY(g->alloc(&ln.x_bf16, N * ln.in));
+            if (ln.int4()) {
                 I4T_TRY(g->alloc(&ln.x_packed, N * ln.in / 2));
                 I4T_TRY(g->alloc(&ln.w_packed, (int64_t)ln.out * ln.in / 2));
             }
+        }
     }
     I4T_TRY(g->alloc(&g->lnf, N * C));
     I4T_TRY(g->alloc(&g->lnf_mean, N));

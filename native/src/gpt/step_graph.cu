@@ -41,7 +41,7 @@ struct Signature {
     void* ws = nullptr;  // the context workspace the INT4 operators carve (it may have moved since)
     size_t ws_bytes = 0;
     const int32_t* tokens = nullptr;
-    std::vector<int64_t> layers;  // per INT4 linear: step count − model forwards (its key base), block size
+    std::vector<int64_t> layers;  // per INT4 linear (not an INT4 model's bf16 ones): step count − forwards, block size
     std::vector<int> adam_group;  // per tensor: its AdamW step-count group
     bool operator==(const Signature& o) const {
         return passes == o.passes && b == o.b && t == o.t && beta1 == o.beta1 && beta2 == o.beta2 && eps == o.eps &&
@@ -164,6 +164,7 @@ static bool replayable(int4train_gpt g, int passes) {
     if (!g->int4) return true;
     for (const Block& bk : g->blocks)
         for (const Linear& ln : bk.lin) {
+            if (!ln.int4()) continue;  // an INT4 model's bf16 linears have no policy
             const int4train_layer_s& L = ln.state;
             if (L.group == 0 || !L.initialized || L.step_count < L.opt.cold_start_steps) return false;
             if (L.opt.reinit_step >= 0 && L.opt.reinit_step >= L.step_count && L.opt.reinit_step < L.step_count + passes)
@@ -218,6 +219,7 @@ static Signature signature_of(int4train_gpt g, int passes, int b, int t, const i
     if (g->int4)
         for (const Block& bk : g->blocks)
             for (const Linear& ln : bk.lin) {
+                if (!ln.int4()) continue;
                 s.layers.push_back(ln.state.step_count - g->forwards);
                 s.layers.push_back(ln.state.group);
             }
@@ -250,7 +252,8 @@ static int4train_status queue_step(int4train_gpt g, int passes, int b, int t, co
 static void advance_host_state(int4train_gpt g, int passes, int b, int t) {
     if (g->int4)
         for (Block& bk : g->blocks)
-            for (Linear& ln : bk.lin) ln.state.step_count += passes;
+            for (Linear& ln : bk.lin)
+                if (ln.int4()) ln.state.step_count += passes;  // what layer::forward counts: INT4 linears only
     g->forwards += passes;
     for (Tensor& tn : g->tensors) tn.adam_steps++;
     const int64_t n = (int64_t)b * t;

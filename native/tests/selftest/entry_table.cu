@@ -388,6 +388,15 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
          gpt_create(ctx, [](auto& c) { c.step_lr_scale = -1.0f; })},
         {"int4train_gpt_create", "step_lr_scale NaN", bad, "step_lr_scale",
          gpt_create(ctx, [](auto& c) { c.step_lr_scale = NAN; })},
+        {"int4train_gpt_create", "bf16_classes 16", bad, "bf16_classes",
+         gpt_create(ctx, [](auto& c) { c.bf16_classes = 16; })},
+        {"int4train_gpt_create", "bf16_classes on fp32", bad, "bf16_classes",
+         gpt_create(ctx, [](auto& c) { c.bf16_classes = 1; })},
+        {"int4train_gpt_create", "bf16_classes 15 on int4", bad, "bf16_classes",
+         gpt_create(ctx, [](auto& c) {
+             c.linear.precision = INT4TRAIN_PRECISION_INT4_HQ_LSS;
+             c.bf16_classes = 15;
+         })},
         {"int4train_gpt_tensor_info", "index -1", bad, "index",
          [=] { return int4train_gpt_tensor_info(gpt, -1, nullptr, 0, nullptr, nullptr, nullptr, nullptr); }},
         {"int4train_gpt_tensor_get", "which 9", bad, "buffer",

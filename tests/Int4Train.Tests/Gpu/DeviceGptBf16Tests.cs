@@ -47,9 +47,10 @@ public sealed class DeviceGptBf16Tests : GpuFixture
 
     [TestCase(false)]
     [TestCase(true)]
-    public void WeightCopy_FollowsAdamW_AndHostWrites(bool graphs)
+    [TestCase(true, GptLinearClasses.Down)] // --int4-layers down: qkv, proj, up are bf16 linears of an INT4 model
+    public void WeightCopy_FollowsAdamW_AndHostWrites(bool graphs, GptLinearClasses int4Classes = GptLinearClasses.All)
     {
-        var c = Config("bf16");
+        var c = int4Classes == GptLinearClasses.All ? Config("bf16") : Config("int4") with { Int4Classes = int4Classes, ColdStartSteps = 2 };
         using var trainer = Trainer.Create(c, BuiltInText.Text, (cfg, v) => new DeviceGptModel(cfg, v, Cuda, graphs));
         var trained = (DeviceGptModel)trainer.Model;
         var (x, y) = trainer.Data.Batch(true, c.BatchSize, c.Context, 12345);
@@ -65,6 +66,7 @@ public sealed class DeviceGptBf16Tests : GpuFixture
         using var fresh = new DeviceGptModel(c, trainer.Data.VocabSize, Cuda, graphs);
         Assert.That(fresh.Forward(x, y, c.BatchSize, 0, training: false), Is.Not.EqualTo(after), "a fresh model differs");
         fresh.ImportState(trained.ExportState());
+        fresh.LayerProgress = trained.LayerProgress; // an INT4 linear's block size and count (no-op for bf16 ones)
         Assert.That(fresh.Forward(x, y, c.BatchSize, 0, training: false), Is.EqualTo(after),
             "the same FP32 weights give the same loss (exact)");
 

@@ -47,9 +47,14 @@ public sealed class DeviceGptGraphTests : GpuFixture
     // Bernoulli LSS: an eager backward sizes its GEMMs by the kept-row counts (one wait), a captured one for every row
     // (native/src/ops/lss_compact.cu); both must give the same bits
     [TestCase("int4", SamplingMode.Bernoulli)]
-    public void ReplayedSteps_AreBitIdenticalToEagerSteps(string precision, SamplingMode sampling = SamplingMode.Nonzero)
+    // --int4-layers: the bf16 classes' weight copies refreshed inside the graph, only the INT4 linears' policy decides
+    // replayability; proj bf16 (the attention's backward reads its BF16 copy of the output) and INT4 (remade)
+    [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.Up | GptLinearClasses.Down)]
+    [TestCase("int4-lsq", SamplingMode.Nonzero, GptLinearClasses.Proj)]
+    public void ReplayedSteps_AreBitIdenticalToEagerSteps(string precision, SamplingMode sampling = SamplingMode.Nonzero,
+        GptLinearClasses int4Classes = GptLinearClasses.All)
     {
-        var c = Config(precision) with { Sampling = sampling };
+        var c = Config(precision) with { Sampling = sampling, Int4Classes = int4Classes };
         using var graph = Create(c, graphs: true);
         using var eager = Create(c, graphs: false);
         // 14 steps: warm-up then cosine (the learning rate changes every step), the INT4 cold start (steps 1–2) and

@@ -22,9 +22,11 @@ public sealed class DeviceGptLayoutTests : GpuFixture
     [TestCase(LinearPrecision.Int4HqLss)]
     [TestCase(LinearPrecision.Int4Lsq)]
     [TestCase(LinearPrecision.Fp32)]
-    public void NativeTensorTableAndKeys_AreTheCSharpTable(LinearPrecision precision)
+    [TestCase(LinearPrecision.Int4HqLss, GptLinearClasses.Up | GptLinearClasses.Down)] // step sizes of the INT4 classes only
+    [TestCase(LinearPrecision.Int4Lsq, GptLinearClasses.Qkv)]
+    public void NativeTensorTableAndKeys_AreTheCSharpTable(LinearPrecision precision, GptLinearClasses classes = GptLinearClasses.All)
     {
-        var cfg = Config(precision);
+        var cfg = Config(precision) with { Int4Classes = classes };
         const int vocab = 13;
         using var dev = new DeviceGptModel(cfg, vocab, Cuda);
         var table = GptTensorTable.Tensors(cfg, vocab);
@@ -40,11 +42,12 @@ public sealed class DeviceGptLayoutTests : GpuFixture
 
     [TestCase(LinearPrecision.Int4HqLss)]
     [TestCase(LinearPrecision.Int4Lsq)]
-    public void HostAndDevice_WalkTheSameStepsAndKeysThroughEvaluations(LinearPrecision precision)
+    [TestCase(LinearPrecision.Int4HqLss, GptLinearClasses.Proj | GptLinearClasses.Down)] // qkv, up run bf16: no policy
+    public void HostAndDevice_WalkTheSameStepsAndKeysThroughEvaluations(LinearPrecision precision, GptLinearClasses classes = GptLinearClasses.All)
     {
         // A fixed block size keeps the walk independent of a close call in the search between the two models (whose
         // attention and head differ: FP32 on the host, BF16 operands on the device).
-        var cfg = Config(precision);
+        var cfg = Config(precision) with { Int4Classes = classes };
         if (precision == LinearPrecision.Int4HqLss) cfg = cfg with { Linear = cfg.Linear with { GroupSize = 16 } };
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
         int vocab = data.Vocab.Length;
@@ -73,10 +76,12 @@ public sealed class DeviceGptLayoutTests : GpuFixture
                 Assert.That(ld, Is.EqualTo(lh).Within(0.03 * lh), $"step {s}: evaluation loss");
             }
             string at = $"after training step {s} and two evaluations";
-            Assert.That(StepCounts(host), Is.EqualTo(Enumerable.Repeat((int)s + 1, 4 * cfg.Layers)), at + ": host counts training forwards only");
+            Assert.That(StepCounts(host), Is.EqualTo(Enumerable.Range(0, 4 * cfg.Layers).Select(i => cfg.RunsInt4(i % 4) ? (int)s + 1 : 0)),
+                at + ": host counts training forwards only (in its INT4 layers)");
             Assert.That(dev.LayerProgress, Is.EqualTo(host.LayerProgress), at + ": step counts and block sizes");
-            var keys = host.Model.Linears.Select(l => l.BackwardKey!.Value).ToArray();
-            var devKeys = Enumerable.Range(0, dev.Native.LinearCount).Select(i => dev.Native.LayerKey(i) + (ulong)dev.LayerProgress[i].StepCount);
+            var int4 = Enumerable.Range(0, 4 * cfg.Layers).Where(i => cfg.RunsInt4(i % 4)).ToArray();
+            var keys = host.Model.Linears.Where((_, i) => cfg.RunsInt4(i % 4)).Select(l => l.BackwardKey!.Value).ToArray();
+            var devKeys = int4.Select(i => dev.Native.LayerKey(i) + (ulong)dev.LayerProgress[i].StepCount);
             Assert.That(devKeys, Is.EqualTo(keys), at + ": backward keys (layer key + training forwards)");
             float[] sh = StepSizes(host.ExportState()), sd = StepSizes(dev.ExportState());
             for (int i = 0; i < sh.Length; i++)

@@ -220,6 +220,43 @@ public sealed class DeviceGptTests : GpuFixture
         Assert.That(frozen.Native.StepStats.Replayed, Is.GreaterThanOrEqualTo(3), "the frozen model's steps replayed as CUDA graphs");
     }
 
+    [TestCase(LinearPrecision.Int4HqLss, GptLinearClasses.Up | GptLinearClasses.Down)]
+    [TestCase(LinearPrecision.Int4HqLss, GptLinearClasses.Qkv | GptLinearClasses.Proj)]
+    [TestCase(LinearPrecision.Int4Lsq, GptLinearClasses.Down)]
+    public void AnInt4ClassSubset_MatchesTheHostModel(LinearPrecision precision, GptLinearClasses classes)
+    {
+        // --int4-layers: the other classes run the bf16 precision's linear on both models; the tolerances are those of
+        // the INT4 device-vs-host tests (DeviceGptLayoutTests, StepSizeLrScale above). G fixed: no close call in the search.
+        var cfg = Small(precision) with { Int4Classes = classes };
+        if (precision == LinearPrecision.Int4HqLss) cfg = cfg with { GroupSize = 16 };
+        var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
+        using var refDevice = ReferenceDevice.CreateCpu();
+        using var backend = Int4Backend.Reference(refDevice);
+        using var host = new HostGptModel(cfg, data.VocabSize, backend);
+        using var dev = new DeviceGptModel(cfg, data.VocabSize, Cuda);
+        Assert.That(dev.Native.Tensors.Select(t => t.Name), Is.EqualTo(host.Model.Parameters.Select(p => p.Name)), "the same tensors (step sizes of the INT4 classes)");
+        float[] Steps(IGptModel m) => m.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.Data[0]).ToArray();
+        for (long s = 0; s < 8; s++)
+        {
+            var (x, y) = Batch(cfg, data, s);
+            var losses = new List<double>();
+            foreach (var m in new IGptModel[] { host, dev })
+            {
+                m.ZeroGrad();
+                losses.Add(m.Forward(x, y, cfg.BatchSize, s, training: true));
+                m.Backward();
+                m.OptimizerStep(1e-3f);
+            }
+            Assert.That(losses[1], Is.EqualTo(losses[0]).Within(0.03 * losses[0]), $"step {s}: loss");
+            Assert.That(dev.LayerProgress, Is.EqualTo(host.LayerProgress), $"step {s}: progress (the bf16 linears' stays (0, none))");
+            float[] sh = Steps(host), sd = Steps(dev);
+            Assert.That(sd, Has.Length.EqualTo(sh.Length));
+            for (int i = 0; i < sh.Length; i++)
+                Assert.That(sd[i], Is.EqualTo(sh[i]).Within(0.05 * Math.Abs(sh[i]) + 1e-3), $"step {s}: step size {i}");
+        }
+        Assert.That(host.LayerProgress.Where((_, i) => !cfg.RunsInt4(i % 4)).All(p => p.StepCount == 0 && p.GroupSize is null), "bf16 linears: no policy");
+    }
+
     [TestCase(LinearPrecision.Fp32)]
     [TestCase(LinearPrecision.Int4HqLss)]
     public void Checkpoint_MovesBetweenTheDeviceAndTheHostModel(LinearPrecision precision)

@@ -5,11 +5,11 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Training;
 
-/// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper), --group (the Hadamard block size G) and
-/// --step-lr-scale (the step sizes' learning-rate multiple) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
+/// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper), --group (the Hadamard block size G),
+/// --step-lr-scale (the step sizes' learning-rate multiple) and --int4-layers (Int4OptionsCliTests.Int4Layers.cs) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
 /// them (given options must agree with the checkpoint's).</summary>
 [TestFixture]
-public class Int4OptionsCliTests
+public partial class Int4OptionsCliTests
 {
     private static Int4Backend Backend => TrainingFixture.Backend;
     private string _dir = "";
@@ -59,7 +59,10 @@ public class Int4OptionsCliTests
     [TestCase(new[] { "train", "--step-lr-scale", "Infinity" }, "int4train train: --step-lr-scale must be a finite number of at least 0, got Infinity.")]
     [TestCase(new[] { "demo", "--step-lr-scale", "x" }, "int4train demo: --step-lr-scale expects a number, got 'x'.")]
     [TestCase(new[] { "compare", "--from", "a,b", "--step-lr-scale", "0.1" }, "int4train compare: --from builds the report from existing runs: --step-lr-scale")]
-    public void BadModeGroupOrStepLrScale_IsOneLineWithAUsageHint(string[] args, string message)
+    [TestCase(new[] { "train", "--int4-layers", "mlp" }, "int4train train: --int4-layers: Unknown block-linear class 'mlp'; known: qkv, proj, up, down.")]
+    [TestCase(new[] { "demo", "--int4-layers", "," }, "int4train demo: --int4-layers: No block-linear class given; known: qkv, proj, up, down.")]
+    [TestCase(new[] { "compare", "--from", "a,b", "--int4-layers", "qkv" }, "int4train compare: --from builds the report from existing runs: --int4-layers")]
+    public void BadInt4Options_AreOneLineWithAUsageHint(string[] args, string message)
     {
         var (code, _, err) = CliRunner.Run(args);
         Assert.That(code, Is.EqualTo(CliApp.UsageError));
