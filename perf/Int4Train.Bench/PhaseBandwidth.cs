@@ -11,8 +11,11 @@ namespace Int4Train.Bench;
 /// cannot avoid, so GB/s = bytes / time is what the "% of copy" targets are about.
 ///   Hadamard+quantize+pack X: read X 4nd, write the int8 codes nd and the packed codes ½nd          = 5.5·nd
 ///   Hadamard+quantize+pack W: the same for W                                                       = 5.5·cd
-///   bit split (either form): min/max pass reads ∇Y 4nc; the split reads ∇Y 4nc and writes 2 int8
-///     a gradient element (high + low digits, or the folded digits in both GEMM layouts) 2nc         = 10·nc
+///   ∇Y min/max (split scales), without ∇b: read ∇Y 4nc (the min/max partials are negligible)       = 4·nc
+///   ∇Y min/max + bias partials (one read), with ∇b: read ∇Y 4nc, write ∇b's strip sums, one double
+///     a column per 256 rows 8c·⌈n/256⌉                                                             = 4·nc + 8·c·⌈n/256⌉
+///   bit split digits (either form): read ∇Y 4nc, write 2 int8 a gradient element (high + low digits,
+///     or the folded digits in both GEMM layouts) 2nc                                                = 6·nc
 ///   leverage scores+select: unpack X codes (read ½nd, write nd), row norms for ∇W (read high + low 2nc
 ///     and the X codes nd) and for ∇X (read high + low 2nc)                                         = 4·nc + 2.5·nd
 ///   kept rows compacted (Bernoulli): read both selections' keep flags 2·2n and the ∇W probabilities 8·2n,
@@ -21,7 +24,7 @@ namespace Int4Train.Bench;
 ///   codes transposed (X, W): read the packed codes ½(nd + cd), write the int8 transposes nd + cd    = 1.5·(nd + cd)
 ///   recompute+LSQ backward+back-transform (fused), per operand: read V 4, read the gradient 4, write
 ///     the gradient 4 bytes an element                                                              = 12·(nd + cd)
-///   bias gradient: read ∇Y 4nc (the c outputs are negligible)                                     = 4·nc
+///   bias gradient (sum of the strip partials): read the strip sums 8c·⌈n/256⌉, write ∇b 4c           = 8·c·⌈n/256⌉ + 4·c
 ///   dequantize (the path without the GEMM epilogue): read the int32 product 4nc, write Y 4nc        = 8·nc
 /// GEMM phases are not element-wise and get no figure.
 /// </summary>
@@ -31,13 +34,15 @@ internal static class PhaseBandwidth
     {
         ["hadamard+quantize+pack X"] = (n, c, d) => 5.5 * n * d,
         ["hadamard+quantize+pack W"] = (n, c, d) => 5.5 * c * d,
-        ["bit split"] = (n, c, d) => 10 * n * c,
-        ["bit split (folded digits, both layouts)"] = (n, c, d) => 10 * n * c,
+        ["∇Y min/max (split scales)"] = (n, c, d) => 4 * n * c,
+        ["∇Y min/max + bias partials (one read)"] = (n, c, d) => 4 * n * c + 8 * c * Math.Ceiling(n / 256),
+        ["bit split digits"] = (n, c, d) => 6 * n * c,
+        ["bit split digits (folded, both layouts)"] = (n, c, d) => 6 * n * c,
         ["leverage scores+select"] = (n, c, d) => 4 * n * c + 2.5 * n * d,
         ["kept rows compacted"] = (n, c, d) => 28 * n,
         ["codes transposed (X, W)"] = (n, c, d) => 1.5 * (n * d + c * d),
         ["recompute+LSQ backward+back-transform (fused)"] = (n, c, d) => 12 * (n * d + c * d),
-        ["bias gradient"] = (n, c, d) => 4 * n * c,
+        ["bias gradient (sum of the strip partials)"] = (n, c, d) => 8 * c * Math.Ceiling(n / 256) + 4 * c,
         ["dequantize"] = (n, c, d) => 8 * n * c,
     };
 

@@ -4,6 +4,9 @@
 //   r = t − 14h;  code mode (L=6): l = clamp(RHA((r + U01Closed) − 0.5), −6, 6);
 //   paper mode (L=7): l = clamp(floor(r + U01), −7, 7);  s↑ = Mx/7, s↓ = Mx/98.
 // Randomness: element i (flat index) uses word i % 4 of Philox(seed, counter i / 4, stream 0).
+// Two steps: the scales (bit_split_scales_impl: a min/max pass of its own, or bit_split_scales_from_minmax over min/max
+// partials another pass already wrote — the layer backward's one read of ∇Y with ∇b, grad_y_stats.cu), then the
+// digits under them (bit_split_impl, or bit_split_fold_impl for the folded layouts of the SM90 backward).
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
@@ -12,24 +15,9 @@
 #include "numerics/rounding.cuh"
 #include "numerics/philox.cuh"
 #include "ops/operators.cuh"
+#include "ops/min_max.cuh"
 
 namespace i4t {
-
-constexpr int kMinMaxThreads = 256;
-
-// Tree reduction of each thread's (min, max) over the block into smin[0], smax[0]. Exact in any order.
-__device__ __forceinline__ void block_min_max(float mn, float mx, float* smin, float* smax) {
-    smin[threadIdx.x] = mn;
-    smax[threadIdx.x] = mx;
-    __syncthreads();
-    for (int s = kMinMaxThreads / 2; s >= 1; s >>= 1) {
-        if ((int)threadIdx.x < s) {
-            smin[threadIdx.x] = fminf(smin[threadIdx.x], smin[threadIdx.x + s]);
-            smax[threadIdx.x] = fmaxf(smax[threadIdx.x], smax[threadIdx.x + s]);
-        }
-        __syncthreads();
-    }
-}
 
 // Each thread's min/max over a grid-strided range (4 floats at a time when the tensor allows 16-byte loads).
 __global__ void __launch_bounds__(kMinMaxThreads) minmax_partial_kernel(const float* __restrict__ g, int64_t n,
@@ -189,34 +177,37 @@ static int minmax_blocks(int64_t n) { return (int)(grid_for(n, kMinMaxThreads) >
 
 void bit_split_plan(Plan& p, int rows, int cols) { p.add<float>(2 * (int64_t)minmax_blocks((int64_t)rows * cols)); }
 
-int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, PhiloxKey seed,
-                                int mode, int8_t* high, int8_t* low, float* scales) {
-    int64_t n = (int64_t)rows * cols;
-    int nb = minmax_blocks(n);
+int4train_status bit_split_scales_from_minmax(int4train_context ctx, const float* minmax, int nparts, float* scales) {
+    if (nparts < 1) return fail(INT4TRAIN_ERROR_INTERNAL, "bit_split_scales_from_minmax: no min/max partials");
+    scales_kernel<<<1, kMinMaxThreads, 0, ctx->stream>>>(minmax, nparts, scales);
+    I4T_LAUNCH("scales_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
+int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
+                                       float* scales) {
+    const int64_t n = (int64_t)rows * cols;
+    const int nb = minmax_blocks(n);
     float* part = ar.take<float>(2 * (int64_t)nb);
     I4T_ARENA_CHECK(ar);
     minmax_partial_kernel<<<nb, kMinMaxThreads, 0, ctx->stream>>>(grad, n, part);
     I4T_LAUNCH("minmax_partial_kernel");
-    scales_kernel<<<1, kMinMaxThreads, 0, ctx->stream>>>(part, nb, scales);
-    I4T_LAUNCH("scales_kernel");
+    return bit_split_scales_from_minmax(ctx, part, nb, scales);
+}
+
+int4train_status bit_split_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+                                PhiloxKey seed, int mode, int8_t* high, int8_t* low) {
+    const int64_t n = (int64_t)rows * cols;
     split_kernel<<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, mode, high, low);
     I4T_LAUNCH("split_kernel");
     return INT4TRAIN_SUCCESS;
 }
 
-int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
-                                     PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
-                                     float* scales) {
-    int64_t n = (int64_t)rows * cols;
-    int nb = minmax_blocks(n);
-    float* part = ar.take<float>(2 * (int64_t)nb);
-    I4T_ARENA_CHECK(ar);
+int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+                                     PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols,
+                                     int kp) {
     if (cp % 32 != 0 || kp % 32 != 0 || cp < cols || kp < rows || (uintptr_t)folded_rows % 4 || (uintptr_t)folded_cols % 16)
         return fail(INT4TRAIN_ERROR_INTERNAL, "bit_split_fold: layouts not padded/aligned");
-    minmax_partial_kernel<<<nb, kMinMaxThreads, 0, ctx->stream>>>(grad, n, part);
-    I4T_LAUNCH("minmax_partial_kernel");
-    scales_kernel<<<1, kMinMaxThreads, 0, ctx->stream>>>(part, nb, scales);
-    I4T_LAUNCH("scales_kernel");
     const int64_t ty = ceil_div((int64_t)(kp > rows ? kp : rows), kFoldTile), tx = ceil_div(cp, kFoldTile);
     if (ty > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bit_split_fold: %d rows are too many", rows);
     const dim3 grid((unsigned)tx, (unsigned)ty);
@@ -249,5 +240,6 @@ extern "C" INT4TRAIN_API int4train_status int4train_bit_split(int4train_context 
     bit_split_plan(p, rows, cols);
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
-    return bit_split_impl(ctx, ar, d_grad, rows, cols, seed, mode, d_high, d_low, d_scales);
+    I4T_TRY(bit_split_scales_impl(ctx, ar, d_grad, rows, cols, d_scales));
+    return bit_split_impl(ctx, d_grad, rows, cols, d_scales, seed, mode, d_high, d_low);
 }

@@ -1,5 +1,8 @@
 // linear_backward.cu — the backward of one INT4 linear layer (method.md §3.8), no host synchronisation:
 //   1. bit split ∇Y (seed, stream 0)                                          §3.3
+//      a. its scales from ∇Y's min/max; with ∇b asked for, the same read of ∇Y also takes ∇b's column sums in
+//         256-row strips (grad_y_stats.cu: one read instead of two, the same bits)
+//      b. the digits under those scales (bit_split.cu; the folded path writes them folded, lss_folded.cu)
 //   2. ∇W selection: scores with the X codes; ∇X selection: plain scores    §3.4, §3.5 (both: seed, stream 1)
 //   3. LSS ∇(WH) (C×D) and ∇(XH) (N×D)                                       §3.4, §3.5
 //      (Bernoulli sampling: over the kept rows only, compacted by lss_compact.cu; eager calls synchronise the
@@ -8,11 +11,11 @@
 //      v = XH/s_X (WH/s_W) and the step gradients                           §3.6, conventions.md "LSQ"
 //   5. back-transform: ∇X = ∇(XH)·H, ∇W = ∇(WH)·H (H is symmetric and self-inverse)  §3.1
 //      (4 and 5 run as one fused kernel per operand: hadamard_lsq_backward_impl in lsq.cu)
-//   6. ∇b = column sums of ∇Y                                               §3.6
+//   6. ∇b = column sums of ∇Y: the sum of 1a's strip partials              §3.6
 // accumulate = 1: the final writes of ∇W, ∇b and both step gradients add into the destination (old + result, one
 // FP32 add of the finished value, as llm.c's backward passes; ∇X is always overwritten). ∇(WH) is then built in a
 // workspace temporary instead of the ∇W buffer.
-// Nonzero sampling on SM90 runs 1–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues); apart from
+// Nonzero sampling on SM90 runs 1b–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues); apart from
 // the one synchronisation of Bernoulli sampling (above) nothing waits for the device.
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
@@ -24,54 +27,15 @@
 
 namespace i4t {
 
-// ∇b[j] = Σ_i ∇Y[i, j] in double, deterministic: part[r][j] = Σ over rows [r·256, r·256+256) in row order,
-// then ∇b[j] = Σ_r part[r][j] in r order, rounded once to float. Coalesced across j.
-constexpr int kBiasRows = 256;
-__global__ void bias_partial_kernel(const float* __restrict__ gy, int n, int c, double* part) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= c) return;
-    int r0 = blockIdx.y * kBiasRows, r1 = min(n, r0 + kBiasRows);
-    double s = 0.0;
-    for (int i = r0; i < r1; ++i) s += (double)gy[(int64_t)i * c + j];
-    part[(int64_t)blockIdx.y * c + j] = s;
-}
-__global__ void bias_final_kernel(const double* __restrict__ part, int nparts, int c, float* gb, bool accumulate) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= c) return;
-    double s = 0.0;
-    for (int r = 0; r < nparts; ++r) s += part[(int64_t)r * c + j];
-    gb[j] = accumulate ? __fadd_rn(gb[j], (float)s) : (float)s;
-}
-
-// ∇b (deterministic: the two kernels above). part: ceil_div(n, kBiasRows)·c doubles.
-static int4train_status bias_gradient(int4train_context ctx, const float* gy, int n, int c, double* part, float* out,
-                                      bool accumulate) {
-    const int parts = (int)ceil_div(n, kBiasRows);
-    if (parts > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_linear_backward: n too large");
-    bias_partial_kernel<<<dim3((unsigned)ceil_div(c, 256), (unsigned)parts), 256, 0, ctx->stream>>>(gy, n, c, part);
-    I4T_LAUNCH("bias_partial_kernel");
-    bias_final_kernel<<<(unsigned)ceil_div(c, 256), 256, 0, ctx->stream>>>(part, parts, c, out, accumulate);
-    I4T_LAUNCH("bias_final_kernel");
-    return INT4TRAIN_SUCCESS;
-}
-
-}  // namespace i4t
-
-using namespace i4t;
-
-namespace i4t {
-
 // The intermediate buffers of the general path (steps 1–3 below): planned and carved in one place. Plan order:
-// linear_backward_plan_buffers, then the caller's extra buffers, then linear_backward_plan_ops (the sub-operators
-// carve theirs after the caller's); take the buffers in the same order.
+// linear_backward_plan_buffers, then linear_backward_plan_ops (the sub-operators carve theirs after these); take the
+// buffers in the same order.
 struct LinearBackwardBuffers {
     int8_t *high, *low;      // bit-split digits (n × c)
-    float* scales;           // {Mx, s↑, s↓}
     int8_t* xq;              // unpacked X codes (n × d), for the ∇W scores
     double *prob_w, *prob_x;  // selection of each GEMM (2n stacked rows)
     uint8_t *keep_w, *keep_x;
     int32_t *kept_w, *kept_x;
-    double* cws;             // CanonicalSum workspace of the fused LSQ backward
 };
 
 static int64_t canon_ws_for(int n, int c, int d) {
@@ -83,7 +47,6 @@ static void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
     const int64_t nc = (int64_t)n * c, nd = (int64_t)n * d, n2 = 2 * (int64_t)n;
     p.add<int8_t>(nc);
     p.add<int8_t>(nc);
-    p.add<float>(3);
     p.add<int8_t>(nd);
     p.add<double>(n2);
     p.add<double>(n2);
@@ -91,12 +54,10 @@ static void linear_backward_plan_buffers(Plan& p, int n, int c, int d) {
     p.add<uint8_t>(n2);
     p.add<int32_t>(2);
     p.add<int32_t>(2);
-    p.add<double>(canon_ws_for(n, c, d));
 }
 
 // compact: Bernoulli sampling, whose GEMMs run over the kept rows only (lss_compact.cu).
 static void linear_backward_plan_ops(int4train_context ctx, Plan& p, int n, int c, int d, bool compact) {
-    bit_split_plan(p, n, c);
     lss_select_plan(p, n, c, d);  // ∇W selection
     lss_select_plan(p, n, c, d);  // ∇X selection
     if (compact) {
@@ -114,7 +75,6 @@ static LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d
     LinearBackwardBuffers b;
     b.high = ar.take<int8_t>(nc);
     b.low = ar.take<int8_t>(nc);
-    b.scales = ar.take<float>(3);
     b.xq = ar.take<int8_t>(nd);
     b.prob_w = ar.take<double>(n2);
     b.prob_x = ar.take<double>(n2);
@@ -122,7 +82,6 @@ static LinearBackwardBuffers linear_backward_take(Arena& ar, int n, int c, int d
     b.keep_x = ar.take<uint8_t>(n2);
     b.kept_w = ar.take<int32_t>(2);
     b.kept_x = ar.take<int32_t>(2);
-    b.cws = ar.take<double>(canon_ws_for(n, c, d));
     return b;
 }
 
@@ -172,49 +131,55 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: sampling %d is not 0 or 1", fn, sampling);
 
     const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
-    const int bias_parts = (int)ceil_div(n, kBiasRows);
+    const bool bias = d_grad_bias != nullptr;
     // Nonzero sampling on the SM90 path: steps 1–3 as one split pass and two scaled GEMMs (lss_folded.cu),
     // bit-identical to the general path below.
     const bool folded = sampling == INT4TRAIN_SAMPLING_NONZERO && lss_folded_available(ctx, d, d_grad_x, d_grad_w);
     // Bernoulli sampling runs its GEMMs over the compacted kept rows (same bits; the generic kernels keep the plain
     // masked GEMMs over every row, the self-test's oracle for it)
     const bool compact = sampling == INT4TRAIN_SAMPLING_BERNOULLI && !ctx->generic_kernels;
+    // The buffers of both paths, then step 1's min/max partials, then the path's own (take in the same order).
     Plan p;
+    p.add<float>(3);  // the split scales {Mx, s↑, s↓}
+    p.add<double>(canon_ws_for(n, c, d));
+    if (bias) p.add<double>(bias_partials_count(n, c));
+    if (accumulate) p.add<float>(cd);  // ∇(WH), kept apart from the ∇W being added to
+    if (bias)
+        grad_y_stats_plan(p, n, c);
+    else
+        bit_split_plan(p, n, c);
     if (folded) {
-        p.add<float>(3);
-        p.add<double>(canon_ws_for(n, c, d));
-        p.add<double>((int64_t)bias_parts * c);
-        if (accumulate) p.add<float>(cd);  // ∇(WH), kept apart from the ∇W being added to
         lss_folded_plan(ctx, p, n, c, d);
     } else {
         linear_backward_plan_buffers(p, n, c, d);
-        p.add<double>((int64_t)bias_parts * c);
-        if (accumulate) p.add<float>(cd);
         linear_backward_plan_ops(ctx, p, n, c, d, compact);
     }
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
-    float* scales;
-    double *cws, *bias_part;
-    float* grad_wh;  // ∇(WH): the ∇W buffer itself, or (accumulate) a workspace temporary
+    float* scales = ar.take<float>(3);
+    double* cws = ar.take<double>(canon_ws_for(n, c, d));
+    double* bias_part = bias ? ar.take<double>(bias_partials_count(n, c)) : nullptr;
+    float* grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;  // ∇(WH): the ∇W buffer itself, or a temporary
+    I4T_ARENA_CHECK(ar);
+    // 1a. the split scales of ∇Y; with ∇b asked for, from the one read of ∇Y that also takes ∇b's strip sums (the
+    //     same bits as the separate passes, grad_y_stats.cu), otherwise from the bit split's own min/max pass
+    if (bias) {
+        I4T_TRY(grad_y_stats_impl(ctx, ar, d_grad_y, n, c, bias_part, scales));
+        phase_done(ctx, "∇Y min/max + bias partials (one read)");
+    } else {
+        I4T_TRY(bit_split_scales_impl(ctx, ar, d_grad_y, n, c, scales));
+        phase_done(ctx, "∇Y min/max (split scales)");
+    }
     if (folded) {
-        scales = ar.take<float>(3);
-        cws = ar.take<double>(canon_ws_for(n, c, d));
-        bias_part = ar.take<double>((int64_t)bias_parts * c);
-        grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;
-        I4T_ARENA_CHECK(ar);
+        // 1b–3.
         I4T_TRY(lss_folded_impl(ctx, ar, d_grad_y, d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d, seed, mode,
                                 scales, d_grad_x, grad_wh));
     } else {
         const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
-        scales = b.scales;
-        cws = b.cws;
-        bias_part = ar.take<double>((int64_t)bias_parts * c);
-        grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;
         I4T_ARENA_CHECK(ar);
-        // 1–2.
-        I4T_TRY(bit_split_impl(ctx, ar, d_grad_y, n, c, seed, mode, b.high, b.low, scales));
-        phase_done(ctx, "bit split");
+        // 1b–2.
+        I4T_TRY(bit_split_impl(ctx, d_grad_y, n, c, scales, seed, mode, b.high, b.low));
+        phase_done(ctx, "bit split digits");
         I4T_TRY(unpack_pad(ctx, d_x_packed, n, d, b.xq, n, d));
         I4T_TRY(lss_select_impl(ctx, ar, b.high, b.low, scales, b.xq, d_step_x, n, c, d, sampling, seed, b.prob_w,
                                 b.keep_w, b.kept_w));
@@ -247,10 +212,10 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, grad_wh, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws, acc,
                                        acc));
     phase_done(ctx, "recompute+LSQ backward+back-transform (fused)");
-    // 6.
-    if (d_grad_bias) {
-        I4T_TRY(bias_gradient(ctx, d_grad_y, n, c, bias_part, d_grad_bias, acc));
-        phase_done(ctx, "bias gradient");
+    // 6. (the strip sums were taken in 1a)
+    if (bias) {
+        I4T_TRY(bias_final_impl(ctx, bias_part, n, c, d_grad_bias, acc));
+        phase_done(ctx, "bias gradient (sum of the strip partials)");
     }
     return INT4TRAIN_SUCCESS;
 }

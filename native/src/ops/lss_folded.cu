@@ -9,7 +9,8 @@
 // the reference's ∇X arithmetic, and ∇W's dequantize with no fractional row), so the result is bit-identical to the
 // general path of lss_select.cu + lss_matmul.cu.
 //
-//   1. minmax + scales, then the folded digits in both layouts (bit_split_fold_impl, bit_split.cu)
+//   1. the folded digits in both layouts (bit_split_fold_impl, bit_split.cu) under the split scales the caller took
+//      (linear_backward.cu: its own min/max pass, or with ∇b one read of ∇Y for both, grad_y_stats.cu)
 //   2. X codes transposed (d × n, for ∇W's K = n) and W codes transposed (d × c, for ∇X's K = c)
 // (Running 2. and ∇b on a second stream beside 1. was measured on the H200 and gained nothing: the split already
 // fills every SM, so the side kernels only queued behind it.)
@@ -53,12 +54,11 @@ void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
     p.add<int8_t>((int64_t)d * s.kp);  // X codes transposed
     p.add<int8_t>((int64_t)d * s.cp);  // W codes transposed
     p.add<char>((int64_t)s.gemm_ws);
-    bit_split_plan(p, n, c);           // taken last, by bit_split_fold_impl
 }
 
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
-                                 int d, PhiloxKey seed, int mode, float* scales, float* grad_xh, float* grad_wh) {
+                                 int d, PhiloxKey seed, int mode, const float* scales, float* grad_xh, float* grad_wh) {
     const FoldedShape s = folded_shape(ctx, n, c, d);
     int8_t* rows = ar.take<int8_t>((int64_t)n * s.cp);
     int8_t* cols = ar.take<int8_t>((int64_t)c * s.kp);
@@ -66,8 +66,8 @@ int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* 
     int8_t* wt = ar.take<int8_t>((int64_t)d * s.cp);
     char* ws = ar.take<char>((int64_t)s.gemm_ws);
     I4T_ARENA_CHECK(ar);
-    I4T_TRY(bit_split_fold_impl(ctx, ar, grad_y, n, c, seed, mode, rows, s.cp, cols, s.kp, scales));
-    phase_done(ctx, "bit split (folded digits, both layouts)");
+    I4T_TRY(bit_split_fold_impl(ctx, grad_y, n, c, scales, seed, mode, rows, s.cp, cols, s.kp));
+    phase_done(ctx, "bit split digits (folded, both layouts)");
     I4T_TRY(unpack_transpose_pad(ctx, x_packed, n, d, xt, d, s.kp));
     I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, wt, d, s.cp));
     phase_done(ctx, "codes transposed (X, W)");

@@ -44,16 +44,36 @@ int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* pack
 
 
 // Sizes and impls of the composite operators (used by linear_backward).
+// The bit split (bit_split.cu) in two steps: the scales {Mx, s↑, s↓} of ∇Y, then its digits under them.
+// bit_split_plan sizes the min/max partials of bit_split_scales_impl, which takes them from `ar`.
 void bit_split_plan(Plan& p, int rows, int cols);
-int4train_status bit_split_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols, PhiloxKey seed,
-                                int mode, int8_t* high, int8_t* low, float* scales);
-// The same split written as folded digits 14h + l in two zero-padded layouts: rows (rows × cp) and columns
+// scales ← the split scales of grad (rows × cols) from a min/max pass of its own.
+int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
+                                       float* scales);
+// scales ← the same scales from min/max partials already written over the whole tensor (minmax[2k] a min, [2k + 1] a
+// max of part k; any cut of the tensor gives the same bits).
+int4train_status bit_split_scales_from_minmax(int4train_context ctx, const float* minmax, int nparts, float* scales);
+// The digits high, low (rows × cols) of grad under scales (from one of the two above).
+int4train_status bit_split_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+                                PhiloxKey seed, int mode, int8_t* high, int8_t* low);
+// The same digits written as folded digits 14h + l in two zero-padded layouts: rows (rows × cp) and columns
 // (cols × kp); cp, kp multiples of 32; folded_cols 16-byte aligned.
-int4train_status bit_split_fold_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
-                                     PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols, int kp,
-                                     float* scales);
-// linear_backward steps 1–3 for Nonzero sampling on the SM90 path (lss_folded.cu): writes ∇(XH), ∇(WH) and the
-// split scales; bit-identical to the general path. Available when lss_folded_available says so.
+int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+                                     PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols,
+                                     int kp);
+// linear_backward's one read of ∇Y (n × c) when ∇b is asked for (grad_y_stats.cu): ∇b's 256-row strip sums into
+// bias_part (bias_partials_count doubles) and the split scales (as bit_split_scales_impl, bit for bit) from the same
+// loads; grad_y_stats_plan sizes the min/max partials it takes from `ar`. bias_final_impl then writes ∇b (accumulate:
+// old + result, one FP32 add).
+int64_t bias_partials_count(int n, int c);
+void grad_y_stats_plan(Plan& p, int n, int c);
+int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const float* grad_y, int n, int c,
+                                   double* bias_part, float* scales);
+int4train_status bias_final_impl(int4train_context ctx, const double* bias_part, int n, int c, float* grad_bias,
+                                 bool accumulate);
+// linear_backward steps 1–3 for Nonzero sampling on the SM90 path (lss_folded.cu), given the split scales of grad_y
+// (step 1's first half, run by the caller): writes ∇(XH), ∇(WH); bit-identical to the general path. Available when
+// lss_folded_available says so.
 bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, const float* grad_w);
 // Whether an LSS GEMM with the scaling epilogue (gemm_padded_lss) can write the d-column FP32 output `out` (SM90 path,
 // fast kernels, d % 4 == 0, out 16-byte aligned).
@@ -62,7 +82,7 @@ bool lss_epilogue_available(int4train_context ctx, int d, const float* out);
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
 int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
-                                 int d, PhiloxKey seed, int mode, float* scales, float* grad_xh, float* grad_wh);
+                                 int d, PhiloxKey seed, int mode, const float* scales, float* grad_xh, float* grad_wh);
 // int4train_linear_backward (int4train.h) with its key as a PhiloxKey (the device GPT's graph passes a device offset).
 int4train_status linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w,
                                        const uint8_t* d_x_packed, const uint8_t* d_w_packed, const float* d_step_x,

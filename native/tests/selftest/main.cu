@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
     test_linear_backward(ctx);
     test_folded_backward_bits(ctx);
     test_fast_paths_bits(ctx);
+    test_bias_one_read_bits(ctx);
     test_lss_grad_input_fold_bits(ctx);
     test_compacted_bernoulli_bits(ctx);
     test_flash_attention();

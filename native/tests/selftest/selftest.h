@@ -161,6 +161,8 @@ void test_bit_split_select_lss(int4train_context ctx);
 void test_linear_backward(int4train_context ctx);
 void test_folded_backward_bits(int4train_context ctx);
 void test_fast_paths_bits(int4train_context ctx);
+// ∇b and the split scales from one read of ∇Y: with vs without ∇b the same bits, ∇b = the CPU strip sums bit for bit.
+void test_bias_one_read_bits(int4train_context ctx);
 // A second context on device 0 created with INT4TRAIN_GENERIC_KERNELS=1 (every fast path off); NULL after a failed
 // report naming `test`.
 int4train_context create_generic_context(const char* test);

@@ -231,3 +231,67 @@ static void check_accumulate(int4train_context ctx, int n, int c, int d, int g, 
     report(ok, "linear_backward accumulate", fmt("mode=%d sampling=%d n=%d c=%d d=%d G=%d: ∇X overwritten, ∇W/∇b/∇s "
                                                   "= old + result bit for bit", mode, sampling, n, c, d, g));
 }
+
+// ∇b's column sums as the library defines them (grad_y_stats.cu): 256-row strips summed in row order in double from
+// 0.0, the strips summed in order, one rounding to float.
+static std::vector<float> cpu_bias_strip_sums(const std::vector<float>& gy, int n, int c) {
+    std::vector<float> gb(c);
+    for (int j = 0; j < c; ++j) {
+        double total = 0.0;
+        for (int r0 = 0; r0 < n; r0 += 256) {
+            double strip = 0.0;
+            for (int i = r0; i < std::min(n, r0 + 256); ++i) strip += (double)gy[(size_t)i * c + j];
+            total += strip;
+        }
+        gb[j] = (float)total;
+    }
+    return gb;
+}
+
+// With ∇b asked for, the backward takes ∇b's strip sums and the bit split's min/max from one read of ∇Y
+// (grad_y_stats.cu); without, the split's own min/max pass sets the scales. Both must give the same ∇X, ∇W and step
+// gradients bit for bit (the scales set every digit, so a wrong Mx shows in both), on the folded path (aligned
+// outputs; Nonzero sampling on SM90) and the general path (outputs one float off), and ∇b must equal the CPU's strip
+// sums bit for bit. n is not a multiple of 256, c not a multiple of 4, and ∇Y's largest magnitude sits in its last
+// row and column (the tail strip, tile and column a skipped element would lose); the last shape has more column
+// tiles than the pass launches blocks, so a block walks several.
+void test_bias_one_read_bits(int4train_context ctx) {
+    struct S { int n, c, d, g; };
+    std::vector<S> shapes = {{300, 130, 96, 16}, {513, 262, 64, 32}, {1000, 1027, 128, 8}};
+    if (!g_quick) shapes.push_back({40, 2048 * 256 + 5, 32, 16});
+    for (int sampling = 0; sampling < 2; ++sampling)
+        for (size_t k = 0; k < shapes.size(); ++k) {
+            const S s = shapes[k];
+            const int mode = (int)(k + sampling) % 2;
+            const uint64_t seed = 2024 + 3 * k + sampling;
+            HostBackwardInputs h(s.n, s.c, s.d, s.g, mode, 5);
+            float big = 0.0f;
+            for (float v : h.gy) big = std::max(big, fabsf(v));
+            h.gy[(size_t)(s.n - 1) * s.c + (s.c - 1)] = 1.5f * big;  // sets Mx
+            h.gy[(size_t)(s.c - 1)] = -1.25f * big;                   // the minimum, row 0
+            BackwardInputs in(h);
+            const auto ref_b = cpu_bias_strip_sums(h.gy, s.n, s.c);
+            const size_t nd = (size_t)s.n * s.d, cd = (size_t)s.c * s.d;
+            for (int off = 0; off < 2; ++off) {
+                std::vector<float> gx[2], gw[2], gst[2], gb;  // [0]: without ∇b, [1]: with
+                for (int with_bias = 0; with_bias < 2; ++with_bias) {
+                    DBuf<float> dgx(nd + off), dgw(cd + off), dgs(2 + off), dgb(s.c + off);
+                    CK(int4train_linear_backward(ctx, in.gy.p, in.x.p, in.w.p, in.xp.p, in.wp.p, in.sx.p, in.sw.p, s.n, s.c,
+                                                 s.d, s.g, mode, sampling, seed, dgx.p + off, dgw.p + off, dgs.p + off,
+                                                 dgs.p + off + 1, with_bias ? dgb.p + off : nullptr, 0));
+                    auto skip = [off](std::vector<float> v) { v.erase(v.begin(), v.begin() + off); return v; };
+                    gx[with_bias] = skip(dgx.down());
+                    gw[with_bias] = skip(dgw.down());
+                    gst[with_bias] = skip(dgs.down());
+                    if (with_bias) gb = skip(dgb.down());
+                }
+                const size_t dx = count_diff(gx[0], gx[1]), dw = count_diff(gw[0], gw[1]), ds = count_diff(gst[0], gst[1]);
+                const size_t db = count_diff(gb, ref_b);
+                report(dx + dw + ds + db == 0 && l2(gx[1]) > 0 && l2(gw[1]) > 0 && l2(gb) > 0,
+                       "linear_backward ∇b + split scales from one read of ∇Y (bits)",
+                       fmt("sampling=%d mode=%d n=%d c=%d d=%d %s outputs: with vs without ∇b differing ∇X %zu, ∇W %zu, "
+                           "∇s %zu; ∇b vs CPU strip sums %zu of %d", sampling, mode, s.n, s.c, s.d,
+                           off ? "misaligned (general path)" : "aligned", dx, dw, ds, db, s.c));
+            }
+        }
+}
