@@ -95,6 +95,11 @@ int4train_status step_graph_create(int4train_gpt g) {
     I4T_TRY(g->alloc(&g->log_loss, kLossLog));
     I4T_TRY(g->alloc(&g->log_norm, kLossLog));
     I4T_CUDA(cudaMemsetAsync(g->eager_key, 0, sizeof(uint64_t), g->stream()));
+    // drain() copies the whole log in one transfer and keeps only rows [read, queued): the rows no step has written
+    // yet must still be defined bytes (compute-sanitizer initcheck flagged the copy of the unwritten ones, H200,
+    // 2026-12-01)
+    I4T_CUDA(cudaMemsetAsync(g->log_loss, 0, sizeof(double) * kLossLog, g->stream()));
+    I4T_CUDA(cudaMemsetAsync(g->log_norm, 0, sizeof(float) * kLossLog, g->stream()));
     // A fixed cuBLAS workspace: a captured GEMM keeps using the memory it was captured with (cuBLAS's documented
     // requirement for graph capture), and every step, eager or replayed, runs with the same one.
     char* ws = nullptr;

@@ -56,7 +56,10 @@ public sealed class DeviceGptBf16Tests : GpuFixture
         var (x, y) = trainer.Data.Batch(true, c.BatchSize, c.Context, 12345);
         double before = trained.Forward(x, y, c.BatchSize, 0, training: false);
         trainer.Run(6, 6);
-        if (graphs) Assert.That(trained.Native.StepStats.Replayed, Is.GreaterThanOrEqualTo(3), "steps were replayed");
+        // A replayable step runs eagerly once (its signature is recorded), the next identical one is captured, the rest
+        // replay (step_graph.cu): bf16 replays steps 3–6; an INT4 model's two cold-start steps are not replayable, so
+        // it replays steps 5–6 (2, H200 2026-12-01). One replayed AdamW is what the refresh inside the graph needs.
+        if (graphs) Assert.That(trained.Native.StepStats.Replayed, Is.GreaterThanOrEqualTo(int4Classes == GptLinearClasses.All ? 3 : 2), "steps were replayed");
         double after = trained.Forward(x, y, c.BatchSize, 0, training: false);
         Assert.That(after, Is.LessThan(before - 0.05), "training moved the weights the GEMMs read");
 
