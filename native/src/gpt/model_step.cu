@@ -92,6 +92,7 @@ int4train_status queue_backward(int4train_gpt gpt, float loss_scale) {
         Block& k = gpt->blocks[l];
         // MLP branch; dres = ∂L/∂x3 flows unchanged into ∂L/∂x2 through the residual
         I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 3)));
+        I4T_TRY(remake_hidden(gpt, l));           // h again, when the model does not keep it (before GELU(h))
         I4T_TRY(remake_linear_input(gpt, l, 3));  // each linear's X again, when the model does not keep it
         I4T_TRY(linear_backward(gpt, k.lin[3], gpt->dbuf1, k.g, gpt->dbuf2, n));
         I4T_CUDA(nn::gelu_backward(s, gpt->dbuf2, gpt->dbuf2, k.h, 4 * nc));

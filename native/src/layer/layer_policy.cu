@@ -92,6 +92,15 @@ int4train_status forward(int4train_layer_s& L, const float* x, const float* w, c
                                 w_packed);
 }
 
+int4train_status forward_again(const int4train_layer_s& L, const float* x, const float* w, const float* bias,
+                               const float* step_x, const float* step_w, int n, float* y, uint8_t* x_packed,
+                               uint8_t* w_packed) {
+    if (L.group == 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_layer_forward: the layer has had no forward to repeat");
+    return int4train_hq_forward(L.ctx, x, w, bias, step_x, step_w, n, L.out, L.in, L.group, L.opt.mode, y, x_packed,
+                                w_packed);
+}
+
 int4train_status backward(int4train_layer_s& L, const float* grad_y, const float* x, const float* w,
                           const uint8_t* x_packed, const uint8_t* w_packed, const float* step_x, const float* step_w,
                           int n, float* grad_x, float* grad_w, float* grad_step_x, float* grad_step_w,
