@@ -257,6 +257,13 @@ int4train_status build(int4train_gpt g) {
     }
     I4T_TRY(g->alloc(&g->dbuf1, 4 * N * C));
     I4T_TRY(g->alloc(&g->dbuf2, 4 * N * C));
+    // The INT4 layers' policy runs in the forward, where no kernel reads dbuf1 or dbuf2 before the linear's own GEMM
+    // writes its output (dbuf1 holds proj's and down's y only from their GEMM to the residual add; dbuf2 is the
+    // backward's): they lend the search and the step initialisation their N × 4C temporaries, which would otherwise
+    // grow the context workspace to two N × 4C FP32 buffers for the first forward and keep it there.
+    for (Block& bk : g->blocks)
+        for (Linear& ln : bk.lin)
+            if (ln.int4()) ln.state.lent = LentScratch{g->dbuf1, g->dbuf2, 4 * N * C};
     I4T_TRY(g->alloc(&g->dln, N * C));
     I4T_TRY(g->alloc(&g->dres, N * C));
     size_t sc = nn::embedding_backward_scratch((int)N, C, V);

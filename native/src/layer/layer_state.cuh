@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "int4train_layer.h"
+#include "runtime/arena.cuh"
 #include "runtime/context.cuh"
 #include "runtime/status.cuh"
 
@@ -15,6 +16,9 @@ struct int4train_layer_s {
     int step_count = 0;        // training forwards taken
     int group = 0;             // Hadamard block size in use; 0 until chosen
     bool initialized = false;  // the step sizes hold a value (initialised here, or restored with the progress)
+    // the owner's FP32 scratch for the policy's temporaries (block-size search, step initialisation), idle during
+    // a forward; none for a layer handle (runtime/arena.cuh LentScratch)
+    i4t::LentScratch lent;
 };
 
 namespace i4t {
