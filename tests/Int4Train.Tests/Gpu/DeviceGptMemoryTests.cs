@@ -82,6 +82,42 @@ public sealed class DeviceGptMemoryTests : GpuFixture
             "bytes saved: the INT4 linears' FP32 inputs, and h of every block but one when up is INT4");
     }
 
+    // The INT4 layers' block-size search needs two FP32 temporaries as large as the widest input (N × 4C, down's X),
+    // the step initialisation one: the model lends them its backward gradient buffers (model_build.cu), so the
+    // context workspace no longer grows to 2·N·4C floats in the first forward (and stays there: it only grows).
+    // Bound for the SM90 path with Nonzero sampling (lss_folded.cu), whose backward needs far less; the general path's
+    // ∇X product alone (2N × 4C INT32) is as large as the two temporaries.
+    [TestCase("int4")]
+    [TestCase("int4-lsq")]
+    public void TheWorkspace_DoesNotHoldThePolicyTemporaries(string precision)
+    {
+        if (Cuda.ComputeCapability < 90) Assert.Ignore("the bound is the SM90 folded backward's (this device: sm_" + Cuda.ComputeCapability + ")");
+        var c = GptConfig.Tiny with
+        {
+            Layers = 2, Heads = 2, Width = 128, Context = 256, BatchSize = 8, MicroBatch = 8,
+            Precision = GptConfig.ParsePrecision(precision), Sampling = SamplingMode.Nonzero, GroupSize = null,
+            ColdStartSteps = 2, ReinitializeAtStep = 3, Seed = 17,
+        };
+        const int vocab = 50;
+        using var context = CudaContext.Create(); // a fresh workspace: the fixture's has grown for other tests
+        using var model = new DeviceGptModel(c, vocab, context);
+        var random = new Random(5);
+        int tokens = c.BatchSize * c.Context;
+        for (long step = 0; step < 5; step++) // the search (first forward), the cold start, the re-initialisation
+        {
+            int[] x = Enumerable.Range(0, tokens).Select(_ => random.Next(vocab)).ToArray();
+            int[] y = Enumerable.Range(0, tokens).Select(_ => random.Next(vocab)).ToArray();
+            model.ZeroGrad();
+            Assert.That(model.Forward(x, y, c.BatchSize, step, training: true), Is.GreaterThan(2.0), $"step {step}: loss near ln V");
+            model.Backward();
+            model.OptimizerStep(1e-3f);
+        }
+        long n = (long)c.PassBatch * c.Context, searchTemporaries = 2 * n * 4 * c.Width * sizeof(float);
+        Assert.That(context.WorkspaceBytes, Is.GreaterThan(0), "the INT4 operators ran in the workspace");
+        Assert.That(context.WorkspaceBytes, Is.LessThan(searchTemporaries),
+            $"workspace {context.WorkspaceBytes} bytes: the search's two N × 4C FP32 temporaries ({searchTemporaries}) live in the model's buffers");
+    }
+
     [TestCase("int4", false)]
     [TestCase("int4", true)]
     [TestCase("int4-lsq", false)]
