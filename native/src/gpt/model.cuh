@@ -72,6 +72,9 @@ struct Block {
     // the attention's softmax: the probabilities a (B·H·T·T, unfused) or each row's log₂ denominator (B·H·T, fused;
     // nn.cuh flash_attention_forward); the other one is null (model_build.cu fused_attention)
     float* lse2 = nullptr;
+    // fused: qkv kept as its BF16 cast (all the fused kernels read of it; qkv is then null and the qkv linear writes
+    // its FP32 output into scratch: block_attention.cu qkv_output), else qkv in FP32 for llm.c's path
+    __nv_bfloat16* qkv_bf16 = nullptr;
 };
 
 // The values of a training step that change from step to step, in device memory: the kernels of a step read them
@@ -218,6 +221,8 @@ int4train_status remake_hidden(int4train_gpt g, int l);
 // backward); remake: make att_out again, bit-identical, for the INT4 backward (linear_inputs.cu). The backward writes
 // dqkv (N × 3C, overwritten) from dout = ∂L/∂att_out (N × C).
 int4train_status attention_block_forward(int4train_gpt g, int l, bool remake);
+// Where block l's qkv linear writes its FP32 output for attention_block_forward (remake false) to read.
+float* qkv_output(int4train_gpt g, int l);
 int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, const float* dout);
 
 // block_linear.cu: y (n × out) = x·Wᵀ + b; dx (n × in) = ∂L/∂x (overwritten), parameter gradients accumulated.

@@ -218,9 +218,13 @@ int4train_status build(int4train_gpt g) {
         Block& bk = g->blocks[l];
         I4T_TRY(g->alloc(&bk.ln1_mean, N));
         I4T_TRY(g->alloc(&bk.ln1_rstd, N));
-        I4T_TRY(g->alloc(&bk.qkv, N * 3 * C));
-        if (g->fused_attention) I4T_TRY(g->alloc(&bk.lse2, BHT));
-        else I4T_TRY(g->alloc(&bk.att, BHTT));
+        if (g->fused_attention) {  // the BF16 qkv the fused kernels read (block_attention.cu qkv_output)
+            I4T_TRY(g->alloc(&bk.qkv_bf16, N * 3 * C));
+            I4T_TRY(g->alloc(&bk.lse2, BHT));
+        } else {
+            I4T_TRY(g->alloc(&bk.qkv, N * 3 * C));
+            I4T_TRY(g->alloc(&bk.att, BHTT));
+        }
         I4T_TRY(g->alloc(&bk.x2, N * C));
         I4T_TRY(g->alloc(&bk.ln2_mean, N));
         I4T_TRY(g->alloc(&bk.ln2_rstd, N));

@@ -49,7 +49,7 @@ int4train_status queue_forward(int4train_gpt gpt, const int32_t* d_tokens, const
         const float* x = gpt->res[l];
         // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
         I4T_CUDA(make_layernorm_input(gpt, l, 0, true));  // ln1 = LN₁(x)
-        I4T_TRY(linear_forward(gpt, k.lin[0], k.ln1, k.qkv, n));
+        I4T_TRY(linear_forward(gpt, k.lin[0], k.ln1, qkv_output(gpt, l), n));
         I4T_TRY(attention_block_forward(gpt, l, false));
         I4T_TRY(linear_forward(gpt, k.lin[1], k.att_out, gpt->dbuf1, n));
         I4T_CUDA(nn::residual_dropout(s, k.x2, x, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 2)));
