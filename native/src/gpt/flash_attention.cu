@@ -27,7 +27,7 @@ template <int HS> constexpr int forward_smem() {
 }
 
 // out (N × C rows, head h at columns h·hs) and lse2 ((b·H + h)·T + i) from qkv (N × 3C, [q | k | v]). Q: the BF16
-// copy the device GPT keeps, or FP32 (the CPU emulation's reference; the same bits: load_rows).
+// copy the device GPT keeps, or FP32 (the self-test's and the CPU emulation's input; the same bits: load_rows).
 template <int HS, class Q>
 __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ out, float* __restrict__ lse2,
                                                            const Q* __restrict__ qkv, int nh, int t_len,
@@ -152,21 +152,35 @@ cudaError_t flash_attention_prepare() {
             constexpr int HS = decltype(hsc)::value;
             e = cudaFuncSetAttribute(flash::forward_kernel<HS, __nv_bfloat16>,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize, flash::forward_smem<HS>());
+            if (e == cudaSuccess)
+                e = cudaFuncSetAttribute(flash::forward_kernel<HS, float>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         flash::forward_smem<HS>());
         });
     return e != cudaSuccess ? e : flash::prepare_backward();
 }
 
-cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2,
-                                    const __nv_bfloat16* qkv, float p, DropoutKey key) {
+template <class Q>
+static cudaError_t launch_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const Q* qkv, float p,
+                                  DropoutKey key) {
     const int hs = sh.c / sh.nh;
     const float scale_log2 = flash::kLog2e / sqrtf((float)hs), keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const dim3 grid = flash::grid_of(sh);
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        flash::forward_kernel<HS, __nv_bfloat16><<<grid, flash::kThreads, flash::forward_smem<HS>(), s>>>(
+        flash::forward_kernel<HS, Q><<<grid, flash::kThreads, flash::forward_smem<HS>(), s>>>(
             out, lse2, qkv, sh.nh, sh.t, scale_log2, p, keep_scale, key);
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2,
+                                    const __nv_bfloat16* qkv, float p, DropoutKey key) {
+    return launch_forward(s, sh, out, lse2, qkv, p, key);
+}
+
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
+                                    float p, DropoutKey key) {
+    return launch_forward(s, sh, out, lse2, qkv, p, key);
 }
 
 cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,

@@ -29,7 +29,7 @@ template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k, v (BK rows)
 }
 
 // What both kernels take (one struct: the two launches pass the same values). Q: qkv's element type, the BF16 copy
-// the device GPT keeps, or FP32 (the CPU emulation's reference; the same tiles: load_rows).
+// the device GPT keeps, or FP32 (the self-test's and the CPU emulation's input; the same tiles: load_rows).
 template <class Q> struct BackwardArgs {
     float* dqkv;
     const Q* qkv;
@@ -169,39 +169,54 @@ template <int HS, class Q> __global__ void __launch_bounds__(kThreads) q_kernel(
 }
 
 #if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
-cudaError_t prepare_backward() {
+template <class Q> static cudaError_t prepare_backward_of() {
     cudaError_t e = cudaSuccess;
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
         with_head_size(hs, [&](auto hsc) {
             constexpr int HS = decltype(hsc)::value;
-            e = cudaFuncSetAttribute(kv_kernel<HS, __nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     kv_smem<HS>());
+            e = cudaFuncSetAttribute(kv_kernel<HS, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize, kv_smem<HS>());
             if (e == cudaSuccess)
-                e = cudaFuncSetAttribute(q_kernel<HS, __nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         q_smem<HS>());
+                e = cudaFuncSetAttribute(q_kernel<HS, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize, q_smem<HS>());
         });
     return e;
+}
+
+cudaError_t prepare_backward() {
+    const cudaError_t e = prepare_backward_of<__nv_bfloat16>();
+    return e != cudaSuccess ? e : prepare_backward_of<float>();
 }
 #endif
 
 }  // namespace flash
 
 #if !defined(I4T_FLASH_HOST_EMULATION)
-cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
-                                     const __nv_bfloat16* qkv, const float* lse2, const float* delta, float p,
-                                     DropoutKey key) {
+template <class Q>
+static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout, const Q* qkv,
+                                   const float* lse2, const float* delta, float p, DropoutKey key) {
     const int hs = sh.c / sh.nh;
     const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
     const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const dim3 grid = flash::grid_of(sh);
-    const flash::BackwardArgs<__nv_bfloat16> args{dqkv, qkv,        dout,  lse2, delta,      sh.nh,
-                                                  sh.t, scale_log2, scale, p,    keep_scale, key};
+    const flash::BackwardArgs<Q> args{dqkv, qkv,        dout,  lse2, delta,      sh.nh,
+                                      sh.t, scale_log2, scale, p,    keep_scale, key};
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
         flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(args);
         flash::q_kernel<HS><<<grid, flash::kThreads, flash::q_smem<HS>(), s>>>(args);
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const __nv_bfloat16* qkv, const float* lse2, const float* delta, float p,
+                                     DropoutKey key) {
+    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key);
+}
+
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const float* qkv, const float* lse2, const float* delta, float p,
+                                     DropoutKey key) {
+    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key);
 }
 #endif
 

@@ -98,17 +98,22 @@ bool flash_attention_supported(int hs, int64_t sequences_heads);
 // Once per process before the first launch (not inside a stream capture): the kernels' shared-memory limits.
 cudaError_t flash_attention_prepare();
 // out (N × C rows) and lse2. Run again on the same qkv it gives the same out bit for bit (the INT4 backward's remake).
-// qkv: its BF16 cast (round to nearest even), which the device GPT keeps: the kernels round FP32 q, k, v so on the
-// load, so the FP32 qkv would give the same bits (native/tests/flash_emulation runs both).
+// qkv in FP32 or as its BF16 cast (round to nearest even; what the device GPT keeps): the kernels round FP32 q, k, v
+// so on the load, so both give the same bits (native/tests/flash_emulation runs both).
 cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2,
                                     const __nv_bfloat16* qkv, float p, DropoutKey key);
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
+                                    float p, DropoutKey key);
 // delta (B·H·T) = Σ_d dout·out per row and head, the backward's D; out is FP32 or, when null, its BF16 copy out_bf16.
 cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,
                                   const float* out, const __nv_bfloat16* out_bf16);
-// dqkv (N × 3C, overwritten, FP32) = ∂L/∂qkv from dout = ∂L/∂out, the forward's (BF16) qkv and lse2, and delta.
+// dqkv (N × 3C, overwritten, FP32) = ∂L/∂qkv from dout = ∂L/∂out, the forward's qkv (FP32 or BF16) and lse2, and
+// delta.
 cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
                                      const __nv_bfloat16* qkv, const float* lse2, const float* delta, float p,
                                      DropoutKey key);
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const float* qkv, const float* lse2, const float* delta, float p, DropoutKey key);
 
 // ---- cross_entropy.cu -----------------------------------------------------------------------------------------
 // In place: logits (N×V) → probabilities; losses[i] = −log p[i, target[i]]; *mean = Σ losses / N (fixed order).
