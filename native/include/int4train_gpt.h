@@ -77,9 +77,10 @@ typedef struct int4train_gpt_s* int4train_gpt;
 /* Allocates the model (parameters zero, LayerNorm gains one; set the initial values with int4train_gpt_tensor_set),
  * its gradients, AdamW moments and every activation buffer. Of the block linears' inputs, fp32 keeps an FP32 copy
  * for the backward, bf16 a BF16 copy (its GEMM operand), the INT4 precisions none (the backward makes them again,
- * bit-identical; docs/conventions.md "What the device GPT keeps for the backward"), each linear by its own
- * arithmetic (an INT4 model's bf16_classes keep their BF16 copy); INT4TRAIN_GPT_KEEP_INPUTS=1 in the environment at
- * creation makes the INT4 linears keep FP32 copies (for testing). */
+ * bit-identical, and an INT4 up linear its output too; docs/conventions.md "What the device GPT keeps for the
+ * backward", every buffer: docs/memory.md), each linear by its own arithmetic (an INT4 model's bf16_classes keep
+ * their BF16 copy); INT4TRAIN_GPT_KEEP_INPUTS=1 in the environment at creation makes the INT4 linears keep FP32
+ * copies and the up output (for testing). */
 INT4TRAIN_API int4train_status int4train_gpt_create(int4train_context ctx, const int4train_gpt_config* h_config,
                                                     int4train_gpt* h_out);
 /* Synchronises and frees. NULL is a no-op. */

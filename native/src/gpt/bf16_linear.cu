@@ -17,41 +17,12 @@
 namespace i4t {
 namespace gpt {
 
-// Four BF16 values: the 8-byte store of one float4's cast.
-struct alignas(8) Bf16x4 {
-    __nv_bfloat162 lo, hi;
-};
-
-// dst[i] = BF16(src[i]), round to nearest even (torch's .to(torch.bfloat16)). vec (the caller checked src is 16-
-// and dst 8-byte aligned): each thread casts a float4 into one 8-byte store, memory-bound as a cast is; the last
-// count mod 4 elements, or all of them when not vec, one by one.
-__global__ void cast_to_bf16_kernel(__nv_bfloat16* __restrict__ dst, const float* __restrict__ src, int64_t count,
-                                    bool vec) {
-    const int64_t first = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
-    const int64_t quads = vec ? count / 4 : 0;
-    for (int64_t q = first; q < quads; q += stride) {
-        const float4 v = reinterpret_cast<const float4*>(src)[q];
-        Bf16x4 out;
-        out.lo = __floats2bfloat162_rn(v.x, v.y);  // .x ← first argument: element order is kept
-        out.hi = __floats2bfloat162_rn(v.z, v.w);
-        reinterpret_cast<Bf16x4*>(dst)[q] = out;
-    }
-    for (int64_t e = 4 * quads + first; e < count; e += stride) dst[e] = __float2bfloat16_rn(src[e]);
-}
-
-static cudaError_t cast_to_bf16(cudaStream_t s, __nv_bfloat16* dst, const float* src, int64_t count) {
-    if (count <= 0) return cudaSuccess;
-    const bool vec = (reinterpret_cast<uintptr_t>(src) % 16 == 0) && (reinterpret_cast<uintptr_t>(dst) % 8 == 0);
-    cast_to_bf16_kernel<<<nn::grid_for(vec ? (count + 3) / 4 : count, 256), 256, 0, s>>>(dst, src, count, vec);
-    return cudaGetLastError();
-}
-
 // The BF16 copy of the parameters [offset, offset + count) ∩ [first, first + n) (n weight elements from first).
 static int4train_status refresh_range(int4train_gpt g, int64_t offset, int64_t count, int64_t first, int64_t n) {
     const int64_t lo = offset > first ? offset : first;
     const int64_t hi_in = offset + count, hi_w = first + n, hi = hi_in < hi_w ? hi_in : hi_w;
     if (hi <= lo) return INT4TRAIN_SUCCESS;  // none of these weights among them
-    I4T_CUDA(cast_to_bf16(g->stream(), g->w_bf16 + (lo - g->w_first), g->P(lo), hi - lo));
+    I4T_CUDA(nn::cast_to_bf16(g->stream(), g->w_bf16 + (lo - g->w_first), g->P(lo), hi - lo));
     return INT4TRAIN_SUCCESS;
 }
 
@@ -70,7 +41,7 @@ int4train_status refresh_bf16_weights(int4train_gpt g, int64_t offset, int64_t c
 // y (n × out) = X·Wᵀ + b with X, W rounded to BF16, FP32 accumulation; X's BF16 copy stays for the backward.
 int4train_status bf16_linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n) {
     cudaStream_t s = g->stream();
-    I4T_CUDA(cast_to_bf16(s, L.x_bf16, x, (int64_t)n * L.in));
+    I4T_CUDA(nn::cast_to_bf16(s, L.x_bf16, x, (int64_t)n * L.in));
     I4T_CUDA(nn::broadcast_rows(s, y, g->P(L.b), n, L.out));
     I4T_GEMM(nn::gemm_bf16(g->blas, false, true, n, L.out, L.in, 1.0f, L.x_bf16, L.in, L.w_bf16, L.in, 1.0f, y,
                            L.out));
@@ -81,7 +52,7 @@ int4train_status bf16_linear_forward(int4train_gpt g, Linear& L, const float* x,
 // gradients may already hold a micro-batch's); ∂L/∂b += Σ rows of the FP32 ∂L/∂y.
 int4train_status bf16_linear_backward(int4train_gpt g, Linear& L, const float* dy, float* dx, int n) {
     cudaStream_t s = g->stream();
-    I4T_CUDA(cast_to_bf16(s, g->dy_bf16, dy, (int64_t)n * L.out));
+    I4T_CUDA(nn::cast_to_bf16(s, g->dy_bf16, dy, (int64_t)n * L.out));
     I4T_GEMM(nn::gemm_bf16(g->blas, false, false, n, L.in, L.out, 1.0f, g->dy_bf16, L.out, L.w_bf16, L.in, 0.0f, dx,
                            L.in));
     I4T_GEMM(nn::gemm_bf16(g->blas, true, false, L.out, L.in, n, 1.0f, g->dy_bf16, L.out, L.x_bf16, L.in, 1.0f,

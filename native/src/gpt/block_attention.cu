@@ -1,7 +1,7 @@
 // block_attention.cu — a block's attention, forward and backward, through the one path the model chose at creation
 // (model_build.cu fused_attention): fused (flash_attention*.cu: BF16 tensor cores, per-row lse₂ kept) or as llm.c runs
-// it (attention.cu: cuBLAS on permuted heads, the T×T probabilities kept). Both read qkv (N × 3C) and write the
-// attention output (N × C) / ∂qkv; dropout is site 8l + 1's in both, with the same masks.
+// it (attention.cu: cuBLAS on permuted heads, the T×T probabilities kept). Both read qkv (N × 3C; the fused one its
+// BF16 copy) and write the attention output (N × C) / ∂qkv; dropout is site 8l + 1's in both, with the same masks.
 #include "runtime/launch.cuh"
 #include "model.cuh"
 
@@ -10,6 +10,12 @@ namespace gpt {
 
 static nn::AttentionShape shape_of(int4train_gpt g) { return nn::AttentionShape{g->b, g->t, g->cfg.width, g->cfg.heads}; }
 
+// llm.c's path keeps qkv in FP32 (Block::qkv). The fused kernels read q, k, v rounded to BF16 (nearest even) and
+// nothing else of qkv, so the block keeps only that rounding (Block::qkv_bf16, half the bytes, the same bits in the
+// kernels: flash_attention.cuh load_rows; native/tests/flash_emulation checks it) and the qkv linear writes its FP32
+// output into dbuf2, which no forward otherwise uses (its policy's lent scratch is done with it by then).
+float* qkv_output(int4train_gpt g, int l) { return g->fused_attention ? g->dbuf2 : g->blocks[l].qkv; }
+
 int4train_status attention_block_forward(int4train_gpt g, int l, bool remake) {
     Block& k = g->blocks[l];
     const nn::AttentionShape sh = shape_of(g);
@@ -17,7 +23,9 @@ int4train_status attention_block_forward(int4train_gpt g, int l, bool remake) {
     const nn::DropoutKey key = g->site(8 * l + 1);
     // Fused: the same kernel on the same qkv gives the same output (and lse₂) bit for bit, so the remake is a rerun.
     if (g->fused_attention) {
-        I4T_CUDA(nn::flash_attention_forward(g->stream(), sh, k.att_out, k.lse2, k.qkv, p, key));
+        if (!remake)
+            I4T_CUDA(nn::cast_to_bf16(g->stream(), k.qkv_bf16, qkv_output(g, l), (int64_t)g->b * g->t * 3 * sh.c));
+        I4T_CUDA(nn::flash_attention_forward(g->stream(), sh, k.att_out, k.lse2, k.qkv_bf16, p, key));
         return INT4TRAIN_SUCCESS;
     }
     if (remake)
@@ -41,7 +49,7 @@ int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, c
     const bool bf16_copy = k.lin[1].kept == KeptInput::Bf16Copy;
     I4T_CUDA(nn::flash_attention_delta(g->stream(), sh, g->att_delta, dout, bf16_copy ? nullptr : k.att_out,
                                        bf16_copy ? k.lin[1].x_bf16 : nullptr));
-    I4T_CUDA(nn::flash_attention_backward(g->stream(), sh, dqkv, dout, k.qkv, k.lse2, g->att_delta, p, key));
+    I4T_CUDA(nn::flash_attention_backward(g->stream(), sh, dqkv, dout, k.qkv_bf16, k.lse2, g->att_delta, p, key));
     return INT4TRAIN_SUCCESS;
 }
 

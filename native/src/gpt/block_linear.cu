@@ -21,6 +21,13 @@ int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, floa
     return INT4TRAIN_SUCCESS;
 }
 
+// y of an INT4 linear's last forward again, bit for bit, from the same x (layer::forward_again: no policy step)
+int4train_status linear_forward_again(int4train_gpt g, const Linear& L, const float* x, float* y, int n) {
+    if (!L.int4()) return fail(INT4TRAIN_ERROR_INTERNAL, "%s: only an INT4 linear repeats its forward", __func__);
+    return layer::forward_again(L.state, x, g->P(L.w), g->P(L.b), g->P(L.sx), g->P(L.sw), n, y, L.x_packed,
+                                L.w_packed);
+}
+
 // dx (n × in) = ∂L/∂x (overwritten); the parameter gradients are accumulated. x: the FP32 input (unused by bf16,
 // whose backward reads the BF16 copy its forward kept).
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n) {

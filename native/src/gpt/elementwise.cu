@@ -1,4 +1,5 @@
-// elementwise.cu — GELU, residual + dropout, dropout backward, bias broadcast and the bias gradient (column sums).
+// elementwise.cu — GELU, residual + dropout, dropout backward, bias broadcast, the bias gradient (column sums) and the
+// FP32 → BF16 cast.
 #include "nn.cuh"
 #include "device_util.cuh"
 
@@ -105,6 +106,35 @@ cudaError_t column_sum_accumulate(cudaStream_t s, float* db, const float* dy, in
     int chunks = column_chunks(n), rows = (n + chunks - 1) / chunks;
     column_sum_partial_kernel<<<dim3((c + 31) / 32, chunks), dim3(32, 8), 0, s>>>(scratch, dy, n, c, rows);
     column_sum_reduce_kernel<<<(c + 255) / 256, 256, 0, s>>>(db, scratch, chunks, c);
+    return cudaGetLastError();
+}
+
+// Four BF16 values: the 8-byte store of one float4's cast.
+struct alignas(8) Bf16x4 {
+    __nv_bfloat162 lo, hi;
+};
+
+// dst[i] = BF16(src[i]), round to nearest even (torch's .to(torch.bfloat16)). vec (the caller checked src is 16-
+// and dst 8-byte aligned): each thread casts a float4 into one 8-byte store, memory-bound as a cast is; the last
+// count mod 4 elements, or all of them when not vec, one by one.
+__global__ void cast_to_bf16_kernel(__nv_bfloat16* __restrict__ dst, const float* __restrict__ src, int64_t count,
+                                    bool vec) {
+    const int64_t first = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+    const int64_t quads = vec ? count / 4 : 0;
+    for (int64_t q = first; q < quads; q += stride) {
+        const float4 v = reinterpret_cast<const float4*>(src)[q];
+        Bf16x4 out;
+        out.lo = __floats2bfloat162_rn(v.x, v.y);  // .x ← first argument: element order is kept
+        out.hi = __floats2bfloat162_rn(v.z, v.w);
+        reinterpret_cast<Bf16x4*>(dst)[q] = out;
+    }
+    for (int64_t e = 4 * quads + first; e < count; e += stride) dst[e] = __float2bfloat16_rn(src[e]);
+}
+
+cudaError_t cast_to_bf16(cudaStream_t s, __nv_bfloat16* dst, const float* src, int64_t count) {
+    if (count <= 0) return cudaSuccess;
+    const bool vec = (reinterpret_cast<uintptr_t>(src) % 16 == 0) && (reinterpret_cast<uintptr_t>(dst) % 8 == 0);
+    cast_to_bf16_kernel<<<grid_for(vec ? (count + 3) / 4 : count, 256), 256, 0, s>>>(dst, src, count, vec);
     return cudaGetLastError();
 }
 

@@ -26,10 +26,11 @@ template <int HS> constexpr int forward_smem() {
     return 3 * kTile * padded<HS>() * (int)sizeof(__nv_bfloat16);
 }
 
-// out (N × C rows, head h at columns h·hs) and lse2 ((b·H + h)·T + i) from qkv (N × 3C, [q | k | v]).
-template <int HS>
+// out (N × C rows, head h at columns h·hs) and lse2 ((b·H + h)·T + i) from qkv (N × 3C, [q | k | v]). Q: the BF16
+// copy the device GPT keeps, or FP32 (the self-test's and the CPU emulation's input; the same bits: load_rows).
+template <int HS, class Q>
 __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ out, float* __restrict__ lse2,
-                                                           const float* __restrict__ qkv, int nh, int t_len,
+                                                           const Q* __restrict__ qkv, int nh, int t_len,
                                                            float scale_log2, float p, float keep_scale, DropoutKey dk) {
     constexpr int LD = padded<HS>(), NT = kTile / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -41,7 +42,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's rows: row0 and row0 + 8
     const int64_t row_len = 3 * (int64_t)c;
-    const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
+    const Q* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
     const uint64_t key = p > 0 ? site_key(dk) : 0;
 
     load_rows<kTile, HS>(qs, base, row_len, q0, t_len);
@@ -149,23 +150,37 @@ cudaError_t flash_attention_prepare() {
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
         flash::with_head_size(hs, [&](auto hsc) {
             constexpr int HS = decltype(hsc)::value;
-            e = cudaFuncSetAttribute(flash::forward_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     flash::forward_smem<HS>());
+            e = cudaFuncSetAttribute(flash::forward_kernel<HS, __nv_bfloat16>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, flash::forward_smem<HS>());
+            if (e == cudaSuccess)
+                e = cudaFuncSetAttribute(flash::forward_kernel<HS, float>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         flash::forward_smem<HS>());
         });
     return e != cudaSuccess ? e : flash::prepare_backward();
 }
 
-cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
-                                    float p, DropoutKey key) {
+template <class Q>
+static cudaError_t launch_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const Q* qkv, float p,
+                                  DropoutKey key) {
     const int hs = sh.c / sh.nh;
     const float scale_log2 = flash::kLog2e / sqrtf((float)hs), keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const dim3 grid = flash::grid_of(sh);
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        flash::forward_kernel<HS><<<grid, flash::kThreads, flash::forward_smem<HS>(), s>>>(
+        flash::forward_kernel<HS, Q><<<grid, flash::kThreads, flash::forward_smem<HS>(), s>>>(
             out, lse2, qkv, sh.nh, sh.t, scale_log2, p, keep_scale, key);
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2,
+                                    const __nv_bfloat16* qkv, float p, DropoutKey key) {
+    return launch_forward(s, sh, out, lse2, qkv, p, key);
+}
+
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
+                                    float p, DropoutKey key) {
+    return launch_forward(s, sh, out, lse2, qkv, p, key);
 }
 
 cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,

@@ -159,18 +159,25 @@ __device__ __forceinline__ void store_strip(float* out, int64_t row_len, const f
     }
 }
 
-// Rows [first, first + R) of one head (hs = HS FP32 values at src + t·row_len, t the row in the sequence) into a
-// row-major BF16 tile in shared memory (dst[r·ld + d], ld = padded<HS>()); rows at or past t_len are zeros. All
-// threads of the block take part (the caller syncs); a warp reads whole rows (coalesced float4).
-template <int R, int HS>
-__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const float* src, int64_t row_len, int first,
-                                          int t_len) {
+// Four consecutive values of a row as four BF16 values (8 bytes): FP32 rounded to nearest even, BF16 (the device
+// GPT's copy of qkv, cast from FP32 with the same rounding) as they are — so both give the same bits.
+__device__ __forceinline__ uint2 bf16x4(const float* p) {
+    const float4 v = *reinterpret_cast<const float4*>(p);
+    return make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+}
+__device__ __forceinline__ uint2 bf16x4(const __nv_bfloat16* p) { return *reinterpret_cast<const uint2*>(p); }
+
+// Rows [first, first + R) of one head (hs = HS values at src + t·row_len, t the row in the sequence; FP32 or BF16,
+// bf16x4) into a row-major BF16 tile in shared memory (dst[r·ld + d], ld = padded<HS>()); rows at or past t_len are
+// zeros. All threads of the block take part (the caller syncs); a warp reads whole rows (coalesced).
+template <int R, int HS, class Q>
+__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const Q* src, int64_t row_len, int first, int t_len) {
     constexpr int kVec = HS / 4, ld = padded<HS>();
     for (int e = threadIdx.x; e < R * kVec; e += kThreads) {
         const int r = e / kVec, c = (e % kVec) * 4;
-        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (first + r < t_len) v = *reinterpret_cast<const float4*>(src + (int64_t)(first + r) * row_len + c);
-        *reinterpret_cast<uint2*>(dst + r * ld + c) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+        uint2 v = make_uint2(0u, 0u);  // BF16 +0 is 0 bits, as pack_bf16(0, 0)
+        if (first + r < t_len) v = bf16x4(src + (int64_t)(first + r) * row_len + c);
+        *reinterpret_cast<uint2*>(dst + r * ld + c) = v;
     }
 }
 

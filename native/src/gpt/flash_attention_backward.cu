@@ -28,10 +28,12 @@ template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k, v (BK rows)
     return 2 * (kTile + inner_tile<HS>()) * padded<HS>() * (int)sizeof(__nv_bfloat16);
 }
 
-// What both kernels take (one struct: the two launches pass the same values).
-struct BackwardArgs {
+// What both kernels take (one struct: the two launches pass the same values). Q: qkv's element type, the BF16 copy
+// the device GPT keeps, or FP32 (the self-test's and the CPU emulation's input; the same tiles: load_rows).
+template <class Q> struct BackwardArgs {
     float* dqkv;
-    const float *qkv, *dout, *lse2, *delta;
+    const Q* qkv;
+    const float *dout, *lse2, *delta;
     int nh, t_len;
     float scale_log2, scale, p, keep_scale;
     DropoutKey dk;
@@ -39,25 +41,26 @@ struct BackwardArgs {
 
 // Block (x: tile, y: b·H + h)'s head: the first element of its q row 0 in qkv and in dqkv (k at +c, v at +2c), of its
 // ∂out row 0, its lse₂/D rows (bh·T + i) and its dropout key.
-struct Head {
-    const float* qkv;
+template <class Q> struct Head {
+    const Q* qkv;
     const float* dout;
     float* dqkv;
     int64_t bh, row_len;
     int c;
     uint64_t key;
 };
-template <int HS> __device__ __forceinline__ Head head_of(const BackwardArgs& a) {
+template <int HS, class Q> __device__ __forceinline__ Head<Q> head_of(const BackwardArgs<Q>& a) {
     const int bh = blockIdx.y, b = bh / a.nh, h = bh % a.nh, c = a.nh * HS;
     const int64_t row_len = 3 * (int64_t)c, first = (int64_t)b * a.t_len;
-    return Head{a.qkv + first * row_len + (int64_t)h * HS, a.dout + first * c + (int64_t)h * HS,
+    return Head<Q>{a.qkv + first * row_len + (int64_t)h * HS, a.dout + first * c + (int64_t)h * HS,
                 a.dqkv + first * row_len + (int64_t)h * HS, bh, row_len, c, a.p > 0 ? site_key(a.dk) : 0};
 }
 
 // The recomputed a_ij and ∂s_ij of one score element: sc = q_i·k_j (FP32 accumulator), dp = g_i·v_j; returns
 // ã_ij = a·mask in *ad (for ∂v) and ∂s_ij. Shared by both kernels so they agree on every rule (mask, index, base 2).
+template <class Q>
 __device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, float lse2, float d,
-                                            const BackwardArgs& g, const Head& hd, float* ad) {
+                                            const BackwardArgs<Q>& g, const Head<Q>& hd, float* ad) {
     const int64_t t = g.t_len;
     const bool valid = j <= i && i < t;
     const float a = valid ? exp2f(sc * g.scale_log2 - lse2) : 0.f;
@@ -69,7 +72,7 @@ __device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, fl
 // ∂k, ∂v of a tile of kTile keys (16 per warp), the queries i ≥ k0 streaming through shared memory BQ at a time.
 // The warp computes the transposed scores Sᵀ = K_w·Qᵀ (rows = its keys), so ãᵀ and ∂sᵀ are A fragments of
 // ∂v += ãᵀ·G and ∂k += ∂sᵀ·Q straight from the registers.
-template <int HS> __global__ void __launch_bounds__(kThreads) kv_kernel(const BackwardArgs args) {
+template <int HS, class Q> __global__ void __launch_bounds__(kThreads) kv_kernel(const BackwardArgs<Q> args) {
     constexpr int BQ = inner_tile<HS>(), LD = padded<HS>(), NT = BQ / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
@@ -78,7 +81,7 @@ template <int HS> __global__ void __launch_bounds__(kThreads) kv_kernel(const Ba
     __nv_bfloat16* gs = qs + BQ * LD;     // BQ × LD: Gᵀ's B of ∂ãᵀ = V·Gᵀ, G's B of ∂v
     float* ls = reinterpret_cast<float*>(gs + BQ * LD);            // BQ
     float* ds = ls + BQ;                                           // BQ
-    const Head hd = head_of<HS>(args);
+    const Head<Q> hd = head_of<HS>(args);
     const int t_len = args.t_len, c = hd.c;
     const int k0 = blockIdx.x * kTile;  // the first key tiles see the most queries: each head's first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
@@ -119,14 +122,14 @@ template <int HS> __global__ void __launch_bounds__(kThreads) kv_kernel(const Ba
 
 // ∂q of a tile of kTile queries (16 per warp), the keys j ≤ the tile's last query streaming BK at a time:
 // S = Q_w·Kᵀ and ∂ã = G_w·Vᵀ as in the forward, then ∂q += ∂s·K from the registers.
-template <int HS> __global__ void __launch_bounds__(kThreads) q_kernel(const BackwardArgs args) {
+template <int HS, class Q> __global__ void __launch_bounds__(kThreads) q_kernel(const BackwardArgs<Q> args) {
     constexpr int BK = inner_tile<HS>(), LD = padded<HS>(), NT = BK / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
     __nv_bfloat16* gs = qs + kTile * LD;                           // kTile × LD
     __nv_bfloat16* ks = gs + kTile * LD;  // BK × LD: Kᵀ's B of S (n-major), K's B of ∂q (k-major)
     __nv_bfloat16* vs = ks + BK * LD;     // BK × LD: Vᵀ's B of ∂ã
-    const Head hd = head_of<HS>(args);
+    const Head<Q> hd = head_of<HS>(args);
     const int t_len = args.t_len, c = hd.c;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
@@ -166,36 +169,54 @@ template <int HS> __global__ void __launch_bounds__(kThreads) q_kernel(const Bac
 }
 
 #if !defined(I4T_FLASH_HOST_EMULATION)  // (the emulation runs the kernels only)
-cudaError_t prepare_backward() {
+template <class Q> static cudaError_t prepare_backward_of() {
     cudaError_t e = cudaSuccess;
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
         with_head_size(hs, [&](auto hsc) {
             constexpr int HS = decltype(hsc)::value;
-            e = cudaFuncSetAttribute(kv_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, kv_smem<HS>());
+            e = cudaFuncSetAttribute(kv_kernel<HS, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize, kv_smem<HS>());
             if (e == cudaSuccess)
-                e = cudaFuncSetAttribute(q_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, q_smem<HS>());
+                e = cudaFuncSetAttribute(q_kernel<HS, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize, q_smem<HS>());
         });
     return e;
+}
+
+cudaError_t prepare_backward() {
+    const cudaError_t e = prepare_backward_of<__nv_bfloat16>();
+    return e != cudaSuccess ? e : prepare_backward_of<float>();
 }
 #endif
 
 }  // namespace flash
 
 #if !defined(I4T_FLASH_HOST_EMULATION)
-cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
-                                     const float* qkv, const float* lse2, const float* delta, float p,
-                                     DropoutKey key) {
+template <class Q>
+static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout, const Q* qkv,
+                                   const float* lse2, const float* delta, float p, DropoutKey key) {
     const int hs = sh.c / sh.nh;
     const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
     const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const dim3 grid = flash::grid_of(sh);
-    const flash::BackwardArgs args{dqkv, qkv, dout, lse2, delta, sh.nh, sh.t, scale_log2, scale, p, keep_scale, key};
+    const flash::BackwardArgs<Q> args{dqkv, qkv,        dout,  lse2, delta,      sh.nh,
+                                      sh.t, scale_log2, scale, p,    keep_scale, key};
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
         flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(args);
         flash::q_kernel<HS><<<grid, flash::kThreads, flash::q_smem<HS>(), s>>>(args);
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const __nv_bfloat16* qkv, const float* lse2, const float* delta, float p,
+                                     DropoutKey key) {
+    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key);
+}
+
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const float* qkv, const float* lse2, const float* delta, float p,
+                                     DropoutKey key) {
+    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key);
 }
 #endif
 

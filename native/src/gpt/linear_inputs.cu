@@ -1,5 +1,6 @@
 // linear_inputs.cu — the inputs X of a block's four linears: LN₁(x) (qkv), the attention output (proj), LN₂(x2)
-// (up) and GELU(h) (down), made by the forward and, in the INT4 precisions, made again by the backward.
+// (up) and GELU(h) (down), made by the forward and, in the INT4 precisions, made again by the backward; and the up
+// projection h itself, which an INT4 up linear makes again too (remake_hidden).
 // What a linear keeps between forward and backward is decided in model_build.cu (kept_input, by the linear's
 // arithmetic); the why is docs/conventions.md "What the device GPT keeps for the backward". The inputs whose FP32 X
 // is not kept (bf16, int4 linears) share one buffer (Block::ln1, att_out, ln2, g == int4train_gpt_s::linear_in): the
@@ -38,6 +39,17 @@ int4train_status remake_linear_input(int4train_gpt g, int l, int which) {
         default: I4T_CUDA(make_gelu_input(g, l)); break;
     }
     return INT4TRAIN_SUCCESS;
+}
+
+// h = Up(LN₂(x2)) as the forward made it: LN₂(x2) into the up linear's shared input buffer, then the up linear's HQ
+// forward on it (the same X, W, bias and step sizes, so the same codes and h; it rewrites the packed codes the
+// backward reads with the same bytes). The caller makes GELU(h) afterwards (remake_linear_input, which 3), so the
+// shared input buffer ends up holding down's X; up's backward makes LN₂(x2) again for itself.
+int4train_status remake_hidden(int4train_gpt g, int l) {
+    if (!g->hidden_remade) return INT4TRAIN_SUCCESS;
+    Block& k = g->blocks[l];
+    I4T_CUDA(make_layernorm_input(g, l, 2, false));
+    return linear_forward_again(g, k.lin[2], k.ln2, k.h, g->b * g->t);
 }
 
 }  // namespace gpt

@@ -66,11 +66,15 @@ struct Block {
     int64_t ln1w, ln1b, ln2w, ln2b;
     Linear lin[4];  // qkv, proj, up, down
     // activations kept for the backward; a linear's input (ln1, att_out, ln2, g) points at the model's one linear_in
-    // buffer when the linear does not keep it in FP32 (Linear::kept; model_build.cu, linear_inputs.cu)
+    // buffer when the linear does not keep it in FP32 (Linear::kept; model_build.cu, linear_inputs.cu), h at the
+    // model's one hidden buffer when the model makes it again (int4train_gpt_s::hidden_remade)
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *att_out, *x2, *ln2, *ln2_mean, *ln2_rstd, *h, *g;
     // the attention's softmax: the probabilities a (B·H·T·T, unfused) or each row's log₂ denominator (B·H·T, fused;
     // nn.cuh flash_attention_forward); the other one is null (model_build.cu fused_attention)
     float* lse2 = nullptr;
+    // fused: qkv kept as its BF16 cast (all the fused kernels read of it; qkv is then null and the qkv linear writes
+    // its FP32 output into scratch: block_attention.cu qkv_output), else qkv in FP32 for llm.c's path
+    __nv_bfloat16* qkv_bf16 = nullptr;
 };
 
 // The values of a training step that change from step to step, in device memory: the kernels of a step read them
@@ -105,6 +109,10 @@ struct int4train_gpt_s {
     // Unless every linear keeps its X in FP32 (Linear::kept), the forward makes each X that is not kept in linear_in
     // (N × 4C, shared by all blocks and inputs) right before its linear reads it.
     float* linear_in = nullptr;
+    // An INT4 up linear that makes its X again makes its output h again too (linear_inputs.cu remake_hidden): then
+    // every Block::h points at one N × 4C buffer (hidden) instead of a buffer per block (model_build.cu).
+    bool hidden_remade = false;
+    float* hidden = nullptr;
     // Attention fused (flash_attention*.cu: no T×T buffers, Block::lse2 kept, att_delta its backward's D) or as
     // llm.c runs it (attention.cu: Block::att, qkvp, dqkvp, attd, datt, outp); model_build.cu fused_attention.
     bool fused_attention = false;
@@ -205,17 +213,23 @@ void step_graph_release(int4train_gpt g);
 cudaError_t make_layernorm_input(int4train_gpt g, int l, int which, bool forward);
 cudaError_t make_gelu_input(int4train_gpt g, int l);
 int4train_status remake_linear_input(int4train_gpt g, int l, int which);
+// The up projection h of block l again into the shared buffer (int4train_gpt_s::hidden_remade), bit-identical, right
+// before the MLP's backward needs it (GELU(h) for down's X, h for the GELU backward); a no-op when the block keeps h.
+int4train_status remake_hidden(int4train_gpt g, int l);
 
 // block_attention.cu: block l's attention on its qkv into its att_out (and what the chosen path keeps for the
 // backward); remake: make att_out again, bit-identical, for the INT4 backward (linear_inputs.cu). The backward writes
 // dqkv (N × 3C, overwritten) from dout = ∂L/∂att_out (N × C).
 int4train_status attention_block_forward(int4train_gpt g, int l, bool remake);
+// Where block l's qkv linear writes its FP32 output for attention_block_forward (remake false) to read.
+float* qkv_output(int4train_gpt g, int l);
 int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, const float* dout);
 
 // block_linear.cu: y (n × out) = x·Wᵀ + b; dx (n × in) = ∂L/∂x (overwritten), parameter gradients accumulated.
 // The INT4 precisions go through the layer policy (layer/layer_state.cuh).
 int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n);
+int4train_status linear_forward_again(int4train_gpt g, const Linear& L, const float* x, float* y, int n);
 
 // bf16_linear.cu: the `bf16` precision's block linear, as PyTorch autocast runs nn.Linear: BF16 copies of X (kept
 // for the backward in L.x_bf16), of W and of ∂L/∂y as GEMM operands, FP32 accumulation, FP32 y, dx and gradients.

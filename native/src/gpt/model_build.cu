@@ -61,9 +61,10 @@ int4train_status check_config(const int4train_gpt_config* c) {
 //   bf16   the BF16 copy of X its GEMM read (as PyTorch autocast's linear saves it): 2 bytes per element, and no FP32
 //          X beyond the shared buffer the forward makes each X in for its cast;
 //   int4   the packed codes (the layer's) and nothing else: the backward makes X again into the shared buffer
-//          (linear_inputs.cu). The environment variable INT4TRAIN_GPT_KEEP_INPUTS=1, read when a model is created,
-//          keeps FP32 X of the INT4 linears instead: the reference the GPU tests compare the recomputation
-//          against bit for bit, and a debugging aid.
+//          (linear_inputs.cu), and the up linear its output h with it (remake_hidden). The environment variable
+//          INT4TRAIN_GPT_KEEP_INPUTS=1, read when a model is created, keeps FP32 X of the INT4 linears (and every
+//          block's h) instead: the reference the GPU tests compare the recomputation against bit for bit, and a
+//          debugging aid.
 // Every block's linear k has the same arithmetic, so a block owns an FP32 buffer for input k exactly when linear k
 // keeps FP32 X; the other inputs share linear_in.
 static KeptInput kept_input(int precision) {
@@ -205,6 +206,10 @@ int4train_status build(int4train_gpt g) {
         shared = shared || !own[k];
     }
     if (shared) I4T_TRY(g->alloc(&g->linear_in, N * 4 * C));  // the widest input, GELU(h)
+    // h (N × 4C, the widest activation a block keeps) is made again by an up linear that makes its X again: INT4
+    // (docs/conventions.md "What the device GPT keeps for the backward"); one buffer then serves every block
+    g->hidden_remade = g->blocks[0].lin[2].kept == KeptInput::Remade;
+    if (g->hidden_remade) I4T_TRY(g->alloc(&g->hidden, N * 4 * C));
     if (g->bf16) {
         I4T_TRY(alloc_bf16_weights(g));
         I4T_TRY(g->alloc(&g->dy_bf16, N * 4 * C));  // the widest ∂L/∂y, up's
@@ -213,13 +218,18 @@ int4train_status build(int4train_gpt g) {
         Block& bk = g->blocks[l];
         I4T_TRY(g->alloc(&bk.ln1_mean, N));
         I4T_TRY(g->alloc(&bk.ln1_rstd, N));
-        I4T_TRY(g->alloc(&bk.qkv, N * 3 * C));
-        if (g->fused_attention) I4T_TRY(g->alloc(&bk.lse2, BHT));
-        else I4T_TRY(g->alloc(&bk.att, BHTT));
+        if (g->fused_attention) {  // the BF16 qkv the fused kernels read (block_attention.cu qkv_output)
+            I4T_TRY(g->alloc(&bk.qkv_bf16, N * 3 * C));
+            I4T_TRY(g->alloc(&bk.lse2, BHT));
+        } else {
+            I4T_TRY(g->alloc(&bk.qkv, N * 3 * C));
+            I4T_TRY(g->alloc(&bk.att, BHTT));
+        }
         I4T_TRY(g->alloc(&bk.x2, N * C));
         I4T_TRY(g->alloc(&bk.ln2_mean, N));
         I4T_TRY(g->alloc(&bk.ln2_rstd, N));
-        I4T_TRY(g->alloc(&bk.h, N * 4 * C));
+        if (g->hidden_remade) bk.h = g->hidden;
+        else I4T_TRY(g->alloc(&bk.h, N * 4 * C));
         float** input[4] = {&bk.ln1, &bk.att_out, &bk.ln2, &bk.g};
         for (int k = 0; k < 4; ++k) {
             if (own[k]) I4T_TRY(g->alloc(input[k], N * bk.lin[k].in));
@@ -251,6 +261,13 @@ int4train_status build(int4train_gpt g) {
     }
     I4T_TRY(g->alloc(&g->dbuf1, 4 * N * C));
     I4T_TRY(g->alloc(&g->dbuf2, 4 * N * C));
+    // The INT4 layers' policy runs in the forward, where no kernel reads dbuf1 or dbuf2 before the linear's own GEMM
+    // writes its output (dbuf1 holds proj's and down's y only from their GEMM to the residual add; dbuf2 is the
+    // backward's): they lend the search and the step initialisation their N × 4C temporaries, which would otherwise
+    // grow the context workspace to two N × 4C FP32 buffers for the first forward and keep it there.
+    for (Block& bk : g->blocks)
+        for (Linear& ln : bk.lin)
+            if (ln.int4()) ln.state.lent = LentScratch{g->dbuf1, g->dbuf2, 4 * N * C};
     I4T_TRY(g->alloc(&g->dln, N * C));
     I4T_TRY(g->alloc(&g->dres, N * C));
     size_t sc = nn::embedding_backward_scratch((int)N, C, V);

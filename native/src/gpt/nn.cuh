@@ -63,6 +63,9 @@ cudaError_t broadcast_rows(cudaStream_t s, float* y, const float* bias, int n, i
 // db[j] += Σ_i dy[i,j]. scratch: column_sum_scratch(n, c) floats.
 size_t column_sum_scratch(int n, int c);
 cudaError_t column_sum_accumulate(cudaStream_t s, float* db, const float* dy, int n, int c, float* scratch);
+// dst[i] = BF16(src[i]), round to nearest even (torch's .to(torch.bfloat16)): the bf16 linears' copies of X, W and
+// ∂L/∂y (bf16_linear.cu) and the model's BF16 qkv for the fused attention (block_attention.cu).
+cudaError_t cast_to_bf16(cudaStream_t s, __nv_bfloat16* dst, const float* src, int64_t count);
 
 // ---- attention.cu ---------------------------------------------------------------------------------------------
 // Causal multi-head attention of nh heads on qkv (N×3C, [q | k | v] per row) as llm.c lays it out: q, k, v are
@@ -87,20 +90,28 @@ int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComp
 // ---- flash_attention.cu, flash_attention_backward.cu ---------------------------------------------------------
 // The fused (FlashAttention-2) causal attention of the non-FP32 precisions: the same function as the three above on
 // BF16 tensor cores (q, k, v, probabilities and ∂ as BF16 MMA operands, FP32 accumulation and softmax statistics),
-// reading q, k, v straight from the qkv rows and writing the output / dqkv rows, keeping only lse2 = log₂ of each
-// row's softmax denominator in base-2 scores (B·H·T floats, index (b·H + h)·T + i) instead of the T×T
+// reading q, k, v straight from the rows of qkv's BF16 copy and writing the output / dqkv rows, keeping only lse2 =
+// log₂ of each row's softmax denominator in base-2 scores (B·H·T floats, index (b·H + h)·T + i) instead of the T×T
 // probabilities. Dropout draws the same masks as attention.cu. Deterministic (no atomics): the same bits every run.
 // hs a multiple of 16 in [16, 128], batch × heads at most 65535
 bool flash_attention_supported(int hs, int64_t sequences_heads);
 // Once per process before the first launch (not inside a stream capture): the kernels' shared-memory limits.
 cudaError_t flash_attention_prepare();
 // out (N × C rows) and lse2. Run again on the same qkv it gives the same out bit for bit (the INT4 backward's remake).
+// qkv in FP32 or as its BF16 cast (round to nearest even; what the device GPT keeps): the kernels round FP32 q, k, v
+// so on the load, so both give the same bits (native/tests/flash_emulation runs both).
+cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2,
+                                    const __nv_bfloat16* qkv, float p, DropoutKey key);
 cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
                                     float p, DropoutKey key);
 // delta (B·H·T) = Σ_d dout·out per row and head, the backward's D; out is FP32 or, when null, its BF16 copy out_bf16.
 cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,
                                   const float* out, const __nv_bfloat16* out_bf16);
-// dqkv (N × 3C, overwritten) = ∂L/∂qkv from dout = ∂L/∂out, the forward's qkv and lse2, and delta.
+// dqkv (N × 3C, overwritten, FP32) = ∂L/∂qkv from dout = ∂L/∂out, the forward's qkv (FP32 or BF16) and lse2, and
+// delta.
+cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
+                                     const __nv_bfloat16* qkv, const float* lse2, const float* delta, float p,
+                                     DropoutKey key);
 cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
                                      const float* qkv, const float* lse2, const float* delta, float p, DropoutKey key);
 

@@ -37,16 +37,18 @@ void init(int4train_layer_s& L, int4train_context ctx, const int4train_layer_opt
     L.out = out;
 }
 
-// s = 2·mean|VH|/√7 for X (n × in) into *step_x and W (out × in) into *step_w (§2.1); VH in a workspace copy.
+// s = 2·mean|VH|/√7 for X (n × in) into *step_x and W (out × in) into *step_w (§2.1); VH in a workspace copy (or
+// in the owner's lent scratch when it fits).
 static int4train_status init_steps(int4train_layer_s& L, const float* x, const float* w, int n, float* step_x,
                                    float* step_w) {
     const int64_t nx = (int64_t)n * L.in, nw = (int64_t)L.out * L.in, most = nx > nw ? nx : nw;
+    const bool lent_fits = L.lent.fits(most, false);
     Plan p;
-    p.add<float>(most);
+    if (!lent_fits) p.add<float>(most);
     p.add<double>(canon_ws_count(most) + 1);
     Arena ar;
     I4T_TRY(make_arena(L.ctx, p, &ar));
-    float* vh = ar.take<float>(most);
+    float* vh = lent_fits ? L.lent.a : ar.take<float>(most);
     double* ws = ar.take<double>(canon_ws_count(most) + 1);
     I4T_ARENA_CHECK(ar);
     const float* xs = x;
@@ -75,7 +77,7 @@ int4train_status prepare(int4train_layer_s& L, const float* x, const float* w, i
     if (L.opt.precision == INT4TRAIN_PRECISION_INT4_LSQ) L.group = 1;
     else if (L.group == 0 || (reinit && L.opt.group_size == 0)) {
         if (L.opt.group_size != 0) L.group = L.opt.group_size;
-        else I4T_TRY(int4train_block_size_search(L.ctx, x, w, n, L.out, L.in, L.opt.mode, &L.group, nullptr));
+        else I4T_TRY(block_size_search_impl(L.ctx, x, w, n, L.out, L.in, L.opt.mode, &L.group, nullptr, L.lent));
     }
     const bool cold = training && L.step_count <= L.opt.cold_start_steps;
     if (!L.initialized || cold || reinit) {
@@ -88,6 +90,15 @@ int4train_status prepare(int4train_layer_s& L, const float* x, const float* w, i
 int4train_status forward(int4train_layer_s& L, const float* x, const float* w, const float* bias, float* step_x,
                          float* step_w, int n, bool training, float* y, uint8_t* x_packed, uint8_t* w_packed) {
     I4T_TRY(prepare(L, x, w, n, step_x, step_w, training));
+    return int4train_hq_forward(L.ctx, x, w, bias, step_x, step_w, n, L.out, L.in, L.group, L.opt.mode, y, x_packed,
+                                w_packed);
+}
+
+int4train_status forward_again(const int4train_layer_s& L, const float* x, const float* w, const float* bias,
+                               const float* step_x, const float* step_w, int n, float* y, uint8_t* x_packed,
+                               uint8_t* w_packed) {
+    if (L.group == 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_layer_forward: the layer has had no forward to repeat");
     return int4train_hq_forward(L.ctx, x, w, bias, step_x, step_w, n, L.out, L.in, L.group, L.opt.mode, y, x_packed,
                                 w_packed);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "int4train_layer.h"
+#include "runtime/arena.cuh"
 #include "runtime/context.cuh"
 #include "runtime/status.cuh"
 
@@ -15,6 +16,9 @@ struct int4train_layer_s {
     int step_count = 0;        // training forwards taken
     int group = 0;             // Hadamard block size in use; 0 until chosen
     bool initialized = false;  // the step sizes hold a value (initialised here, or restored with the progress)
+    // the owner's FP32 scratch for the policy's temporaries (block-size search, step initialisation), idle during
+    // a forward; none for a layer handle (runtime/arena.cuh LentScratch)
+    i4t::LentScratch lent;
 };
 
 namespace i4t {
@@ -32,6 +36,13 @@ int4train_status prepare(int4train_layer_s& L, const float* x, const float* w, i
                          bool training);
 int4train_status forward(int4train_layer_s& L, const float* x, const float* w, const float* bias, float* step_x,
                          float* step_w, int n, bool training, float* y, uint8_t* x_packed, uint8_t* w_packed);
+// The HQ forward of the layer's last forward once more, without its policy (the count, G and the step sizes stay
+// as that forward left them): on the same X, W, bias and step sizes it writes the same Y and codes bit for bit (the
+// forward is deterministic), for a caller that dropped Y and needs it again before the backward (the device GPT's
+// up projection h: gpt/linear_inputs.cu remake_hidden).
+int4train_status forward_again(const int4train_layer_s& L, const float* x, const float* w, const float* bias,
+                               const float* step_x, const float* step_w, int n, float* y, uint8_t* x_packed,
+                               uint8_t* w_packed);
 int4train_status backward(int4train_layer_s& L, const float* grad_y, const float* x, const float* w,
                           const uint8_t* x_packed, const uint8_t* w_packed, const float* step_x, const float* step_w,
                           int n, float* grad_x, float* grad_w, float* grad_step_x, float* grad_step_w,

@@ -42,32 +42,31 @@ static int4train_status residual_sumsq(int4train_context ctx, const float* x, in
     return canonical_sum(SqDiffTerm{t1, x}, total, ws, d_out, ctx->stream);
 }
 
-}  // namespace i4t
-
-using namespace i4t;
-
-extern "C" INT4TRAIN_API int4train_status int4train_block_size_search(int4train_context ctx, const float* d_x,
-                                                                      const float* d_w, int n, int c, int d, int mode,
-                                                                      int* h_group, double* h_scores) {
-    I4T_TRY(enter(ctx, __func__));
-    I4T_NOTNULL(d_x);
-    I4T_NOTNULL(d_w);
-    I4T_NOTNULL(h_group);
-    I4T_ALIGNED(h_scores);
+int4train_status block_size_search_impl(int4train_context ctx, const float* d_x, const float* d_w, int n, int c, int d,
+                                        int mode, int* h_group, double* h_scores, const LentScratch& lent) {
+    static constexpr const char* fn = "int4train_block_size_search";  // messages name the public entry point
+    I4T_TRY(enter(ctx, fn));
+    I4T_NOTNULL_IN(fn, d_x);
+    I4T_NOTNULL_IN(fn, d_w);
+    I4T_NOTNULL_IN(fn, h_group);
+    I4T_ALIGNED_IN(fn, h_scores);
     if (n <= 0 || c <= 0 || d <= 0)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_block_size_search: n (%d), c (%d), d (%d) must be positive", n, c, d);
-    I4T_TRY(check_mode(mode, "int4train_block_size_search"));
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d), c (%d), d (%d) must be positive", fn, n, c, d);
+    I4T_TRY(check_mode(mode, fn));
     const int64_t nx = (int64_t)n * d, nw = (int64_t)c * d, nmax = nx > nw ? nx : nw;
+    const bool lent_fits = lent.fits(nmax, true);
     Plan p;
-    p.add<float>(nmax);
-    p.add<float>(nmax);
+    if (!lent_fits) {
+        p.add<float>(nmax);
+        p.add<float>(nmax);
+    }
     p.add<float>(2);
     p.add<double>(canon_ws_count(nmax) + 1);
     p.add<double>(22);
     Arena ar;
     I4T_TRY(make_arena(ctx, p, &ar));
-    float* t1 = ar.take<float>(nmax);
-    float* t2 = ar.take<float>(nmax);
+    float* t1 = lent_fits ? lent.a : ar.take<float>(nmax);
+    float* t2 = lent_fits ? lent.b : ar.take<float>(nmax);
     float* steps = ar.take<float>(2);
     double* ws = ar.take<double>(canon_ws_count(nmax) + 1);
     double* sums = ar.take<double>(22);
@@ -99,4 +98,12 @@ extern "C" INT4TRAIN_API int4train_status int4train_block_size_search(int4train_
     }
     *h_group = best;
     return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace i4t
+
+extern "C" INT4TRAIN_API int4train_status int4train_block_size_search(int4train_context ctx, const float* d_x,
+                                                                      const float* d_w, int n, int c, int d, int mode,
+                                                                      int* h_group, double* h_scores) {
+    return i4t::block_size_search_impl(ctx, d_x, d_w, n, c, d, mode, h_group, h_scores, i4t::LentScratch{});
 }

@@ -30,6 +30,10 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
                                             const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
                                             uint8_t* packed);
 // Step init into d_step; ws: canon_ws_count(n) + 1 doubles.
+// int4train_block_size_search with its two FP32 temporaries in `lent` when they fit (runtime/arena.cuh LentScratch),
+// else in the workspace; the C ABI lends none.
+int4train_status block_size_search_impl(int4train_context ctx, const float* d_x, const float* d_w, int n, int c, int d,
+                                        int mode, int* h_group, double* h_scores, const LentScratch& lent);
 int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws);
 // Codes of v/step into a padded int8 matrix (rows_pad × ld, zeros outside rows × cols) and, if packed != NULL,
 // the packed INT4 rows (rows × cols/2).

@@ -25,6 +25,18 @@ struct Arena {
         return p;
     }
 };
+// FP32 device memory an owner lends an operator for its largest temporaries instead of the context workspace: two
+// buffers of `count` floats each (none: nullptr, 0), idle whenever the operator runs. The operator takes them only
+// when they are large enough, else plans its own as before; the arithmetic is the same either way. The device GPT
+// lends its INT4 layers' policy (block-size search, step-size initialisation, both in a forward) the two backward
+// gradient buffers, which no forward reads (gpt/model_build.cu), so the workspace need not grow to 2·N·4C floats.
+struct LentScratch {
+    float* a = nullptr;
+    float* b = nullptr;
+    int64_t count = 0;
+    bool fits(int64_t need, bool both) const { return a != nullptr && (!both || b != nullptr) && count >= need; }
+};
+
 // ensure_workspace(plan.bytes) then an arena over it.
 int4train_status make_arena(int4train_context ctx, const Plan& plan, Arena* out);
 #define I4T_ARENA_CHECK(ar)                                                              \

@@ -135,14 +135,30 @@ template <int HS> int run(int B, int H, int T, float p) {
     launch(dim3((unsigned)((B * H * T + 7) / 8)), 256, [&] {
         flash::delta_kernel<float>(delta.data(), dout.data(), out.data(), B, T, H, HS);
     });
-    const flash::BackwardArgs args{dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T, scale_log2,
-                                   scale, p, ks, key};
+    const flash::BackwardArgs<float> args{dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T,
+                                          scale_log2, scale, p, ks, key};
     launch(grid, flash::kThreads, [&] { flash::kv_kernel<HS>(args); });
     launch(grid, flash::kThreads, [&] { flash::q_kernel<HS>(args); });
     const auto e = attention_reference::compare({B, H, T, HS, p, splitmix64(step_key ^ 9)}, qkv, dout, out, dqkv);
+    // The same kernels on the BF16 cast of qkv (round to nearest even: what the device GPT keeps) give the same bits.
+    std::vector<__nv_bfloat16> qkv16(qkv.size());
+    for (size_t i = 0; i < qkv.size(); ++i) qkv16[i] = __float2bfloat16_rn(qkv[i]);
+    std::vector<float> out16(out.size(), NAN), lse16(lse.size(), NAN), dqkv16(dqkv.size(), NAN);
+    launch(grid, flash::kThreads, [&] {
+        flash::forward_kernel<HS>(out16.data(), lse16.data(), qkv16.data(), H, T, scale_log2, p, ks, key);
+    });
+    const flash::BackwardArgs<__nv_bfloat16> args16{dqkv16.data(), qkv16.data(), dout.data(), lse16.data(),
+                                                    delta.data(), H, T, scale_log2, scale, p, ks, key};
+    launch(grid, flash::kThreads, [&] { flash::kv_kernel<HS>(args16); });
+    launch(grid, flash::kThreads, [&] { flash::q_kernel<HS>(args16); });
+    auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+        return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    const bool bf16_same = same_bits(out, out16) && same_bits(lse, lse16) && same_bits(dqkv, dqkv16);
     printf("hs %3d, %d × %d heads, T %4d, dropout %.1f: relative L2 error out %.2e, dq %.2e, dk %.2e, dv %.2e; "
-           "non-finite %ld\n", HS, B, H, T, p, e.out, e.dq, e.dk, e.dv, e.nonfinite);
-    return e.out < 3e-3 && e.dq < 1e-2 && e.dk < 1e-2 && e.dv < 1e-2 && e.nonfinite == 0 ? 0 : 1;
+           "non-finite %ld; BF16 qkv %s\n", HS, B, H, T, p, e.out, e.dq, e.dk, e.dv, e.nonfinite,
+           bf16_same ? "bit-identical" : "DIFFERS");
+    return e.out < 3e-3 && e.dq < 1e-2 && e.dk < 1e-2 && e.dv < 1e-2 && e.nonfinite == 0 && bf16_same ? 0 : 1;
 }
 
 int main() {

@@ -17,12 +17,13 @@ public sealed class DeviceGptAttentionTests : GpuFixture
     private static T Unfused<T>(Func<T> create) => NativeEnvironment.With("INT4TRAIN_GPT_ATTENTION", "unfused", create);
 
     /// <summary>Bytes a model of <paramref name="c"/> allocates less with the fused attention than with the llm.c one:
-    /// per block the probabilities a (B·H·T·T) less its lse₂ (B·H·T); once the scratch attd, datt (B·H·T·T each),
-    /// qkvp, dqkvp (3·N·C each) and outp (N·C), less the backward's D (B·H·T). FP32, B the pass batch.</summary>
+    /// per block the probabilities a (B·H·T·T) less its lse₂ (B·H·T), and qkv kept as BF16 (2 bytes per element of
+    /// N × 3C instead of 4: all the fused kernels read of it); once the scratch attd, datt (B·H·T·T each), qkvp, dqkvp
+    /// (3·N·C each) and outp (N·C), less the backward's D (B·H·T). FP32, B the pass batch.</summary>
     internal static long FusedAttentionSavedBytes(GptConfig c)
     {
         long bht = (long)c.PassBatch * c.Heads * c.Context, bhtt = bht * c.Context, nc = (long)c.PassBatch * c.Context * c.Width;
-        return 4 * (c.Layers * (bhtt - bht) + 2 * bhtt + 2 * 3 * nc + nc - bht);
+        return 4 * (c.Layers * (bhtt - bht) + 2 * bhtt + 2 * 3 * nc + nc - bht) + c.Layers * 3 * nc * (4 - 2);
     }
 
     // Context 200: three full 64-row tiles and a tail of 8. Width 2·hs, two heads.
