@@ -1,7 +1,8 @@
 // test_attention.cu — the device GPT's fused attention (native/src/gpt/flash_attention*.cu) against the FP64
 // reference of attention.cu's function (../attention_reference.h) on random q, k, v with outlier columns: output and
 // ∂qkv within BF16 tolerances, with and without dropout, for T on and off the 64-row tile and hs 16..128; a second
-// run bit-identical (no atomics). Not --quick: its time against the llm.c path at gpt2-small's attention.
+// run bit-identical (no atomics); both kernel shapes (the default and INT4TRAIN_FLASH_V1=1's). Not --quick: their
+// times against the llm.c path at gpt2-small's attention.
 #include "selftest.h"
 #include "gpt/device_util.cuh"
 #include "../attention_reference.h"
@@ -10,6 +11,18 @@ using i4t::nn::AttentionShape;
 using i4t::nn::DropoutKey;
 
 namespace {
+
+// Runs fn() with the fused attention's first kernels (v1 = true: INT4TRAIN_FLASH_V1=1) or the default ones, then
+// puts the variable back as it was (flash_attention.cuh use_v1 reads it at each launch).
+template <class F> void with_kernels(bool v1, F&& fn) {
+    const char* was = getenv("INT4TRAIN_FLASH_V1");
+    const std::string saved = was ? was : "";
+    if (v1) setenv("INT4TRAIN_FLASH_V1", "1", 1);
+    else unsetenv("INT4TRAIN_FLASH_V1");
+    fn();
+    if (was) setenv("INT4TRAIN_FLASH_V1", saved.c_str(), 1);
+    else unsetenv("INT4TRAIN_FLASH_V1");
+}
 
 // The fused forward, D and backward on device buffers; false (reported) on a CUDA error.
 struct FusedRun {
@@ -31,22 +44,25 @@ struct FusedRun {
     }
 };
 
-void check_case(int b, int h, int t, int hs, float p) {
+void check_case(int b, int h, int t, int hs, float p, bool v1) {
     const int c = h * hs, n = b * t;
     const AttentionShape sh{b, t, c, h};
     const auto qkv = randn_outliers(n, 3 * c, 0.5f), dout = randn_outliers(n, c, 1.0f, 1);
     const uint64_t step_key = rng();
     const uint32_t site = 9;
     FusedRun f(sh, qkv, dout, step_key);
-    if (!f.run(p, site)) return;
+    bool ok = false;
+    with_kernels(v1, [&] { ok = f.run(p, site); });
+    if (!ok) return;
     const auto out = f.out.down(), dqkv = f.dqkv.down();
     const auto e = attention_reference::compare({b, h, t, hs, p, i4t::nn::splitmix64(step_key ^ site)}, qkv, dout,
                                                 out, dqkv);
-    const std::string what = fmt("b=%d h=%d T=%d hs=%d p=%.1f", b, h, t, hs, p);
+    const std::string what = fmt("%s b=%d h=%d T=%d hs=%d p=%.1f", v1 ? "v1" : "v2", b, h, t, hs, p);
     report(e.out < 5e-3 && e.dq < 2e-2 && e.dk < 2e-2 && e.dv < 2e-2 && e.nonfinite == 0,
            "flash attention vs FP64 reference (BF16 tolerances)",
            what + fmt(": rel out %.2e dq %.2e dk %.2e dv %.2e, non-finite %ld", e.out, e.dq, e.dk, e.dv, e.nonfinite));
-    if (!f.run(p, site)) return;
+    with_kernels(v1, [&] { ok = f.run(p, site); });
+    if (!ok) return;
     const size_t diff = count_diff(f.out.down(), out) + count_diff(f.dqkv.down(), dqkv);
     report(diff == 0, "flash attention deterministic (a second run bit-identical)", what + fmt(": %zu differ", diff));
 }
@@ -75,11 +91,16 @@ void bench_attention() {
         cudaEventElapsedTime(&ms, e0, e1);
         return ms / reps;
     };
-    const float ff = timed([&] { i4t::nn::flash_attention_forward(nullptr, sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
-    const float fb = timed([&] {
-        i4t::nn::flash_attention_delta(nullptr, sh, f.delta.p, f.dout.p, f.out.p, nullptr);
-        i4t::nn::flash_attention_backward(nullptr, sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0, key);
-    });
+    float ff[2], fb[2];  // [0]: the default kernels, [1]: the first ones (INT4TRAIN_FLASH_V1=1)
+    for (int v1 = 0; v1 < 2; ++v1)
+        with_kernels(v1 == 1, [&] {
+            ff[v1] = timed([&] { i4t::nn::flash_attention_forward(nullptr, sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
+            fb[v1] = timed([&] {
+                i4t::nn::flash_attention_delta(nullptr, sh, f.delta.p, f.dout.p, f.out.p, nullptr);
+                i4t::nn::flash_attention_backward(nullptr, sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0,
+                                                  key);
+            });
+        });
     const float uf = timed([&] {
         i4t::nn::attention_forward(nullptr, blas, bf16, sh, f.out.p, att.p, f.qkv.p, qkvp.p, attd.p, outp.p, 0, key);
     });
@@ -89,8 +110,11 @@ void bench_attention() {
     });
     const cudaError_t err = cudaDeviceSynchronize();
     report(err == cudaSuccess, "bench_attention ran", err == cudaSuccess ? "" : cudaGetErrorString(err));
-    printf("  attention 8 x 12 heads x T 1024, hs 64 (ms): fused forward %.3f backward %.3f; "
-           "llm.c path (cuBLAS BF16) forward %.3f backward %.3f\n", ff, fb, uf, ub);
+    const double flop = 4.0 * b * h * (double)t * t * hs / 2;  // the causal forward's MMAs (backward: 2.5×)
+    printf("  attention 8 x 12 heads x T 1024, hs 64 (ms): fused forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); "
+           "first fused kernels (INT4TRAIN_FLASH_V1=1) forward %.3f backward %.3f; "
+           "llm.c path (cuBLAS BF16) forward %.3f backward %.3f\n",
+           ff[0], fb[0], flop / ff[0] * 1e-9, 2.5 * flop / fb[0] * 1e-9, ff[1], fb[1], uf, ub);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
     cublasDestroy(blas);
@@ -102,13 +126,17 @@ void test_flash_attention() {
     const cudaError_t prep = i4t::nn::flash_attention_prepare();
     report(prep == cudaSuccess, "flash_attention_prepare", prep == cudaSuccess ? "" : cudaGetErrorString(prep));
     if (prep != cudaSuccess) return;
-    check_case(2, 3, 200, 64, 0.0f);   // T off the tile: 3 full tiles and 8 rows
-    check_case(1, 2, 130, 128, 0.0f);  // gpt-1b's head size, the narrower inner tile
-    check_case(2, 2, 128, 64, 0.2f);   // baby GPT's dropout
-    check_case(1, 2, 77, 128, 0.1f);
-    check_case(1, 1, 1, 16, 0.0f);     // one token
-    check_case(1, 4, 64, 32, 0.0f);
-    check_case(1, 1, 100, 48, 0.0f);
-    if (!g_quick) check_case(1, 2, 1024, 64, 0.0f);
+    for (int v1 = 0; v1 < 2; ++v1) {  // the default kernels, then the first ones (flash_attention.cuh ConfigV1/V2)
+        check_case(2, 3, 200, 64, 0.0f, v1);   // T off the tiles (64, 128 rows)
+        check_case(1, 2, 130, 128, 0.0f, v1);  // gpt-1b's head size, the narrower inner tiles
+        check_case(2, 2, 128, 64, 0.2f, v1);   // baby GPT's dropout
+        check_case(1, 2, 77, 128, 0.1f, v1);
+        check_case(1, 1, 1, 16, 0.0f, v1);     // one token
+        check_case(1, 4, 64, 32, 0.0f, v1);
+        check_case(1, 1, 100, 48, 0.0f, v1);
+        check_case(1, 1, 300, 80, 0.1f, v1);   // a streamed tile not a multiple of the threads' share (v2)
+        check_case(1, 1, 150, 112, 0.0f, v1);
+        if (!g_quick) check_case(1, 2, 1024, 64, 0.0f, v1);
+    }
     if (!g_quick) bench_attention();
 }
