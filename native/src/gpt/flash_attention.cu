@@ -73,25 +73,26 @@ __global__ void __launch_bounds__(threads_of<Cfg>())
                 if (cols_live(nt * 8, 16, 0, live))
                     mma_nmajor_pair(s[nt], s[nt + 1], qf[kk], kt + nt * 8 * LD + kk * 16, LD, lane,
                                     cols_live(nt * 8, 8, 0, live), cols_live(nt * 8 + 8, 8, 0, live));
-        // causal mask (key j > row i: −∞) and the new running max; a row's 4 threads share it through shuffles
-        float mx[2] = {m[0], m[1]};
+        // causal mask (key j > row i: −∞) and the new running max, in unscaled q·k (scale_log2 > 0 keeps the order);
+        // a row's 4 threads share it through shuffles
+        float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int i = row0 + (e >> 1) * 8, j = k0 + nt * 8 + q2 + (e & 1);
-                const float v = !diagonal || j <= i ? s[nt][e] * scale_log2 : -INFINITY;
-                s[nt][e] = v;
-                mx[e >> 1] = fmaxf(mx[e >> 1], v);
+                if (diagonal && j > i) s[nt][e] = -INFINITY;
+                mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
             }
         float alpha[2], ref[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            ref[r] = mx[r] == -INFINITY ? 0.f : mx[r];  // a row with nothing yet: no NaN from −∞ − −∞
-            alpha[r] = exp2f(m[r] - ref[r]);            // 0 on the first tile (m = −∞)
-            m[r] = mx[r];
+            const float m_new = fmaxf(m[r], mx[r] * scale_log2);  // (−∞ · scale stays −∞)
+            ref[r] = m_new == -INFINITY ? 0.f : m_new;  // a row with nothing yet: no NaN from −∞ − −∞
+            alpha[r] = fast_exp2(m[r] - ref[r]);        // 0 on the first tile (m = −∞)
+            m[r] = m_new;
             l[r] *= alpha[r];
         }
 #pragma unroll
@@ -99,7 +100,7 @@ __global__ void __launch_bounds__(threads_of<Cfg>())
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int r = e >> 1;
-                const float pt = exp2f(s[nt][e] - ref[r]);  // 2^(−∞) = 0 above the diagonal
+                const float pt = fast_exp2(fmaf(s[nt][e], scale_log2, -ref[r]));  // 2^(−∞) = 0 above the diagonal
                 l[r] += pt;
                 if (p > 0 && pt > 0) {
                     const int i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);

@@ -72,6 +72,19 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], 
 }
 #endif
 
+// 2^x by the SFU alone (ex2.approx.ftz: relative error ~2⁻²², results below 2⁻¹²⁶ flush to 0; 2^(−∞) = 0): exp2f's
+// denormal-range fix-up would add a compare and two multiplies to each score element, and these values only ever
+// become BF16 MMA operands or FP32 sums of them.
+#if defined(I4T_FLASH_HOST_EMULATION)
+inline float fast_exp2(float x) { return exp2f(x); }
+#else
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+#endif
+
 // A fragment of the 16×16 block at `at` of a row-major BF16 tile with row length ld.
 __device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at, int ld, int lane) {
     const int g = lane >> 2, q2 = (lane & 3) * 2;

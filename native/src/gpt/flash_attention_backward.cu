@@ -63,7 +63,7 @@ __device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, fl
                                             const BackwardArgs& g, const Head& hd, float* ad) {
     const int64_t t = g.t_len;
     const bool valid = j <= i && i < t;
-    const float a = valid ? exp2f(sc * g.scale_log2 - lse2) : 0.f;
+    const float a = valid ? fast_exp2(fmaf(sc, g.scale_log2, -lse2)) : 0.f;
     const float mk = g.p > 0 && valid ? dropout_mask(hd.key, (hd.bh * t + i) * t + j, g.p, g.keep_scale) : 1.f;
     *ad = a * mk;
     return a * (mk * dp - d);
