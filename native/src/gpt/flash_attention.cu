@@ -48,7 +48,7 @@ __global__ void __launch_bounds__(threads_of<Cfg>())
     const float* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
     const uint64_t key = p > 0 ? site_key(dk) : 0;
 
-    load_rows<TILE, HS, THREADS>(qs, base, row_len, q0, t_len);
+    load_own_rows<Cfg, TILE, HS>(qs, base, row_len, q0, t_len);
     __syncthreads();
     uint32_t qf[HS / 16][4];
 #pragma unroll

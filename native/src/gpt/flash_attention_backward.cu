@@ -88,8 +88,8 @@ template <int HS, class Cfg> __global__ void __launch_bounds__(threads_of<Cfg>()
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int key0 = k0 + warp * 16 + (lane >> 2);  // this thread's keys: key0 and key0 + 8
 
-    load_rows<TILE, HS, THREADS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
-    load_rows<TILE, HS, THREADS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
+    load_own_rows<Cfg, TILE, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
+    load_own_rows<Cfg, TILE, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
     float dkacc[DT][4] = {}, dvacc[DT][4] = {};
     // the queries q0 = k0 + it·BQ (TILE is a multiple of BQ: k0 starts on a query tile)
     TilePair<BQ, HS, THREADS> qg{hd.qkv, hd.dout, hd.row_len, c, args.lse2 + hd.bh * t_len,
@@ -134,8 +134,8 @@ template <int HS, class Cfg> __global__ void __launch_bounds__(threads_of<Cfg>()
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's queries: row0 and row0 + 8
 
-    load_rows<TILE, HS, THREADS>(qs, hd.qkv, hd.row_len, q0, t_len);
-    load_rows<TILE, HS, THREADS>(gs, hd.dout, c, q0, t_len);
+    load_own_rows<Cfg, TILE, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
+    load_own_rows<Cfg, TILE, HS>(gs, hd.dout, c, q0, t_len);
     float lr[2], dr[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {

@@ -26,12 +26,51 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const float* src, 
     }
 }
 
+// This thread's share of R rows of one head, held in registers between the global reads (fetch: all issued
+// back to back, one latency for the lot) and the BF16 stores into a shared tile laid out as load_rows's (store).
+template <int R, int HS, int THREADS> struct RowShare {
+    static constexpr int kVec = HS / 4, kCount = R * kVec, kPer = (kCount + THREADS - 1) / THREADS;
+    float4 v[kPer];
+
+    __device__ __forceinline__ void fetch(const float* src, int64_t row_len, int first, int t_len) {
+#pragma unroll
+        for (int k = 0; k < kPer; ++k) {
+            const int e = threadIdx.x + k * THREADS, r = e / kVec, c = (e % kVec) * 4;
+            const bool in = (kCount % THREADS == 0 || e < kCount) && first + r < t_len;
+            v[k] = in ? *reinterpret_cast<const float4*>(src + (int64_t)(first + r) * row_len + c) : float4{};
+        }
+    }
+    __device__ __forceinline__ void store(__nv_bfloat16* dst) const {
+        constexpr int ld = padded<HS>();
+#pragma unroll
+        for (int k = 0; k < kPer; ++k) {
+            const int e = threadIdx.x + k * THREADS, r = e / kVec, c = (e % kVec) * 4;
+            if (kCount % THREADS != 0 && e >= kCount) continue;
+            *reinterpret_cast<uint2*>(dst + r * ld + c) =
+                make_uint2(pack_bf16(v[k].x, v[k].y), pack_bf16(v[k].z, v[k].w));
+        }
+    }
+};
+
+// A block's own rows (load_rows's contract): pipelined configurations read them all at once (RowShare: one global
+// latency, at the start, when the accumulators hold no registers yet), the first kernels row by row (load_rows).
+template <class Cfg, int R, int HS>
+__device__ __forceinline__ void load_own_rows(__nv_bfloat16* dst, const float* src, int64_t row_len, int first,
+                                              int t_len) {
+    if constexpr (Cfg::kPipelined) {
+        RowShare<R, HS, 32 * Cfg::kWarps> share;
+        share.fetch(src, row_len, first, t_len);
+        share.store(dst);
+    } else {
+        load_rows<R, HS, 32 * Cfg::kWarps>(dst, src, row_len, first, t_len);
+    }
+}
+
 // The streamed side of a kernel: tile `it` is rows [first + it·R, first + it·R + R) of two FP32 sources of one head
 // (k and v, or q and ∂out) and, optionally, of two per-row FP32 arrays (lse₂ and D). fetch(it) reads this thread's
 // share into registers (rows at or past t_len: zeros); store(buf) writes it, BF16, into shared tile `buf` (a_s, b_s:
 // R × padded<HS>() each; ra_s, rb_s: R floats each; tile `buf` at + buf × that size).
 template <int R, int HS, int THREADS> struct TilePair {
-    static constexpr int kVec = HS / 4, kCount = R * kVec, kPer = (kCount + THREADS - 1) / THREADS;
     static constexpr int kTileElems = R * padded<HS>();
     const float *a, *b;
     int64_t a_len, b_len;
@@ -39,22 +78,25 @@ template <int R, int HS, int THREADS> struct TilePair {
     int first, t_len;
     __nv_bfloat16 *a_s, *b_s;
     float *ra_s, *rb_s;
-    float4 va[kPer], vb[kPer];
+    RowShare<R, HS, THREADS> va, vb;
     float xa = 0.f, xb = 0.f;
 
     __device__ __forceinline__ void fetch(int it) {
         const int row0 = first + it * R;
-#pragma unroll
-        for (int k = 0; k < kPer; ++k) {
-            const int e = threadIdx.x + k * THREADS, r = e / kVec, c = (e % kVec) * 4;
-            const bool in = (kCount % THREADS == 0 || e < kCount) && row0 + r < t_len;
-            va[k] = in ? *reinterpret_cast<const float4*>(a + (int64_t)(row0 + r) * a_len + c) : float4{};
-            vb[k] = in ? *reinterpret_cast<const float4*>(b + (int64_t)(row0 + r) * b_len + c) : float4{};
-        }
+        va.fetch(a, a_len, row0, t_len);
+        vb.fetch(b, b_len, row0, t_len);
         if (ra != nullptr && threadIdx.x < R) {
             const bool in = row0 + (int)threadIdx.x < t_len;
             xa = in ? ra[row0 + threadIdx.x] : 0.f;
             xb = in ? rb[row0 + threadIdx.x] : 0.f;
+        }
+    }
+    __device__ __forceinline__ void store(int buf) const {
+        va.store(a_s + buf * kTileElems);
+        vb.store(b_s + buf * kTileElems);
+        if (ra != nullptr && threadIdx.x < R) {
+            ra_s[buf * R + threadIdx.x] = xa;
+            rb_s[buf * R + threadIdx.x] = xb;
         }
     }
     // Tile it straight into shared tile 0 (fetch + store without holding a whole tile in registers: the unpipelined
@@ -66,23 +108,6 @@ template <int R, int HS, int THREADS> struct TilePair {
         for (int e = threadIdx.x; ra != nullptr && e < R; e += THREADS) {
             ra_s[e] = row0 + e < t_len ? ra[row0 + e] : 0.f;
             rb_s[e] = row0 + e < t_len ? rb[row0 + e] : 0.f;
-        }
-    }
-    __device__ __forceinline__ void store(int buf) const {
-        constexpr int ld = padded<HS>();
-#pragma unroll
-        for (int k = 0; k < kPer; ++k) {
-            const int e = threadIdx.x + k * THREADS, r = e / kVec, c = (e % kVec) * 4;
-            if (kCount % THREADS != 0 && e >= kCount) continue;
-            const float4 x = va[k], y = vb[k];
-            *reinterpret_cast<uint2*>(a_s + buf * kTileElems + r * ld + c) =
-                make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
-            *reinterpret_cast<uint2*>(b_s + buf * kTileElems + r * ld + c) =
-                make_uint2(pack_bf16(y.x, y.y), pack_bf16(y.z, y.w));
-        }
-        if (ra != nullptr && threadIdx.x < R) {
-            ra_s[buf * R + threadIdx.x] = xa;
-            rb_s[buf * R + threadIdx.x] = xb;
         }
     }
 };
