@@ -1,8 +1,9 @@
 // flash_attention.cu — fused causal attention, forward (FlashAttention-2), and ∂'s precomputed row term D.
 // One block per (sequence b, head h, tile of 16 queries per warp: 128 with 8 warps, or the first kernels' 64 with 4;
 // flash_attention.cuh ConfigV1/V2); the keys and values stream through shared memory an inner tile at a time, up to
-// the diagonal (pipelined: the next tile's reads in flight during the MMAs, flash_attention_tiles.cuh). The T×T scores never exist in memory: each warp keeps its
-// 16-row score tile in registers (tensor-core accumulators) and folds it into its output with the online softmax.
+// the diagonal (pipelined: the next tile's reads in flight during the MMAs, flash_attention_tiles.cuh). The T×T
+// scores never exist in memory: each warp keeps its 16-row score tile in registers (tensor-core accumulators) and
+// folds it into its output with the online softmax.
 //
 // Scores in base 2: s_ij = (q_i·k_j)·(1/√hs)·log₂e, so exp(x/√hs) = 2^s and softmax(q·kᵀ/√hs) = 2^(s − lse₂) with
 // lse₂_i = log₂ Σ_{j≤i} 2^(s_ij). Online softmax over key tiles K₁, K₂, ... (row i; m the running max, ℓ the running

@@ -190,7 +190,8 @@ __device__ __forceinline__ void strip_times_kmajor(float (&acc)[DT][4], const fl
         uint32_t a[4];
         a_from_acc(a, p, kc);
 #pragma unroll
-        for (int dt = 0; dt < DT; dt += 2) mma_kmajor_pair(acc[dt], acc[dt + 1], a, b + kc * 16 * ld + dt * 8, ld, lane);
+        for (int dt = 0; dt < DT; dt += 2)
+            mma_kmajor_pair(acc[dt], acc[dt + 1], a, b + kc * 16 * ld + dt * 8, ld, lane);
     }
 }
 

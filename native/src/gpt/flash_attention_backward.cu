@@ -145,7 +145,8 @@ template <int HS, class Cfg> __global__ void __launch_bounds__(threads_of<Cfg>()
     }
     float dqacc[DT][4] = {};
     const int k_end = min(t_len, q0 + TILE);
-    TilePair<BK, HS, THREADS> kv{hd.qkv + c, hd.qkv + 2 * c, hd.row_len, hd.row_len, nullptr, nullptr, 0, t_len, ks, vs};
+    TilePair<BK, HS, THREADS> kv{hd.qkv + c, hd.qkv + 2 * c, hd.row_len, hd.row_len, nullptr, nullptr, 0, t_len,
+                                 ks, vs};
     stream_tiles<Cfg>((k_end + BK - 1) / BK, kv, [&](int it, int buf) {
         const int k0 = it * BK;
         if (k0 > q0 + warp * 16 + 15) return;  // all these keys are after all of this warp's queries

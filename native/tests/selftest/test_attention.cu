@@ -67,9 +67,58 @@ void check_case(int b, int h, int t, int hs, float p, bool v1) {
     report(diff == 0, "flash attention deterministic (a second run bit-identical)", what + fmt(": %zu differ", diff));
 }
 
-// Forward and backward milliseconds of both paths at gpt2-small's attention (8 × 12 heads, T 1024, hs 64), BF16.
+// Mean milliseconds of fn over 10 runs after a warm-up one (events on the default stream).
+template <class F> float timed_ms(F&& fn) {
+    const int reps = 10;
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    fn();
+    cudaEventRecord(e0);
+    for (int r = 0; r < reps; ++r) fn();
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return ms / reps;
+}
+
+// Forward and backward (D + both kernels) milliseconds of the fused attention on f's buffers, no dropout:
+// [0] the default kernels, [1] the first ones (INT4TRAIN_FLASH_V1=1).
+struct FusedTimes {
+    float fwd[2], bwd[2];
+};
+FusedTimes time_fused(FusedRun& f) {
+    const DropoutKey key{f.step_key.p, 1};
+    FusedTimes r{};
+    for (int v1 = 0; v1 < 2; ++v1)
+        with_kernels(v1 == 1, [&] {
+            r.fwd[v1] = timed_ms(
+                [&] { i4t::nn::flash_attention_forward(nullptr, f.sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
+            r.bwd[v1] = timed_ms([&] {
+                i4t::nn::flash_attention_delta(nullptr, f.sh, f.delta.p, f.dout.p, f.out.p, nullptr);
+                i4t::nn::flash_attention_backward(nullptr, f.sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0,
+                                                  key);
+            });
+        });
+    return r;
+}
+
+// "fused forward F backward B (x, y TFLOP/s); first fused kernels (INT4TRAIN_FLASH_V1=1) forward F1 backward B1":
+// TFLOP/s of the causal products (forward 4·B·H·T²·hs/2; backward 2.5× that, as FlashAttention counts it).
+std::string fused_line(const FusedTimes& r, AttentionShape sh) {
+    const double flop = 4.0 * sh.b * sh.nh * (double)sh.t * sh.t * (sh.c / sh.nh) / 2;
+    return fmt("fused forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); first fused kernels (INT4TRAIN_FLASH_V1=1) "
+               "forward %.3f backward %.3f", r.fwd[0], r.bwd[0], flop / r.fwd[0] * 1e-9, 2.5 * flop / r.bwd[0] * 1e-9,
+               r.fwd[1], r.bwd[1]);
+}
+
+// Forward and backward milliseconds of both paths at gpt2-small's attention (8 × 12 heads, T 1024, hs 64), BF16,
+// and of the fused kernels at gpt-1b's (8 × 16 heads, T 1024, hs 128).
 void bench_attention() {
-    const int b = 8, h = 12, t = 1024, hs = 64, c = h * hs, n = b * t, reps = 10;
+    const int b = 8, h = 12, t = 1024, hs = 64, c = h * hs, n = b * t;
     const AttentionShape sh{b, t, c, h};
     FusedRun f(sh, randn_outliers(n, 3 * c, 0.5f), randn_outliers(n, c), 1);
     const size_t bhtt = (size_t)b * h * t * t;
@@ -78,46 +127,28 @@ void bench_attention() {
     if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) return report(false, "bench_attention: cublasCreate", "");
     const cublasComputeType_t bf16 = CUBLAS_COMPUTE_32F_FAST_16BF;
     const DropoutKey key{f.step_key.p, 1};
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    auto timed = [&](auto&& fn) {
-        fn();
-        cudaEventRecord(e0);
-        for (int r = 0; r < reps; ++r) fn();
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, e0, e1);
-        return ms / reps;
-    };
-    float ff[2], fb[2];  // [0]: the default kernels, [1]: the first ones (INT4TRAIN_FLASH_V1=1)
-    for (int v1 = 0; v1 < 2; ++v1)
-        with_kernels(v1 == 1, [&] {
-            ff[v1] = timed([&] { i4t::nn::flash_attention_forward(nullptr, sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
-            fb[v1] = timed([&] {
-                i4t::nn::flash_attention_delta(nullptr, sh, f.delta.p, f.dout.p, f.out.p, nullptr);
-                i4t::nn::flash_attention_backward(nullptr, sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0,
-                                                  key);
-            });
-        });
-    const float uf = timed([&] {
+    const FusedTimes fused = time_fused(f);
+    const float uf = timed_ms([&] {
         i4t::nn::attention_forward(nullptr, blas, bf16, sh, f.out.p, att.p, f.qkv.p, qkvp.p, attd.p, outp.p, 0, key);
     });
-    const float ub = timed([&] {
+    const float ub = timed_ms([&] {
         i4t::nn::attention_backward(nullptr, blas, bf16, sh, f.dqkv.p, f.dout.p, f.qkv.p, att.p, qkvp.p, dqkvp.p,
                                     attd.p, datt.p, outp.p, 0, key);
     });
-    const cudaError_t err = cudaDeviceSynchronize();
+    cudaError_t err = cudaDeviceSynchronize();
     report(err == cudaSuccess, "bench_attention ran", err == cudaSuccess ? "" : cudaGetErrorString(err));
-    const double flop = 4.0 * b * h * (double)t * t * hs / 2;  // the causal forward's MMAs (backward: 2.5×)
-    printf("  attention 8 x 12 heads x T 1024, hs 64 (ms): fused forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); "
-           "first fused kernels (INT4TRAIN_FLASH_V1=1) forward %.3f backward %.3f; "
-           "llm.c path (cuBLAS BF16) forward %.3f backward %.3f\n",
-           ff[0], fb[0], flop / ff[0] * 1e-9, 2.5 * flop / fb[0] * 1e-9, ff[1], fb[1], uf, ub);
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
+    printf("  attention 8 x 12 heads x T 1024, hs 64 (ms): %s; llm.c path (cuBLAS BF16) forward %.3f backward %.3f\n",
+           fused_line(fused, sh).c_str(), uf, ub);
     cublasDestroy(blas);
+
+    const int h1 = 16, hs1 = 128, c1 = h1 * hs1;  // gpt-1b's heads
+    const AttentionShape sh1{b, t, c1, h1};
+    FusedRun f1(sh1, randn_outliers(n, 3 * c1, 0.5f), randn_outliers(n, c1), 1);
+    const FusedTimes fused1 = time_fused(f1);
+    err = cudaDeviceSynchronize();
+    report(err == cudaSuccess, "bench_attention (gpt-1b's heads) ran",
+           err == cudaSuccess ? "" : cudaGetErrorString(err));
+    printf("  attention 8 x 16 heads x T 1024, hs 128 (ms): %s\n", fused_line(fused1, sh1).c_str());
 }
 
 }  // namespace
