@@ -1,5 +1,5 @@
 // flash_attention_tiles.cuh — how the fused attention's kernels (flash_attention*.cu) bring rows of one head into
-// shared memory: FP32 rows of qkv (or ∂out) rounded to BF16 tiles, a block's own rows once (load_rows) and the
+// shared memory: FP32 rows of qkv (or ∂out) rounded to BF16 tiles, a block's own rows once (load_own_rows) and the
 // streamed side an inner tile at a time (TilePair + stream_tiles: loaded then used, or, pipelined, the next tile's
 // global reads in flight while the current one is used).
 #pragma once
