@@ -56,7 +56,6 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (lo) in the lower half
     return *reinterpret_cast<uint32_t*>(&v);
 }
-__device__ __forceinline__ uint32_t ld_pair(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // d += A·B on the tensor cores (BF16 × BF16, FP32 accumulation). I4T_FLASH_HOST_EMULATION: a CPU emulation of these
 // kernels (a check of the fragment bookkeeping without a GPU) supplies its own.
@@ -85,15 +84,6 @@ __device__ __forceinline__ float fast_exp2(float x) {
 }
 #endif
 
-// A fragment of the 16×16 block at `at` of a row-major BF16 tile with row length ld.
-__device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at, int ld, int lane) {
-    const int g = lane >> 2, q2 = (lane & 3) * 2;
-    a[0] = ld_pair(at + g * ld + q2);
-    a[1] = ld_pair(at + (g + 8) * ld + q2);
-    a[2] = ld_pair(at + g * ld + q2 + 8);
-    a[3] = ld_pair(at + (g + 8) * ld + q2 + 8);
-}
-
 // ldmatrix.x4: lane l gives the address of row l % 8 of 8×8 matrix l / 8 (16-byte aligned); lane (g, q) receives
 // (M[g][2q], M[g][2q+1]) of each matrix M — with .trans (M[2q][g], M[2q+1][g]) — in r[0..3] (the PTX ISA's ldmatrix).
 #if defined(I4T_FLASH_HOST_EMULATION)
@@ -113,6 +103,13 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __nv_b
                  : "r"(addr));
 }
 #endif
+
+// A fragment of the 16×16 block at `at` of a row-major BF16 tile with row length ld, by one ldmatrix.x4 of
+// rows 0–7 × cols 0–7 (a0), rows 8–15 × cols 0–7 (a1), rows 0–7 × cols 8–15 (a2), rows 8–15 × cols 8–15 (a3).
+__device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at, int ld, int lane) {
+    const int m = lane >> 3;
+    ldmatrix_x4(a, at + ((m & 1) * 8 + (lane & 7)) * ld + (m >> 1) * 8);
+}
 
 // d0 += A·B and d1 += A·B' over the two 16 × 8 outputs at n-tiles `at` and `at` + 8 rows, where B[k][n] is stored
 // n-major: B[k][n] = at[n·ld + k] (a row-major K tile is Kᵀ's B in S = Q·Kᵀ, ...); one 16-wide k step; only the
