@@ -1,7 +1,9 @@
 // flash_attention.cu — fused causal attention, forward (FlashAttention-2), and ∂'s precomputed row term D.
-// One block per (sequence b, head h, tile of 64 queries), 4 warps of 16 query rows each; the keys and values stream
-// through shared memory 64 at a time, up to the diagonal. The T×T scores never exist in memory: each warp keeps its
-// 16 × 64 score tile in registers (tensor-core accumulators) and folds it into its output with the online softmax.
+// One block per (sequence b, head h, tile of 16 queries per warp: 128 with 8 warps, or the first kernels' 64 with 4;
+// flash_attention.cuh ConfigV1/V2); the keys and values stream through shared memory an inner tile at a time, up to
+// the diagonal (pipelined: the next tile's reads in flight during the MMAs, flash_attention_tiles.cuh). The T×T
+// scores never exist in memory: each warp keeps its 16-row score tile in registers (tensor-core accumulators) and
+// folds it into its output with the online softmax.
 //
 // Scores in base 2: s_ij = (q_i·k_j)·(1/√hs)·log₂e, so exp(x/√hs) = 2^s and softmax(q·kᵀ/√hs) = 2^(s − lse₂) with
 // lse₂_i = log₂ Σ_{j≤i} 2^(s_ij). Online softmax over key tiles K₁, K₂, ... (row i; m the running max, ℓ the running
@@ -18,34 +20,37 @@
 #include "runtime/launch.cuh"
 #include "runtime/status.cuh"
 #include "flash_attention.cuh"
+#include "flash_attention_tiles.cuh"
 
 namespace i4t::nn {
 namespace flash {
 
-template <int HS> constexpr int forward_smem() {
-    return 3 * kTile * padded<HS>() * (int)sizeof(__nv_bfloat16);
+template <int HS, class Cfg> constexpr int forward_smem() {  // q (the block's rows); k, v (inner tiles, buffered)
+    return (tile_of<Cfg>() + 2 * buffers_of<Cfg>() * Cfg::template forward_inner<HS>()) * padded<HS>() *
+           (int)sizeof(__nv_bfloat16);
 }
 
 // out (N × C rows, head h at columns h·hs) and lse2 ((b·H + h)·T + i) from qkv (N × 3C, [q | k | v]). Q: the BF16
 // copy the device GPT keeps, or FP32 (the self-test's and the CPU emulation's input; the same bits: load_rows).
-template <int HS, class Q>
-__global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ out, float* __restrict__ lse2,
-                                                           const Q* __restrict__ qkv, int nh, int t_len,
-                                                           float scale_log2, float p, float keep_scale, DropoutKey dk) {
-    constexpr int LD = padded<HS>(), NT = kTile / 8, DT = HS / 8;
+template <int HS, class Cfg, class Q>
+__global__ void __launch_bounds__(threads_of<Cfg>())
+    forward_kernel(float* __restrict__ out, float* __restrict__ lse2, const Q* __restrict__ qkv, int nh,
+                   int t_len, float scale_log2, float p, float keep_scale, DropoutKey dk) {
+    constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BK = Cfg::template forward_inner<HS>();
+    constexpr int LD = padded<HS>(), NT = BK / 8, DT = HS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
-    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
-    __nv_bfloat16* ks = qs + kTile * LD;                           // kTile × LD (keys row-major: Kᵀ's B)
-    __nv_bfloat16* vs = ks + kTile * LD;                           // kTile × LD (values: V's B, k-major)
+    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // TILE × LD
+    __nv_bfloat16* ks = qs + TILE * LD;                            // buffers × BK × LD (keys row-major: Kᵀ's B)
+    __nv_bfloat16* vs = ks + buffers_of<Cfg>() * BK * LD;          // buffers × BK × LD (values: V's B, k-major)
     const int bh = blockIdx.y, b = bh / nh, h = bh % nh, c = nh * HS;
-    const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows (most keys) first
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * TILE;  // each head's longest rows (most keys) first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's rows: row0 and row0 + 8
     const int64_t row_len = 3 * (int64_t)c;
     const Q* base = qkv + (int64_t)b * t_len * row_len + (int64_t)h * HS;
     const uint64_t key = p > 0 ? site_key(dk) : 0;
 
-    load_rows<kTile, HS>(qs, base, row_len, q0, t_len);
+    load_own_rows<Cfg, TILE, HS>(qs, base, row_len, q0, t_len);
     __syncthreads();
     uint32_t qf[HS / 16][4];
 #pragma unroll
@@ -53,38 +58,43 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
 
     float o[DT][4] = {};
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // l: this thread's share of the row sum
-    const int k_end = min(t_len, q0 + kTile);
-    for (int k0 = 0; k0 < k_end; k0 += kTile) {
-        __syncthreads();  // the previous tile is read
-        load_rows<kTile, HS>(ks, base + c, row_len, k0, t_len);
-        load_rows<kTile, HS>(vs, base + 2 * c, row_len, k0, t_len);
-        __syncthreads();
+    const int k_end = min(t_len, q0 + TILE);
+    TilePair<BK, HS, THREADS, Q, Q> kv{base + c, base + 2 * c, row_len, row_len, nullptr, nullptr, 0, t_len, ks, vs};
+    stream_tiles<Cfg>((k_end + BK - 1) / BK, kv, [&](int it, int buf) {
+        const int k0 = it * BK;
+        const __nv_bfloat16 *kt = ks + buf * BK * LD, *vt = vs + buf * BK * LD;
         const int live = q0 + warp * 16 + 16 - k0;  // keys k0 + [0, live) are at or before this warp's last row
+        if (live <= 0) return;                      // (a 128-row tile's first warps, on its last key tiles)
+        // whether some key of the tile is after one of this warp's rows: only then is the causal mask needed
+        const bool diagonal = k0 + BK - 1 > q0 + warp * 16;
         float s[NT][4] = {};
 #pragma unroll
         for (int kk = 0; kk < HS / 16; ++kk)
 #pragma unroll
-            for (int nt = 0; nt < NT; ++nt)
-                if (cols_live(nt * 8, 8, 0, live)) mma_nmajor(s[nt], qf[kk], ks + nt * 8 * LD + kk * 16, LD, lane);
-        // causal mask (key j > row i: −∞) and the new running max; a row's 4 threads share it through shuffles
-        float mx[2] = {m[0], m[1]};
+            for (int nt = 0; nt < NT; nt += 2)
+                if (cols_live(nt * 8, 16, 0, live))
+                    mma_nmajor_pair(s[nt], s[nt + 1], qf[kk], kt + nt * 8 * LD + kk * 16, LD, lane,
+                                    cols_live(nt * 8, 8, 0, live), cols_live(nt * 8 + 8, 8, 0, live));
+        // causal mask (key j > row i: −∞) and the new running max, in unscaled q·k (scale_log2 > 0 keeps the order);
+        // a row's 4 threads share it through shuffles
+        float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int i = row0 + (e >> 1) * 8, j = k0 + nt * 8 + q2 + (e & 1);
-                const float v = j <= i ? s[nt][e] * scale_log2 : -INFINITY;
-                s[nt][e] = v;
-                mx[e >> 1] = fmaxf(mx[e >> 1], v);
+                if (diagonal && j > i) s[nt][e] = -INFINITY;
+                mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
             }
         float alpha[2], ref[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            ref[r] = mx[r] == -INFINITY ? 0.f : mx[r];  // a row with nothing yet: no NaN from −∞ − −∞
-            alpha[r] = exp2f(m[r] - ref[r]);            // 0 on the first tile (m = −∞)
-            m[r] = mx[r];
+            const float m_new = fmaxf(m[r], mx[r] * scale_log2);  // (−∞ · scale stays −∞)
+            ref[r] = m_new == -INFINITY ? 0.f : m_new;  // a row with nothing yet: no NaN from −∞ − −∞
+            alpha[r] = fast_exp2(m[r] - ref[r]);        // 0 on the first tile (m = −∞)
+            m[r] = m_new;
             l[r] *= alpha[r];
         }
 #pragma unroll
@@ -92,7 +102,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int r = e >> 1;
-                const float pt = exp2f(s[nt][e] - ref[r]);  // 2^(−∞) = 0 above the diagonal
+                const float pt = fast_exp2(fmaf(s[nt][e], scale_log2, -ref[r]));  // 2^(−∞) = 0 above the diagonal
                 l[r] += pt;
                 if (p > 0 && pt > 0) {
                     const int i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);
@@ -108,8 +118,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(float* __restrict__ o
             o[dt][2] *= alpha[1];
             o[dt][3] *= alpha[1];
         }
-        strip_times_kmajor<NT, DT>(o, s, vs, LD, 0, live, lane);  // o += (p̃ ⊙ mask)·V
-    }
+        strip_times_kmajor<NT, DT>(o, s, vt, LD, 0, live, lane);  // o += (p̃ ⊙ mask)·V
+    });
     float inv[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -150,11 +160,19 @@ cudaError_t flash_attention_prepare() {
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
         flash::with_head_size(hs, [&](auto hsc) {
             constexpr int HS = decltype(hsc)::value;
-            e = cudaFuncSetAttribute(flash::forward_kernel<HS, __nv_bfloat16>,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize, flash::forward_smem<HS>());
-            if (e == cudaSuccess)
-                e = cudaFuncSetAttribute(flash::forward_kernel<HS, float>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         flash::forward_smem<HS>());
+            auto allow = [&](auto cfg) {
+                using Cfg = decltype(cfg);
+                if (e == cudaSuccess)
+                    e = cudaFuncSetAttribute(flash::forward_kernel<HS, Cfg, __nv_bfloat16>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             flash::forward_smem<HS, Cfg>());
+                if (e == cudaSuccess)
+                    e = cudaFuncSetAttribute(flash::forward_kernel<HS, Cfg, float>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             flash::forward_smem<HS, Cfg>());
+            };
+            allow(flash::ConfigV1{});
+            allow(flash::ConfigV2{});
         });
     return e != cudaSuccess ? e : flash::prepare_backward();
 }
@@ -164,11 +182,14 @@ static cudaError_t launch_forward(cudaStream_t s, AttentionShape sh, float* out,
                                   DropoutKey key) {
     const int hs = sh.c / sh.nh;
     const float scale_log2 = flash::kLog2e / sqrtf((float)hs), keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-    const dim3 grid = flash::grid_of(sh);
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        flash::forward_kernel<HS, Q><<<grid, flash::kThreads, flash::forward_smem<HS>(), s>>>(
-            out, lse2, qkv, sh.nh, sh.t, scale_log2, p, keep_scale, key);
+        flash::with_config([&](auto cfg) {
+            using Cfg = decltype(cfg);
+            flash::forward_kernel<HS, Cfg, Q>
+                <<<flash::grid_of<Cfg>(sh), flash::threads_of<Cfg>(), flash::forward_smem<HS, Cfg>(), s>>>(
+                    out, lse2, qkv, sh.nh, sh.t, scale_log2, p, keep_scale, key);
+        });
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
 }

@@ -15,6 +15,7 @@
 
 #include <cuda_bf16.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <type_traits>
 
@@ -23,14 +24,31 @@
 
 namespace i4t::nn::flash {
 
-constexpr int kWarps = 4, kThreads = 32 * kWarps;
-// The rows a block owns (queries in the forward and the ∂q pass, keys in the ∂k∂v pass): 16 per warp.
-constexpr int kTile = 16 * kWarps;
 constexpr float kLog2e = 1.4426950408889634f;
 
-// The tile the loops stream (keys in the forward and ∂q pass, queries in the ∂k∂v pass): narrower for hs > 64 so the
-// FP32 accumulators of the backward (two 16 × hs strips per warp) and a score tile fit the registers.
-template <int HS> __host__ __device__ constexpr int inner_tile() { return HS <= 64 ? 64 : 32; }
+// The two shapes the kernels come in (each kernel is a template over one). A block owns 16 rows per warp (queries in
+// the forward and the ∂q pass, keys in the ∂k∂v pass) and streams the other side's rows through shared memory an
+// inner tile at a time (narrower for hs > 64 so the FP32 accumulators and a score tile fit the registers).
+//   V2 (default): 8 warps (128-row tiles: each streamed key/value row serves twice the queries of V1, halving the
+//       L2 → SM traffic), and the next inner tile's FP32 rows are read into registers while the tensor cores work
+//       on the current one (a double-buffered shared tile, one barrier per tile).
+//   V1 (INT4TRAIN_FLASH_V1=1): the first kernels' shape: 4 warps, 64-row tiles, each inner tile loaded, then used.
+struct ConfigV1 {
+    static constexpr int kWarps = 4;
+    static constexpr bool kPipelined = false;
+    template <int HS> __host__ __device__ static constexpr int forward_inner() { return 64; }
+    template <int HS> __host__ __device__ static constexpr int kv_inner() { return HS <= 64 ? 64 : 32; }
+    template <int HS> __host__ __device__ static constexpr int q_inner() { return HS <= 64 ? 64 : 32; }
+};
+struct ConfigV2 {
+    static constexpr int kWarps = 8;
+    static constexpr bool kPipelined = true;
+    template <int HS> __host__ __device__ static constexpr int forward_inner() { return HS <= 64 ? 64 : 32; }
+    template <int HS> __host__ __device__ static constexpr int kv_inner() { return HS <= 64 ? 64 : 16; }
+    template <int HS> __host__ __device__ static constexpr int q_inner() { return HS <= 64 ? 64 : 32; }
+};
+template <class Cfg> __host__ __device__ constexpr int threads_of() { return 32 * Cfg::kWarps; }
+template <class Cfg> __host__ __device__ constexpr int tile_of() { return 16 * Cfg::kWarps; }
 // Shared-memory rows are padded by 8 BF16 (16 bytes) so the 8 rows a fragment load touches fall in different banks.
 template <int W> __host__ __device__ constexpr int padded() { return W + 8; }
 
@@ -38,7 +56,6 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (lo) in the lower half
     return *reinterpret_cast<uint32_t*>(&v);
 }
-__device__ __forceinline__ uint32_t ld_pair(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // d += A·B on the tensor cores (BF16 × BF16, FP32 accumulation). I4T_FLASH_HOST_EMULATION: a CPU emulation of these
 // kernels (a check of the fragment bookkeeping without a GPU) supplies its own.
@@ -54,42 +71,70 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], 
 }
 #endif
 
-// A fragment of the 16×16 block at `at` of a row-major BF16 tile with row length ld.
-__device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at, int ld, int lane) {
-    const int g = lane >> 2, q2 = (lane & 3) * 2;
-    a[0] = ld_pair(at + g * ld + q2);
-    a[1] = ld_pair(at + (g + 8) * ld + q2);
-    a[2] = ld_pair(at + g * ld + q2 + 8);
-    a[3] = ld_pair(at + (g + 8) * ld + q2 + 8);
-}
-
-// d += A·B over the 16 × 8 output at n-tile `at`, where B[k][n] is stored n-major: B[k][n] = at[n·ld + k] (a
-// row-major K tile is Kᵀ's B in S = Q·Kᵀ, ...). k runs over one 16-wide step.
-__device__ __forceinline__ void mma_nmajor(float (&d)[4], const uint32_t (&a)[4], const __nv_bfloat16* at, int ld,
-                                           int lane) {
-    const int g = lane >> 2, q2 = (lane & 3) * 2;
-    mma_bf16(d, a, ld_pair(at + g * ld + q2), ld_pair(at + g * ld + q2 + 8));
-}
-
-// The B fragment (b0, b1) of a 16 × 8 block of a k-major BF16 tile (B[k][n] = at[k·ld + n]: a row-major V, Q, G or
-// K tile whose rows are the MMA's k) by ldmatrix.x2.trans: lanes 0–15 give the addresses of the 16 rows (16-byte
-// aligned: ld and the column a multiple of 8), and the transposed 8×8 loads hand lane (g, q) exactly
-// (B[2q][g], B[2q+1][g]) and (B[2q+8][g], B[2q+9][g]) — no transposed copy of the tile in shared memory.
+// 2^x by the SFU alone (ex2.approx.ftz: relative error ~2⁻²², results below 2⁻¹²⁶ flush to 0; 2^(−∞) = 0): exp2f's
+// denormal-range fix-up would add a compare and two multiplies to each score element, and these values only ever
+// become BF16 MMA operands or FP32 sums of them.
 #if defined(I4T_FLASH_HOST_EMULATION)
-void ldmatrix_x2_trans(uint32_t& b0, uint32_t& b1, const __nv_bfloat16* row);
+inline float fast_exp2(float x) { return exp2f(x); }
 #else
-__device__ __forceinline__ void ldmatrix_x2_trans(uint32_t& b0, uint32_t& b1, const __nv_bfloat16* row) {
-    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(row);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n" : "=r"(b0), "=r"(b1) : "r"(addr));
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
 }
 #endif
 
-// d += A·B over the 16 × 8 output at column `at` of a k-major tile (B[k][n] = at[k·ld + n]), one 16-wide k step.
-__device__ __forceinline__ void mma_kmajor(float (&d)[4], const uint32_t (&a)[4], const __nv_bfloat16* at, int ld,
-                                           int lane) {
-    uint32_t b0, b1;
-    ldmatrix_x2_trans(b0, b1, at + (lane & 15) * ld);
-    mma_bf16(d, a, b0, b1);
+// ldmatrix.x4: lane l gives the address of row l % 8 of 8×8 matrix l / 8 (16-byte aligned); lane (g, q) receives
+// (M[g][2q], M[g][2q+1]) of each matrix M — with .trans (M[2q][g], M[2q+1][g]) — in r[0..3] (the PTX ISA's ldmatrix).
+#if defined(I4T_FLASH_HOST_EMULATION)
+void ldmatrix_x4(uint32_t (&r)[4], const __nv_bfloat16* row);
+void ldmatrix_x4_trans(uint32_t (&r)[4], const __nv_bfloat16* row);
+#else
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __nv_bfloat16* row) {
+    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __nv_bfloat16* row) {
+    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+#endif
+
+// A fragment of the 16×16 block at `at` of a row-major BF16 tile with row length ld, by one ldmatrix.x4 of
+// rows 0–7 × cols 0–7 (a0), rows 8–15 × cols 0–7 (a1), rows 0–7 × cols 8–15 (a2), rows 8–15 × cols 8–15 (a3).
+__device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* at, int ld, int lane) {
+    const int m = lane >> 3;
+    ldmatrix_x4(a, at + ((m & 1) * 8 + (lane & 7)) * ld + (m >> 1) * 8);
+}
+
+// d0 += A·B and d1 += A·B' over the two 16 × 8 outputs at n-tiles `at` and `at` + 8 rows, where B[k][n] is stored
+// n-major: B[k][n] = at[n·ld + k] (a row-major K tile is Kᵀ's B in S = Q·Kᵀ, ...); one 16-wide k step; only the
+// live ones. One ldmatrix.x4 (matrices: n 0–7 × k 0–7, n 0–7 × k 8–15, n 8–15 × k 0–7, n 8–15 × k 8–15) hands each
+// lane exactly its (b0, b1) of both n-tiles.
+__device__ __forceinline__ void mma_nmajor_pair(float (&d0)[4], float (&d1)[4], const uint32_t (&a)[4],
+                                                const __nv_bfloat16* at, int ld, int lane, bool live0, bool live1) {
+    const int m = lane >> 3;
+    uint32_t b[4];
+    ldmatrix_x4(b, at + ((m >> 1) * 8 + (lane & 7)) * ld + (m & 1) * 8);
+    if (live0) mma_bf16(d0, a, b[0], b[1]);
+    if (live1) mma_bf16(d1, a, b[2], b[3]);
+}
+
+// d0 += A·B and d1 += A·B' over the 16 × 8 outputs at columns `at` and `at` + 8 of a k-major tile (B[k][n] =
+// at[k·ld + n]: a row-major V, Q, G or K tile whose rows are the MMA's k), one 16-wide k step. ldmatrix.x4.trans of
+// k 0–7 × n 0–7, k 8–15 × n 0–7, k 0–7 × n 8–15, k 8–15 × n 8–15 hands lane (g, q) (B[2q][g], B[2q+1][g]) and
+// (B[2q+8][g], B[2q+9][g]) of both column blocks — no transposed copy of the tile in shared memory.
+__device__ __forceinline__ void mma_kmajor_pair(float (&d0)[4], float (&d1)[4], const uint32_t (&a)[4],
+                                                const __nv_bfloat16* at, int ld, int lane) {
+    const int m = lane >> 3;
+    uint32_t b[4];
+    ldmatrix_x4_trans(b, at + ((m & 1) * 8 + (lane & 7)) * ld + (m >> 1) * 8);
+    mma_bf16(d0, a, b[0], b[1]);
+    mma_bf16(d1, a, b[2], b[3]);
 }
 
 // Whether columns [c0, c0 + width) of a warp's tile meet [lo, hi), the columns the causal mask leaves it (the
@@ -108,12 +153,16 @@ __device__ __forceinline__ void strip_products(float (&s)[NT][4], float (&t)[NT]
         uint32_t a[4];
         load_a(a, x + kk * 16, ld, lane);
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-            if (cols_live(nt * 8, 8, lo, hi)) mma_nmajor(s[nt], a, y + nt * 8 * ld + kk * 16, ld, lane);
+        for (int nt = 0; nt < NT; nt += 2)
+            if (cols_live(nt * 8, 16, lo, hi))
+                mma_nmajor_pair(s[nt], s[nt + 1], a, y + nt * 8 * ld + kk * 16, ld, lane,
+                                cols_live(nt * 8, 8, lo, hi), cols_live(nt * 8 + 8, 8, lo, hi));
         load_a(a, z + kk * 16, ld, lane);
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-            if (cols_live(nt * 8, 8, lo, hi)) mma_nmajor(t[nt], a, w + nt * 8 * ld + kk * 16, ld, lane);
+        for (int nt = 0; nt < NT; nt += 2)
+            if (cols_live(nt * 8, 16, lo, hi))
+                mma_nmajor_pair(t[nt], t[nt + 1], a, w + nt * 8 * ld + kk * 16, ld, lane,
+                                cols_live(nt * 8, 8, lo, hi), cols_live(nt * 8 + 8, 8, lo, hi));
     }
 }
 
@@ -138,7 +187,8 @@ __device__ __forceinline__ void strip_times_kmajor(float (&acc)[DT][4], const fl
         uint32_t a[4];
         a_from_acc(a, p, kc);
 #pragma unroll
-        for (int dt = 0; dt < DT; ++dt) mma_kmajor(acc[dt], a, b + kc * 16 * ld + dt * 8, ld, lane);
+        for (int dt = 0; dt < DT; dt += 2)
+            mma_kmajor_pair(acc[dt], acc[dt + 1], a, b + kc * 16 * ld + dt * 8, ld, lane);
     }
 }
 
@@ -159,32 +209,22 @@ __device__ __forceinline__ void store_strip(float* out, int64_t row_len, const f
     }
 }
 
-// Four consecutive values of a row as four BF16 values (8 bytes): FP32 rounded to nearest even, BF16 (the device
-// GPT's copy of qkv, cast from FP32 with the same rounding) as they are — so both give the same bits.
-__device__ __forceinline__ uint2 bf16x4(const float* p) {
-    const float4 v = *reinterpret_cast<const float4*>(p);
-    return make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
-}
-__device__ __forceinline__ uint2 bf16x4(const __nv_bfloat16* p) { return *reinterpret_cast<const uint2*>(p); }
-
-// Rows [first, first + R) of one head (hs = HS values at src + t·row_len, t the row in the sequence; FP32 or BF16,
-// bf16x4) into a row-major BF16 tile in shared memory (dst[r·ld + d], ld = padded<HS>()); rows at or past t_len are
-// zeros. All threads of the block take part (the caller syncs); a warp reads whole rows (coalesced).
-template <int R, int HS, class Q>
-__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const Q* src, int64_t row_len, int first, int t_len) {
-    constexpr int kVec = HS / 4, ld = padded<HS>();
-    for (int e = threadIdx.x; e < R * kVec; e += kThreads) {
-        const int r = e / kVec, c = (e % kVec) * 4;
-        uint2 v = make_uint2(0u, 0u);  // BF16 +0 is 0 bits, as pack_bf16(0, 0)
-        if (first + r < t_len) v = bf16x4(src + (int64_t)(first + r) * row_len + c);
-        *reinterpret_cast<uint2*>(dst + r * ld + c) = v;
-    }
-}
-
-// The blocks of a pass: x the 64-row tiles of one (sequence, head) — consecutive blocks share that head's k and v,
+// The blocks of a pass: x the row tiles of one (sequence, head) — consecutive blocks share that head's k and v,
 // which then stay in L2 while its tiles run — and y = b·H + h (at most 65535: flash_attention_supported).
-inline dim3 grid_of(AttentionShape sh) {
-    return dim3((unsigned)((sh.t + kTile - 1) / kTile), (unsigned)(sh.b * sh.nh));
+template <class Cfg> inline dim3 grid_of(AttentionShape sh) {
+    return dim3((unsigned)((sh.t + tile_of<Cfg>() - 1) / tile_of<Cfg>()), (unsigned)(sh.b * sh.nh));
+}
+
+// Whether this process runs the first kernels (INT4TRAIN_FLASH_V1=1: the fallback and the comparison; read at each
+// launch, so a self-test can time both).
+inline bool use_v1() {
+    const char* v = getenv("INT4TRAIN_FLASH_V1");
+    return v != nullptr && v[0] == '1';
+}
+// Calls f(ConfigV1{}) or f(ConfigV2{}), the configuration use_v1 chooses.
+template <class F> inline void with_config(F&& f) {
+    if (use_v1()) f(ConfigV1{});
+    else f(ConfigV2{});
 }
 
 // Calls f(std::integral_constant<int, HS>) for the supported head sizes (16, 32, ..., 128); false otherwise.

@@ -16,16 +16,19 @@
 #include "runtime/launch.cuh"
 #include "runtime/status.cuh"
 #include "flash_attention.cuh"
+#include "flash_attention_tiles.cuh"
 
 namespace i4t::nn {
 namespace flash {
 
-template <int HS> constexpr int kv_smem() {  // k, v (kTile rows); q, g (BQ rows); lse₂, D
-    constexpr int BQ = inner_tile<HS>();
-    return 2 * (kTile + BQ) * padded<HS>() * (int)sizeof(__nv_bfloat16) + 2 * BQ * (int)sizeof(float);
+template <int HS, class Cfg> constexpr int kv_smem() {  // k, v (the block's rows); q, g, lse₂, D (buffered)
+    constexpr int BQ = Cfg::template kv_inner<HS>(), NB = buffers_of<Cfg>();
+    return 2 * (tile_of<Cfg>() + NB * BQ) * padded<HS>() * (int)sizeof(__nv_bfloat16) +
+           2 * NB * BQ * (int)sizeof(float);
 }
-template <int HS> constexpr int q_smem() {  // q, g (kTile rows); k, v (BK rows)
-    return 2 * (kTile + inner_tile<HS>()) * padded<HS>() * (int)sizeof(__nv_bfloat16);
+template <int HS, class Cfg> constexpr int q_smem() {  // q, g (the block's rows); k, v (buffered)
+    return 2 * (tile_of<Cfg>() + buffers_of<Cfg>() * Cfg::template q_inner<HS>()) * padded<HS>() *
+           (int)sizeof(__nv_bfloat16);
 }
 
 // What both kernels take (one struct: the two launches pass the same values). Q: qkv's element type, the BF16 copy
@@ -63,80 +66,81 @@ __device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, fl
                                             const BackwardArgs<Q>& g, const Head<Q>& hd, float* ad) {
     const int64_t t = g.t_len;
     const bool valid = j <= i && i < t;
-    const float a = valid ? exp2f(sc * g.scale_log2 - lse2) : 0.f;
+    const float a = valid ? fast_exp2(fmaf(sc, g.scale_log2, -lse2)) : 0.f;
     const float mk = g.p > 0 && valid ? dropout_mask(hd.key, (hd.bh * t + i) * t + j, g.p, g.keep_scale) : 1.f;
     *ad = a * mk;
     return a * (mk * dp - d);
 }
 
-// ∂k, ∂v of a tile of kTile keys (16 per warp), the queries i ≥ k0 streaming through shared memory BQ at a time.
+// ∂k, ∂v of a tile of 16 keys per warp, the queries i ≥ k0 streaming through shared memory BQ at a time.
 // The warp computes the transposed scores Sᵀ = K_w·Qᵀ (rows = its keys), so ãᵀ and ∂sᵀ are A fragments of
 // ∂v += ãᵀ·G and ∂k += ∂sᵀ·Q straight from the registers.
-template <int HS, class Q> __global__ void __launch_bounds__(kThreads) kv_kernel(const BackwardArgs<Q> args) {
-    constexpr int BQ = inner_tile<HS>(), LD = padded<HS>(), NT = BQ / 8, DT = HS / 8;
+template <int HS, class Cfg, class Q>
+__global__ void __launch_bounds__(threads_of<Cfg>()) kv_kernel(const BackwardArgs<Q> args) {
+    constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BQ = Cfg::template kv_inner<HS>();
+    constexpr int LD = padded<HS>(), NT = BQ / 8, DT = HS / 8, NB = buffers_of<Cfg>();
     extern __shared__ __align__(16) unsigned char smem[];
-    __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
-    __nv_bfloat16* vs = ks + kTile * LD;                           // kTile × LD
-    __nv_bfloat16* qs = vs + kTile * LD;  // BQ × LD: Qᵀ's B of Sᵀ = K·Qᵀ (n-major), Q's B of ∂k (k-major)
-    __nv_bfloat16* gs = qs + BQ * LD;     // BQ × LD: Gᵀ's B of ∂ãᵀ = V·Gᵀ, G's B of ∂v
-    float* ls = reinterpret_cast<float*>(gs + BQ * LD);            // BQ
-    float* ds = ls + BQ;                                           // BQ
+    __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // TILE × LD
+    __nv_bfloat16* vs = ks + TILE * LD;                            // TILE × LD
+    __nv_bfloat16* qs = vs + TILE * LD;  // NB × BQ × LD: Qᵀ's B of Sᵀ = K·Qᵀ (n-major), Q's B of ∂k (k-major)
+    __nv_bfloat16* gs = qs + NB * BQ * LD;  // NB × BQ × LD: Gᵀ's B of ∂ãᵀ = V·Gᵀ, G's B of ∂v
+    float* ls = reinterpret_cast<float*>(gs + NB * BQ * LD);  // NB × BQ
+    float* ds = ls + NB * BQ;                                 // NB × BQ
     const Head<Q> hd = head_of<HS>(args);
     const int t_len = args.t_len, c = hd.c;
-    const int k0 = blockIdx.x * kTile;  // the first key tiles see the most queries: each head's first
+    const int k0 = blockIdx.x * TILE;  // the first key tiles see the most queries: each head's first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int key0 = k0 + warp * 16 + (lane >> 2);  // this thread's keys: key0 and key0 + 8
 
-    load_rows<kTile, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
-    load_rows<kTile, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
+    load_own_rows<Cfg, TILE, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
+    load_own_rows<Cfg, TILE, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
     float dkacc[DT][4] = {}, dvacc[DT][4] = {};
-    for (int q0 = k0; q0 < t_len; q0 += BQ) {  // kTile is a multiple of BQ: q0 = k0 starts on a query tile
-        __syncthreads();
-        load_rows<BQ, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
-        load_rows<BQ, HS>(gs, hd.dout, c, q0, t_len);
-        for (int e = threadIdx.x; e < BQ; e += kThreads) {
-            const bool in = q0 + e < t_len;
-            ls[e] = in ? args.lse2[hd.bh * t_len + q0 + e] : 0.f;
-            ds[e] = in ? args.delta[hd.bh * t_len + q0 + e] : 0.f;
-        }
-        __syncthreads();
-        if (k0 + warp * 16 > q0 + BQ - 1) continue;  // all of this warp's keys are after all these queries
+    // the queries q0 = k0 + it·BQ (TILE is a multiple of BQ: k0 starts on a query tile)
+    TilePair<BQ, HS, THREADS, Q, float> qg{hd.qkv, hd.dout, hd.row_len, c, args.lse2 + hd.bh * t_len,
+                                 args.delta + hd.bh * t_len, k0, t_len, qs, gs, ls, ds};
+    stream_tiles<Cfg>((t_len - k0 + BQ - 1) / BQ, qg, [&](int it, int buf) {
+        const int q0 = k0 + it * BQ;
+        if (k0 + warp * 16 > q0 + BQ - 1) return;  // all of this warp's keys are after all these queries
+        const __nv_bfloat16 *qt = qs + buf * BQ * LD, *gt = gs + buf * BQ * LD;
+        const float *lt = ls + buf * BQ, *dtl = ds + buf * BQ;
         const int lo = k0 + warp * 16 - q0;  // queries q0 + [lo, BQ) are at or after this warp's first key
         float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ = K_w·Qᵀ, ∂ãᵀ = V_w·Gᵀ
-        strip_products<HS, NT>(st, dpt, ks + warp * 16 * LD, qs, vs + warp * 16 * LD, gs, LD, lo, BQ, lane);
+        strip_products<HS, NT>(st, dpt, ks + warp * 16 * LD, qt, vs + warp * 16 * LD, gt, LD, lo, BQ, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {  // element (key j, query i) of the transposed tile
                 const int col = nt * 8 + q2 + (e & 1), i = q0 + col, j = key0 + (e >> 1) * 8;
                 float ad;
-                dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, ls[col], ds[col], args, hd, &ad);
+                dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, lt[col], dtl[col], args, hd, &ad);
                 st[nt][e] = ad;
             }
-        strip_times_kmajor<NT, DT>(dvacc, st, gs, LD, lo, BQ, lane);   // ∂v += ãᵀ·G
-        strip_times_kmajor<NT, DT>(dkacc, dpt, qs, LD, lo, BQ, lane);  // ∂k += ∂sᵀ·Q (times 1/√hs below)
-    }
+        strip_times_kmajor<NT, DT>(dvacc, st, gt, LD, lo, BQ, lane);   // ∂v += ãᵀ·G
+        strip_times_kmajor<NT, DT>(dkacc, dpt, qt, LD, lo, BQ, lane);  // ∂k += ∂sᵀ·Q (times 1/√hs below)
+    });
     store_strip<DT>(hd.dqkv + c, hd.row_len, dkacc, {args.scale, args.scale}, key0, t_len, lane);
     store_strip<DT>(hd.dqkv + 2 * c, hd.row_len, dvacc, {1.f, 1.f}, key0, t_len, lane);
 }
 
-// ∂q of a tile of kTile queries (16 per warp), the keys j ≤ the tile's last query streaming BK at a time:
+// ∂q of a tile of 16 queries per warp, the keys j ≤ the tile's last query streaming BK at a time:
 // S = Q_w·Kᵀ and ∂ã = G_w·Vᵀ as in the forward, then ∂q += ∂s·K from the registers.
-template <int HS, class Q> __global__ void __launch_bounds__(kThreads) q_kernel(const BackwardArgs<Q> args) {
-    constexpr int BK = inner_tile<HS>(), LD = padded<HS>(), NT = BK / 8, DT = HS / 8;
+template <int HS, class Cfg, class Q>
+__global__ void __launch_bounds__(threads_of<Cfg>()) q_kernel(const BackwardArgs<Q> args) {
+    constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BK = Cfg::template q_inner<HS>();
+    constexpr int LD = padded<HS>(), NT = BK / 8, DT = HS / 8, NB = buffers_of<Cfg>();
     extern __shared__ __align__(16) unsigned char smem[];
-    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // kTile × LD
-    __nv_bfloat16* gs = qs + kTile * LD;                           // kTile × LD
-    __nv_bfloat16* ks = gs + kTile * LD;  // BK × LD: Kᵀ's B of S (n-major), K's B of ∂q (k-major)
-    __nv_bfloat16* vs = ks + BK * LD;     // BK × LD: Vᵀ's B of ∂ã
+    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // TILE × LD
+    __nv_bfloat16* gs = qs + TILE * LD;                            // TILE × LD
+    __nv_bfloat16* ks = gs + TILE * LD;       // NB × BK × LD: Kᵀ's B of S (n-major), K's B of ∂q (k-major)
+    __nv_bfloat16* vs = ks + NB * BK * LD;    // NB × BK × LD: Vᵀ's B of ∂ã
     const Head<Q> hd = head_of<HS>(args);
     const int t_len = args.t_len, c = hd.c;
-    const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;  // each head's longest rows first
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * TILE;  // each head's longest rows first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
     const int row0 = q0 + warp * 16 + (lane >> 2);  // this thread's queries: row0 and row0 + 8
 
-    load_rows<kTile, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
-    load_rows<kTile, HS>(gs, hd.dout, c, q0, t_len);
+    load_own_rows<Cfg, TILE, HS>(qs, hd.qkv, hd.row_len, q0, t_len);
+    load_own_rows<Cfg, TILE, HS>(gs, hd.dout, c, q0, t_len);
     float lr[2], dr[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -145,16 +149,16 @@ template <int HS, class Q> __global__ void __launch_bounds__(kThreads) q_kernel(
         dr[r] = i < t_len ? args.delta[hd.bh * t_len + i] : 0.f;
     }
     float dqacc[DT][4] = {};
-    const int k_end = min(t_len, q0 + kTile);
-    for (int k0 = 0; k0 < k_end; k0 += BK) {
-        __syncthreads();  // the previous tile is read (and, the first time, q and g are loaded)
-        load_rows<BK, HS>(ks, hd.qkv + c, hd.row_len, k0, t_len);
-        load_rows<BK, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
-        __syncthreads();
-        if (k0 > q0 + warp * 16 + 15) continue;  // all these keys are after all of this warp's queries
+    const int k_end = min(t_len, q0 + TILE);
+    TilePair<BK, HS, THREADS, Q, Q> kv{hd.qkv + c, hd.qkv + 2 * c, hd.row_len, hd.row_len, nullptr, nullptr, 0, t_len,
+                                 ks, vs};
+    stream_tiles<Cfg>((k_end + BK - 1) / BK, kv, [&](int it, int buf) {
+        const int k0 = it * BK;
+        if (k0 > q0 + warp * 16 + 15) return;  // all these keys are after all of this warp's queries
+        const __nv_bfloat16 *kt = ks + buf * BK * LD, *vt = vs + buf * BK * LD;
         const int live = q0 + warp * 16 + 16 - k0;  // keys k0 + [0, live) are at or before this warp's last query
         float s[NT][4] = {}, dp[NT][4] = {};  // S = Q_w·Kᵀ, ∂ã = G_w·Vᵀ
-        strip_products<HS, NT>(s, dp, qs + warp * 16 * LD, ks, gs + warp * 16 * LD, vs, LD, 0, live, lane);
+        strip_products<HS, NT>(s, dp, qs + warp * 16 * LD, kt, gs + warp * 16 * LD, vt, LD, 0, live, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -163,8 +167,8 @@ template <int HS, class Q> __global__ void __launch_bounds__(kThreads) q_kernel(
                 float ad;
                 s[nt][e] = score_grad(s[nt][e], dp[nt][e], i, j, lr[r], dr[r], args, hd, &ad);
             }
-        strip_times_kmajor<NT, DT>(dqacc, s, ks, LD, 0, live, lane);  // ∂q += ∂s·K (times 1/√hs below)
-    }
+        strip_times_kmajor<NT, DT>(dqacc, s, kt, LD, 0, live, lane);  // ∂q += ∂s·K (times 1/√hs below)
+    });
     store_strip<DT>(hd.dqkv, hd.row_len, dqacc, {args.scale, args.scale}, row0, t_len, lane);
 }
 
@@ -174,9 +178,17 @@ template <class Q> static cudaError_t prepare_backward_of() {
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
         with_head_size(hs, [&](auto hsc) {
             constexpr int HS = decltype(hsc)::value;
-            e = cudaFuncSetAttribute(kv_kernel<HS, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize, kv_smem<HS>());
-            if (e == cudaSuccess)
-                e = cudaFuncSetAttribute(q_kernel<HS, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize, q_smem<HS>());
+            auto allow = [&](auto cfg) {
+                using Cfg = decltype(cfg);
+                if (e == cudaSuccess)
+                    e = cudaFuncSetAttribute(kv_kernel<HS, Cfg, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             kv_smem<HS, Cfg>());
+                if (e == cudaSuccess)
+                    e = cudaFuncSetAttribute(q_kernel<HS, Cfg, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             q_smem<HS, Cfg>());
+            };
+            allow(ConfigV1{});
+            allow(ConfigV2{});
         });
     return e;
 }
@@ -196,13 +208,16 @@ static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqk
     const int hs = sh.c / sh.nh;
     const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
     const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-    const dim3 grid = flash::grid_of(sh);
     const flash::BackwardArgs<Q> args{dqkv, qkv,        dout,  lse2, delta,      sh.nh,
                                       sh.t, scale_log2, scale, p,    keep_scale, key};
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        flash::kv_kernel<HS><<<grid, flash::kThreads, flash::kv_smem<HS>(), s>>>(args);
-        flash::q_kernel<HS><<<grid, flash::kThreads, flash::q_smem<HS>(), s>>>(args);
+        flash::with_config([&](auto cfg) {
+            using Cfg = decltype(cfg);
+            const dim3 grid = flash::grid_of<Cfg>(sh);
+            flash::kv_kernel<HS, Cfg, Q><<<grid, flash::threads_of<Cfg>(), flash::kv_smem<HS, Cfg>(), s>>>(args);
+            flash::q_kernel<HS, Cfg, Q><<<grid, flash::threads_of<Cfg>(), flash::q_smem<HS, Cfg>(), s>>>(args);
+        });
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
 }

@@ -1,7 +1,8 @@
 // test_attention.cu — the device GPT's fused attention (native/src/gpt/flash_attention*.cu) against the FP64
 // reference of attention.cu's function (../attention_reference.h) on random q, k, v with outlier columns: output and
 // ∂qkv within BF16 tolerances, with and without dropout, for T on and off the 64-row tile and hs 16..128; a second
-// run bit-identical (no atomics). Not --quick: its time against the llm.c path at gpt2-small's attention.
+// run bit-identical (no atomics); both kernel shapes (the default and INT4TRAIN_FLASH_V1=1's). Not --quick: their
+// times against the llm.c path at gpt2-small's attention.
 #include "selftest.h"
 #include "gpt/device_util.cuh"
 #include "../attention_reference.h"
@@ -10,6 +11,18 @@ using i4t::nn::AttentionShape;
 using i4t::nn::DropoutKey;
 
 namespace {
+
+// Runs fn() with the fused attention's first kernels (v1 = true: INT4TRAIN_FLASH_V1=1) or the default ones, then
+// puts the variable back as it was (flash_attention.cuh use_v1 reads it at each launch).
+template <class F> void with_kernels(bool v1, F&& fn) {
+    const char* was = getenv("INT4TRAIN_FLASH_V1");
+    const std::string saved = was ? was : "";
+    if (v1) setenv("INT4TRAIN_FLASH_V1", "1", 1);
+    else unsetenv("INT4TRAIN_FLASH_V1");
+    fn();
+    if (was) setenv("INT4TRAIN_FLASH_V1", saved.c_str(), 1);
+    else unsetenv("INT4TRAIN_FLASH_V1");
+}
 
 // The fused forward, D and backward on device buffers; false (reported) on a CUDA error.
 struct FusedRun {
@@ -31,29 +44,81 @@ struct FusedRun {
     }
 };
 
-void check_case(int b, int h, int t, int hs, float p) {
+void check_case(int b, int h, int t, int hs, float p, bool v1) {
     const int c = h * hs, n = b * t;
     const AttentionShape sh{b, t, c, h};
     const auto qkv = randn_outliers(n, 3 * c, 0.5f), dout = randn_outliers(n, c, 1.0f, 1);
     const uint64_t step_key = rng();
     const uint32_t site = 9;
     FusedRun f(sh, qkv, dout, step_key);
-    if (!f.run(p, site)) return;
+    bool ok = false;
+    with_kernels(v1, [&] { ok = f.run(p, site); });
+    if (!ok) return;
     const auto out = f.out.down(), dqkv = f.dqkv.down();
     const auto e = attention_reference::compare({b, h, t, hs, p, i4t::nn::splitmix64(step_key ^ site)}, qkv, dout,
                                                 out, dqkv);
-    const std::string what = fmt("b=%d h=%d T=%d hs=%d p=%.1f", b, h, t, hs, p);
+    const std::string what = fmt("%s b=%d h=%d T=%d hs=%d p=%.1f", v1 ? "v1" : "v2", b, h, t, hs, p);
     report(e.out < 5e-3 && e.dq < 2e-2 && e.dk < 2e-2 && e.dv < 2e-2 && e.nonfinite == 0,
            "flash attention vs FP64 reference (BF16 tolerances)",
            what + fmt(": rel out %.2e dq %.2e dk %.2e dv %.2e, non-finite %ld", e.out, e.dq, e.dk, e.dv, e.nonfinite));
-    if (!f.run(p, site)) return;
+    with_kernels(v1, [&] { ok = f.run(p, site); });
+    if (!ok) return;
     const size_t diff = count_diff(f.out.down(), out) + count_diff(f.dqkv.down(), dqkv);
     report(diff == 0, "flash attention deterministic (a second run bit-identical)", what + fmt(": %zu differ", diff));
 }
 
-// Forward and backward milliseconds of both paths at gpt2-small's attention (8 × 12 heads, T 1024, hs 64), BF16.
+// Mean milliseconds of fn over 10 runs after a warm-up one (events on the default stream).
+template <class F> float timed_ms(F&& fn) {
+    const int reps = 10;
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    fn();
+    cudaEventRecord(e0);
+    for (int r = 0; r < reps; ++r) fn();
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return ms / reps;
+}
+
+// Forward and backward (D + both kernels) milliseconds of the fused attention on f's buffers, no dropout:
+// [0] the default kernels, [1] the first ones (INT4TRAIN_FLASH_V1=1).
+struct FusedTimes {
+    float fwd[2], bwd[2];
+};
+FusedTimes time_fused(FusedRun& f) {
+    const DropoutKey key{f.step_key.p, 1};
+    FusedTimes r{};
+    for (int v1 = 0; v1 < 2; ++v1)
+        with_kernels(v1 == 1, [&] {
+            r.fwd[v1] = timed_ms(
+                [&] { i4t::nn::flash_attention_forward(nullptr, f.sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
+            r.bwd[v1] = timed_ms([&] {
+                i4t::nn::flash_attention_delta(nullptr, f.sh, f.delta.p, f.dout.p, f.out.p, nullptr);
+                i4t::nn::flash_attention_backward(nullptr, f.sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0,
+                                                  key);
+            });
+        });
+    return r;
+}
+
+// "fused forward F backward B (x, y TFLOP/s); first fused kernels (INT4TRAIN_FLASH_V1=1) forward F1 backward B1":
+// TFLOP/s of the causal products (forward 4·B·H·T²·hs/2; backward 2.5× that, as FlashAttention counts it).
+std::string fused_line(const FusedTimes& r, AttentionShape sh) {
+    const double flop = 4.0 * sh.b * sh.nh * (double)sh.t * sh.t * (sh.c / sh.nh) / 2;
+    return fmt("fused forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); first fused kernels (INT4TRAIN_FLASH_V1=1) "
+               "forward %.3f backward %.3f", r.fwd[0], r.bwd[0], flop / r.fwd[0] * 1e-9, 2.5 * flop / r.bwd[0] * 1e-9,
+               r.fwd[1], r.bwd[1]);
+}
+
+// Forward and backward milliseconds of both paths at gpt2-small's attention (8 × 12 heads, T 1024, hs 64), BF16,
+// and of the fused kernels at gpt-1b's (8 × 16 heads, T 1024, hs 128).
 void bench_attention() {
-    const int b = 8, h = 12, t = 1024, hs = 64, c = h * hs, n = b * t, reps = 10;
+    const int b = 8, h = 12, t = 1024, hs = 64, c = h * hs, n = b * t;
     const AttentionShape sh{b, t, c, h};
     FusedRun f(sh, randn_outliers(n, 3 * c, 0.5f), randn_outliers(n, c), 1);
     const size_t bhtt = (size_t)b * h * t * t;
@@ -62,38 +127,28 @@ void bench_attention() {
     if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) return report(false, "bench_attention: cublasCreate", "");
     const cublasComputeType_t bf16 = CUBLAS_COMPUTE_32F_FAST_16BF;
     const DropoutKey key{f.step_key.p, 1};
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    auto timed = [&](auto&& fn) {
-        fn();
-        cudaEventRecord(e0);
-        for (int r = 0; r < reps; ++r) fn();
-        cudaEventRecord(e1);
-        cudaEventSynchronize(e1);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, e0, e1);
-        return ms / reps;
-    };
-    const float ff = timed([&] { i4t::nn::flash_attention_forward(nullptr, sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
-    const float fb = timed([&] {
-        i4t::nn::flash_attention_delta(nullptr, sh, f.delta.p, f.dout.p, f.out.p, nullptr);
-        i4t::nn::flash_attention_backward(nullptr, sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0, key);
-    });
-    const float uf = timed([&] {
+    const FusedTimes fused = time_fused(f);
+    const float uf = timed_ms([&] {
         i4t::nn::attention_forward(nullptr, blas, bf16, sh, f.out.p, att.p, f.qkv.p, qkvp.p, attd.p, outp.p, 0, key);
     });
-    const float ub = timed([&] {
+    const float ub = timed_ms([&] {
         i4t::nn::attention_backward(nullptr, blas, bf16, sh, f.dqkv.p, f.dout.p, f.qkv.p, att.p, qkvp.p, dqkvp.p,
                                     attd.p, datt.p, outp.p, 0, key);
     });
-    const cudaError_t err = cudaDeviceSynchronize();
+    cudaError_t err = cudaDeviceSynchronize();
     report(err == cudaSuccess, "bench_attention ran", err == cudaSuccess ? "" : cudaGetErrorString(err));
-    printf("  attention 8 x 12 heads x T 1024, hs 64 (ms): fused forward %.3f backward %.3f; "
-           "llm.c path (cuBLAS BF16) forward %.3f backward %.3f\n", ff, fb, uf, ub);
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
+    printf("  attention 8 x 12 heads x T 1024, hs 64 (ms): %s; llm.c path (cuBLAS BF16) forward %.3f backward %.3f\n",
+           fused_line(fused, sh).c_str(), uf, ub);
     cublasDestroy(blas);
+
+    const int h1 = 16, hs1 = 128, c1 = h1 * hs1;  // gpt-1b's heads
+    const AttentionShape sh1{b, t, c1, h1};
+    FusedRun f1(sh1, randn_outliers(n, 3 * c1, 0.5f), randn_outliers(n, c1), 1);
+    const FusedTimes fused1 = time_fused(f1);
+    err = cudaDeviceSynchronize();
+    report(err == cudaSuccess, "bench_attention (gpt-1b's heads) ran",
+           err == cudaSuccess ? "" : cudaGetErrorString(err));
+    printf("  attention 8 x 16 heads x T 1024, hs 128 (ms): %s\n", fused_line(fused1, sh1).c_str());
 }
 
 }  // namespace
@@ -102,13 +157,17 @@ void test_flash_attention() {
     const cudaError_t prep = i4t::nn::flash_attention_prepare();
     report(prep == cudaSuccess, "flash_attention_prepare", prep == cudaSuccess ? "" : cudaGetErrorString(prep));
     if (prep != cudaSuccess) return;
-    check_case(2, 3, 200, 64, 0.0f);   // T off the tile: 3 full tiles and 8 rows
-    check_case(1, 2, 130, 128, 0.0f);  // gpt-1b's head size, the narrower inner tile
-    check_case(2, 2, 128, 64, 0.2f);   // baby GPT's dropout
-    check_case(1, 2, 77, 128, 0.1f);
-    check_case(1, 1, 1, 16, 0.0f);     // one token
-    check_case(1, 4, 64, 32, 0.0f);
-    check_case(1, 1, 100, 48, 0.0f);
-    if (!g_quick) check_case(1, 2, 1024, 64, 0.0f);
+    for (int v1 = 0; v1 < 2; ++v1) {  // the default kernels, then the first ones (flash_attention.cuh ConfigV1/V2)
+        check_case(2, 3, 200, 64, 0.0f, v1);   // T off the tiles (64, 128 rows)
+        check_case(1, 2, 130, 128, 0.0f, v1);  // gpt-1b's head size, the narrower inner tiles
+        check_case(2, 2, 128, 64, 0.2f, v1);   // baby GPT's dropout
+        check_case(1, 2, 77, 128, 0.1f, v1);
+        check_case(1, 1, 1, 16, 0.0f, v1);     // one token
+        check_case(1, 4, 64, 32, 0.0f, v1);
+        check_case(1, 1, 100, 48, 0.0f, v1);
+        check_case(1, 1, 300, 80, 0.1f, v1);   // a streamed tile not a multiple of the threads' share (v2)
+        check_case(1, 1, 150, 112, 0.0f, v1);
+        if (!g_quick) check_case(1, 2, 1024, 64, 0.0f, v1);
+    }
     if (!g_quick) bench_attention();
 }
