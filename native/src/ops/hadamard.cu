@@ -84,10 +84,18 @@ __global__ void __launch_bounds__(512) hadamard_quant_kernel(const float* __rest
 // 512 elements per warp. Same butterflies in the same stage order and the same quotients and codes as the block
 // kernel above, bit for bit. Needs x 16-byte, codes 8-byte and packed 4-byte aligned (else the block kernel runs).
 // It replaces hadamard_quant_warp4_kernel (4 floats per lane, stages h ≥ 4 as shuffles), which ncu found issue-bound
-// on the H200 (SM 76 %, DRAM 30 %). SASS per element, sm_90, nvcc 11.8, G = 32, warp4 → this kernel:
-//   SHFL 3 → 0.5; butterfly FADD 5 → 5 (plus SEL/MOV ~5 → ~1.5); division MUFU.RCP + FCHK + 5 FFMA + branch →
-//   FMUL + 4 FFMA + 2 FMNMX; rounding + clamp + F2I: FRND + 2 FSETP + 3 FADD + 2 branches + 2 FMNMX + F2I →
-//   LOP3 + FADD.RZ + 2 FMNMX + F2I; global: 0.25 LDG.128 + 0.25 STG.32/.16 → 0.25 LDG.128 + 0.125 STG.64/.32.
+// on the H200 (SM 76 %, DRAM 30 % of peak). SASS of the loop body per element, sm_90, nvcc 11.8 (static count of the
+// hot path: full runs, no fallback division; the old one includes both sides of round_half_away's branches):
+//                          warp4 G=32   regs G=32   regs G=16
+//   SHFL (quarter rate)         3.00        0.50        0
+//   FADD / FMUL / FFMA    11 / 1 / 5   6 / 2 / 4   5 / 2 / 4      (5 butterfly FADD for G = 32 in both)
+//   MUFU.RCP + FCHK          1 + 1        0 + 0       0 + 0      (one __fdiv_rn per thread for the reciprocal)
+//   FRND / F2I                 1 / 1       0 / 1       0 / 1
+//   FSETP/FSEL/FMNMX         2 / 0 / 2  .2/1.5/2.9   .2/0/2.9
+//   SEL/MOV, BRA/BSSY/CALL  8.3, 7.5    0.3, 0.3    0, 0.25
+//   LOP3/PRMT/SHF/IADD/ISETP   6.3         4.4         3.9
+//   LDG / STG               .25 / .5    .25 / .25   .25 / .25
+//   total                     54.5        24.5        20.5
 template <int G>
 __global__ void __launch_bounds__(256) hadamard_quant_regs_kernel(const float* __restrict__ x, int64_t total,
                                                                   float scale, int cols, const float* step, int qn,

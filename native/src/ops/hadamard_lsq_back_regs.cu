@@ -3,12 +3,19 @@
 // branch-free rounding of numerics/lsq_fast.cuh. Bit-identical to hadamard_lsq_back_kernel (lsq.cu), the generic
 // kernel, in every output: out, and the chunk sums of the step gradient.
 //
-// SASS per element, sm_90, nvcc 11.8, G = 32 (the former hadamard_lsq_back_warp_kernel → this kernel):
-//   SHFL 10 → 1 (quarter rate: 32 lanes/clk/SM)           FADD (butterflies) 10 → 10, SEL/MOV for them ~10 → ~3
-//   division: MUFU.RCP + FCHK + 5 FFMA + branch → FMUL + 4 FFMA + 2 FMNMX (guard)
-//   RoundHalfAway: FRND + FADD + 2 FSETP + 2 FADD + 2 branches → LOP3 + FADD.RZ + FRND
-//   global accesses: 3 32-bit → 0.75 128-bit; the canonical lanes' terms via shared memory (0.5 STS.128 + 1 LDS.64)
-//   (the counts of the whole kernel, per element: see the table in the report of issue 11 / docs/architecture.md)
+// SASS per element, sm_90, nvcc 11.8 (static count of the hot path: a full chunk, no fallback division; the old
+// kernel's count includes both sides of round_half_away's branches and the inline setup of __fdiv_rn's slow calls):
+//                          warp G=32    regs G=32   regs G=16
+//   SHFL (quarter rate)         2.00        1.00        0         (G = 32: 10 shuffle stages per element → 2 exchanges)
+//   FADD / FMUL / FFMA   9 / 3.9 / 14.4 13 / 3.1 / 4.3  11 / 3.1 / 4.3
+//   MUFU.RCP + FCHK       2.9 + 2.9     .06 + .06   .06 + .06
+//   FRND / F2F / DMUL+DADD  1.9 / 2 / 1.5  1 / 2 / 2.5  1 / 2 / 2.5
+//   FSETP / FSEL / FMNMX   4 / 1 / 0   3.3 / 5.9 / 1.9  3.3 / 2.9 / 1.9
+//   SEL/MOV, BRA/BSSY/CALL   9.1, 25.1   0.2, 0.4    0.2, 0.4
+//   LOP3/PRMT/SHF/IADD/ISETP   9.6         5.3         5.0
+//   LDG / STG / LDS / STS  3.1/1.1/1.1/.6  .8/.3/2.1/1.1  .8/.3/2.1/1.1  (LDS/STS: the terms and the canonical tree)
+//   total                    105.9        50.8        44.4
+// (Global accesses per element: 3 of 32 bits before; 0.5 loads and 0.25 stores of 128 bits now.)
 //
 // Why the step-gradient sum still comes out bit for bit: CanonicalSum's lane t must add the terms of elements
 // t, t+256, ... in that order (conventions.md), but here a thread holds 16 consecutive elements. Each thread writes
