@@ -157,21 +157,11 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
         const int64_t cap = ctx->sm_count > 0 ? (int64_t)ctx->sm_count * 64 : 8192;  // grid-stride beyond ~8 waves
         if (blocks > cap) blocks = cap;
         const int qn = lsq_qn(mode);
-#define I4T_QUANT_REGS(G)                                                                                      \
-    case G:                                                                                                    \
-        hadamard_quant_regs_kernel<G><<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, scale, cols, d_step, \
-                                                                                  qn, codes, ld, packed);      \
-        break;
-        switch (group) {
-            I4T_QUANT_REGS(1)
-            I4T_QUANT_REGS(2)
-            I4T_QUANT_REGS(4)
-            I4T_QUANT_REGS(8)
-            I4T_QUANT_REGS(16)
-            I4T_QUANT_REGS(32)
-            default: return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_quantize_pad_pack: G = %d", group);
-        }
-#undef I4T_QUANT_REGS
+        const bool launched = with_register_group(group, [&](auto g) {
+            hadamard_quant_regs_kernel<decltype(g)::value><<<(unsigned)blocks, 256, 0, ctx->stream>>>(
+                x, total, scale, cols, d_step, qn, codes, ld, packed);
+        });
+        if (!launched) return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_quantize_pad_pack: G = %d", group);
         I4T_LAUNCH("hadamard_quant_regs_kernel");
         return INT4TRAIN_SUCCESS;
     }

@@ -125,21 +125,11 @@ int4train_status hadamard_lsq_back_regs(int4train_context ctx, const float* v, c
                                         int64_t total, int group, float scale, const float* d_step, int qn,
                                         double* chunk_sums, bool accumulate) {
     const unsigned chunks = (unsigned)ceil_div(total, kCanonChunk);
-#define I4T_BACK_REGS(G)                                                                                          \
-    case G:                                                                                                       \
-        hadamard_lsq_back_regs_kernel<G><<<chunks, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, scale,      \
-                                                                                 d_step, qn, chunk_sums, accumulate); \
-        break;
-    switch (group) {
-        I4T_BACK_REGS(1)
-        I4T_BACK_REGS(2)
-        I4T_BACK_REGS(4)
-        I4T_BACK_REGS(8)
-        I4T_BACK_REGS(16)
-        I4T_BACK_REGS(32)
-        default: return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_back_regs: G = %d > 32", group);
-    }
-#undef I4T_BACK_REGS
+    const bool launched = with_register_group(group, [&](auto g) {
+        hadamard_lsq_back_regs_kernel<decltype(g)::value><<<chunks, kCanonLanes, 0, ctx->stream>>>(
+            v, grad, out, total, scale, d_step, qn, chunk_sums, accumulate);
+    });
+    if (!launched) return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_back_regs: G = %d > 32", group);
     I4T_LAUNCH("hadamard_lsq_back_regs_kernel");
     return INT4TRAIN_SUCCESS;
 }

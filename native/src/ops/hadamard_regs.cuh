@@ -17,7 +17,24 @@
 // In each, slots 4j .. 4j+3 are 4 consecutive elements (16-byte accesses) at run_offset(j).
 #pragma once
 
+#include <type_traits>
+
 namespace i4t {
+
+// Calls f(std::integral_constant<int, G>()) with G = group for the groups the register kernels serve (1, 2, 4, ..., 32);
+// false, calling nothing, for any other group. (Host side: the kernels' launches, one template instance per G.)
+template <class F>
+bool with_register_group(int group, F&& f) {
+    switch (group) {
+        case 1: f(std::integral_constant<int, 1>()); return true;
+        case 2: f(std::integral_constant<int, 2>()); return true;
+        case 4: f(std::integral_constant<int, 4>()); return true;
+        case 8: f(std::integral_constant<int, 8>()); return true;
+        case 16: f(std::integral_constant<int, 16>()); return true;
+        case 32: f(std::integral_constant<int, 32>()); return true;
+        default: return false;
+    }
+}
 
 enum class PairLayout { kLoad, kForward, kBackward };
 
