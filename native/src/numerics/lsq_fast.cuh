@@ -23,7 +23,8 @@ namespace i4t {
 // gives RN(q1 − r1·y) = RN(x/s). (One correction from q0 was right on every one of 1.26e10 significand pairs tried on
 // a CPU, but q0 is not always faithful, so the theorem does not cover it: the second correction costs 2 FFMA.)
 // The theorem needs no underflow or overflow and the residuals on the 2^-149 grid: s ∈ [2^-60, 2^60] and
-// |x| ∈ [s·2^-40, s·2^40] (so x/s ∈ [2^-40, 2^40] and e_s + e_q ≥ −101 ≥ e_min − 1 + p − 1 = −103). Anything else — a
+// |x| ∈ [s·2^-40, s·2^40] (so x, y and x/s are normal, and the residuals s·q − x, multiples of ulp(s)·ulp(q) ≥ 2^-147,
+// lie on the 2^-149 grid: exact whenever they fit in 24 bits, normal when they do not). Anything else — a
 // zero, a tiny, huge or infinite x, a step outside the range — takes __fdiv_rn (per thread: one out-of-range
 // element sends the thread's whole batch there). A NaN x may take either path: v is NaN in both, and the codes and
 // residuals downstream do not depend on a NaN's payload (fmaxf drops it; arithmetic returns the canonical NaN).
