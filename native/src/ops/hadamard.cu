@@ -4,6 +4,8 @@
 #include "runtime/launch.cuh"
 #include "runtime/validate.cuh"
 #include "numerics/rounding.cuh"
+#include "numerics/lsq_fast.cuh"
+#include "ops/hadamard_regs.cuh"
 #include "ops/operators.cuh"
 
 namespace i4t {
@@ -76,64 +78,64 @@ __global__ void __launch_bounds__(512) hadamard_quant_kernel(const float* __rest
     }
 }
 
-// The same fused prologue for G ≤ 32 as one warp per 128 consecutive floats, 4 per lane (16-byte loads), grid-stride:
-// the butterfly stages run on registers, with no shared memory and no barriers (the block kernel above spends most of
-// its time in barriers and shared-memory traffic: ncu 2026-11-23, 24 % of DRAM peak at 88 % SM). Stages h = 1, 2 pair
-// values inside a lane; stages h ≥ 4 pair slot k of lane l with slot k of lane l ^ (h/4) through shuffles, the lane
-// with (lane & h/4) == 0 holding a = x[i] and keeping a + b, its partner keeping a − b. Same pairs, same additions,
-// same stage order as load_and_butterfly, so the codes are bit-identical. A G-block never straddles a 128-element group
-// (G | 128, whole G-blocks); elements past the end load 0 and write nothing. Needs x 16-byte, codes 4-byte and packed
-// 2-byte aligned (the caller checks; otherwise the block kernel runs).
-__global__ void __launch_bounds__(256) hadamard_quant_warp4_kernel(const float* __restrict__ x, int64_t total, int group,
-                                                                   float scale, int cols, const float* step, int qn,
-                                                                   int8_t* codes, int ld, uint8_t* packed) {
-    const int lane = threadIdx.x & 31;
-    const float st = *step;
+// The same fused prologue for G ≤ 32 on registers: 16 consecutive floats per thread, lanes 2p and 2p+1 holding one
+// aligned run of 32 (hadamard_regs.cuh: stages h ≤ 8 in registers, h = 16 one exchange across the pair), the
+// division with a hoisted reciprocal and the branch-free code of numerics/lsq_fast.cuh; grid-stride over runs of
+// 512 elements per warp. Same butterflies in the same stage order and the same quotients and codes as the block
+// kernel above, bit for bit. Needs x 16-byte, codes 8-byte and packed 4-byte aligned (else the block kernel runs).
+// It replaces hadamard_quant_warp4_kernel (4 floats per lane, stages h ≥ 4 as shuffles), which ncu found issue-bound
+// on the H200 (SM 76 %, DRAM 30 % of peak). SASS of the loop body per element, sm_90, nvcc 11.8 (static count of the
+// hot path: full runs, no fallback division; the old one includes both sides of round_half_away's branches):
+//                          warp4 G=32   regs G=32   regs G=16
+//   SHFL (quarter rate)         3.00        0.50        0
+//   FADD / FMUL / FFMA    11 / 1 / 5   6 / 2 / 4   5 / 2 / 4      (5 butterfly FADD for G = 32 in both)
+//   MUFU.RCP + FCHK          1 + 1        0 + 0       0 + 0      (one __fdiv_rn per thread for the reciprocal)
+//   FRND / F2I                 1 / 1       0 / 1       0 / 1
+//   FSETP/FSEL/FMNMX         2 / 0 / 2  .2/1.5/2.9   .2/0/2.9
+//   SEL/MOV, BRA/BSSY/CALL  8.3, 7.5    0.3, 0.3    0, 0.25
+//   LOP3/PRMT/SHF/IADD/ISETP   6.3         4.4         3.9
+//   LDG / STG               .25 / .5    .25 / .25   .25 / .25
+//   total                     54.5        24.5        20.5
+template <int G>
+__global__ void __launch_bounds__(256) hadamard_quant_regs_kernel(const float* __restrict__ x, int64_t total,
+                                                                  float scale, int cols, const float* step, int qn,
+                                                                  int8_t* codes, int ld, uint8_t* packed) {
+    const int lane = threadIdx.x & 31, u = lane & 1;
+    const LsqQuotient quotient(*step);
     const int64_t nwarps = (int64_t)gridDim.x * (blockDim.x / 32);
-    for (int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32; w * 128 < total; w += nwarps) {
-        const int64_t f = w * 128 + 4 * (int64_t)lane;
-        float v[4];
-        if (f + 3 < total) {
-            float4 t = *reinterpret_cast<const float4*>(x + f);
-            v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
-        } else {
+    for (int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32; w * 512 < total; w += nwarps) {
+        const int64_t pair = w * 512 + 32 * (lane >> 1);  // the lane pair's first element
+        float v[16];
+        load_pair_layout<G, PairLayout::kLoad>(x, pair, u, total, v);
+        butterfly_forward<G>(v, u);
 #pragma unroll
-            for (int k = 0; k < 4; ++k) v[k] = f + k < total ? x[f + k] : 0.0f;
-        }
-        if (group >= 2) {  // h = 1: (0,1), (2,3)
-            float a0 = v[0], a2 = v[2];
-            v[0] = __fadd_rn(a0, v[1]); v[1] = __fsub_rn(a0, v[1]);
-            v[2] = __fadd_rn(a2, v[3]); v[3] = __fsub_rn(a2, v[3]);
-        }
-        if (group >= 4) {  // h = 2: (0,2), (1,3)
-            float a0 = v[0], a1 = v[1];
-            v[0] = __fadd_rn(a0, v[2]); v[2] = __fsub_rn(a0, v[2]);
-            v[1] = __fadd_rn(a1, v[3]); v[3] = __fsub_rn(a1, v[3]);
-        }
-        for (int m = 1; 4 * m < group; m <<= 1) {  // h = 4m: lanes l and l ^ m, slot by slot
+        for (int k = 0; k < 16; ++k) v[k] = __fmul_rn(v[k], scale);
+        quotient.divide_for_code(v);
+        int q[16];
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                float o = __shfl_xor_sync(0xffffffffu, v[k], m);
-                v[k] = (lane & m) ? __fsub_rn(o, v[k]) : __fadd_rn(v[k], o);
-            }
-        }
-        int q[4];
+        for (int k = 0; k < 16; ++k) q[k] = lsq_code_of_quotient(v[k], qn);
 #pragma unroll
-        for (int k = 0; k < 4; ++k) q[k] = lsq_code(__fmul_rn(v[k], scale), st, qn);
-        if (f + 3 < total && ld == cols) {
-            char4 c4;
-            c4.x = (char)q[0]; c4.y = (char)q[1]; c4.z = (char)q[2]; c4.w = (char)q[3];
-            *reinterpret_cast<char4*>(codes + f) = c4;
-            ushort pk = (ushort)(((q[1] << 4) | (q[0] & 0xF)) & 0xFF) | (ushort)((((q[3] << 4) | (q[2] & 0xF)) & 0xFF) << 8);
-            *reinterpret_cast<ushort*>(packed + (f >> 1)) = pk;
-        } else {
+        for (int r = 0; r < 2; ++r) {  // slots 8r .. 8r+7: 8 consecutive elements from e0
+            const int* c = q + 8 * r;
+            const int64_t e0 = pair + run_offset<G, PairLayout::kForward>(2 * r, u);
+            const uint32_t lo = __byte_perm(__byte_perm(c[0], c[1], 0x0040), __byte_perm(c[2], c[3], 0x0040), 0x5410);
+            const uint32_t hi = __byte_perm(__byte_perm(c[4], c[5], 0x0040), __byte_perm(c[6], c[7], 0x0040), 0x5410);
+            // byte i of a code word → nibble pairs: byte 0 = code 0 | code 1 << 4, byte 2 = code 2 | code 3 << 4
+            const uint32_t nlo = (lo & 0x0F0F0F0Fu) | ((lo >> 4) & 0xF0F0F0F0u);
+            const uint32_t nhi = (hi & 0x0F0F0F0Fu) | ((hi >> 4) & 0xF0F0F0F0u);
+            if (e0 + 8 <= total && ld == cols) {
+                *reinterpret_cast<uint2*>(codes + e0) = make_uint2(lo, hi);
+                *reinterpret_cast<uint32_t*>(packed + (e0 >> 1)) = __byte_perm(nlo, nhi, 0x6420);
+            } else if (e0 < total) {  // the tail, or padded rows (ld > cols): row and column of e0, then step along
+                int64_t row = e0 / cols;
+                int col = (int)(e0 - row * cols);
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                int64_t e = f + k;
-                if (e >= total) break;
-                int64_t r = e / cols;
-                codes[r * ld + (e - r * cols)] = (int8_t)q[k];
-                if ((k & 1) == 0) packed[e >> 1] = (uint8_t)((q[k + 1] << 4) | (q[k] & 0xF));  // total even
+                for (int m = 0; m < 8; ++m) {
+                    if (e0 + m >= total) break;
+                    codes[row * ld + col] = (int8_t)c[m];
+                    if ((m & 1) == 0) packed[(e0 + m) >> 1] = (uint8_t)((c[m + 1] << 4) | (c[m] & 0xF));  // total even
+                    if (++col == cols) { col = 0; ++row; }
+                }
             }
         }
     }
@@ -147,16 +149,20 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
     if (ld != cols || rows_pad != rows) I4T_CUDA(cudaMemsetAsync(codes, 0, (size_t)rows_pad * ld, ctx->stream));
     int64_t total = (int64_t)rows * cols;
     float scale = (float)(1.0 / sqrt((double)group));
-    const bool aligned = ((uintptr_t)x % 16 == 0) && ((uintptr_t)packed % 2 == 0) && ((uintptr_t)codes % 4 == 0);
-    if (group <= 32 && aligned) {
-        int64_t warps = ceil_div(total, 128);
-        int64_t blocks = ceil_div(warps, 8 * 4);  // 4 iterations per warp, 8 warps per CTA
+    const bool aligned = ((uintptr_t)x % 16 == 0) && ((uintptr_t)packed % 4 == 0) && ((uintptr_t)codes % 8 == 0);
+    if (group <= 32 && aligned && !ctx->generic_kernels) {
+        int64_t warps = ceil_div(total, 512);
+        int64_t blocks = ceil_div(warps, 8 * 2);  // 2 iterations per warp, 8 warps per CTA
         if (blocks < 1) blocks = 1;
         const int64_t cap = ctx->sm_count > 0 ? (int64_t)ctx->sm_count * 64 : 8192;  // grid-stride beyond ~8 waves
         if (blocks > cap) blocks = cap;
-        hadamard_quant_warp4_kernel<<<(unsigned)blocks, 256, 0, ctx->stream>>>(x, total, group, scale, cols, d_step,
-                                                                               lsq_qn(mode), codes, ld, packed);
-        I4T_LAUNCH("hadamard_quant_warp4_kernel");
+        const int qn = lsq_qn(mode);
+        const bool launched = with_register_group(group, [&](auto g) {
+            hadamard_quant_regs_kernel<decltype(g)::value><<<(unsigned)blocks, 256, 0, ctx->stream>>>(
+                x, total, scale, cols, d_step, qn, codes, ld, packed);
+        });
+        if (!launched) return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_quantize_pad_pack: G = %d", group);
+        I4T_LAUNCH("hadamard_quant_regs_kernel");
         return INT4TRAIN_SUCCESS;
     }
     int64_t blocks = ceil_div(total, kHadChunk);

@@ -241,61 +241,6 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const fl
     }
 }
 
-// The same fused tail for G <= 32 without shared memory: lane t of the chunk's 256 threads holds elements
-// t + 256·k (k = 0..15), so for every k a warp holds one aligned run of 32 consecutive elements and each G-block
-// lies inside one warp, its element j in lane j (mod G). The butterfly stages run as warp shuffles with the same
-// additions in the same order (lower partner a, upper b: a + b, a − b), e·R is accumulated in k order as above, and
-// the lanes are reduced by the canonical tree: every bit equals hadamard_lsq_back_kernel's.
-__device__ __forceinline__ float butterfly_warp_stage(float x, int h) {
-    const float o = __shfl_xor_sync(0xffffffffu, x, h);
-    return (threadIdx.x & h) ? __fsub_rn(o, x) : __fadd_rn(x, o);
-}
-
-__global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_warp_kernel(const float* __restrict__ v,
-                                                                             const float* grad, float* out,
-                                                                             int64_t total, int group, float scale,
-                                                                             const float* step, int qn,
-                                                                             double* chunk_sums, bool accumulate) {
-    __shared__ double lanes[kCanonLanes];
-    const int t = threadIdx.x;
-    const int64_t base = (int64_t)blockIdx.x * kCanonChunk;
-    const int len = (int)((total - base) < kCanonChunk ? (total - base) : kCanonChunk);
-    float x[kFusedPer], g[kFusedPer];
-#pragma unroll
-    for (int k = 0; k < kFusedPer; ++k) {
-        const int i = t + k * kCanonLanes;
-        x[k] = i < len ? v[base + i] : 0.0f;
-        g[k] = i < len ? grad[base + i] : 0.0f;
-    }
-    for (int h = 1; h < group; h <<= 1)
-#pragma unroll
-        for (int k = 0; k < kFusedPer; ++k) x[k] = butterfly_warp_stage(x[k], h);
-    const float st = *step;
-    double acc = 0.0;
-#pragma unroll
-    for (int k = 0; k < kFusedPer; ++k) {
-        bool in = false;
-        if (t + k * kCanonLanes < len) {
-            const float e = lsq_e(__fmul_rn(x[k], scale), st, qn, &in);
-            acc += (double)e * (double)g[k];
-        }
-        x[k] = in ? g[k] : 0.0f;
-    }
-    const double chunk = canon_lanes_reduce(acc, lanes);  // the canonical tree over the 256 lanes
-    if (t == 0) chunk_sums[blockIdx.x] = chunk;
-    for (int h = 1; h < group; h <<= 1)
-#pragma unroll
-        for (int k = 0; k < kFusedPer; ++k) x[k] = butterfly_warp_stage(x[k], h);
-#pragma unroll
-    for (int k = 0; k < kFusedPer; ++k) {
-        const int i = t + k * kCanonLanes;
-        if (i < len) {
-            const float r = __fmul_rn(x[k], scale);
-            out[base + i] = accumulate ? __fadd_rn(out[base + i], r) : r;
-        }
-    }
-}
-
 // out = H(mask(H(v)) ⊙ grad) and *grad_step = g·CanonicalSum(e·grad) on a flat array of `total` floats made of
 // whole G-blocks; out may alias grad unless accumulate; ws: canon_ws_count(total) + 1 doubles. accumulate: out
 // receives old + result; accumulate_step: *grad_step does (∇X is overwritten while ∇s_X accumulates).
@@ -310,10 +255,8 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* 
     const float scale = (float)(1.0 / sqrt((double)group));
     double* d_sum = ws;
     double* level1 = (m == 1) ? d_sum : ws + 1;
-    if (group <= 32 && !ctx->generic_kernels) {
-        hadamard_lsq_back_warp_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
-                                                                                   d_step, lsq_qn(mode), level1, accumulate);
-        I4T_LAUNCH("hadamard_lsq_back_warp_kernel");
+    if (hadamard_lsq_back_regs_applies(ctx, v, grad, out, group)) {  // G <= 32: hadamard_lsq_back_regs.cu
+        I4T_TRY(hadamard_lsq_back_regs(ctx, v, grad, out, total, group, scale, d_step, lsq_qn(mode), level1, accumulate));
     } else {
         hadamard_lsq_back_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
                                                                               d_step, lsq_qn(mode), level1, accumulate);

@@ -176,5 +176,12 @@ int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int
 int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
                                             int group, const float* d_step, int mode, float* out, float* grad_step,
                                             double* ws, bool accumulate, bool accumulate_step);
+// Its G <= 32 kernel on registers (hadamard_lsq_back_regs.cu): whether it applies (fast paths on, G <= 32, v, grad
+// and out 16-byte aligned), and the launch writing one chunk sum per 4096 elements to chunk_sums.
+bool hadamard_lsq_back_regs_applies(int4train_context ctx, const float* v, const float* grad, const float* out,
+                                    int group);
+int4train_status hadamard_lsq_back_regs(int4train_context ctx, const float* v, const float* grad, float* out,
+                                        int64_t total, int group, float scale, const float* d_step, int qn,
+                                        double* chunk_sums, bool accumulate);
 
 }  // namespace i4t

@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
     test_linear_backward(ctx);
     test_folded_backward_bits(ctx);
     test_fast_paths_bits(ctx);
+    test_lsq_fast_rules();
+    test_hadamard_quant_fast_bits(ctx);
+    test_lsq_back_fast_special_bits(ctx);
     test_bias_one_read_bits(ctx);
     test_lss_grad_input_fold_bits(ctx);
     test_compacted_bernoulli_bits(ctx);

@@ -161,6 +161,10 @@ void test_bit_split_select_lss(int4train_context ctx);
 void test_linear_backward(int4train_context ctx);
 void test_folded_backward_bits(int4train_context ctx);
 void test_fast_paths_bits(int4train_context ctx);
+// test_lsq_fast.cu: the register kernels of issue 11 and numerics/lsq_fast.cuh
+void test_lsq_fast_rules();
+void test_hadamard_quant_fast_bits(int4train_context ctx);
+void test_lsq_back_fast_special_bits(int4train_context ctx);
 // ∇b and the split scales from one read of ∇Y: with vs without ∇b the same bits, ∇b = the CPU strip sums bit for bit.
 void test_bias_one_read_bits(int4train_context ctx);
 // A second context on device 0 created with INT4TRAIN_GENERIC_KERNELS=1 (every fast path off); NULL after a failed
