@@ -4,6 +4,7 @@
 //   r = t − 14h;  code mode (L=6): l = clamp(RHA((r + U01Closed) − 0.5), −6, 6);
 //   paper mode (L=7): l = clamp(floor(r + U01), −7, 7);  s↑ = Mx/7, s↓ = Mx/98.
 // Randomness: element i (flat index) uses word i % 4 of Philox(seed, counter i / 4, stream 0).
+// The digits themselves: numerics/split_digits.cuh (the same bits without a division or round instruction).
 // Two steps: the scales (bit_split_scales_impl: a min/max pass of its own, or bit_split_scales_from_minmax over min/max
 // partials another pass already wrote — the layer backward's one read of ∇Y with ∇b, grad_y_stats.cu), then the
 // digits under them (bit_split_impl, or bit_split_fold_impl for the folded layouts of the SM90 backward).
@@ -103,30 +104,30 @@ __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float
 // stores 16 tokens of one column with one 16-byte store. Identical digits to split_kernel (same Philox index: the
 // flat element index). A tile inside the matrix with c % 4 == 0 (kVec) takes a path without bounds checks.
 //
-// Issued SASS instructions per element, interior tile, 16-byte loads (nvcc 11.8 -arch=sm_90, cuobjdump -sass;
-// 16 elements per thread; the old round-half-away branches counted on both sides, as a mixed warp issues them,
-// the __fdiv_rn slow-path calls not counted):
-//   class                                        before (code / paper)   after (code / paper)
-//   FFMA/FADD/FMUL (+HFMA2 constants)            17.8 / 13.8
-//   branches, BSSY/BSYNC                         14.9 / 11.9
-//   uniform-datapath, constants, S2R             10.1 / 10.1
-//   integer/address (IADD3, IMAD, LEA, ...)       9.9 /  9.6
-//   predicates, selects (FSETP, ISETP, FSEL)      6.7 /  4.7
-//   IMAD.WIDE (Philox multiplies, addresses)      5.5 /  5.5
-//   LOP3 (Philox xors, signs)                     5.4 /  5.4
-//   moves (MOV, IMAD.MOV, CS2R)                   5.1 /  5.1
-//   FMNMX (clamps)                                4.0 /  4.0
-//   PRMT/SHF/LEA.HI (byte packing, U01 bits)      3.7 /  3.7
-//   F2I/I2FP conversions                          3.0 /  3.0
-//   FRND                                          2.0 /  2.0
-//   FCHK/MUFU (the t/14 division)                 1.1 /  1.1
-//   memory (LDG, STG, STS, LDS)                   1.2 /  1.2
-//   total                                        90.3 / 81.1
-// Before: per element a __fdiv_rn(t, 14) (FCHK, 5 FFMA, branch), two branchy round-half-away (FRND.TRUNC, FADD,
-// FSETP, 2 predicated FADD, branch, BSSY/BSYNC), two F2I, the 64-bit Philox products with an IADD3 of zero each,
-// bounds checks per element, the mode tested per row. After: see numerics/split_digits.cuh (no division, no
-// rounding or conversion instruction but the U01 I2FP), Philox through __umulhi, the mode a template parameter,
-// the interior tile without checks, bytes packed and transposed with PRMT.
+// Issued SASS instructions per element, interior tile with 16-byte loads (nvcc 11.8 -arch=sm_90, cuobjdump -sass;
+// 16 elements per thread, the per-thread set-up and the transposed store included; before: the old round-half-away
+// branches counted on both sides, as a mixed warp issues both, the __fdiv_rn slow-path calls not counted):
+//   class                                          before (code / paper)   after (code / paper)
+//   FFMA/FADD/FMUL (+HFMA2 constants)                17.8 / 13.8             11.3 / 8.3
+//   branches, BSSY/BSYNC                             14.9 / 11.9              0.4 / 0.4
+//   uniform datapath, constants, S2R                 10.1 / 10.1              3.4 / 3.4
+//   integer/address (IADD3, IMAD, LEA, ...)           9.9 /  9.6              1.9 / 1.9
+//   predicates, selects (FSETP, ISETP, FSEL)          6.7 /  4.7              1.3 / 0.3
+//   IMAD.WIDE/.HI (Philox multiplies, addresses)      5.5 /  5.5              5.2 / 5.2
+//   LOP3 (Philox xors, sign copies)                   5.4 /  5.4              6.4 / 6.4
+//   moves (MOV, IMAD.MOV, CS2R)                       5.1 /  5.1              1.0 / 1.1
+//   FMNMX (clamps)                                    4.0 /  4.0              3.0 / 4.0
+//   PRMT/SHF/LEA.HI (byte packing, U01 bits)          3.7 /  3.7              2.7 / 2.6
+//   F2I/I2FP conversions                              3.0 /  3.0              1.0 / 1.0
+//   FRND                                              2.0 /  2.0              0   / 0
+//   FCHK/MUFU (divisions)                             1.1 /  1.1              0.1 / 0.1
+//   memory (LDG, STG, STS, LDS)                       1.2 /  1.2              1.2 / 1.2
+//   total                                            90.3 / 81.1             38.9 / 35.9
+// Before, per element: __fdiv_rn(t, 14) (FCHK, 5 FFMA, a branch), two branchy round-half-aways (FRND.TRUNC, FADD,
+// FSETP, two predicated FADDs, a branch, BSSY/BSYNC), two F2I, the mode and the bounds tested per element, and
+// per Philox call 20 IADD3s of zero (the 64-bit products) and the key schedule again. After: 18 per element for the
+// digits (code; paper 14: numerics/split_digits.cuh), ~10 for Philox (20 IMAD.WIDE + 20 LOP3 per 4 elements,
+// __umulhi), 1.25 PRMT for the packing and the 4 × 4 transposition, the rest per thread (k98, the key, addresses).
 constexpr int kFoldTile = 64, kFoldWords = kFoldTile / 4 + 1;
 
 // Row q's four folded digits (columns col..col+3) under the general path's bounds: B + 0 (a zero byte) outside ∇Y.
