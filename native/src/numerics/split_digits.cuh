@@ -3,8 +3,9 @@
 //   t = RN(g·k98);  h = clamp(RHA(RN(t/14)), −L, L);  r = RN(t − 14h);
 //   code  (L = 6): l = clamp(RHA(RN(RN(r + U01Closed) − ½)), −6, 6);
 //   paper (L = 7): l = clamp(floor(RN(r + U01)), −7, 7)            (RHA: round half away from zero).
-// No division, no F2I/FRND/I2F round or convert instruction (those run on the 16/clk/SM conversion pipe); every
-// step is an FP32 add/FMA with a chosen rounding, a min/max, a select or a sign copy. The identities, for all floats:
+// No division and no F2I/FRND round or convert instruction (the conversion pipe runs 16/clk/SM); the one conversion
+// left is U01's integer → float (I2FP). Every other step is an FP32 add/FMA with a chosen rounding, a min/max, a
+// select or a sign copy. The identities, for all floats:
 //  (1) RHA(RN(t/14)) = sign(t)·⌊|t|/14 + ½⌋. RN(t/14) ≥ k + ½ ⇔ t ≥ 14k + 7 (14k + 7 is a float; the float below it,
 //      14k + 7 − ulp, gives t/14 = k + ½ − ulp/14, and ulp/14 ≥ 8/14 ulp(k + ½) exceeds half the float spacing below
 //      k + ½ — for k = 0, 2^−21/14 > 2^−26), so RHA of the rounded quotient steps exactly where RHA of the exact one does.
@@ -19,7 +20,8 @@
 //  r = RN(t − 14h) is one FMA (14h is exact), RN(r + U) one FMA of the integer U/2^−24 (exact product): the same
 //  roundings as the reference's FMUL/FADD. NaN t gives h = −L and NaN s gives l = −L, as the reference's
 //  fminf(fmaxf(NaN, −L), L) does. The self-test checks (1)–(4) over every float t and s against the IEEE-division
-//  form (native/tests/selftest/test_split_digits.cu); tests/…/SplitDigitsIdentityTests.cs on a CPU subset.
+//  form (native/tests/selftest/test_split_digits.cu); tests/Int4Train.Tests/Reference/SplitDigitsIdentityTests.cs on a
+//  CPU subset.
 #pragma once
 
 #include <stdint.h>
