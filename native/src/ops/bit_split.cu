@@ -4,6 +4,7 @@
 //   r = t − 14h;  code mode (L=6): l = clamp(RHA((r + U01Closed) − 0.5), −6, 6);
 //   paper mode (L=7): l = clamp(floor(r + U01), −7, 7);  s↑ = Mx/7, s↓ = Mx/98.
 // Randomness: element i (flat index) uses word i % 4 of Philox(seed, counter i / 4, stream 0).
+// The digits themselves: numerics/split_digits.cuh (the same bits without a division or round instruction).
 // Two steps: the scales (bit_split_scales_impl: a min/max pass of its own, or bit_split_scales_from_minmax over min/max
 // partials another pass already wrote — the layer backward's one read of ∇Y with ∇b, grad_y_stats.cu), then the
 // digits under them (bit_split_impl, or bit_split_fold_impl for the folded layouts of the SM90 backward).
@@ -12,8 +13,8 @@
 #include "runtime/arena.cuh"
 #include "runtime/launch.cuh"
 #include "runtime/validate.cuh"
-#include "numerics/rounding.cuh"
 #include "numerics/philox.cuh"
+#include "numerics/split_digits.cuh"
 #include "ops/operators.cuh"
 #include "ops/min_max.cuh"
 
@@ -73,22 +74,12 @@ __global__ void __launch_bounds__(kMinMaxThreads) scales_kernel(const float* __r
     }
 }
 
-// The digit pair of one element (conventions.md "Bit splitting") from its random word x0.
-__device__ __forceinline__ void split_digits(float g, float k98, float L, bool paper, uint32_t x0, float& h, float& l) {
-    float t = __fmul_rn(g, k98);
-    h = fminf(fmaxf(round_half_away(__fdiv_rn(t, 14.0f)), -L), L);
-    float r = __fsub_rn(t, __fmul_rn(14.0f, h));  // 14h is exact
-    l = paper ? floorf(__fadd_rn(r, u01(x0))) : round_half_away(__fsub_rn(__fadd_rn(r, u01_closed(x0)), 0.5f));
-    l = fminf(fmaxf(l, -L), L);
-}
-
 // One thread per group of 4 consecutive elements (one Philox call: element i takes word i % 4 of counter i / 4).
-__global__ void split_kernel(const float* __restrict__ g, int64_t n, const float* scales, PhiloxKey key, int mode,
+template <bool kPaper>
+__global__ void split_kernel(const float* __restrict__ g, int64_t n, const float* scales, PhiloxKey key,
                              int8_t* high, int8_t* low) {
     const uint64_t seed = key.value();
     const float k98 = __fdiv_rn(98.0f, scales[0]);
-    const bool paper = mode == INT4TRAIN_MODE_PAPER;
-    const float L = paper ? 7.0f : 6.0f;
     const int64_t groups = (n + 3) / 4;
     for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < groups; j += (int64_t)gridDim.x * blockDim.x) {
         const Philox4Out rnd = philox4(seed, (uint64_t)j, kStreamBitSplit);
@@ -96,10 +87,9 @@ __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float
         for (int e = 0; e < 4; ++e) {
             const int64_t i = 4 * j + e;
             if (i < n) {
-                float h, l;
-                split_digits(g[i], k98, L, paper, rnd.x[e], h, l);
-                high[i] = (int8_t)h;
-                low[i] = (int8_t)l;
+                const SplitDigits d = split_digits<kPaper>(g[i], k98, rnd.x[e]);
+                high[i] = split_byte(split_high_biased(d));
+                low[i] = split_byte(d.low_biased);
             }
         }
     }
@@ -108,61 +98,114 @@ __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float
 // The folded digit 14h + l of every element (the INT8 view of a bit-split pair, method.md §3.3: s↑·h + s↓·l =
 // s↓·(14h + l)) written in the two layouts the LSS GEMMs read, from one read of ∇Y: rows (n × cp, K = c, for ∇X)
 // and columns (c × kp, K = n, for ∇W), both zero-padded. A 64 × 64 tile per CTA: thread (tx, ty) folds the 4 × 4
-// block of rows 4·ty.. and columns 4·tx.. (16-byte loads when aligned), stores each row's 4 digits row-major, and
-// each column's 4 digits as one word of the transposed tile in shared memory (a row stride of 17 words spreads the
-// banks); then each thread stores 16 tokens of one column with one 16-byte store. Identical digits to split_kernel
-// (same Philox index: the flat element index).
+// block of rows 4·ty.. and columns 4·tx.. (16-byte loads when aligned) into one word per row (column e in byte e),
+// stores each row's word, transposes the 4 × 4 bytes in registers into one word per column (row q in byte q) and puts
+// those in the transposed tile in shared memory (a row stride of 17 words spreads the banks); then each thread
+// stores 16 tokens of one column with one 16-byte store. Identical digits to split_kernel (same Philox index: the
+// flat element index). A tile inside the matrix with c % 4 == 0 (kVec) takes a path without bounds checks.
+//
+// Issued SASS instructions per element, interior tile with 16-byte loads (nvcc 11.8 -arch=sm_90, cuobjdump -sass;
+// 16 elements per thread, the per-thread set-up and the transposed store included; before: the old round-half-away
+// branches counted on both sides, as a mixed warp issues both, the __fdiv_rn slow-path calls not counted):
+//   class                                          before (code / paper)   after (code / paper)
+//   FFMA/FADD/FMUL (+HFMA2 constants)                17.8 / 13.8             11.3 / 8.3
+//   branches, BSSY/BSYNC                             14.9 / 11.9              0.4 / 0.4
+//   uniform datapath, constants, S2R                 10.1 / 10.1              3.4 / 3.4
+//   integer/address (IADD3, IMAD, LEA, ...)           9.9 /  9.6              1.9 / 1.9
+//   predicates, selects (FSETP, ISETP, FSEL)          6.7 /  4.7              1.3 / 0.3
+//   IMAD.WIDE/.HI (Philox multiplies, addresses)      5.5 /  5.5              5.2 / 5.2
+//   LOP3 (Philox xors, sign copies)                   5.4 /  5.4              6.4 / 6.4
+//   moves (MOV, IMAD.MOV, CS2R)                       5.1 /  5.1              1.0 / 1.1
+//   FMNMX (clamps)                                    4.0 /  4.0              3.0 / 4.0
+//   PRMT/SHF/LEA.HI (byte packing, U01 bits)          3.7 /  3.7              2.7 / 2.6
+//   F2I/I2FP conversions                              3.0 /  3.0              1.0 / 1.0
+//   FRND                                              2.0 /  2.0              0   / 0
+//   FCHK/MUFU (divisions)                             1.1 /  1.1              0.1 / 0.1
+//   memory (LDG, STG, STS, LDS)                       1.2 /  1.2              1.2 / 1.2
+//   total                                            90.3 / 81.1             38.9 / 35.9
+// Before, per element: __fdiv_rn(t, 14) (FCHK, 5 FFMA, a branch), two branchy round-half-aways (FRND.TRUNC, FADD,
+// FSETP, two predicated FADDs, a branch, BSSY/BSYNC), two F2I, the mode and the bounds tested per element, and
+// per Philox call 20 IADD3s of zero (the 64-bit products) and the key schedule again. After: 18 per element for the
+// digits (code; paper 14: numerics/split_digits.cuh), ~10 for Philox (20 IMAD.WIDE + 20 LOP3 per 4 elements,
+// __umulhi), 1.25 PRMT for the packing and the 4 × 4 transposition, the rest per thread (k98, the key, addresses).
 constexpr int kFoldTile = 64, kFoldWords = kFoldTile / 4 + 1;
-template <bool kVec>
+
+// Row q's four folded digits (columns col..col+3) under the general path's bounds: B + 0 (a zero byte) outside ∇Y.
+template <bool kVec, bool kPaper>
+__device__ __forceinline__ uint32_t fold_row_checked(const float* __restrict__ g, int n, int c, int row, int col,
+                                                     float k98, uint64_t seed) {
+    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (row < n) {
+        const float* src = g + (int64_t)row * c;
+        if (kVec && col + 3 < c) {
+            const float4 f = *reinterpret_cast<const float4*>(src + col);
+            v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) v[e] = col + e < c ? src[col + e] : 0.0f;
+        }
+    }
+    const uint64_t first = (uint64_t)row * (uint64_t)c + (uint64_t)col;  // flat index of column col
+    Philox4Out rnd{};
+    if (kVec && row < n && col < c) rnd = philox4(seed, first / 4, kStreamBitSplit);  // c % 4 == 0: one group
+    float b[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        b[e] = kSplitBias;
+        if (row < n && col + e < c) {
+            const uint64_t i = first + (uint64_t)e;
+            const uint32_t x = kVec ? rnd.x[e] : philox4(seed, i / 4, kStreamBitSplit).x[i % 4];
+            b[e] = split_folded_biased(split_digits<kPaper>(v[e], k98, x));
+        }
+    }
+    return split_pack4(b[0], b[1], b[2], b[3]);
+}
+
+template <bool kVec, bool kPaper>
 __global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict__ g, int n, int c,
-                                                         const float* scales, PhiloxKey key, int mode,
+                                                         const float* scales, PhiloxKey key,
                                                          int8_t* __restrict__ rows, int cp, int8_t* __restrict__ cols,
                                                          int kp) {
     const uint64_t seed = key.value();
     __shared__ uint32_t tile[kFoldTile][kFoldWords];  // [column][4-token word]
     const float k98 = __fdiv_rn(98.0f, scales[0]);
-    const bool paper = mode == INT4TRAIN_MODE_PAPER;
-    const float L = paper ? 7.0f : 6.0f;
     const int r0 = blockIdx.y * kFoldTile, c0 = blockIdx.x * kFoldTile;
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    const int col = c0 + 4 * tx;
-    uint32_t word[4] = {0u, 0u, 0u, 0u};  // column e's digits of the 4 rows, row q in byte q
+    const int col = c0 + 4 * tx, row0 = r0 + 4 * ty;
+    uint32_t word[4];  // row q's digits, column e in byte e
+    if (kVec && r0 + kFoldTile <= n && c0 + kFoldTile <= c) {
+        // interior: every element exists and col < c ≤ cp; row q's 4 elements are Philox group (row·c + col)/4
+        const uint32_t c4 = (uint32_t)c / 4u;
+        const float4* src = reinterpret_cast<const float4*>(g + (int64_t)row0 * c + col);
+        float4 f[4];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) {
-        const int row = r0 + 4 * ty + q;
-        float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (row < n) {
-            const float* src = g + (int64_t)row * c;
-            if (kVec && col + 3 < c) {
-                const float4 f = *reinterpret_cast<const float4*>(src + col);
-                v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
-            } else {
+        for (int q = 0; q < 4; ++q) f[q] = src[q * c4];
+        uint64_t group = (uint64_t)(uint32_t)row0 * c4 + (uint32_t)col / 4u;
+        int8_t* out = rows + (int64_t)row0 * cp + col;
 #pragma unroll
-                for (int e = 0; e < 4; ++e) v[e] = col + e < c ? src[col + e] : 0.0f;
-            }
+        for (int q = 0; q < 4; ++q, group += c4) {
+            const Philox4Out rnd = philox4(seed, group, kStreamBitSplit);
+            word[q] = split_pack4(split_folded_biased(split_digits<kPaper>(f[q].x, k98, rnd.x[0])),
+                                  split_folded_biased(split_digits<kPaper>(f[q].y, k98, rnd.x[1])),
+                                  split_folded_biased(split_digits<kPaper>(f[q].z, k98, rnd.x[2])),
+                                  split_folded_biased(split_digits<kPaper>(f[q].w, k98, rnd.x[3])));
+            *reinterpret_cast<uint32_t*>(out + (int64_t)q * cp) = word[q];
         }
-        char4 o;
-        int8_t* ov = reinterpret_cast<int8_t*>(&o);
-        const uint64_t first = (uint64_t)row * (uint64_t)c + (uint64_t)col;  // flat index of column col
-        Philox4Out rnd{};
-        if (kVec && row < n && col < c) rnd = philox4(seed, first / 4, kStreamBitSplit);  // c % 4 == 0: one group
+    } else {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            int folded = 0;
-            if (row < n && col + e < c) {
-                const uint64_t i = first + (uint64_t)e;
-                const uint32_t x0 = kVec ? rnd.x[e] : philox4(seed, i / 4, kStreamBitSplit).x[i % 4];
-                float h, l;
-                split_digits(v[e], k98, L, paper, x0, h, l);
-                folded = 14 * (int)h + (int)l;
-            }
-            ov[e] = (int8_t)folded;
-            word[e] |= (uint32_t)(uint8_t)folded << (8 * q);
+        for (int q = 0; q < 4; ++q) {
+            const int row = row0 + q;
+            word[q] = fold_row_checked<kVec, kPaper>(g, n, c, row, col, k98, seed);
+            if (row < n && col < cp) *reinterpret_cast<uint32_t*>(rows + (int64_t)row * cp + col) = word[q];
         }
-        if (row < n && col < cp) *reinterpret_cast<char4*>(rows + (int64_t)row * cp + col) = o;
     }
-#pragma unroll
-    for (int e = 0; e < 4; ++e) tile[4 * tx + e][ty] = word[e];
+    // 4 × 4 byte transpose: column e's word holds row q in byte q
+    const uint32_t a01 = __byte_perm(word[0], word[1], 0x5140u), b01 = __byte_perm(word[0], word[1], 0x7362u);
+    const uint32_t a23 = __byte_perm(word[2], word[3], 0x5140u), b23 = __byte_perm(word[2], word[3], 0x7362u);
+    tile[4 * tx + 0][ty] = __byte_perm(a01, a23, 0x5410u);
+    tile[4 * tx + 1][ty] = __byte_perm(a01, a23, 0x7632u);
+    tile[4 * tx + 2][ty] = __byte_perm(b01, b23, 0x5410u);
+    tile[4 * tx + 3][ty] = __byte_perm(b01, b23, 0x7632u);
     __syncthreads();
     // transposed: thread t writes 16 tokens (4 words) of one column
     const int tc = threadIdx.x / 4, w0 = 4 * (threadIdx.x % 4);
@@ -198,7 +241,10 @@ int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const f
 int4train_status bit_split_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
                                 PhiloxKey seed, int mode, int8_t* high, int8_t* low) {
     const int64_t n = (int64_t)rows * cols;
-    split_kernel<<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, mode, high, low);
+    if (mode == INT4TRAIN_MODE_PAPER)
+        split_kernel<true><<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, high, low);
+    else
+        split_kernel<false><<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, high, low);
     I4T_LAUNCH("split_kernel");
     return INT4TRAIN_SUCCESS;
 }
@@ -211,12 +257,10 @@ int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, i
     const int64_t ty = ceil_div((int64_t)(kp > rows ? kp : rows), kFoldTile), tx = ceil_div(cp, kFoldTile);
     if (ty > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bit_split_fold: %d rows are too many", rows);
     const dim3 grid((unsigned)tx, (unsigned)ty);
-    if (cols % 4 == 0 && (uintptr_t)grad % 16 == 0)
-        split_fold_kernel<true><<<grid, 256, 0, ctx->stream>>>(grad, rows, cols, scales, seed, mode, folded_rows, cp,
-                                                               folded_cols, kp);
-    else
-        split_fold_kernel<false><<<grid, 256, 0, ctx->stream>>>(grad, rows, cols, scales, seed, mode, folded_rows, cp,
-                                                                folded_cols, kp);
+    const bool vec = cols % 4 == 0 && (uintptr_t)grad % 16 == 0, paper = mode == INT4TRAIN_MODE_PAPER;
+    auto kernel = vec ? (paper ? split_fold_kernel<true, true> : split_fold_kernel<true, false>)
+                      : (paper ? split_fold_kernel<false, true> : split_fold_kernel<false, false>);
+    kernel<<<grid, 256, 0, ctx->stream>>>(grad, rows, cols, scales, seed, folded_rows, cp, folded_cols, kp);
     I4T_LAUNCH("split_fold_kernel");
     return INT4TRAIN_SUCCESS;
 }
