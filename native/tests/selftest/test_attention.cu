@@ -1,7 +1,7 @@
 // test_attention.cu — the device GPT's fused attention (native/src/gpt/flash_attention*.cu) against the FP64
 // reference of attention.cu's function (../attention_reference.h) on random q, k, v with outlier columns: output and
 // ∂qkv within BF16 tolerances, with and without dropout, for T on and off the 64-row tile and hs 16..128; a second
-// run bit-identical (no atomics); both kernel shapes (the default and INT4TRAIN_FLASH_V1=1's). Not --quick: their
+// run bit-identical (no atomics); both kernel shapes (the default first kernels and INT4TRAIN_FLASH_V2=1's). Not --quick: their
 // times against the llm.c path at gpt2-small's attention.
 #include "selftest.h"
 #include "gpt/device_util.cuh"
@@ -12,16 +12,15 @@ using i4t::nn::DropoutKey;
 
 namespace {
 
-// Runs fn() with the fused attention's first kernels (v1 = true: INT4TRAIN_FLASH_V1=1) or the default ones, then
-// puts the variable back as it was (flash_attention.cuh use_v1 reads it at each launch).
+// Runs fn() with the fused attention's first kernels (v1 = true, the default) or the pipelined ones
+// (INT4TRAIN_FLASH_V2=1), then puts the variable back as it was (flash_attention.cuh use_v2 reads it at each launch).
 template <class F> void with_kernels(bool v1, F&& fn) {
-    const char* was = getenv("INT4TRAIN_FLASH_V1");
+    const char* was = getenv("INT4TRAIN_FLASH_V2");
     const std::string saved = was ? was : "";
-    if (v1) setenv("INT4TRAIN_FLASH_V1", "1", 1);
-    else unsetenv("INT4TRAIN_FLASH_V1");
+    setenv("INT4TRAIN_FLASH_V2", v1 ? "0" : "1", 1);
     fn();
-    if (was) setenv("INT4TRAIN_FLASH_V1", saved.c_str(), 1);
-    else unsetenv("INT4TRAIN_FLASH_V1");
+    if (was) setenv("INT4TRAIN_FLASH_V2", saved.c_str(), 1);
+    else unsetenv("INT4TRAIN_FLASH_V2");
 }
 
 // The fused forward, D and backward on device buffers; false (reported) on a CUDA error.
@@ -86,7 +85,7 @@ template <class F> float timed_ms(F&& fn) {
 }
 
 // Forward and backward (D + both kernels) milliseconds of the fused attention on f's buffers, no dropout:
-// [0] the default kernels, [1] the first ones (INT4TRAIN_FLASH_V1=1).
+// [0] the pipelined kernels (INT4TRAIN_FLASH_V2=1), [1] the first ones (the default).
 struct FusedTimes {
     float fwd[2], bwd[2];
 };
@@ -106,12 +105,12 @@ FusedTimes time_fused(FusedRun& f) {
     return r;
 }
 
-// "fused forward F backward B (x, y TFLOP/s); first fused kernels (INT4TRAIN_FLASH_V1=1) forward F1 backward B1":
+// "pipelined (INT4TRAIN_FLASH_V2=1) forward F backward B (x, y TFLOP/s); first kernels (default) forward F1 backward B1":
 // TFLOP/s of the causal products (forward 4·B·H·T²·hs/2; backward 2.5× that, as FlashAttention counts it).
 std::string fused_line(const FusedTimes& r, AttentionShape sh) {
     const double flop = 4.0 * sh.b * sh.nh * (double)sh.t * sh.t * (sh.c / sh.nh) / 2;
-    return fmt("fused forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); first fused kernels (INT4TRAIN_FLASH_V1=1) "
-               "forward %.3f backward %.3f", r.fwd[0], r.bwd[0], flop / r.fwd[0] * 1e-9, 2.5 * flop / r.bwd[0] * 1e-9,
+    return fmt("fused, pipelined (INT4TRAIN_FLASH_V2=1) forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); first "
+               "kernels (default) forward %.3f backward %.3f", r.fwd[0], r.bwd[0], flop / r.fwd[0] * 1e-9, 2.5 * flop / r.bwd[0] * 1e-9,
                r.fwd[1], r.bwd[1]);
 }
 
