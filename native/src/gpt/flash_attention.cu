@@ -69,12 +69,7 @@ __global__ void __launch_bounds__(threads_of<Cfg>())
         const bool diagonal = k0 + BK - 1 > q0 + warp * 16;
         float s[NT][4] = {};
 #pragma unroll
-        for (int kk = 0; kk < HS / 16; ++kk)
-#pragma unroll
-            for (int nt = 0; nt < NT; nt += 2)
-                if (cols_live(nt * 8, 16, 0, live))
-                    mma_nmajor_pair(s[nt], s[nt + 1], qf[kk], kt + nt * 8 * LD + kk * 16, LD, lane,
-                                    cols_live(nt * 8, 8, 0, live), cols_live(nt * 8 + 8, 8, 0, live));
+        for (int kk = 0; kk < HS / 16; ++kk) strip_times_nmajor<NT>(s, qf[kk], kt + kk * 16, LD, 0, live, lane);
         // causal mask (key j > row i: −∞) and the new running max, in unscaled q·k (scale_log2 > 0 keeps the order);
         // a row's 4 threads share it through shuffles
         float mx[2] = {-INFINITY, -INFINITY};

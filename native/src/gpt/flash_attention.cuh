@@ -142,6 +142,18 @@ __device__ __forceinline__ void mma_kmajor_pair(float (&d0)[4], float (&d1)[4], 
 __device__ __forceinline__ bool cols_live(int c0, int width, int lo, int hi) { return c0 + width > lo && c0 < hi; }
 
 // The two score-like tiles both backward kernels start from, over hs for one warp's 16-row strip:
+// s += A·Y_kᵀ for one 16-wide k block: a the A fragment, y the block's first column in a row-major tile of NT·8 rows
+// (row length ld); only the 8-column tiles that meet the live columns [lo, hi).
+template <int NT>
+__device__ __forceinline__ void strip_times_nmajor(float (&s)[NT][4], const uint32_t (&a)[4], const __nv_bfloat16* y,
+                                                   int ld, int lo, int hi, int lane) {
+#pragma unroll
+    for (int nt = 0; nt < NT; nt += 2)
+        if (cols_live(nt * 8, 16, lo, hi))
+            mma_nmajor_pair(s[nt], s[nt + 1], a, y + nt * 8 * ld, ld, lane, cols_live(nt * 8, 8, lo, hi),
+                            cols_live(nt * 8 + 8, 8, lo, hi));
+}
+
 // s += X·Yᵀ and t += Z·Wᵀ, with x, z the strip's first rows and y, w row-major tiles of NT·8 rows (row length ld);
 // only the 8-column tiles that meet the live columns [lo, hi).
 template <int HS, int NT>
@@ -152,17 +164,9 @@ __device__ __forceinline__ void strip_products(float (&s)[NT][4], float (&t)[NT]
     for (int kk = 0; kk < HS / 16; ++kk) {
         uint32_t a[4];
         load_a(a, x + kk * 16, ld, lane);
-#pragma unroll
-        for (int nt = 0; nt < NT; nt += 2)
-            if (cols_live(nt * 8, 16, lo, hi))
-                mma_nmajor_pair(s[nt], s[nt + 1], a, y + nt * 8 * ld + kk * 16, ld, lane,
-                                cols_live(nt * 8, 8, lo, hi), cols_live(nt * 8 + 8, 8, lo, hi));
+        strip_times_nmajor<NT>(s, a, y + kk * 16, ld, lo, hi, lane);
         load_a(a, z + kk * 16, ld, lane);
-#pragma unroll
-        for (int nt = 0; nt < NT; nt += 2)
-            if (cols_live(nt * 8, 16, lo, hi))
-                mma_nmajor_pair(t[nt], t[nt + 1], a, w + nt * 8 * ld + kk * 16, ld, lane,
-                                cols_live(nt * 8, 8, lo, hi), cols_live(nt * 8 + 8, 8, lo, hi));
+        strip_times_nmajor<NT>(t, a, w + kk * 16, ld, lo, hi, lane);
     }
 }
 
