@@ -30,7 +30,8 @@ NVTX=""; compute-sanitizer --help 2>/dev/null | grep -q -- "--nvtx" && NVTX="--n
 # tool version without the option runs everything rather than failing
 VENDOR_EXCLUDE=""
 if [ "${SANITIZER_RACECHECK_VENDOR:-0}" != 1 ] &&
-   compute-sanitizer --tool racecheck --kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma true >/dev/null 2>&1; then
+   compute-sanitizer --tool racecheck --kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma \
+     /bin/true > "$OUT/racecheck-exclude-probe.txt" 2>&1; then
   VENDOR_EXCLUDE="--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma"
 fi
 
