@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# profile_gpt.sh — where a GPT training step's time goes, per precision (issue 12: "why, from a profile"): Nsight
+# Compute times every kernel of one warm-up and one timed step of `Int4Train.Bench gpt` and perf/ncu_summary.py sums
+# them by kernel and by what they do (GEMMs, attention, the INT4 layer's passes, LayerNorm, ...). ncu serialises the
+# kernels and fixes the clocks, so the shares are what to read, not the absolute milliseconds. On the GPU machine,
+# from a checkout carrying stage/ and build/native:
+#   bash perf/profile_gpt.sh [PRESET] [PRECISIONS]       (default: gpt2-small "bf16 int4")
+# Writes ${OUT}/gpt-<preset>-<precision>-ncu.csv and -summary.md.
+set -uo pipefail
+OUT=${OUT:-$PWD/profile-logs}; mkdir -p "$OUT"
+PRESET=${1:-gpt2-small}; PRECISIONS=${2:-"bf16 int4"}
+. perf/device_env.sh
+use_staged_dotnet
+export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native}
+DATA=${DATA:-.carry/tinyshakespeare.txt}
+for p in $PRECISIONS; do
+  base="$OUT/gpt-$PRESET-$p"
+  timeout "${NCU_T:-240}" ncu --target-processes all --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum \
+    --csv --print-units base dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" \
+    --precisions "$p" --warmup 1 --steps 1 --group 1 --out "$OUT/gpt-run" > "$base-ncu.csv" 2> "$base-ncu.err"
+  echo "$PRESET $p: ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$base-ncu.csv") kernel launches)"
+  python3 perf/ncu_summary.py "$base-ncu.csv" > "$base-summary.md" && tail -12 "$base-summary.md"
+done
