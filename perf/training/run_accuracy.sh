@@ -13,6 +13,7 @@
 #             Which block-linear class limits the accuracy (issue 15; the classes not named run as bf16 runs them):
 #             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-only-qkv:--precision int4 --int4-layers qkv|int4-only-proj:--precision int4 --int4-layers proj|int4-only-up:--precision int4 --int4-layers up|int4-only-down:--precision int4 --int4-layers down"
 #   PRECISIONS  without VARIANTS: one variant per precision, named by it (default "bf16 int4")
+#   PRESET=baby-gpt (issue 12's sanity check at a new size: PRESET=gpt2-small STEPS=1000)
 #   SEEDS="1337 1338"  STEPS=5000  EVAL_EVERY=250  JOBS=4  TRAIN_ARGS="..." (added to every run)  TARGET=1.01 (the
 #   summary marks each variant whose mean ratio to bf16 is at most this)
 #   Quick ranking: fewer steps, e.g. STEPS=2000 EVAL_EVERY=250 (the cosine schedule is as long as STEPS, so a ranking
@@ -74,7 +75,7 @@ for seed in $SEEDS; do
   for i in "${!NAMES[@]}"; do
     name=${NAMES[$i]}; dir="$OUT/seed$seed/$name"; log="$OUT/seed$seed-$name.log"
     # shellcheck disable=SC2206 # a variant's ARGS and TRAIN_ARGS are lists of options
-    cmd=($CLI train --device gpu --data "$DATA" --preset baby-gpt --seed "$seed" --steps "${STEPS:-5000}"
+    cmd=($CLI train --device gpu --data "$DATA" --preset "${PRESET:-baby-gpt}" --seed "$seed" --steps "${STEPS:-5000}"
          --eval-every "${EVAL_EVERY:-250}" --out "$dir" --plain ${ARGS[$i]} ${TRAIN_ARGS:-})
     if [ "${DRY_RUN:-0}" = 1 ]; then echo "${cmd[*]}"; continue; fi
     ( "${cmd[@]}" > "$log" 2>&1
