@@ -116,8 +116,7 @@ __global__ void apply_dropout_kernel(float* __restrict__ dst, const float* __res
         dst[e] = src[e] * dropout_mask(key, e, p, keep_scale);
 }
 
-// out = ã·v (B, H, T, hs) scattered back into rows: the second half of attention_forward, and all of what
-// attention_output runs again, so both reach out through this one cuBLAS call on the same buffers.
+// out = ã·v (B, H, T, hs) scattered back into rows: the second half of attention_forward.
 static int4train_status values_to_rows(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute,
                                        AttentionShape sh, float* out, const float* a, const float* qkvp, float* outp) {
     int hs = sh.c / sh.nh, t = sh.t, bh = sh.b * sh.nh;
@@ -142,22 +141,6 @@ int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasCompu
     softmax_causal_kernel<<<(unsigned)((rows + 7) / 8), 256, 0, s>>>(att, attd, rows, t, p, ks, key);
     I4T_TRY(values_to_rows(s, h, compute, sh, out, p > 0 ? attd : att, qkvp, outp));
     I4T_LAUNCH("attention_forward");
-    return INT4TRAIN_SUCCESS;
-}
-
-int4train_status attention_output(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
-                                  float* out, const float* att, const float* qkv, float* qkvp, float* attd,
-                                  float* outp, float p, DropoutKey key) {
-    int hs = sh.c / sh.nh, bh = sh.b * sh.nh;
-    int64_t nc = (int64_t)sh.b * sh.t * sh.c, count = (int64_t)bh * sh.t * sh.t;
-    permute_qkv_kernel<<<grid_for(nc, 256), 256, 0, s>>>(qkvp, qkv, sh.b, sh.t, sh.nh, hs);
-    const float* a = att;
-    if (p > 0) {  // softmax_causal_kernel's attd: a·mask with the element index of att, one multiplication
-        apply_dropout_kernel<<<grid_for(count, 256), 256, 0, s>>>(attd, att, count, p, 1.0f / (1.0f - p), key);
-        a = attd;
-    }
-    I4T_TRY(values_to_rows(s, h, compute, sh, out, a, qkvp, outp));
-    I4T_LAUNCH("attention_output");
     return INT4TRAIN_SUCCESS;
 }
 

@@ -16,21 +16,16 @@ static nn::AttentionShape shape_of(int4train_gpt g) { return nn::AttentionShape{
 // output into dbuf2, which no forward otherwise uses (its policy's lent scratch is done with it by then).
 float* qkv_output(int4train_gpt g, int l) { return g->fused_attention ? g->dbuf2 : g->blocks[l].qkv; }
 
-int4train_status attention_block_forward(int4train_gpt g, int l, bool remake) {
+int4train_status attention_block_forward(int4train_gpt g, int l) {
     Block& k = g->blocks[l];
     const nn::AttentionShape sh = shape_of(g);
     const float p = g->dropout_p();
     const nn::DropoutKey key = g->site(8 * l + 1);
-    // Fused: the same kernel on the same qkv gives the same output (and lse₂) bit for bit, so the remake is a rerun.
     if (g->fused_attention) {
-        if (!remake)
-            I4T_CUDA(nn::cast_to_bf16(g->stream(), k.qkv_bf16, qkv_output(g, l), (int64_t)g->b * g->t * 3 * sh.c));
+        I4T_CUDA(nn::cast_to_bf16(g->stream(), k.qkv_bf16, qkv_output(g, l), (int64_t)g->b * g->t * 3 * sh.c));
         I4T_CUDA(nn::flash_attention_forward(g->stream(), sh, k.att_out, k.lse2, k.qkv_bf16, p, key));
         return INT4TRAIN_SUCCESS;
     }
-    if (remake)
-        return nn::attention_output(g->stream(), g->blas, g->hp, sh, k.att_out, k.att, k.qkv, g->qkvp, g->attd,
-                                    g->outp, p, key);
     return nn::attention_forward(g->stream(), g->blas, g->hp, sh, k.att_out, k.att, k.qkv, g->qkvp, g->attd, g->outp,
                                  p, key);
 }
@@ -43,9 +38,8 @@ int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, c
     if (!g->fused_attention)
         return nn::attention_backward(g->stream(), g->blas, g->hp, sh, dqkv, dout, k.qkv, k.att, g->qkvp, g->dqkvp,
                                       g->attd, g->datt, g->outp, p, key);
-    // D = Σ ∂out ⊙ out needs the attention output: in FP32 where the model has it (kept, or just made again for the
-    // proj linear's backward: linear_inputs.cu), else the BF16 copy the bf16 proj linear kept (linear_in then holds
-    // another block's input).
+    // D = Σ ∂out ⊙ out needs the attention output: in FP32 where the model keeps it (fp32, INT4 proj linears), else
+    // the BF16 copy the bf16 proj linear kept (linear_in then holds another block's input).
     const bool bf16_copy = k.lin[1].kept == KeptInput::Bf16Copy;
     I4T_CUDA(nn::flash_attention_delta(g->stream(), sh, g->att_delta, dout, bf16_copy ? nullptr : k.att_out,
                                        bf16_copy ? k.lin[1].x_bf16 : nullptr));

@@ -1,6 +1,7 @@
-// linear_inputs.cu — the inputs X of a block's four linears: LN₁(x) (qkv), the attention output (proj), LN₂(x2)
-// (up) and GELU(h) (down), made by the forward and, in the INT4 precisions, made again by the backward; and the up
-// projection h itself, which an INT4 up linear makes again too (remake_hidden).
+// linear_inputs.cu — the inputs X of a block's linears: LN₁(x) (qkv), LN₂(x2) (up) and GELU(h) (down), made by the
+// forward and, in the INT4 precisions, made again by the backward; and the up projection h itself, which an INT4 up
+// linear makes again too (remake_hidden). The attention output (proj's X) is kept, never made again: that would be
+// a whole attention forward (model_build.cu kept_input).
 // What a linear keeps between forward and backward is decided in model_build.cu (kept_input, by the linear's
 // arithmetic); the why is docs/conventions.md "What the device GPT keeps for the backward". The inputs whose FP32 X
 // is not kept (bf16, int4 linears) share one buffer (Block::ln1, att_out, ln2, g == int4train_gpt_s::linear_in): the
@@ -35,8 +36,8 @@ int4train_status remake_linear_input(int4train_gpt g, int l, int which) {
     switch (which) {
         case 0:
         case 2: I4T_CUDA(make_layernorm_input(g, l, which, false)); break;
-        case 1: I4T_TRY(attention_block_forward(g, l, true)); break;
-        default: I4T_CUDA(make_gelu_input(g, l)); break;
+        case 3: I4T_CUDA(make_gelu_input(g, l)); break;
+        default: return fail(INT4TRAIN_ERROR_INTERNAL, "%s: linear %d keeps its input (model_build.cu kept_input)", __func__, which);
     }
     return INT4TRAIN_SUCCESS;
 }

@@ -209,7 +209,7 @@ void step_graph_release(int4train_gpt g);
 // linear_inputs.cu: the block linears' inputs X (which: 0 qkv, 1 proj, 2 up, 3 down) of block l. The forward makes
 // LN₁/LN₂ (which 0/2, with their statistics) and GELU(h) with these, the attention output with attention_block_forward;
 // remake_linear_input writes X of the last forward again right before its linear's backward, bit-identical, when
-// the model does not keep it (a no-op when it does).
+// the model does not keep it (a no-op when it does; the attention output is always kept: model_build.cu kept_input).
 cudaError_t make_layernorm_input(int4train_gpt g, int l, int which, bool forward);
 cudaError_t make_gelu_input(int4train_gpt g, int l);
 int4train_status remake_linear_input(int4train_gpt g, int l, int which);
@@ -218,10 +218,9 @@ int4train_status remake_linear_input(int4train_gpt g, int l, int which);
 int4train_status remake_hidden(int4train_gpt g, int l);
 
 // block_attention.cu: block l's attention on its qkv into its att_out (and what the chosen path keeps for the
-// backward); remake: make att_out again, bit-identical, for the INT4 backward (linear_inputs.cu). The backward writes
-// dqkv (N × 3C, overwritten) from dout = ∂L/∂att_out (N × C).
-int4train_status attention_block_forward(int4train_gpt g, int l, bool remake);
-// Where block l's qkv linear writes its FP32 output for attention_block_forward (remake false) to read.
+// backward). The backward writes dqkv (N × 3C, overwritten) from dout = ∂L/∂att_out (N × C).
+int4train_status attention_block_forward(int4train_gpt g, int l);
+// Where block l's qkv linear writes its FP32 output for attention_block_forward to read.
 float* qkv_output(int4train_gpt g, int l);
 int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, const float* dout);
 

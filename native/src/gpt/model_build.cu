@@ -60,16 +60,19 @@ int4train_status check_config(const int4train_gpt_config* c) {
 //   fp32   X in FP32 (as an FP32 PyTorch model keeps it);
 //   bf16   the BF16 copy of X its GEMM read (as PyTorch autocast's linear saves it): 2 bytes per element, and no FP32
 //          X beyond the shared buffer the forward makes each X in for its cast;
-//   int4   the packed codes (the layer's) and nothing else: the backward makes X again into the shared buffer
-//          (linear_inputs.cu), and the up linear its output h with it (remake_hidden). The environment variable
+//   int4   the packed codes (the layer's) and, for three of the four linears, nothing else: the backward makes X
+//          again into the shared buffer (linear_inputs.cu), and the up linear its output h with it (remake_hidden).
+//          The attention output projection keeps its FP32 X (the attention output, C per token): making it again
+//          is a whole attention forward per block and step (~5 % of an INT4 gpt-1b step), where LN, GELU and h cost
+//          an element-wise pass or one INT4 GEMM. The environment variable
 //          INT4TRAIN_GPT_KEEP_INPUTS=1, read when a model is created, keeps FP32 X of the INT4 linears (and every
 //          block's h) instead: the reference the GPU tests compare the recomputation against bit for bit, and a
 //          debugging aid.
 // Every block's linear k has the same arithmetic, so a block owns an FP32 buffer for input k exactly when linear k
-// keeps FP32 X; the other inputs share linear_in.
-static KeptInput kept_input(int precision) {
+// keeps FP32 X; the other inputs share linear_in. which: 0 qkv, 1 proj, 2 up, 3 down.
+static KeptInput kept_input(int precision, int which) {
     if (precision == INT4TRAIN_PRECISION_BF16) return KeptInput::Bf16Copy;
-    if (!layer::is_int4(precision)) return KeptInput::Fp32;
+    if (!layer::is_int4(precision) || which == 1) return KeptInput::Fp32;
     const char* keep = getenv("INT4TRAIN_GPT_KEEP_INPUTS");
     return keep != nullptr && strcmp(keep, "1") == 0 ? KeptInput::Fp32 : KeptInput::Remade;
 }
@@ -144,7 +147,7 @@ int4train_status build(int4train_gpt g) {
             ln.in = dims[k][0];
             ln.out = dims[k][1];
             ln.precision = g->int4 && (c.bf16_classes >> k & 1) ? INT4TRAIN_PRECISION_BF16 : c.linear.precision;
-            ln.kept = kept_input(ln.precision);
+            ln.kept = kept_input(ln.precision, k);
             int4train_layer_options lo = c.linear;
             lo.precision = ln.precision;
             lo.seed = host_key(c.linear.seed, l, k);

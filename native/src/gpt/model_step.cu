@@ -50,7 +50,7 @@ int4train_status queue_forward(int4train_gpt gpt, const int32_t* d_tokens, const
         // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
         I4T_CUDA(make_layernorm_input(gpt, l, 0, true));  // ln1 = LN₁(x)
         I4T_TRY(linear_forward(gpt, k.lin[0], k.ln1, qkv_output(gpt, l), n));
-        I4T_TRY(attention_block_forward(gpt, l, false));
+        I4T_TRY(attention_block_forward(gpt, l));
         I4T_TRY(linear_forward(gpt, k.lin[1], k.att_out, gpt->dbuf1, n));
         I4T_CUDA(nn::residual_dropout(s, k.x2, x, gpt->dbuf1, (int64_t)n * C, p, gpt->site(8 * l + 2)));
         // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
@@ -93,7 +93,8 @@ int4train_status queue_backward(int4train_gpt gpt, float loss_scale) {
         // MLP branch; dres = ∂L/∂x3 flows unchanged into ∂L/∂x2 through the residual
         I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 3)));
         I4T_TRY(remake_hidden(gpt, l));           // h again, when the model does not keep it (before GELU(h))
-        I4T_TRY(remake_linear_input(gpt, l, 3));  // each linear's X again, when the model does not keep it
+        I4T_TRY(remake_linear_input(gpt, l, 3));  // each linear's X again, when the model does not keep it (every
+                                                  // model keeps proj's: the attention output)
         I4T_TRY(linear_backward(gpt, k.lin[3], gpt->dbuf1, k.g, gpt->dbuf2, n));
         I4T_CUDA(nn::gelu_backward(s, gpt->dbuf2, gpt->dbuf2, k.h, 4 * nc));
         I4T_TRY(remake_linear_input(gpt, l, 2));
@@ -102,7 +103,6 @@ int4train_status queue_backward(int4train_gpt gpt, float loss_scale) {
                                       k.ln2_mean, k.ln2_rstd, n, C, gpt->scratch));
         // attention branch; dres = ∂L/∂x2
         I4T_CUDA(nn::dropout_backward(s, gpt->dbuf1, gpt->dres, nc, p, gpt->site(8 * l + 2)));
-        I4T_TRY(remake_linear_input(gpt, l, 1));
         I4T_TRY(linear_backward(gpt, k.lin[1], gpt->dbuf1, k.att_out, gpt->dbuf2, n));
         I4T_TRY(attention_block_backward(gpt, l, gpt->dbuf1, gpt->dbuf2));
         I4T_TRY(remake_linear_input(gpt, l, 0));

@@ -76,12 +76,6 @@ struct AttentionShape { int b, t, c, nh; };
 int4train_status attention_forward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                               float* out, float* att, const float* qkv, float* qkvp, float* attd, float* outp,
                               float p, DropoutKey key);
-// out again from the kept qkv and att (a), bit-identical to attention_forward's: the same permutation, the same
-// ã = a ⊙ mask (regenerated: one multiplication, as the forward's), the same cuBLAS call on the same buffers and
-// stream (cuBLAS gives the same bits for the same problem, stream and workspace). Buffers as attention_forward's.
-int4train_status attention_output(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
-                                  float* out, const float* att, const float* qkv, float* qkvp, float* attd,
-                                  float* outp, float p, DropoutKey key);
 // dqkv = ∂L/∂qkv (overwritten). Buffers: qkvp, dqkvp (3·N·C), attd, datt (B·H·T·T), doutp (N·C) scratch.
 int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComputeType_t compute, AttentionShape sh,
                                float* dqkv, const float* dout, const float* qkv, const float* att, float* qkvp,
@@ -97,7 +91,7 @@ int4train_status attention_backward(cudaStream_t s, cublasHandle_t h, cublasComp
 bool flash_attention_supported(int hs, int64_t sequences_heads);
 // Once per process before the first launch (not inside a stream capture): the kernels' shared-memory limits.
 cudaError_t flash_attention_prepare();
-// out (N × C rows) and lse2. Run again on the same qkv it gives the same out bit for bit (the INT4 backward's remake).
+// out (N × C rows) and lse2. Run again on the same qkv it gives the same out bit for bit.
 // qkv in FP32 or as its BF16 cast (round to nearest even; what the device GPT keeps): the kernels round FP32 q, k, v
 // so on the load, so both give the same bits (native/tests/flash_emulation runs both).
 cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2,

@@ -6,8 +6,9 @@ namespace Int4Train.Tests.Gpu;
 /// <summary>
 /// What the device GPT keeps between forward and backward (docs/conventions.md "What the device GPT keeps for the
 /// backward", native/src/gpt/linear_inputs.cu; the whole breakdown: docs/memory.md): the INT4 precisions keep no FP32
-/// copy of the block linears' inputs X (LN₁(x), the attention output, LN₂(x2), GELU(h)) but make each again in the
-/// backward into one shared buffer, and an INT4 up linear makes its output h again too (into one shared buffer), and
+/// copy of three block linears' inputs X (LN₁(x), LN₂(x2), GELU(h)) but make each again in the backward into one
+/// shared buffer (the attention output, proj's X, is kept: making it again is a whole attention forward), and an
+/// INT4 up linear makes its output h again too (into one shared buffer), and
 /// that must change nothing: a model that recomputes trains bit for bit as one that keeps X and h
 /// (INT4TRAIN_GPT_KEEP_INPUTS=1, read by int4train_gpt_create), eagerly and in CUDA graphs, with dropout, gradient
 /// accumulation, the cold start and the re-initialisation.
@@ -35,7 +36,7 @@ public sealed class DeviceGptMemoryTests : GpuFixture
         const int vocab = 50;
         using var recompute = new DeviceGptModel(c, vocab, Cuda);
         using var keep = KeepingInputs(() => new DeviceGptModel(c, vocab, Cuda));
-        // Each block drops ln1, att_out, ln2 (N × C each), g (N × 4C) and h (N × 4C), N = pass batch × context,
+        // Each block drops ln1, ln2 (N × C each), g (N × 4C) and h (N × 4C), N = pass batch × context,
         // FP32; all blocks share one N × 4C buffer for the inputs and one for h instead. Exact: the model counts what
         // it cudaMallocs.
         Assert.That(keep.Native.AllocatedBytes - recompute.Native.AllocatedBytes, Is.EqualTo(SavedByRemaking(c)),
@@ -53,13 +54,17 @@ public sealed class DeviceGptMemoryTests : GpuFixture
     }
 
     /// <summary>Bytes an INT4 model (every class INT4) holds less than the same model keeping FP32 X and h: per
-    /// block ln1, att_out, ln2 (N × C), g and h (N × 4C), less the shared N × 4C input buffer and the shared h.</summary>
+    /// block ln1, ln2 (N × C), g and h (N × 4C), less the shared N × 4C input buffer and the shared h.</summary>
     public static long SavedByRemaking(GptConfig c)
     {
         long n = (long)c.PassBatch * c.Context, width = c.Width;
-        long dropped = c.Layers * n * width * 4 * (1 + 1 + 1 + 4 + 4), shared = 2 * n * 4 * width * 4;
+        long dropped = c.Layers * n * width * 4 * (DroppedWidths.Sum() + 4), shared = 2 * n * 4 * width * 4;
         return dropped - shared;
     }
+
+    /// <summary>The width, in C, of the FP32 input an INT4 linear of class k (qkv, proj, up, down) does not keep: LN₁(x),
+    /// LN₂(x2) and GELU(h) are made again; proj keeps the attention output (native/src/gpt/model_build.cu kept_input).</summary>
+    private static readonly int[] DroppedWidths = { 1, 0, 1, 4 };
 
     [TestCase(GptLinearClasses.Up | GptLinearClasses.Down, true)]  // h remade: one shared buffer
     [TestCase(GptLinearClasses.Qkv | GptLinearClasses.Proj, false)] // up a bf16 linear: every block keeps its h
@@ -71,12 +76,11 @@ public sealed class DeviceGptMemoryTests : GpuFixture
         using var recompute = new DeviceGptModel(c, vocab, Cuda);
         using var keep = KeepingInputs(() => new DeviceGptModel(c, vocab, Cuda));
         long n = (long)c.PassBatch * c.Context, width = c.Width, perBlock = n * 4 * width * 4;
-        // the INT4 classes' FP32 inputs (ln1, att_out, ln2: C; g: 4C) are dropped; the shared input buffer exists in
-        // both models (the bf16 linears use it)
+        // the INT4 classes' FP32 inputs (ln1, ln2: C; g: 4C; proj keeps its) are dropped; the shared input buffer
+        // exists in both models (the bf16 linears use it)
         long inputs = 0;
-        int[] widths = { 1, 1, 1, 4 };
         for (int k = 0; k < 4; k++)
-            if (c.RunsInt4(k)) inputs += c.Layers * n * width * widths[k] * 4;
+            if (c.RunsInt4(k)) inputs += c.Layers * n * width * DroppedWidths[k] * 4;
         long hidden = remade ? c.Layers * perBlock - perBlock : 0;
         Assert.That(keep.Native.AllocatedBytes - recompute.Native.AllocatedBytes, Is.EqualTo(inputs + hidden),
             "bytes saved: the INT4 linears' FP32 inputs, and h of every block but one when up is INT4");
