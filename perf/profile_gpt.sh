@@ -21,3 +21,13 @@ for p in $PRECISIONS; do
   echo "$PRESET $p: ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$base-ncu.csv") kernel launches)"
   python3 perf/ncu_summary.py "$base-ncu.csv" > "$base-summary.md" && tail -12 "$base-summary.md"
 done
+# FLASH_DETAIL=1: Nsight Compute's throughput, occupancy, launch and memory sections for the first fused-attention
+# kernels of a step (forward, D, backward), as text: what holds them at their TFLOP/s.
+if [ "${FLASH_DETAIL:-0}" = 1 ]; then
+  timeout "${NCU_T:-240}" ncu --target-processes all --kernel-name regex:flash --launch-count 3 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+    --section ComputeWorkloadAnalysis --section WarpStateStats \
+    dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" --precisions bf16 --warmup 1 \
+    --steps 1 --group 1 --out "$OUT/gpt-run" > "$OUT/gpt-$PRESET-flash-detail.txt" 2>&1
+  echo "flash detail: ncu exit $?"; grep -E "^  [a-z_:]*flash|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Theoretical Occupancy|Block Limit" "$OUT/gpt-$PRESET-flash-detail.txt" | head -40
+fi
