@@ -13,9 +13,12 @@ PRESET=${1:-gpt2-small}; PRECISIONS=${2:-"bf16 int4"}
 use_staged_dotnet
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native}
 DATA=${DATA:-.carry/tinyshakespeare.txt}
+# the duration alone needs one pass per kernel (a step has ~100 kernels a block); METRICS="...,dram__bytes.sum,..."
+# adds the throughput columns of ncu_summary.py at the cost of replays
+METRICS=${METRICS:-gpu__time_duration.sum}
 for p in $PRECISIONS; do
   base="$OUT/gpt-$PRESET-$p"
-  timeout "${NCU_T:-240}" ncu --target-processes all --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum \
+  timeout "${NCU_T:-240}" ncu --target-processes all --metrics "$METRICS" \
     --csv --print-units base dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" \
     --precisions "$p" --warmup 1 --steps 1 --group 1 --out "$OUT/gpt-run" > "$base-ncu.csv" 2> "$base-ncu.err"
   echo "$PRESET $p: ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$base-ncu.csv") kernel launches)"
