@@ -108,8 +108,12 @@ internal static class CompareCommand
         {
             string dir = Path.Combine(outDir, name), ckpt = RunFolder.CheckpointPath(dir);
             var precision = GptConfig.ParsePrecision(name);
-            // --int4-layers shapes the INT4 precisions' runs; a bf16 or fp32 run has no INT4 layer to choose
-            var expected = config with { Precision = precision, Int4Classes = precision.IsInt4() ? config.Int4Classes : GptLinearClasses.All };
+            // --int4-layers and --smooth shape the INT4 precisions' runs; a bf16 or fp32 run has no INT4 layer to
+            // choose or smooth
+            var expected = precision.IsInt4() ? config with { Precision = precision } : config with
+            {
+                Precision = precision, Int4Classes = GptLinearClasses.All, SmoothAlpha = 0f, SmoothClasses = GptConfig.DefaultSmoothClasses,
+            };
             bool continues = resume && File.Exists(ckpt);
             if (continues && Checkpoint.ReadHeader(ckpt).Config != expected)
                 throw new InvalidDataException($"{ckpt} was trained with another configuration than this comparison's.");

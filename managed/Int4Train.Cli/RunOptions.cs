@@ -30,7 +30,9 @@ internal sealed class RunOptions
     public Option<string?> Mode { get; } = CliOptions.OptionalChoice("--mode", "Constants of the INT4 layers: the released code's (codes [-8, 7], bit-split digits ±6; default) or the paper's ([-7, 7], ±7)", "code", "paper");
     public Option<int?> Group { get; } = GroupOption();
     public Option<float?> StepLrScale { get; } = CliOptions.OptionalFloat("--step-lr-scale", "The INT4 step sizes learn at F × the learning rate (docs/method.md §3.9): 1 the weights' rate (default), 0 frozen after the cold start at the values it set", 0f);
-    public Option<GptLinearClasses?> Int4Layers { get; } = Int4LayersOption();
+    public Option<GptLinearClasses?> Int4Layers { get; } = LinearClassesOption("--int4-layers", "The block linears that run INT4 in an INT4 precision (issue 15's per-class ablation); the others run as bf16 runs them (default: all four)");
+    public Option<float?> Smooth { get; } = CliOptions.OptionalFloat("--smooth", "Per-input-channel smoothing of INT4 block linears (SmoothQuant's migration, GPU only): each runs on X·diag(1/m), W·diag(m) with m = max|X|^A / max|W|^(1-A) per input channel; A in (0, 1] (0.5 is SmoothQuant's), 0 off (default)", 0f);
+    public Option<GptLinearClasses?> SmoothLayers { get; } = LinearClassesOption("--smooth-layers", "The INT4 block linears --smooth smooths (default qkv,up: those whose input is a LayerNorm output)");
     public Option<bool> Plain { get; } = CliOptions.Flag("--plain", "Plain log lines instead of the live progress bar (automatic when the output is redirected)");
     public Option<bool> Overwrite { get; } = CliOptions.Flag("--overwrite", "Replace the run already in the output folder (without it a folder holding a run is refused)");
 
@@ -43,10 +45,10 @@ internal sealed class RunOptions
 
     /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
     /// given with --resume they must agree with it).</summary>
-    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers];
+    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers, Plain, Overwrite];
 
     /// <summary>Whether --graph asks for CUDA graphs.</summary>
     public bool CudaGraphs(ParseResult p) => p.GetValue(Graph) != "off";
@@ -72,6 +74,7 @@ internal sealed class RunOptions
             Linear = checkpoint.Linear, // precision and every INT4 option (mode, sampling, G, cold start, re-initialisation)
             StepSizeLrScale = checkpoint.StepSizeLrScale, // no preset sets it: a run's own choice, as the INT4 options
             Int4Classes = checkpoint.Int4Classes,
+            SmoothAlpha = checkpoint.SmoothAlpha, SmoothClasses = checkpoint.SmoothClasses,
         };
         return Override(p, config);
     }
@@ -92,15 +95,18 @@ internal sealed class RunOptions
         if (p.GetValue(Group) is int g) config = config with { GroupSize = g == 0 ? null : g };
         if (p.GetValue(StepLrScale) is float slr) config = config with { StepSizeLrScale = slr };
         if (p.GetValue(Int4Layers) is GptLinearClasses classes) config = config with { Int4Classes = classes };
+        if (p.GetValue(Smooth) is float alpha) config = config with { SmoothAlpha = alpha };
+        if (p.GetValue(SmoothLayers) is GptLinearClasses smoothed) config = config with { SmoothClasses = smoothed };
         return config;
     }
 
     // A comma-separated list of class names (GptConfig.ParseLinearClasses: one place knows them); whether the
-    // precision is an INT4 one is the configuration's check, which knows the precision.
-    private static Option<GptLinearClasses?> Int4LayersOption() =>
-        new("--int4-layers")
+    // precision is an INT4 one (and, for --smooth-layers, whether the classes run INT4) is the configuration's check,
+    // which knows the precision.
+    private static Option<GptLinearClasses?> LinearClassesOption(string name, string description) =>
+        new(name)
         {
-            Description = "The block linears that run INT4 in an INT4 precision (issue 15's per-class ablation); the others run as bf16 runs them (default: all four)",
+            Description = description,
             HelpName = string.Join(",", GptConfig.LinearClassNames),
             CustomParser = r =>
             {
@@ -108,7 +114,7 @@ internal sealed class RunOptions
                 try { return GptConfig.ParseLinearClasses(text); }
                 catch (ArgumentException e)
                 {
-                    r.AddError($"--int4-layers: {e.Message}");
+                    r.AddError($"{name}: {e.Message}");
                     return null;
                 }
             },

@@ -40,6 +40,7 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
             Linear = config.BlockLinearOptions with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
             StepSizeLrScale = config.StepSizeLrScale,
             Int4Classes = config.Int4Classes,
+            SmoothAlpha = config.SmoothAlpha, SmoothClasses = config.SmoothClasses,
         });
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)

@@ -25,6 +25,8 @@ public sealed class Gpt
     /// <summary>Builds the model from the <see cref="GptTensorTable"/> with nanoGPT's initialisation (<see cref="GptInit"/>):
     /// N(0, 0.02) weights and embeddings, N(0, 0.02/√(2L)) for the residual projections, zero biases, unit LayerNorm
     /// gains. The block linears take <see cref="GptConfig.Linear"/> with their own key.</summary>
+    /// <exception cref="NotSupportedException">The configuration smooths (<see cref="GptConfig.SmoothAlpha"/> not 0):
+    /// only the device model implements the smoothing.</exception>
     public Gpt(GptConfig config, int vocabSize, Int4Backend backend)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -32,6 +34,8 @@ public sealed class Gpt
         config.Validate(vocabSize); // every size product too: no silent int wrap-around in an allocation
         Config = config;
         VocabSize = vocabSize;
+        if (config.SmoothAlpha != 0)
+            throw new NotSupportedException($"--smooth {config.SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)}: per-input-channel smoothing runs on the GPU model only (--device gpu); the CPU host model does not implement it.");
         var init = GptInit.Draw(config, vocabSize);
         var linears = GptTensorTable.Linears(config).Select(s =>
         {

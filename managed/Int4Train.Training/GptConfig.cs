@@ -19,14 +19,15 @@ public sealed record GptConfig
     public int BatchSize { get; init; } = 8;
     /// <summary>The block linears' precision by its CLI name and, for the INT4 precisions, the options that shape it
     /// (mode, LSS sampling, Hadamard block size, cold start, re-initialisation step, the step sizes' learning-rate
-    /// scale when it is not 1, and the INT4 classes when not all), for logs and messages.</summary>
+    /// scale when it is not 1, the INT4 classes when not all, and the smoothing when on), for logs and messages.</summary>
     [JsonIgnore]
     public string LinearDescription => !Precision.IsInt4() ? PrecisionName(Precision) :
         $"{PrecisionName(Precision)} ({Mode.ToString().ToLowerInvariant()} mode, {Sampling.ToString().ToLowerInvariant()} LSS, " +
         $"G {(GroupSize is int g ? g.ToString(System.Globalization.CultureInfo.InvariantCulture) : "searched")}, cold start {ColdStartSteps}, " +
         $"re-init {(ReinitializeAtStep < 0 ? "off" : "at " + ReinitializeAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture))}" +
         (StepSizeLrScale == 1f ? "" : $", step-size lr × {StepSizeLrScale.ToString(System.Globalization.CultureInfo.InvariantCulture)}") +
-        (Int4Classes == GptLinearClasses.All ? ")" : $", INT4 only {LinearClassList(Int4Classes)}, the rest bf16)");
+        (Int4Classes == GptLinearClasses.All ? "" : $", INT4 only {LinearClassList(Int4Classes)}, the rest bf16") +
+        (SmoothAlpha == 0f ? ")" : $", smoothing α {SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)} on {LinearClassList(SmoothClasses)})");
 
     /// <summary>Sequences per forward+backward pass M (gradient accumulation): a step of <see cref="BatchSize"/>
     /// sequences runs as B/M passes whose gradients add up to those of one batch of B (M must divide B); 0: the whole
@@ -60,6 +61,17 @@ public sealed record GptConfig
     /// default, bit for bit the run without this setting; checkpoints written before it existed read as All); the
     /// bf16 and fp32 precisions take only All. Not empty.</summary>
     public GptLinearClasses Int4Classes { get; init; } = GptLinearClasses.All;
+    /// <summary>Per-input-channel smoothing of INT4 block linears (SmoothQuant's migration; issue 15, docs/conventions.md
+    /// "Per-input-channel smoothing"): a linear of <see cref="SmoothClasses"/> runs its unchanged INT4 arithmetic on
+    /// X·diag(1/m) and W·diag(m), m_k = clamp(max_t|X_tk|^α / max_c|W_ck|^(1−α), 1e-4, 1e4) made from each training
+    /// batch (a constant of the backward). α = this, in (0, 1] (SmoothQuant uses 0.5); 0: off (the default, bit for bit
+    /// the run without this setting; checkpoints written before it existed read as 0). Only the INT4 precisions
+    /// take it, and only the device model runs it (the host model refuses it).</summary>
+    public float SmoothAlpha { get; init; }
+    /// <summary>The block-linear classes <see cref="SmoothAlpha"/> smooths: <see cref="DefaultSmoothClasses"/> (qkv, up:
+    /// the linears whose input is a LayerNorm output) unless chosen; all of them must run INT4 (<see cref="Int4Classes"/>);
+    /// another set only with smoothing on. Not empty.</summary>
+    public GptLinearClasses SmoothClasses { get; init; } = DefaultSmoothClasses;
     /// <summary>Fraction of the text held out for validation (the tail, as nanoGPT's 90/10 split).</summary>
     public float ValidationFraction { get; init; } = 0.1f;
     /// <summary>Validation batches averaged per evaluation.</summary>
@@ -154,6 +166,10 @@ public sealed record GptConfig
         _ => throw new ArgumentException($"Unknown precision '{name}'; known: {string.Join(", ", PrecisionNames)}.", nameof(name)),
     };
 
+    /// <summary>The classes smoothing smooths unless chosen: qkv and up, whose inputs are LayerNorm outputs (issue 15:
+    /// the classes that cost INT4 the most accuracy besides proj).</summary>
+    public const GptLinearClasses DefaultSmoothClasses = GptLinearClasses.Qkv | GptLinearClasses.Up;
+
     /// <summary>The block-linear class names <see cref="ParseLinearClasses"/> knows, bit k of <see cref="GptLinearClasses"/>
     /// being name k (the tensor table's order).</summary>
     public static IReadOnlyList<string> LinearClassNames { get; } = GptTensorTable.LinearNames;
@@ -240,11 +256,32 @@ public sealed record GptConfig
             throw new ArgumentException($"Int4Classes (--int4-layers) must name at least one of {string.Join(", ", GptTensorTable.LinearNames)} (got {(int)Int4Classes}).");
         if (!Precision.IsInt4() && Int4Classes != GptLinearClasses.All)
             throw new ArgumentException($"Int4Classes (--int4-layers {LinearClassList(Int4Classes)}) chooses the INT4 block linears of an INT4 precision; the {PrecisionName(Precision)} precision runs every block linear in {PrecisionName(Precision)}.");
+        ValidateSmoothing();
         // checked products: the largest arrays of a step (the MLP's 4C activations, the attention scores B·H·T·T)
         Fits("batch × context × 4·width (the MLP activations of a pass)", PassBatch, Context, 4, Width);
         Fits("batch × heads × context × context (the attention scores of a pass)", PassBatch, Heads, Context, Context);
         Fits("context × width (the position embedding)", Context, Width);
         Fits("4·width × width (an MLP weight)", 4, Width, Width);
+    }
+
+    // --smooth and --smooth-layers: α in [0, 1], on only for an INT4 precision, smoothing only INT4 linears; a chosen
+    // set of classes only with smoothing on (no silently ignored option).
+    private void ValidateSmoothing()
+    {
+        if (!float.IsFinite(SmoothAlpha) || SmoothAlpha < 0 || SmoothAlpha > 1)
+            throw new ArgumentException($"SmoothAlpha (--smooth) must be in [0, 1] (0: off), got {SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        if (SmoothClasses == GptLinearClasses.None || (SmoothClasses & ~GptLinearClasses.All) != 0)
+            throw new ArgumentException($"SmoothClasses (--smooth-layers) must name at least one of {string.Join(", ", GptTensorTable.LinearNames)} (got {(int)SmoothClasses}).");
+        if (SmoothAlpha == 0)
+        {
+            if (SmoothClasses != DefaultSmoothClasses)
+                throw new ArgumentException($"SmoothClasses (--smooth-layers {LinearClassList(SmoothClasses)}) chooses the linears --smooth smooths; smoothing is off (--smooth 0).");
+            return;
+        }
+        if (!Precision.IsInt4())
+            throw new ArgumentException($"SmoothAlpha (--smooth) smooths INT4 block linears; the {PrecisionName(Precision)} precision has none.");
+        if ((SmoothClasses & ~Int4Classes) != 0)
+            throw new ArgumentException($"SmoothClasses (--smooth-layers {LinearClassList(SmoothClasses)}) must run INT4, but {LinearClassList(SmoothClasses & ~Int4Classes)} run(s) bf16 (--int4-layers {LinearClassList(Int4Classes)}).");
     }
 
     /// <summary><see cref="Validate()"/> plus the sizes that depend on the vocabulary (embedding, logits).</summary>

@@ -80,6 +80,11 @@ public static class GptExport
             metadata["int4_step_sizes"] = JsonSerializer.Serialize(steps);
         if (config.Int4Classes != GptLinearClasses.All) // the other block linears ran bf16
             metadata["int4_layers"] = GptConfig.LinearClassList(config.Int4Classes);
+        if (config.SmoothAlpha != 0) // the step sizes quantised X·diag(1/m) and W·diag(m), m made from each batch
+        {
+            metadata["int4_smooth_alpha"] = config.SmoothAlpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            metadata["int4_smooth_layers"] = GptConfig.LinearClassList(config.SmoothClasses);
+        }
         return (tensors, metadata);
     }
 

@@ -63,6 +63,17 @@ typedef struct int4train_gpt_config {
      * struct): every block linear INT4; at most 14 (15 would leave none INT4: use the bf16 precision). Other
      * precisions: 0. */
     int32_t bf16_classes;
+    /* Per-input-channel smoothing (SmoothQuant's migration; issue 15, docs/conventions.md "Per-input-channel
+     * smoothing"): each block linear of smooth_classes (bit k as in bf16_classes) runs its unchanged arithmetic on
+     * X' = X·diag(1/m) and W' = W·diag(m), m_k = clamp(max_t|X_tk|^a / max_c|W_ck|^(1−a), 1e-4, 1e4) with
+     * a = smooth_alpha, made from the batch by every training forward and kept for that forward's backward (and any
+     * forward it makes again) and for the evaluation forwards after it (an evaluation before any training forward
+     * makes m from its own batch); the backward returns ∂X = ∂X'·diag(1/m) and adds ∂W'·diag(m) to ∂W; m is a
+     * constant of the backward (no gradient through it). smooth_alpha 0 (a zero-initialised struct): off, then
+     * smooth_classes must be 0; else 0 < smooth_alpha <= 1 and smooth_classes a non-empty mask of INT4 or fp32 linears
+     * (not the bf16 precision's, not bf16_classes; in fp32 the smoothing is exact in real arithmetic: a check). */
+    float smooth_alpha;
+    int32_t smooth_classes;
 } int4train_gpt_config;
 
 typedef struct int4train_gpt_adamw {

@@ -11,6 +11,8 @@ internal struct GptConfigNative
     public LayerOptionsNative Linear;
     public float StepLrScale;
     public int Bf16Classes;
+    public float SmoothAlpha;
+    public int SmoothClasses;
 }
 
 /// <summary>The int4train_gpt_adamw struct.</summary>

@@ -45,6 +45,12 @@ public sealed record NativeGptOptions
     /// them (BF16 operands, FP32 accumulation, no step sizes). <see cref="GptLinearClasses.All"/> (the default) for
     /// every other precision.</summary>
     public GptLinearClasses Int4Classes { get; init; } = GptLinearClasses.All;
+    /// <summary>Per-input-channel smoothing (SmoothQuant's migration, docs/conventions.md "Per-input-channel smoothing"):
+    /// the exponent α of m = max|X|^α / max|W|^(1−α); 0 (the default) off, else in (0, 1]. The smoothed linears must be
+    /// INT4 or fp32 ones (in fp32 the smoothing is exact in real arithmetic, a check of the implementation).</summary>
+    public float SmoothAlpha { get; init; }
+    /// <summary>The block-linear classes <see cref="SmoothAlpha"/> smooths (unused while it is 0); not empty.</summary>
+    public GptLinearClasses SmoothClasses { get; init; } = GptLinearClasses.Qkv | GptLinearClasses.Up;
 }
 
 /// <summary>One tensor of a <see cref="NativeGpt"/>: name, element count, weight-decay group, whether it is a step size.</summary>
@@ -77,6 +83,8 @@ public sealed class NativeGpt : IDisposable
             MaxBatch = options.MaxBatch, Vocab = options.Vocab, Dropout = options.Dropout, Linear = LayerOptionsNative.From(options.Linear),
             StepLrScale = options.StepSizeLrScale,
             Bf16Classes = (int)(GptLinearClasses.All & ~options.Int4Classes), // native: 0 = every class INT4
+            SmoothAlpha = options.SmoothAlpha,
+            SmoothClasses = options.SmoothAlpha == 0 ? 0 : (int)options.SmoothClasses, // native: 0 while off
         };
         var ctxHandle = context.Handle; // binds the CUDA context
         bool added = false;

@@ -60,6 +60,10 @@ struct Linear {
     // this linear's). Only an INT4 linear's advances (step_graph.cu looks at no other).
     int4train_layer_s state;
     bool int4() const { return layer::is_int4(precision); }
+    // Per-input-channel smoothing (smoothing.cu; a class of cfg.smooth_classes): the factors m (in) of the last
+    // forward that made them, which the backward and a forward made again use; null when not smoothed.
+    float* smooth_m = nullptr;
+    bool smoothed() const { return smooth_m != nullptr; }
 };
 
 struct Block {
@@ -123,6 +127,13 @@ struct int4train_gpt_s {
     // model's INT4 linears leave their rows unused); and the BF16 cast of a linear's ∂L/∂y in its backward (N × 4C)
     __nv_bfloat16 *w_bf16 = nullptr, *dy_bf16 = nullptr;
     int64_t w_first = 0, w_count = 0;
+    // Per-input-channel smoothing (cfg.smooth_alpha > 0; smoothing.cu): X' (N × in) and W' (out × in) of the smoothed
+    // linear at hand, made right before its arithmetic reads them (again by its backward), its ∂L/∂W', and the column
+    // maxima of X and W (2 × in, as float bits). smooth_ready: a training forward has made every smoothed linear's m
+    // (an evaluation forward then uses them instead of making m from its batch).
+    float *smooth_x = nullptr, *smooth_w = nullptr, *smooth_gw = nullptr;
+    unsigned* smooth_absmax = nullptr;
+    bool smooth_ready = false;
     std::vector<i4t::gpt::Tensor> tensors;
     std::vector<i4t::gpt::Block> blocks;
     int64_t wte = 0, wpe = 0, lnfw = 0, lnfb = 0;
@@ -229,6 +240,15 @@ int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, c
 int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n);
 int4train_status linear_forward_again(int4train_gpt g, const Linear& L, const float* x, float* y, int n);
+
+// smoothing.cu: per-input-channel smoothing of a block linear (L.smoothed()). smoothing_factors: L.smooth_m from x
+// (n × in) and W; smooth_operands: X' = x/m into g->smooth_x, W' = W·m into g->smooth_w; smooth_backward_operands:
+// those and g->smooth_gw zeroed for the arithmetic's ∂L/∂W'; unsmooth_gradients: dx (n × in) ← dx/m in place,
+// ∂L/∂W += ∂L/∂W'·m.
+int4train_status smoothing_factors(int4train_gpt g, const Linear& L, const float* x, int n);
+int4train_status smooth_operands(int4train_gpt g, const Linear& L, const float* x, int n);
+int4train_status smooth_backward_operands(int4train_gpt g, const Linear& L, const float* x, int n);
+int4train_status unsmooth_gradients(int4train_gpt g, const Linear& L, float* dx, int n);
 
 // bf16_linear.cu: the `bf16` precision's block linear, as PyTorch autocast runs nn.Linear: BF16 copies of X (kept
 // for the backward in L.x_bf16), of W and of ∂L/∂y as GEMM operands, FP32 accumulation, FP32 y, dx and gradients.

@@ -24,6 +24,33 @@ int64_t add_tensor(std::vector<Tensor>& order, const std::string& name, int64_t 
     return (int64_t)order.size() - 1;
 }
 
+// Per-input-channel smoothing (smoothing.cu): off (alpha 0, no classes), or 0 < alpha <= 1 on a non-empty set of
+// classes whose linears are INT4 or fp32 (bf16's GEMMs read a BF16 weight copy made once per optimiser step, which
+// knows no W·m; bf16_classes is already checked).
+static int4train_status check_smoothing(const int4train_gpt_config* c) {
+    if (!(isfinite(c->smooth_alpha) && c->smooth_alpha >= 0.0f && c->smooth_alpha <= 1.0f))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: smooth_alpha must be in [0, 1] (0 = smoothing off), got %g",
+                    (double)c->smooth_alpha);
+    if (c->smooth_alpha == 0.0f) {
+        if (c->smooth_classes != 0)
+            return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                        "int4train_gpt_create: smooth_classes %d with smooth_alpha 0 (smoothing off): set 0",
+                        c->smooth_classes);
+        return INT4TRAIN_SUCCESS;
+    }
+    if (c->smooth_classes < 1 || c->smooth_classes > 15)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: smooth_classes is a non-empty mask of the block-linear classes (bit 0 qkv, "
+                    "1 proj, 2 up, 3 down), got %d", c->smooth_classes);
+    if (c->linear.precision == INT4TRAIN_PRECISION_BF16 || (c->smooth_classes & c->bf16_classes) != 0)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: smoothing runs on INT4 and fp32 linears; smooth_classes %d includes bf16 "
+                    "linears (precision %d, bf16_classes %d)", c->smooth_classes, c->linear.precision,
+                    c->bf16_classes);
+    return INT4TRAIN_SUCCESS;
+}
+
 int4train_status check_config(const int4train_gpt_config* c) {
     if (c->layers < 1 || c->heads < 1 || c->width < 1 || c->context < 1 || c->max_batch < 1 || c->vocab < 2)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
@@ -51,6 +78,7 @@ int4train_status check_config(const int4train_gpt_config* c) {
     if (int4 && c->bf16_classes == 15)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
                     "int4train_gpt_create: bf16_classes 15 leaves no block linear INT4 (use the bf16 precision)");
+    I4T_TRY(check_smoothing(c));
     // the block linears' inputs are C and 4C wide: options valid for C hold for both
     return layer::check_options(&c->linear, c->width, true, "int4train_gpt_create");
 }
@@ -112,6 +140,28 @@ static int4train_status alloc_bf16_weights(int4train_gpt g) {
     for (Block& bk : g->blocks)
         for (Linear& ln : bk.lin)
             if (ln.precision == INT4TRAIN_PRECISION_BF16) ln.w_bf16 = g->w_bf16 + (ln.w - g->w_first);
+    return INT4TRAIN_SUCCESS;
+}
+
+// Smoothing: each smoothed linear's factors, and the buffers the smoothed linear at hand uses (sized for the widest
+// smoothed class: X' N × in, W' and ∂L/∂W' out × in, the column maxima 2 × in).
+static int4train_status alloc_smoothing(int4train_gpt g) {
+    const auto& c = g->cfg;
+    if (c.smooth_alpha == 0.0f) return INT4TRAIN_SUCCESS;
+    const int64_t N = (int64_t)c.max_batch * c.context;
+    int64_t max_in = 0, max_w = 0;
+    for (Block& bk : g->blocks)
+        for (int k = 0; k < 4; ++k) {
+            if (!(c.smooth_classes >> k & 1)) continue;
+            Linear& ln = bk.lin[k];
+            I4T_TRY(g->alloc(&ln.smooth_m, ln.in));
+            if (ln.in > max_in) max_in = ln.in;
+            if ((int64_t)ln.out * ln.in > max_w) max_w = (int64_t)ln.out * ln.in;
+        }
+    I4T_TRY(g->alloc(&g->smooth_x, N * max_in));
+    I4T_TRY(g->alloc(&g->smooth_w, max_w));
+    I4T_TRY(g->alloc(&g->smooth_gw, max_w));
+    I4T_TRY(g->alloc(&g->smooth_absmax, 2 * max_in));
     return INT4TRAIN_SUCCESS;
 }
 
@@ -246,6 +296,7 @@ int4train_status build(int4train_gpt g) {
             }
         }
     }
+    I4T_TRY(alloc_smoothing(g));
     I4T_TRY(g->alloc(&g->lnf, N * C));
     I4T_TRY(g->alloc(&g->lnf_mean, N));
     I4T_TRY(g->alloc(&g->lnf_rstd, N));

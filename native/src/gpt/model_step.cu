@@ -68,6 +68,7 @@ int4train_status queue_forward(int4train_gpt gpt, const int32_t* d_tokens, const
     I4T_CUDA(nn::softmax_cross_entropy(s, gpt->probs, gpt->losses, gpt->loss, d_targets, n, V));
     gpt->probs_valid = true;
     gpt->backward_ready = gpt->training && gpt->has_targets;
+    if (training) gpt->smooth_ready = true;  // smoothed linears: later evaluation forwards use this forward's m
     return INT4TRAIN_SUCCESS;
 }
 

@@ -397,6 +397,21 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
              c.linear.precision = INT4TRAIN_PRECISION_INT4_HQ_LSS;
              c.bf16_classes = 15;
          })},
+        {"int4train_gpt_create", "smooth_alpha 1.5", bad, "smooth_alpha",
+         gpt_create(ctx, [](auto& c) { c.smooth_alpha = 1.5f; c.smooth_classes = 5; })},
+        {"int4train_gpt_create", "smooth_alpha NaN", bad, "smooth_alpha",
+         gpt_create(ctx, [](auto& c) { c.smooth_alpha = NAN; c.smooth_classes = 5; })},
+        {"int4train_gpt_create", "smooth_classes without smooth_alpha", bad, "smooth_classes",
+         gpt_create(ctx, [](auto& c) { c.smooth_classes = 5; })},
+        {"int4train_gpt_create", "smooth_alpha without smooth_classes", bad, "smooth_classes",
+         gpt_create(ctx, [](auto& c) { c.smooth_alpha = 0.5f; })},
+        {"int4train_gpt_create", "smooth_classes on a bf16 class", bad, "smooth_classes",
+         gpt_create(ctx, [](auto& c) {
+             c.linear.precision = INT4TRAIN_PRECISION_INT4_HQ_LSS;
+             c.bf16_classes = 1;
+             c.smooth_alpha = 0.5f;
+             c.smooth_classes = 5;
+         })},
         {"int4train_gpt_tensor_info", "index -1", bad, "index",
          [=] { return int4train_gpt_tensor_info(gpt, -1, nullptr, 0, nullptr, nullptr, nullptr, nullptr); }},
         {"int4train_gpt_tensor_get", "which 9", bad, "buffer",

@@ -51,10 +51,14 @@ public sealed class DeviceGptGraphTests : GpuFixture
     // replayability; proj bf16 (the attention's backward reads its BF16 copy of the output) and INT4 (remade)
     [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.Up | GptLinearClasses.Down)]
     [TestCase("int4-lsq", SamplingMode.Nonzero, GptLinearClasses.Proj)]
+    // --smooth: every training forward makes its factors m on the device (the validations use the last one's)
+    [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0.5f)]
+    [TestCase("int4-lsq", SamplingMode.Nonzero, GptLinearClasses.All, 0.5f, GptLinearClasses.All)]
+    [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.Up | GptLinearClasses.Down, 0.5f, GptLinearClasses.Up)]
     public void ReplayedSteps_AreBitIdenticalToEagerSteps(string precision, SamplingMode sampling = SamplingMode.Nonzero,
-        GptLinearClasses int4Classes = GptLinearClasses.All)
+        GptLinearClasses int4Classes = GptLinearClasses.All, float smooth = 0f, GptLinearClasses smoothClasses = GptConfig.DefaultSmoothClasses)
     {
-        var c = Config(precision) with { Sampling = sampling, Int4Classes = int4Classes };
+        var c = Config(precision) with { Sampling = sampling, Int4Classes = int4Classes, SmoothAlpha = smooth, SmoothClasses = smoothClasses };
         using var graph = Create(c, graphs: true);
         using var eager = Create(c, graphs: false);
         // 14 steps: warm-up then cosine (the learning rate changes every step), the INT4 cold start (steps 1–2) and

@@ -127,11 +127,15 @@ public sealed class DeviceGptMemoryTests : GpuFixture
     [TestCase("int4-lsq", false)]
     [TestCase("int4-lsq", true)]
     [TestCase("int4", true, GptLinearClasses.Up)] // h remade while down (a bf16 linear) keeps its BF16 X
+    // --smooth: the backward makes X' = X/m and W' = W·m again from the remade X (and h with the kept m)
+    [TestCase("int4", false, GptLinearClasses.All, 0.5f)]
+    [TestCase("int4", true, GptLinearClasses.All, 0.5f)]
     public void Recomputing_TheInputs_TrainsBitForBitAsKeepingThem(string precision, bool graphs,
-        GptLinearClasses classes = GptLinearClasses.All)
+        GptLinearClasses classes = GptLinearClasses.All, float smooth = 0f)
     {
         // 2 passes a step: each pass's backward remakes its own forward's X and h
         var c = Config(precision, microBatch: 2) with { Int4Classes = classes };
+        if (smooth > 0) c = c with { SmoothAlpha = smooth, SmoothClasses = GptLinearClasses.All };
         using var recompute = Create(c, graphs);
         using var keep = KeepingInputs(() => Create(c, graphs));
         Assert.That(((DeviceGptModel)recompute.Model).Native.AllocatedBytes,
