@@ -21,7 +21,9 @@ namespace Int4Train.Bench;
 ///   kept rows compacted (Bernoulli): read both selections' keep flags 2·2n and the ∇W probabilities 8·2n,
 ///     write the ∇X row positions 4·2n (the lists of kept rows depend on the counts and are not counted) = 28·n
 ///     (a latency-bound pass of three CTAs plus, eager, one stream synchronisation for the counts)
-///   codes transposed (X, W): read the packed codes ½(nd + cd), write the int8 transposes nd + cd    = 1.5·(nd + cd)
+///   codes transposed (X, W), one launch of native/src/ops/transpose_codes.cu: read the packed codes ½ B a code,
+///     write the int8 transposes 1 B a code (the zero rows padding n and c up to the GEMM's K, fewer than 32 a
+///     column, are written too but, like all padding here, not counted: none at n, c multiples of 32)      = 1.5·(nd + cd)
 ///   recompute+LSQ backward+back-transform (fused), per operand: read V 4, read the gradient 4, write
 ///     the gradient 4 bytes an element                                                              = 12·(nd + cd)
 ///   bias gradient (sum of the strip partials): read the strip sums 8c·⌈n/256⌉, write ∇b 4c           = 8·c·⌈n/256⌉ + 4·c

@@ -11,7 +11,7 @@
 //
 //   1. the folded digits in both layouts (bit_split_fold_impl, bit_split.cu) under the split scales the caller took
 //      (linear_backward.cu: its own min/max pass, or with ∇b one read of ∇Y for both, grad_y_stats.cu)
-//   2. X codes transposed (d × n, for ∇W's K = n) and W codes transposed (d × c, for ∇X's K = c)
+//   2. X codes transposed (d × n, for ∇W's K = n) and W codes transposed (d × c, for ∇X's K = c), one launch
 // (Running 2. and ∇b on a second stream beside 1. was measured on the H200 and gained nothing: the split already
 // fills every SM, so the side kernels only queued behind it.)
 //   3. ∇(WH) = s_X·(s↓·A_colsᵀ·Xᵀ) (c × d) and ∇(XH) = s_W·(s↓·A_rows·Ŵ) (n × d) straight into the outputs
@@ -68,8 +68,7 @@ int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* 
     I4T_ARENA_CHECK(ar);
     I4T_TRY(bit_split_fold_impl(ctx, grad_y, n, c, scales, seed, mode, rows, s.cp, cols, s.kp));
     phase_done(ctx, "bit split digits (folded, both layouts)");
-    I4T_TRY(unpack_transpose_pad(ctx, x_packed, n, d, xt, d, s.kp));
-    I4T_TRY(unpack_transpose_pad(ctx, w_packed, c, d, wt, d, s.cp));
+    I4T_TRY(unpack_transpose_pad_two(ctx, {x_packed, n, d, xt, d, s.kp}, {w_packed, c, d, wt, d, s.cp}));
     phase_done(ctx, "codes transposed (X, W)");
     I4T_TRY(gemm_padded_lss(ctx, cols, xt, step_x, scales + 2, grad_wh, d, c, d, s.kp, ws, s.gemm_ws));
     phase_done(ctx, "LSS dW (GEMM, scaling epilogue)");

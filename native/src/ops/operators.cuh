@@ -42,9 +42,21 @@ int4train_status quantize_pad_pack(int4train_context ctx, const float* v, int ro
 // Unpacks packed rows (rows × cols/2 bytes) into an int8 matrix rows_pad × ld (zero padding).
 int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols, int8_t* out,
                             int rows_pad, int ld);
-// Unpacks packed rows (rows × cols/2) transposed: out[c, r] (cols_pad × ld_rows, zero padding).
+// The transposing unpack of the LSS GEMM operands (transpose_codes.cu): packed rows (rows × cols/2 bytes) into
+// out[c, r] (cols_pad × ld_rows, zero for r ≥ rows or c ≥ cols).
+struct CodesTranspose {
+    const uint8_t* packed;
+    int rows, cols;
+    int8_t* out;
+    int cols_pad, ld_rows;
+};
 int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols,
                                       int8_t* out, int cols_pad, int ld_rows);
+// Two of them (the backward's X and W codes) in one launch when both take the tiled kernel; the same bytes.
+int4train_status unpack_transpose_pad_two(int4train_context ctx, const CodesTranspose& a, const CodesTranspose& b);
+// The bytes of a packed row each thread of the tiled kernel loads (16, 8 or 4), or 0 when the job takes the general
+// 32 × 32 kernel (cols % 8 ≠ 0, ld_rows % 16 ≠ 0, out not 16-byte or packed not 4-byte aligned, generic kernels).
+int codes_transpose_chunk_bytes(int4train_context ctx, const CodesTranspose& job);
 
 
 // Sizes and impls of the composite operators (used by linear_backward).

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
     test_hq_forward(ctx);
     test_block_search(ctx);
     test_split_digits(ctx);
+    test_transpose_codes(ctx);
     test_bit_split_select_lss(ctx);
     test_linear_backward(ctx);
     test_folded_backward_bits(ctx);

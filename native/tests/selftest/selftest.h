@@ -160,6 +160,8 @@ void test_block_search(int4train_context ctx);
 void test_bit_split_select_lss(int4train_context ctx);
 // test_split_digits.cu: the split's fast digit rule vs the formula over every float; the folded layouts vs the CPU.
 void test_split_digits(int4train_context ctx);
+// test_transpose_codes.cu: the LSS operands' transposing unpack (ops/transpose_codes.cu) vs a host loop, every kernel.
+void test_transpose_codes(int4train_context ctx);
 void test_linear_backward(int4train_context ctx);
 void test_folded_backward_bits(int4train_context ctx);
 void test_fast_paths_bits(int4train_context ctx);

@@ -182,7 +182,7 @@ int4train_context create_generic_context(const char* test) {
 }
 
 // Every specialised fast path of linear_backward (folded LSS with scaled GEMM epilogues, Bernoulli GEMMs over the
-// compacted kept rows, register LSQ backward tail, 64×64 code transposes) against the generic kernels of a second
+// compacted kept rows, register LSQ backward tail, tiled code transposes) against the generic kernels of a second
 // context created with INT4TRAIN_GENERIC_KERNELS=1: the same inputs must give the same bits in every output.
 void test_fast_paths_bits(int4train_context ctx) {
     int4train_context generic = create_generic_context("fast paths vs generic kernels");

@@ -126,6 +126,8 @@ public class BenchReportTests
         Assert.That(md, Does.Contain(expected), $"seed {seed}");
         Assert.That(md, Does.Not.Contain($"| {names[2]} |"), "a GEMM phase gets no bandwidth row");
         Assert.That(PhaseBandwidth.Bytes(names[3], n, c, d), Is.EqualTo(12.0 * (n * (double)d + c * (double)d)));
+        // the code transposes read ½ B and write 1 B a code of X and W
+        Assert.That(PhaseBandwidth.Bytes(names[1], n, c, d), Is.EqualTo(1.5 * (n * (double)d + c * (double)d)));
         // the one read of ∇Y with ∇b also writes one double a column per 256-row strip, the last strip partial
         Assert.That(PhaseBandwidth.Bytes("∇Y min/max + bias partials (one read)", n + 1, c, d),
             Is.EqualTo(4.0 * (n + 1) * c + 8.0 * c * (n / 256 + 1)));
