@@ -27,7 +27,7 @@ done
 # FLASH_DETAIL=1: Nsight Compute's throughput, occupancy, launch and memory sections for the first fused-attention
 # kernels of a step (forward, D, backward), as text: what holds them at their TFLOP/s.
 if [ "${FLASH_DETAIL:-0}" = 1 ]; then
-  timeout "${NCU_T:-240}" ncu --target-processes all --kernel-name regex:flash --launch-count 3 \
+  timeout "${NCU_T:-240}" ncu --target-processes all --kernel-name "regex:^(forward|kv|q)_kernel" --launch-count 3 \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
     --section ComputeWorkloadAnalysis --section WarpStateStats \
     dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" --precisions bf16 --warmup 1 \

@@ -5,60 +5,95 @@
 
 namespace i4t::nn {
 
-#define I4T_GRID_STRIDE(e, count) \
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (count); e += (int64_t)gridDim.x * blockDim.x)
-
 constexpr float kGeluK = 0.7978845608f;  // √(2/π)
 
 // GELU(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))  (GPT-2's form; the host GptOps.GeluForward)
-__global__ void gelu_forward_kernel(float* __restrict__ out, const float* __restrict__ x, int64_t count) {
-    I4T_GRID_STRIDE(e, count) {
-        float v = x[e];
-        out[e] = 0.5f * v * (1.0f + tanhf(kGeluK * (v + 0.044715f * v * v * v)));
+__device__ __forceinline__ float gelu(float v) { return 0.5f * v * (1.0f + tanhf(kGeluK * (v + 0.044715f * v * v * v))); }
+
+// dGELU/dx, the factor the backward multiplies ∂L/∂out by
+__device__ __forceinline__ float gelu_slope(float v) {
+    const float th = tanhf(kGeluK * (v + 0.044715f * v * v * v));
+    return 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * kGeluK * (1.0f + 3.0f * 0.044715f * v * v);
+}
+
+// out[e] = op(e, a[e], b[e]) for e < count (b may be null: an op of one input). These passes move 8–12 bytes an
+// element and do little arithmetic, so what decides their speed is the memory instructions: with vec (the caller
+// checked every pointer is 16-byte aligned) each thread moves a float4 of each tensor per iteration; the last
+// count mod 4 elements, or all of them when not vec, one at a time. Per element the arithmetic is the same either
+// way (op sees one element and its index), so both paths give the same bits. out may be a or b (in place).
+// op.start() runs once per thread first (the dropout ops hash their site's key there: the step key lives in device
+// memory, so that a captured CUDA graph replays later steps).
+template <class Op>
+__global__ void map_kernel(float* out, const float* a, const float* b, int64_t count, bool vec, Op op) {
+    op.start();
+    const int64_t first = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+    const int64_t quads = vec ? count / 4 : 0;
+    for (int64_t q = first; q < quads; q += stride) {
+        const float4 va = reinterpret_cast<const float4*>(a)[q];
+        const float4 vb = b ? reinterpret_cast<const float4*>(b)[q] : va;
+        const int64_t e = 4 * q;
+        reinterpret_cast<float4*>(out)[q] =
+            make_float4(op(e, va.x, vb.x), op(e + 1, va.y, vb.y), op(e + 2, va.z, vb.z), op(e + 3, va.w, vb.w));
     }
+    for (int64_t e = 4 * quads + first; e < count; e += stride) out[e] = op(e, a[e], b ? b[e] : 0.0f);
 }
 
-__global__ void gelu_backward_kernel(float* dx, const float* dout, const float* __restrict__ x, int64_t count) {
-    I4T_GRID_STRIDE(e, count) {
-        float v = x[e], th = tanhf(kGeluK * (v + 0.044715f * v * v * v));
-        float local = 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * kGeluK * (1.0f + 3.0f * 0.044715f * v * v);
-        dx[e] = dout[e] * local;
+static bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <class Op>
+static cudaError_t map(cudaStream_t s, float* out, const float* a, const float* b, int64_t count, Op op) {
+    if (count <= 0) return cudaSuccess;
+    const bool vec = aligned16(out) && aligned16(a) && (!b || aligned16(b));
+    map_kernel<<<grid_for(vec ? (count + 3) / 4 : count, 256), 256, 0, s>>>(out, a, b, count, vec, op);
+    return cudaGetLastError();
+}
+
+struct GeluOp {
+    __device__ void start() {}
+    __device__ float operator()(int64_t, float x, float) const { return gelu(x); }
+};
+struct GeluBackwardOp {  // a = ∂L/∂out, b = x
+    __device__ void start() {}
+    __device__ float operator()(int64_t, float dout, float x) const { return dout * gelu_slope(x); }
+};
+// a·mask(e) (dropout's backward), or with residual x + b·mask(e) (a = x, b = the branch's output)
+struct DropoutOp {
+    DropoutKey site;
+    float p, keep_scale;
+    bool residual;
+    uint64_t key;
+    __device__ void start() { key = site_key(site); }
+    __device__ float operator()(int64_t e, float a, float b) const {
+        return residual ? a + b * dropout_mask(key, e, p, keep_scale) : a * dropout_mask(key, e, p, keep_scale);
     }
-}
+};
 
-__global__ void residual_dropout_kernel(float* out, const float* x, const float* a, int64_t count, float p,
-                                        float keep_scale, DropoutKey dk) {
-    const uint64_t key = site_key(dk);
-    I4T_GRID_STRIDE(e, count) out[e] = x[e] + a[e] * dropout_mask(key, e, p, keep_scale);
-}
-
-__global__ void dropout_kernel(float* out, const float* g, int64_t count, float p, float keep_scale, DropoutKey dk) {
-    const uint64_t key = site_key(dk);
-    I4T_GRID_STRIDE(e, count) out[e] = g[e] * dropout_mask(key, e, p, keep_scale);
-}
-
-__global__ void broadcast_rows_kernel(float* __restrict__ y, const float* __restrict__ bias, int64_t count, int c) {
-    I4T_GRID_STRIDE(e, count) y[e] = bias[e % c];
+__global__ void broadcast_rows_kernel(float* __restrict__ y, const float* __restrict__ bias, int n, int c, bool vec) {
+    // one row a block at a time: no per-element division to find the column (the old e % c was a 64-bit one)
+    for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
+        float* row = y + r * c;
+        if (vec)
+            for (int j = threadIdx.x; j < c / 4; j += blockDim.x)
+                reinterpret_cast<float4*>(row)[j] = reinterpret_cast<const float4*>(bias)[j];
+        else
+            for (int j = threadIdx.x; j < c; j += blockDim.x) row[j] = bias[j];
+    }
 }
 
 static float keep_scale(float p) { return p > 0 ? 1.0f / (1.0f - p) : 1.0f; }
 
 cudaError_t gelu_forward(cudaStream_t s, float* out, const float* x, int64_t count) {
-    gelu_forward_kernel<<<grid_for(count, 256), 256, 0, s>>>(out, x, count);
-    return cudaGetLastError();
+    return map(s, out, x, nullptr, count, GeluOp{});
 }
 cudaError_t gelu_backward(cudaStream_t s, float* dx, const float* dout, const float* x, int64_t count) {
-    gelu_backward_kernel<<<grid_for(count, 256), 256, 0, s>>>(dx, dout, x, count);
-    return cudaGetLastError();
+    return map(s, dx, dout, x, count, GeluBackwardOp{});
 }
 cudaError_t residual_dropout(cudaStream_t s, float* out, const float* x, const float* a, int64_t count, float p,
                              DropoutKey key) {
-    residual_dropout_kernel<<<grid_for(count, 256), 256, 0, s>>>(out, x, a, count, p, keep_scale(p), key);
-    return cudaGetLastError();
+    return map(s, out, x, a, count, DropoutOp{key, p, keep_scale(p), true, 0});
 }
 cudaError_t dropout_backward(cudaStream_t s, float* out, const float* g, int64_t count, float p, DropoutKey key) {
-    dropout_kernel<<<grid_for(count, 256), 256, 0, s>>>(out, g, count, p, keep_scale(p), key);
-    return cudaGetLastError();
+    return map(s, out, g, nullptr, count, DropoutOp{key, p, keep_scale(p), false, 0});
 }
 __global__ void fill_u64_kernel(uint64_t* dst, uint64_t value) { *dst = value; }
 
@@ -67,8 +102,9 @@ cudaError_t fill_u64(cudaStream_t s, uint64_t* dst, uint64_t value) {
     return cudaGetLastError();
 }
 cudaError_t broadcast_rows(cudaStream_t s, float* y, const float* bias, int n, int c) {
-    int64_t count = (int64_t)n * c;
-    broadcast_rows_kernel<<<grid_for(count, 256), 256, 0, s>>>(y, bias, count, c);
+    if ((int64_t)n * c <= 0) return cudaSuccess;
+    const bool vec = c % 4 == 0 && aligned16(y) && aligned16(bias);
+    broadcast_rows_kernel<<<n < 65535 * 8 ? n : 65535 * 8, 256, 0, s>>>(y, bias, n, c, vec);
     return cudaGetLastError();
 }
 

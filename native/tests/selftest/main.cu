@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
     test_lss_grad_input_fold_bits(ctx);
     test_compacted_bernoulli_bits(ctx);
     test_flash_attention();
+    test_gpt_elementwise();
     test_errors(ctx);
     test_entry_robustness(ctx);
     if (!g_quick) test_sticky_fault_in_child();

@@ -180,6 +180,7 @@ void test_lss_grad_input_fold_bits(int4train_context ctx);
 void test_compacted_bernoulli_bits(int4train_context ctx);
 void test_errors(int4train_context ctx);
 void test_flash_attention();  // test_attention.cu: the GPT's fused attention (internal kernels, not the C ABI)
+void test_gpt_elementwise();  // test_gpt_elementwise.cu: the GPT's element-wise passes, float4 vs scalar path
 // entry_robustness.cu: the table of entry points × bad handles, pointers, values and a pending CUDA error; the
 // sticky device fault in a child process (this executable with --sticky-fault).
 void test_entry_robustness(int4train_context ctx);
