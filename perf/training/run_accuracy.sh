@@ -91,8 +91,8 @@ wait
 for seed in $SEEDS; do
   from=$(for name in "${NAMES[@]}"; do [ -f "$OUT/seed$seed/$name/loss.csv" ] && printf '%s,' "$OUT/seed$seed/$name"; done); from=${from%,}
   if [ -z "$from" ]; then echo "seed $seed: no run wrote a loss curve (see $OUT/seed$seed-*.log)"; continue; fi
-  $CLI compare --from "$from" --out "$OUT/seed$seed" --title "baby-gpt on $(basename "$DATA"), seed $seed" > "$OUT/seed$seed-compare.log" 2>&1 \
+  $CLI compare --from "$from" --out "$OUT/seed$seed" --title "${PRESET:-baby-gpt} on $(basename "$DATA"), seed $seed" > "$OUT/seed$seed-compare.log" 2>&1 \
     || tail -3 "$OUT/seed$seed-compare.log"
 done
-python3 perf/training/accuracy_summary.py --target "${TARGET:-1.01}" --title "baby-gpt on $(basename "$DATA"), ${STEPS:-5000} steps: best validation loss by variant" \
+python3 perf/training/accuracy_summary.py --target "${TARGET:-1.01}" --title "${PRESET:-baby-gpt} on $(basename "$DATA"), ${STEPS:-5000} steps: best validation loss by variant" \
   "$OUT"/seed*/compare.json | tee "$OUT/accuracy-summary.md"
