@@ -57,6 +57,11 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// x as an MMA sees it once a tile loader (flash_attention_tiles.cuh bf16x4: pack_bf16) has rounded it: BF16 to
+// nearest even, back in FP32. D (flash_attention.cu delta_kernel) forms ∂out from this so that D and the backward's
+// ∂ã = ∂out·v use the very same ∂out values (docs/conventions.md, fused attention).
+__device__ __forceinline__ float as_mma_operand(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
 // d += A·B on the tensor cores (BF16 × BF16, FP32 accumulation). I4T_FLASH_HOST_EMULATION: a CPU emulation of these
 // kernels (a check of the fragment bookkeeping without a GPU) supplies its own.
 #if defined(I4T_FLASH_HOST_EMULATION)
