@@ -1,9 +1,8 @@
 // test_attention.cu — the device GPT's fused attention (native/src/gpt/flash_attention*.cu) against the FP64
 // reference of attention.cu's function (../attention_reference.h) on random q, k, v with outlier columns: output and
 // ∂qkv within BF16 tolerances, with and without dropout, for T on and off the 64-row tile and hs 16..128; a second
-// run bit-identical (no atomics); both kernel shapes on the same data (the default first kernels and
-// INT4TRAIN_FLASH_V2=1's). Not --quick: their times
-// against the llm.c path at gpt2-small's attention.
+// run bit-identical (no atomics); both kernel shapes on the same data (the default pipelined kernels and
+// INT4TRAIN_FLASH_V2=0's first ones). Not --quick: their times against the llm.c path at gpt2-small's attention.
 #include "selftest.h"
 #include "gpt/device_util.cuh"
 #include "../attention_reference.h"
@@ -13,8 +12,8 @@ using i4t::nn::DropoutKey;
 
 namespace {
 
-// Runs fn() with the fused attention's first kernels (v1 = true, the default) or the pipelined ones
-// (INT4TRAIN_FLASH_V2=1), then puts the variable back as it was (flash_attention.cuh use_v2 reads it at each launch).
+// Runs fn() with the fused attention's first kernels (v1 = true, INT4TRAIN_FLASH_V2=0) or the pipelined ones (the
+// default), then puts the variable back as it was (flash_attention.cuh use_v2 reads it at each launch).
 template <class F> void with_kernels(bool v1, F&& fn) {
     const char* was = getenv("INT4TRAIN_FLASH_V2");
     const std::string saved = was ? was : "";
@@ -53,7 +52,7 @@ void check_case(int b, int h, int t, int hs, float p) {
     const uint64_t step_key = rng();
     const uint32_t site = 9;
     FusedRun f(sh, qkv, dout, step_key);
-    for (int v1 = 0; v1 < 2; ++v1) {  // the pipelined kernels, then the first ones (the default)
+    for (int v1 = 0; v1 < 2; ++v1) {  // the default (pipelined) kernels, then the first ones
         bool ok = false;
         with_kernels(v1 == 1, [&] { ok = f.run(p, site); });
         if (!ok) return;
@@ -92,7 +91,7 @@ template <class F> float timed_ms(F&& fn) {
 }
 
 // Forward and backward (D + both kernels) milliseconds of the fused attention on f's buffers, no dropout:
-// [0] the pipelined kernels (INT4TRAIN_FLASH_V2=1), [1] the first ones (the default).
+// [0] the pipelined kernels (the default), [1] the first ones (INT4TRAIN_FLASH_V2=0).
 struct FusedTimes {
     float fwd[2], bwd[2];
 };
@@ -112,12 +111,12 @@ FusedTimes time_fused(FusedRun& f) {
     return r;
 }
 
-// "pipelined (INT4TRAIN_FLASH_V2=1) forward F backward B (x, y TFLOP/s); first kernels (default) forward F1 backward B1":
+// "pipelined (default) forward F backward B (x, y TFLOP/s); first kernels (INT4TRAIN_FLASH_V2=0) forward F1 backward B1":
 // TFLOP/s of the causal products (forward 4·B·H·T²·hs/2; backward 2.5× that, as FlashAttention counts it).
 std::string fused_line(const FusedTimes& r, AttentionShape sh) {
     const double flop = 4.0 * sh.b * sh.nh * (double)sh.t * sh.t * (sh.c / sh.nh) / 2;
-    return fmt("fused, pipelined (INT4TRAIN_FLASH_V2=1) forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); first "
-               "kernels (default) forward %.3f backward %.3f", r.fwd[0], r.bwd[0], flop / r.fwd[0] * 1e-9, 2.5 * flop / r.bwd[0] * 1e-9,
+    return fmt("fused, pipelined (default) forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); first "
+               "kernels (INT4TRAIN_FLASH_V2=0) forward %.3f backward %.3f", r.fwd[0], r.bwd[0], flop / r.fwd[0] * 1e-9, 2.5 * flop / r.bwd[0] * 1e-9,
                r.fwd[1], r.bwd[1]);
 }
 
