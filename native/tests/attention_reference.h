@@ -22,6 +22,7 @@ struct Case {
 struct Errors {
     double out, dq, dk, dv;  // relative L2 errors
     long nonfinite;          // non-finite values in out and dqkv
+    double share[3];         // the exact ∂q, ∂k, ∂v norms over the whole ∂qkv's
 };
 
 inline float round_bf16(float x) {  // round to nearest even (finite x)
@@ -81,7 +82,7 @@ inline Errors compare(const Case& k, const std::vector<float>& qkv, const std::v
                 }
             }
         }
-    Errors e{0, 0, 0, 0, 0};
+    Errors e{0, 0, 0, 0, 0, {0, 0, 0}};
     double num[4] = {0, 0, 0, 0}, den[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < out.size(); ++i) {
         if (!std::isfinite(out[i])) e.nonfinite++;
@@ -103,6 +104,7 @@ inline Errors compare(const Case& k, const std::vector<float>& qkv, const std::v
     e.dq = rel(1);
     e.dk = rel(2);
     e.dv = rel(3);
+    for (int part = 1; part <= 3; ++part) e.share[part - 1] = sqrt(den[part] / all);
     return e;
 }
 

@@ -129,6 +129,11 @@ __global__ void __launch_bounds__(threads_of<Cfg>())
 
 // D_i = Σ_d ∂out_id·out_id for each (b, h, i), one warp each (a fixed-order shuffle sum). out is the FP32 attention
 // output or its BF16 copy (the bf16 precision keeps only that, as PyTorch's flash attention keeps a BF16 output).
+// ∂out enters rounded to BF16 exactly as the backward's tiles hold it (as_mma_operand): ∂s_ij = a_ij·(∂ã_ij − D_i)
+// cancels to rounding level only if D_i = Σ_j ã_ij·∂ã_ij for the kernels' own ∂ã_ij = bf16(∂out_i)·v_j. With the
+// FP32 ∂out, D_i carried an extra Σ_d (∂out_id − bf16(∂out_id))·out_id, which every a_ij·(...) of the row repeats:
+// at T = 1, where the exact ∂q and ∂k are 0, that residue alone was up to 3× ∂qkv's norm on outlier data (CPU
+// emulation, 40 seeds; the self-test's T = 1 failure on the H200).
 template <class O>
 __global__ void delta_kernel(float* __restrict__ delta, const float* __restrict__ dout, const O* __restrict__ out,
                              int b, int t_len, int nh, int hs) {
@@ -138,7 +143,7 @@ __global__ void delta_kernel(float* __restrict__ delta, const float* __restrict_
     const int64_t bh = w / t_len;
     const int64_t at = ((bh / nh) * t_len + i) * (int64_t)nh * hs + (bh % nh) * (int64_t)hs;
     float sum = 0.f;
-    for (int d = lane; d < hs; d += 32) sum += dout[at + d] * (float)out[at + d];
+    for (int d = lane; d < hs; d += 32) sum += as_mma_operand(dout[at + d]) * (float)out[at + d];
     sum = warp_sum(sum);
     if (lane == 0) delta[w] = sum;
 }

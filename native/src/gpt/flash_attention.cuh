@@ -29,10 +29,11 @@ constexpr float kLog2e = 1.4426950408889634f;
 // The two shapes the kernels come in (each kernel is a template over one). A block owns 16 rows per warp (queries in
 // the forward and the ∂q pass, keys in the ∂k∂v pass) and streams the other side's rows through shared memory an
 // inner tile at a time (narrower for hs > 64 so the FP32 accumulators and a score tile fit the registers).
-//   V2 (opt-in, INT4TRAIN_FLASH_V2=1: see use_v2): 8 warps (128-row tiles: each streamed key/value row serves twice the queries of V1, halving the
-//       L2 → SM traffic), and the next inner tile's FP32 rows are read into registers while the tensor cores work
-//       on the current one (a double-buffered shared tile, one barrier per tile).
-//   V1 (the default): the first kernels' shape: 4 warps, 64-row tiles, each inner tile loaded, then used.
+//   V2 (the default; INT4TRAIN_FLASH_V2=0 selects V1: see use_v2): 8 warps (128-row tiles: each streamed key/value
+//       row serves twice the queries of V1, halving the L2 → SM traffic), and the next inner tile's rows are read
+//       into registers while the tensor cores work on the current one (a double-buffered shared tile, one barrier
+//       per tile).
+//   V1: the first kernels' shape: 4 warps, 64-row tiles, each inner tile loaded, then used.
 struct ConfigV1 {
     static constexpr int kWarps = 4;
     static constexpr bool kPipelined = false;
@@ -56,6 +57,10 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (lo) in the lower half
     return *reinterpret_cast<uint32_t*>(&v);
 }
+// x as an MMA sees it once a tile loader (flash_attention_tiles.cuh bf16x4: pack_bf16) has rounded it: BF16 to
+// nearest even, back in FP32. D (flash_attention.cu delta_kernel) forms ∂out from this so that D and the backward's
+// ∂ã = ∂out·v use the very same ∂out values (docs/conventions.md, fused attention).
+__device__ __forceinline__ float as_mma_operand(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
 // d += A·B on the tensor cores (BF16 × BF16, FP32 accumulation). I4T_FLASH_HOST_EMULATION: a CPU emulation of these
 // kernels (a check of the fragment bookkeeping without a GPU) supplies its own.
@@ -219,13 +224,13 @@ template <class Cfg> inline dim3 grid_of(AttentionShape sh) {
     return dim3((unsigned)((sh.t + tile_of<Cfg>() - 1) / tile_of<Cfg>()), (unsigned)(sh.b * sh.nh));
 }
 
-// Whether this process runs the pipelined kernels (INT4TRAIN_FLASH_V2=1, read at each launch, so a self-test can time
-// both). Opt-in: on the H200 (2026-12-01) they were 10-35 % faster than the first kernels but failed one self-test
-// case that the first ones pass (T = 1, hs 16: ∂q off by 6 % of ∂qkv's norm where the first kernels are at 1e-5; the
-// CPU emulation of the same code does not reproduce it), so the first kernels stay the default until that is found.
+// Whether this process runs the pipelined kernels: yes unless INT4TRAIN_FLASH_V2=0 (read at each launch, so a
+// self-test can run and time both). On the H200 they were 10-35 % faster than the first kernels. (Their one self-test
+// failure there, T = 1, hs 16, was D's rounding of ∂out — flash_attention.cu delta_kernel — which both sets share;
+// the two sets had been checked on different random data.)
 inline bool use_v2() {
     const char* v = getenv("INT4TRAIN_FLASH_V2");
-    return v != nullptr && v[0] == '1';
+    return v == nullptr || v[0] != '0';
 }
 // Calls f(ConfigV1{}) or f(ConfigV2{}), the configuration use_v2 chooses.
 template <class F> inline void with_config(F&& f) {

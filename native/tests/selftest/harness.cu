@@ -1,5 +1,6 @@
 // harness.cu — pass/fail reporting and random test data of the self-test.
 #include "selftest.h"
+#include "../random_outliers.h"
 
 int g_pass = 0, g_fail = 0;
 bool g_quick = false;
@@ -20,16 +21,9 @@ std::string fmt(const char* f, ...) {
 
 // ---------------------------------------------------------------- helpers -------------------------------------
 std::mt19937_64 rng(12345);
-// Gaussian with a few outlier channels (×50) and a few exact zeros.
+// Gaussian with a few outlier channels (×50): ../random_outliers.h, on the self-test's engine.
 std::vector<float> randn_outliers(int rows, int cols, float scale, int outlier_cols) {
-    std::normal_distribution<float> nd(0.0f, scale);
-    std::vector<float> v((size_t)rows * cols);
-    for (auto& x : v) x = nd(rng);
-    for (int k = 0; k < outlier_cols && k < cols; ++k) {
-        int c = (int)(rng() % cols);
-        for (int r = 0; r < rows; ++r) v[(size_t)r * cols + c] *= 50.0f;
-    }
-    return v;
+    return test_data::randn_outliers(rng, rows, cols, scale, outlier_cols);
 }
 std::vector<int8_t> rand_codes(size_t n, int lo, int hi) {
     std::vector<int8_t> v(n);
