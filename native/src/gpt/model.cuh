@@ -135,6 +135,9 @@ struct int4train_gpt_s {
     unsigned* smooth_absmax = nullptr;
     bool smooth_ready = false;
     std::vector<i4t::gpt::Tensor> tensors;
+    // tensors' indices in the order of their offsets in the flat arrays (set once by build; AdamW walks it to launch
+    // one update per run of back-to-back tensors: model_step.cu queue_adamw)
+    std::vector<size_t> by_offset;
     std::vector<i4t::gpt::Block> blocks;
     int64_t wte = 0, wpe = 0, lnfw = 0, lnfb = 0;
     int64_t total = 0, main_count = 0;  // elements; step sizes occupy [main_count, total)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
+
 #include "runtime/launch.cuh"
 #include "model.cuh"
 #include "runtime/handles.cuh"
@@ -225,6 +227,9 @@ int4train_status build(int4train_gpt g) {
             off += t.numel;
         }
     g->total = off;
+    g->by_offset.resize(ts.size());
+    for (size_t i = 0; i < ts.size(); ++i) g->by_offset[i] = i;
+    std::sort(g->by_offset.begin(), g->by_offset.end(), [&](size_t x, size_t y) { return ts[x].offset < ts[y].offset; });
     if (g->main_count == 0) g->main_count = off;
 
     I4T_TRY(g->alloc(&g->params, g->total));

@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <algorithm>
-
 #include "runtime/launch.cuh"
 #include "model.cuh"
 #include "device_util.cuh"
@@ -136,7 +134,7 @@ int4train_status queue_adamw(int4train_gpt gpt, const int4train_gpt_adamw& a, co
     // launch and tail (an ncu profile of a gpt2-small step: 148 AdamW launches a step).
     struct Run {
         int64_t offset = 0, count = 0;
-        float wd = 0, c1 = 0, c2 = 0;
+        float wd = 0;
         bool is_step = false;
         int step = 0;
         const float* d_corr = nullptr;
@@ -145,31 +143,21 @@ int4train_status queue_adamw(int4train_gpt gpt, const int4train_gpt_adamw& a, co
                    d_corr == r.d_corr;
         }
     };
-    std::vector<size_t> order(gpt->tensors.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](size_t x, size_t y) { return gpt->tensors[x].offset < gpt->tensors[y].offset; });
     const float* d_lr = dev ? &dev->lr : nullptr;
     Run run;
     auto flush = [&]() -> cudaError_t {
         if (run.count == 0) return cudaSuccess;
         const int64_t o = run.offset;
         return nn::adamw(s, gpt->params + o, gpt->grads + o, gpt->m + o, gpt->v + o, run.count, a.learning_rate,
-                         a.beta1, a.beta2, a.eps, run.wd, run.c1, run.c2, gpt->norm_out + 1, run.is_step,
+                         a.beta1, a.beta2, a.eps, run.wd, bias_correction(a.beta1, run.step),
+                         bias_correction(a.beta2, run.step), gpt->norm_out + 1, run.is_step,
                          run.is_step ? gpt->cfg.step_lr_scale : 1.0f, d_lr, run.d_corr);
     };
-    for (size_t i : order) {
+    for (size_t i : gpt->by_offset) {
         Tensor& t = gpt->tensors[i];
         if (!steps_active(gpt, t)) continue;
-        Run next;
-        next.step = ++t.adam_steps;
-        next.c1 = bias_correction(a.beta1, next.step);
-        next.c2 = bias_correction(a.beta2, next.step);
-        next.offset = t.offset;
-        next.count = t.numel;
-        next.wd = t.decay ? a.weight_decay : 0.0f;
-        next.is_step = t.is_step;
-        next.d_corr = dev ? dev->corr[(*group_of)[i]] : nullptr;
+        const Run next{t.offset, t.numel, t.decay ? a.weight_decay : 0.0f, t.is_step, ++t.adam_steps,
+                       dev ? dev->corr[(*group_of)[i]] : nullptr};
         if (run.continues(next)) {
             run.count += next.count;
             continue;
