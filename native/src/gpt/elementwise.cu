@@ -169,7 +169,7 @@ __global__ void cast_to_bf16_kernel(__nv_bfloat16* __restrict__ dst, const float
 
 cudaError_t cast_to_bf16(cudaStream_t s, __nv_bfloat16* dst, const float* src, int64_t count) {
     if (count <= 0) return cudaSuccess;
-    const bool vec = (reinterpret_cast<uintptr_t>(src) % 16 == 0) && (reinterpret_cast<uintptr_t>(dst) % 8 == 0);
+    const bool vec = aligned16(src) && reinterpret_cast<uintptr_t>(dst) % 8 == 0;
     cast_to_bf16_kernel<<<grid_for(vec ? (count + 3) / 4 : count, 256), 256, 0, s>>>(dst, src, count, vec);
     return cudaGetLastError();
 }

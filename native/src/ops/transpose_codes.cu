@@ -212,12 +212,16 @@ static int4train_status launch_tiled(int4train_context ctx, const CodesTranspose
     return INT4TRAIN_SUCCESS;
 }
 
+// One job through the kernel its chunk width v chose (0: the general one).
+static int4train_status launch_one(int4train_context ctx, const CodesTranspose& j, int v) {
+    return v ? launch_tiled(ctx, &j, 1, v) : launch_general(ctx, j);
+}
+
 int4train_status unpack_transpose_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols, int8_t* out,
                                       int cols_pad, int ld_rows) {
     const CodesTranspose j{packed, rows, cols, out, cols_pad, ld_rows};
     I4T_TRY(check_padding(j));
-    const int v = codes_transpose_chunk_bytes(ctx, j);
-    return v ? launch_tiled(ctx, &j, 1, v) : launch_general(ctx, j);
+    return launch_one(ctx, j, codes_transpose_chunk_bytes(ctx, j));
 }
 
 int4train_status unpack_transpose_pad_two(int4train_context ctx, const CodesTranspose& a, const CodesTranspose& b) {
@@ -228,8 +232,8 @@ int4train_status unpack_transpose_pad_two(int4train_context ctx, const CodesTran
         const CodesTranspose jobs[2] = {a, b};
         return launch_tiled(ctx, jobs, 2, va < vb ? va : vb);
     }
-    I4T_TRY(va ? launch_tiled(ctx, &a, 1, va) : launch_general(ctx, a));
-    return vb ? launch_tiled(ctx, &b, 1, vb) : launch_general(ctx, b);
+    I4T_TRY(launch_one(ctx, a, va));
+    return launch_one(ctx, b, vb);
 }
 
 }  // namespace i4t
