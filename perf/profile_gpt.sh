@@ -16,11 +16,12 @@ DATA=${DATA:-.carry/tinyshakespeare.txt}
 # the duration alone needs one pass per kernel (a step has ~100 kernels a block); METRICS="...,dram__bytes.sum,..."
 # adds the throughput columns of ncu_summary.py at the cost of replays
 METRICS=${METRICS:-gpu__time_duration.sum}
+# one warm-up and one timed step of the GPT speed bench (precisions appended per run)
+STEP=(dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" --warmup 1 --steps 1 --group 1 --out "$OUT/gpt-run")
 for p in $PRECISIONS; do
   base="$OUT/gpt-$PRESET-$p"
   timeout "${NCU_T:-240}" ncu --target-processes all --metrics "$METRICS" \
-    --csv --print-units base dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" \
-    --precisions "$p" --warmup 1 --steps 1 --group 1 --out "$OUT/gpt-run" > "$base-ncu.csv" 2> "$base-ncu.err"
+    --csv --print-units base "${STEP[@]}" --precisions "$p" > "$base-ncu.csv" 2> "$base-ncu.err"
   echo "$PRESET $p: ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$base-ncu.csv") kernel launches)"
   python3 perf/ncu_summary.py "$base-ncu.csv" > "$base-summary.md" && tail -12 "$base-summary.md"
 done
@@ -30,7 +31,6 @@ if [ "${FLASH_DETAIL:-0}" = 1 ]; then
   timeout "${NCU_T:-240}" ncu --target-processes all --kernel-name "regex:^(forward|kv|q)_kernel" --launch-count 3 \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
     --section ComputeWorkloadAnalysis --section WarpStateStats \
-    dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" --precisions bf16 --warmup 1 \
-    --steps 1 --group 1 --out "$OUT/gpt-run" > "$OUT/gpt-$PRESET-flash-detail.txt" 2>&1
-  echo "flash detail: ncu exit $?"; grep -E "^  [a-z_:]*flash|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Theoretical Occupancy|Block Limit" "$OUT/gpt-$PRESET-flash-detail.txt" | head -40
+    "${STEP[@]}" --precisions bf16 > "$OUT/gpt-$PRESET-flash-detail.txt" 2>&1
+  echo "flash detail: ncu exit $?"; grep -E "^  [a-z_:]*(forward|kv|q)_kernel|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Theoretical Occupancy|Block Limit" "$OUT/gpt-$PRESET-flash-detail.txt" | head -40
 fi

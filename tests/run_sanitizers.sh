@@ -28,11 +28,11 @@ JOBS=${SANITIZER_JOBS:-1}
 NVTX=""; compute-sanitizer --help 2>/dev/null | grep -q -- "--nvtx" && NVTX="--nvtx yes"
 # kns = a substring of the kernel's name (compute-sanitizer --help: --kernel-name-exclude key=val); probed once so a
 # tool version without the option runs everything rather than failing
-VENDOR_EXCLUDE=""
-if [ "${SANITIZER_RACECHECK_VENDOR:-0}" != 1 ] &&
-   compute-sanitizer --tool racecheck --kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma \
-     /bin/true > "$OUT/racecheck-exclude-probe.txt" 2>&1; then
-  VENDOR_EXCLUDE="--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma"
+VENDOR_EXCLUDE="--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma"
+# shellcheck disable=SC2086
+if [ "${SANITIZER_RACECHECK_VENDOR:-0}" = 1 ] ||
+   ! compute-sanitizer --tool racecheck $VENDOR_EXCLUDE /bin/true > "$OUT/racecheck-exclude-probe.txt" 2>&1; then
+  VENDOR_EXCLUDE=""
 fi
 
 filter_of() {  # the GPU suite in parts of similar cost (the device GPT's tests are the slow ones under the tools)

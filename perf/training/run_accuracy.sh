@@ -31,7 +31,7 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/accuracy-runs}; mkdir -p "$OUT"
 DATA=${DATA:-$( [ -f .carry/linux-kernel-c.txt ] && echo .carry/linux-kernel-c.txt || echo ../shared/data/linux-kernel-c.txt )}
-SEEDS=${SEEDS:-"1337 1338"}; JOBS=${JOBS:-4}
+SEEDS=${SEEDS:-"1337 1338"}; JOBS=${JOBS:-4}; PRESET=${PRESET:-baby-gpt}
 if [ -z "${CLI:-}" ]; then
   . perf/device_env.sh
   use_staged_dotnet
@@ -77,7 +77,7 @@ for seed in $SEEDS; do
   for i in "${!NAMES[@]}"; do
     name=${NAMES[$i]}; dir="$OUT/seed$seed/$name"; log="$OUT/seed$seed-$name.log"
     # shellcheck disable=SC2206 # a variant's ARGS and TRAIN_ARGS are lists of options
-    cmd=($CLI train --device gpu --data "$DATA" --preset "${PRESET:-baby-gpt}" --seed "$seed" --steps "${STEPS:-5000}"
+    cmd=($CLI train --device gpu --data "$DATA" --preset "$PRESET" --seed "$seed" --steps "${STEPS:-5000}"
          --eval-every "${EVAL_EVERY:-250}" --out "$dir" --plain ${ARGS[$i]} ${TRAIN_ARGS:-})
     if [ "${DRY_RUN:-0}" = 1 ]; then echo "${cmd[*]}"; continue; fi
     ( "${cmd[@]}" > "$log" 2>&1
@@ -91,8 +91,8 @@ wait
 for seed in $SEEDS; do
   from=$(for name in "${NAMES[@]}"; do [ -f "$OUT/seed$seed/$name/loss.csv" ] && printf '%s,' "$OUT/seed$seed/$name"; done); from=${from%,}
   if [ -z "$from" ]; then echo "seed $seed: no run wrote a loss curve (see $OUT/seed$seed-*.log)"; continue; fi
-  $CLI compare --from "$from" --out "$OUT/seed$seed" --title "${PRESET:-baby-gpt} on $(basename "$DATA"), seed $seed" > "$OUT/seed$seed-compare.log" 2>&1 \
+  $CLI compare --from "$from" --out "$OUT/seed$seed" --title "$PRESET on $(basename "$DATA"), seed $seed" > "$OUT/seed$seed-compare.log" 2>&1 \
     || tail -3 "$OUT/seed$seed-compare.log"
 done
-python3 perf/training/accuracy_summary.py --target "${TARGET:-1.01}" --title "${PRESET:-baby-gpt} on $(basename "$DATA"), ${STEPS:-5000} steps: best validation loss by variant" \
+python3 perf/training/accuracy_summary.py --target "${TARGET:-1.01}" --title "$PRESET on $(basename "$DATA"), ${STEPS:-5000} steps: best validation loss by variant" \
   "$OUT"/seed*/compare.json | tee "$OUT/accuracy-summary.md"
