@@ -15,6 +15,8 @@
 // accumulate = 1: the final writes of ∇W, ∇b and both step gradients add into the destination (old + result, one
 // FP32 add of the finished value, as llm.c's backward passes; ∇X is always overwritten). ∇(WH) is then built in a
 // workspace temporary instead of the ∇W buffer.
+// ∇Y in BF16 (int4train_linear_backward_typed): steps 1a and 1b widen it exactly on load; nothing else reads ∇Y, so
+// every later bit is the FP32 path's on the widened ∇Y (docs/conventions.md "BF16 activations of the INT4 layer").
 // Nonzero sampling on SM90 runs 1b–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues); apart from
 // the one synchronisation of Bernoulli sampling (above) nothing waits for the device.
 #include "runtime/status.cuh"
@@ -97,15 +99,40 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
                                       d_grad_step_w, d_grad_bias, accumulate);
 }
 
+extern "C" INT4TRAIN_API int4train_status int4train_linear_backward_typed(
+    int4train_context ctx, int grad_y_dtype, const void* d_grad_y, const float* d_x, const float* d_w,
+    const uint8_t* d_x_packed, const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c,
+    int d, int group, int mode, int sampling, uint64_t seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x,
+    float* d_grad_step_w, float* d_grad_bias, int accumulate) {
+    switch (grad_y_dtype) {
+    case INT4TRAIN_DTYPE_F32:
+        return i4t::linear_backward_keyed(ctx, static_cast<const float*>(d_grad_y), d_x, d_w, d_x_packed, d_w_packed,
+                                          d_step_x, d_step_w, n, c, d, group, mode, sampling, i4t::PhiloxKey(seed),
+                                          d_grad_x, d_grad_w, d_grad_step_x, d_grad_step_w, d_grad_bias, accumulate);
+    case INT4TRAIN_DTYPE_BF16:
+        return i4t::linear_backward_keyed(ctx, static_cast<const __nv_bfloat16*>(d_grad_y), d_x, d_w, d_x_packed,
+                                          d_w_packed, d_step_x, d_step_w, n, c, d, group, mode, sampling,
+                                          i4t::PhiloxKey(seed), d_grad_x, d_grad_w, d_grad_step_x, d_grad_step_w,
+                                          d_grad_bias, accumulate);
+    default:
+        I4T_TRY(i4t::enter(ctx, "int4train_linear_backward_typed"));
+        return i4t::fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                         "int4train_linear_backward_typed: grad_y_dtype %d is not INT4TRAIN_DTYPE_F32 (0) or "
+                         "INT4TRAIN_DTYPE_BF16 (1)", grad_y_dtype);
+    }
+}
+
 // The checks of int4train_linear_backward live here, where every caller (the C ABI, the layer, the GPT's graph) comes
-// through; messages name the public entry point.
-int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x,
+// through; messages name the public entry point (the typed one for a BF16 ∇Y).
+template <class T>
+int4train_status i4t::linear_backward_keyed(int4train_context ctx, const T* d_grad_y, const float* d_x,
                                             const float* d_w, const uint8_t* d_x_packed, const uint8_t* d_w_packed,
                                             const float* d_step_x, const float* d_step_w, int n, int c, int d,
                                             int group, int mode, int sampling, PhiloxKey seed, float* d_grad_x,
                                             float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
                                             float* d_grad_bias, int accumulate) {
-    static constexpr const char* fn = "int4train_linear_backward";
+    static constexpr const char* fn =
+        sizeof(T) == sizeof(float) ? "int4train_linear_backward" : "int4train_linear_backward_typed";
     I4T_TRY(enter(ctx, fn));
     I4T_NOTNULL_IN(fn, d_grad_y);
     I4T_NOTNULL_IN(fn, d_x);
@@ -219,3 +246,11 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     }
     return INT4TRAIN_SUCCESS;
 }
+
+#define I4T_LINEAR_BACKWARD_FOR(T)                                                                                   \
+    template int4train_status i4t::linear_backward_keyed<T>(                                                         \
+        int4train_context, const T*, const float*, const float*, const uint8_t*, const uint8_t*, const float*,       \
+        const float*, int, int, int, int, int, int, PhiloxKey, float*, float*, float*, float*, float*, int);
+I4T_LINEAR_BACKWARD_FOR(float)
+I4T_LINEAR_BACKWARD_FOR(__nv_bfloat16)
+#undef I4T_LINEAR_BACKWARD_FOR

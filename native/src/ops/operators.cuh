@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <cuda_bf16.h>
 
 #include "runtime/arena.cuh"
 #include "runtime/context.cuh"
@@ -60,21 +61,26 @@ int codes_transpose_chunk_bytes(int4train_context ctx, const CodesTranspose& job
 
 
 // Sizes and impls of the composite operators (used by linear_backward).
+// Every reader of ∇Y below is a template on its element type T: float, or __nv_bfloat16 widened exactly to float on
+// load (numerics/widen.cuh; docs/conventions.md "BF16 activations of the INT4 layer"), instantiated for both.
 // The bit split (bit_split.cu) in two steps: the scales {Mx, s↑, s↓} of ∇Y, then its digits under them.
 // bit_split_plan sizes the min/max partials of bit_split_scales_impl, which takes them from `ar`.
 void bit_split_plan(Plan& p, int rows, int cols);
 // scales ← the split scales of grad (rows × cols) from a min/max pass of its own.
-int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
+template <class T>
+int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const T* grad, int rows, int cols,
                                        float* scales);
 // scales ← the same scales from min/max partials already written over the whole tensor (minmax[2k] a min, [2k + 1] a
 // max of part k; any cut of the tensor gives the same bits).
 int4train_status bit_split_scales_from_minmax(int4train_context ctx, const float* minmax, int nparts, float* scales);
 // The digits high, low (rows × cols) of grad under scales (from one of the two above).
-int4train_status bit_split_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+template <class T>
+int4train_status bit_split_impl(int4train_context ctx, const T* grad, int rows, int cols, const float* scales,
                                 PhiloxKey seed, int mode, int8_t* high, int8_t* low);
 // The same digits written as folded digits 14h + l in two zero-padded layouts: rows (rows × cp) and columns
 // (cols × kp); cp, kp multiples of 32; folded_cols 16-byte aligned.
-int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+template <class T>
+int4train_status bit_split_fold_impl(int4train_context ctx, const T* grad, int rows, int cols, const float* scales,
                                      PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols,
                                      int kp);
 // linear_backward's one read of ∇Y (n × c) when ∇b is asked for (grad_y_stats.cu): ∇b's 256-row strip sums into
@@ -83,7 +89,8 @@ int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, i
 // old + result, one FP32 add).
 int64_t bias_partials_count(int n, int c);
 void grad_y_stats_plan(Plan& p, int n, int c);
-int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const float* grad_y, int n, int c,
+template <class T>
+int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const T* grad_y, int n, int c,
                                    double* bias_part, float* scales);
 int4train_status bias_final_impl(int4train_context ctx, const double* bias_part, int n, int c, float* grad_bias,
                                  bool accumulate);
@@ -96,11 +103,14 @@ bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, con
 bool lss_epilogue_available(int4train_context ctx, int d, const float* out);
 
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
-int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
+template <class T>
+int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const T* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
                                  int d, PhiloxKey seed, int mode, const float* scales, float* grad_xh, float* grad_wh);
-// int4train_linear_backward (int4train.h) with its key as a PhiloxKey (the device GPT's graph passes a device offset).
-int4train_status linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w,
+// int4train_linear_backward (int4train.h) with its key as a PhiloxKey (the device GPT's graph passes a device offset);
+// T = __nv_bfloat16: int4train_linear_backward_typed's BF16 ∇Y.
+template <class T>
+int4train_status linear_backward_keyed(int4train_context ctx, const T* d_grad_y, const float* d_x, const float* d_w,
                                        const uint8_t* d_x_packed, const uint8_t* d_w_packed, const float* d_step_x,
                                        const float* d_step_w, int n, int c, int d, int group, int mode, int sampling,
                                        PhiloxKey seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x,

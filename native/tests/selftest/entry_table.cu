@@ -3,6 +3,8 @@
 // int4train_last_error take no argument that can be wrong). The sizes of the valid calls are tiny (they fit `dev`).
 #include "entry_table.h"
 
+#include <cuda_bf16.h>
+
 #include <math.h>
 
 namespace robust {
@@ -172,6 +174,17 @@ std::vector<Entry> entry_table(const Fixture& fx) {
                                               as<uint8_t>(p[4]), as<uint8_t>(p[5]), as<float>(p[6]), as<float>(p[7]), 2,
                                               2, 8, 8, 0, 0, 1, as<float>(p[8]), as<float>(p[9]), as<float>(p[10]),
                                               as<float>(p[11]), as<float>(p[12]), 0);
+         }},
+        {"int4train_linear_backward_typed", "int4train_linear_backward_typed (BF16 ∇Y)", true,
+         {ctx_param(), dev("d_grad_y", alignof(__nv_bfloat16)), dev("d_x", kF), dev("d_w", kF), dev("d_x_packed", kB),
+          dev("d_w_packed", kB), dev("d_step_x", kF), dev("d_step_w", kF), dev("d_grad_x", kF), dev("d_grad_w", kF),
+          dev("d_grad_step_x", kF), dev("d_grad_step_w", kF), dev("d_grad_bias", kF, false)},
+         [](void* const* p) {
+             return int4train_linear_backward_typed(C(p[0]), INT4TRAIN_DTYPE_BF16, as<__nv_bfloat16>(p[1]),
+                                                    as<float>(p[2]), as<float>(p[3]), as<uint8_t>(p[4]),
+                                                    as<uint8_t>(p[5]), as<float>(p[6]), as<float>(p[7]), 2, 2, 8, 8, 0,
+                                                    0, 1, as<float>(p[8]), as<float>(p[9]), as<float>(p[10]),
+                                                    as<float>(p[11]), as<float>(p[12]), 0);
          }},
         // ---- the layer handle (int4train_layer.h) ----
         {"int4train_layer_create", "int4train_layer_create", true,
@@ -368,6 +381,11 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
         {"int4train_linear_backward", "sampling 7", bad, "sampling",
          [=] {
              return int4train_linear_backward(ctx, f, f, f, u, u, f, f, 2, 2, 8, 8, 0, 7, 1, f, f, f, f, nullptr, 0);
+         }},
+        {"int4train_linear_backward_typed", "grad_y_dtype 7", bad, "grad_y_dtype",
+         [=] {
+             return int4train_linear_backward_typed(ctx, 7, f, f, f, u, u, f, f, 2, 2, 8, 8, 0, 0, 1, f, f, f, f,
+                                                    nullptr, 0);
          }},
         {"int4train_layer_create", "in_features 0", bad, "positive", layer_create(ctx, 0, [](auto&) {})},
         {"int4train_layer_create", "in_features 7", bad, "even", layer_create(ctx, 7, [](auto&) {})},

@@ -1,0 +1,141 @@
+// test_bf16_activations.cu — the INT4 layer's BF16 activations (docs/conventions.md "BF16 activations of the INT4
+// layer"): a BF16 ∇Y is widened exactly on load, so every output of the BF16 path must equal, bit for bit, the FP32
+// path run on the widened tensor.
+//   1. "bit split digits, BF16 ∇Y = FP32 on the widened ∇Y (bits)": bit_split_impl and bit_split_fold_impl (both
+//      layouts; aligned, c % 4 != 0 and 2-byte-offset ∇Y) on BF16 vs FP32;
+//   2. "linear_backward_typed BF16 ∇Y = FP32 on the widened ∇Y (bits)": int4train_linear_backward_typed(BF16) vs
+//      int4train_linear_backward on the widened ∇Y: ∇X, ∇W, both step gradients, ∇b; with and without ∇b (the two
+//      min/max readers), both samplings (the folded SM90 path and the general/compacted one), accumulate on and off,
+//      odd shapes, on the fast and the generic kernels.
+#include "selftest.h"
+
+#include <cuda_bf16.h>
+
+#include "ops/operators.cuh"
+
+namespace {
+
+// BF16 bits of a finite float, rounded to nearest even (the data here has no NaN).
+uint16_t bf16_rn(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+float widen(uint16_t b) {
+    const uint32_t u = (uint32_t)b << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+// ∇Y with outliers, a zero row every 5, a signed zero, a BF16 subnormal and a tie that rounds to even; returns the
+// BF16 bits and sets `wide` to their exact FP32 values.
+std::vector<uint16_t> bf16_grad_y(int n, int c, std::vector<float>& wide) {
+    auto g = randn_outliers(n, c, 1e-3f, 1);
+    for (int i = 0; i < n; i += 5) for (int j = 0; j < c; ++j) g[(size_t)i * c + j] = 0.0f;
+    g[(size_t)(n - 1) * c + (c - 1)] = 0.37f;  // sets Mx
+    if (n > 1) g[(size_t)c] = -0.0f;
+    if (n > 2) g[2 * (size_t)c] = 1e-40f;
+    if (n > 3) g[3 * (size_t)c] = (1.0f + 0x1p-8f) * 0x1p-8f;  // halfway between two BF16s: rounds to even
+    std::vector<uint16_t> b(g.size());
+    wide.resize(g.size());
+    for (size_t i = 0; i < g.size(); ++i) { b[i] = bf16_rn(g[i]); wide[i] = widen(b[i]); }
+    return b;
+}
+
+// The digits of a BF16 ∇Y (at an offset of `off` elements: off = 1 takes the unaligned loads) against those of its
+// widened FP32 copy, under the same scales.
+void check_digits(int4train_context ctx, int n, int c, int mode, int off) {
+    std::vector<float> wide;
+    const auto b = bf16_grad_y(n, c, wide);
+    std::vector<uint16_t> up(b.size() + 1, 0);
+    std::copy(b.begin(), b.end(), up.begin() + off);
+    const uint64_t seed = 0xB16ull + (uint64_t)(n * 17 + c + mode);
+    const int cp = (c + 31) / 32 * 32, kp = (n + 31) / 32 * 32;
+    const size_t nc = (size_t)n * c;
+    DBuf<float> dw(wide), dsc(3);
+    DBuf<uint16_t> db(up);
+    const auto* g16 = reinterpret_cast<const __nv_bfloat16*>(db.p + off);
+    DBuf<int8_t> h32(nc), l32(nc), h16(nc), l16(nc), r32((size_t)n * cp), c32((size_t)c * kp), r16((size_t)n * cp),
+        c16((size_t)c * kp);
+    CK(int4train_bit_split(ctx, dw.p, n, c, seed, mode, h32.p, l32.p, dsc.p));
+    const i4t::PhiloxKey key(seed);
+    CK(i4t::bit_split_impl(ctx, g16, n, c, dsc.p, key, mode, h16.p, l16.p));
+    CK(i4t::bit_split_fold_impl(ctx, dw.p, n, c, dsc.p, key, mode, r32.p, cp, c32.p, kp));
+    CK(i4t::bit_split_fold_impl(ctx, g16, n, c, dsc.p, key, mode, r16.p, cp, c16.p, kp));
+    CK(int4train_context_synchronize(ctx));
+    const size_t dh = count_diff(h16.down(), h32.down()), dl = count_diff(l16.down(), l32.down());
+    const size_t dr = count_diff(r16.down(), r32.down()), dc = count_diff(c16.down(), c32.down());
+    report(dh + dl + dr + dc == 0 && l2(wide) > 0, "bit split digits, BF16 ∇Y = FP32 on the widened ∇Y (bits)",
+           fmt("mode=%d n=%d c=%d%s: differing high %zu, low %zu, folded rows %zu, folded columns %zu", mode, n, c,
+               off ? " (∇Y at a 2-byte offset)" : (c % 4 ? " (c % 4 != 0)" : ""), dh, dl, dr, dc));
+}
+
+struct Outputs { std::vector<float> gx, gw, gs, gb; };
+
+// One backward; bf16 = nullptr runs int4train_linear_backward on in.gy (the widened ∇Y). Accumulating outputs start
+// from `start` (the same values for both runs).
+Outputs run_backward(int4train_context ctx, const BackwardInputs& in, const __nv_bfloat16* bf16, int n, int c, int d,
+                     int g, int mode, int sampling, uint64_t seed, bool bias, int acc, float start, bool* ok) {
+    const size_t nd = (size_t)n * d, cd = (size_t)c * d;
+    DBuf<float> dgx(std::vector<float>(nd, start)), dgw(std::vector<float>(cd, start)),
+        dgs(std::vector<float>(2, start)), dgb(std::vector<float>((size_t)c, start));
+    const int4train_status s =
+        bf16 ? int4train_linear_backward_typed(ctx, INT4TRAIN_DTYPE_BF16, bf16, in.x.p, in.w.p, in.xp.p, in.wp.p,
+                                               in.sx.p, in.sw.p, n, c, d, g, mode, sampling, seed, dgx.p, dgw.p, dgs.p,
+                                               dgs.p + 1, bias ? dgb.p : nullptr, acc)
+             : int4train_linear_backward(ctx, in.gy.p, in.x.p, in.w.p, in.xp.p, in.wp.p, in.sx.p, in.sw.p, n, c, d, g,
+                                         mode, sampling, seed, dgx.p, dgw.p, dgs.p, dgs.p + 1, bias ? dgb.p : nullptr,
+                                         acc);
+    *ok = s == INT4TRAIN_SUCCESS;
+    if (!*ok) report(false, "linear_backward_typed BF16 ∇Y = FP32 on the widened ∇Y (bits)",
+                     fmt("status %d: %s", (int)s, int4train_last_error()));
+    return Outputs{dgx.down(), dgw.down(), dgs.down(), bias ? dgb.down() : std::vector<float>{}};
+}
+
+void check_backward(int4train_context ctx, const char* kernels) {
+    struct S { int n, c, d, g; };
+    // c % 4 != 0 (the fold's checked path), odd n, d % 4 != 0 (no folded path), a G above 32 (the generic LSQ tail)
+    const std::vector<S> shapes = {{300, 130, 96, 16}, {513, 264, 64, 32}, {77, 50, 66, 2}, {256, 512, 128, 64},
+                                   {1000, 1027, 128, 8}};
+    for (size_t k = 0; k < shapes.size(); ++k)
+        for (int sampling = 0; sampling < 2; ++sampling) {
+            const S s = shapes[k];
+            const int mode = (int)(k + sampling) % 2, acc = (int)(k % 2);
+            const uint64_t seed = 0xBF16ull + 5 * k + sampling;
+            HostBackwardInputs h(s.n, s.c, s.d, s.g, mode, 5);
+            const auto b = bf16_grad_y(s.n, s.c, h.gy);  // h.gy ← the widened BF16 ∇Y
+            BackwardInputs in(h);
+            DBuf<uint16_t> db(b);
+            const auto* g16 = reinterpret_cast<const __nv_bfloat16*>(db.p);
+            for (int bias = 0; bias < 2; ++bias) {
+                bool ok32 = false, ok16 = false;
+                const Outputs f = run_backward(ctx, in, nullptr, s.n, s.c, s.d, s.g, mode, sampling, seed, bias, acc,
+                                               0.25f, &ok32);
+                const Outputs o = run_backward(ctx, in, g16, s.n, s.c, s.d, s.g, mode, sampling, seed, bias, acc,
+                                               0.25f, &ok16);
+                if (!ok32 || !ok16) return;
+                const size_t dx = count_diff(o.gx, f.gx), dw = count_diff(o.gw, f.gw), ds = count_diff(o.gs, f.gs),
+                             dbb = count_diff(o.gb, f.gb);
+                report(dx + dw + ds + dbb == 0 && l2(f.gx) > 0 && l2(f.gw) > 0,
+                       "linear_backward_typed BF16 ∇Y = FP32 on the widened ∇Y (bits)",
+                       fmt("%s kernels, sampling=%d mode=%d n=%d c=%d d=%d G=%d %s accumulate=%d: differing ∇X %zu, "
+                           "∇W %zu, ∇s %zu, ∇b %zu", kernels, sampling, mode, s.n, s.c, s.d, s.g,
+                           bias ? "with ∇b" : "without ∇b", acc, dx, dw, ds, dbb));
+            }
+        }
+}
+
+}  // namespace
+
+void test_bf16_grad_y_bits(int4train_context ctx) {
+    struct S { int n, c, off; };
+    const S shapes[] = {{64, 64, 0}, {200, 136, 0}, {130, 70, 0}, {201, 136, 1}, {1000, 512, 0}};
+    for (int mode = 0; mode < 2; ++mode)
+        for (const S& s : shapes) check_digits(ctx, s.n, s.c, mode, s.off);
+    check_backward(ctx, "fast");
+    int4train_context generic = create_generic_context("linear_backward_typed BF16 ∇Y (generic kernels)");
+    if (!generic) return;
+    check_backward(generic, "generic");
+    int4train_context_destroy(generic);
+}
