@@ -27,6 +27,18 @@ __device__ __forceinline__ float4 load4_widened(const __nv_bfloat16* __restrict_
                        __uint_as_float(u.y & 0xFFFF0000u));
 }
 
+// The narrowing store of an FP32 result: BF16 rounds to nearest even (NaN stays NaN), so a BF16 output is RN_bf16 of
+// the FP32 output, bit for bit.
+__device__ __forceinline__ void store_narrowed(float* p, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void store_narrowed(__nv_bfloat16* p, int64_t i, float v) { p[i] = __float2bfloat16_rn(v); }
+// Elements 4i .. 4i+3 in one store; p aligned to 4 elements.
+__device__ __forceinline__ void store4_narrowed(float* p, int64_t i, float4 v) { reinterpret_cast<float4*>(p)[i] = v; }
+__device__ __forceinline__ void store4_narrowed(__nv_bfloat16* p, int64_t i, float4 v) {
+    const __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);  // .x low half
+    reinterpret_cast<uint2*>(p)[i] = make_uint2(*reinterpret_cast<const uint32_t*>(&a),
+                                                *reinterpret_cast<const uint32_t*>(&b));
+}
+
 // Whether p may be read 4 elements at a time.
 template <class T>
 __host__ __device__ inline bool aligned4(const T* p) { return (uintptr_t)p % (4 * sizeof(T)) == 0; }

@@ -108,12 +108,12 @@ int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const T* grad
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
                                  int d, PhiloxKey seed, int mode, const float* scales, float* grad_xh, float* grad_wh);
 // int4train_linear_backward (int4train.h) with its key as a PhiloxKey (the device GPT's graph passes a device offset);
-// T = __nv_bfloat16: int4train_linear_backward_typed's BF16 ∇Y.
+// T = __nv_bfloat16: int4train_linear_backward_typed's BF16 activations ∇Y, X and ∇X.
 template <class T>
-int4train_status linear_backward_keyed(int4train_context ctx, const T* d_grad_y, const float* d_x, const float* d_w,
+int4train_status linear_backward_keyed(int4train_context ctx, const T* d_grad_y, const T* d_x, const float* d_w,
                                        const uint8_t* d_x_packed, const uint8_t* d_w_packed, const float* d_step_x,
                                        const float* d_step_w, int n, int c, int d, int group, int mode, int sampling,
-                                       PhiloxKey seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x,
+                                       PhiloxKey seed, T* d_grad_x, float* d_grad_w, float* d_grad_step_x,
                                        float* d_grad_step_w, float* d_grad_bias, int accumulate);
 void lss_select_plan(Plan& p, int n, int c, int d);
 int4train_status lss_select_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
@@ -195,14 +195,18 @@ int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int
 // lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles. accumulate: out receives old + result
 // (one FP32 add of the finished value per element; out must not alias grad then); accumulate_step: the same for
 // *grad_step.
-int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
-                                            int group, const float* d_step, int mode, float* out, float* grad_step,
+// V, O: the element types of v and out, both float or both __nv_bfloat16 (BF16 activations: v widened exactly on load,
+// out = RN_bf16 of the FP32 result; accumulate needs FP32 out).
+template <class V, class O>
+int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const V* v, const float* grad, int64_t total,
+                                            int group, const float* d_step, int mode, O* out, float* grad_step,
                                             double* ws, bool accumulate, bool accumulate_step);
 // Its G <= 32 kernel on registers (hadamard_lsq_back_regs.cu): whether it applies (fast paths on, G <= 32, v, grad
-// and out 16-byte aligned), and the launch writing one chunk sum per 4096 elements to chunk_sums.
-bool hadamard_lsq_back_regs_applies(int4train_context ctx, const float* v, const float* grad, const float* out,
-                                    int group);
-int4train_status hadamard_lsq_back_regs(int4train_context ctx, const float* v, const float* grad, float* out,
+// and out aligned to 4 elements), and the launch writing one chunk sum per 4096 elements to chunk_sums.
+template <class V, class O>
+bool hadamard_lsq_back_regs_applies(int4train_context ctx, const V* v, const float* grad, const O* out, int group);
+template <class V, class O>
+int4train_status hadamard_lsq_back_regs(int4train_context ctx, const V* v, const float* grad, O* out,
                                         int64_t total, int group, float scale, const float* d_step, int qn,
                                         double* chunk_sums, bool accumulate);
 

@@ -42,7 +42,7 @@ std::function<int4train_status()> gpt_create(int4train_context ctx, void (*chang
 }
 
 constexpr size_t kF = alignof(float), kI = alignof(int32_t), kD = alignof(double), kP = alignof(void*),
-                 kL = alignof(int64_t), kB = 1;
+                 kL = alignof(int64_t), kB = 1, kH = alignof(__nv_bfloat16);
 
 }  // namespace
 
@@ -175,15 +175,15 @@ std::vector<Entry> entry_table(const Fixture& fx) {
                                               2, 8, 8, 0, 0, 1, as<float>(p[8]), as<float>(p[9]), as<float>(p[10]),
                                               as<float>(p[11]), as<float>(p[12]), 0);
          }},
-        {"int4train_linear_backward_typed", "int4train_linear_backward_typed (BF16 ∇Y)", true,
-         {ctx_param(), dev("d_grad_y", alignof(__nv_bfloat16)), dev("d_x", kF), dev("d_w", kF), dev("d_x_packed", kB),
-          dev("d_w_packed", kB), dev("d_step_x", kF), dev("d_step_w", kF), dev("d_grad_x", kF), dev("d_grad_w", kF),
-          dev("d_grad_step_x", kF), dev("d_grad_step_w", kF), dev("d_grad_bias", kF, false)},
+        {"int4train_linear_backward_typed", "int4train_linear_backward_typed (BF16)", true,
+         {ctx_param(), dev("d_grad_y", kH), dev("d_x", kH), dev("d_w", kF), dev("d_x_packed", kB), dev("d_w_packed", kB),
+          dev("d_step_x", kF), dev("d_step_w", kF), dev("d_grad_x", kH), dev("d_grad_w", kF), dev("d_grad_step_x", kF),
+          dev("d_grad_step_w", kF), dev("d_grad_bias", kF, false)},
          [](void* const* p) {
              return int4train_linear_backward_typed(C(p[0]), INT4TRAIN_DTYPE_BF16, as<__nv_bfloat16>(p[1]),
-                                                    as<float>(p[2]), as<float>(p[3]), as<uint8_t>(p[4]),
+                                                    as<__nv_bfloat16>(p[2]), as<float>(p[3]), as<uint8_t>(p[4]),
                                                     as<uint8_t>(p[5]), as<float>(p[6]), as<float>(p[7]), 2, 2, 8, 8, 0,
-                                                    0, 1, as<float>(p[8]), as<float>(p[9]), as<float>(p[10]),
+                                                    0, 1, as<__nv_bfloat16>(p[8]), as<float>(p[9]), as<float>(p[10]),
                                                     as<float>(p[11]), as<float>(p[12]), 0);
          }},
         // ---- the layer handle (int4train_layer.h) ----
@@ -382,7 +382,7 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
          [=] {
              return int4train_linear_backward(ctx, f, f, f, u, u, f, f, 2, 2, 8, 8, 0, 7, 1, f, f, f, f, nullptr, 0);
          }},
-        {"int4train_linear_backward_typed", "grad_y_dtype 7", bad, "grad_y_dtype",
+        {"int4train_linear_backward_typed", "act_dtype 7", bad, "act_dtype",
          [=] {
              return int4train_linear_backward_typed(ctx, 7, f, f, f, u, u, f, f, 2, 2, 8, 8, 0, 0, 1, f, f, f, f,
                                                     nullptr, 0);

@@ -1,12 +1,13 @@
 // test_bf16_activations.cu — the INT4 layer's BF16 activations (docs/conventions.md "BF16 activations of the INT4
-// layer"): a BF16 ∇Y is widened exactly on load, so every output of the BF16 path must equal, bit for bit, the FP32
-// path run on the widened tensor.
+// layer"): BF16 inputs are widened exactly on load, so every FP32 output of the BF16 path must equal, bit for bit, the
+// FP32 path run on the widened tensors, and a BF16 output must be RN_bf16 of the FP32 path's output.
 //   1. "bit split digits, BF16 ∇Y = FP32 on the widened ∇Y (bits)": bit_split_impl and bit_split_fold_impl (both
 //      layouts; aligned, c % 4 != 0 and 2-byte-offset ∇Y) on BF16 vs FP32;
-//   2. "linear_backward_typed BF16 ∇Y = FP32 on the widened ∇Y (bits)": int4train_linear_backward_typed(BF16) vs
-//      int4train_linear_backward on the widened ∇Y: ∇X, ∇W, both step gradients, ∇b; with and without ∇b (the two
-//      min/max readers), both samplings (the folded SM90 path and the general/compacted one), accumulate on and off,
-//      odd shapes, on the fast and the generic kernels.
+//   2. "linear_backward_typed BF16 = FP32 on the widened ∇Y, X; ∇X = RN_bf16 (bits)":
+//      int4train_linear_backward_typed(BF16 ∇Y, X, ∇X) vs int4train_linear_backward on the widened ∇Y and X: ∇W, both
+//      step gradients and ∇b equal, BF16 ∇X = RN_bf16(FP32 ∇X); with and without ∇b (the two min/max readers), both
+//      samplings (the folded SM90 path and the general/compacted one), accumulate on and off, odd shapes, G ≤ 32 (the
+//      register tail) and G = 64 (the generic tail), on the fast and the generic kernels.
 #include "selftest.h"
 
 #include <cuda_bf16.h>
@@ -28,6 +29,13 @@ float widen(uint16_t b) {
     return v;
 }
 
+// The BF16 bits of v (rounded to nearest even) and, in place, their exact FP32 values.
+std::vector<uint16_t> to_bf16(std::vector<float>& v) {
+    std::vector<uint16_t> b(v.size());
+    for (size_t i = 0; i < v.size(); ++i) { b[i] = bf16_rn(v[i]); v[i] = widen(b[i]); }
+    return b;
+}
+
 // ∇Y with outliers, a zero row every 5, a signed zero, a BF16 subnormal and a tie that rounds to even; returns the
 // BF16 bits and sets `wide` to their exact FP32 values.
 std::vector<uint16_t> bf16_grad_y(int n, int c, std::vector<float>& wide) {
@@ -37,10 +45,8 @@ std::vector<uint16_t> bf16_grad_y(int n, int c, std::vector<float>& wide) {
     if (n > 1) g[(size_t)c] = -0.0f;
     if (n > 2) g[2 * (size_t)c] = 1e-40f;
     if (n > 3) g[3 * (size_t)c] = (1.0f + 0x1p-8f) * 0x1p-8f;  // halfway between two BF16s: rounds to even
-    std::vector<uint16_t> b(g.size());
-    wide.resize(g.size());
-    for (size_t i = 0; i < g.size(); ++i) { b[i] = bf16_rn(g[i]); wide[i] = widen(b[i]); }
-    return b;
+    wide = g;
+    return to_bf16(wide);
 }
 
 // The digits of a BF16 ∇Y (at an offset of `off` elements: off = 1 takes the unaligned loads) against those of its
@@ -71,26 +77,34 @@ void check_digits(int4train_context ctx, int n, int c, int mode, int off) {
                off ? " (∇Y at a 2-byte offset)" : (c % 4 ? " (c % 4 != 0)" : ""), dh, dl, dr, dc));
 }
 
-struct Outputs { std::vector<float> gx, gw, gs, gb; };
+constexpr const char* kBackwardCase = "linear_backward_typed BF16 = FP32 on the widened ∇Y, X; ∇X = RN_bf16 (bits)";
 
-// One backward; bf16 = nullptr runs int4train_linear_backward on in.gy (the widened ∇Y). Accumulating outputs start
-// from `start` (the same values for both runs).
-Outputs run_backward(int4train_context ctx, const BackwardInputs& in, const __nv_bfloat16* bf16, int n, int c, int d,
+// The BF16 copies of ∇Y and X (the FP32 copies in BackwardInputs hold their widened values).
+struct Bf16Inputs { DBuf<uint16_t> gy, x; };
+
+struct Outputs { std::vector<float> gx, gw, gs, gb; std::vector<uint16_t> gx16; };
+
+// One backward; bf16 = nullptr runs int4train_linear_backward on the FP32 inputs, otherwise the typed BF16 entry on
+// the BF16 copies (∇X into gx16). Accumulating outputs start from `start` (the same values for both runs).
+Outputs run_backward(int4train_context ctx, const BackwardInputs& in, const Bf16Inputs* bf16, int n, int c, int d,
                      int g, int mode, int sampling, uint64_t seed, bool bias, int acc, float start, bool* ok) {
     const size_t nd = (size_t)n * d, cd = (size_t)c * d;
     DBuf<float> dgx(std::vector<float>(nd, start)), dgw(std::vector<float>(cd, start)),
         dgs(std::vector<float>(2, start)), dgb(std::vector<float>((size_t)c, start));
+    DBuf<uint16_t> dgx16(nd);
     const int4train_status s =
-        bf16 ? int4train_linear_backward_typed(ctx, INT4TRAIN_DTYPE_BF16, bf16, in.x.p, in.w.p, in.xp.p, in.wp.p,
-                                               in.sx.p, in.sw.p, n, c, d, g, mode, sampling, seed, dgx.p, dgw.p, dgs.p,
-                                               dgs.p + 1, bias ? dgb.p : nullptr, acc)
+        bf16 ? int4train_linear_backward_typed(ctx, INT4TRAIN_DTYPE_BF16, bf16->gy.p, bf16->x.p, in.w.p, in.xp.p,
+                                               in.wp.p, in.sx.p, in.sw.p, n, c, d, g, mode, sampling, seed, dgx16.p,
+                                               dgw.p, dgs.p, dgs.p + 1, bias ? dgb.p : nullptr, acc)
              : int4train_linear_backward(ctx, in.gy.p, in.x.p, in.w.p, in.xp.p, in.wp.p, in.sx.p, in.sw.p, n, c, d, g,
                                          mode, sampling, seed, dgx.p, dgw.p, dgs.p, dgs.p + 1, bias ? dgb.p : nullptr,
                                          acc);
     *ok = s == INT4TRAIN_SUCCESS;
-    if (!*ok) report(false, "linear_backward_typed BF16 ∇Y = FP32 on the widened ∇Y (bits)",
-                     fmt("status %d: %s", (int)s, int4train_last_error()));
-    return Outputs{dgx.down(), dgw.down(), dgs.down(), bias ? dgb.down() : std::vector<float>{}};
+    if (!*ok) report(false, kBackwardCase, fmt("status %d: %s", (int)s, int4train_last_error()));
+    Outputs o{bf16 ? std::vector<float>{} : dgx.down(), dgw.down(), dgs.down(),
+              bias ? dgb.down() : std::vector<float>{}, {}};
+    if (bf16) o.gx16 = dgx16.down();
+    return o;
 }
 
 void check_backward(int4train_context ctx, const char* kernels) {
@@ -104,23 +118,27 @@ void check_backward(int4train_context ctx, const char* kernels) {
             const int mode = (int)(k + sampling) % 2, acc = (int)(k % 2);
             const uint64_t seed = 0xBF16ull + 5 * k + sampling;
             HostBackwardInputs h(s.n, s.c, s.d, s.g, mode, 5);
-            const auto b = bf16_grad_y(s.n, s.c, h.gy);  // h.gy ← the widened BF16 ∇Y
+            const auto gy16 = bf16_grad_y(s.n, s.c, h.gy);  // h.gy, h.x ← the widened BF16 ∇Y, X
+            const auto x16 = to_bf16(h.x);
+            const auto xh = cpu_hadamard(h.x, s.g);          // the forward's codes of the BF16 X
+            h.sx = cpu_init_step(xh) * 0.7f;
+            h.xq = cpu_quant(xh, h.sx, mode);
             BackwardInputs in(h);
-            DBuf<uint16_t> db(b);
-            const auto* g16 = reinterpret_cast<const __nv_bfloat16*>(db.p);
+            const Bf16Inputs in16{DBuf<uint16_t>(gy16), DBuf<uint16_t>(x16)};
             for (int bias = 0; bias < 2; ++bias) {
                 bool ok32 = false, ok16 = false;
                 const Outputs f = run_backward(ctx, in, nullptr, s.n, s.c, s.d, s.g, mode, sampling, seed, bias, acc,
                                                0.25f, &ok32);
-                const Outputs o = run_backward(ctx, in, g16, s.n, s.c, s.d, s.g, mode, sampling, seed, bias, acc,
+                const Outputs o = run_backward(ctx, in, &in16, s.n, s.c, s.d, s.g, mode, sampling, seed, bias, acc,
                                                0.25f, &ok16);
                 if (!ok32 || !ok16) return;
-                const size_t dx = count_diff(o.gx, f.gx), dw = count_diff(o.gw, f.gw), ds = count_diff(o.gs, f.gs),
-                             dbb = count_diff(o.gb, f.gb);
-                report(dx + dw + ds + dbb == 0 && l2(f.gx) > 0 && l2(f.gw) > 0,
-                       "linear_backward_typed BF16 ∇Y = FP32 on the widened ∇Y (bits)",
+                std::vector<uint16_t> want_gx(f.gx.size());  // RN_bf16 of the FP32 ∇X
+                for (size_t i = 0; i < f.gx.size(); ++i) want_gx[i] = bf16_rn(f.gx[i]);
+                const size_t dx = count_diff(o.gx16, want_gx), dw = count_diff(o.gw, f.gw),
+                             ds = count_diff(o.gs, f.gs), dbb = count_diff(o.gb, f.gb);
+                report(dx + dw + ds + dbb == 0 && l2(f.gx) > 0 && l2(f.gw) > 0, kBackwardCase,
                        fmt("%s kernels, sampling=%d mode=%d n=%d c=%d d=%d G=%d %s accumulate=%d: differing ∇X %zu, "
-                           "∇W %zu, ∇s %zu, ∇b %zu", kernels, sampling, mode, s.n, s.c, s.d, s.g,
+                           "∇W %zu, ∇s %zu, ∇b %zu (∇X vs RN_bf16 of the FP32 ∇X)", kernels, sampling, mode, s.n, s.c, s.d, s.g,
                            bias ? "with ∇b" : "without ∇b", acc, dx, dw, ds, dbb));
             }
         }
@@ -134,7 +152,7 @@ void test_bf16_grad_y_bits(int4train_context ctx) {
     for (int mode = 0; mode < 2; ++mode)
         for (const S& s : shapes) check_digits(ctx, s.n, s.c, mode, s.off);
     check_backward(ctx, "fast");
-    int4train_context generic = create_generic_context("linear_backward_typed BF16 ∇Y (generic kernels)");
+    int4train_context generic = create_generic_context("linear_backward_typed BF16 (generic kernels)");
     if (!generic) return;
     check_backward(generic, "generic");
     int4train_context_destroy(generic);
