@@ -153,6 +153,16 @@ INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const
                                                     int n, int c, int d, int group, int mode,
                                                     float* d_y, uint8_t* d_x_packed, uint8_t* d_w_packed);
 
+/* int4train_hq_forward with X (n × d) in the element type act_dtype (INT4TRAIN_DTYPE_*; W, the bias, the step sizes
+ * and Y stay FP32). BF16 X (__nv_bfloat16, 2-byte aligned) is widened exactly to FP32 on load: the packed codes and Y
+ * are, bit for bit, int4train_hq_forward's on the widened X (docs/conventions.md "BF16 activations of the INT4
+ * layer"), with half of X's bytes read. */
+INT4TRAIN_API int4train_status int4train_hq_forward_typed(int4train_context ctx, int act_dtype, const void* d_x,
+                                                          const float* d_w, const float* d_bias,
+                                                          const float* d_step_x, const float* d_step_w, int n, int c,
+                                                          int d, int group, int mode, float* d_y,
+                                                          uint8_t* d_x_packed, uint8_t* d_w_packed);
+
 /* ---- Hadamard block-size search (§2.2, code criterion) ------------------------------------------------------ */
 
 /* Synchronous. For every G in {1..1024} dividing D: score(G) = ‖X̄−X‖_F·‖W̄−W‖_F; returns the smallest

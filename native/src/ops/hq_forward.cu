@@ -30,32 +30,30 @@ int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int
     return INT4TRAIN_SUCCESS;
 }
 
-}  // namespace i4t
-
-using namespace i4t;
-
-extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const float* d_x, const float* d_w,
-                                                               const float* d_bias, const float* d_step_x,
-                                                               const float* d_step_w, int n, int c, int d, int group,
-                                                               int mode, float* d_y, uint8_t* d_x_packed,
-                                                               uint8_t* d_w_packed) {
-    I4T_TRY(enter(ctx, __func__));
-    I4T_NOTNULL(d_x);
-    I4T_NOTNULL(d_w);
-    I4T_NOTNULL(d_step_x);
-    I4T_NOTNULL(d_step_w);
-    I4T_NOTNULL(d_y);
-    I4T_NOTNULL(d_x_packed);
-    I4T_NOTNULL(d_w_packed);
-    I4T_ALIGNED(d_bias);
+// The HQ forward of X in the element type T (float, or __nv_bfloat16 widened exactly on load: the codes, and so Y, of
+// the widened X, docs/conventions.md "BF16 activations of the INT4 layer"); fn names the entry point in messages.
+template <class T>
+static int4train_status hq_forward_impl(int4train_context ctx, const T* d_x, const float* d_w, const float* d_bias,
+                                        const float* d_step_x, const float* d_step_w, int n, int c, int d, int group,
+                                        int mode, float* d_y, uint8_t* d_x_packed, uint8_t* d_w_packed,
+                                        const char* fn) {
+    I4T_TRY(enter(ctx, fn));
+    I4T_NOTNULL_IN(fn, d_x);
+    I4T_NOTNULL_IN(fn, d_w);
+    I4T_NOTNULL_IN(fn, d_step_x);
+    I4T_NOTNULL_IN(fn, d_step_w);
+    I4T_NOTNULL_IN(fn, d_y);
+    I4T_NOTNULL_IN(fn, d_x_packed);
+    I4T_NOTNULL_IN(fn, d_w_packed);
+    I4T_ALIGNED_IN(fn, d_bias);
     if (n <= 0 || c <= 0 || d <= 0)
-        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: n (%d), c (%d), d (%d) must be positive", n, c, d);
-    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_hq_forward: d (%d) must be even (packed codes)", d);
-    I4T_TRY(check_dim(__func__, "n", n));
-    I4T_TRY(check_dim(__func__, "c", c));
-    I4T_TRY(check_dim(__func__, "d", d));
-    I4T_TRY(check_group(d, group, "int4train_hq_forward"));
-    I4T_TRY(check_mode(mode, "int4train_hq_forward"));
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: n (%d), c (%d), d (%d) must be positive", fn, n, c, d);
+    if (d % 2 != 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: d (%d) must be even (packed codes)", fn, d);
+    I4T_TRY(check_dim(fn, "n", n));
+    I4T_TRY(check_dim(fn, "c", c));
+    I4T_TRY(check_dim(fn, "d", d));
+    I4T_TRY(check_group(d, group, fn));
+    I4T_TRY(check_mode(mode, fn));
 
     const int kp = (int)round_up(d, 32), cp = (int)round_up(c, 4);
     if (gemm_dq_available(ctx)) {
@@ -122,4 +120,38 @@ extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context
     I4T_TRY(hq_dequantize_impl(ctx, prod, cp, d_step_x, d_step_w, d_bias, n, c, d_y));
     phase_done(ctx, "dequantize");
     return INT4TRAIN_SUCCESS;
+}
+
+}  // namespace i4t
+
+using namespace i4t;
+
+extern "C" INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const float* d_x, const float* d_w,
+                                                               const float* d_bias, const float* d_step_x,
+                                                               const float* d_step_w, int n, int c, int d, int group,
+                                                               int mode, float* d_y, uint8_t* d_x_packed,
+                                                               uint8_t* d_w_packed) {
+    return hq_forward_impl(ctx, d_x, d_w, d_bias, d_step_x, d_step_w, n, c, d, group, mode, d_y, d_x_packed,
+                           d_w_packed, "int4train_hq_forward");
+}
+
+extern "C" INT4TRAIN_API int4train_status int4train_hq_forward_typed(int4train_context ctx, int act_dtype,
+                                                                     const void* d_x, const float* d_w,
+                                                                     const float* d_bias, const float* d_step_x,
+                                                                     const float* d_step_w, int n, int c, int d,
+                                                                     int group, int mode, float* d_y,
+                                                                     uint8_t* d_x_packed, uint8_t* d_w_packed) {
+    static constexpr const char* fn = "int4train_hq_forward_typed";
+    switch (act_dtype) {
+    case INT4TRAIN_DTYPE_F32:
+        return hq_forward_impl(ctx, static_cast<const float*>(d_x), d_w, d_bias, d_step_x, d_step_w, n, c, d, group,
+                               mode, d_y, d_x_packed, d_w_packed, fn);
+    case INT4TRAIN_DTYPE_BF16:
+        return hq_forward_impl(ctx, static_cast<const __nv_bfloat16*>(d_x), d_w, d_bias, d_step_x, d_step_w, n, c, d,
+                               group, mode, d_y, d_x_packed, d_w_packed, fn);
+    default:
+        I4T_TRY(enter(ctx, fn));
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "%s: act_dtype %d is not INT4TRAIN_DTYPE_F32 (0) or INT4TRAIN_DTYPE_BF16 (1)", fn, act_dtype);
+    }
 }

@@ -26,8 +26,10 @@ struct PhiloxKey {
 
 // Hadamard (§2.2) on a flat array of `total` floats made of consecutive G-blocks.
 int4train_status hadamard_impl(int4train_context ctx, const float* x, float* y, int64_t total, int group);
-// Fused H_G transform + LSQ codes into the padded operand (rows_pad × ld) + packed rows (rows × cols/2).
-int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* x, int rows, int cols, int group,
+// Fused H_G transform + LSQ codes into the padded operand (rows_pad × ld) + packed rows (rows × cols/2). T: float or
+// __nv_bfloat16 (widened exactly on load: the codes of the widened tensor).
+template <class T>
+int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const T* x, int rows, int cols, int group,
                                             const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
                                             uint8_t* packed);
 // Step init into d_step; ws: canon_ws_count(n) + 1 doubles.

@@ -7,7 +7,11 @@
 //      int4train_linear_backward_typed(BF16 ∇Y, X, ∇X) vs int4train_linear_backward on the widened ∇Y and X: ∇W, both
 //      step gradients and ∇b equal, BF16 ∇X = RN_bf16(FP32 ∇X); with and without ∇b (the two min/max readers), both
 //      samplings (the folded SM90 path and the general/compacted one), accumulate on and off, odd shapes, G ≤ 32 (the
-//      register tail) and G = 64 (the generic tail), on the fast and the generic kernels.
+//      register tail) and G = 64 (the generic tail), on the fast and the generic kernels;
+//   3. "hq_forward_typed BF16 X = FP32 on the widened X (bits)": int4train_hq_forward_typed(BF16 X) vs
+//      int4train_hq_forward on the widened X: packed X and W codes and Y; G ≤ 32 (register prologue) and G > 32, X at a
+//      2-byte offset (the block kernel), c % 4 != 0 (Y through the padded buffer), with and without bias, fast and
+//      generic kernels.
 #include "selftest.h"
 
 #include <cuda_bf16.h>
@@ -144,7 +148,48 @@ void check_backward(int4train_context ctx, const char* kernels) {
         }
 }
 
+void check_forward(int4train_context ctx, const char* kernels) {
+    struct S { int n, c, d, g, off; };
+    const std::vector<S> shapes = {{64, 64, 64, 16, 0}, {77, 50, 96, 32, 0}, {129, 64, 256, 128, 0},
+                                   {301, 130, 64, 8, 1}, {33, 20, 40, 2, 0}};
+    for (size_t k = 0; k < shapes.size(); ++k) {
+        const S s = shapes[k];
+        const int mode = (int)k % 2;
+        auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f), bias = randn_outliers(1, s.c, 0.1f);
+        const auto x16 = to_bf16(x);  // x ← its widened BF16 values
+        const float sx = cpu_init_step(cpu_hadamard(x, s.g)), sw = cpu_init_step(cpu_hadamard(w, s.g));
+        std::vector<uint16_t> up(x16.size() + 1, 0);
+        std::copy(x16.begin(), x16.end(), up.begin() + s.off);
+        DBuf<float> dx(x), dw(w), db(bias), dsx(std::vector<float>{sx}), dsw(std::vector<float>{sw});
+        DBuf<uint16_t> dx16(up);
+        const size_t nc = (size_t)s.n * s.c, xb = (size_t)s.n * s.d / 2, wb = (size_t)s.c * s.d / 2;
+        for (int with_bias = 0; with_bias < 2; ++with_bias) {
+            DBuf<float> y32(nc), y16(nc);
+            DBuf<uint8_t> xp32(xb), wp32(wb), xp16(xb), wp16(wb);
+            const float* b = with_bias ? db.p : nullptr;
+            CK(int4train_hq_forward(ctx, dx.p, dw.p, b, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode, y32.p, xp32.p, wp32.p));
+            CK(int4train_hq_forward_typed(ctx, INT4TRAIN_DTYPE_BF16, dx16.p + s.off, dw.p, b, dsx.p, dsw.p, s.n, s.c,
+                                          s.d, s.g, mode, y16.p, xp16.p, wp16.p));
+            const auto y = y32.down();
+            const size_t dy = count_diff(y16.down(), y), dxp = count_diff(xp16.down(), xp32.down()),
+                         dwp = count_diff(wp16.down(), wp32.down());
+            report(dy + dxp + dwp == 0 && l2(y) > 0, "hq_forward_typed BF16 X = FP32 on the widened X (bits)",
+                   fmt("%s kernels, mode=%d n=%d c=%d d=%d G=%d%s %s: differing Y %zu, X codes %zu, W codes %zu",
+                       kernels, mode, s.n, s.c, s.d, s.g, s.off ? " (X at a 2-byte offset)" : "",
+                       with_bias ? "with bias" : "without bias", dy, dxp, dwp));
+        }
+    }
+}
+
 }  // namespace
+
+void test_bf16_forward_bits(int4train_context ctx) {
+    check_forward(ctx, "fast");
+    int4train_context generic = create_generic_context("hq_forward_typed BF16 (generic kernels)");
+    if (!generic) return;
+    check_forward(generic, "generic");
+    int4train_context_destroy(generic);
+}
 
 void test_bf16_grad_y_bits(int4train_context ctx) {
     struct S { int n, c, off; };
