@@ -23,15 +23,16 @@ struct BwdPrep {
     uint8_t *xp, *wp;
 };
 
-// linear_int4_bf16io: the INT4 layer (Nonzero sampling) on BF16 X and ∇Y, BF16 ∇X; W, Y, ∇W stay FP32. Checked:
+// linear_int4_bf16io: the INT4 layer (Nonzero sampling) on BF16 X and ∇Y, BF16 Y and ∇X; W, ∇W stay FP32. Checked:
 // ∇X, ∇W finite and nonzero (the bits against the FP32 path are the self-test's, test_bf16_activations.cu).
 static int4train_status bench_int4_bf16io(int4train_context ctx, DevMem& mem, const LayerData& L,
                                           const Bf16LayerData& B, int n, int c, int d, int group, int warmup, int runs,
-                                          int sets, uint64_t seed, float* y, float* gwo, float* gst, double* acc,
+                                          int sets, uint64_t seed, float* gwo, float* gst, double* acc,
                                           int4train_bench_result* r) {
     cudaStream_t s = ctx->stream;
     const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
     __nv_bfloat16* gx16 = mem.get<__nv_bfloat16>(nd);
+    __nv_bfloat16* y16 = mem.get<__nv_bfloat16>((int64_t)n * c);
     float* gxw = mem.get<float>(nd);  // ∇X widened, for the check
     float* zero = mem.get<float>(std::max(nd, cd));
     std::vector<uint8_t*> XP(sets), WP(sets);
@@ -39,7 +40,7 @@ static int4train_status bench_int4_bf16io(int4train_context ctx, DevMem& mem, co
     BENCH_MEM_CHECK(mem);
     auto run = [&](int i) -> int4train_status {
         I4T_TRY(int4train_hq_forward_typed(ctx, INT4TRAIN_DTYPE_BF16, B.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c,
-                                           d, group, 0, y, XP[i], WP[i]));
+                                           d, group, 0, y16, XP[i], WP[i]));
         return int4train_linear_backward_typed(ctx, INT4TRAIN_DTYPE_BF16, B.gy[i], B.x[i], L.w[i], XP[i], WP[i],
                                                L.sx[i], L.sw[i], n, c, d, group, 0, INT4TRAIN_SAMPLING_NONZERO,
                                                seed + i, gx16, gwo, gst, gst + 1, nullptr, 0);
@@ -76,8 +77,8 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     // Bernoulli sampling, beside linear_int4 (every row nonzero, the exact Nonzero mode)
     const bool lbern = is_op(op, "linear_int4_bernoulli");
     const bool li = is_op(op, "linear_int4") || lbern, lb = is_op(op, "linear_bf16");
-    // linear_int4_bf16io: linear_int4 with linear_bf16's BF16 activations (X, ∇Y in, ∇X out; Y is still FP32 until
-    // the SM90 GEMM has a BF16 epilogue), the typed entry points (docs/conventions.md "BF16 activations")
+    // linear_int4_bf16io: linear_int4 with linear_bf16's BF16 activations (X, ∇Y in; Y, ∇X out), the typed entry
+    // points (docs/conventions.md "BF16 activations of the INT4 layer")
     const bool lio = is_op(op, "linear_int4_bf16io");
     if (!(hq || gw || gx || li || lb || lio)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: unknown op '%s'", op);
     if (d % 2) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: d must be even");
@@ -227,7 +228,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     // linear_bf16 and linear_int4_bf16io read the same BF16 X and ∇Y
     Bf16LayerData B;
     I4T_TRY(make_bf16_layer_data(s, mem, L, n, c, d, &B));
-    if (lio) return bench_int4_bf16io(ctx, mem, L, B, n, c, d, group, warmup, runs, sets, seed, y, gwo, gst, acc, r);
+    if (lio) return bench_int4_bf16io(ctx, mem, L, B, n, c, d, group, warmup, runs, sets, seed, gwo, gst, acc, r);
 
     // linear_bf16: Y = X·Wᵀ, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X with BF16 operands, FP32 accumulation, BF16 outputs
     __nv_bfloat16* Y16 = mem.get<__nv_bfloat16>(nc);

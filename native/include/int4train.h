@@ -153,14 +153,14 @@ INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const
                                                     int n, int c, int d, int group, int mode,
                                                     float* d_y, uint8_t* d_x_packed, uint8_t* d_w_packed);
 
-/* int4train_hq_forward with X (n × d) in the element type act_dtype (INT4TRAIN_DTYPE_*; W, the bias, the step sizes
- * and Y stay FP32). BF16 X (__nv_bfloat16, 2-byte aligned) is widened exactly to FP32 on load: the packed codes and Y
- * are, bit for bit, int4train_hq_forward's on the widened X (docs/conventions.md "BF16 activations of the INT4
- * layer"), with half of X's bytes read. */
+/* int4train_hq_forward with the activations X (n × d) and Y (n × c) in the element type act_dtype
+ * (INT4TRAIN_DTYPE_*; W, the bias and the step sizes stay FP32). BF16 (__nv_bfloat16, 2-byte aligned): X is widened
+ * exactly to FP32 on load, so the packed codes are, bit for bit, int4train_hq_forward's on the widened X, and Y is
+ * that call's FP32 Y rounded to nearest even (docs/conventions.md "BF16 activations of the INT4 layer"). */
 INT4TRAIN_API int4train_status int4train_hq_forward_typed(int4train_context ctx, int act_dtype, const void* d_x,
                                                           const float* d_w, const float* d_bias,
                                                           const float* d_step_x, const float* d_step_w, int n, int c,
-                                                          int d, int group, int mode, float* d_y,
+                                                          int d, int group, int mode, void* d_y,
                                                           uint8_t* d_x_packed, uint8_t* d_w_packed);
 
 /* ---- Hadamard block-size search (§2.2, code criterion) ------------------------------------------------------ */

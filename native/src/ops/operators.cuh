@@ -190,8 +190,10 @@ int4train_status lsq_backward_impl(int4train_context ctx, const float* v_src, co
                                    const float* d_step, int mode, float* grad_v, float* grad_step, double* ws);
 // HQ-MM step 5 (§2.3) as a separate pass: y[i, j] = (s_X·s_W)·P[i, j] + bias[j] from the INT32 product P (row stride
 // ldp), explicit _rn operations (no FMA); bias may be NULL. Used where the GEMM epilogue does not fuse it.
+// Y: float, or __nv_bfloat16 (RN_bf16 of the FP32 value).
+template <class Y>
 int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int ldp, const float* d_step_x,
-                                    const float* d_step_w, const float* d_bias, int n, int c, float* d_y);
+                                    const float* d_step_w, const float* d_bias, int n, int c, Y* d_y);
 // Fused recompute + LSQ backward + back-transform (linear_backward steps 4–5), bit-identical to
 // hadamard_impl(v) -> lsq_backward_impl(vh, grad) -> hadamard_impl: out = H(mask ⊙ grad), *grad_step as
 // lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles. accumulate: out receives old + result

@@ -131,11 +131,11 @@ std::vector<Entry> entry_table(const Fixture& fx) {
          }},
         {"int4train_hq_forward_typed", "int4train_hq_forward_typed (BF16)", true,
          {ctx_param(), dev("d_x", kH), dev("d_w", kF), dev("d_bias", kF, false), dev("d_step_x", kF), dev("d_step_w", kF),
-          dev("d_y", kF), dev("d_x_packed", kB), dev("d_w_packed", kB)},
+          dev("d_y", kH), dev("d_x_packed", kB), dev("d_w_packed", kB)},
          [](void* const* p) {
              return int4train_hq_forward_typed(C(p[0]), INT4TRAIN_DTYPE_BF16, as<__nv_bfloat16>(p[1]), as<float>(p[2]),
                                                as<float>(p[3]), as<float>(p[4]), as<float>(p[5]), 2, 2, 8, 8, 0,
-                                               as<float>(p[6]), as<uint8_t>(p[7]), as<uint8_t>(p[8]));
+                                               as<__nv_bfloat16>(p[6]), as<uint8_t>(p[7]), as<uint8_t>(p[8]));
          }},
         {"int4train_block_size_search", "int4train_block_size_search", true,
          {ctx_param(), dev("d_x", kF), dev("d_w", kF), host("h_group", kI), host("h_scores", kD, false)},

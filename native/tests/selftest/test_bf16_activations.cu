@@ -8,10 +8,10 @@
 //      step gradients and ∇b equal, BF16 ∇X = RN_bf16(FP32 ∇X); with and without ∇b (the two min/max readers), both
 //      samplings (the folded SM90 path and the general/compacted one), accumulate on and off, odd shapes, G ≤ 32 (the
 //      register tail) and G = 64 (the generic tail), on the fast and the generic kernels;
-//   3. "hq_forward_typed BF16 X = FP32 on the widened X (bits)": int4train_hq_forward_typed(BF16 X) vs
-//      int4train_hq_forward on the widened X: packed X and W codes and Y; G ≤ 32 (register prologue) and G > 32, X at a
-//      2-byte offset (the block kernel), c % 4 != 0 (Y through the padded buffer), with and without bias, fast and
-//      generic kernels.
+//   3. "hq_forward_typed BF16 = FP32 on the widened X; Y = RN_bf16 (bits)": int4train_hq_forward_typed(BF16 X, Y) vs
+//      int4train_hq_forward on the widened X: packed X and W codes equal, BF16 Y = RN_bf16(FP32 Y); G ≤ 32 (register
+//      prologue) and G > 32, X at a 2-byte offset (the block kernel), c % 8 != 0 (Y through the padded buffer), with
+//      and without bias, fast and generic kernels.
 #include "selftest.h"
 
 #include <cuda_bf16.h>
@@ -150,8 +150,9 @@ void check_backward(int4train_context ctx, const char* kernels) {
 
 void check_forward(int4train_context ctx, const char* kernels) {
     struct S { int n, c, d, g, off; };
-    const std::vector<S> shapes = {{64, 64, 64, 16, 0}, {77, 50, 96, 32, 0}, {129, 64, 256, 128, 0},
-                                   {301, 130, 64, 8, 1}, {33, 20, 40, 2, 0}};
+    // c = 64, 136: Y straight from the GEMM; c = 50, 130, 20, 36 (c % 8 != 0): through the padded buffer
+    const std::vector<S> shapes = {{64, 64, 64, 16, 0}, {77, 50, 96, 32, 0}, {129, 136, 256, 128, 0},
+                                   {301, 130, 64, 8, 1}, {33, 20, 40, 2, 0}, {40, 36, 64, 4, 0}};
     for (size_t k = 0; k < shapes.size(); ++k) {
         const S s = shapes[k];
         const int mode = (int)k % 2;
@@ -164,17 +165,21 @@ void check_forward(int4train_context ctx, const char* kernels) {
         DBuf<uint16_t> dx16(up);
         const size_t nc = (size_t)s.n * s.c, xb = (size_t)s.n * s.d / 2, wb = (size_t)s.c * s.d / 2;
         for (int with_bias = 0; with_bias < 2; ++with_bias) {
-            DBuf<float> y32(nc), y16(nc);
+            DBuf<float> y32(nc);
+            DBuf<uint16_t> y16(nc);
             DBuf<uint8_t> xp32(xb), wp32(wb), xp16(xb), wp16(wb);
             const float* b = with_bias ? db.p : nullptr;
             CK(int4train_hq_forward(ctx, dx.p, dw.p, b, dsx.p, dsw.p, s.n, s.c, s.d, s.g, mode, y32.p, xp32.p, wp32.p));
             CK(int4train_hq_forward_typed(ctx, INT4TRAIN_DTYPE_BF16, dx16.p + s.off, dw.p, b, dsx.p, dsw.p, s.n, s.c,
                                           s.d, s.g, mode, y16.p, xp16.p, wp16.p));
             const auto y = y32.down();
-            const size_t dy = count_diff(y16.down(), y), dxp = count_diff(xp16.down(), xp32.down()),
+            std::vector<uint16_t> want_y(nc);  // RN_bf16 of the FP32 Y
+            for (size_t i = 0; i < nc; ++i) want_y[i] = bf16_rn(y[i]);
+            const size_t dy = count_diff(y16.down(), want_y), dxp = count_diff(xp16.down(), xp32.down()),
                          dwp = count_diff(wp16.down(), wp32.down());
-            report(dy + dxp + dwp == 0 && l2(y) > 0, "hq_forward_typed BF16 X = FP32 on the widened X (bits)",
-                   fmt("%s kernels, mode=%d n=%d c=%d d=%d G=%d%s %s: differing Y %zu, X codes %zu, W codes %zu",
+            report(dy + dxp + dwp == 0 && l2(y) > 0, "hq_forward_typed BF16 = FP32 on the widened X; Y = RN_bf16 (bits)",
+                   fmt("%s kernels, mode=%d n=%d c=%d d=%d G=%d%s %s: differing Y (vs RN_bf16 of the FP32 Y) %zu, "
+                       "X codes %zu, W codes %zu",
                        kernels, mode, s.n, s.c, s.d, s.g, s.off ? " (X at a 2-byte offset)" : "",
                        with_bias ? "with bias" : "without bias", dy, dxp, dwp));
         }
