@@ -23,6 +23,52 @@ struct BwdPrep {
     uint8_t *xp, *wp;
 };
 
+// linear_int4_bf16io: the INT4 layer (Nonzero sampling) on BF16 X and ∇Y, BF16 Y and ∇X; W, ∇W stay FP32. Checked:
+// ∇X, ∇W finite and nonzero (the bits against the FP32 path are the self-test's, test_bf16_activations.cu).
+static int4train_status bench_int4_bf16io(int4train_context ctx, DevMem& mem, const LayerData& L,
+                                          const Bf16LayerData& B, int n, int c, int d, int group, int warmup, int runs,
+                                          int sets, uint64_t seed, float* gwo, float* gst, double* acc,
+                                          int4train_bench_result* r) {
+    cudaStream_t s = ctx->stream;
+    const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
+    __nv_bfloat16* gx16 = mem.get<__nv_bfloat16>(nd);
+    __nv_bfloat16* y16 = mem.get<__nv_bfloat16>((int64_t)n * c);
+    float* gxw = mem.get<float>(nd);  // ∇X widened, for the check
+    float* zero = mem.get<float>(std::max(nd, cd));
+    std::vector<uint8_t*> XP(sets), WP(sets);
+    for (int i = 0; i < sets; ++i) { XP[i] = mem.get<uint8_t>(nd / 2); WP[i] = mem.get<uint8_t>(cd / 2); }
+    BENCH_MEM_CHECK(mem);
+    auto run = [&](int i) -> int4train_status {
+        I4T_TRY(int4train_hq_forward_typed(ctx, INT4TRAIN_DTYPE_BF16, B.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c,
+                                           d, group, 0, y16, XP[i], WP[i]));
+        return int4train_linear_backward_typed(ctx, INT4TRAIN_DTYPE_BF16, B.gy[i], B.x[i], L.w[i], XP[i], WP[i],
+                                               L.sx[i], L.sw[i], n, c, d, group, 0, INT4TRAIN_SAMPLING_NONZERO,
+                                               seed + i, gx16, gwo, gst, gst + 1, nullptr, 0);
+    };
+    I4T_CUDA(cudaMemsetAsync(gx16, 0xff, sizeof(__nv_bfloat16) * nd, s));
+    I4T_CUDA(cudaMemsetAsync(gwo, 0xff, sizeof(float) * cd, s));
+    I4T_TRY(run(0));
+    I4T_CUDA(cudaMemsetAsync(zero, 0, sizeof(float) * std::max(nd, cd), s));
+    bf16_to_f32_kernel<<<grid_for(nd), 256, 0, s>>>(gx16, gxw, nd);
+    I4T_LAUNCH("bf16_to_f32_kernel");
+    Cmp a, b;
+    I4T_TRY(compare_f32(s, gxw, zero, nd, acc, &a));  // vs zeros: rel is the norm (as linear_int4's check)
+    I4T_TRY(compare_f32(s, gwo, zero, cd, acc, &b));
+    float hst[2];
+    I4T_CUDA(cudaMemcpyAsync(hst, gst, sizeof hst, cudaMemcpyDeviceToHost, s));
+    I4T_CUDA(cudaStreamSynchronize(s));
+    const bool ok = a.nonfinite == 0 && b.nonfinite == 0 && a.rel > 0 && b.rel > 0 && isfinite(hst[0]) && isfinite(hst[1]);
+    r->check_ok = ok ? 1 : 0;
+    r->check_err = a.nonfinite + b.nonfinite;
+    snprintf(r->check_text, sizeof r->check_text,
+             "outputs finite and nonzero: |dX (bf16)| %.3g, |dW| %.3g, dsX %.3g, dsW %.3g", a.rel, b.rel,
+             (double)hst[0], (double)hst[1]);
+    Stats st;
+    I4T_TRY(time_runs(s, warmup, runs, sets, run, &st));
+    put(r, st);
+    return INT4TRAIN_SUCCESS;
+}
+
 int4train_status bench_composite(int4train_context ctx, const char* op, int n, int c, int d, int group, int warmup,
                                  int runs, int sets, uint64_t seed, int4train_bench_result* r) {
     cudaStream_t s = ctx->stream;
@@ -31,7 +77,10 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     // Bernoulli sampling, beside linear_int4 (every row nonzero, the exact Nonzero mode)
     const bool lbern = is_op(op, "linear_int4_bernoulli");
     const bool li = is_op(op, "linear_int4") || lbern, lb = is_op(op, "linear_bf16");
-    if (!(hq || gw || gx || li || lb)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: unknown op '%s'", op);
+    // linear_int4_bf16io: linear_int4 with linear_bf16's BF16 activations (X, ∇Y in; Y, ∇X out), the typed entry
+    // points (docs/conventions.md "BF16 activations of the INT4 layer")
+    const bool lio = is_op(op, "linear_int4_bf16io");
+    if (!(hq || gw || gx || li || lb || lio)) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: unknown op '%s'", op);
     if (d % 2) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bench: d must be even");
     DevMem mem;
     Lt lt;
@@ -48,7 +97,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     BENCH_MEM_CHECK(mem);
     std::vector<uint8_t*> XP, WP;  // the packed codes of every set (the forward's output the backward ops need)
     I4T_TRY(make_packed_codes(ctx, mem, L, n, c, d, group, !lb, y, &XP, &WP));
-    r->ops = (li || lb ? 6.0 : 2.0) * n * (double)c * d;
+    r->ops = (li || lb || lio ? 6.0 : 2.0) * n * (double)c * d;
     r->check_ok = -1;
     set_text(r, "no check");
 
@@ -176,9 +225,12 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
         return INT4TRAIN_SUCCESS;
     }
 
-    // linear_bf16: Y = X·Wᵀ, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X with BF16 operands, FP32 accumulation, BF16 outputs
+    // linear_bf16 and linear_int4_bf16io read the same BF16 X and ∇Y
     Bf16LayerData B;
     I4T_TRY(make_bf16_layer_data(s, mem, L, n, c, d, &B));
+    if (lio) return bench_int4_bf16io(ctx, mem, L, B, n, c, d, group, warmup, runs, sets, seed, gwo, gst, acc, r);
+
+    // linear_bf16: Y = X·Wᵀ, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X with BF16 operands, FP32 accumulation, BF16 outputs
     __nv_bfloat16* Y16 = mem.get<__nv_bfloat16>(nc);
     __nv_bfloat16* GX16 = mem.get<__nv_bfloat16>(nd);
     __nv_bfloat16* GW16 = mem.get<__nv_bfloat16>(cd);

@@ -70,6 +70,8 @@ typedef enum int4train_status {
 
 enum { INT4TRAIN_MODE_CODE = 0, INT4TRAIN_MODE_PAPER = 1 };
 enum { INT4TRAIN_SAMPLING_NONZERO = 0, INT4TRAIN_SAMPLING_BERNOULLI = 1 };
+/* Element type of the activations of the typed entry points (*_typed): FP32, or BF16 (__nv_bfloat16 bits). */
+enum { INT4TRAIN_DTYPE_F32 = 0, INT4TRAIN_DTYPE_BF16 = 1 };
 
 /* A context owns a CUDA stream (or borrows one), a growable device workspace and the device it runs on. */
 typedef struct int4train_context_s* int4train_context;
@@ -151,6 +153,16 @@ INT4TRAIN_API int4train_status int4train_hq_forward(int4train_context ctx, const
                                                     int n, int c, int d, int group, int mode,
                                                     float* d_y, uint8_t* d_x_packed, uint8_t* d_w_packed);
 
+/* int4train_hq_forward with the activations X (n × d) and Y (n × c) in the element type act_dtype
+ * (INT4TRAIN_DTYPE_*; W, the bias and the step sizes stay FP32). BF16 (__nv_bfloat16, 2-byte aligned): X is widened
+ * exactly to FP32 on load, so the packed codes are, bit for bit, int4train_hq_forward's on the widened X, and Y is
+ * that call's FP32 Y rounded to nearest even (docs/conventions.md "BF16 activations of the INT4 layer"). */
+INT4TRAIN_API int4train_status int4train_hq_forward_typed(int4train_context ctx, int act_dtype, const void* d_x,
+                                                          const float* d_w, const float* d_bias,
+                                                          const float* d_step_x, const float* d_step_w, int n, int c,
+                                                          int d, int group, int mode, void* d_y,
+                                                          uint8_t* d_x_packed, uint8_t* d_w_packed);
+
 /* ---- Hadamard block-size search (§2.2, code criterion) ------------------------------------------------------ */
 
 /* Synchronous. For every G in {1..1024} dividing D: score(G) = ‖X̄−X‖_F·‖W̄−W‖_F; returns the smallest
@@ -222,6 +234,22 @@ INT4TRAIN_API int4train_status int4train_linear_backward(int4train_context ctx, 
                                                          uint64_t seed, float* d_grad_x, float* d_grad_w,
                                                          float* d_grad_step_x, float* d_grad_step_w,
                                                          float* d_grad_bias, int accumulate);
+
+/* int4train_linear_backward with the activations ∇Y (n × c), X (n × d) and ∇X (n × d) in the element type act_dtype
+ * (INT4TRAIN_DTYPE_*; W, the step sizes and every other output stay FP32). FP32 is exactly int4train_linear_backward.
+ * BF16 (__nv_bfloat16, 2-byte aligned): ∇Y and X are widened exactly to FP32 on load, so ∇W, ∇b and both step
+ * gradients are, bit for bit, what int4train_linear_backward writes for the widened ∇Y and X, and ∇X is that call's
+ * FP32 ∇X rounded to nearest even (docs/conventions.md "BF16 activations of the INT4 layer"). It reads half of ∇Y's
+ * and X's bytes and writes half of ∇X's; it takes n × d FP32 of extra workspace for ∇(XH). */
+INT4TRAIN_API int4train_status int4train_linear_backward_typed(int4train_context ctx, int act_dtype,
+                                                               const void* d_grad_y, const void* d_x,
+                                                               const float* d_w, const uint8_t* d_x_packed,
+                                                               const uint8_t* d_w_packed, const float* d_step_x,
+                                                               const float* d_step_w, int n, int c, int d, int group,
+                                                               int mode, int sampling, uint64_t seed, void* d_grad_x,
+                                                               float* d_grad_w, float* d_grad_step_x,
+                                                               float* d_grad_step_w, float* d_grad_bias,
+                                                               int accumulate);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,8 @@ internal static class Plotter
                 return bf != null && gw != null && gx != null ? 2 * bf.MedianMs / (gw.MedianMs + gx.MedianMs) : double.NaN;
             }),
             ("INT4 layer fwd+bwd vs BF16 layer", Colors.Crimson, s => Markdown.Ratio(s.Get("linear_bf16"), s.Get("linear_int4"))),
+            ("INT4 layer, BF16 activations, vs BF16 layer", Colors.IndianRed,
+                s => Markdown.Ratio(s.Get("linear_bf16"), s.Get("linear_int4_bf16io"))),
             ("cuBLASLt FP8 GEMM vs BF16", Colors.Plum, s => Markdown.Ratio(s.Get("lt_bf16"), s.Get("lt_fp8"))),
             ("FP8 layer fwd+bwd vs BF16 layer", Colors.Purple, s => Markdown.Ratio(s.Get("linear_bf16"), s.Get("linear_fp8"))),
         ];

@@ -71,7 +71,7 @@ internal static class Runner
         [(4608, 5120, 6144), (5120, 6144, 8192), (6144, 6144, 9216), (7168, 6656, 8704), (8192, 7680, 9728), (15360, 8704, 10752)];
 
     internal static readonly string[] GemmOps = ["gemm_s8", "lt_int8", "lt_bf16", "lt_fp16", "lt_fp8"];
-    internal static readonly string[] CompositeOps = ["hq_forward", "lss_grad_weight", "lss_grad_input", "linear_int4", "linear_int4_bernoulli", "linear_bf16", "linear_fp8"];
+    internal static readonly string[] CompositeOps = ["hq_forward", "lss_grad_weight", "lss_grad_input", "linear_int4", "linear_int4_bernoulli", "linear_int4_bf16io", "linear_bf16", "linear_fp8"];
 
     /// <summary>--ops "OP,...": the operations to run at each shape (null: all); an unknown name is an error.</summary>
     internal static HashSet<string>? SelectedOps(string[] a)
@@ -315,7 +315,8 @@ internal static class Markdown
         [
             "shape (N×C×D)", "cfg", "our int GEMM", "cuBLASLt INT8", "cuBLASLt BF16", "cuBLASLt FP16", "cuBLASLt FP8", "GEMM ×BF16",
             "FP8 GEMM ×BF16", "HQ fwd ms", "×BF16", "LSS ∇W ms", "LSS ∇X ms", "×2 BF16", "INT4 layer ms", "BF16 layer ms", "×BF16",
-            "FP8 layer ms", "FP8 layer ×BF16", "INT4 layer ×FP8 layer", "checks",
+            "FP8 layer ms", "FP8 layer ×BF16", "INT4 layer ×FP8 layer", "INT4 BF16-io layer ms", "INT4 BF16-io ×BF16",
+            "INT4 BF16-io ×FP8 layer", "checks",
         ];
         sb.AppendLine("| " + string.Join(" | ", header) + " |");
         sb.AppendLine("|" + string.Concat(header.Select(_ => "---|")));
@@ -324,6 +325,7 @@ internal static class Markdown
             OpResult? g = s.Get("gemm_s8"), i8 = s.Get("lt_int8"), bf = s.Get("lt_bf16"), fp = s.Get("lt_fp16"), f8 = s.Get("lt_fp8");
             OpResult? hq = s.Get("hq_forward"), gw = s.Get("lss_grad_weight"), gx = s.Get("lss_grad_input");
             OpResult? li = s.Get("linear_int4"), lb = s.Get("linear_bf16"), lf = s.Get("linear_fp8");
+            OpResult? lio = s.Get("linear_int4_bf16io");  // the INT4 layer on BF16 activations (X, ∇Y in, ∇X out)
             double lss = gw != null && gx != null ? gw.MedianMs + gx.MedianMs : double.NaN;
             double lssRatio = bf != null && lss > 0 ? 2 * bf.MedianMs / lss : double.NaN;
             int failed = s.Ops.Count(o => o.CheckOk == 0), errors = s.Ops.Count(o => o.Error != null);
@@ -335,7 +337,8 @@ internal static class Markdown
                 $"{F(bf?.Rate ?? 0)} ({F(bf?.MedianMs ?? 0, "F3")} ms)", F(fp?.Rate ?? 0), f8 == null ? "–" : $"{F(f8.Rate)} ({F(f8.MedianMs, "F3")} ms)",
                 F(Ratio(bf, g), "F2"), F(Ratio(bf, f8), "F2"), F(hq?.MedianMs ?? 0, "F3"), F(Ratio(bf, hq), "F2"), F(gw?.MedianMs ?? 0, "F3"),
                 F(gx?.MedianMs ?? 0, "F3"), F(lssRatio, "F2"), F(li?.MedianMs ?? 0, "F2"), F(lb?.MedianMs ?? 0, "F2"), F(Ratio(lb, li), "F2"),
-                F(lf?.MedianMs ?? 0, "F2"), F(Ratio(lb, lf), "F2"), F(Ratio(lf, li), "F2"), checks,
+                F(lf?.MedianMs ?? 0, "F2"), F(Ratio(lb, lf), "F2"), F(Ratio(lf, li), "F2"), F(lio?.MedianMs ?? 0, "F2"),
+                F(Ratio(lb, lio), "F2"), F(Ratio(lf, lio), "F2"), checks,
             ];
             sb.AppendLine("| " + string.Join(" | ", cells) + " |");
         }

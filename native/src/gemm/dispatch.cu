@@ -49,7 +49,14 @@ bool gemm_dq_available(int4train_context ctx) {
 
 size_t gemm_padded_dq_workspace(int4train_context ctx, int m, int n, int k) {
 #if defined(INT4TRAIN_HAS_SM90_DQ)
-    if (use_sm90(ctx)) return gemm_sm90_dq_workspace(m, n, k, ctx->sm_count) + 256;
+    if (use_sm90(ctx)) {
+        size_t w = gemm_sm90_dq_workspace(m, n, k, ctx->sm_count);
+#if defined(INT4TRAIN_HAS_SM90_DQ_BF16)
+        const size_t w16 = gemm_sm90_dq_bf16_workspace(m, n, k, ctx->sm_count);  // either output type's kernel
+        if (w16 > w) w = w16;
+#endif
+        return w + 256;
+    }
 #endif
     (void)ctx; (void)m; (void)n; (void)k;
     return 0;
@@ -65,6 +72,29 @@ int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const in
 #endif
     (void)a; (void)b; (void)bias; (void)sx; (void)sw; (void)ws; (void)ws_bytes;
     return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_dq: no dequantizing GEMM on this device");
+}
+
+bool gemm_dq_bf16_available(int4train_context ctx) {
+#if defined(INT4TRAIN_HAS_SM90_DQ_BF16)
+    return use_sm90(ctx);
+#else
+    (void)ctx;
+    return false;
+#endif
+}
+
+int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const int8_t* b, const float* bias,
+                                const float* sx, const float* sw, __nv_bfloat16* y, int ldy, int m, int n, int k,
+                                void* ws, size_t ws_bytes) {
+    if (k % 32 != 0 || n % 8 != 0 || ldy % 8 != 0 || ldy < n || m <= 0 || n <= 0 || k <= 0 || ((uintptr_t)y % 16) != 0)
+        return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_dq (BF16): m=%d n=%d k=%d ldy=%d not padded/aligned", m, n, k,
+                    ldy);
+#if defined(INT4TRAIN_HAS_SM90_DQ_BF16)
+    if (use_sm90(ctx))
+        return gemm_sm90_dq_bf16(ctx->stream, a, b, bias, sx, sw, y, ldy, m, n, k, ctx->sm_count, ws, ws_bytes);
+#endif
+    (void)ctx; (void)a; (void)b; (void)bias; (void)sx; (void)sw; (void)ws; (void)ws_bytes;
+    return fail(INT4TRAIN_ERROR_INTERNAL, "gemm_padded_dq: no BF16-output dequantizing GEMM in this build");
 }
 
 size_t gemm_padded_lss_workspace(int4train_context ctx, int m, int n, int k) {

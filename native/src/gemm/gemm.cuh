@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cuda_bf16.h>
+
 #include "runtime/context.cuh"
 
 namespace i4t {
@@ -33,6 +35,13 @@ size_t gemm_sm90_dq_workspace(int m, int n, int k, int sm_count);
 int4train_status gemm_sm90_dq(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias, const float* sx,
                               const float* sw, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
                               size_t ws_bytes);
+#if defined(INT4TRAIN_HAS_SM90_DQ_BF16)
+// The dequantizing GEMM with a BF16 y (RN_bf16 of the FP32 epilogue's value; ldy % 8 == 0, n % 8 == 0).
+size_t gemm_sm90_dq_bf16_workspace(int m, int n, int k, int sm_count);
+int4train_status gemm_sm90_dq_bf16(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias,
+                                   const float* sx, const float* sw, __nv_bfloat16* y, int ldy, int m, int n, int k,
+                                   int sm_count, void* ws, size_t ws_bytes);
+#endif
 size_t gemm_sm90_lss_workspace(int m, int n, int k, int sm_count);
 int4train_status gemm_sm90_lss(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* s_outer,
                                const float* s_inner, float* y, int ldy, int m, int n, int k, int sm_count, void* ws,
@@ -46,6 +55,13 @@ size_t gemm_padded_dq_workspace(int4train_context ctx, int m, int n, int k);
 int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const int8_t* b, const float* bias,
                                 const float* sx, const float* sw, float* y, int ldy, int m, int n, int k, void* ws,
                                 size_t ws_bytes);
+// The same with a BF16 y = RN_bf16 of the FP32 value (docs/conventions.md "BF16 activations of the INT4 layer"), where
+// the build has that epilogue (gemm_dq_bf16_available: INT4TRAIN_HAS_SM90_DQ_BF16); n % 8 == 0, ldy % 8 == 0, y
+// 16-byte aligned. gemm_padded_dq_workspace covers both output types.
+bool gemm_dq_bf16_available(int4train_context ctx);
+int4train_status gemm_padded_dq(int4train_context ctx, const int8_t* a, const int8_t* b, const float* bias,
+                                const float* sx, const float* sw, __nv_bfloat16* y, int ldy, int m, int n, int k,
+                                void* ws, size_t ws_bytes);
 // The integer GEMM with the LSS GEMMs' scaling in its epilogue (docs/method.md §3.5):
 // y[i, j] = float(s_outer·(s_inner·double(Σ_k a[i,k]·b[j,k]))), both products in FP64 (the reference's order).
 // Available where gemm_dq_available is; the same padding and alignment rules as gemm_padded_dq.

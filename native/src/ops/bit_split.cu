@@ -15,29 +15,31 @@
 #include "runtime/validate.cuh"
 #include "numerics/philox.cuh"
 #include "numerics/split_digits.cuh"
+#include "numerics/widen.cuh"
 #include "ops/operators.cuh"
 #include "ops/min_max.cuh"
 
 namespace i4t {
 
-// Each thread's min/max over a grid-strided range (4 floats at a time when the tensor allows 16-byte loads).
-__global__ void __launch_bounds__(kMinMaxThreads) minmax_partial_kernel(const float* __restrict__ g, int64_t n,
+// Each thread's min/max over a grid-strided range (4 elements at a time when the tensor is aligned to 4 elements).
+// T: float or __nv_bfloat16 (widened exactly on load, numerics/widen.cuh).
+template <class T>
+__global__ void __launch_bounds__(kMinMaxThreads) minmax_partial_kernel(const T* __restrict__ g, int64_t n,
                                                                         float* part /*2 per block*/) {
     __shared__ float smin[kMinMaxThreads], smax[kMinMaxThreads];
     float mn = INFINITY, mx = -INFINITY;
     const int64_t stride = (int64_t)gridDim.x * blockDim.x, first = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     int64_t tail = 0;
-    if ((uintptr_t)g % 16 == 0) {
-        const float4* g4 = reinterpret_cast<const float4*>(g);
+    if (aligned4(g)) {
         for (int64_t i = first; i < n / 4; i += stride) {
-            const float4 v = g4[i];
+            const float4 v = load4_widened(g, i);
             mn = fminf(fminf(mn, v.x), fminf(v.y, fminf(v.z, v.w)));
             mx = fmaxf(fmaxf(mx, v.x), fmaxf(v.y, fmaxf(v.z, v.w)));
         }
         tail = n / 4 * 4;
     }
     for (int64_t i = tail + first; i < n; i += stride) {
-        float v = g[i];
+        const float v = load_widened(g, i);
         mn = fminf(mn, v);
         mx = fmaxf(mx, v);
     }
@@ -75,8 +77,8 @@ __global__ void __launch_bounds__(kMinMaxThreads) scales_kernel(const float* __r
 }
 
 // One thread per group of 4 consecutive elements (one Philox call: element i takes word i % 4 of counter i / 4).
-template <bool kPaper>
-__global__ void split_kernel(const float* __restrict__ g, int64_t n, const float* scales, PhiloxKey key,
+template <bool kPaper, class T>
+__global__ void split_kernel(const T* __restrict__ g, int64_t n, const float* scales, PhiloxKey key,
                              int8_t* high, int8_t* low) {
     const uint64_t seed = key.value();
     const float k98 = __fdiv_rn(98.0f, scales[0]);
@@ -87,7 +89,7 @@ __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float
         for (int e = 0; e < 4; ++e) {
             const int64_t i = 4 * j + e;
             if (i < n) {
-                const SplitDigits d = split_digits<kPaper>(g[i], k98, rnd.x[e]);
+                const SplitDigits d = split_digits<kPaper>(load_widened(g, i), k98, rnd.x[e]);
                 high[i] = split_byte(split_high_biased(d));
                 low[i] = split_byte(d.low_biased);
             }
@@ -131,18 +133,18 @@ __global__ void split_kernel(const float* __restrict__ g, int64_t n, const float
 constexpr int kFoldTile = 64, kFoldWords = kFoldTile / 4 + 1;
 
 // Row q's four folded digits (columns col..col+3) under the general path's bounds: B + 0 (a zero byte) outside ∇Y.
-template <bool kVec, bool kPaper>
-__device__ __forceinline__ uint32_t fold_row_checked(const float* __restrict__ g, int n, int c, int row, int col,
+template <bool kVec, bool kPaper, class T>
+__device__ __forceinline__ uint32_t fold_row_checked(const T* __restrict__ g, int n, int c, int row, int col,
                                                      float k98, uint64_t seed) {
     float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     if (row < n) {
-        const float* src = g + (int64_t)row * c;
+        const T* src = g + (int64_t)row * c;
         if (kVec && col + 3 < c) {
-            const float4 f = *reinterpret_cast<const float4*>(src + col);
+            const float4 f = load4_widened(src + col, 0);
             v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
         } else {
 #pragma unroll
-            for (int e = 0; e < 4; ++e) v[e] = col + e < c ? src[col + e] : 0.0f;
+            for (int e = 0; e < 4; ++e) v[e] = col + e < c ? load_widened(src, col + e) : 0.0f;
         }
     }
     const uint64_t first = (uint64_t)row * (uint64_t)c + (uint64_t)col;  // flat index of column col
@@ -161,8 +163,8 @@ __device__ __forceinline__ uint32_t fold_row_checked(const float* __restrict__ g
     return split_pack4(b[0], b[1], b[2], b[3]);
 }
 
-template <bool kVec, bool kPaper>
-__global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict__ g, int n, int c,
+template <bool kVec, bool kPaper, class T>
+__global__ void __launch_bounds__(256) split_fold_kernel(const T* __restrict__ g, int n, int c,
                                                          const float* scales, PhiloxKey key,
                                                          int8_t* __restrict__ rows, int cp, int8_t* __restrict__ cols,
                                                          int kp) {
@@ -176,10 +178,10 @@ __global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict
     if (kVec && r0 + kFoldTile <= n && c0 + kFoldTile <= c) {
         // interior: every element exists and col < c ≤ cp; row q's 4 elements are Philox group (row·c + col)/4
         const uint32_t c4 = (uint32_t)c / 4u;
-        const float4* src = reinterpret_cast<const float4*>(g + (int64_t)row0 * c + col);
+        const T* src = g + (int64_t)row0 * c + col;
         float4 f[4];
 #pragma unroll
-        for (int q = 0; q < 4; ++q) f[q] = src[q * c4];
+        for (int q = 0; q < 4; ++q) f[q] = load4_widened(src, (int64_t)q * c4);
         uint64_t group = (uint64_t)(uint32_t)row0 * c4 + (uint32_t)col / 4u;
         int8_t* out = rows + (int64_t)row0 * cp + col;
 #pragma unroll
@@ -195,7 +197,7 @@ __global__ void __launch_bounds__(256) split_fold_kernel(const float* __restrict
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
             const int row = row0 + q;
-            word[q] = fold_row_checked<kVec, kPaper>(g, n, c, row, col, k98, seed);
+            word[q] = fold_row_checked<kVec, kPaper, T>(g, n, c, row, col, k98, seed);
             if (row < n && col < cp) *reinterpret_cast<uint32_t*>(rows + (int64_t)row * cp + col) = word[q];
         }
     }
@@ -227,29 +229,32 @@ int4train_status bit_split_scales_from_minmax(int4train_context ctx, const float
     return INT4TRAIN_SUCCESS;
 }
 
-int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
+template <class T>
+int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const T* grad, int rows, int cols,
                                        float* scales) {
     const int64_t n = (int64_t)rows * cols;
     const int nb = minmax_blocks(n);
     float* part = ar.take<float>(2 * (int64_t)nb);
     I4T_ARENA_CHECK(ar);
-    minmax_partial_kernel<<<nb, kMinMaxThreads, 0, ctx->stream>>>(grad, n, part);
+    minmax_partial_kernel<T><<<nb, kMinMaxThreads, 0, ctx->stream>>>(grad, n, part);
     I4T_LAUNCH("minmax_partial_kernel");
     return bit_split_scales_from_minmax(ctx, part, nb, scales);
 }
 
-int4train_status bit_split_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+template <class T>
+int4train_status bit_split_impl(int4train_context ctx, const T* grad, int rows, int cols, const float* scales,
                                 PhiloxKey seed, int mode, int8_t* high, int8_t* low) {
     const int64_t n = (int64_t)rows * cols;
     if (mode == INT4TRAIN_MODE_PAPER)
-        split_kernel<true><<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, high, low);
+        split_kernel<true, T><<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, high, low);
     else
-        split_kernel<false><<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, high, low);
+        split_kernel<false, T><<<grid_for((n + 3) / 4), 256, 0, ctx->stream>>>(grad, n, scales, seed, high, low);
     I4T_LAUNCH("split_kernel");
     return INT4TRAIN_SUCCESS;
 }
 
-int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+template <class T>
+int4train_status bit_split_fold_impl(int4train_context ctx, const T* grad, int rows, int cols, const float* scales,
                                      PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols,
                                      int kp) {
     if (cp % 32 != 0 || kp % 32 != 0 || cp < cols || kp < rows || (uintptr_t)folded_rows % 4 || (uintptr_t)folded_cols % 16)
@@ -257,13 +262,24 @@ int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, i
     const int64_t ty = ceil_div((int64_t)(kp > rows ? kp : rows), kFoldTile), tx = ceil_div(cp, kFoldTile);
     if (ty > 65535) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "bit_split_fold: %d rows are too many", rows);
     const dim3 grid((unsigned)tx, (unsigned)ty);
-    const bool vec = cols % 4 == 0 && (uintptr_t)grad % 16 == 0, paper = mode == INT4TRAIN_MODE_PAPER;
-    auto kernel = vec ? (paper ? split_fold_kernel<true, true> : split_fold_kernel<true, false>)
-                      : (paper ? split_fold_kernel<false, true> : split_fold_kernel<false, false>);
+    const bool vec = cols % 4 == 0 && aligned4(grad), paper = mode == INT4TRAIN_MODE_PAPER;
+    auto kernel = vec ? (paper ? split_fold_kernel<true, true, T> : split_fold_kernel<true, false, T>)
+                      : (paper ? split_fold_kernel<false, true, T> : split_fold_kernel<false, false, T>);
     kernel<<<grid, 256, 0, ctx->stream>>>(grad, rows, cols, scales, seed, folded_rows, cp, folded_cols, kp);
     I4T_LAUNCH("split_fold_kernel");
     return INT4TRAIN_SUCCESS;
 }
+
+// The element types of ∇Y: FP32, and BF16 widened on load (the FP32 path's bits on the widened tensor).
+#define I4T_BIT_SPLIT_FOR(T)                                                                                         \
+    template int4train_status bit_split_scales_impl<T>(int4train_context, Arena&, const T*, int, int, float*);     \
+    template int4train_status bit_split_impl<T>(int4train_context, const T*, int, int, const float*, PhiloxKey, int, \
+                                                int8_t*, int8_t*);                                                 \
+    template int4train_status bit_split_fold_impl<T>(int4train_context, const T*, int, int, const float*, PhiloxKey, \
+                                                     int, int8_t*, int, int8_t*, int);
+I4T_BIT_SPLIT_FOR(float)
+I4T_BIT_SPLIT_FOR(__nv_bfloat16)
+#undef I4T_BIT_SPLIT_FOR
 
 }  // namespace i4t
 

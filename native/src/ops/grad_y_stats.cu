@@ -15,6 +15,7 @@
 #include "runtime/launch.cuh"
 #include "ops/operators.cuh"
 #include "ops/min_max.cuh"
+#include "numerics/widen.cuh"
 
 namespace i4t {
 
@@ -44,7 +45,9 @@ StatsGrid stats_grid(int n, int c) {
 
 // Block (x, r) sums the columns of tiles x, x + gridDim.x, ... over strip r into part[r][·] and writes the min and
 // max of every element it read to minmax[2·(r·gridDim.x + x)], [+1].
-__global__ void __launch_bounds__(kMinMaxThreads) bias_minmax_partial_kernel(const float* __restrict__ gy, int n, int c,
+// T: float or __nv_bfloat16 (widened exactly on load, numerics/widen.cuh).
+template <class T>
+__global__ void __launch_bounds__(kMinMaxThreads) bias_minmax_partial_kernel(const T* __restrict__ gy, int n, int c,
                                                                              int tiles, double* __restrict__ part,
                                                                              float* __restrict__ minmax) {
     __shared__ float smin[kMinMaxThreads], smax[kMinMaxThreads];
@@ -55,7 +58,7 @@ __global__ void __launch_bounds__(kMinMaxThreads) bias_minmax_partial_kernel(con
         if (j >= c) continue;  // no early return: every thread joins block_min_max below
         double s = 0.0;
         for (int i = r0; i < r1; ++i) {
-            const float v = gy[(int64_t)i * c + j];
+            const float v = load_widened(gy, (int64_t)i * c + j);
             s += (double)v;
             mn = fminf(mn, v);
             mx = fmaxf(mx, v);
@@ -84,7 +87,8 @@ int64_t bias_partials_count(int n, int c) { return ceil_div(n, kBiasRows) * (int
 
 void grad_y_stats_plan(Plan& p, int n, int c) { p.add<float>(2 * (int64_t)stats_grid(n, c).nparts()); }
 
-int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const float* grad_y, int n, int c,
+template <class T>
+int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const T* grad_y, int n, int c,
                                    double* bias_part, float* scales) {
     const StatsGrid g = stats_grid(n, c);
     if (g.strips > 65535)
@@ -92,11 +96,15 @@ int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const float
                     "(at most %d rows)", n, 65535 * kBiasRows);
     float* minmax = ar.take<float>(2 * (int64_t)g.nparts());
     I4T_ARENA_CHECK(ar);
-    bias_minmax_partial_kernel<<<dim3((unsigned)g.gx, (unsigned)g.strips), kMinMaxThreads, 0, ctx->stream>>>(
+    bias_minmax_partial_kernel<T><<<dim3((unsigned)g.gx, (unsigned)g.strips), kMinMaxThreads, 0, ctx->stream>>>(
         grad_y, n, c, g.tiles, bias_part, minmax);
     I4T_LAUNCH("bias_minmax_partial_kernel");
     return bit_split_scales_from_minmax(ctx, minmax, g.nparts(), scales);
 }
+
+template int4train_status grad_y_stats_impl<float>(int4train_context, Arena&, const float*, int, int, double*, float*);
+template int4train_status grad_y_stats_impl<__nv_bfloat16>(int4train_context, Arena&, const __nv_bfloat16*, int, int,
+                                                           double*, float*);
 
 int4train_status bias_final_impl(int4train_context ctx, const double* bias_part, int n, int c, float* grad_bias,
                                  bool accumulate) {

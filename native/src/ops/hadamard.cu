@@ -5,6 +5,7 @@
 #include "runtime/validate.cuh"
 #include "numerics/rounding.cuh"
 #include "numerics/lsq_fast.cuh"
+#include "numerics/widen.cuh"
 #include "ops/hadamard_regs.cuh"
 #include "ops/operators.cuh"
 
@@ -19,10 +20,12 @@ constexpr int kHadChunk = 1024;
 
 // Loads this CTA's chunk into shared memory and runs the unnormalised butterfly stages on it (the barrier after
 // each stage keeps the conventions' stage order). Returns the chunk length. Shared by both kernels below.
-__device__ __forceinline__ int load_and_butterfly(const float* __restrict__ x, int64_t total, int64_t base, int group,
+// T: float or __nv_bfloat16 (BF16 activations, widened exactly on load: numerics/widen.cuh).
+template <class T>
+__device__ __forceinline__ int load_and_butterfly(const T* __restrict__ x, int64_t total, int64_t base, int group,
                                                   float* s) {
     int len = (int)((total - base) < kHadChunk ? (total - base) : kHadChunk);
-    for (int i = threadIdx.x; i < len; i += blockDim.x) s[i] = x[base + i];
+    for (int i = threadIdx.x; i < len; i += blockDim.x) s[i] = load_widened(x, base + i);
     __syncthreads();
     int half = len >> 1;
     for (int lg = 0; (1 << lg) < group; ++lg) {
@@ -49,7 +52,8 @@ __global__ void __launch_bounds__(512) hadamard_kernel(const float* __restrict__
 // Fused forward prologue (§2.2 + §2.3 steps 1–3): the transform of one chunk as above, then the LSQ codes of
 // the transformed values written into the padded GEMM operand (row r, column col at codes[r·ld + col]) and the
 // packed INT4 copy. Same operations in the same order as hadamard + quantize, so the codes are identical.
-__global__ void __launch_bounds__(512) hadamard_quant_kernel(const float* __restrict__ x, int64_t total, int group,
+template <class T>
+__global__ void __launch_bounds__(512) hadamard_quant_kernel(const T* __restrict__ x, int64_t total, int group,
                                                              float scale, int cols, const float* step, int qn,
                                                              int8_t* codes, int ld, uint8_t* packed) {
     __shared__ float s[kHadChunk];
@@ -96,8 +100,8 @@ __global__ void __launch_bounds__(512) hadamard_quant_kernel(const float* __rest
 //   LOP3/PRMT/SHF/IADD/ISETP   6.3         4.4         3.9
 //   LDG / STG               .25 / .5    .25 / .25   .25 / .25
 //   total                     54.5        24.5        20.5
-template <int G>
-__global__ void __launch_bounds__(256) hadamard_quant_regs_kernel(const float* __restrict__ x, int64_t total,
+template <int G, class T>
+__global__ void __launch_bounds__(256) hadamard_quant_regs_kernel(const T* __restrict__ x, int64_t total,
                                                                   float scale, int cols, const float* step, int qn,
                                                                   int8_t* codes, int ld, uint8_t* packed) {
     const int lane = threadIdx.x & 31, u = lane & 1;
@@ -141,7 +145,8 @@ __global__ void __launch_bounds__(256) hadamard_quant_regs_kernel(const float* _
     }
 }
 
-int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* x, int rows, int cols, int group,
+template <class T>
+int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const T* x, int rows, int cols, int group,
                                             const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
                                             uint8_t* packed) {
     if (cols % 2 != 0 || ld % 2 != 0 || ld < cols || rows_pad < rows)
@@ -149,7 +154,7 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
     if (ld != cols || rows_pad != rows) I4T_CUDA(cudaMemsetAsync(codes, 0, (size_t)rows_pad * ld, ctx->stream));
     int64_t total = (int64_t)rows * cols;
     float scale = (float)(1.0 / sqrt((double)group));
-    const bool aligned = ((uintptr_t)x % 16 == 0) && ((uintptr_t)packed % 4 == 0) && ((uintptr_t)codes % 8 == 0);
+    const bool aligned = aligned4(x) && ((uintptr_t)packed % 4 == 0) && ((uintptr_t)codes % 8 == 0);
     if (group <= 32 && aligned && !ctx->generic_kernels) {
         int64_t warps = ceil_div(total, 512);
         int64_t blocks = ceil_div(warps, 8 * 2);  // 2 iterations per warp, 8 warps per CTA
@@ -158,7 +163,7 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
         if (blocks > cap) blocks = cap;
         const int qn = lsq_qn(mode);
         const bool launched = with_register_group(group, [&](auto g) {
-            hadamard_quant_regs_kernel<decltype(g)::value><<<(unsigned)blocks, 256, 0, ctx->stream>>>(
+            hadamard_quant_regs_kernel<decltype(g)::value, T><<<(unsigned)blocks, 256, 0, ctx->stream>>>(
                 x, total, scale, cols, d_step, qn, codes, ld, packed);
         });
         if (!launched) return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_quantize_pad_pack: G = %d", group);
@@ -167,11 +172,18 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* 
     }
     int64_t blocks = ceil_div(total, kHadChunk);
     if (blocks > 0x7fffffffLL) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "hadamard: tensor too large");
-    hadamard_quant_kernel<<<(unsigned)blocks, 512, 0, ctx->stream>>>(x, total, group, scale, cols, d_step, lsq_qn(mode),
+    hadamard_quant_kernel<T><<<(unsigned)blocks, 512, 0, ctx->stream>>>(x, total, group, scale, cols, d_step, lsq_qn(mode),
                                                                      codes, ld, packed);
     I4T_LAUNCH("hadamard_quant_kernel");
     return INT4TRAIN_SUCCESS;
 }
+
+#define I4T_HADAMARD_QUANT_FOR(T)                                                                                    \
+    template int4train_status hadamard_quantize_pad_pack<T>(int4train_context, const T*, int, int, int, const float*, \
+                                                            int, int8_t*, int, int, uint8_t*);
+I4T_HADAMARD_QUANT_FOR(float)
+I4T_HADAMARD_QUANT_FOR(__nv_bfloat16)
+#undef I4T_HADAMARD_QUANT_FOR
 
 int4train_status hadamard_impl(int4train_context ctx, const float* x, float* y, int64_t total, int group) {
     if (total <= 0) return INT4TRAIN_SUCCESS;

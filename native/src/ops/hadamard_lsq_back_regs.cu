@@ -40,9 +40,10 @@ __device__ __forceinline__ int term_slot(int i) {
                   : i ^ (((i >> 5) & 3) << 1);  // kForward: lane pair i / 32, the lane bit is element bit 3
 }
 
-template <int G>
-__global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_regs_kernel(const float* __restrict__ v,
-                                                                             const float* grad, float* out,
+// V: the element type of v, O: of out (float or __nv_bfloat16: widened on load, rounded to nearest even on store).
+template <int G, class V, class O>
+__global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_regs_kernel(const V* __restrict__ v,
+                                                                             const float* grad, O* out,
                                                                              int64_t total, float scale,
                                                                              const float* step, int qn,
                                                                              double* chunk_sums, bool accumulate) {
@@ -99,39 +100,48 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_regs_kernel(con
         float r[4];
 #pragma unroll
         for (int m = 0; m < 4; ++m) r[m] = __fmul_rn(x[4 * j + m], scale);
-        float* o = out + base + e;
+        O* o = out + base + e;
         if (e + 3 < len) {
-            if (accumulate) {
-                const float4 old = *reinterpret_cast<const float4*>(o);
+            if (accumulate) {  // FP32 out only (hadamard_lsq_backward_impl)
+                const float4 old = load4_widened(o, 0);
                 r[0] = __fadd_rn(old.x, r[0]); r[1] = __fadd_rn(old.y, r[1]);
                 r[2] = __fadd_rn(old.z, r[2]); r[3] = __fadd_rn(old.w, r[3]);
             }
-            *reinterpret_cast<float4*>(o) = make_float4(r[0], r[1], r[2], r[3]);
+            store4_narrowed(o, 0, make_float4(r[0], r[1], r[2], r[3]));
         } else {
 #pragma unroll
             for (int m = 0; m < 4; ++m)
-                if (e + m < len) o[m] = accumulate ? __fadd_rn(o[m], r[m]) : r[m];
+                if (e + m < len) store_narrowed(o, m, accumulate ? __fadd_rn(load_widened(o, m), r[m]) : r[m]);
         }
     }
 }
 
-bool hadamard_lsq_back_regs_applies(int4train_context ctx, const float* v, const float* grad, const float* out,
-                                    int group) {
-    return !ctx->generic_kernels && group <= 32 && (uintptr_t)v % 16 == 0 && (uintptr_t)grad % 16 == 0 &&
-           (uintptr_t)out % 16 == 0;
+template <class V, class O>
+bool hadamard_lsq_back_regs_applies(int4train_context ctx, const V* v, const float* grad, const O* out, int group) {
+    return !ctx->generic_kernels && group <= 32 && aligned4(v) && aligned4(grad) && aligned4(out);
 }
 
-int4train_status hadamard_lsq_back_regs(int4train_context ctx, const float* v, const float* grad, float* out,
+template <class V, class O>
+int4train_status hadamard_lsq_back_regs(int4train_context ctx, const V* v, const float* grad, O* out,
                                         int64_t total, int group, float scale, const float* d_step, int qn,
                                         double* chunk_sums, bool accumulate) {
     const unsigned chunks = (unsigned)ceil_div(total, kCanonChunk);
     const bool launched = with_register_group(group, [&](auto g) {
-        hadamard_lsq_back_regs_kernel<decltype(g)::value><<<chunks, kCanonLanes, 0, ctx->stream>>>(
+        hadamard_lsq_back_regs_kernel<decltype(g)::value, V, O><<<chunks, kCanonLanes, 0, ctx->stream>>>(
             v, grad, out, total, scale, d_step, qn, chunk_sums, accumulate);
     });
     if (!launched) return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_back_regs: G = %d > 32", group);
     I4T_LAUNCH("hadamard_lsq_back_regs_kernel");
     return INT4TRAIN_SUCCESS;
 }
+
+// (v, out) as FP32 (∇W, and ∇X of FP32 activations) and BF16 (∇X of BF16 activations)
+#define I4T_LSQ_BACK_REGS_FOR(V, O)                                                                                  \
+    template bool hadamard_lsq_back_regs_applies<V, O>(int4train_context, const V*, const float*, const O*, int);     \
+    template int4train_status hadamard_lsq_back_regs<V, O>(int4train_context, const V*, const float*, O*, int64_t,   \
+                                                           int, float, const float*, int, double*, bool);
+I4T_LSQ_BACK_REGS_FOR(float, float)
+I4T_LSQ_BACK_REGS_FOR(__nv_bfloat16, __nv_bfloat16)
+#undef I4T_LSQ_BACK_REGS_FOR
 
 }  // namespace i4t

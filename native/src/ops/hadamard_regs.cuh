@@ -19,6 +19,8 @@
 
 #include <type_traits>
 
+#include "numerics/widen.cuh"
+
 namespace i4t {
 
 // Calls f(std::integral_constant<int, G>()) with G = group for the groups the register kernels serve (1, 2, 4, ..., 32);
@@ -103,18 +105,19 @@ __device__ __forceinline__ void butterfly_backward(float (&x)[16], int u) {
 }
 
 // The 16 floats of a thread in layout L from p + pair (pair = the lane pair's first element); elements at or past
-// `len` (relative to p) read `fill`. 16-byte loads where a run lies wholly inside; p must be 16-byte aligned.
-template <int G, PairLayout L>
-__device__ __forceinline__ void load_pair_layout(const float* p, int64_t pair, int u, int64_t len, float (&x)[16]) {
+// `len` (relative to p) read 0. 4-element loads where a run lies wholly inside; p must be aligned to 4 elements.
+// T: float or __nv_bfloat16, widened exactly (numerics/widen.cuh).
+template <int G, PairLayout L, class T>
+__device__ __forceinline__ void load_pair_layout(const T* p, int64_t pair, int u, int64_t len, float (&x)[16]) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
         const int64_t e = pair + run_offset<G, L>(j, u);
         if (e + 3 < len) {
-            const float4 t = *reinterpret_cast<const float4*>(p + e);
+            const float4 t = load4_widened(p + e, 0);
             x[4 * j] = t.x; x[4 * j + 1] = t.y; x[4 * j + 2] = t.z; x[4 * j + 3] = t.w;
         } else {
 #pragma unroll
-            for (int m = 0; m < 4; ++m) x[4 * j + m] = e + m < len ? p[e + m] : 0.0f;
+            for (int m = 0; m < 4; ++m) x[4 * j + m] = e + m < len ? load_widened(p, e + m) : 0.0f;
         }
     }
 }

@@ -15,8 +15,13 @@
 // accumulate = 1: the final writes of ∇W, ∇b and both step gradients add into the destination (old + result, one
 // FP32 add of the finished value, as llm.c's backward passes; ∇X is always overwritten). ∇(WH) is then built in a
 // workspace temporary instead of the ∇W buffer.
+// BF16 activations (int4train_linear_backward_typed): ∇Y (steps 1a, 1b) and X (step 4) are widened exactly on load, so
+// every bit is the FP32 path's on the widened tensors; ∇(XH) is then built in an FP32 workspace and step 5 stores
+// ∇X = RN_bf16 of the FP32 ∇X (docs/conventions.md "BF16 activations of the INT4 layer").
 // Nonzero sampling on SM90 runs 1b–3 as lss_folded.cu (one split pass, no selection, scaled GEMM epilogues); apart from
 // the one synchronisation of Bernoulli sampling (above) nothing waits for the device.
+#include <type_traits>
+
 #include "runtime/status.cuh"
 #include "runtime/context.cuh"
 #include "runtime/arena.cuh"
@@ -97,15 +102,40 @@ extern "C" INT4TRAIN_API int4train_status int4train_linear_backward(
                                       d_grad_step_w, d_grad_bias, accumulate);
 }
 
+extern "C" INT4TRAIN_API int4train_status int4train_linear_backward_typed(
+    int4train_context ctx, int act_dtype, const void* d_grad_y, const void* d_x, const float* d_w,
+    const uint8_t* d_x_packed, const uint8_t* d_w_packed, const float* d_step_x, const float* d_step_w, int n, int c,
+    int d, int group, int mode, int sampling, uint64_t seed, void* d_grad_x, float* d_grad_w, float* d_grad_step_x,
+    float* d_grad_step_w, float* d_grad_bias, int accumulate) {
+    const auto run = [&](auto* type) {
+        using T = std::remove_pointer_t<decltype(type)>;
+        return i4t::linear_backward_keyed(ctx, static_cast<const T*>(d_grad_y), static_cast<const T*>(d_x), d_w,
+                                          d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d, group, mode, sampling,
+                                          i4t::PhiloxKey(seed), static_cast<T*>(d_grad_x), d_grad_w, d_grad_step_x,
+                                          d_grad_step_w, d_grad_bias, accumulate);
+    };
+    switch (act_dtype) {
+    case INT4TRAIN_DTYPE_F32: return run((float*)nullptr);
+    case INT4TRAIN_DTYPE_BF16: return run((__nv_bfloat16*)nullptr);
+    default:
+        I4T_TRY(i4t::enter(ctx, "int4train_linear_backward_typed"));
+        return i4t::fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                         "int4train_linear_backward_typed: act_dtype %d is not INT4TRAIN_DTYPE_F32 (0) or "
+                         "INT4TRAIN_DTYPE_BF16 (1)", act_dtype);
+    }
+}
+
 // The checks of int4train_linear_backward live here, where every caller (the C ABI, the layer, the GPT's graph) comes
-// through; messages name the public entry point.
-int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x,
+// through; messages name the public entry point (the typed one for a BF16 ∇Y).
+template <class T>
+int4train_status i4t::linear_backward_keyed(int4train_context ctx, const T* d_grad_y, const T* d_x,
                                             const float* d_w, const uint8_t* d_x_packed, const uint8_t* d_w_packed,
                                             const float* d_step_x, const float* d_step_w, int n, int c, int d,
-                                            int group, int mode, int sampling, PhiloxKey seed, float* d_grad_x,
+                                            int group, int mode, int sampling, PhiloxKey seed, T* d_grad_x,
                                             float* d_grad_w, float* d_grad_step_x, float* d_grad_step_w,
                                             float* d_grad_bias, int accumulate) {
-    static constexpr const char* fn = "int4train_linear_backward";
+    static constexpr const char* fn =
+        sizeof(T) == sizeof(float) ? "int4train_linear_backward" : "int4train_linear_backward_typed";
     I4T_TRY(enter(ctx, fn));
     I4T_NOTNULL_IN(fn, d_grad_y);
     I4T_NOTNULL_IN(fn, d_x);
@@ -132,9 +162,14 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
 
     const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
     const bool bias = d_grad_bias != nullptr;
+    // ∇(XH) (FP32) is built in the ∇X buffer itself when ∇X is FP32, in a workspace when it is BF16
+    constexpr bool narrow_x = !std::is_same<T, float>::value;
+    float* const grad_x_own = reinterpret_cast<float*>(d_grad_x);  // used only when T = float
     // Nonzero sampling on the SM90 path: steps 1–3 as one split pass and two scaled GEMMs (lss_folded.cu),
     // bit-identical to the general path below.
-    const bool folded = sampling == INT4TRAIN_SAMPLING_NONZERO && lss_folded_available(ctx, d, d_grad_x, d_grad_w);
+    // (a workspace ∇(XH) is carved 256-byte aligned, so only the output buffers' alignment is in question)
+    const bool folded = sampling == INT4TRAIN_SAMPLING_NONZERO && lss_epilogue_available(ctx, d, d_grad_w) &&
+                        (narrow_x || lss_folded_available(ctx, d, grad_x_own, d_grad_w));
     // Bernoulli sampling runs its GEMMs over the compacted kept rows (same bits; the generic kernels keep the plain
     // masked GEMMs over every row, the self-test's oracle for it)
     const bool compact = sampling == INT4TRAIN_SAMPLING_BERNOULLI && !ctx->generic_kernels;
@@ -144,6 +179,7 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     p.add<double>(canon_ws_for(n, c, d));
     if (bias) p.add<double>(bias_partials_count(n, c));
     if (accumulate) p.add<float>(cd);  // ∇(WH), kept apart from the ∇W being added to
+    if (narrow_x) p.add<float>(nd);    // ∇(XH) in FP32, for a BF16 ∇X
     if (bias)
         grad_y_stats_plan(p, n, c);
     else
@@ -160,6 +196,7 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     double* cws = ar.take<double>(canon_ws_for(n, c, d));
     double* bias_part = bias ? ar.take<double>(bias_partials_count(n, c)) : nullptr;
     float* grad_wh = accumulate ? ar.take<float>(cd) : d_grad_w;  // ∇(WH): the ∇W buffer itself, or a temporary
+    float* grad_xh = narrow_x ? ar.take<float>(nd) : grad_x_own;   // ∇(XH): the ∇X buffer itself, or a temporary
     I4T_ARENA_CHECK(ar);
     // 1a. the split scales of ∇Y; with ∇b asked for, from the one read of ∇Y that also takes ∇b's strip sums (the
     //     same bits as the separate passes, grad_y_stats.cu), otherwise from the bit split's own min/max pass
@@ -173,7 +210,7 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     if (folded) {
         // 1b–3.
         I4T_TRY(lss_folded_impl(ctx, ar, d_grad_y, d_x_packed, d_w_packed, d_step_x, d_step_w, n, c, d, seed, mode,
-                                scales, d_grad_x, grad_wh));
+                                scales, grad_xh, grad_wh));
     } else {
         const LinearBackwardBuffers b = linear_backward_take(ar, n, c, d);
         I4T_ARENA_CHECK(ar);
@@ -198,16 +235,17 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
                                                b.prob_w, n, c, d, grad_wh));
         phase_done(ctx, "LSS dW (pack+GEMM+dequant)");
         I4T_TRY(compact ? lss_grad_input_compact_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x,
-                                                      b.prob_x, k, n, c, d, d_grad_x)
+                                                      b.prob_x, k, n, c, d, grad_xh)
                         : lss_grad_input_impl(ctx, ar, b.high, b.low, d_w_packed, scales, d_step_w, b.keep_x,
-                                              b.prob_x, n, c, d, d_grad_x, sampling == INT4TRAIN_SAMPLING_NONZERO));
+                                              b.prob_x, n, c, d, grad_xh, sampling == INT4TRAIN_SAMPLING_NONZERO));
         phase_done(ctx, "LSS dX (pack+GEMM+dequant)");
     }
     // 4–5. fused per operand (one CTA per CanonicalSum chunk: recompute VH, mask + step-gradient terms,
     //      back-transform), bit-identical to hadamard_impl -> lsq_backward_impl -> hadamard_impl
     const bool acc = accumulate != 0;
-    // ∇X is always overwritten (in place over ∇(XH)); ∇W and both step gradients accumulate in accumulate mode
-    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, d_grad_x, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws, false,
+    // ∇X is always overwritten (in place over ∇(XH), or BF16 ∇X = RN_bf16 of it from the workspace); ∇W and both step
+    // gradients accumulate in accumulate mode
+    I4T_TRY(hadamard_lsq_backward_impl(ctx, d_x, grad_xh, nd, group, d_step_x, mode, d_grad_x, d_grad_step_x, cws, false,
                                        acc));
     I4T_TRY(hadamard_lsq_backward_impl(ctx, d_w, grad_wh, cd, group, d_step_w, mode, d_grad_w, d_grad_step_w, cws, acc,
                                        acc));
@@ -219,3 +257,11 @@ int4train_status i4t::linear_backward_keyed(int4train_context ctx, const float* 
     }
     return INT4TRAIN_SUCCESS;
 }
+
+#define I4T_LINEAR_BACKWARD_FOR(T)                                                                                   \
+    template int4train_status i4t::linear_backward_keyed<T>(                                                         \
+        int4train_context, const T*, const T*, const float*, const uint8_t*, const uint8_t*, const float*,           \
+        const float*, int, int, int, int, int, int, PhiloxKey, T*, float*, float*, float*, float*, int);
+I4T_LINEAR_BACKWARD_FOR(float)
+I4T_LINEAR_BACKWARD_FOR(__nv_bfloat16)
+#undef I4T_LINEAR_BACKWARD_FOR

@@ -7,6 +7,7 @@
 #include "runtime/validate.cuh"
 #include "numerics/rounding.cuh"
 #include "numerics/canonical_sum.cuh"
+#include "numerics/widen.cuh"
 #include "ops/operators.cuh"
 
 namespace i4t {
@@ -186,8 +187,10 @@ __device__ __forceinline__ void butterfly_smem(float* s, int len, int group) {
 constexpr int kFusedPer = kCanonChunk / kCanonLanes;  // 16 elements per lane
 static_assert(kCanonChunk % 1024 == 0, "a chunk must hold whole G-blocks for every G <= 1024");
 
-__global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const float* __restrict__ v, const float* grad,
-                                                                        float* out, int64_t total, int group,
+// V, O: float or __nv_bfloat16 (widened on load, rounded to nearest even on store; accumulate with FP32 out only).
+template <class V, class O>
+__global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const V* __restrict__ v, const float* grad,
+                                                                        O* out, int64_t total, int group,
                                                                         float scale, const float* step, int qn,
                                                                         double* chunk_sums, bool accumulate) {
     __shared__ float s[kCanonChunk];
@@ -198,9 +201,9 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const fl
     const bool full = len == kCanonChunk;
     if (full) {
 #pragma unroll
-        for (int k = 0; k < kFusedPer; ++k) s[t + k * kCanonLanes] = v[base + t + k * kCanonLanes];
+        for (int k = 0; k < kFusedPer; ++k) s[t + k * kCanonLanes] = load_widened(v, base + t + k * kCanonLanes);
     } else {
-        for (int i = t; i < len; i += kCanonLanes) s[i] = v[base + i];
+        for (int i = t; i < len; i += kCanonLanes) s[i] = load_widened(v, base + i);
     }
     __syncthreads();
     butterfly_smem(s, len, group);
@@ -231,12 +234,12 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const fl
         for (int k = 0; k < kFusedPer; ++k) {
             const int64_t o = base + t + k * kCanonLanes;
             const float r = __fmul_rn(s[t + k * kCanonLanes], scale);
-            out[o] = accumulate ? __fadd_rn(out[o], r) : r;
+            store_narrowed(out, o, accumulate ? __fadd_rn(load_widened(out, o), r) : r);
         }
     } else {
         for (int i = t; i < len; i += kCanonLanes) {
             const float r = __fmul_rn(s[i], scale);
-            out[base + i] = accumulate ? __fadd_rn(out[base + i], r) : r;
+            store_narrowed(out, base + i, accumulate ? __fadd_rn(load_widened(out, base + i), r) : r);
         }
     }
 }
@@ -244,10 +247,13 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_kernel(const fl
 // out = H(mask(H(v)) ⊙ grad) and *grad_step = g·CanonicalSum(e·grad) on a flat array of `total` floats made of
 // whole G-blocks; out may alias grad unless accumulate; ws: canon_ws_count(total) + 1 doubles. accumulate: out
 // receives old + result; accumulate_step: *grad_step does (∇X is overwritten while ∇s_X accumulates).
-int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
-                                            int group, const float* d_step, int mode, float* out, float* grad_step,
+template <class V, class O>
+int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const V* v, const float* grad, int64_t total,
+                                            int group, const float* d_step, int mode, O* out, float* grad_step,
                                             double* ws, bool accumulate, bool accumulate_step) {
     if (total <= 0) return INT4TRAIN_SUCCESS;
+    if (accumulate && sizeof(O) != sizeof(float))
+        return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_backward: accumulating into a BF16 output");
     if (group < 1 || group > 1024 || (group & (group - 1)) != 0 || total % group != 0)
         return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_backward: bad group");
     const int64_t m = ceil_div(total, kCanonChunk);
@@ -258,7 +264,7 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* 
     if (hadamard_lsq_back_regs_applies(ctx, v, grad, out, group)) {  // G <= 32: hadamard_lsq_back_regs.cu
         I4T_TRY(hadamard_lsq_back_regs(ctx, v, grad, out, total, group, scale, d_step, lsq_qn(mode), level1, accumulate));
     } else {
-        hadamard_lsq_back_kernel<<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
+        hadamard_lsq_back_kernel<V, O><<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,
                                                                               d_step, lsq_qn(mode), level1, accumulate);
         I4T_LAUNCH("hadamard_lsq_back_kernel");
     }
@@ -267,6 +273,13 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* 
     I4T_LAUNCH("step_grad_finish_kernel");
     return INT4TRAIN_SUCCESS;
 }
+
+template int4train_status hadamard_lsq_backward_impl<float, float>(int4train_context, const float*, const float*,
+                                                                   int64_t, int, const float*, int, float*, float*,
+                                                                   double*, bool, bool);
+template int4train_status hadamard_lsq_backward_impl<__nv_bfloat16, __nv_bfloat16>(
+    int4train_context, const __nv_bfloat16*, const float*, int64_t, int, const float*, int, __nv_bfloat16*, float*,
+    double*, bool, bool);
 
 }  // namespace i4t
 

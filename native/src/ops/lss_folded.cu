@@ -56,7 +56,8 @@ void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d) {
     p.add<char>((int64_t)s.gemm_ws);
 }
 
-int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
+template <class T>
+int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const T* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
                                  int d, PhiloxKey seed, int mode, const float* scales, float* grad_xh, float* grad_wh) {
     const FoldedShape s = folded_shape(ctx, n, c, d);
@@ -76,5 +77,13 @@ int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* 
     phase_done(ctx, "LSS dX (GEMM, scaling epilogue)");
     return INT4TRAIN_SUCCESS;
 }
+
+#define I4T_LSS_FOLDED_FOR(T)                                                                                        \
+    template int4train_status lss_folded_impl<T>(int4train_context, Arena&, const T*, const uint8_t*, const uint8_t*, \
+                                                  const float*, const float*, int, int, int, PhiloxKey, int,          \
+                                                  const float*, float*, float*);
+I4T_LSS_FOLDED_FOR(float)
+I4T_LSS_FOLDED_FOR(__nv_bfloat16)
+#undef I4T_LSS_FOLDED_FOR
 
 }  // namespace i4t

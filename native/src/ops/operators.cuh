@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <cuda_bf16.h>
 
 #include "runtime/arena.cuh"
 #include "runtime/context.cuh"
@@ -25,8 +26,10 @@ struct PhiloxKey {
 
 // Hadamard (§2.2) on a flat array of `total` floats made of consecutive G-blocks.
 int4train_status hadamard_impl(int4train_context ctx, const float* x, float* y, int64_t total, int group);
-// Fused H_G transform + LSQ codes into the padded operand (rows_pad × ld) + packed rows (rows × cols/2).
-int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const float* x, int rows, int cols, int group,
+// Fused H_G transform + LSQ codes into the padded operand (rows_pad × ld) + packed rows (rows × cols/2). T: float or
+// __nv_bfloat16 (widened exactly on load: the codes of the widened tensor).
+template <class T>
+int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const T* x, int rows, int cols, int group,
                                             const float* d_step, int mode, int8_t* codes, int rows_pad, int ld,
                                             uint8_t* packed);
 // Step init into d_step; ws: canon_ws_count(n) + 1 doubles.
@@ -60,21 +63,26 @@ int codes_transpose_chunk_bytes(int4train_context ctx, const CodesTranspose& job
 
 
 // Sizes and impls of the composite operators (used by linear_backward).
+// Every reader of ∇Y below is a template on its element type T: float, or __nv_bfloat16 widened exactly to float on
+// load (numerics/widen.cuh; docs/conventions.md "BF16 activations of the INT4 layer"), instantiated for both.
 // The bit split (bit_split.cu) in two steps: the scales {Mx, s↑, s↓} of ∇Y, then its digits under them.
 // bit_split_plan sizes the min/max partials of bit_split_scales_impl, which takes them from `ar`.
 void bit_split_plan(Plan& p, int rows, int cols);
 // scales ← the split scales of grad (rows × cols) from a min/max pass of its own.
-int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const float* grad, int rows, int cols,
+template <class T>
+int4train_status bit_split_scales_impl(int4train_context ctx, Arena& ar, const T* grad, int rows, int cols,
                                        float* scales);
 // scales ← the same scales from min/max partials already written over the whole tensor (minmax[2k] a min, [2k + 1] a
 // max of part k; any cut of the tensor gives the same bits).
 int4train_status bit_split_scales_from_minmax(int4train_context ctx, const float* minmax, int nparts, float* scales);
 // The digits high, low (rows × cols) of grad under scales (from one of the two above).
-int4train_status bit_split_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+template <class T>
+int4train_status bit_split_impl(int4train_context ctx, const T* grad, int rows, int cols, const float* scales,
                                 PhiloxKey seed, int mode, int8_t* high, int8_t* low);
 // The same digits written as folded digits 14h + l in two zero-padded layouts: rows (rows × cp) and columns
 // (cols × kp); cp, kp multiples of 32; folded_cols 16-byte aligned.
-int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, int rows, int cols, const float* scales,
+template <class T>
+int4train_status bit_split_fold_impl(int4train_context ctx, const T* grad, int rows, int cols, const float* scales,
                                      PhiloxKey seed, int mode, int8_t* folded_rows, int cp, int8_t* folded_cols,
                                      int kp);
 // linear_backward's one read of ∇Y (n × c) when ∇b is asked for (grad_y_stats.cu): ∇b's 256-row strip sums into
@@ -83,7 +91,8 @@ int4train_status bit_split_fold_impl(int4train_context ctx, const float* grad, i
 // old + result, one FP32 add).
 int64_t bias_partials_count(int n, int c);
 void grad_y_stats_plan(Plan& p, int n, int c);
-int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const float* grad_y, int n, int c,
+template <class T>
+int4train_status grad_y_stats_impl(int4train_context ctx, Arena& ar, const T* grad_y, int n, int c,
                                    double* bias_part, float* scales);
 int4train_status bias_final_impl(int4train_context ctx, const double* bias_part, int n, int c, float* grad_bias,
                                  bool accumulate);
@@ -96,14 +105,17 @@ bool lss_folded_available(int4train_context ctx, int d, const float* grad_x, con
 bool lss_epilogue_available(int4train_context ctx, int d, const float* out);
 
 void lss_folded_plan(int4train_context ctx, Plan& p, int n, int c, int d);
-int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const float* grad_y, const uint8_t* x_packed,
+template <class T>
+int4train_status lss_folded_impl(int4train_context ctx, Arena& ar, const T* grad_y, const uint8_t* x_packed,
                                  const uint8_t* w_packed, const float* step_x, const float* step_w, int n, int c,
                                  int d, PhiloxKey seed, int mode, const float* scales, float* grad_xh, float* grad_wh);
-// int4train_linear_backward (int4train.h) with its key as a PhiloxKey (the device GPT's graph passes a device offset).
-int4train_status linear_backward_keyed(int4train_context ctx, const float* d_grad_y, const float* d_x, const float* d_w,
+// int4train_linear_backward (int4train.h) with its key as a PhiloxKey (the device GPT's graph passes a device offset);
+// T = __nv_bfloat16: int4train_linear_backward_typed's BF16 activations ∇Y, X and ∇X.
+template <class T>
+int4train_status linear_backward_keyed(int4train_context ctx, const T* d_grad_y, const T* d_x, const float* d_w,
                                        const uint8_t* d_x_packed, const uint8_t* d_w_packed, const float* d_step_x,
                                        const float* d_step_w, int n, int c, int d, int group, int mode, int sampling,
-                                       PhiloxKey seed, float* d_grad_x, float* d_grad_w, float* d_grad_step_x,
+                                       PhiloxKey seed, T* d_grad_x, float* d_grad_w, float* d_grad_step_x,
                                        float* d_grad_step_w, float* d_grad_bias, int accumulate);
 void lss_select_plan(Plan& p, int n, int c, int d);
 int4train_status lss_select_impl(int4train_context ctx, Arena& ar, const int8_t* high, const int8_t* low,
@@ -178,21 +190,27 @@ int4train_status lsq_backward_impl(int4train_context ctx, const float* v_src, co
                                    const float* d_step, int mode, float* grad_v, float* grad_step, double* ws);
 // HQ-MM step 5 (§2.3) as a separate pass: y[i, j] = (s_X·s_W)·P[i, j] + bias[j] from the INT32 product P (row stride
 // ldp), explicit _rn operations (no FMA); bias may be NULL. Used where the GEMM epilogue does not fuse it.
+// Y: float, or __nv_bfloat16 (RN_bf16 of the FP32 value).
+template <class Y>
 int4train_status hq_dequantize_impl(int4train_context ctx, const int32_t* p, int ldp, const float* d_step_x,
-                                    const float* d_step_w, const float* d_bias, int n, int c, float* d_y);
+                                    const float* d_step_w, const float* d_bias, int n, int c, Y* d_y);
 // Fused recompute + LSQ backward + back-transform (linear_backward steps 4–5), bit-identical to
 // hadamard_impl(v) -> lsq_backward_impl(vh, grad) -> hadamard_impl: out = H(mask ⊙ grad), *grad_step as
 // lsq_backward_impl. out may alias grad; ws: canon_ws_count(total) + 1 doubles. accumulate: out receives old + result
 // (one FP32 add of the finished value per element; out must not alias grad then); accumulate_step: the same for
 // *grad_step.
-int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const float* v, const float* grad, int64_t total,
-                                            int group, const float* d_step, int mode, float* out, float* grad_step,
+// V, O: the element types of v and out, both float or both __nv_bfloat16 (BF16 activations: v widened exactly on load,
+// out = RN_bf16 of the FP32 result; accumulate needs FP32 out).
+template <class V, class O>
+int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const V* v, const float* grad, int64_t total,
+                                            int group, const float* d_step, int mode, O* out, float* grad_step,
                                             double* ws, bool accumulate, bool accumulate_step);
 // Its G <= 32 kernel on registers (hadamard_lsq_back_regs.cu): whether it applies (fast paths on, G <= 32, v, grad
-// and out 16-byte aligned), and the launch writing one chunk sum per 4096 elements to chunk_sums.
-bool hadamard_lsq_back_regs_applies(int4train_context ctx, const float* v, const float* grad, const float* out,
-                                    int group);
-int4train_status hadamard_lsq_back_regs(int4train_context ctx, const float* v, const float* grad, float* out,
+// and out aligned to 4 elements), and the launch writing one chunk sum per 4096 elements to chunk_sums.
+template <class V, class O>
+bool hadamard_lsq_back_regs_applies(int4train_context ctx, const V* v, const float* grad, const O* out, int group);
+template <class V, class O>
+int4train_status hadamard_lsq_back_regs(int4train_context ctx, const V* v, const float* grad, O* out,
                                         int64_t total, int group, float scale, const float* d_step, int qn,
                                         double* chunk_sums, bool accumulate);
 

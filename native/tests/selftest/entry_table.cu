@@ -3,6 +3,8 @@
 // int4train_last_error take no argument that can be wrong). The sizes of the valid calls are tiny (they fit `dev`).
 #include "entry_table.h"
 
+#include <cuda_bf16.h>
+
 #include <math.h>
 
 namespace robust {
@@ -40,7 +42,7 @@ std::function<int4train_status()> gpt_create(int4train_context ctx, void (*chang
 }
 
 constexpr size_t kF = alignof(float), kI = alignof(int32_t), kD = alignof(double), kP = alignof(void*),
-                 kL = alignof(int64_t), kB = 1;
+                 kL = alignof(int64_t), kB = 1, kH = alignof(__nv_bfloat16);
 
 }  // namespace
 
@@ -127,6 +129,14 @@ std::vector<Entry> entry_table(const Fixture& fx) {
                                          as<float>(p[5]), 2, 2, 8, 8, 0, as<float>(p[6]), as<uint8_t>(p[7]),
                                          as<uint8_t>(p[8]));
          }},
+        {"int4train_hq_forward_typed", "int4train_hq_forward_typed (BF16)", true,
+         {ctx_param(), dev("d_x", kH), dev("d_w", kF), dev("d_bias", kF, false), dev("d_step_x", kF), dev("d_step_w", kF),
+          dev("d_y", kH), dev("d_x_packed", kB), dev("d_w_packed", kB)},
+         [](void* const* p) {
+             return int4train_hq_forward_typed(C(p[0]), INT4TRAIN_DTYPE_BF16, as<__nv_bfloat16>(p[1]), as<float>(p[2]),
+                                               as<float>(p[3]), as<float>(p[4]), as<float>(p[5]), 2, 2, 8, 8, 0,
+                                               as<__nv_bfloat16>(p[6]), as<uint8_t>(p[7]), as<uint8_t>(p[8]));
+         }},
         {"int4train_block_size_search", "int4train_block_size_search", true,
          {ctx_param(), dev("d_x", kF), dev("d_w", kF), host("h_group", kI), host("h_scores", kD, false)},
          [](void* const* p) {
@@ -172,6 +182,17 @@ std::vector<Entry> entry_table(const Fixture& fx) {
                                               as<uint8_t>(p[4]), as<uint8_t>(p[5]), as<float>(p[6]), as<float>(p[7]), 2,
                                               2, 8, 8, 0, 0, 1, as<float>(p[8]), as<float>(p[9]), as<float>(p[10]),
                                               as<float>(p[11]), as<float>(p[12]), 0);
+         }},
+        {"int4train_linear_backward_typed", "int4train_linear_backward_typed (BF16)", true,
+         {ctx_param(), dev("d_grad_y", kH), dev("d_x", kH), dev("d_w", kF), dev("d_x_packed", kB), dev("d_w_packed", kB),
+          dev("d_step_x", kF), dev("d_step_w", kF), dev("d_grad_x", kH), dev("d_grad_w", kF), dev("d_grad_step_x", kF),
+          dev("d_grad_step_w", kF), dev("d_grad_bias", kF, false)},
+         [](void* const* p) {
+             return int4train_linear_backward_typed(C(p[0]), INT4TRAIN_DTYPE_BF16, as<__nv_bfloat16>(p[1]),
+                                                    as<__nv_bfloat16>(p[2]), as<float>(p[3]), as<uint8_t>(p[4]),
+                                                    as<uint8_t>(p[5]), as<float>(p[6]), as<float>(p[7]), 2, 2, 8, 8, 0,
+                                                    0, 1, as<__nv_bfloat16>(p[8]), as<float>(p[9]), as<float>(p[10]),
+                                                    as<float>(p[11]), as<float>(p[12]), 0);
          }},
         // ---- the layer handle (int4train_layer.h) ----
         {"int4train_layer_create", "int4train_layer_create", true,
@@ -330,6 +351,8 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
          [=] { return int4train_hq_forward(ctx, f, f, nullptr, f, f, 1, 2, 0x7ffffffe, 1, 0, f, u, u); }},
         {"int4train_hq_forward", "mode 7", bad, "mode",
          [=] { return int4train_hq_forward(ctx, f, f, nullptr, f, f, 2, 2, 8, 8, 7, f, u, u); }},
+        {"int4train_hq_forward_typed", "act_dtype 2", bad, "act_dtype",
+         [=] { return int4train_hq_forward_typed(ctx, 2, f, f, nullptr, f, f, 2, 2, 8, 8, 0, f, u, u); }},
         {"int4train_block_size_search", "c 0", bad, "positive",
          [=] { return int4train_block_size_search(ctx, f, f, 2, 0, 8, 0, hi, nullptr); }},
         {"int4train_block_size_search", "mode 3", bad, "mode",
@@ -368,6 +391,11 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
         {"int4train_linear_backward", "sampling 7", bad, "sampling",
          [=] {
              return int4train_linear_backward(ctx, f, f, f, u, u, f, f, 2, 2, 8, 8, 0, 7, 1, f, f, f, f, nullptr, 0);
+         }},
+        {"int4train_linear_backward_typed", "act_dtype 7", bad, "act_dtype",
+         [=] {
+             return int4train_linear_backward_typed(ctx, 7, f, f, f, u, u, f, f, 2, 2, 8, 8, 0, 0, 1, f, f, f, f,
+                                                    nullptr, 0);
          }},
         {"int4train_layer_create", "in_features 0", bad, "positive", layer_create(ctx, 0, [](auto&) {})},
         {"int4train_layer_create", "in_features 7", bad, "even", layer_create(ctx, 7, [](auto&) {})},

@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
     test_bias_one_read_bits(ctx);
     test_lss_grad_input_fold_bits(ctx);
     test_compacted_bernoulli_bits(ctx);
+    test_bf16_grad_y_bits(ctx);
+    test_bf16_forward_bits(ctx);
     test_flash_attention();
     test_gpt_elementwise();
     test_errors(ctx);

@@ -178,6 +178,10 @@ int4train_context create_generic_context(const char* test);
 // Bernoulli backward against the uncompacted operators, eager and captured.
 void test_lss_grad_input_fold_bits(int4train_context ctx);
 void test_compacted_bernoulli_bits(int4train_context ctx);
+// test_bf16_activations.cu: BF16 ∇Y, X (digits, the whole backward) = the FP32 path on the widened tensors, BF16 ∇X =
+// RN_bf16 of the FP32 ∇X, bit for bit.
+void test_bf16_grad_y_bits(int4train_context ctx);
+void test_bf16_forward_bits(int4train_context ctx);
 void test_errors(int4train_context ctx);
 void test_flash_attention();  // test_attention.cu: the GPT's fused attention (internal kernels, not the C ABI)
 void test_gpt_elementwise();  // test_gpt_elementwise.cu: the GPT's element-wise passes, float4 vs scalar path

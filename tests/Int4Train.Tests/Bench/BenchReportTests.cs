@@ -88,6 +88,24 @@ public class BenchReportTests
     }
 
     [Test]
+    public void Markdown_HasTheInt4Bf16ActivationColumns_AndNoneWithoutTheRun()
+    {
+        int seed = Environment.TickCount;
+        var rng = new Random(seed);
+        var (s, ms) = RandomShape(rng, "T16384 h1024 up");
+        var row = Row(Markdown.Render(new Report { Device = "NVIDIA H200", Shapes = [s] }), s.Label);
+        string why = $"seed {seed}";
+        Assert.That(row["INT4 BF16-io layer ms"], Is.EqualTo(F2(ms["linear_int4_bf16io"])), why);
+        Assert.That(row["INT4 BF16-io ×BF16"], Is.EqualTo(F2(ms["linear_bf16"] / ms["linear_int4_bf16io"])), why);
+        Assert.That(row["INT4 BF16-io ×FP8 layer"], Is.EqualTo(F2(ms["linear_fp8"] / ms["linear_int4_bf16io"])), why);
+        Assert.That(row["INT4 layer ms"], Is.EqualTo(F2(ms["linear_int4"])), "the FP32-activation layer keeps its column");
+        s.Ops.RemoveAll(o => o.Op == "linear_int4_bf16io");
+        row = Row(Markdown.Render(new Report { Shapes = [s] }), s.Label);
+        Assert.That(row["INT4 BF16-io layer ms"], Is.EqualTo("–"), "a run without the op leaves its cells empty");
+        Assert.That(row["INT4 BF16-io ×BF16"], Is.EqualTo("–"));
+    }
+
+    [Test]
     public void Markdown_FailedFp8Check_GivesNoRatio_AndIsListedAsFailed()
     {
         var (s, _) = RandomShape(new Random(11), "15360x8704x10752");

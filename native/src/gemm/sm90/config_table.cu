@@ -109,6 +109,19 @@ int4train_status gemm_sm90_dq(cudaStream_t stream, const int8_t* a, const int8_t
     return I4T_FP32_PICK(dq, run)(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
 }
 
+#if defined(INT4TRAIN_HAS_SM90_DQ_BF16)
+// The BF16-output dequantize: the same configuration as the FP32 one of the shape.
+size_t gemm_sm90_dq_bf16_workspace(int m, int n, int k, int sm_count) {
+    return I4T_FP32_PICK(dq_bf16, workspace)(m, n, k, sm_count);
+}
+
+int4train_status gemm_sm90_dq_bf16(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* bias,
+                                   const float* sx, const float* sw, __nv_bfloat16* y, int ldy, int m, int n, int k,
+                                   int sm_count, void* ws, size_t ws_bytes) {
+    return I4T_FP32_PICK(dq_bf16, run)(stream, a, b, bias, sx, sw, y, ldy, m, n, k, sm_count, ws, ws_bytes);
+}
+#endif
+
 size_t gemm_sm90_lss_workspace(int m, int n, int k, int sm_count) {
     return I4T_FP32_PICK(lss, workspace)(m, n, k, sm_count);
 }

@@ -1,5 +1,6 @@
 // gemm_s8_sm90.cuh — the CUTLASS SM90 int8 TN GEMM as composable parts: one shared mainloop (Mainloop), one
-// launcher (launch), and two epilogues: INT32 output (GemmConfig) and the HQ forward's dequantize (GemmDqConfig).
+// launcher (launch), and two kinds of epilogue: INT32 output (GemmConfig) and the float epilogue trees
+// (GemmFp32Config: the HQ forward's dequantize, the LSS scaling), writing FP32 or, for the dequantize, BF16.
 // Each configuration of the table (config_table.cu) is one translation unit named by tile, cluster and schedule.
 #pragma once
 #include "runtime/status.cuh"
@@ -122,6 +123,9 @@ struct GemmConfig {
 // FP32 multiply of the two device step scalars (Sm90ScalarBroadcast with two pointers, reduced by multiplies), the
 // accumulator is converted round-to-nearest, then one _rn multiply and one _rn add (no FMA contraction), so Y is
 // bit-identical to the separate dequantize pass. bias == nullptr adds −0.0f, which leaves every value unchanged.
+// With a BF16 Y (ElementOut = cutlass::bfloat16_t) the root node computes the same FP32 value and converts it with
+// NumericArrayConverter<bfloat16_t, float, N, round_to_nearest> (cvt.rn.bf16x2.f32): Y = RN_bf16(FP32 Y), bit for bit
+// (docs/conventions.md "BF16 activations of the INT4 layer").
 template <class T>
 struct MulRn {
     CUTLASS_HOST_DEVICE T operator()(T const& a, T const& b) const { return a * b; }
@@ -154,10 +158,12 @@ struct AddRn<cutlass::Array<float, N>> {
 // The FP32-output epilogues, as policies of GemmFp32Config: an epilogue visitor tree (Evt) over the INT32
 // accumulator and the thread arguments it takes from up to three device pointers (p0, p1, p2).
 //
+// Each policy's Tree<TileShape, ElementOut> ends in a node whose output type is ElementOut, the epilogue's D type.
+//
 // HqDequant (hq_forward): y = (s_X·s_W)·acc + bias, p0 = bias (n floats or nullptr), p1 = s_X, p2 = s_W.
 struct HqDequant {
     static constexpr auto kRound = cutlass::FloatRoundStyle::round_to_nearest;
-    template <class TileShape>
+    template <class TileShape, class ElementOut>
     struct Tree {
         using Alpha = cutlass::epilogue::fusion::Sm90ScalarBroadcast<float, Stride<_0, _0, int64_t>, 2>;
         using Acc = cutlass::epilogue::fusion::Sm90AccFetch;
@@ -165,7 +171,7 @@ struct HqDequant {
         using Scaled = cutlass::epilogue::fusion::Sm90EVT<
             cutlass::epilogue::fusion::Sm90Compute<MulRn, float, float, kRound>, Alpha, Acc>;
         using Evt = cutlass::epilogue::fusion::Sm90EVT<
-            cutlass::epilogue::fusion::Sm90Compute<AddRn, float, float, kRound>, Scaled, Bias>;
+            cutlass::epilogue::fusion::Sm90Compute<AddRn, ElementOut, float, kRound>, Scaled, Bias>;
     };
     static constexpr const char* kName = "CUTLASS SM90 dequantizing GEMM";
     template <class Args>
@@ -189,14 +195,14 @@ struct HqDequant {
 // p0 = s_outer (s_X or s_W), p1 = s_inner (s↓), p2 unused.
 struct LssScale {
     static constexpr auto kRound = cutlass::FloatRoundStyle::round_to_nearest;
-    template <class TileShape>
+    template <class TileShape, class ElementOut>
     struct Tree {
         using Scalar = cutlass::epilogue::fusion::Sm90ScalarBroadcast<float, Stride<_0, _0, int64_t>, 1>;
         using Acc = cutlass::epilogue::fusion::Sm90AccFetch;
         using Inner = cutlass::epilogue::fusion::Sm90EVT<
             cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, double, double, kRound>, Scalar, Acc>;
         using Evt = cutlass::epilogue::fusion::Sm90EVT<
-            cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, float, double, kRound>, Scalar, Inner>;
+            cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, ElementOut, double, kRound>, Scalar, Inner>;
     };
     static constexpr const char* kName = "CUTLASS SM90 LSS-scaling GEMM";
     template <class Args>
@@ -213,19 +219,23 @@ struct LssScale {
     }
 };
 
-// An int8 GEMM whose epilogue writes FP32 through one of the policies above.
-template <class TileShape, class ClusterShape, class KernelSchedule, class EpilogueSchedule, class Epilogue>
+// An int8 GEMM whose epilogue computes in float through one of the policies above and writes ElementOut: float, or
+// cutlass::bfloat16_t (the HQ dequantize's BF16 Y, INT4TRAIN_HAS_SM90_DQ_BF16).
+template <class TileShape, class ClusterShape, class KernelSchedule, class EpilogueSchedule, class Epilogue,
+          class ElementOut = float>
 struct GemmFp32Config {
-    using Evt = typename Epilogue::template Tree<TileShape>::Evt;
+    static constexpr int kAlignOut = 16 / (int)sizeof(ElementOut);  // elements of a 16-byte TMA row unit
+    using Evt = typename Epilogue::template Tree<TileShape, ElementOut>::Evt;
     using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
         cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-        cutlass::epilogue::collective::EpilogueTileAuto, ElementAcc, float, void, LayoutC, 4,
-        float, LayoutC, 4, EpilogueSchedule, Evt>::CollectiveOp;
+        cutlass::epilogue::collective::EpilogueTileAuto, ElementAcc, float, void, LayoutC, kAlignOut,
+        ElementOut, LayoutC, kAlignOut, EpilogueSchedule, Evt>::CollectiveOp;
     using Gemm = DeviceGemm<TileShape, ClusterShape, KernelSchedule, CollectiveEpilogue>;
 
-    // y: m × n FP32 with row stride ldy (ldy % 4 == 0, n % 4 == 0, y 16-byte aligned).
+    // y: m × n ElementOut with row stride ldy (ldy and n multiples of kAlignOut, y 16-byte aligned).
     static typename Gemm::Arguments make_args(const int8_t* a, const int8_t* b, const float* p0, const float* p1,
-                                              const float* p2, float* y, int ldy, int m, int n, int k, int sm_count) {
+                                              const float* p2, ElementOut* y, int ldy, int m, int n, int k,
+                                              int sm_count) {
         using K = typename Gemm::GemmKernel;
         auto sa = cutlass::make_cute_packed_stride(typename K::StrideA{}, make_shape(m, k, 1));
         auto sb = cutlass::make_cute_packed_stride(typename K::StrideB{}, make_shape(n, k, 1));
@@ -244,11 +254,12 @@ struct GemmFp32Config {
     }
 
     static int4train_status run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* p0,
-                                const float* p1, const float* p2, float* y, int ldy, int m, int n, int k, int sm_count,
-                                void* ws, size_t ws_bytes) {
+                                const float* p1, const float* p2, ElementOut* y, int ldy, int m, int n, int k,
+                                int sm_count, void* ws, size_t ws_bytes) {
         int4train_status st = launch<Gemm>(make_args(a, b, p0, p1, p2, y, ldy, m, n, k, sm_count), stream, ws,
                                            ws_bytes, Epilogue::kName, m, n, k);
-        if (st == INT4TRAIN_SUCCESS) mark_written_by_tma(y, m, sizeof(float) * n, sizeof(float) * ldy, stream);
+        if (st == INT4TRAIN_SUCCESS)
+            mark_written_by_tma(y, m, sizeof(ElementOut) * n, sizeof(ElementOut) * ldy, stream);
         return st;
     }
 };
@@ -290,6 +301,24 @@ using PingpongEpi = cutlass::epilogue::TmaWarpSpecialized;
                                 int sm_count, void* ws, size_t ws_bytes) {                                     \
         return sm90::__VA_ARGS__::run(stream, a, b, p0, p1, p2, y, ldy, m, n, k, sm_count, ws, ws_bytes);       \
     }
+// The BF16-output dequantizing configurations (GemmFp32Config with ElementOut = cutlass::bfloat16_t, the same bits as
+// __nv_bfloat16): y is the caller's __nv_bfloat16 buffer.
+#define I4T_SM90_BF16_DECLARE(NAME)                                                                           \
+    size_t NAME##_workspace(int m, int n, int k, int sm_count);                                                \
+    int4train_status NAME##_run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* p0,         \
+                                const float* p1, const float* p2, __nv_bfloat16* y, int ldy, int m, int n,      \
+                                int k, int sm_count, void* ws, size_t ws_bytes);
+#define I4T_SM90_BF16_DEFINE(NAME, ...)                                                                       \
+    size_t NAME##_workspace(int m, int n, int k, int sm_count) {                                               \
+        return sm90::__VA_ARGS__::workspace(m, n, k, sm_count);                                                \
+    }                                                                                                          \
+    int4train_status NAME##_run(cudaStream_t stream, const int8_t* a, const int8_t* b, const float* p0,         \
+                                const float* p1, const float* p2, __nv_bfloat16* y, int ldy, int m, int n,      \
+                                int k, int sm_count, void* ws, size_t ws_bytes) {                              \
+        static_assert(sizeof(cutlass::bfloat16_t) == sizeof(__nv_bfloat16), "BF16 storage");                  \
+        return sm90::__VA_ARGS__::run(stream, a, b, p0, p1, p2, reinterpret_cast<cutlass::bfloat16_t*>(y), ldy, \
+                                      m, n, k, sm_count, ws, ws_bytes);                                        \
+    }
 I4T_SM90_DECLARE(gemm_sm90_t128x128x128_c1x1_coop)
 I4T_SM90_DECLARE(gemm_sm90_t128x256x128_c2x1_coop)
 I4T_SM90_DECLARE(gemm_sm90_t256x128x128_c1x2_coop)
@@ -300,5 +329,8 @@ I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x128x128_c1x1_coop)
 I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x256x128_c2x1_coop)
 I4T_SM90_FP32_DECLARE(gemm_sm90_dq_t128x128x128_c2x1_pingpong)
 I4T_SM90_FP32_DECLARE(gemm_sm90_lss_t128x128x128_c2x1_pingpong)
+I4T_SM90_BF16_DECLARE(gemm_sm90_dq_bf16_t128x128x128_c1x1_coop)
+I4T_SM90_BF16_DECLARE(gemm_sm90_dq_bf16_t128x256x128_c2x1_coop)
+I4T_SM90_BF16_DECLARE(gemm_sm90_dq_bf16_t128x128x128_c2x1_pingpong)
 
 }  // namespace i4t
