@@ -33,7 +33,7 @@ template <int HS, class Cfg> constexpr int forward_smem() {  // q (the block's r
 // out (N × C rows, head h at columns h·hs) and lse2 ((b·H + h)·T + i) from qkv (N × 3C, [q | k | v]). Q: the BF16
 // copy the device GPT keeps, or FP32 (the self-test's and the CPU emulation's input; the same bits: load_rows).
 template <int HS, class Cfg, class Q>
-__global__ void __launch_bounds__(threads_of<Cfg>())
+__global__ void __launch_bounds__(threads_of<Cfg>(), Cfg::kMinBlocks)
     forward_kernel(float* __restrict__ out, float* __restrict__ lse2, const Q* __restrict__ qkv, int nh,
                    int t_len, float scale_log2, float p, float keep_scale, DropoutKey dk) {
     constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BK = Cfg::template forward_inner<HS>();
@@ -134,16 +134,23 @@ __global__ void __launch_bounds__(threads_of<Cfg>())
 // FP32 ∂out, D_i carried an extra Σ_d (∂out_id − bf16(∂out_id))·out_id, which every a_ij·(...) of the row repeats:
 // at T = 1, where the exact ∂q and ∂k are 0, that residue alone was up to 3× ∂qkv's norm on outlier data (CPU
 // emulation, 40 seeds; the self-test's T = 1 failure on the H200).
+// dout16 (N × C, or null): where to write that rounding of ∂out as BF16 (kTuneDoutBf16: the backward kernels then
+// read it instead of converting FP32 ∂out on every key tile; the same bits as their own rounding, bf16x4).
 template <class O>
-__global__ void delta_kernel(float* __restrict__ delta, const float* __restrict__ dout, const O* __restrict__ out,
-                             int b, int t_len, int nh, int hs) {
+__global__ void delta_kernel(float* __restrict__ delta, __nv_bfloat16* __restrict__ dout16,
+                             const float* __restrict__ dout, const O* __restrict__ out, int b, int t_len, int nh,
+                             int hs) {
     const int64_t w = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
     if (w >= (int64_t)b * nh * t_len) return;
     const int lane = threadIdx.x % 32, i = (int)(w % t_len);
     const int64_t bh = w / t_len;
     const int64_t at = ((bh / nh) * t_len + i) * (int64_t)nh * hs + (bh % nh) * (int64_t)hs;
     float sum = 0.f;
-    for (int d = lane; d < hs; d += 32) sum += as_mma_operand(dout[at + d]) * (float)out[at + d];
+    for (int d = lane; d < hs; d += 32) {
+        const __nv_bfloat16 g = __float2bfloat16_rn(dout[at + d]);  // as_mma_operand's rounding
+        if (dout16 != nullptr) dout16[at + d] = g;
+        sum += __bfloat162float(g) * (float)out[at + d];
+    }
     sum = warp_sum(sum);
     if (lane == 0) delta[w] = sum;
 }
@@ -160,7 +167,7 @@ cudaError_t flash_attention_prepare() {
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
         flash::with_head_size(hs, [&](auto hsc) {
             constexpr int HS = decltype(hsc)::value;
-            auto allow = [&](auto cfg) {
+            flash::for_each_config<HS, true, false>([&](auto cfg) {
                 using Cfg = decltype(cfg);
                 if (e == cudaSuccess)
                     e = cudaFuncSetAttribute(flash::forward_kernel<HS, Cfg, __nv_bfloat16>,
@@ -170,9 +177,7 @@ cudaError_t flash_attention_prepare() {
                     e = cudaFuncSetAttribute(flash::forward_kernel<HS, Cfg, float>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              flash::forward_smem<HS, Cfg>());
-            };
-            allow(flash::ConfigV1{});
-            allow(flash::ConfigV2{});
+            });
         });
     return e != cudaSuccess ? e : flash::prepare_backward();
 }
@@ -184,7 +189,7 @@ static cudaError_t launch_forward(cudaStream_t s, AttentionShape sh, float* out,
     const float scale_log2 = flash::kLog2e / sqrtf((float)hs), keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        flash::with_config([&](auto cfg) {
+        flash::with_config<HS, true, false>([&](auto cfg) {
             using Cfg = decltype(cfg);
             flash::forward_kernel<HS, Cfg, Q>
                 <<<flash::grid_of<Cfg>(sh), flash::threads_of<Cfg>(), flash::forward_smem<HS, Cfg>(), s>>>(
@@ -204,13 +209,15 @@ cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* ou
     return launch_forward(s, sh, out, lse2, qkv, p, key);
 }
 
+bool flash_attention_bf16_dout() { return (flash::tune_bits() & flash::kTuneDoutBf16) != 0; }
+
 cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,
-                                  const float* out, const __nv_bfloat16* out_bf16) {
+                                  const float* out, const __nv_bfloat16* out_bf16, __nv_bfloat16* dout_bf16) {
     const int hs = sh.c / sh.nh;
     const int64_t warps = (int64_t)sh.b * sh.nh * sh.t;
     const unsigned blocks = (unsigned)ceil_div(warps, 8);
-    if (out) flash::delta_kernel<<<blocks, 256, 0, s>>>(delta, dout, out, sh.b, sh.t, sh.nh, hs);
-    else flash::delta_kernel<<<blocks, 256, 0, s>>>(delta, dout, out_bf16, sh.b, sh.t, sh.nh, hs);
+    if (out) flash::delta_kernel<<<blocks, 256, 0, s>>>(delta, dout_bf16, dout, out, sh.b, sh.t, sh.nh, hs);
+    else flash::delta_kernel<<<blocks, 256, 0, s>>>(delta, dout_bf16, dout, out_bf16, sh.b, sh.t, sh.nh, hs);
     return cudaGetLastError();
 }
 

@@ -37,6 +37,8 @@ constexpr float kLog2e = 1.4426950408889634f;
 struct ConfigV1 {
     static constexpr int kWarps = 4;
     static constexpr bool kPipelined = false;
+    static constexpr int kMinBlocks = 1;           // __launch_bounds__'s blocks per SM
+    static constexpr bool kInteriorFast = false;   // the backward's unmasked path on interior tiles (ConfigV2Tuned)
     template <int HS> __host__ __device__ static constexpr int forward_inner() { return 64; }
     template <int HS> __host__ __device__ static constexpr int kv_inner() { return HS <= 64 ? 64 : 32; }
     template <int HS> __host__ __device__ static constexpr int q_inner() { return HS <= 64 ? 64 : 32; }
@@ -44,9 +46,18 @@ struct ConfigV1 {
 struct ConfigV2 {
     static constexpr int kWarps = 8;
     static constexpr bool kPipelined = true;
+    static constexpr int kMinBlocks = 1;
+    static constexpr bool kInteriorFast = false;
     template <int HS> __host__ __device__ static constexpr int forward_inner() { return HS <= 64 ? 64 : 32; }
     template <int HS> __host__ __device__ static constexpr int kv_inner() { return HS <= 64 ? 64 : 16; }
     template <int HS> __host__ __device__ static constexpr int q_inner() { return HS <= 64 ? 64 : 32; }
+};
+// The V2 kernels with the tuning switches (INT4TRAIN_FLASH_TUNE, see tune_bits): MinBlocks 2 asks ptxas for two
+// blocks per SM (≤ 128 registers a thread: spills allowed, to be measured), Interior the backward's score_grad without
+// the mask and index tests on tiles wholly at or below the diagonal and before T (as the forward's `diagonal` flag).
+template <int MinBlocks, bool Interior> struct ConfigV2Tuned : ConfigV2 {
+    static constexpr int kMinBlocks = MinBlocks;
+    static constexpr bool kInteriorFast = Interior;
 };
 template <class Cfg> __host__ __device__ constexpr int threads_of() { return 32 * Cfg::kWarps; }
 template <class Cfg> __host__ __device__ constexpr int tile_of() { return 16 * Cfg::kWarps; }
@@ -232,10 +243,53 @@ inline bool use_v2() {
     const char* v = getenv("INT4TRAIN_FLASH_V2");
     return v == nullptr || v[0] != '0';
 }
-// Calls f(ConfigV1{}) or f(ConfigV2{}), the configuration use_v2 chooses.
-template <class F> inline void with_config(F&& f) {
-    if (use_v2()) f(ConfigV2{});
-    else f(ConfigV1{});
+// INT4TRAIN_FLASH_TUNE: a bitmask (strtoul base 0: "5", "0x5"; unset = 0, the default kernels) of experimental
+// variants of the V2 kernels, read at each launch so one self-test run can time each (test_attention.cu). Every
+// variant computes the same bits as the default. Only for hs 64 and 128 (tunable: the shapes the bench measures;
+// other head sizes, and V1, run the default kernels whatever the switch says).
+enum : unsigned {
+    kTuneDoutBf16 = 1u,    // the backward reads ∂out as the BF16 copy flash_attention_delta wrote (half the bytes)
+    kTuneInterior = 2u,    // the backward's score_grad skips the mask and index tests on interior tiles
+    kTuneTwoBlocks = 4u,   // the forward and ∂q kernels built for 2 blocks per SM (__launch_bounds__(256, 2))
+};
+inline unsigned tune_bits() {
+    const char* v = getenv("INT4TRAIN_FLASH_TUNE");
+    return v == nullptr ? 0u : (unsigned)strtoul(v, nullptr, 0) & 7u;
+}
+template <int HS> __host__ __device__ constexpr bool tunable() { return HS == 64 || HS == 128; }
+// Whether the kernels of Cfg at HS come in a BF16-∂out build (kTuneDoutBf16).
+template <int HS, class Cfg> __host__ __device__ constexpr bool takes_bf16_dout() {
+    return Cfg::kPipelined && tunable<HS>();
+}
+
+// Calls f(Cfg{}) for the configuration use_v2 and tune_bits choose for a kernel that has a two-blocks build (kTwo)
+// and / or an interior-tile build (kInterior).
+template <int HS, bool kTwo, bool kInterior, class F> inline void with_config(F&& f) {
+    if (!use_v2()) return f(ConfigV1{});
+    if constexpr (tunable<HS>()) {
+        const unsigned t = tune_bits();
+        const bool two = (t & kTuneTwoBlocks) != 0, interior = (t & kTuneInterior) != 0;
+        if constexpr (kTwo && kInterior) {
+            if (two && interior) return f(ConfigV2Tuned<2, true>{});
+        }
+        if constexpr (kTwo) {
+            if (two) return f(ConfigV2Tuned<2, false>{});
+        }
+        if constexpr (kInterior) {
+            if (interior) return f(ConfigV2Tuned<1, true>{});
+        }
+    }
+    f(ConfigV2{});
+}
+// Calls f(Cfg{}) for every configuration with_config<HS, kTwo, kInterior> may choose (flash_attention_prepare).
+template <int HS, bool kTwo, bool kInterior, class F> inline void for_each_config(F&& f) {
+    f(ConfigV1{});
+    f(ConfigV2{});
+    if constexpr (tunable<HS>()) {
+        if constexpr (kTwo && kInterior) f(ConfigV2Tuned<2, true>{});
+        if constexpr (kTwo) f(ConfigV2Tuned<2, false>{});
+        if constexpr (kInterior) f(ConfigV2Tuned<1, true>{});
+    }
 }
 
 // Calls f(std::integral_constant<int, HS>) for the supported head sizes (16, 32, ..., 128); false otherwise.
