@@ -101,6 +101,7 @@ template <int HS, class Cfg, class Q, class G>
 __global__ void __launch_bounds__(threads_of<Cfg>(), Cfg::kMinBlocks) kv_kernel(const BackwardArgs<Q> args) {
     constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BQ = Cfg::template kv_inner<HS>();
     constexpr int LD = padded<HS>(), NT = BQ / 8, DT = HS / 8, NB = buffers_of<Cfg>();
+    static_assert(Cfg::kStrips == 1, "one 16-row strip a warp");
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // TILE × LD
     __nv_bfloat16* vs = ks + TILE * LD;                            // TILE × LD
@@ -153,6 +154,7 @@ template <int HS, class Cfg, class Q, class G>
 __global__ void __launch_bounds__(threads_of<Cfg>(), Cfg::kMinBlocks) q_kernel(const BackwardArgs<Q> args) {
     constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BK = Cfg::template q_inner<HS>();
     constexpr int LD = padded<HS>(), NT = BK / 8, DT = HS / 8, NB = buffers_of<Cfg>();
+    static_assert(Cfg::kStrips == 1, "one 16-row strip a warp");
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // TILE × LD
     __nv_bfloat16* gs = qs + TILE * LD;                            // TILE × LD
@@ -210,12 +212,12 @@ template <class Q> static cudaError_t prepare_backward_of() {
             auto allow = [&](auto kernel, int smem) {
                 if (e == cudaSuccess) e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
             };
-            for_each_config<HS, false, true>([&](auto cfg) {
+            for_each_config<HS, Pass::kv>([&](auto cfg) {
                 using Cfg = decltype(cfg);
                 allow(kv_kernel<HS, Cfg, Q, float>, kv_smem<HS, Cfg>());
                 if constexpr (takes_bf16_dout<HS, Cfg>()) allow(kv_kernel<HS, Cfg, Q, __nv_bfloat16>, kv_smem<HS, Cfg>());
             });
-            for_each_config<HS, true, true>([&](auto cfg) {
+            for_each_config<HS, Pass::q>([&](auto cfg) {
                 using Cfg = decltype(cfg);
                 allow(q_kernel<HS, Cfg, Q, float>, q_smem<HS, Cfg>());
                 if constexpr (takes_bf16_dout<HS, Cfg>()) allow(q_kernel<HS, Cfg, Q, __nv_bfloat16>, q_smem<HS, Cfg>());
@@ -245,7 +247,7 @@ static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqk
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
         // both kernels of one configuration's grid (every configuration has 128- or 64-row tiles alike: V1 or V2)
-        flash::with_config<HS, false, true>([&](auto cfg) {
+        flash::with_config<HS, flash::Pass::kv>([&](auto cfg) {
             using Cfg = decltype(cfg);
             const dim3 grid = flash::grid_of<Cfg>(sh);
             if constexpr (flash::takes_bf16_dout<HS, Cfg>()) {
@@ -257,7 +259,7 @@ static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqk
             }
             flash::kv_kernel<HS, Cfg, Q, float><<<grid, flash::threads_of<Cfg>(), flash::kv_smem<HS, Cfg>(), s>>>(args);
         });
-        flash::with_config<HS, true, true>([&](auto cfg) {
+        flash::with_config<HS, flash::Pass::q>([&](auto cfg) {
             using Cfg = decltype(cfg);
             const dim3 grid = flash::grid_of<Cfg>(sh);
             if constexpr (flash::takes_bf16_dout<HS, Cfg>()) {

@@ -145,8 +145,9 @@ struct Outputs {
 
 // The kernels of shape Cfg on d (forward, D, both backward kernels), against the FP64 reference; *bf16_same: the
 // same kernels on the BF16 cast of qkv (what the device GPT keeps) gave the same bits. G = __nv_bfloat16: the
-// backward reads ∂out as the BF16 copy D's kernel wrote (INT4TRAIN_FLASH_TUNE's kTuneDoutBf16). *res: the outputs.
-template <int HS, class Cfg, class G = float>
+// backward reads ∂out as the BF16 copy D's kernel wrote (INT4TRAIN_FLASH_TUNE's kTuneDoutBf16); FwdCfg: the
+// forward's configuration, where it differs from the backward's (ConfigV2Wide). *res: the outputs.
+template <int HS, class Cfg, class G = float, class FwdCfg = Cfg>
 attention_reference::Errors run(int B, int H, int T, float p, const Data& d, bool* bf16_same, Outputs* res) {
     using namespace i4t::nn;
     const int C = H * HS, N = B * T;
@@ -159,9 +160,10 @@ attention_reference::Errors run(int B, int H, int T, float p, const Data& d, boo
     std::vector<float> dqkv((size_t)N * 3 * C, NAN);
     std::vector<__nv_bfloat16> dout16(std::is_same_v<G, float> ? 0 : dout.size());
     const dim3 grid = flash::grid_of<Cfg>(AttentionShape{B, T, C, H});
-    const int threads = flash::threads_of<Cfg>();
-    launch(grid, threads, [&] {
-        flash::forward_kernel<HS, Cfg, float>(out.data(), lse.data(), qkv.data(), H, T, scale_log2, p, ks, key);
+    const dim3 fwd_grid = flash::grid_of<FwdCfg>(AttentionShape{B, T, C, H});
+    const int threads = flash::threads_of<Cfg>(), fwd_threads = flash::threads_of<FwdCfg>();
+    launch(fwd_grid, fwd_threads, [&] {
+        flash::forward_kernel<HS, FwdCfg, float>(out.data(), lse.data(), qkv.data(), H, T, scale_log2, p, ks, key);
     });
     // D = Σ ∂out ⊙ out by the device's kernel (8 warps a block, one per row and head)
     launch(dim3((unsigned)((B * H * T + 7) / 8)), 256, [&] {
@@ -176,8 +178,8 @@ attention_reference::Errors run(int B, int H, int T, float p, const Data& d, boo
     std::vector<__nv_bfloat16> qkv16(qkv.size());
     for (size_t i = 0; i < qkv.size(); ++i) qkv16[i] = __float2bfloat16_rn(qkv[i]);
     std::vector<float> out16(out.size(), NAN), lse16(lse.size(), NAN), dqkv16(dqkv.size(), NAN);
-    launch(grid, threads, [&] {
-        flash::forward_kernel<HS, Cfg, __nv_bfloat16>(out16.data(), lse16.data(), qkv16.data(), H, T, scale_log2, p,
+    launch(fwd_grid, fwd_threads, [&] {
+        flash::forward_kernel<HS, FwdCfg, __nv_bfloat16>(out16.data(), lse16.data(), qkv16.data(), H, T, scale_log2, p,
                                                       ks, key);
     });
     const flash::BackwardArgs<__nv_bfloat16> args16{dqkv16.data(), qkv16.data(), dout.data(), lse16.data(),
@@ -194,18 +196,18 @@ attention_reference::Errors run(int B, int H, int T, float p, const Data& d, boo
 }
 
 // Both kernel shapes (flash_attention.cuh ConfigV1, ConfigV2) on one case's data, and for hs 64 and 128 (tunable)
-// the V2 kernels with every INT4TRAIN_FLASH_TUNE switch on (ConfigV2Tuned<2, true>, BF16 ∂out), which must give the
-// default V2's bits; the self-test's tolerances (test_attention.cu check_case). Returns the failures.
+// the V2 kernels with every INT4TRAIN_FLASH_TUNE switch on (ConfigV2Wide forward, ConfigV2Tuned<2, true> backward,
+// BF16 ∂out), which must give the default V2's bits; the self-test's tolerances (test_attention.cu check_case). Returns the failures.
 template <int HS> int run_both(int B, int H, int T, float p, uint64_t seed) {
     const Data d = draw(B * T, H * HS, seed);
     int bad = 0;
     Outputs v2_bits;
-    auto one = [&](auto cfg, auto dout_type, const char* name) {
+    auto one = [&](auto cfg, auto dout_type, auto fwd_cfg, const char* name) {
         using Cfg = decltype(cfg);
         using G = decltype(dout_type);
         bool same = false;
         Outputs res;
-        const auto e = run<HS, Cfg, G>(B, H, T, p, d, &same, &res);
+        const auto e = run<HS, Cfg, G, decltype(fwd_cfg)>(B, H, T, p, d, &same, &res);
         bool ok = e.out < 5e-3 && e.dq < 2e-2 && e.dk < 2e-2 && e.dv < 2e-2 && e.nonfinite == 0 && same;
         if (std::is_same_v<Cfg, i4t::nn::flash::ConfigV2> && std::is_same_v<G, float>) v2_bits = res;
         else if (Cfg::kPipelined && !(res == v2_bits)) ok = false, printf("tuned V2 differs from V2: ");
@@ -216,10 +218,10 @@ template <int HS> int run_both(int B, int H, int T, float p, uint64_t seed) {
         fflush(stdout);
         bad += ok ? 0 : 1;
     };
-    one(i4t::nn::flash::ConfigV1{}, 0.f, "v1");
-    one(i4t::nn::flash::ConfigV2{}, 0.f, "v2");
-    if constexpr (i4t::nn::flash::tunable<HS>())
-        one(i4t::nn::flash::ConfigV2Tuned<2, true>{}, __nv_bfloat16{}, "v2 tune 7");
+    using namespace i4t::nn::flash;
+    one(ConfigV1{}, 0.f, ConfigV1{}, "v1");
+    one(ConfigV2{}, 0.f, ConfigV2{}, "v2");
+    if constexpr (tunable<HS>()) one(ConfigV2Tuned<2, true>{}, __nv_bfloat16{}, ConfigV2Wide{}, "v2 tune 15");
     return bad;
 }
 

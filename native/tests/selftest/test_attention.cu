@@ -27,8 +27,10 @@ constexpr Kernels kKernels[] = {
     {"first kernels (INT4TRAIN_FLASH_V2=0)", "0", "0"},
     {"INT4TRAIN_FLASH_TUNE=1 (bf16 dout)", "1", "1"},
     {"INT4TRAIN_FLASH_TUNE=2 (interior tiles)", "1", "2"},
+    {"INT4TRAIN_FLASH_TUNE=3 (1 + 2)", "1", "3"},
     {"INT4TRAIN_FLASH_TUNE=4 (2 blocks/SM fwd, dq)", "1", "4"},
-    {"INT4TRAIN_FLASH_TUNE=7 (all three)", "1", "7"},
+    {"INT4TRAIN_FLASH_TUNE=8 (32-row warps fwd)", "1", "8"},
+    {"INT4TRAIN_FLASH_TUNE=15 (all: fwd 8, dq 4 + 2, dout 1)", "1", "15"},
 };
 constexpr int kKernelSets = (int)(sizeof(kKernels) / sizeof(kKernels[0]));
 
