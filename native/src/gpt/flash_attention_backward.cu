@@ -226,6 +226,17 @@ template <class Q> static cudaError_t prepare_backward_of() {
     return e;
 }
 
+// One backward kernel of Cfg on its grid: kernel_of(G{}) its build for ∂out of type G — the BF16 copy where the
+// caller gave one and Cfg has that build (takes_bf16_dout), else FP32.
+template <int HS, class Cfg, class Q, class KernelOf>
+static void launch_pass(cudaStream_t s, AttentionShape sh, int smem, const BackwardArgs<Q>& args, KernelOf kernel_of) {
+    void (*kernel)(BackwardArgs<Q>) = kernel_of(0.f);
+    if constexpr (takes_bf16_dout<HS, Cfg>()) {
+        if (args.dout16 != nullptr) kernel = kernel_of(__nv_bfloat16{});
+    }
+    kernel<<<grid_of<Cfg>(sh), threads_of<Cfg>(), smem, s>>>(args);
+}
+
 cudaError_t prepare_backward() {
     const cudaError_t e = prepare_backward_of<__nv_bfloat16>();
     return e != cudaSuccess ? e : prepare_backward_of<float>();
@@ -246,30 +257,16 @@ static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqk
                                       sh.t, scale_log2, scale, p,    keep_scale, key, dout16};
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        // both kernels of one configuration's grid (every configuration has 128- or 64-row tiles alike: V1 or V2)
+        // both kernels on one grid (every configuration of V1 or V2 has that shape's tiles)
         flash::with_config<HS, flash::Pass::kv>([&](auto cfg) {
             using Cfg = decltype(cfg);
-            const dim3 grid = flash::grid_of<Cfg>(sh);
-            if constexpr (flash::takes_bf16_dout<HS, Cfg>()) {
-                if (dout16 != nullptr) {
-                    flash::kv_kernel<HS, Cfg, Q, __nv_bfloat16>
-                        <<<grid, flash::threads_of<Cfg>(), flash::kv_smem<HS, Cfg>(), s>>>(args);
-                    return;
-                }
-            }
-            flash::kv_kernel<HS, Cfg, Q, float><<<grid, flash::threads_of<Cfg>(), flash::kv_smem<HS, Cfg>(), s>>>(args);
+            flash::launch_pass<HS, Cfg>(s, sh, flash::kv_smem<HS, Cfg>(), args,
+                                        [](auto g) { return &flash::kv_kernel<HS, Cfg, Q, decltype(g)>; });
         });
         flash::with_config<HS, flash::Pass::q>([&](auto cfg) {
             using Cfg = decltype(cfg);
-            const dim3 grid = flash::grid_of<Cfg>(sh);
-            if constexpr (flash::takes_bf16_dout<HS, Cfg>()) {
-                if (dout16 != nullptr) {
-                    flash::q_kernel<HS, Cfg, Q, __nv_bfloat16>
-                        <<<grid, flash::threads_of<Cfg>(), flash::q_smem<HS, Cfg>(), s>>>(args);
-                    return;
-                }
-            }
-            flash::q_kernel<HS, Cfg, Q, float><<<grid, flash::threads_of<Cfg>(), flash::q_smem<HS, Cfg>(), s>>>(args);
+            flash::launch_pass<HS, Cfg>(s, sh, flash::q_smem<HS, Cfg>(), args,
+                                        [](auto g) { return &flash::q_kernel<HS, Cfg, Q, decltype(g)>; });
         });
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
