@@ -39,7 +39,7 @@ constexpr float kLog2e = 1.4426950408889634f;
 struct ConfigV1 {
     static constexpr int kWarps = 4;
     static constexpr bool kPipelined = false;
-    static constexpr int kMinBlocks = 1;           // __launch_bounds__'s blocks per SM
+    static constexpr int kMinBlocks = 0;           // __launch_bounds__'s blocks per SM (0: not given, ptxas's choice)
     static constexpr bool kInteriorFast = false;   // the backward's unmasked path on interior tiles (ConfigV2Tuned)
     static constexpr int kStrips = 1;              // 16-row MMA strips per warp (ConfigV2Wide; the forward only)
     template <int HS> __host__ __device__ static constexpr int forward_inner() { return 64; }
@@ -49,7 +49,7 @@ struct ConfigV1 {
 struct ConfigV2 {
     static constexpr int kWarps = 8;
     static constexpr bool kPipelined = true;
-    static constexpr int kMinBlocks = 1;
+    static constexpr int kMinBlocks = 0;
     static constexpr bool kInteriorFast = false;
     static constexpr int kStrips = 1;
     template <int HS> __host__ __device__ static constexpr int forward_inner() { return HS <= 64 ? 64 : 32; }
@@ -59,6 +59,7 @@ struct ConfigV2 {
 // The V2 kernels with the tuning switches (INT4TRAIN_FLASH_TUNE, see tune_bits): MinBlocks 2 asks ptxas for two
 // blocks per SM (≤ 128 registers a thread: spills allowed, to be measured), Interior the backward's score_grad without
 // the mask and index tests on tiles wholly at or below the diagonal and before T (as the forward's `diagonal` flag).
+// (MinBlocks 0 leaves the bound out, as the default kernels do: an explicit 1 made ptxas allocate differently.)
 template <int MinBlocks, bool Interior> struct ConfigV2Tuned : ConfigV2 {
     static constexpr int kMinBlocks = MinBlocks;
     static constexpr bool kInteriorFast = Interior;
@@ -343,7 +344,7 @@ template <int HS, Pass P, class F> inline void with_config(F&& f) {
             if (two) return f(ConfigV2Tuned<2, false>{});
         }
         if constexpr (kInterior) {
-            if (interior) return f(ConfigV2Tuned<1, true>{});
+            if (interior) return f(ConfigV2Tuned<0, true>{});
         }
     }
     f(ConfigV2{});
@@ -357,7 +358,7 @@ template <int HS, Pass P, class F> inline void for_each_config(F&& f) {
         if constexpr (has_wide<P>()) f(ConfigV2Wide{});
         if constexpr (kTwo && kInterior) f(ConfigV2Tuned<2, true>{});
         if constexpr (kTwo) f(ConfigV2Tuned<2, false>{});
-        if constexpr (kInterior) f(ConfigV2Tuned<1, true>{});
+        if constexpr (kInterior) f(ConfigV2Tuned<0, true>{});
     }
 }
 
