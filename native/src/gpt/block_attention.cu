@@ -41,9 +41,12 @@ int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, c
     // D = Σ ∂out ⊙ out needs the attention output: in FP32 where the model keeps it (fp32, INT4 proj linears), else
     // the BF16 copy the bf16 proj linear kept (linear_in then holds another block's input).
     const bool bf16_copy = k.lin[1].kept == KeptInput::Bf16Copy;
+    // ∂out's BF16 copy for the backward's tiles where the model has the buffer and the switch is still on
+    __nv_bfloat16* dout16 = nn::flash_attention_bf16_dout() ? g->att_dout_bf16 : nullptr;
     I4T_CUDA(nn::flash_attention_delta(g->stream(), sh, g->att_delta, dout, bf16_copy ? nullptr : k.att_out,
-                                       bf16_copy ? k.lin[1].x_bf16 : nullptr));
-    I4T_CUDA(nn::flash_attention_backward(g->stream(), sh, dqkv, dout, k.qkv_bf16, k.lse2, g->att_delta, p, key));
+                                       bf16_copy ? k.lin[1].x_bf16 : nullptr, dout16));
+    I4T_CUDA(nn::flash_attention_backward(g->stream(), sh, dqkv, dout, k.qkv_bf16, k.lse2, g->att_delta, p, key,
+                                          dout16));
     return INT4TRAIN_SUCCESS;
 }
 

@@ -34,9 +34,14 @@ constexpr float kLog2e = 1.4426950408889634f;
 //       into registers while the tensor cores work on the current one (a double-buffered shared tile, one barrier
 //       per tile).
 //   V1: the first kernels' shape: 4 warps, 64-row tiles, each inner tile loaded, then used.
+// Experimental variants of V2 (ConfigV2Tuned, ConfigV2Wide), chosen by INT4TRAIN_FLASH_TUNE (tune_bits), give the
+// same bits as V2 and exist to be timed against it (the self-test's bench_attention).
 struct ConfigV1 {
     static constexpr int kWarps = 4;
     static constexpr bool kPipelined = false;
+    static constexpr int kMinBlocks = 0;           // __launch_bounds__'s blocks per SM (0: not given, ptxas's choice)
+    static constexpr bool kInteriorFast = false;   // the backward's unmasked path on interior tiles (ConfigV2Tuned)
+    static constexpr int kStrips = 1;              // 16-row MMA strips per warp (ConfigV2Wide; the forward only)
     template <int HS> __host__ __device__ static constexpr int forward_inner() { return 64; }
     template <int HS> __host__ __device__ static constexpr int kv_inner() { return HS <= 64 ? 64 : 32; }
     template <int HS> __host__ __device__ static constexpr int q_inner() { return HS <= 64 ? 64 : 32; }
@@ -44,12 +49,30 @@ struct ConfigV1 {
 struct ConfigV2 {
     static constexpr int kWarps = 8;
     static constexpr bool kPipelined = true;
+    static constexpr int kMinBlocks = 0;
+    static constexpr bool kInteriorFast = false;
+    static constexpr int kStrips = 1;
     template <int HS> __host__ __device__ static constexpr int forward_inner() { return HS <= 64 ? 64 : 32; }
     template <int HS> __host__ __device__ static constexpr int kv_inner() { return HS <= 64 ? 64 : 16; }
     template <int HS> __host__ __device__ static constexpr int q_inner() { return HS <= 64 ? 64 : 32; }
 };
+// The V2 kernels with the tuning switches (INT4TRAIN_FLASH_TUNE, see tune_bits): MinBlocks 2 asks ptxas for two
+// blocks per SM (≤ 128 registers a thread: spills allowed, to be measured), Interior the backward's score_grad without
+// the mask and index tests on tiles wholly at or below the diagonal and before T (as the forward's `diagonal` flag).
+// (MinBlocks 0 leaves the bound out, as the default kernels do: an explicit 1 made ptxas allocate differently.)
+template <int MinBlocks, bool Interior> struct ConfigV2Tuned : ConfigV2 {
+    static constexpr int kMinBlocks = MinBlocks;
+    static constexpr bool kInteriorFast = Interior;
+};
+// The forward with 32 rows a warp (INT4TRAIN_FLASH_TUNE bit 8): two 16-row strips share every K and V fragment a
+// warp loads from shared memory (twice the MMAs per ldmatrix); 4 warps keep the 128-row tile (the same grid), and at
+// ≤ 255 registers two blocks fit an SM.
+struct ConfigV2Wide : ConfigV2 {
+    static constexpr int kWarps = 4;
+    static constexpr int kStrips = 2;
+};
 template <class Cfg> __host__ __device__ constexpr int threads_of() { return 32 * Cfg::kWarps; }
-template <class Cfg> __host__ __device__ constexpr int tile_of() { return 16 * Cfg::kWarps; }
+template <class Cfg> __host__ __device__ constexpr int tile_of() { return 16 * Cfg::kWarps * Cfg::kStrips; }
 // Shared-memory rows are padded by 8 BF16 (16 bytes) so the 8 rows a fragment load touches fall in different banks.
 template <int W> __host__ __device__ constexpr int padded() { return W + 8; }
 
@@ -201,6 +224,51 @@ __device__ __forceinline__ void strip_times_kmajor(float (&acc)[DT][4], const fl
     }
 }
 
+// The forward's products for a warp of SR 16-row strips (ConfigV2Wide: 2; else 1), each B fragment loaded once for
+// all strips. Strip sr's live columns are [0, hi[sr]) (hi ascending: later strips, later rows, more keys).
+// s[sr] += A_sr·Y_kᵀ (as strip_times_nmajor), a[sr] strip sr's A fragment of one 16-wide k block.
+template <int NT, int SR>
+__device__ __forceinline__ void strips_times_nmajor(float (&s)[SR][NT][4], const uint32_t (&a)[SR][4],
+                                                    const __nv_bfloat16* y, int ld, const int (&hi)[SR], int lane) {
+    const int m = lane >> 3;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt += 2) {
+        if (!cols_live(nt * 8, 16, 0, hi[SR - 1])) continue;
+        uint32_t b[4];
+        ldmatrix_x4(b, y + (nt * 8 + (m >> 1) * 8 + (lane & 7)) * ld + (m & 1) * 8);
+#pragma unroll
+        for (int sr = 0; sr < SR; ++sr) {
+            if (cols_live(nt * 8, 8, 0, hi[sr])) mma_bf16(s[sr][nt], a[sr], b[0], b[1]);
+            if (cols_live(nt * 8 + 8, 8, 0, hi[sr])) mma_bf16(s[sr][nt + 1], a[sr], b[2], b[3]);
+        }
+    }
+}
+// acc[sr] += P_sr·B (as strip_times_kmajor): P_sr strip sr's FP32 accumulators, B k-major.
+template <int NT, int DT, int SR>
+__device__ __forceinline__ void strips_times_kmajor(float (&acc)[SR][DT][4], const float (&p)[SR][NT][4],
+                                                    const __nv_bfloat16* b, int ld, const int (&hi)[SR], int lane) {
+    const int m = lane >> 3;
+#pragma unroll
+    for (int kc = 0; kc < NT / 2; ++kc) {
+        if (!cols_live(kc * 16, 16, 0, hi[SR - 1])) continue;
+        uint32_t a[SR][4];
+#pragma unroll
+        for (int sr = 0; sr < SR; ++sr)
+            if (cols_live(kc * 16, 16, 0, hi[sr])) a_from_acc(a[sr], p[sr], kc);
+#pragma unroll
+        for (int dt = 0; dt < DT; dt += 2) {
+            uint32_t f[4];
+            ldmatrix_x4_trans(f, b + (kc * 16 + (m & 1) * 8 + (lane & 7)) * ld + dt * 8 + (m >> 1) * 8);
+#pragma unroll
+            for (int sr = 0; sr < SR; ++sr) {
+                if (!cols_live(kc * 16, 16, 0, hi[sr])) continue;
+                mma_bf16(acc[sr][dt], a[sr], f[0], f[1]);
+                mma_bf16(acc[sr][dt + 1], a[sr], f[2], f[3]);
+            }
+        }
+    }
+}
+
 // A 16 × 8·DT strip of accumulators to FP32 rows: this thread's rows row0 and row0 + 8 (those before t_len), row r
 // times mul[r], at out + row·row_len.
 template <int DT>
@@ -232,10 +300,66 @@ inline bool use_v2() {
     const char* v = getenv("INT4TRAIN_FLASH_V2");
     return v == nullptr || v[0] != '0';
 }
-// Calls f(ConfigV1{}) or f(ConfigV2{}), the configuration use_v2 chooses.
-template <class F> inline void with_config(F&& f) {
-    if (use_v2()) f(ConfigV2{});
-    else f(ConfigV1{});
+// INT4TRAIN_FLASH_TUNE: a bitmask (strtoul base 0: "5", "0x5"; unset = 0, the default kernels) of experimental
+// variants of the V2 kernels, read at each launch so one self-test run can time each (test_attention.cu). Every
+// variant computes the same bits as the default. Only for hs 64 and 128 (tunable: the shapes the bench measures;
+// other head sizes, and V1, run the default kernels whatever the switch says).
+enum : unsigned {
+    kTuneDoutBf16 = 1u,    // the backward reads ∂out as the BF16 copy flash_attention_delta wrote (half the bytes)
+    kTuneInterior = 2u,    // the backward's score_grad skips the mask and index tests on interior tiles
+    kTuneTwoBlocks = 4u,   // the forward and ∂q kernels built for 2 blocks per SM (__launch_bounds__(256, 2))
+    kTuneWide = 8u,        // the forward with two 16-row strips a warp (ConfigV2Wide; takes precedence over 4 there)
+};
+inline unsigned tune_bits() {
+    const char* v = getenv("INT4TRAIN_FLASH_TUNE");
+    return v == nullptr ? 0u : (unsigned)strtoul(v, nullptr, 0) & 15u;
+}
+template <int HS> __host__ __device__ constexpr bool tunable() { return HS == 64 || HS == 128; }
+// Whether the kernels of Cfg at HS come in a BF16-∂out build (kTuneDoutBf16).
+template <int HS, class Cfg> __host__ __device__ constexpr bool takes_bf16_dout() {
+    return Cfg::kPipelined && tunable<HS>();
+}
+
+// The kernels, by which tuned builds each has: the forward (two blocks, wide), the ∂k∂v kernel (interior) and the
+// ∂q kernel (two blocks, interior).
+enum class Pass { forward, kv, q };
+template <Pass P> constexpr bool has_two_blocks() { return P != Pass::kv; }
+template <Pass P> constexpr bool has_interior() { return P != Pass::forward; }
+template <Pass P> constexpr bool has_wide() { return P == Pass::forward; }
+
+// Calls f(Cfg{}) for the configuration use_v2 and tune_bits choose for pass P.
+template <int HS, Pass P, class F> inline void with_config(F&& f) {
+    constexpr bool kTwo = has_two_blocks<P>(), kInterior = has_interior<P>();
+    if (!use_v2()) return f(ConfigV1{});
+    if constexpr (tunable<HS>()) {
+        const unsigned t = tune_bits();
+        const bool two = (t & kTuneTwoBlocks) != 0, interior = (t & kTuneInterior) != 0;
+        if constexpr (has_wide<P>()) {
+            if (t & kTuneWide) return f(ConfigV2Wide{});
+        }
+        if constexpr (kTwo && kInterior) {
+            if (two && interior) return f(ConfigV2Tuned<2, true>{});
+        }
+        if constexpr (kTwo) {
+            if (two) return f(ConfigV2Tuned<2, false>{});
+        }
+        if constexpr (kInterior) {
+            if (interior) return f(ConfigV2Tuned<0, true>{});
+        }
+    }
+    f(ConfigV2{});
+}
+// Calls f(Cfg{}) for every configuration with_config<HS, P> may choose (flash_attention_prepare).
+template <int HS, Pass P, class F> inline void for_each_config(F&& f) {
+    constexpr bool kTwo = has_two_blocks<P>(), kInterior = has_interior<P>();
+    f(ConfigV1{});
+    f(ConfigV2{});
+    if constexpr (tunable<HS>()) {
+        if constexpr (has_wide<P>()) f(ConfigV2Wide{});
+        if constexpr (kTwo && kInterior) f(ConfigV2Tuned<2, true>{});
+        if constexpr (kTwo) f(ConfigV2Tuned<2, false>{});
+        if constexpr (kInterior) f(ConfigV2Tuned<0, true>{});
+    }
 }
 
 // Calls f(std::integral_constant<int, HS>) for the supported head sizes (16, 32, ..., 128); false otherwise.

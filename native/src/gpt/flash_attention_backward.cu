@@ -40,45 +40,68 @@ template <class Q> struct BackwardArgs {
     int nh, t_len;
     float scale_log2, scale, p, keep_scale;
     DropoutKey dk;
+    const __nv_bfloat16* dout16 = nullptr;  // dout rounded to BF16 (flash_attention_delta), for the G = BF16 builds
 };
 
 // Block (x: tile, y: b·H + h)'s head: the first element of its q row 0 in qkv and in dqkv (k at +c, v at +2c), of its
-// ∂out row 0, its lse₂/D rows (bh·T + i) and its dropout key.
-template <class Q> struct Head {
+// ∂out row 0 (G: FP32 ∂out, or its BF16 copy BackwardArgs::dout16), its lse₂/D rows (bh·T + i) and its dropout key.
+template <class Q, class G> struct Head {
     const Q* qkv;
-    const float* dout;
+    const G* dout;
     float* dqkv;
     int64_t bh, row_len;
     int c;
     uint64_t key;
 };
-template <int HS, class Q> __device__ __forceinline__ Head<Q> head_of(const BackwardArgs<Q>& a) {
+template <int HS, class G, class Q> __device__ __forceinline__ Head<Q, G> head_of(const BackwardArgs<Q>& a) {
     const int bh = blockIdx.y, b = bh / a.nh, h = bh % a.nh, c = a.nh * HS;
     const int64_t row_len = 3 * (int64_t)c, first = (int64_t)b * a.t_len;
-    return Head<Q>{a.qkv + first * row_len + (int64_t)h * HS, a.dout + first * c + (int64_t)h * HS,
-                a.dqkv + first * row_len + (int64_t)h * HS, bh, row_len, c, a.p > 0 ? site_key(a.dk) : 0};
+    const G* dout;
+    if constexpr (std::is_same_v<G, float>) dout = a.dout;
+    else dout = a.dout16;
+    return Head<Q, G>{a.qkv + first * row_len + (int64_t)h * HS, dout + first * c + (int64_t)h * HS,
+                      a.dqkv + first * row_len + (int64_t)h * HS, bh, row_len, c, a.p > 0 ? site_key(a.dk) : 0};
 }
 
 // The recomputed a_ij and ∂s_ij of one score element: sc = q_i·k_j (FP32 accumulator), dp = g_i·v_j; returns
 // ã_ij = a·mask in *ad (for ∂v) and ∂s_ij. Shared by both kernels so they agree on every rule (mask, index, base 2).
-template <class Q>
+// kInterior: the caller knows j ≤ i < T for the whole tile (interior_tile), so the tests are left out.
+template <bool kInterior, class Q, class G>
 __device__ __forceinline__ float score_grad(float sc, float dp, int i, int j, float lse2, float d,
-                                            const BackwardArgs<Q>& g, const Head<Q>& hd, float* ad) {
+                                            const BackwardArgs<Q>& g, const Head<Q, G>& hd, float* ad) {
     const int64_t t = g.t_len;
-    const bool valid = j <= i && i < t;
+    const bool valid = kInterior || (j <= i && i < t);
     const float a = valid ? fast_exp2(fmaf(sc, g.scale_log2, -lse2)) : 0.f;
     const float mk = g.p > 0 && valid ? dropout_mask(hd.key, (hd.bh * t + i) * t + j, g.p, g.keep_scale) : 1.f;
     *ad = a * mk;
     return a * (mk * dp - d);
 }
 
+// Whether a warp's score tile — queries [i_first, i_last], keys up to j_last — lies wholly at or below the diagonal
+// and before T: every element valid (j ≤ i < T), score_grad<true>'s case.
+// Only configurations with kInteriorFast (INT4TRAIN_FLASH_TUNE bit 2) look; the others always take the full tests.
+template <class Cfg>
+__device__ __forceinline__ bool interior_tile(int i_first, int i_last, int j_last, int t_len) {
+    return Cfg::kInteriorFast && j_last <= i_first && i_last < t_len;
+}
+
+// Runs f(std::true_type) on an interior tile, else f(std::false_type): score_grad's loop built both ways only where
+// Cfg has the switch.
+template <class Cfg, class F> __device__ __forceinline__ void by_tile_kind(bool interior, F&& f) {
+    if constexpr (Cfg::kInteriorFast) {
+        if (interior) return f(std::true_type{});
+    }
+    f(std::false_type{});
+}
+
 // ∂k, ∂v of a tile of 16 keys per warp, the queries i ≥ k0 streaming through shared memory BQ at a time.
 // The warp computes the transposed scores Sᵀ = K_w·Qᵀ (rows = its keys), so ãᵀ and ∂sᵀ are A fragments of
 // ∂v += ãᵀ·G and ∂k += ∂sᵀ·Q straight from the registers.
-template <int HS, class Cfg, class Q>
-__global__ void __launch_bounds__(threads_of<Cfg>()) kv_kernel(const BackwardArgs<Q> args) {
+template <int HS, class Cfg, class Q, class G>
+__global__ void __launch_bounds__(threads_of<Cfg>(), Cfg::kMinBlocks) kv_kernel(const BackwardArgs<Q> args) {
     constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BQ = Cfg::template kv_inner<HS>();
     constexpr int LD = padded<HS>(), NT = BQ / 8, DT = HS / 8, NB = buffers_of<Cfg>();
+    static_assert(Cfg::kStrips == 1, "one 16-row strip a warp");
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* ks = reinterpret_cast<__nv_bfloat16*>(smem);  // TILE × LD
     __nv_bfloat16* vs = ks + TILE * LD;                            // TILE × LD
@@ -86,7 +109,7 @@ __global__ void __launch_bounds__(threads_of<Cfg>()) kv_kernel(const BackwardArg
     __nv_bfloat16* gs = qs + NB * BQ * LD;  // NB × BQ × LD: Gᵀ's B of ∂ãᵀ = V·Gᵀ, G's B of ∂v
     float* ls = reinterpret_cast<float*>(gs + NB * BQ * LD);  // NB × BQ
     float* ds = ls + NB * BQ;                                 // NB × BQ
-    const Head<Q> hd = head_of<HS>(args);
+    const Head<Q, G> hd = head_of<HS, G>(args);
     const int t_len = args.t_len, c = hd.c;
     const int k0 = blockIdx.x * TILE;  // the first key tiles see the most queries: each head's first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
@@ -96,7 +119,7 @@ __global__ void __launch_bounds__(threads_of<Cfg>()) kv_kernel(const BackwardArg
     load_own_rows<Cfg, TILE, HS>(vs, hd.qkv + 2 * c, hd.row_len, k0, t_len);
     float dkacc[DT][4] = {}, dvacc[DT][4] = {};
     // the queries q0 = k0 + it·BQ (TILE is a multiple of BQ: k0 starts on a query tile)
-    TilePair<BQ, HS, THREADS, Q, float> qg{hd.qkv, hd.dout, hd.row_len, c, args.lse2 + hd.bh * t_len,
+    TilePair<BQ, HS, THREADS, Q, G> qg{hd.qkv, hd.dout, hd.row_len, c, args.lse2 + hd.bh * t_len,
                                  args.delta + hd.bh * t_len, k0, t_len, qs, gs, ls, ds};
     stream_tiles<Cfg>((t_len - k0 + BQ - 1) / BQ, qg, [&](int it, int buf) {
         const int q0 = k0 + it * BQ;
@@ -106,15 +129,18 @@ __global__ void __launch_bounds__(threads_of<Cfg>()) kv_kernel(const BackwardArg
         const int lo = k0 + warp * 16 - q0;  // queries q0 + [lo, BQ) are at or after this warp's first key
         float st[NT][4] = {}, dpt[NT][4] = {};  // Sᵀ = K_w·Qᵀ, ∂ãᵀ = V_w·Gᵀ
         strip_products<HS, NT>(st, dpt, ks + warp * 16 * LD, qt, vs + warp * 16 * LD, gt, LD, lo, BQ, lane);
+        by_tile_kind<Cfg>(interior_tile<Cfg>(q0, q0 + BQ - 1, k0 + warp * 16 + 15, t_len), [&](auto interior) {
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
+            for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {  // element (key j, query i) of the transposed tile
-                const int col = nt * 8 + q2 + (e & 1), i = q0 + col, j = key0 + (e >> 1) * 8;
-                float ad;
-                dpt[nt][e] = score_grad(st[nt][e], dpt[nt][e], i, j, lt[col], dtl[col], args, hd, &ad);
-                st[nt][e] = ad;
-            }
+                for (int e = 0; e < 4; ++e) {  // element (key j, query i) of the transposed tile
+                    const int col = nt * 8 + q2 + (e & 1), i = q0 + col, j = key0 + (e >> 1) * 8;
+                    float ad;
+                    dpt[nt][e] = score_grad<decltype(interior)::value>(st[nt][e], dpt[nt][e], i, j, lt[col],
+                                                                       dtl[col], args, hd, &ad);
+                    st[nt][e] = ad;
+                }
+        });
         strip_times_kmajor<NT, DT>(dvacc, st, gt, LD, lo, BQ, lane);   // ∂v += ãᵀ·G
         strip_times_kmajor<NT, DT>(dkacc, dpt, qt, LD, lo, BQ, lane);  // ∂k += ∂sᵀ·Q (times 1/√hs below)
     });
@@ -124,16 +150,17 @@ __global__ void __launch_bounds__(threads_of<Cfg>()) kv_kernel(const BackwardArg
 
 // ∂q of a tile of 16 queries per warp, the keys j ≤ the tile's last query streaming BK at a time:
 // S = Q_w·Kᵀ and ∂ã = G_w·Vᵀ as in the forward, then ∂q += ∂s·K from the registers.
-template <int HS, class Cfg, class Q>
-__global__ void __launch_bounds__(threads_of<Cfg>()) q_kernel(const BackwardArgs<Q> args) {
+template <int HS, class Cfg, class Q, class G>
+__global__ void __launch_bounds__(threads_of<Cfg>(), Cfg::kMinBlocks) q_kernel(const BackwardArgs<Q> args) {
     constexpr int TILE = tile_of<Cfg>(), THREADS = threads_of<Cfg>(), BK = Cfg::template q_inner<HS>();
     constexpr int LD = padded<HS>(), NT = BK / 8, DT = HS / 8, NB = buffers_of<Cfg>();
+    static_assert(Cfg::kStrips == 1, "one 16-row strip a warp");
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(smem);  // TILE × LD
     __nv_bfloat16* gs = qs + TILE * LD;                            // TILE × LD
     __nv_bfloat16* ks = gs + TILE * LD;       // NB × BK × LD: Kᵀ's B of S (n-major), K's B of ∂q (k-major)
     __nv_bfloat16* vs = ks + NB * BK * LD;    // NB × BK × LD: Vᵀ's B of ∂ã
-    const Head<Q> hd = head_of<HS>(args);
+    const Head<Q, G> hd = head_of<HS, G>(args);
     const int t_len = args.t_len, c = hd.c;
     const int q0 = (gridDim.x - 1 - blockIdx.x) * TILE;  // each head's longest rows first
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q2 = (lane & 3) * 2;
@@ -159,14 +186,18 @@ __global__ void __launch_bounds__(threads_of<Cfg>()) q_kernel(const BackwardArgs
         const int live = q0 + warp * 16 + 16 - k0;  // keys k0 + [0, live) are at or before this warp's last query
         float s[NT][4] = {}, dp[NT][4] = {};  // S = Q_w·Kᵀ, ∂ã = G_w·Vᵀ
         strip_products<HS, NT>(s, dp, qs + warp * 16 * LD, kt, gs + warp * 16 * LD, vt, LD, 0, live, lane);
+        const int i_first = q0 + warp * 16;
+        by_tile_kind<Cfg>(interior_tile<Cfg>(i_first, i_first + 15, k0 + BK - 1, t_len), [&](auto interior) {
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
+            for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int r = e >> 1, i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);
-                float ad;
-                s[nt][e] = score_grad(s[nt][e], dp[nt][e], i, j, lr[r], dr[r], args, hd, &ad);
-            }
+                for (int e = 0; e < 4; ++e) {
+                    const int r = e >> 1, i = row0 + r * 8, j = k0 + nt * 8 + q2 + (e & 1);
+                    float ad;
+                    s[nt][e] = score_grad<decltype(interior)::value>(s[nt][e], dp[nt][e], i, j, lr[r], dr[r], args,
+                                                                     hd, &ad);
+                }
+        });
         strip_times_kmajor<NT, DT>(dqacc, s, kt, LD, 0, live, lane);  // ∂q += ∂s·K (times 1/√hs below)
     });
     store_strip<DT>(hd.dqkv, hd.row_len, dqacc, {args.scale, args.scale}, row0, t_len, lane);
@@ -178,19 +209,32 @@ template <class Q> static cudaError_t prepare_backward_of() {
     for (int hs = 16; hs <= 128 && e == cudaSuccess; hs += 16)
         with_head_size(hs, [&](auto hsc) {
             constexpr int HS = decltype(hsc)::value;
-            auto allow = [&](auto cfg) {
-                using Cfg = decltype(cfg);
-                if (e == cudaSuccess)
-                    e = cudaFuncSetAttribute(kv_kernel<HS, Cfg, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             kv_smem<HS, Cfg>());
-                if (e == cudaSuccess)
-                    e = cudaFuncSetAttribute(q_kernel<HS, Cfg, Q>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             q_smem<HS, Cfg>());
+            auto allow = [&](auto kernel, int smem) {
+                if (e == cudaSuccess) e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
             };
-            allow(ConfigV1{});
-            allow(ConfigV2{});
+            for_each_config<HS, Pass::kv>([&](auto cfg) {
+                using Cfg = decltype(cfg);
+                allow(kv_kernel<HS, Cfg, Q, float>, kv_smem<HS, Cfg>());
+                if constexpr (takes_bf16_dout<HS, Cfg>()) allow(kv_kernel<HS, Cfg, Q, __nv_bfloat16>, kv_smem<HS, Cfg>());
+            });
+            for_each_config<HS, Pass::q>([&](auto cfg) {
+                using Cfg = decltype(cfg);
+                allow(q_kernel<HS, Cfg, Q, float>, q_smem<HS, Cfg>());
+                if constexpr (takes_bf16_dout<HS, Cfg>()) allow(q_kernel<HS, Cfg, Q, __nv_bfloat16>, q_smem<HS, Cfg>());
+            });
         });
     return e;
+}
+
+// One backward kernel of Cfg on its grid: kernel_of(G{}) its build for ∂out of type G — the BF16 copy where the
+// caller gave one and Cfg has that build (takes_bf16_dout), else FP32.
+template <int HS, class Cfg, class Q, class KernelOf>
+static void launch_pass(cudaStream_t s, AttentionShape sh, int smem, const BackwardArgs<Q>& args, KernelOf kernel_of) {
+    void (*kernel)(BackwardArgs<Q>) = kernel_of(0.f);
+    if constexpr (takes_bf16_dout<HS, Cfg>()) {
+        if (args.dout16 != nullptr) kernel = kernel_of(__nv_bfloat16{});
+    }
+    kernel<<<grid_of<Cfg>(sh), threads_of<Cfg>(), smem, s>>>(args);
 }
 
 cudaError_t prepare_backward() {
@@ -204,19 +248,25 @@ cudaError_t prepare_backward() {
 #if !defined(I4T_FLASH_HOST_EMULATION)
 template <class Q>
 static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout, const Q* qkv,
-                                   const float* lse2, const float* delta, float p, DropoutKey key) {
+                                   const float* lse2, const float* delta, float p, DropoutKey key,
+                                   const __nv_bfloat16* dout16) {
     const int hs = sh.c / sh.nh;
     const float scale = 1.0f / sqrtf((float)hs), scale_log2 = flash::kLog2e * scale;
     const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     const flash::BackwardArgs<Q> args{dqkv, qkv,        dout,  lse2, delta,      sh.nh,
-                                      sh.t, scale_log2, scale, p,    keep_scale, key};
+                                      sh.t, scale_log2, scale, p,    keep_scale, key, dout16};
     const bool known = flash::with_head_size(hs, [&](auto hsc) {
         constexpr int HS = decltype(hsc)::value;
-        flash::with_config([&](auto cfg) {
+        // both kernels on one grid (every configuration of V1 or V2 has that shape's tiles)
+        flash::with_config<HS, flash::Pass::kv>([&](auto cfg) {
             using Cfg = decltype(cfg);
-            const dim3 grid = flash::grid_of<Cfg>(sh);
-            flash::kv_kernel<HS, Cfg, Q><<<grid, flash::threads_of<Cfg>(), flash::kv_smem<HS, Cfg>(), s>>>(args);
-            flash::q_kernel<HS, Cfg, Q><<<grid, flash::threads_of<Cfg>(), flash::q_smem<HS, Cfg>(), s>>>(args);
+            flash::launch_pass<HS, Cfg>(s, sh, flash::kv_smem<HS, Cfg>(), args,
+                                        [](auto g) { return &flash::kv_kernel<HS, Cfg, Q, decltype(g)>; });
+        });
+        flash::with_config<HS, flash::Pass::q>([&](auto cfg) {
+            using Cfg = decltype(cfg);
+            flash::launch_pass<HS, Cfg>(s, sh, flash::q_smem<HS, Cfg>(), args,
+                                        [](auto g) { return &flash::q_kernel<HS, Cfg, Q, decltype(g)>; });
         });
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
@@ -224,14 +274,14 @@ static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqk
 
 cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
                                      const __nv_bfloat16* qkv, const float* lse2, const float* delta, float p,
-                                     DropoutKey key) {
-    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key);
+                                     DropoutKey key, const __nv_bfloat16* dout_bf16) {
+    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key, dout_bf16);
 }
 
 cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
                                      const float* qkv, const float* lse2, const float* delta, float p,
-                                     DropoutKey key) {
-    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key);
+                                     DropoutKey key, const __nv_bfloat16* dout_bf16) {
+    return launch_backward(s, sh, dqkv, dout, qkv, lse2, delta, p, key, dout_bf16);
 }
 #endif
 

@@ -121,6 +121,9 @@ struct int4train_gpt_s {
     // llm.c runs it (attention.cu: Block::att, qkvp, dqkvp, attd, datt, outp); model_build.cu fused_attention.
     bool fused_attention = false;
     float* att_delta = nullptr;
+    // ∂out rounded to BF16 by D's kernel for the fused backward to read: only when INT4TRAIN_FLASH_TUNE asked for it
+    // at creation (nn.cuh flash_attention_bf16_dout; an experiment, so the default memory stays as it was).
+    __nv_bfloat16* att_dout_bf16 = nullptr;
     // bf16: the BF16 copy of the block linears' weights, which are one contiguous range of the parameters
     // [w_first, w_first + w_count) (model_build.cu checks it), refreshed on the device after every AdamW update and
     // by int4train_gpt_tensor_set (the whole range when every linear is bf16, else each bf16 linear's rows; an INT4

@@ -311,6 +311,7 @@ int4train_status build(int4train_gpt g) {
     // scratch
     if (g->fused_attention) {
         I4T_TRY(g->alloc(&g->att_delta, BHT));
+        if (nn::flash_attention_bf16_dout()) I4T_TRY(g->alloc(&g->att_dout_bf16, N * C));
     } else {
         I4T_TRY(g->alloc(&g->qkvp, 3 * N * C));
         I4T_TRY(g->alloc(&g->dqkvp, 3 * N * C));

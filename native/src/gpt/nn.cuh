@@ -99,15 +99,20 @@ cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* ou
 cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* out, float* lse2, const float* qkv,
                                     float p, DropoutKey key);
 // delta (B·H·T) = Σ_d dout·out per row and head, the backward's D; out is FP32 or, when null, its BF16 copy out_bf16.
+// dout_bf16 (N × C BF16, or null): also write dout rounded to BF16 there, for flash_attention_backward to read.
 cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,
-                                  const float* out, const __nv_bfloat16* out_bf16);
+                                  const float* out, const __nv_bfloat16* out_bf16, __nv_bfloat16* dout_bf16 = nullptr);
+// Whether INT4TRAIN_FLASH_TUNE asks for the BF16 copy of dout (flash_attention.cuh kTuneDoutBf16): only then should a
+// caller pass dout_bf16 to both calls (the results are the same bits either way).
+bool flash_attention_bf16_dout();
 // dqkv (N × 3C, overwritten, FP32) = ∂L/∂qkv from dout = ∂L/∂out, the forward's qkv (FP32 or BF16) and lse2, and
-// delta.
+// delta. dout_bf16: the copy flash_attention_delta wrote, or null (the kernels then round dout themselves).
 cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
                                      const __nv_bfloat16* qkv, const float* lse2, const float* delta, float p,
-                                     DropoutKey key);
+                                     DropoutKey key, const __nv_bfloat16* dout_bf16 = nullptr);
 cudaError_t flash_attention_backward(cudaStream_t s, AttentionShape sh, float* dqkv, const float* dout,
-                                     const float* qkv, const float* lse2, const float* delta, float p, DropoutKey key);
+                                     const float* qkv, const float* lse2, const float* delta, float p, DropoutKey key,
+                                     const __nv_bfloat16* dout_bf16 = nullptr);
 
 // ---- cross_entropy.cu -----------------------------------------------------------------------------------------
 // In place: logits (N×V) → probabilities; losses[i] = −log p[i, target[i]]; *mean = Σ losses / N (fixed order).

@@ -41,7 +41,7 @@ static inline float __shfl_xor_sync(unsigned, float v, int o) {
 static float bf(uint32_t x, int hi) { uint32_t u = (hi ? (x >> 16) : (x & 0xffff)) << 16; float f; memcpy(&f, &u, 4); return f; }
 #define I4T_FLASH_HOST_EMULATION 1
 #undef __launch_bounds__
-#define __launch_bounds__(x)
+#define __launch_bounds__(...)
 #undef __global__
 #define __global__
 #undef __device__
@@ -132,10 +132,23 @@ static Data draw(int N, int C, uint64_t seed) {
     return d;
 }
 
+// What run() leaves: out, lse₂ and ∂qkv of the FP32-qkv run (to compare configurations bit for bit).
+struct Outputs {
+    std::vector<float> out, lse, dqkv;
+    bool operator==(const Outputs& o) const {
+        auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+            return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+        };
+        return same(out, o.out) && same(lse, o.lse) && same(dqkv, o.dqkv);
+    }
+};
+
 // The kernels of shape Cfg on d (forward, D, both backward kernels), against the FP64 reference; *bf16_same: the
-// same kernels on the BF16 cast of qkv (what the device GPT keeps) gave the same bits.
-template <int HS, class Cfg>
-attention_reference::Errors run(int B, int H, int T, float p, const Data& d, bool* bf16_same) {
+// same kernels on the BF16 cast of qkv (what the device GPT keeps) gave the same bits. G = __nv_bfloat16: the
+// backward reads ∂out as the BF16 copy D's kernel wrote (INT4TRAIN_FLASH_TUNE's kTuneDoutBf16); FwdCfg: the
+// forward's configuration, where it differs from the backward's (ConfigV2Wide). *res: the outputs.
+template <int HS, class Cfg, class G = float, class FwdCfg = Cfg>
+attention_reference::Errors run(int B, int H, int T, float p, const Data& d, bool* bf16_same, Outputs* res) {
     using namespace i4t::nn;
     const int C = H * HS, N = B * T;
     const std::vector<float>& qkv = d.qkv;
@@ -145,57 +158,70 @@ attention_reference::Errors run(int B, int H, int T, float p, const Data& d, boo
     const float scale = 1.0f / sqrtf((float)HS), scale_log2 = flash::kLog2e * scale, ks = p > 0 ? 1 / (1 - p) : 1;
     std::vector<float> out((size_t)N * C, NAN), lse((size_t)B * H * T, NAN), delta((size_t)B * H * T);
     std::vector<float> dqkv((size_t)N * 3 * C, NAN);
+    std::vector<__nv_bfloat16> dout16(std::is_same_v<G, float> ? 0 : dout.size());
     const dim3 grid = flash::grid_of<Cfg>(AttentionShape{B, T, C, H});
-    const int threads = flash::threads_of<Cfg>();
-    launch(grid, threads, [&] {
-        flash::forward_kernel<HS, Cfg, float>(out.data(), lse.data(), qkv.data(), H, T, scale_log2, p, ks, key);
+    const dim3 fwd_grid = flash::grid_of<FwdCfg>(AttentionShape{B, T, C, H});
+    const int threads = flash::threads_of<Cfg>(), fwd_threads = flash::threads_of<FwdCfg>();
+    launch(fwd_grid, fwd_threads, [&] {
+        flash::forward_kernel<HS, FwdCfg, float>(out.data(), lse.data(), qkv.data(), H, T, scale_log2, p, ks, key);
     });
     // D = Σ ∂out ⊙ out by the device's kernel (8 warps a block, one per row and head)
     launch(dim3((unsigned)((B * H * T + 7) / 8)), 256, [&] {
-        flash::delta_kernel<float>(delta.data(), dout.data(), out.data(), B, T, H, HS);
+        flash::delta_kernel<float>(delta.data(), dout16.empty() ? nullptr : dout16.data(), dout.data(), out.data(), B,
+                                   T, H, HS);
     });
     const flash::BackwardArgs<float> args{dqkv.data(), qkv.data(), dout.data(), lse.data(), delta.data(), H, T,
-                                          scale_log2, scale, p, ks, key};
-    launch(grid, threads, [&] { flash::kv_kernel<HS, Cfg, float>(args); });
-    launch(grid, threads, [&] { flash::q_kernel<HS, Cfg, float>(args); });
+                                          scale_log2, scale, p, ks, key, dout16.data()};
+    launch(grid, threads, [&] { flash::kv_kernel<HS, Cfg, float, G>(args); });
+    launch(grid, threads, [&] { flash::q_kernel<HS, Cfg, float, G>(args); });
     const auto e = attention_reference::compare({B, H, T, HS, p, splitmix64(step_key ^ 9)}, qkv, dout, out, dqkv);
     std::vector<__nv_bfloat16> qkv16(qkv.size());
     for (size_t i = 0; i < qkv.size(); ++i) qkv16[i] = __float2bfloat16_rn(qkv[i]);
     std::vector<float> out16(out.size(), NAN), lse16(lse.size(), NAN), dqkv16(dqkv.size(), NAN);
-    launch(grid, threads, [&] {
-        flash::forward_kernel<HS, Cfg, __nv_bfloat16>(out16.data(), lse16.data(), qkv16.data(), H, T, scale_log2, p,
+    launch(fwd_grid, fwd_threads, [&] {
+        flash::forward_kernel<HS, FwdCfg, __nv_bfloat16>(out16.data(), lse16.data(), qkv16.data(), H, T, scale_log2, p,
                                                       ks, key);
     });
     const flash::BackwardArgs<__nv_bfloat16> args16{dqkv16.data(), qkv16.data(), dout.data(), lse16.data(),
-                                                    delta.data(), H, T, scale_log2, scale, p, ks, key};
-    launch(grid, threads, [&] { flash::kv_kernel<HS, Cfg, __nv_bfloat16>(args16); });
-    launch(grid, threads, [&] { flash::q_kernel<HS, Cfg, __nv_bfloat16>(args16); });
+                                                    delta.data(), H, T, scale_log2, scale, p, ks, key,
+                                                    dout16.data()};
+    launch(grid, threads, [&] { flash::kv_kernel<HS, Cfg, __nv_bfloat16, G>(args16); });
+    launch(grid, threads, [&] { flash::q_kernel<HS, Cfg, __nv_bfloat16, G>(args16); });
     auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
         return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
     };
     *bf16_same = same_bits(out, out16) && same_bits(lse, lse16) && same_bits(dqkv, dqkv16);
+    *res = Outputs{out, lse, dqkv};
     return e;
 }
 
-// Both kernel shapes (flash_attention.cuh ConfigV1, ConfigV2) on one case's data; the self-test's tolerances
-// (test_attention.cu check_case). Returns the failures.
+// Both kernel shapes (flash_attention.cuh ConfigV1, ConfigV2) on one case's data, and for hs 64 and 128 (tunable)
+// the V2 kernels with every INT4TRAIN_FLASH_TUNE switch on (ConfigV2Wide forward, ConfigV2Tuned<2, true> backward,
+// BF16 ∂out), which must give the default V2's bits; the self-test's tolerances (test_attention.cu check_case). Returns the failures.
 template <int HS> int run_both(int B, int H, int T, float p, uint64_t seed) {
     const Data d = draw(B * T, H * HS, seed);
     int bad = 0;
-    auto one = [&](auto cfg) {
+    Outputs v2_bits;
+    auto one = [&](auto cfg, auto dout_type, auto fwd_cfg, const char* name) {
         using Cfg = decltype(cfg);
+        using G = decltype(dout_type);
         bool same = false;
-        const auto e = run<HS, Cfg>(B, H, T, p, d, &same);
-        const bool ok = e.out < 5e-3 && e.dq < 2e-2 && e.dk < 2e-2 && e.dv < 2e-2 && e.nonfinite == 0 && same;
+        Outputs res;
+        const auto e = run<HS, Cfg, G, decltype(fwd_cfg)>(B, H, T, p, d, &same, &res);
+        bool ok = e.out < 5e-3 && e.dq < 2e-2 && e.dk < 2e-2 && e.dv < 2e-2 && e.nonfinite == 0 && same;
+        if (std::is_same_v<Cfg, i4t::nn::flash::ConfigV2> && std::is_same_v<G, float>) v2_bits = res;
+        else if (Cfg::kPipelined && !(res == v2_bits)) ok = false, printf("tuned V2 differs from V2: ");
         printf("%s %s: hs %3d, %d × %d heads, T %4d, dropout %.1f, seed %3llu: relative L2 error out %.2e, dq %.2e, "
                "dk %.2e, dv %.2e (norms over ∂qkv's %.1e %.1e %.1e); non-finite %ld; BF16 qkv %s\n", ok ? "ok  " : "FAIL",
-               Cfg::kPipelined ? "v2" : "v1", HS, B, H, T, p, (unsigned long long)seed, e.out, e.dq, e.dk, e.dv,
+               name, HS, B, H, T, p, (unsigned long long)seed, e.out, e.dq, e.dk, e.dv,
                e.share[0], e.share[1], e.share[2], e.nonfinite, same ? "bit-identical" : "DIFFERS");
         fflush(stdout);
         bad += ok ? 0 : 1;
     };
-    one(i4t::nn::flash::ConfigV1{});
-    one(i4t::nn::flash::ConfigV2{});
+    using namespace i4t::nn::flash;
+    one(ConfigV1{}, 0.f, ConfigV1{}, "v1");
+    one(ConfigV2{}, 0.f, ConfigV2{}, "v2");
+    if constexpr (tunable<HS>()) one(ConfigV2Tuned<2, true>{}, __nv_bfloat16{}, ConfigV2Wide{}, "v2 tune 15");
     return bad;
 }
 

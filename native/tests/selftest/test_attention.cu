@@ -2,7 +2,9 @@
 // reference of attention.cu's function (../attention_reference.h) on random q, k, v with outlier columns: output and
 // ∂qkv within BF16 tolerances, with and without dropout, for T on and off the 64-row tile and hs 16..128; a second
 // run bit-identical (no atomics); both kernel shapes on the same data (the default pipelined kernels and
-// INT4TRAIN_FLASH_V2=0's first ones). Not --quick: their times against the llm.c path at gpt2-small's attention.
+// INT4TRAIN_FLASH_V2=0's first ones) and, at hs 64 and 128, the INT4TRAIN_FLASH_TUNE variants (flash_attention.cuh
+// tune_bits: each must give the default kernels' bits). Not --quick: the times of each against the llm.c path at
+// gpt2-small's attention.
 #include "selftest.h"
 #include "gpt/device_util.cuh"
 #include "../attention_reference.h"
@@ -12,31 +14,67 @@ using i4t::nn::DropoutKey;
 
 namespace {
 
-// Runs fn() with the fused attention's first kernels (v1 = true, INT4TRAIN_FLASH_V2=0) or the pipelined ones (the
-// default), then puts the variable back as it was (flash_attention.cuh use_v2 reads it at each launch).
-template <class F> void with_kernels(bool v1, F&& fn) {
-    const char* was = getenv("INT4TRAIN_FLASH_V2");
-    const std::string saved = was ? was : "";
-    setenv("INT4TRAIN_FLASH_V2", v1 ? "0" : "1", 1);
+// The kernel sets the checks and the bench run: the environment each is selected by (flash_attention.cuh use_v2,
+// tune_bits; read at each launch). [0] is the default; the tune variants exist at hs 64 and 128 only (tunable).
+struct Kernels {
+    const char* name;
+    const char* v2;    // INT4TRAIN_FLASH_V2
+    const char* tune;  // INT4TRAIN_FLASH_TUNE
+    bool tuned() const { return strcmp(tune, "0") != 0; }
+};
+constexpr Kernels kKernels[] = {
+    {"pipelined (default)", "1", "0"},
+    {"first kernels (INT4TRAIN_FLASH_V2=0)", "0", "0"},
+    {"INT4TRAIN_FLASH_TUNE=1 (bf16 dout)", "1", "1"},
+    {"INT4TRAIN_FLASH_TUNE=2 (interior tiles)", "1", "2"},
+    {"INT4TRAIN_FLASH_TUNE=3 (1 + 2)", "1", "3"},
+    {"INT4TRAIN_FLASH_TUNE=4 (2 blocks/SM fwd, dq)", "1", "4"},
+    {"INT4TRAIN_FLASH_TUNE=8 (32-row warps fwd)", "1", "8"},
+    {"INT4TRAIN_FLASH_TUNE=15 (all: fwd 8, dq 4 + 2, dout 1)", "1", "15"},
+};
+constexpr int kKernelSets = (int)(sizeof(kKernels) / sizeof(kKernels[0]));
+
+// Runs fn() with the environment of kernel set k, then puts the variables back as they were.
+template <class F> void with_kernels(const Kernels& k, F&& fn) {
+    const char* names[2] = {"INT4TRAIN_FLASH_V2", "INT4TRAIN_FLASH_TUNE"};
+    const char* values[2] = {k.v2, k.tune};
+    std::string saved[2];
+    bool had[2];
+    for (int i = 0; i < 2; ++i) {
+        const char* was = getenv(names[i]);
+        had[i] = was != nullptr;
+        saved[i] = was ? was : "";
+        setenv(names[i], values[i], 1);
+    }
     fn();
-    if (was) setenv("INT4TRAIN_FLASH_V2", saved.c_str(), 1);
-    else unsetenv("INT4TRAIN_FLASH_V2");
+    for (int i = 0; i < 2; ++i) {
+        if (had[i]) setenv(names[i], saved[i].c_str(), 1);
+        else unsetenv(names[i]);
+    }
 }
 
 // The fused forward, D and backward on device buffers; false (reported) on a CUDA error.
 struct FusedRun {
     AttentionShape sh;
     DBuf<float> qkv, dout, out, lse2, delta, dqkv;
+    DBuf<__nv_bfloat16> dout16;  // INT4TRAIN_FLASH_TUNE bit 1: D's BF16 copy of dout, which the backward reads
     DBuf<uint64_t> step_key;
     FusedRun(AttentionShape s, const std::vector<float>& q, const std::vector<float>& g, uint64_t key)
         : sh(s), qkv(q), dout(g), out((size_t)s.b * s.t * s.c), lse2((size_t)s.b * s.nh * s.t),
-          delta((size_t)s.b * s.nh * s.t), dqkv((size_t)s.b * s.t * 3 * s.c), step_key(std::vector<uint64_t>{key}) {}
+          delta((size_t)s.b * s.nh * s.t), dqkv((size_t)s.b * s.t * 3 * s.c), dout16((size_t)s.b * s.t * s.c),
+          step_key(std::vector<uint64_t>{key}) {}
+    // D and the backward (the BF16 copy of dout where the environment asks for it, as block_attention.cu does)
+    cudaError_t backward(float p, DropoutKey key) {
+        __nv_bfloat16* d16 = i4t::nn::flash_attention_bf16_dout() ? dout16.p : nullptr;
+        cudaError_t e = i4t::nn::flash_attention_delta(nullptr, sh, delta.p, dout.p, out.p, nullptr, d16);
+        if (e == cudaSuccess)
+            e = i4t::nn::flash_attention_backward(nullptr, sh, dqkv.p, dout.p, qkv.p, lse2.p, delta.p, p, key, d16);
+        return e;
+    }
     bool run(float p, uint32_t site) {
         const DropoutKey key{step_key.p, site};
         cudaError_t e = i4t::nn::flash_attention_forward(nullptr, sh, out.p, lse2.p, qkv.p, p, key);
-        if (e == cudaSuccess) e = i4t::nn::flash_attention_delta(nullptr, sh, delta.p, dout.p, out.p, nullptr);
-        if (e == cudaSuccess)
-            e = i4t::nn::flash_attention_backward(nullptr, sh, dqkv.p, dout.p, qkv.p, lse2.p, delta.p, p, key);
+        if (e == cudaSuccess) e = backward(p, key);
         if (e == cudaSuccess) e = cudaDeviceSynchronize();
         if (e != cudaSuccess) report(false, "flash attention launches", cudaGetErrorString(e));
         return e == cudaSuccess;
@@ -44,7 +82,8 @@ struct FusedRun {
 };
 
 // One case on one draw of data (q, k, v with 3 outlier columns, ∂out with one), each kernel set in turn on the same
-// data: accuracy against the FP64 reference, then a second run bit-identical.
+// data: accuracy against the FP64 reference, then a second run bit-identical, and each tune variant (hs 64, 128)
+// bit-identical to the default kernels.
 void check_case(int b, int h, int t, int hs, float p) {
     const int c = h * hs, n = b * t;
     const AttentionShape sh{b, t, c, h};
@@ -52,23 +91,32 @@ void check_case(int b, int h, int t, int hs, float p) {
     const uint64_t step_key = rng();
     const uint32_t site = 9;
     FusedRun f(sh, qkv, dout, step_key);
-    for (int v1 = 0; v1 < 2; ++v1) {  // the default (pipelined) kernels, then the first ones
+    std::vector<float> default_out, default_dqkv;
+    for (const Kernels& k : kKernels) {
+        if (k.tuned() && hs != 64 && hs != 128) continue;  // (the default kernels again)
         bool ok = false;
-        with_kernels(v1 == 1, [&] { ok = f.run(p, site); });
+        with_kernels(k, [&] { ok = f.run(p, site); });
         if (!ok) return;
         const auto out = f.out.down(), dqkv = f.dqkv.down();
         const auto e = attention_reference::compare({b, h, t, hs, p, i4t::nn::splitmix64(step_key ^ site)}, qkv,
                                                     dout, out, dqkv);
-        const std::string what = fmt("%s b=%d h=%d T=%d hs=%d p=%.1f", v1 ? "v1" : "v2", b, h, t, hs, p);
+        const std::string what = fmt("%s b=%d h=%d T=%d hs=%d p=%.1f", k.name, b, h, t, hs, p);
         report(e.out < 5e-3 && e.dq < 2e-2 && e.dk < 2e-2 && e.dv < 2e-2 && e.nonfinite == 0,
                "flash attention vs FP64 reference (BF16 tolerances)",
                what + fmt(": rel out %.2e dq %.2e dk %.2e dv %.2e, non-finite %ld", e.out, e.dq, e.dk, e.dv,
                           e.nonfinite));
-        with_kernels(v1 == 1, [&] { ok = f.run(p, site); });
+        with_kernels(k, [&] { ok = f.run(p, site); });
         if (!ok) return;
         const size_t diff = count_diff(f.out.down(), out) + count_diff(f.dqkv.down(), dqkv);
         report(diff == 0, "flash attention deterministic (a second run bit-identical)",
                what + fmt(": %zu differ", diff));
+        if (&k == &kKernels[0]) {
+            default_out = out;
+            default_dqkv = dqkv;
+        } else if (k.tuned()) {
+            const size_t d = count_diff(out, default_out) + count_diff(dqkv, default_dqkv);
+            report(d == 0, "flash attention tune variant = default kernels bit for bit", what + fmt(": %zu differ", d));
+        }
     }
 }
 
@@ -90,34 +138,32 @@ template <class F> float timed_ms(F&& fn) {
     return ms / reps;
 }
 
-// Forward and backward (D + both kernels) milliseconds of the fused attention on f's buffers, no dropout:
-// [0] the pipelined kernels (the default), [1] the first ones (INT4TRAIN_FLASH_V2=0).
+// Forward and backward (D + both kernels) milliseconds of the fused attention on f's buffers, no dropout, of each
+// kernel set (kKernels).
 struct FusedTimes {
-    float fwd[2], bwd[2];
+    float fwd[kKernelSets], bwd[kKernelSets];
 };
 FusedTimes time_fused(FusedRun& f) {
     const DropoutKey key{f.step_key.p, 1};
     FusedTimes r{};
-    for (int v1 = 0; v1 < 2; ++v1)
-        with_kernels(v1 == 1, [&] {
-            r.fwd[v1] = timed_ms(
+    for (int k = 0; k < kKernelSets; ++k)
+        with_kernels(kKernels[k], [&] {
+            r.fwd[k] = timed_ms(
                 [&] { i4t::nn::flash_attention_forward(nullptr, f.sh, f.out.p, f.lse2.p, f.qkv.p, 0, key); });
-            r.bwd[v1] = timed_ms([&] {
-                i4t::nn::flash_attention_delta(nullptr, f.sh, f.delta.p, f.dout.p, f.out.p, nullptr);
-                i4t::nn::flash_attention_backward(nullptr, f.sh, f.dqkv.p, f.dout.p, f.qkv.p, f.lse2.p, f.delta.p, 0,
-                                                  key);
-            });
+            r.bwd[k] = timed_ms([&] { f.backward(0, key); });
         });
     return r;
 }
 
-// "pipelined (default) forward F backward B (x, y TFLOP/s); first kernels (INT4TRAIN_FLASH_V2=0) forward F1 backward B1":
-// TFLOP/s of the causal products (forward 4·B·H·T²·hs/2; backward 2.5× that, as FlashAttention counts it).
+// "NAME forward F backward B (x, y TFLOP/s); ..." for each kernel set: TFLOP/s of the causal products (forward
+// 4·B·H·T²·hs/2; backward 2.5× that, as FlashAttention counts it).
 std::string fused_line(const FusedTimes& r, AttentionShape sh) {
     const double flop = 4.0 * sh.b * sh.nh * (double)sh.t * sh.t * (sh.c / sh.nh) / 2;
-    return fmt("fused, pipelined (default) forward %.3f backward %.3f (%.0f, %.0f TFLOP/s); first "
-               "kernels (INT4TRAIN_FLASH_V2=0) forward %.3f backward %.3f", r.fwd[0], r.bwd[0], flop / r.fwd[0] * 1e-9, 2.5 * flop / r.bwd[0] * 1e-9,
-               r.fwd[1], r.bwd[1]);
+    std::string line = "fused";
+    for (int k = 0; k < kKernelSets; ++k)
+        line += fmt("%s %s forward %.3f backward %.3f (%.0f, %.0f TFLOP/s)", k ? ";" : ",", kKernels[k].name,
+                    r.fwd[k], r.bwd[k], flop / r.fwd[k] * 1e-9, 2.5 * flop / r.bwd[k] * 1e-9);
+    return line;
 }
 
 // Forward and backward milliseconds of both paths at gpt2-small's attention (8 × 12 heads, T 1024, hs 64), BF16,
