@@ -5,7 +5,10 @@
 # kernels and fixes the clocks, so the shares are what to read, not the absolute milliseconds. On the GPU machine,
 # from a checkout carrying stage/ and build/native:
 #   bash perf/profile_gpt.sh [PRESET] [PRECISIONS]       (default: gpt2-small "bf16 int4")
-# Writes ${OUT}/gpt-<preset>-<precision>-ncu.csv and -summary.md.
+#   GPT_ARGS="--layers 2"   more options of the GPT bench (e.g. a preset's widths with fewer blocks: every block
+#                           runs the same kernels, so two blocks show the shares in a fraction of the time)
+#   TAG=-l2                 appended to the file names
+# Writes ${OUT}/gpt-<preset><tag>-<precision>-ncu.csv and -summary.md.
 set -uo pipefail
 OUT=${OUT:-$PWD/profile-logs}; mkdir -p "$OUT"
 PRESET=${1:-gpt2-small}; PRECISIONS=${2:-"bf16 int4"}
@@ -17,12 +20,13 @@ DATA=${DATA:-.carry/tinyshakespeare.txt}
 # adds the throughput columns of ncu_summary.py at the cost of replays
 METRICS=${METRICS:-gpu__time_duration.sum}
 # one warm-up and one timed step of the GPT speed bench (precisions appended per run)
-STEP=(dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" --warmup 1 --steps 1 --group 1 --out "$OUT/gpt-run")
+# shellcheck disable=SC2206
+STEP=(dotnet stage/bench/Int4Train.Bench.dll gpt --preset "$PRESET" --data "$DATA" --warmup 1 --steps 1 --group 1 --out "$OUT/gpt-run" ${GPT_ARGS:-})
 for p in $PRECISIONS; do
-  base="$OUT/gpt-$PRESET-$p"
+  base="$OUT/gpt-$PRESET${TAG:-}-$p"
   timeout "${NCU_T:-240}" ncu --target-processes all --metrics "$METRICS" \
     --csv --print-units base "${STEP[@]}" --precisions "$p" > "$base-ncu.csv" 2> "$base-ncu.err"
-  echo "$PRESET $p: ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$base-ncu.csv") kernel launches)"
+  echo "$PRESET${TAG:-} $p: ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$base-ncu.csv") kernel launches)"
   python3 perf/ncu_summary.py "$base-ncu.csv" > "$base-summary.md" && tail -12 "$base-summary.md"
 done
 # FLASH_DETAIL=1: Nsight Compute's throughput, occupancy, launch and memory sections for the first fused-attention
