@@ -261,12 +261,12 @@ static cudaError_t launch_backward(cudaStream_t s, AttentionShape sh, float* dqk
         flash::with_config<HS, flash::Pass::kv>([&](auto cfg) {
             using Cfg = decltype(cfg);
             flash::launch_pass<HS, Cfg>(s, sh, flash::kv_smem<HS, Cfg>(), args,
-                                        [](auto g) { return &flash::kv_kernel<HS, Cfg, Q, decltype(g)>; });
+                                        [&](auto g) { return &flash::kv_kernel<HS, Cfg, Q, decltype(g)>; });
         });
         flash::with_config<HS, flash::Pass::q>([&](auto cfg) {
             using Cfg = decltype(cfg);
             flash::launch_pass<HS, Cfg>(s, sh, flash::q_smem<HS, Cfg>(), args,
-                                        [](auto g) { return &flash::q_kernel<HS, Cfg, Q, decltype(g)>; });
+                                        [&](auto g) { return &flash::q_kernel<HS, Cfg, Q, decltype(g)>; });
         });
     });
     return known ? cudaGetLastError() : cudaErrorInvalidValue;
