@@ -129,7 +129,7 @@ std::vector<Entry> entry_table(const Fixture& fx) {
                                          as<float>(p[5]), 2, 2, 8, 8, 0, as<float>(p[6]), as<uint8_t>(p[7]),
                                          as<uint8_t>(p[8]));
          }},
-        {"int4train_hq_forward_typed", "int4train_hq_forward_typed (BF16)", true,
+        {"int4train_hq_forward_typed", "int4train_hq_forward_typed", true,  // called with BF16 activations
          {ctx_param(), dev("d_x", kH), dev("d_w", kF), dev("d_bias", kF, false), dev("d_step_x", kF), dev("d_step_w", kF),
           dev("d_y", kH), dev("d_x_packed", kB), dev("d_w_packed", kB)},
          [](void* const* p) {
@@ -183,7 +183,7 @@ std::vector<Entry> entry_table(const Fixture& fx) {
                                               2, 8, 8, 0, 0, 1, as<float>(p[8]), as<float>(p[9]), as<float>(p[10]),
                                               as<float>(p[11]), as<float>(p[12]), 0);
          }},
-        {"int4train_linear_backward_typed", "int4train_linear_backward_typed (BF16)", true,
+        {"int4train_linear_backward_typed", "int4train_linear_backward_typed", true,  // called with BF16 activations
          {ctx_param(), dev("d_grad_y", kH), dev("d_x", kH), dev("d_w", kF), dev("d_x_packed", kB), dev("d_w_packed", kB),
           dev("d_step_x", kF), dev("d_step_w", kF), dev("d_grad_x", kH), dev("d_grad_w", kF), dev("d_grad_step_x", kF),
           dev("d_grad_step_w", kF), dev("d_grad_bias", kF, false)},
