@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(512) hadamard_quant_kernel(const T* __restrict
     }
 }
 
-// The same fused prologue for G ≤ 32 on registers: 16 consecutive floats per thread, lanes 2p and 2p+1 holding one
+// The same fused prologue for G ≤ 512 on registers: 16 consecutive floats per thread, lanes 2p and 2p+1 holding one
 // aligned run of 32 (hadamard_regs.cuh: stages h ≤ 8 in registers, h = 16 one exchange across the pair), the
 // division with a hoisted reciprocal and the branch-free code of numerics/lsq_fast.cuh; grid-stride over runs of
 // 512 elements per warp. Same butterflies in the same stage order and the same quotients and codes as the block
@@ -100,10 +100,13 @@ __global__ void __launch_bounds__(512) hadamard_quant_kernel(const T* __restrict
 //   LOP3/PRMT/SHF/IADD/ISETP   6.3         4.4         3.9
 //   LDG / STG               .25 / .5    .25 / .25   .25 / .25
 //   total                     54.5        24.5        20.5
+// G = 64 … 512: the stages h ≥ 32 through the warp's 512 floats of shared memory (hadamard_regs.cuh
+// stages_above_32); the layout afterwards is kForward as for G = 32, so the code stores below serve every G.
 template <int G, class T>
 __global__ void __launch_bounds__(256) hadamard_quant_regs_kernel(const T* __restrict__ x, int64_t total,
                                                                   float scale, int cols, const float* step, int qn,
                                                                   int8_t* codes, int ld, uint8_t* packed) {
+    __shared__ __align__(16) float runs[G > 32 ? 8 * 512 : 1];  // 8 warps × one run of 512 (G > 32 only)
     const int lane = threadIdx.x & 31, u = lane & 1;
     const LsqQuotient quotient(*step);
     const int64_t nwarps = (int64_t)gridDim.x * (blockDim.x / 32);
@@ -112,6 +115,7 @@ __global__ void __launch_bounds__(256) hadamard_quant_regs_kernel(const T* __res
         float v[16];
         load_pair_layout<G, PairLayout::kLoad>(x, pair, u, total, v);
         butterfly_forward<G>(v, u);
+        stages_above_32<G, PairLayout::kForward>(v, u, lane, runs + (G > 32 ? 512 * (threadIdx.x / 32) : 0));
 #pragma unroll
         for (int k = 0; k < 16; ++k) v[k] = __fmul_rn(v[k], scale);
         quotient.divide_for_code(v);
@@ -155,7 +159,7 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const T* x, i
     int64_t total = (int64_t)rows * cols;
     float scale = (float)(1.0 / sqrt((double)group));
     const bool aligned = aligned4(x) && ((uintptr_t)packed % 4 == 0) && ((uintptr_t)codes % 8 == 0);
-    if (group <= 32 && aligned && !ctx->generic_kernels) {
+    if (group <= kMaxRegisterGroup && aligned && !ctx->generic_kernels) {
         int64_t warps = ceil_div(total, 512);
         int64_t blocks = ceil_div(warps, 8 * 2);  // 2 iterations per warp, 8 warps per CTA
         if (blocks < 1) blocks = 1;

@@ -1,5 +1,5 @@
 // hadamard_lsq_back_regs.cu — the fused backward tail of lsq.cu (recompute VH, LSQ backward, back-transform) for
-// G ≤ 32 on registers: 16 elements per thread (hadamard_regs.cuh), the division with a hoisted reciprocal and the
+// G ≤ 512 on registers (G = 64 … 512: the stages h ≥ 32 through shared memory, hadamard_regs.cuh stages_above_32): 16 elements per thread (hadamard_regs.cuh), the division with a hoisted reciprocal and the
 // branch-free rounding of numerics/lsq_fast.cuh. Bit-identical to hadamard_lsq_back_kernel (lsq.cu), the generic
 // kernel, in every output: out, and the chunk sums of the step gradient.
 //
@@ -59,7 +59,12 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_regs_kernel(con
     float x[16], g[16];
     load_pair_layout<G, PairLayout::kLoad>(v + base, pair, u, len, x);
     load_pair_layout<G, PairLayout::kForward>(grad + base, pair, u, len, g);
+    // G > 32: the stages h ≥ 32 use this warp's 512 elements' worth of `terms` as floats (2 KB of the warp's 4 KB of
+    // terms below would overlap two other warps' runs, hence the barrier before the terms are written)
+    float* run = reinterpret_cast<float*>(terms) + 512 * (t >> 5);
     butterfly_forward<G>(x, u);
+    stages_above_32<G, PairLayout::kForward>(x, u, t & 31, run);
+    if constexpr (G > 32) __syncthreads();
 #pragma unroll
     for (int k = 0; k < 16; ++k) x[k] = __fmul_rn(x[k], scale);
     quotient.divide_exact(x);
@@ -93,7 +98,9 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_regs_kernel(con
     if (t == 0) chunk_sums[blockIdx.x] = chunk;
 
     // 4. out = H(masked gradient)·scale (accumulate: out ← out + that, one FP32 add; out does not alias grad then).
+    // (canon_lanes_reduce ended with a barrier: every thread has read its terms, so `run` may be written again)
     butterfly_backward<G>(x, u);
+    stages_above_32<G, PairLayout::kBackward>(x, u, t & 31, run);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
         const int64_t e = pair + run_offset<G, PairLayout::kBackward>(j, u);
@@ -118,7 +125,7 @@ __global__ void __launch_bounds__(kCanonLanes) hadamard_lsq_back_regs_kernel(con
 
 template <class V, class O>
 bool hadamard_lsq_back_regs_applies(int4train_context ctx, const V* v, const float* grad, const O* out, int group) {
-    return !ctx->generic_kernels && group <= 32 && aligned4(v) && aligned4(grad) && aligned4(out);
+    return !ctx->generic_kernels && group <= kMaxRegisterGroup && aligned4(v) && aligned4(grad) && aligned4(out);
 }
 
 template <class V, class O>
@@ -130,7 +137,7 @@ int4train_status hadamard_lsq_back_regs(int4train_context ctx, const V* v, const
         hadamard_lsq_back_regs_kernel<decltype(g)::value, V, O><<<chunks, kCanonLanes, 0, ctx->stream>>>(
             v, grad, out, total, scale, d_step, qn, chunk_sums, accumulate);
     });
-    if (!launched) return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_back_regs: G = %d > 32", group);
+    if (!launched) return fail(INT4TRAIN_ERROR_INTERNAL, "hadamard_lsq_back_regs: G = %d", group);
     I4T_LAUNCH("hadamard_lsq_back_regs_kernel");
     return INT4TRAIN_SUCCESS;
 }

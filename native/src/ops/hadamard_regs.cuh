@@ -1,6 +1,8 @@
-// hadamard_regs.cuh — the Walsh–Hadamard butterfly of conventions.md "Hadamard" (G ≤ 32) on registers: each
-// thread holds 16 elements, lanes 2p and 2p+1 of a warp together one aligned run of 32. Used by the fused forward
-// prologue (hadamard.cu) and the fused backward tail (hadamard_lsq_backward.cu).
+// hadamard_regs.cuh — the Walsh–Hadamard butterfly of conventions.md "Hadamard" (G ≤ 512) on registers: each
+// thread holds 16 elements, lanes 2p and 2p+1 of a warp together one aligned run of 32, a warp a run of 512. Used by
+// the fused forward prologue (hadamard.cu) and the fused backward tail (hadamard_lsq_back_regs.cu). The stages
+// h ≥ 32 (G = 64 … 512) go through a per-warp shared-memory run (stages_above_32, below); G = 1024 spans two warps
+// and stays on the block kernels.
 //
 // Why this layout: the former kernels held 4 (forward) or 1 (backward) elements of a G-block per lane, so every
 // stage h ≥ 4 (forward) or h ≥ 1 (backward) was a warp shuffle — quarter rate on Hopper — plus a select per element.
@@ -23,7 +25,10 @@
 
 namespace i4t {
 
-// Calls f(std::integral_constant<int, G>()) with G = group for the groups the register kernels serve (1, 2, 4, ..., 32);
+// The largest G of the register kernels: one warp's run of 512 elements (32 lanes × 16).
+constexpr int kMaxRegisterGroup = 512;
+
+// Calls f(std::integral_constant<int, G>()) with G = group for the groups the register kernels serve (1, 2, 4, ..., 512);
 // false, calling nothing, for any other group. (Host side: the kernels' launches, one template instance per G.)
 template <class F>
 bool with_register_group(int group, F&& f) {
@@ -34,6 +39,10 @@ bool with_register_group(int group, F&& f) {
         case 8: f(std::integral_constant<int, 8>()); return true;
         case 16: f(std::integral_constant<int, 16>()); return true;
         case 32: f(std::integral_constant<int, 32>()); return true;
+        case 64: f(std::integral_constant<int, 64>()); return true;
+        case 128: f(std::integral_constant<int, 128>()); return true;
+        case 256: f(std::integral_constant<int, 256>()); return true;
+        case 512: f(std::integral_constant<int, 512>()); return true;
         default: return false;
     }
 }
@@ -101,6 +110,40 @@ __device__ __forceinline__ void butterfly_backward(float (&x)[16], int u) {
     if (G > 16) {
         stage_across_pair<2>(x, u);  // element bit 3 (the lane bit) ↔ slot bit 2 (element bit 2)
         stage_in_registers<3>(x);    // element bit 4
+    }
+}
+
+// The stages h = 32, 64, ..., G/2 of G = 64 … 512 (after butterfly_forward or butterfly_backward did h ≤ 16) on the
+// warp's aligned run of 512 elements, through `run` (512 floats of shared memory, this warp's alone): the 16 values
+// go to their element offsets (layout L), lane l takes elements l + 32k for k = 0..15 — so slot bit b is element
+// bit 5 + b and a register stage on slot bit b is the stage h = 32·2^b with the same operands (a = the element with
+// the bit clear) — and the results come back to the same registers in layout L. Stage order h = 1, 2, … is kept, so
+// the result is the sequential order's bit for bit. Reads of l + 32k are conflict-free (32 consecutive words).
+template <int G, PairLayout L>
+__device__ __forceinline__ void stages_above_32(float (&x)[16], int u, int lane, float* run) {
+    if constexpr (G > 32) {
+        const int pair = 32 * (lane >> 1);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            *reinterpret_cast<float4*>(run + pair + run_offset<G, L>(j, u)) =
+                make_float4(x[4 * j], x[4 * j + 1], x[4 * j + 2], x[4 * j + 3]);
+        __syncwarp();
+        float y[16];
+#pragma unroll
+        for (int k = 0; k < 16; ++k) y[k] = run[lane + 32 * k];
+        stage_in_registers<0>(y);                 // h = 32
+        if (G > 64) stage_in_registers<1>(y);     // h = 64
+        if (G > 128) stage_in_registers<2>(y);    // h = 128
+        if (G > 256) stage_in_registers<3>(y);    // h = 256
+#pragma unroll
+        for (int k = 0; k < 16; ++k) run[lane + 32 * k] = y[k];
+        __syncwarp();
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const float4 t = *reinterpret_cast<const float4*>(run + pair + run_offset<G, L>(j, u));
+            x[4 * j] = t.x; x[4 * j + 1] = t.y; x[4 * j + 2] = t.z; x[4 * j + 3] = t.w;
+        }
+        __syncwarp();  // the warp may write `run` again (next run, or the other transform)
     }
 }
 

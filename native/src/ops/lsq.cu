@@ -261,7 +261,7 @@ int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const V* v, c
     const float scale = (float)(1.0 / sqrt((double)group));
     double* d_sum = ws;
     double* level1 = (m == 1) ? d_sum : ws + 1;
-    if (hadamard_lsq_back_regs_applies(ctx, v, grad, out, group)) {  // G <= 32: hadamard_lsq_back_regs.cu
+    if (hadamard_lsq_back_regs_applies(ctx, v, grad, out, group)) {  // G <= 512: hadamard_lsq_back_regs.cu
         I4T_TRY(hadamard_lsq_back_regs(ctx, v, grad, out, total, group, scale, d_step, lsq_qn(mode), level1, accumulate));
     } else {
         hadamard_lsq_back_kernel<V, O><<<(unsigned)m, kCanonLanes, 0, ctx->stream>>>(v, grad, out, total, group, scale,

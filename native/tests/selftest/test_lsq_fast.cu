@@ -5,7 +5,7 @@
 //      hoisted-reciprocal quotient equals __fdiv_rn(x, s), the code equals lsq_code(x, s, qn) and the residual and
 //      mask equal lsq_e's rule, in both modes; RoundHalfAway's branch-free form equals round_half_away for every x.
 //   2. "hadamard_quantize fast vs generic kernels (bits)": packed codes of X and W and Y of int4train_hq_forward
-//      from the register kernel and from the block kernel (INT4TRAIN_GENERIC_KERNELS=1), G = 1..32, odd rows, d not
+//      from the register kernel and from the block kernel (INT4TRAIN_GENERIC_KERNELS=1), G = 1..1024, odd rows, d not
 //      a multiple of 32 (padded codes), tails, outliers, a zero row, a tiny row and a huge row.
 //   3. "LSQ backward tail fast vs generic kernels (special rows, bits)": int4train_linear_backward likewise, with
 //      tails whose length is not a multiple of 4 and the same special rows (they take the __fdiv_rn fallback).
@@ -98,7 +98,11 @@ void test_hadamard_quant_fast_bits(int4train_context ctx) {
     if (!generic) return;
     struct S { int n, c, d, g; };
     const std::vector<S> shapes = {{77, 50, 96, 1}, {33, 20, 40, 2}, {129, 64, 256, 4}, {301, 130, 64, 8},
-                                   {65, 48, 112, 16}, {257, 96, 160, 32}, {5, 3, 32, 32}, {1000, 36, 512, 32}};
+                                   {65, 48, 112, 16}, {257, 96, 160, 32}, {5, 3, 32, 32}, {1000, 36, 512, 32},
+                                   // G > 32: the stages h ≥ 32 through shared memory (hadamard_regs.cuh), runs of 512
+                                   // that end inside a row, tails; G = 1024 stays on the block kernel in both contexts
+                                   {129, 40, 128, 64}, {65, 24, 256, 128}, {40, 16, 512, 256}, {33, 10, 1024, 512},
+                                   {9, 8, 1536, 512}, {7, 6, 2048, 1024}};
     for (int mode = 0; mode < 2; ++mode)
         for (auto s : shapes) {
             auto x = randn_outliers(s.n, s.d), w = randn_outliers(s.c, s.d, 0.05f);
@@ -128,7 +132,9 @@ void test_lsq_back_fast_special_bits(int4train_context ctx) {
     struct S { int n, c, d, g; };
     // n·d ≡ 2 (mod 4) for G ≤ 2: the last chunk ends inside a 16-byte run
     const std::vector<S> shapes = {{41, 24, 30, 1}, {77, 40, 98, 2}, {129, 36, 68, 4}, {300, 130, 88, 8},
-                                   {63, 20, 80, 16}, {513, 96, 224, 32}};
+                                   {63, 20, 80, 16}, {513, 96, 224, 32},
+                                   {77, 40, 192, 64}, {129, 36, 256, 128}, {65, 24, 768, 256}, {41, 20, 1024, 512},
+                                   {9, 12, 1024, 1024}};
     for (int mode = 0; mode < 2; ++mode)
         for (auto s : shapes) {
             HostBackwardInputs h(s.n, s.c, s.d, s.g, mode, 5);
