@@ -300,19 +300,22 @@ inline bool use_v2() {
     const char* v = getenv("INT4TRAIN_FLASH_V2");
     return v == nullptr || v[0] != '0';
 }
-// INT4TRAIN_FLASH_TUNE: a bitmask (strtoul base 0: "5", "0x5"; unset = 0, the default kernels) of experimental
-// variants of the V2 kernels, read at each launch so one self-test run can time each (test_attention.cu). Every
-// variant computes the same bits as the default. Only for hs 64 and 128 (tunable: the shapes the bench measures;
-// other head sizes, and V1, run the default kernels whatever the switch says).
+// INT4TRAIN_FLASH_TUNE: a bitmask (strtoul base 0: "5", "0x5"; 0 = the untuned V2 kernels) of variants of the V2
+// kernels, read at each launch so one self-test run can time each (test_attention.cu). Every variant computes the
+// same bits as the untuned kernels. Only for hs 64 and 128 (tunable: the shapes the bench measures; other head
+// sizes, and V1, run the untuned kernels whatever the switch says). Unset = kTuneDefault = 1 + 2 + 4: on the H200
+// (self-test timings, 8 × 12/16 heads × T 1024, 2026-12-02) forward + backward 0.724 → ~0.60 ms at hs 64 and
+// 1.676 → ~1.57 ms at hs 128 against 0; bit 8 made the forward slower at both.
 enum : unsigned {
     kTuneDoutBf16 = 1u,    // the backward reads ∂out as the BF16 copy flash_attention_delta wrote (half the bytes)
     kTuneInterior = 2u,    // the backward's score_grad skips the mask and index tests on interior tiles
     kTuneTwoBlocks = 4u,   // the forward and ∂q kernels built for 2 blocks per SM (__launch_bounds__(256, 2))
     kTuneWide = 8u,        // the forward with two 16-row strips a warp (ConfigV2Wide; takes precedence over 4 there)
 };
+constexpr unsigned kTuneDefault = kTuneDoutBf16 | kTuneInterior | kTuneTwoBlocks;
 inline unsigned tune_bits() {
     const char* v = getenv("INT4TRAIN_FLASH_TUNE");
-    return v == nullptr ? 0u : (unsigned)strtoul(v, nullptr, 0) & 15u;
+    return v == nullptr ? kTuneDefault : (unsigned)strtoul(v, nullptr, 0) & 15u;
 }
 template <int HS> __host__ __device__ constexpr bool tunable() { return HS == 64 || HS == 128; }
 // Whether the kernels of Cfg at HS come in a BF16-∂out build (kTuneDoutBf16).
