@@ -1,6 +1,9 @@
 """Aggregates an Nsight Compute CSV (--metrics ... --csv --print-units base) by kernel name: launches, total time,
 and the time-weighted DRAM and SM throughput (% of peak) — which kernels take the time, and whether they are bound
-by memory bandwidth or by compute. Usage: python3 perf/ncu_summary.py ncu.csv > summary.md
+by memory bandwidth or by compute. Usage: python3 perf/ncu_summary.py ncu.csv [--last-step] > summary.md
+--last-step keeps the launches from the last embedding forward on: the timed step of profile_gpt.sh without its
+warm-up (whose first INT4 forward searches the Hadamard block size and initialises the step sizes, hundreds of
+launches that a training run pays once)
 The second table groups the kernels of a GPT step by what they do (CATEGORIES: first matching pattern wins), so a
 precision's step can be read as GEMMs + attention + the INT4 passes + the rest."""
 import csv, re, sys
@@ -38,6 +41,12 @@ def category(n):
         if re.search(pat, n):
             return cat
     return "other"
+
+if "--last-step" in sys.argv[2:]:  # launch IDs are in launch order
+    order = sorted(per, key=int)
+    starts = [k for k in order if "embedding_forward" in per[k]["name"]]
+    if starts:
+        per = {k: per[k] for k in order[order.index(starts[-1]):]}
 
 agg = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
 cats = defaultdict(lambda: [0, 0.0])

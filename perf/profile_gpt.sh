@@ -8,7 +8,7 @@
 #   GPT_ARGS="--layers 2"   more options of the GPT bench (e.g. a preset's widths with fewer blocks: every block
 #                           runs the same kernels, so two blocks show the shares in a fraction of the time)
 #   TAG=-l2                 appended to the file names
-# Writes ${OUT}/gpt-<preset><tag>-<precision>-ncu.csv and -summary.md.
+# Writes ${OUT}/gpt-<preset><tag>-<precision>-ncu.csv, -summary.md (both steps) and -step-summary.md (the timed one).
 set -uo pipefail
 OUT=${OUT:-$PWD/profile-logs}; mkdir -p "$OUT"
 PRESET=${1:-gpt2-small}; PRECISIONS=${2:-"bf16 int4"}
@@ -27,7 +27,8 @@ for p in $PRECISIONS; do
   timeout "${NCU_T:-240}" ncu --target-processes all --metrics "$METRICS" \
     --csv --print-units base "${STEP[@]}" --precisions "$p" > "$base-ncu.csv" 2> "$base-ncu.err"
   echo "$PRESET${TAG:-} $p: ncu exit $? ($(grep -c '"gpu__time_duration.sum"' "$base-ncu.csv") kernel launches)"
-  python3 perf/ncu_summary.py "$base-ncu.csv" > "$base-summary.md" && tail -12 "$base-summary.md"
+  python3 perf/ncu_summary.py "$base-ncu.csv" > "$base-summary.md"
+  python3 perf/ncu_summary.py "$base-ncu.csv" --last-step > "$base-step-summary.md" && tail -12 "$base-step-summary.md"
 done
 # FLASH_DETAIL=1: Nsight Compute's throughput, occupancy, launch and memory sections for the first fused-attention
 # kernels of a step (forward, D, backward), as text: what holds them at their TFLOP/s.
