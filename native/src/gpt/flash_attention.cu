@@ -239,7 +239,8 @@ cudaError_t flash_attention_forward(cudaStream_t s, AttentionShape sh, float* ou
     return launch_forward(s, sh, out, lse2, qkv, p, key);
 }
 
-bool flash_attention_bf16_dout() { return (flash::tune_bits() & flash::kTuneDoutBf16) != 0; }
+// (the same answer for every head size: each default has the bit, and a set switch applies to all)
+bool flash_attention_bf16_dout() { return (flash::tune_bits(64) & flash::kTuneDoutBf16) != 0; }
 
 cudaError_t flash_attention_delta(cudaStream_t s, AttentionShape sh, float* delta, const float* dout,
                                   const float* out, const __nv_bfloat16* out_bf16, __nv_bfloat16* dout_bf16) {

@@ -303,19 +303,24 @@ inline bool use_v2() {
 // INT4TRAIN_FLASH_TUNE: a bitmask (strtoul base 0: "5", "0x5"; 0 = the untuned V2 kernels) of variants of the V2
 // kernels, read at each launch so one self-test run can time each (test_attention.cu). Every variant computes the
 // same bits as the untuned kernels. Only for hs 64 and 128 (tunable: the shapes the bench measures; other head
-// sizes, and V1, run the untuned kernels whatever the switch says). Unset = kTuneDefault = 1 + 2 + 4: on the H200
-// (self-test timings, 8 × 12/16 heads × T 1024, 2026-12-02) forward + backward 0.724 → ~0.60 ms at hs 64 and
-// 1.676 → ~1.57 ms at hs 128 against 0; bit 8 made the forward slower at both.
+// sizes, and V1, run the untuned kernels whatever the switch says). Unset, each head size has its own default, from
+// the H200 (2026-12-02): hs 64 → 1 + 2 + 4 (self-test forward + backward 0.724 → 0.597 ms at 8 × 12 heads × T 1024;
+// a bf16 gpt2-small step 24.30 → 23.32 ms); hs 128 → 1 + 2 (bit 4 made its backward faster, 1.29 → 1.15 ms, but its
+// forward slower, 0.389 → 0.436 ms in the self-test and 0.39 → 0.62 ms a launch in a gpt-1b step under ncu, and the
+// bf16 gpt-1b step measured 184.8 ms against the previous session's 181 with it on). Bit 8 slowed both forwards.
 enum : unsigned {
     kTuneDoutBf16 = 1u,    // the backward reads ∂out as the BF16 copy flash_attention_delta wrote (half the bytes)
     kTuneInterior = 2u,    // the backward's score_grad skips the mask and index tests on interior tiles
     kTuneTwoBlocks = 4u,   // the forward and ∂q kernels built for 2 blocks per SM (__launch_bounds__(256, 2))
     kTuneWide = 8u,        // the forward with two 16-row strips a warp (ConfigV2Wide; takes precedence over 4 there)
 };
-constexpr unsigned kTuneDefault = kTuneDoutBf16 | kTuneInterior | kTuneTwoBlocks;
-inline unsigned tune_bits() {
+// Every default has kTuneDoutBf16: whether the model allocates the BF16 ∂out copy does not depend on the head size.
+constexpr unsigned kTuneDefaultHs64 = kTuneDoutBf16 | kTuneInterior | kTuneTwoBlocks;
+constexpr unsigned kTuneDefaultHs128 = kTuneDoutBf16 | kTuneInterior;
+inline unsigned tune_bits(int hs) {
     const char* v = getenv("INT4TRAIN_FLASH_TUNE");
-    return v == nullptr ? kTuneDefault : (unsigned)strtoul(v, nullptr, 0) & 15u;
+    if (v != nullptr) return (unsigned)strtoul(v, nullptr, 0) & 15u;
+    return hs == 128 ? kTuneDefaultHs128 : kTuneDefaultHs64;
 }
 template <int HS> __host__ __device__ constexpr bool tunable() { return HS == 64 || HS == 128; }
 // Whether the kernels of Cfg at HS come in a BF16-∂out build (kTuneDoutBf16).
@@ -335,7 +340,7 @@ template <int HS, Pass P, class F> inline void with_config(F&& f) {
     constexpr bool kTwo = has_two_blocks<P>(), kInterior = has_interior<P>();
     if (!use_v2()) return f(ConfigV1{});
     if constexpr (tunable<HS>()) {
-        const unsigned t = tune_bits();
+        const unsigned t = tune_bits(HS);
         const bool two = (t & kTuneTwoBlocks) != 0, interior = (t & kTuneInterior) != 0;
         if constexpr (has_wide<P>()) {
             if (t & kTuneWide) return f(ConfigV2Wide{});

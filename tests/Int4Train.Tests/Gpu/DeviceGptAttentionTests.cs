@@ -19,8 +19,8 @@ public sealed class DeviceGptAttentionTests : GpuFixture
     /// <summary>Bytes a model of <paramref name="c"/> allocates less with the fused attention than with the llm.c one:
     /// per block the probabilities a (B·H·T·T) less its lse₂ (B·H·T), and qkv kept as BF16 (2 bytes per element of
     /// N × 3C instead of 4: all the fused kernels read of it); once the scratch attd, datt (B·H·T·T each), qkvp, dqkvp
-    /// (3·N·C each) and outp (N·C), less the backward's D (B·H·T) and, where INT4TRAIN_FLASH_TUNE has bit 1 (its
-    /// default, 7, has), the BF16 copy of ∂out the backward reads (N·C, 2 bytes). FP32, B the pass batch.</summary>
+    /// (3·N·C each) and outp (N·C), less the backward's D (B·H·T) and, where INT4TRAIN_FLASH_TUNE has bit 1 (every
+    /// head size's default has), the BF16 copy of ∂out the backward reads (N·C, 2 bytes). FP32, B the pass batch.</summary>
     internal static long FusedAttentionSavedBytes(GptConfig c)
     {
         long bht = (long)c.PassBatch * c.Heads * c.Context, bhtt = bht * c.Context, nc = (long)c.PassBatch * c.Context * c.Width;
@@ -28,7 +28,7 @@ public sealed class DeviceGptAttentionTests : GpuFixture
         return 4 * (c.Layers * (bhtt - bht) + 2 * bhtt + 2 * 3 * nc + nc - bht) + c.Layers * 3 * nc * (4 - 2) - doutCopy;
     }
 
-    // native/src/gpt/flash_attention.cuh tune_bits: unset = 7; else the number (decimal or 0x hex) & 15.
+    // native/src/gpt/flash_attention.cuh tune_bits: unset = a default with bit 1 (7 or 3); else the number (decimal or 0x hex) & 15.
     private static uint FlashTuneBits()
     {
         string? v = Environment.GetEnvironmentVariable("INT4TRAIN_FLASH_TUNE");
