@@ -205,7 +205,7 @@ template <class V, class O>
 int4train_status hadamard_lsq_backward_impl(int4train_context ctx, const V* v, const float* grad, int64_t total,
                                             int group, const float* d_step, int mode, O* out, float* grad_step,
                                             double* ws, bool accumulate, bool accumulate_step);
-// Its G <= 32 kernel on registers (hadamard_lsq_back_regs.cu): whether it applies (fast paths on, G <= 32, v, grad
+// Its G <= 512 kernel on registers (hadamard_lsq_back_regs.cu): whether it applies (fast paths on, G <= 512, v, grad
 // and out aligned to 4 elements), and the launch writing one chunk sum per 4096 elements to chunk_sums.
 template <class V, class O>
 bool hadamard_lsq_back_regs_applies(int4train_context ctx, const V* v, const float* grad, const O* out, int group);
