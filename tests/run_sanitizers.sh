@@ -4,7 +4,8 @@
 # parts so that each tool/part pair finishes inside one device call. Expects build/native (./build.sh native) and the
 # staged test program (stage/tests, ./build.sh stage-gpu); TESTS overrides the test command.
 #   SANITIZER_TOOLS="memcheck racecheck"  the tools (default: all four)
-#   SANITIZER_PARTS="selftest ops"        the parts (default: all; see filter_of)
+#   SANITIZER_PARTS="selftest ops"        the parts (default: all; see filter_of; test:NAME = the tests whose name
+#                                         contains NAME)
 #   SANITIZER_JOBS=8                      how many tool/part runs at once (default 1: one after another). The
 #                                         GPT parts run the ILGPU CPU reference: 36 runs at once on 16 cores (H200,
 #                                         2026-12-01) starved them and cut four parts off; keep it near the core count
@@ -55,12 +56,15 @@ filter_of() {  # the GPU suite in parts of similar cost (the device GPT's tests 
     gpt-bf16) echo "FullyQualifiedName~DeviceGptBf16Tests" ;;
     gpt-layout) echo "FullyQualifiedName~DeviceGptLayoutTests" ;;
     gpt-memory) echo "FullyQualifiedName~DeviceGptMemoryTests" ;;
+    # any finer part: test:NAME runs the tests whose full name contains NAME (e.g. test:DeviceGptAttentionTests.Fused,
+    # test:DeviceGptGraphTests.ReplayedSteps): racecheck needs parts this small to finish the GPT in one device call
+    test:?*) echo "FullyQualifiedName~${1#test:}" ;;
     *) echo "unknown part $1" >&2; return 1 ;;
   esac
 }
 
 run_one() {  # tool part
-  local tool=$1 part=$2 log="$OUT/$2-$1.log" extra=""
+  local tool=$1 part=$2 log="$OUT/${2//[^A-Za-z0-9._-]/_}-$1.log" extra=""
   [ "$tool" = memcheck ] && extra="--leak-check full"
   [ "$tool" = racecheck ] && extra="$VENDOR_EXCLUDE"
   if [ "$part" = selftest ]; then
