@@ -1,5 +1,6 @@
 // hadamard_lsq_back_regs.cu — the fused backward tail of lsq.cu (recompute VH, LSQ backward, back-transform) for
-// G ≤ 512 on registers (G = 64 … 512: the stages h ≥ 32 through shared memory, hadamard_regs.cuh stages_above_32): 16 elements per thread (hadamard_regs.cuh), the division with a hoisted reciprocal and the
+// G ≤ 512 on registers (G = 64 … 512: the stages h ≥ 32 through shared memory, hadamard_regs.cuh
+// stages_above_32): 16 elements per thread (hadamard_regs.cuh), the division with a hoisted reciprocal and the
 // branch-free rounding of numerics/lsq_fast.cuh. Bit-identical to hadamard_lsq_back_kernel (lsq.cu), the generic
 // kernel, in every output: out, and the chunk sums of the step gradient.
 //

@@ -28,8 +28,8 @@ namespace i4t {
 // The largest G of the register kernels: one warp's run of 512 elements (32 lanes × 16).
 constexpr int kMaxRegisterGroup = 512;
 
-// Calls f(std::integral_constant<int, G>()) with G = group for the groups the register kernels serve (1, 2, 4, ..., 512);
-// false, calling nothing, for any other group. (Host side: the kernels' launches, one template instance per G.)
+// Calls f(std::integral_constant<int, G>()) with G = group for the groups the register kernels serve (1, 2, 4, ...,
+// 512); false, calling nothing, for any other group. (Host side: the kernels' launches, one template instance per G.)
 template <class F>
 bool with_register_group(int group, F&& f) {
     switch (group) {
