@@ -25,9 +25,11 @@ struct BwdPrep {
 
 // linear_int4_bf16io: the INT4 layer (Nonzero sampling) on BF16 X and ∇Y, BF16 Y and ∇X; W, ∇W stay FP32. Checked:
 // ∇X, ∇W finite and nonzero (the bits against the FP32 path are the self-test's, test_bf16_activations.cu).
+// XP, WP: each set's packed-code buffers (make_packed_codes, without its FP32 forward: run() writes them first).
 static int4train_status bench_int4_bf16io(int4train_context ctx, DevMem& mem, const LayerData& L,
-                                          const Bf16LayerData& B, int n, int c, int d, int group, int warmup, int runs,
-                                          int sets, uint64_t seed, float* gwo, float* gst, double* acc,
+                                          const Bf16LayerData& B, const std::vector<uint8_t*>& XP,
+                                          const std::vector<uint8_t*>& WP, int n, int c, int d, int group, int warmup,
+                                          int runs, int sets, uint64_t seed, float* gwo, float* gst, double* acc,
                                           int4train_bench_result* r) {
     cudaStream_t s = ctx->stream;
     const int64_t nd = (int64_t)n * d, cd = (int64_t)c * d;
@@ -35,8 +37,6 @@ static int4train_status bench_int4_bf16io(int4train_context ctx, DevMem& mem, co
     __nv_bfloat16* y16 = mem.get<__nv_bfloat16>((int64_t)n * c);
     float* gxw = mem.get<float>(nd);  // ∇X widened, for the check
     float* zero = mem.get<float>(std::max(nd, cd));
-    std::vector<uint8_t*> XP(sets), WP(sets);
-    for (int i = 0; i < sets; ++i) { XP[i] = mem.get<uint8_t>(nd / 2); WP[i] = mem.get<uint8_t>(cd / 2); }
     BENCH_MEM_CHECK(mem);
     auto run = [&](int i) -> int4train_status {
         I4T_TRY(int4train_hq_forward_typed(ctx, INT4TRAIN_DTYPE_BF16, B.x[i], L.w[i], nullptr, L.sx[i], L.sw[i], n, c,
@@ -96,7 +96,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     double* acc = mem.get<double>(8);
     BENCH_MEM_CHECK(mem);
     std::vector<uint8_t*> XP, WP;  // the packed codes of every set (the forward's output the backward ops need)
-    I4T_TRY(make_packed_codes(ctx, mem, L, n, c, d, group, !lb, y, &XP, &WP));
+    I4T_TRY(make_packed_codes(ctx, mem, L, n, c, d, group, !lb && !lio, y, &XP, &WP));
     r->ops = (li || lb || lio ? 6.0 : 2.0) * n * (double)c * d;
     r->check_ok = -1;
     set_text(r, "no check");
@@ -228,7 +228,7 @@ int4train_status bench_composite(int4train_context ctx, const char* op, int n, i
     // linear_bf16 and linear_int4_bf16io read the same BF16 X and ∇Y
     Bf16LayerData B;
     I4T_TRY(make_bf16_layer_data(s, mem, L, n, c, d, &B));
-    if (lio) return bench_int4_bf16io(ctx, mem, L, B, n, c, d, group, warmup, runs, sets, seed, gwo, gst, acc, r);
+    if (lio) return bench_int4_bf16io(ctx, mem, L, B, XP, WP, n, c, d, group, warmup, runs, sets, seed, gwo, gst, acc, r);
 
     // linear_bf16: Y = X·Wᵀ, ∇X = ∇Y·W, ∇W = ∇Yᵀ·X with BF16 operands, FP32 accumulation, BF16 outputs
     __nv_bfloat16* Y16 = mem.get<__nv_bfloat16>(nc);
