@@ -41,6 +41,7 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
             StepSizeLrScale = config.StepSizeLrScale,
             Int4Classes = config.Int4Classes,
             SmoothAlpha = config.SmoothAlpha, SmoothClasses = config.SmoothClasses,
+            Int4Ablation = config.Int4Ablation,
         });
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)

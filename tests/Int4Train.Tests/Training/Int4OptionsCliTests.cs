@@ -6,8 +6,8 @@ using NUnit.Framework;
 namespace Int4Train.Tests.Training;
 
 /// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper), --group (the Hadamard block size G),
-/// --step-lr-scale (the step sizes' learning-rate multiple), --int4-layers (Int4OptionsCliTests.Int4Layers.cs) and --smooth /
-/// --smooth-layers (Int4OptionsCliTests.Smooth.cs) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
+/// --step-lr-scale (the step sizes' learning-rate multiple), --int4-layers (Int4OptionsCliTests.Int4Layers.cs), --smooth /
+/// --smooth-layers (Int4OptionsCliTests.Smooth.cs) and --int4-ablation (Int4OptionsCliTests.Ablation.cs) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
 /// them (given options must agree with the checkpoint's).</summary>
 [TestFixture]
 public partial class Int4OptionsCliTests
@@ -67,6 +67,8 @@ public partial class Int4OptionsCliTests
     [TestCase(new[] { "train", "--smooth", "x" }, "int4train train: --smooth expects a number, got 'x'.")]
     [TestCase(new[] { "train", "--smooth-layers", "mlp" }, "int4train train: --smooth-layers: Unknown block-linear class 'mlp'; known: qkv, proj, up, down.")]
     [TestCase(new[] { "compare", "--from", "a,b", "--smooth", "0.5" }, "int4train compare: --from builds the report from existing runs: --smooth")]
+    [TestCase(new[] { "train", "--int4-ablation", "sideways" }, "int4train train: Argument 'sideways' not recognized.")]
+    [TestCase(new[] { "compare", "--from", "a,b", "--int4-ablation", "forward-only" }, "int4train compare: --from builds the report from existing runs: --int4-ablation")]
     public void BadInt4Options_AreOneLineWithAUsageHint(string[] args, string message)
     {
         var (code, _, err) = CliRunner.Run(args);
