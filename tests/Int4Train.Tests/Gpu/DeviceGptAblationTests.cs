@@ -14,38 +14,38 @@ namespace Int4Train.Tests.Gpu;
 /// </summary>
 public sealed class DeviceGptAblationTests : GpuFixture
 {
-    private static GptConfig Small(LinearPrecision precision) => GptConfig.Tiny with
-    {
-        Layers = 2, Heads = 2, Width = 64, Context = 32, BatchSize = 4, Dropout = 0f, Precision = precision,
-        ColdStartSteps = 2, EvalBatches = 2, Seed = 29,
-    };
+    private static readonly CharDataset Data = new(BuiltInText.Text, GptConfig.Tiny.ValidationFraction, DeviceGptSmoothingTests.Small(LinearPrecision.Fp32).Context);
 
-    // The native model of a configuration with the ablation set directly (null: the options' default, not set),
-    // initialised as DeviceGptModel initialises it, from the INT4 configuration's draw (the fp32 model's tensors are
-    // those of it without the step sizes).
-    private NativeGpt Create(GptConfig c, int vocab, Int4Ablation? ablation)
+    // The native model of DeviceGptSmoothingTests' small configuration in a precision, with the ablation set directly
+    // (null: the configuration's, not set), initialised as DeviceGptModel initialises it from the INT4 configuration's
+    // draw (the fp32 model's tensors are those without the step sizes), so every model has the same weights.
+    private NativeGpt Create(LinearPrecision precision, Int4Ablation? ablation)
     {
-        var options = new NativeGptOptions
-        {
-            Layers = c.Layers, Heads = c.Heads, Width = c.Width, Context = c.Context, MaxBatch = c.PassBatch, Vocab = vocab,
-            Dropout = c.Dropout, Linear = c.BlockLinearOptions with { Seed = (ulong)c.Seed }, StepSizeLrScale = c.StepSizeLrScale,
-        };
+        var c = DeviceGptSmoothingTests.Small(precision);
+        var options = DeviceGptModel.NativeOptions(c, Data.VocabSize);
         var gpt = new NativeGpt(Cuda, ablation is Int4Ablation a ? options with { Int4Ablation = a } : options);
-        var init = GptInit.Draw(c with { Precision = LinearPrecision.Int4HqLss }, vocab);
+        var init = GptInit.Draw(c with { Precision = LinearPrecision.Int4HqLss }, Data.VocabSize);
         foreach (var t in gpt.Tensors) gpt.Write(t.Index, NativeGptBuffer.Value, init[t.Name]);
         return gpt;
     }
 
-    private static (int[] X, int[] Y) Batch(GptConfig c, CharDataset data, long step) =>
-        data.Batch(false, c.BatchSize, c.Context, Hash.Key(c.Seed, step, 1));
+    private static (int[] X, int[] Y) Batch(long step) => DeviceGptSmoothingTests.Batch(DeviceGptSmoothingTests.Small(LinearPrecision.Fp32), Data, step);
 
-    // One training forward (its loss) and backward on fresh gradients.
-    private static float TrainPass(NativeGpt m, GptConfig c, (int[] X, int[] Y) batch)
+    // One training forward of the first batch (its loss) and the backward, on fresh gradients.
+    private static float TrainPass(NativeGpt m)
     {
+        var (x, y) = Batch(0);
         m.ZeroGrad();
-        float loss = m.Forward(batch.X, batch.Y, c.BatchSize, c.Context, 0, training: true);
+        float loss = m.Forward(x, y, x.Length / m.Options.Context, m.Options.Context, 0, training: true);
         m.Backward();
         return loss;
+    }
+
+    // An evaluation forward's loss on another batch.
+    private static float Evaluate(NativeGpt m)
+    {
+        var (x, y) = Batch(1);
+        return m.Forward(x, y, x.Length / m.Options.Context, m.Options.Context, 0, training: false);
     }
 
     private static float[] Gradient(NativeGpt m, NativeGptTensor t) => m.Read(t.Index, NativeGptBuffer.Gradient);
@@ -60,12 +60,9 @@ public sealed class DeviceGptAblationTests : GpuFixture
     [TestCase(LinearPrecision.Int4Lsq)]
     public void ForwardOnly_HasTheInt4Loss_AndGradientsWithoutTheGradientQuantizersNoise(LinearPrecision precision)
     {
-        var c = Small(precision);
-        var data = new CharDataset(BuiltInText.Text, c.ValidationFraction, c.Context);
-        using var plain = Create(c, data.VocabSize, null);
-        using var ablated = Create(c, data.VocabSize, Int4Ablation.ForwardOnly);
-        var batch = Batch(c, data, 0);
-        float lp = TrainPass(plain, c, batch), la = TrainPass(ablated, c, batch);
+        using var plain = Create(precision, null);
+        using var ablated = Create(precision, Int4Ablation.ForwardOnly);
+        float lp = TrainPass(plain), la = TrainPass(ablated);
         Assert.That(BitConverter.SingleToInt32Bits(la), Is.EqualTo(BitConverter.SingleToInt32Bits(lp)), $"the INT4 forward's loss, bit for bit: {la:R} vs {lp:R}");
         Assert.That(lp, Is.GreaterThan(2.0), "an untrained model's loss is near ln V");
         int weights = 0;
@@ -80,10 +77,10 @@ public sealed class DeviceGptAblationTests : GpuFixture
             // the exact products differ from bit split + LSS by the quantizer's noise: not zero, not another gradient
             Assert.That(rel, Is.GreaterThan(0).And.LessThan(0.5), $"{t.Name}: relative L2 difference to the INT4 backward's gradient");
         }
-        Assert.That(weights, Is.EqualTo(4 * c.Layers), "every block linear's weight was compared");
+        Assert.That(weights, Is.EqualTo(4 * plain.Options.Layers), "every block linear's weight was compared");
         // the last block's down projection gets the same ∂L/∂Y in both (everything after it is the default model's): its
         // bias gradient, the column sums of ∂L/∂Y, agrees to summation order
-        var bias = plain.Tensors.Single(t => t.Name == $"h{c.Layers - 1}.down.bias");
+        var bias = plain.Tensors.Single(t => t.Name == $"h{plain.Options.Layers - 1}.down.bias");
         Assert.That(DeviceGptTests.RelErr(Gradient(ablated, bias), Gradient(plain, bias)), Is.LessThan(1e-5), "∂L/∂b of the last linear");
     }
 
@@ -91,13 +88,10 @@ public sealed class DeviceGptAblationTests : GpuFixture
     [TestCase(LinearPrecision.Int4Lsq)]
     public void BackwardOnly_HasTheFp32Loss_AndTheInt4Backward(LinearPrecision precision)
     {
-        var c = Small(precision);
-        var data = new CharDataset(BuiltInText.Text, c.ValidationFraction, c.Context);
-        using var int4 = Create(c, data.VocabSize, null);
-        using var ablated = Create(c, data.VocabSize, Int4Ablation.BackwardOnly);
-        using var fp32 = Create(c with { Precision = LinearPrecision.Fp32 }, data.VocabSize, null);
-        var batch = Batch(c, data, 0);
-        float li = TrainPass(int4, c, batch), la = TrainPass(ablated, c, batch), lf = TrainPass(fp32, c, batch);
+        using var int4 = Create(precision, null);
+        using var ablated = Create(precision, Int4Ablation.BackwardOnly);
+        using var fp32 = Create(LinearPrecision.Fp32, null);
+        float li = TrainPass(int4), la = TrainPass(ablated), lf = TrainPass(fp32);
         Assert.That(la, Is.Not.EqualTo(li), "the forward is not the INT4 one");
         // the same weights: only the BF16 attention and head of the INT4 precisions differ from the fp32 model
         Assert.That(Math.Abs(la - lf), Is.LessThan(1e-2 * lf), $"the fp32 model's loss {lf:R}: {la:R}");
@@ -108,13 +102,12 @@ public sealed class DeviceGptAblationTests : GpuFixture
         }
         // the forward reads no quantizer: step sizes × 4 leave an evaluation's loss unchanged, bit for bit, where the
         // INT4 forward's changes
-        var (vx, vy) = Batch(c, data, 1);
         foreach (var m in new[] { int4, ablated })
         {
-            float before = m.Forward(vx, vy, c.BatchSize, c.Context, 0, training: false);
+            float before = Evaluate(m);
             foreach (var t in m.Tensors.Where(t => t.IsStepSize))
                 m.Write(t.Index, NativeGptBuffer.Value, m.Read(t.Index).Select(s => 4 * s).ToArray());
-            float after = m.Forward(vx, vy, c.BatchSize, c.Context, 0, training: false);
+            float after = Evaluate(m);
             if (m == ablated) Assert.That(BitConverter.SingleToInt32Bits(after), Is.EqualTo(BitConverter.SingleToInt32Bits(before)), "backward-only: the step sizes do not reach the loss");
             else Assert.That(after, Is.Not.EqualTo(before), "INT4: the step sizes reach the loss");
         }
@@ -123,15 +116,11 @@ public sealed class DeviceGptAblationTests : GpuFixture
     [Test]
     public void None_IsTheDefaultModel_BitForBit_AndNeitherAblation()
     {
-        var c = Small(LinearPrecision.Int4HqLss);
-        var data = new CharDataset(BuiltInText.Text, c.ValidationFraction, c.Context);
-        using var unset = Create(c, data.VocabSize, null);
-        using var none = Create(c, data.VocabSize, Int4Ablation.None);
-        using var forwardOnly = Create(c, data.VocabSize, Int4Ablation.ForwardOnly);
-        using var backwardOnly = Create(c, data.VocabSize, Int4Ablation.BackwardOnly);
-        var batch = Batch(c, data, 0);
-        float lu = TrainPass(unset, c, batch), ln = TrainPass(none, c, batch);
-        float lf = TrainPass(forwardOnly, c, batch), lb = TrainPass(backwardOnly, c, batch);
+        using var unset = Create(LinearPrecision.Int4HqLss, null);
+        using var none = Create(LinearPrecision.Int4HqLss, Int4Ablation.None);
+        using var forwardOnly = Create(LinearPrecision.Int4HqLss, Int4Ablation.ForwardOnly);
+        using var backwardOnly = Create(LinearPrecision.Int4HqLss, Int4Ablation.BackwardOnly);
+        float lu = TrainPass(unset), ln = TrainPass(none), lf = TrainPass(forwardOnly), lb = TrainPass(backwardOnly);
         Assert.That(BitConverter.SingleToInt32Bits(ln), Is.EqualTo(BitConverter.SingleToInt32Bits(lu)), "the loss");
         foreach (var t in unset.Tensors)
             Assert.That(SameBits(Gradient(none, t), Gradient(unset, t)), $"{t.Name}: the gradient, bit for bit");

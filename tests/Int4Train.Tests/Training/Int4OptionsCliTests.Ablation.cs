@@ -59,15 +59,7 @@ public partial class Int4OptionsCliTests
     [TestCase(new[] { "--precision", "bf16", "--int4-ablation", "backward-only" }, "int4train train: Int4Ablation (--int4-ablation backward-only) ablates the INT4 block linears; the bf16 precision has none.")]
     [TestCase(new[] { "--int4-ablation", "forward-only" }, "int4train train: --int4-ablation forward-only: " + AblationHostRefusal)]
     [TestCase(new[] { "--precision", "int4-lsq", "--int4-ablation", "backward-only" }, "int4train train: --int4-ablation backward-only: " + AblationHostRefusal)]
-    public void ABadOrCpuInt4Ablation_IsOneLine_AndWritesNothing(string[] more, string message)
-    {
-        string run = Path.Combine(_dir, "ablate");
-        var (code, output, err) = CliRunner.Run(["train", "--device", "cpu", "--steps", "1", "--eval-every", "1", "--batch", "2", "--context", "8",
-            "--plain", "--out", run, .. more]);
-        Assert.That((code, err.Trim()), Is.EqualTo((CliApp.RunError, message)));
-        Assert.That(output + err, Does.Not.Contain("   at "));
-        Assert.That(Directory.Exists(run), Is.False);
-    }
+    public void ABadOrCpuInt4Ablation_IsOneLine_AndWritesNothing(string[] more, string message) => AssertCpuTrainRefused(more, message);
 
     [Test]
     public void TheInt4Ablation_IsSavedInTheCheckpoint_AndAResumeKeepsItOrRefusesAnother()
@@ -87,20 +79,8 @@ public partial class Int4OptionsCliTests
         var saved = Checkpoint.ReadHeader(ckpt).Config;
         Assert.That(saved, Is.EqualTo(plain with { Int4Ablation = Int4Ablation.ForwardOnly }));
 
-        string[] Resume(params string[] more) => ["train", "--resume", ckpt, "--steps", "4", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
-        foreach (var other in new[] { new[] { "--int4-ablation", "backward-only" }, ["--int4-ablation", "none"] })
-        {
-            var r = CliRunner.Run(Resume(other));
-            Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", other));
-            Assert.That(r.Err, Does.Contain(other[0]).And.Contain("disagree"), string.Join(" ", other));
-        }
-        // agreeing options (or none) continue the ablated run, which the CPU host model then refuses with one line
-        foreach (var agreeing in new[] { Array.Empty<string>(), ["--int4-ablation", "forward-only"] })
-        {
-            var r = CliRunner.Run(Resume(agreeing));
-            Assert.That((r.Code, r.Err.Trim()), Is.EqualTo((CliApp.RunError, "int4train train: --int4-ablation forward-only: " + AblationHostRefusal)), string.Join(" ", agreeing));
-        }
-        Assert.That(Checkpoint.ReadHeader(ckpt).Config, Is.EqualTo(saved), "the checkpoint is untouched");
+        AssertGpuOnlyResume(ckpt, [["--int4-ablation", "backward-only"], ["--int4-ablation", "none"]],
+            [[], ["--int4-ablation", "forward-only"]], "int4train train: --int4-ablation forward-only: " + AblationHostRefusal);
 
         // a checkpoint written before the setting existed reads None
         RewriteConfig(ckpt, config => Assert.That(config.Remove(nameof(GptConfig.Int4Ablation))));

@@ -154,6 +154,39 @@ public partial class Int4OptionsCliTests
         Assert.That(Checkpoint.ReadHeader(ckpt).Config.StepSizeLrScale, Is.EqualTo(1f));
     }
 
+    // A one-step train run on the CPU host model into a fresh folder with `more` options: refused with the run-error
+    // code and `message` as the one line on stderr, no stack trace, nothing written.
+    private void AssertCpuTrainRefused(string[] more, string message)
+    {
+        string run = Path.Combine(_dir, "refused");
+        var (code, output, err) = CliRunner.Run(["train", "--device", "cpu", "--steps", "1", "--eval-every", "1", "--batch", "2", "--context", "8",
+            "--plain", "--out", run, .. more]);
+        Assert.That((code, err.Trim()), Is.EqualTo((CliApp.RunError, message)));
+        Assert.That(output + err, Does.Not.Contain("   at "));
+        Assert.That(Directory.Exists(run), Is.False);
+    }
+
+    // Resumes a checkpoint that the CPU host model cannot run (a GPU-only setting): options that disagree with it are
+    // refused (the message names the option), agreeing ones (or none) continue it and the host model then refuses it
+    // with `refusal`; the checkpoint stays as it was.
+    private static void AssertGpuOnlyResume(string ckpt, IEnumerable<string[]> disagreeing, IEnumerable<string[]> agreeing, string refusal)
+    {
+        var saved = Checkpoint.ReadHeader(ckpt).Config;
+        string[] Resume(string[] more) => ["train", "--resume", ckpt, "--steps", "4", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
+        foreach (var other in disagreeing)
+        {
+            var r = CliRunner.Run(Resume(other));
+            Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", other));
+            Assert.That(r.Err, Does.Contain(other[0]).And.Contain("disagree"), string.Join(" ", other));
+        }
+        foreach (var given in agreeing)
+        {
+            var r = CliRunner.Run(Resume(given));
+            Assert.That((r.Code, r.Err.Trim()), Is.EqualTo((CliApp.RunError, refusal)), string.Join(" ", given));
+        }
+        Assert.That(Checkpoint.ReadHeader(ckpt).Config, Is.EqualTo(saved), "the checkpoint is untouched");
+    }
+
     // Rewrites the configuration JSON of a checkpoint in place (the rest of the file unchanged): a file written
     // before a setting existed.
     private static void RewriteConfig(string ckpt, Action<System.Text.Json.Nodes.JsonObject> change)
