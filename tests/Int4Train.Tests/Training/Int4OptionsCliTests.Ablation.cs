@@ -71,6 +71,7 @@ public partial class Int4OptionsCliTests
         string ckpt = Path.Combine(run, "checkpoint.bin");
         var plain = Checkpoint.ReadHeader(ckpt).Config;
         Assert.That(plain.Int4Ablation, Is.EqualTo(Int4Ablation.None));
+        Assert.That(GptExport.FromCheckpoint(ckpt).Metadata.ContainsKey("int4_ablation"), Is.False, "none: no export metadata");
         RewriteConfig(ckpt, config =>
         {
             Assert.That(config[nameof(GptConfig.Int4Ablation)]?.GetValue<string>(), Is.EqualTo("None"), "written, by name");
@@ -78,6 +79,7 @@ public partial class Int4OptionsCliTests
         });
         var saved = Checkpoint.ReadHeader(ckpt).Config;
         Assert.That(saved, Is.EqualTo(plain with { Int4Ablation = Int4Ablation.ForwardOnly }));
+        Assert.That(GptExport.FromCheckpoint(ckpt).Metadata["int4_ablation"], Is.EqualTo("forward-only"), "the export says the run was a diagnostic");
 
         AssertGpuOnlyResume(ckpt, [["--int4-ablation", "backward-only"], ["--int4-ablation", "none"]],
             [[], ["--int4-ablation", "forward-only"]], "int4train train: --int4-ablation forward-only: " + AblationHostRefusal);
