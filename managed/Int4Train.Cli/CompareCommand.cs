@@ -108,11 +108,12 @@ internal static class CompareCommand
         {
             string dir = Path.Combine(outDir, name), ckpt = RunFolder.CheckpointPath(dir);
             var precision = GptConfig.ParsePrecision(name);
-            // --int4-layers and --smooth shape the INT4 precisions' runs; a bf16 or fp32 run has no INT4 layer to
-            // choose or smooth
+            // --int4-layers, --smooth and --int4-ablation shape the INT4 precisions' runs; a bf16 or fp32 run has no
+            // INT4 layer to choose, smooth or ablate
             var expected = precision.IsInt4() ? config with { Precision = precision } : config with
             {
                 Precision = precision, Int4Classes = GptLinearClasses.All, SmoothAlpha = 0f, SmoothClasses = GptConfig.DefaultSmoothClasses,
+                Int4Ablation = Int4Ablation.None,
             };
             bool continues = resume && File.Exists(ckpt);
             if (continues && Checkpoint.ReadHeader(ckpt).Config != expected)

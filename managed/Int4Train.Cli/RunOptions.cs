@@ -33,6 +33,7 @@ internal sealed class RunOptions
     public Option<GptLinearClasses?> Int4Layers { get; } = LinearClassesOption("--int4-layers", "The block linears that run INT4 in an INT4 precision (issue 15's per-class ablation); the others run as bf16 runs them (default: all four)");
     public Option<float?> Smooth { get; } = CliOptions.OptionalFloat("--smooth", "Per-input-channel smoothing of INT4 block linears (SmoothQuant's migration, GPU only): each runs on X·diag(1/m), W·diag(m) with m = max|X|^A / max|W|^(1-A) per input channel; A in (0, 1] (0.5 is SmoothQuant's), 0 off (default)", 0f);
     public Option<GptLinearClasses?> SmoothLayers { get; } = LinearClassesOption("--smooth-layers", "The INT4 block linears --smooth smooths (default qkv,up: those whose input is a LayerNorm output)");
+    public Option<string?> Int4Ablation { get; } = CliOptions.OptionalChoice("--int4-ablation", "Diagnostic (issue 15, GPU only; not to train with): forward-only keeps the INT4 forward and makes the backward exact FP32 products with the dequantized codes; backward-only makes the forward FP32 and keeps the INT4 backward; none (default)", [.. GptConfig.AblationNames]);
     public Option<bool> Plain { get; } = CliOptions.Flag("--plain", "Plain log lines instead of the live progress bar (automatic when the output is redirected)");
     public Option<bool> Overwrite { get; } = CliOptions.Flag("--overwrite", "Replace the run already in the output folder (without it a folder holding a run is refused)");
 
@@ -45,10 +46,10 @@ internal sealed class RunOptions
 
     /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
     /// given with --resume they must agree with it).</summary>
-    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers];
+    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers, Int4Ablation];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers, Int4Ablation, Plain, Overwrite];
 
     /// <summary>Whether --graph asks for CUDA graphs.</summary>
     public bool CudaGraphs(ParseResult p) => p.GetValue(Graph) != "off";
@@ -75,6 +76,7 @@ internal sealed class RunOptions
             StepSizeLrScale = checkpoint.StepSizeLrScale, // no preset sets it: a run's own choice, as the INT4 options
             Int4Classes = checkpoint.Int4Classes,
             SmoothAlpha = checkpoint.SmoothAlpha, SmoothClasses = checkpoint.SmoothClasses,
+            Int4Ablation = checkpoint.Int4Ablation,
         };
         return Override(p, config);
     }
@@ -97,6 +99,7 @@ internal sealed class RunOptions
         if (p.GetValue(Int4Layers) is GptLinearClasses classes) config = config with { Int4Classes = classes };
         if (p.GetValue(Smooth) is float alpha) config = config with { SmoothAlpha = alpha };
         if (p.GetValue(SmoothLayers) is GptLinearClasses smoothed) config = config with { SmoothClasses = smoothed };
+        if (p.GetValue(Int4Ablation) is string ablation) config = config with { Int4Ablation = GptConfig.ParseAblation(ablation) };
         return config;
     }
 

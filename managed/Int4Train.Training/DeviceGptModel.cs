@@ -33,21 +33,25 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
         VocabSize = vocabSize;
         _context = context;
         _ownsContext = ownsContext;
-        _gpt = new NativeGpt(context, new NativeGptOptions
-        {
-            Layers = config.Layers, Heads = config.Heads, Width = config.Width, Context = config.Context,
-            MaxBatch = config.PassBatch, Vocab = vocabSize, Dropout = config.Dropout,
-            Linear = config.BlockLinearOptions with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
-            StepSizeLrScale = config.StepSizeLrScale,
-            Int4Classes = config.Int4Classes,
-            SmoothAlpha = config.SmoothAlpha, SmoothClasses = config.SmoothClasses,
-        });
+        _gpt = new NativeGpt(context, NativeOptions(config, vocabSize));
         var init = GptInit.Draw(config, vocabSize);
         foreach (var t in _gpt.Tensors)
             if (init.TryGetValue(t.Name, out var values)) _gpt.Write(t.Index, NativeGptBuffer.Value, values);
         ParameterCount = _gpt.Tensors.Where(t => !t.IsStepSize).Sum(t => t.Count);
         Description = $"CUDA {context.DeviceName} (sm_{context.ComputeCapability}): native GPT, block linears {config.Precision}";
     }
+
+    /// <summary>The native model of a configuration (the GPU tests build variants of it).</summary>
+    internal static NativeGptOptions NativeOptions(GptConfig config, int vocabSize) => new()
+    {
+        Layers = config.Layers, Heads = config.Heads, Width = config.Width, Context = config.Context,
+        MaxBatch = config.PassBatch, Vocab = vocabSize, Dropout = config.Dropout,
+        Linear = config.BlockLinearOptions with { Seed = (ulong)config.Seed }, // the native side derives each layer's key from it
+        StepSizeLrScale = config.StepSizeLrScale,
+        Int4Classes = config.Int4Classes,
+        SmoothAlpha = config.SmoothAlpha, SmoothClasses = config.SmoothClasses,
+        Int4Ablation = config.Int4Ablation,
+    };
 
     /// <summary>Creates a CUDA context on <paramref name="device"/> that the model owns and disposes.</summary>
     public static DeviceGptModel Create(GptConfig config, int vocabSize, int device = 0, bool cudaGraphs = true)

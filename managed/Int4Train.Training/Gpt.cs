@@ -26,7 +26,8 @@ public sealed class Gpt
     /// N(0, 0.02) weights and embeddings, N(0, 0.02/√(2L)) for the residual projections, zero biases, unit LayerNorm
     /// gains. The block linears take <see cref="GptConfig.Linear"/> with their own key.</summary>
     /// <exception cref="NotSupportedException">The configuration smooths (<see cref="GptConfig.SmoothAlpha"/> not 0):
-    /// only the device model implements the smoothing.</exception>
+    /// only the device model implements the smoothing; or it ablates the INT4 linears (<see cref="GptConfig.Int4Ablation"/>
+    /// not None): only the device model implements the ablations.</exception>
     public Gpt(GptConfig config, int vocabSize, Int4Backend backend)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -36,6 +37,8 @@ public sealed class Gpt
         VocabSize = vocabSize;
         if (config.SmoothAlpha != 0)
             throw new NotSupportedException($"--smooth {config.SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)}: per-input-channel smoothing runs on the GPU model only (--device gpu); the CPU host model does not implement it.");
+        if (config.Int4Ablation != Int4Ablation.None)
+            throw new NotSupportedException($"--int4-ablation {GptConfig.AblationName(config.Int4Ablation)}: the INT4 ablations run on the GPU model only (--device gpu); the CPU host model does not implement them.");
         var init = GptInit.Draw(config, vocabSize);
         var linears = GptTensorTable.Linears(config).Select(s =>
         {

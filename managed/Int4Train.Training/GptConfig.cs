@@ -19,7 +19,8 @@ public sealed record GptConfig
     public int BatchSize { get; init; } = 8;
     /// <summary>The block linears' precision by its CLI name and, for the INT4 precisions, the options that shape it
     /// (mode, LSS sampling, Hadamard block size, cold start, re-initialisation step, the step sizes' learning-rate
-    /// scale when it is not 1, the INT4 classes when not all, and the smoothing when on), for logs and messages.</summary>
+    /// scale when it is not 1, the INT4 classes when not all, the smoothing when on, and a diagnostic ablation), for logs
+    /// and messages.</summary>
     [JsonIgnore]
     public string LinearDescription => !Precision.IsInt4() ? PrecisionName(Precision) :
         $"{PrecisionName(Precision)} ({Mode.ToString().ToLowerInvariant()} mode, {Sampling.ToString().ToLowerInvariant()} LSS, " +
@@ -27,7 +28,8 @@ public sealed record GptConfig
         $"re-init {(ReinitializeAtStep < 0 ? "off" : "at " + ReinitializeAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture))}" +
         (StepSizeLrScale == 1f ? "" : $", step-size lr × {StepSizeLrScale.ToString(System.Globalization.CultureInfo.InvariantCulture)}") +
         (Int4Classes == GptLinearClasses.All ? "" : $", INT4 only {LinearClassList(Int4Classes)}, the rest bf16") +
-        (SmoothAlpha == 0f ? ")" : $", smoothing α {SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)} on {LinearClassList(SmoothClasses)})");
+        (SmoothAlpha == 0f ? "" : $", smoothing α {SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)} on {LinearClassList(SmoothClasses)}") +
+        (Int4Ablation == Int4Ablation.None ? ")" : $", ablation {AblationName(Int4Ablation)})");
 
     /// <summary>Sequences per forward+backward pass M (gradient accumulation): a step of <see cref="BatchSize"/>
     /// sequences runs as B/M passes whose gradients add up to those of one batch of B (M must divide B); 0: the whole
@@ -72,6 +74,13 @@ public sealed record GptConfig
     /// the linears whose input is a LayerNorm output) unless chosen; all of them must run INT4 (<see cref="Int4Classes"/>);
     /// another set only with smoothing on. Not empty.</summary>
     public GptLinearClasses SmoothClasses { get; init; } = DefaultSmoothClasses;
+    /// <summary>Issue 15's diagnostic ablation of the INT4 block linears (docs/conventions.md "INT4 ablations
+    /// (diagnostic)"): <see cref="Int4Ablation.ForwardOnly"/> keeps the INT4 forward and makes the backward exact FP32
+    /// products with the dequantized codes, <see cref="Int4Ablation.BackwardOnly"/> makes the forward FP32 and keeps the
+    /// INT4 backward, to tell which half of INT4 costs the accuracy; not meant to train with. <see cref="Int4Ablation.None"/>:
+    /// the default, bit for bit the run without this setting (checkpoints written before it existed read None). Only
+    /// the INT4 precisions take another, and only the device model runs it (the host model refuses it).</summary>
+    public Int4Ablation Int4Ablation { get; init; }
     /// <summary>Fraction of the text held out for validation (the tail, as nanoGPT's 90/10 split).</summary>
     public float ValidationFraction { get; init; } = 0.1f;
     /// <summary>Validation batches averaged per evaluation.</summary>
@@ -166,6 +175,20 @@ public sealed record GptConfig
         _ => throw new ArgumentException($"Unknown precision '{name}'; known: {string.Join(", ", PrecisionNames)}.", nameof(name)),
     };
 
+    /// <summary>The ablation names <see cref="ParseAblation"/> knows (<see cref="Int4Ablation"/>'s values in order).</summary>
+    public static IReadOnlyList<string> AblationNames { get; } = ["none", "forward-only", "backward-only"];
+
+    /// <summary>The ablation of a CLI name: none, forward-only, backward-only.</summary>
+    public static Int4Ablation ParseAblation(string name)
+    {
+        int k = AblationNames.ToList().IndexOf(name);
+        return k >= 0 ? (Int4Ablation)k : throw new ArgumentException($"Unknown INT4 ablation '{name}'; known: {string.Join(", ", AblationNames)}.", nameof(name));
+    }
+
+    /// <summary>The CLI name of an ablation (the inverse of <see cref="ParseAblation"/>).</summary>
+    public static string AblationName(Int4Ablation ablation) =>
+        Enum.IsDefined(ablation) ? AblationNames[(int)ablation] : ablation.ToString();
+
     /// <summary>The classes smoothing smooths unless chosen: qkv and up, whose inputs are LayerNorm outputs (issue 15:
     /// the classes that cost INT4 the most accuracy besides proj).</summary>
     public const GptLinearClasses DefaultSmoothClasses = GptLinearClasses.Qkv | GptLinearClasses.Up;
@@ -257,6 +280,9 @@ public sealed record GptConfig
         if (!Precision.IsInt4() && Int4Classes != GptLinearClasses.All)
             throw new ArgumentException($"Int4Classes (--int4-layers {LinearClassList(Int4Classes)}) chooses the INT4 block linears of an INT4 precision; the {PrecisionName(Precision)} precision runs every block linear in {PrecisionName(Precision)}.");
         ValidateSmoothing();
+        if (!Enum.IsDefined(Int4Ablation)) throw new ArgumentException($"Unknown INT4 ablation {(int)Int4Ablation}.");
+        if (Int4Ablation != Int4Ablation.None && !Precision.IsInt4())
+            throw new ArgumentException($"Int4Ablation (--int4-ablation {AblationName(Int4Ablation)}) ablates the INT4 block linears; the {PrecisionName(Precision)} precision has none.");
         // checked products: the largest arrays of a step (the MLP's 4C activations, the attention scores B·H·T·T)
         Fits("batch × context × 4·width (the MLP activations of a pass)", PassBatch, Context, 4, Width);
         Fits("batch × heads × context × context (the attention scores of a pass)", PassBatch, Heads, Context, Context);

@@ -85,6 +85,8 @@ public static class GptExport
             metadata["int4_smooth_alpha"] = config.SmoothAlpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
             metadata["int4_smooth_layers"] = GptConfig.LinearClassList(config.SmoothClasses);
         }
+        if (config.Int4Ablation != Int4Ablation.None) // a diagnostic run: one half of every INT4 linear was FP32
+            metadata["int4_ablation"] = GptConfig.AblationName(config.Int4Ablation);
         return (tensors, metadata);
     }
 

@@ -74,7 +74,22 @@ typedef struct int4train_gpt_config {
      * (not the bf16 precision's, not bf16_classes; in fp32 the smoothing is exact in real arithmetic: a check). */
     float smooth_alpha;
     int32_t smooth_classes;
+    /* A diagnostic of issue 15 (docs/conventions.md "INT4 ablations (diagnostic)"), one of INT4TRAIN_GPT_ABLATION_*:
+     * which half of every INT4 block linear keeps its quantizer, to tell whether the accuracy gap comes from the
+     * forward's INT4 codes or from the backward's gradient quantizer. NONE (0, a zero-initialised struct): the INT4
+     * layer as it is. FORWARD_ONLY: the forward unchanged (HQ, INT4 codes); the backward replaces bit split + LSS by
+     * exact FP32 products with the forward's dequantized codes, ∇(XH) = ∇Y·(s_W·Ŵ) and ∇(WH) = ∇Yᵀ·(s_X·X̂), then the
+     * same LSQ backward (mask, step gradients) and back-transform. BACKWARD_ONLY: Y = X·Wᵀ + b in FP32 from the
+     * unquantized X and W (the INT4 forward still runs, for the codes and step sizes its backward reads); the backward
+     * is the INT4 backward unchanged. Only with an INT4 precision; not meant to train with. */
+    int32_t int4_ablation;
 } int4train_gpt_config;
+
+enum {
+    INT4TRAIN_GPT_ABLATION_NONE = 0,
+    INT4TRAIN_GPT_ABLATION_FORWARD_ONLY = 1,
+    INT4TRAIN_GPT_ABLATION_BACKWARD_ONLY = 2
+};
 
 typedef struct int4train_gpt_adamw {
     float learning_rate, beta1, beta2, eps, weight_decay;

@@ -6,7 +6,7 @@
 # seed-to-seed spread, the mean of the per-seed ratios to bf16) into OUTDIR/accuracy-summary.md.
 #
 #   VARIANTS  named runs, "NAME:ARGS|NAME:ARGS|…": ARGS are train options (--precision, --mode, --group, --sampling,
-#             --cold-start, --reinit-step, --step-lr-scale, --int4-layers, --smooth, --smooth-layers, …), NAME ([A-Za-z0-9._-]) names the run's
+#             --cold-start, --reinit-step, --step-lr-scale, --int4-layers, --smooth, --smooth-layers, --int4-ablation, …), NAME ([A-Za-z0-9._-]) names the run's
 #             folder and its row; one variant should be the bf16 baseline (the ratios are to the run labelled bf16, else
 #             to the bf16 checkpoint). E.g.
 #             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-paper:--precision int4 --mode paper|int4-g128:--precision int4 --group 128|int4-slr0.1:--precision int4 --step-lr-scale 0.1"
@@ -14,6 +14,8 @@
 #             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-only-qkv:--precision int4 --int4-layers qkv|int4-only-proj:--precision int4 --int4-layers proj|int4-only-up:--precision int4 --int4-layers up|int4-only-down:--precision int4 --int4-layers down"
 #             Per-input-channel smoothing (issue 15; GPU only): of the LayerNorm-output linears (qkv, up), and of all four:
 #             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-smooth0.5:--precision int4 --smooth 0.5|int4-smooth0.5-all:--precision int4 --smooth 0.5 --smooth-layers qkv,proj,up,down"
+#             Forward or backward quantizer (issue 15's diagnostic; GPU only; docs/conventions.md "INT4 ablations"):
+#             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-fwd:--precision int4 --int4-ablation forward-only|int4-bwd:--precision int4 --int4-ablation backward-only"
 #   PRECISIONS  without VARIANTS: one variant per precision, named by it (default "bf16 int4")
 #   PRESET=baby-gpt (issue 12's sanity check at a new size: PRESET=gpt2-small STEPS=1000)
 #   SEEDS="1337 1338"  STEPS=5000  EVAL_EVERY=250  JOBS=4  TRAIN_ARGS="..." (added to every run)  TARGET=1.01 (the

@@ -73,10 +73,11 @@ class RunAccuracyScript(unittest.TestCase):
             r = run_job({"DRY_RUN": "1", "SEEDS": "7 8", "STEPS": "2000", "TRAIN_ARGS": "--graph on",
                          "VARIANTS": "bf16:--precision bf16| int4:--precision int4 |int4-paper:--precision int4 --mode paper|int4-g128:--precision int4 --group 128"
                                      "|int4-slr0.1:--precision int4 --step-lr-scale 0.1|int4-only-mlp:--precision int4 --int4-layers up,down"
-                                     "|int4-smooth0.5-all:--precision int4 --smooth 0.5 --smooth-layers qkv,proj,up,down"}, out)
+                                     "|int4-smooth0.5-all:--precision int4 --smooth 0.5 --smooth-layers qkv,proj,up,down"
+                                     "|int4-fwd:--precision int4 --int4-ablation forward-only"}, out)
             self.assertEqual(r.returncode, 0, r.stderr)
             cmds = [line.split() for line in r.stdout.splitlines() if " train " in line]
-            self.assertEqual(len(cmds), 14)
+            self.assertEqual(len(cmds), 16)
             by_out = {option(c, "--out"): c for c in cmds}
             paper = by_out[f"{out}/seed8/int4-paper"]
             self.assertEqual((option(paper, "--precision"), option(paper, "--mode"), option(paper, "--seed"), option(paper, "--steps")),
@@ -86,6 +87,7 @@ class RunAccuracyScript(unittest.TestCase):
             self.assertEqual(option(by_out[f"{out}/seed7/int4-only-mlp"], "--int4-layers"), "up,down")
             smooth = by_out[f"{out}/seed8/int4-smooth0.5-all"]
             self.assertEqual((option(smooth, "--smooth"), option(smooth, "--smooth-layers")), ("0.5", "qkv,proj,up,down"))
+            self.assertEqual(option(by_out[f"{out}/seed7/int4-fwd"], "--int4-ablation"), "forward-only")
             self.assertEqual(option(by_out[f"{out}/seed7/bf16"], "--precision"), "bf16")
             self.assertTrue(all(option(c, "--graph") == "on" and option(c, "--preset") == "baby-gpt" for c in cmds))
 

@@ -13,6 +13,7 @@ internal struct GptConfigNative
     public int Bf16Classes;
     public float SmoothAlpha;
     public int SmoothClasses;
+    public int Int4Ablation;
 }
 
 /// <summary>The int4train_gpt_adamw struct.</summary>

@@ -51,6 +51,9 @@ public sealed record NativeGptOptions
     public float SmoothAlpha { get; init; }
     /// <summary>The block-linear classes <see cref="SmoothAlpha"/> smooths (unused while it is 0); not empty.</summary>
     public GptLinearClasses SmoothClasses { get; init; } = GptLinearClasses.Qkv | GptLinearClasses.Up;
+    /// <summary>Issue 15's diagnostic ablation of the INT4 block linears (<see cref="Int4Ablation"/>): another than
+    /// <see cref="Int4Ablation.None"/> (the default) only with an INT4 precision.</summary>
+    public Int4Ablation Int4Ablation { get; init; }
 }
 
 /// <summary>One tensor of a <see cref="NativeGpt"/>: name, element count, weight-decay group, whether it is a step size.</summary>
@@ -85,6 +88,7 @@ public sealed class NativeGpt : IDisposable
             Bf16Classes = (int)(GptLinearClasses.All & ~options.Int4Classes), // native: 0 = every class INT4
             SmoothAlpha = options.SmoothAlpha,
             SmoothClasses = options.SmoothAlpha == 0 ? 0 : (int)options.SmoothClasses, // native: 0 while off
+            Int4Ablation = (int)options.Int4Ablation,
         };
         var ctxHandle = context.Handle; // binds the CUDA context
         bool added = false;

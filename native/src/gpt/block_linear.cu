@@ -2,7 +2,8 @@
 // layer state (layer/layer_state.cuh: the one owner of the step count, G, the step initialisation and the key),
 // the `bf16` precision as PyTorch autocast runs it (bf16_linear.cu), or cuBLAS FP32 GEMMs for `fp32`: each by the
 // linear's own arithmetic (Linear::precision; an INT4 model's bf16_classes run the bf16 one). A smoothed linear
-// (cfg.smooth_classes) runs that arithmetic unchanged on X' = X/m, W' = W·m (smoothing.cu).
+// (cfg.smooth_classes) runs that arithmetic unchanged on X' = X/m, W' = W·m (smoothing.cu). Issue 15's diagnostic
+// ablations (cfg.int4_ablation) swap one half of the INT4 arithmetic for FP32 (int4_ablation.cu).
 #include "runtime/launch.cuh"
 #include "model.cuh"
 #include "device_util.cuh"
@@ -24,31 +25,46 @@ Operands smoothed(int4train_gpt g) { return {g->smooth_x, g->smooth_w, g->smooth
 
 // y (n × out) = x·wᵀ + b. bf16 reads its own BF16 copies (never smoothed: check_config).
 int4train_status arithmetic_forward(int4train_gpt g, Linear& L, const Operands& o, float* y, int n) {
-    if (L.int4())
-        return layer::forward(L.state, o.x, o.w, g->P(L.b), g->P(L.sx), g->P(L.sw), n, g->training, y, L.x_packed,
-                              L.w_packed);
+    if (L.int4()) {
+        I4T_TRY(layer::forward(L.state, o.x, o.w, g->P(L.b), g->P(L.sx), g->P(L.sw), n, g->training, y, L.x_packed,
+                               L.w_packed));
+        return ablation_forward(g, L, o.x, o.w, y, n);
+    }
     if (L.precision == INT4TRAIN_PRECISION_BF16) return bf16_linear_forward(g, L, o.x, y, n);
-    I4T_CUDA(nn::broadcast_rows(g->stream(), y, g->P(L.b), n, L.out));
-    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, false, true, n, L.out, L.in, 1.0f, o.x, L.in, 0, o.w, L.in, 0, 1.0f,
-                      y, L.out, 0));
-    return INT4TRAIN_SUCCESS;
+    return fp32_linear_forward(g, L, o.x, o.w, y, n);
 }
 
 // dx = ∂L/∂x (overwritten), ∂L/∂w added to o.gw, the bias's and step sizes' gradients accumulated.
 int4train_status arithmetic_backward(int4train_gpt g, Linear& L, const float* dy, const Operands& o, float* dx, int n) {
-    if (L.int4())  // accumulate mode: the model's gradients may already hold a micro-batch's
+    if (L.int4()) {
+        if (g->cfg.int4_ablation == INT4TRAIN_GPT_ABLATION_FORWARD_ONLY)
+            return dequantized_backward(g, L, dy, o.x, o.w, dx, o.gw, n);
+        // accumulate mode: the model's gradients may already hold a micro-batch's
         return layer::backward(L.state, dy, o.x, o.w, L.x_packed, L.w_packed, g->P(L.sx), g->P(L.sw), n, dx, o.gw,
                                g->G(L.sx), g->G(L.sw), g->G(L.b), true, g->key_offset);
+    }
     if (L.precision == INT4TRAIN_PRECISION_BF16) return bf16_linear_backward(g, L, dy, dx, n);
-    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, false, false, n, L.in, L.out, 1.0f, dy, L.out, 0, o.w, L.in, 0, 0.0f,
-                      dx, L.in, 0));
-    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, true, false, L.out, L.in, n, 1.0f, dy, L.out, 0, o.x, L.in, 0, 1.0f,
-                      o.gw, L.in, 0));
-    I4T_CUDA(nn::column_sum_accumulate(g->stream(), g->G(L.b), dy, n, L.out, g->scratch));
-    return INT4TRAIN_SUCCESS;
+    return fp32_linear_backward(g, L, dy, o.x, o.w, dx, o.gw, 1.0f, n);
 }
 
 }  // namespace
+
+int4train_status fp32_linear_forward(int4train_gpt g, const Linear& L, const float* x, const float* w, float* y, int n) {
+    I4T_CUDA(nn::broadcast_rows(g->stream(), y, g->P(L.b), n, L.out));
+    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, false, true, n, L.out, L.in, 1.0f, x, L.in, 0, w, L.in, 0, 1.0f, y,
+                      L.out, 0));
+    return INT4TRAIN_SUCCESS;
+}
+
+int4train_status fp32_linear_backward(int4train_gpt g, const Linear& L, const float* dy, const float* x, const float* w,
+                                      float* dx, float* gw, float gw_beta, int n) {
+    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, false, false, n, L.in, L.out, 1.0f, dy, L.out, 0, w, L.in, 0, 0.0f,
+                      dx, L.in, 0));
+    I4T_GEMM(nn::gemm(g->blas, CUBLAS_COMPUTE_32F, true, false, L.out, L.in, n, 1.0f, dy, L.out, 0, x, L.in, 0,
+                      gw_beta, gw, L.in, 0));
+    I4T_CUDA(nn::column_sum_accumulate(g->stream(), g->G(L.b), dy, n, L.out, g->scratch));
+    return INT4TRAIN_SUCCESS;
+}
 
 // y (n × out) = x·Wᵀ + b
 int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n) {
@@ -60,7 +76,7 @@ int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, floa
 }
 
 // y of an INT4 linear's last forward again, bit for bit, from the same x (layer::forward_again: no policy step; a
-// smoothed linear with the m of that forward)
+// smoothed linear with the m of that forward; the backward-only ablation's FP32 y again)
 int4train_status linear_forward_again(int4train_gpt g, const Linear& L, const float* x, float* y, int n) {
     if (!L.int4()) return fail(INT4TRAIN_ERROR_INTERNAL, "%s: only an INT4 linear repeats its forward", __func__);
     Operands o = plain(g, L, x);
@@ -68,7 +84,8 @@ int4train_status linear_forward_again(int4train_gpt g, const Linear& L, const fl
         I4T_TRY(smooth_operands(g, L, x, n));
         o = smoothed(g);
     }
-    return layer::forward_again(L.state, o.x, o.w, g->P(L.b), g->P(L.sx), g->P(L.sw), n, y, L.x_packed, L.w_packed);
+    I4T_TRY(layer::forward_again(L.state, o.x, o.w, g->P(L.b), g->P(L.sx), g->P(L.sw), n, y, L.x_packed, L.w_packed));
+    return ablation_forward(g, L, o.x, o.w, y, n);
 }
 
 // dx (n × in) = ∂L/∂x (overwritten); the parameter gradients are accumulated. x: the FP32 input (unused by bf16,

@@ -1,8 +1,8 @@
 // model.cuh — the device-resident GPT's internal state (include/int4train_gpt.h): the flat parameter layout
 // (Tensor), the block linears (Linear), the per-block activations (Block), the model (int4train_gpt_s), and the
 // internal functions its translation units share: model_build.cu (configuration check, layout, buffers),
-// block_linear.cu (one block linear in INT4 or cuBLAS; bf16_linear.cu: the `bf16` precision's), model_step.cu
-// (forward/backward/AdamW), model_api.cu (the remaining C ABI).
+// block_linear.cu (one block linear in INT4 or cuBLAS; bf16_linear.cu: the `bf16` precision's; int4_ablation.cu: the
+// diagnostic INT4 ablations), model_step.cu (forward/backward/AdamW), model_api.cu (the remaining C ABI).
 #pragma once
 #include <stdint.h>
 
@@ -246,6 +246,21 @@ int4train_status attention_block_backward(int4train_gpt g, int l, float* dqkv, c
 int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, float* y, int n);
 int4train_status linear_backward(int4train_gpt g, Linear& L, const float* dy, const float* x, float* dx, int n);
 int4train_status linear_forward_again(int4train_gpt g, const Linear& L, const float* x, float* y, int n);
+// The fp32 precision's arithmetic (cuBLAS FP32 GEMMs), on the operands given: y = x·wᵀ + b; dx = dy·w (overwritten),
+// gw ← gw_beta·gw + dyᵀ·x, ∂L/∂b += the column sums of dy.
+int4train_status fp32_linear_forward(int4train_gpt g, const Linear& L, const float* x, const float* w, float* y, int n);
+int4train_status fp32_linear_backward(int4train_gpt g, const Linear& L, const float* dy, const float* x, const float* w,
+                                      float* dx, float* gw, float gw_beta, int n);
+
+// int4_ablation.cu: issue 15's diagnostic ablations of the INT4 block linears (cfg.int4_ablation; docs/conventions.md
+// "INT4 ablations (diagnostic)"). ablation_forward: after an INT4 linear's forward (or its forward again) wrote y and
+// the codes, backward-only replaces y by the FP32 product x·wᵀ + b (a no-op otherwise). dequantized_backward:
+// forward-only's backward of an INT4 linear (exact FP32 products with the forward's dequantized codes, then the INT4
+// backward's LSQ tail); the arguments as the INT4 backward's (dx overwritten, gw and the bias's and step sizes'
+// gradients accumulated).
+int4train_status ablation_forward(int4train_gpt g, const Linear& L, const float* x, const float* w, float* y, int n);
+int4train_status dequantized_backward(int4train_gpt g, const Linear& L, const float* dy, const float* x, const float* w,
+                                      float* dx, float* gw, int n);
 
 // smoothing.cu: per-input-channel smoothing of a block linear (L.smoothed()). smoothing_factors: L.smooth_m from x
 // (n × in) and W; smooth_operands: X' = x/m into g->smooth_x, W' = W·m into g->smooth_w; smooth_backward_operands:

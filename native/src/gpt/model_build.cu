@@ -53,6 +53,20 @@ static int4train_status check_smoothing(const int4train_gpt_config* c) {
     return INT4TRAIN_SUCCESS;
 }
 
+// The diagnostic INT4 ablations (int4_ablation.cu): a known one, and another than none only where block linears run
+// INT4 (the fp32 and bf16 precisions have nothing to ablate: refused, not ignored).
+static int4train_status check_ablation(const int4train_gpt_config* c) {
+    if (c->int4_ablation < INT4TRAIN_GPT_ABLATION_NONE || c->int4_ablation > INT4TRAIN_GPT_ABLATION_BACKWARD_ONLY)
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: int4_ablation must be 0 (none), 1 (forward-only) or 2 (backward-only), got %d",
+                    c->int4_ablation);
+    if (c->int4_ablation != INT4TRAIN_GPT_ABLATION_NONE && !layer::is_int4(c->linear.precision))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
+                    "int4train_gpt_create: int4_ablation %d ablates the INT4 block linears; precision %d has none (set 0)",
+                    c->int4_ablation, c->linear.precision);
+    return INT4TRAIN_SUCCESS;
+}
+
 int4train_status check_config(const int4train_gpt_config* c) {
     if (c->layers < 1 || c->heads < 1 || c->width < 1 || c->context < 1 || c->max_batch < 1 || c->vocab < 2)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
@@ -81,6 +95,7 @@ int4train_status check_config(const int4train_gpt_config* c) {
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
                     "int4train_gpt_create: bf16_classes 15 leaves no block linear INT4 (use the bf16 precision)");
     I4T_TRY(check_smoothing(c));
+    I4T_TRY(check_ablation(c));
     // the block linears' inputs are C and 4C wide: options valid for C hold for both
     return layer::check_options(&c->linear, c->width, true, "int4train_gpt_create");
 }

@@ -45,6 +45,13 @@ __global__ void dequantize_kernel(const int8_t* __restrict__ codes, int64_t n, c
         out[i] = __fmul_rn(s, (float)codes[i]);
 }
 
+int4train_status lsq_dequantize_impl(int4train_context ctx, const int8_t* codes, int64_t n, const float* d_step,
+                                     float* out) {
+    dequantize_kernel<<<grid_for(n), 256, 0, ctx->stream>>>(codes, n, d_step, out);
+    I4T_LAUNCH("dequantize_kernel");
+    return INT4TRAIN_SUCCESS;
+}
+
 // Padded quantize + pack (§2.3 steps 2–3): thread per byte-pair of the padded row (ld/2 pairs per row), row-strided
 // (row_grid(ld / 2, rows_pad)).
 __global__ void quantize_pad_pack_kernel(const float* __restrict__ v, int rows, int cols, const float* step, int qn,
@@ -332,9 +339,7 @@ INT4TRAIN_API int4train_status int4train_lsq_dequantize(int4train_context ctx, c
     I4T_NOTNULL(d_step);
     I4T_NOTNULL(d_out);
     if (n <= 0) return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "int4train_lsq_dequantize: n (%lld) must be positive", (long long)n);
-    dequantize_kernel<<<grid_for(n), 256, 0, ctx->stream>>>(d_codes, n, d_step, d_out);
-    I4T_LAUNCH("dequantize_kernel");
-    return INT4TRAIN_SUCCESS;
+    return lsq_dequantize_impl(ctx, d_codes, n, d_step, d_out);
 }
 
 INT4TRAIN_API int4train_status int4train_lsq_backward(int4train_context ctx, const float* d_v, const float* d_grad,

@@ -42,6 +42,9 @@ int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64
 // the packed INT4 rows (rows × cols/2).
 int4train_status quantize_pad_pack(int4train_context ctx, const float* v, int rows, int cols, const float* d_step,
                                    int mode, int8_t* codes, int rows_pad, int ld, uint8_t* packed);
+// out[i] = s·codes[i] (one FP32 product, s = *d_step): int4train_lsq_dequantize.
+int4train_status lsq_dequantize_impl(int4train_context ctx, const int8_t* codes, int64_t n, const float* d_step,
+                                     float* out);
 // Unpacks packed rows (rows × cols/2 bytes) into an int8 matrix rows_pad × ld (zero padding).
 int4train_status unpack_pad(int4train_context ctx, const uint8_t* packed, int rows, int cols, int8_t* out,
                             int rows_pad, int ld);

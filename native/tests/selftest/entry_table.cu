@@ -440,6 +440,13 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
              c.smooth_alpha = 0.5f;
              c.smooth_classes = 5;
          })},
+        {"int4train_gpt_create", "int4_ablation 3", bad, "int4_ablation",
+         gpt_create(ctx, [](auto& c) {
+             c.linear.precision = INT4TRAIN_PRECISION_INT4_HQ_LSS;
+             c.int4_ablation = 3;
+         })},
+        {"int4train_gpt_create", "int4_ablation of an fp32 model", bad, "int4_ablation",
+         gpt_create(ctx, [](auto& c) { c.int4_ablation = INT4TRAIN_GPT_ABLATION_FORWARD_ONLY; })},
         {"int4train_gpt_tensor_info", "index -1", bad, "index",
          [=] { return int4train_gpt_tensor_info(gpt, -1, nullptr, 0, nullptr, nullptr, nullptr, nullptr); }},
         {"int4train_gpt_tensor_get", "which 9", bad, "buffer",

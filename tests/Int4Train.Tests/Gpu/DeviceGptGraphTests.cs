@@ -55,10 +55,19 @@ public sealed class DeviceGptGraphTests : GpuFixture
     [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0.5f)]
     [TestCase("int4-lsq", SamplingMode.Nonzero, GptLinearClasses.All, 0.5f, GptLinearClasses.All)]
     [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.Up | GptLinearClasses.Down, 0.5f, GptLinearClasses.Up)]
+    // --int4-ablation: forward-only's backward carves its dequantized operands from the context workspace, which the
+    // eager step before a capture must have grown; backward-only's forward adds an FP32 GEMM after the INT4 one
+    [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.ForwardOnly)]
+    [TestCase("int4-lsq", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.ForwardOnly)]
+    [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.BackwardOnly)]
     public void ReplayedSteps_AreBitIdenticalToEagerSteps(string precision, SamplingMode sampling = SamplingMode.Nonzero,
-        GptLinearClasses int4Classes = GptLinearClasses.All, float smooth = 0f, GptLinearClasses smoothClasses = GptConfig.DefaultSmoothClasses)
+        GptLinearClasses int4Classes = GptLinearClasses.All, float smooth = 0f, GptLinearClasses smoothClasses = GptConfig.DefaultSmoothClasses,
+        Int4Ablation ablation = Int4Ablation.None)
     {
-        var c = Config(precision) with { Sampling = sampling, Int4Classes = int4Classes, SmoothAlpha = smooth, SmoothClasses = smoothClasses };
+        var c = Config(precision) with
+        {
+            Sampling = sampling, Int4Classes = int4Classes, SmoothAlpha = smooth, SmoothClasses = smoothClasses, Int4Ablation = ablation,
+        };
         using var graph = Create(c, graphs: true);
         using var eager = Create(c, graphs: false);
         // 14 steps: warm-up then cosine (the learning rate changes every step), the INT4 cold start (steps 1–2) and

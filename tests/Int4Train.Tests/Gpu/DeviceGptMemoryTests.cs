@@ -130,11 +130,15 @@ public sealed class DeviceGptMemoryTests : GpuFixture
     // --smooth: the backward makes X' = X/m and W' = W·m again from the remade X (and h with the kept m)
     [TestCase("int4", false, GptLinearClasses.All, 0.5f)]
     [TestCase("int4", true, GptLinearClasses.All, 0.5f)]
+    // --int4-ablation backward-only: the remade h is the FP32 product again (linear_forward_again), not the INT4 one;
+    // forward-only: its backward reads the remade X for the LSQ mask
+    [TestCase("int4", false, GptLinearClasses.All, 0f, Int4Ablation.BackwardOnly)]
+    [TestCase("int4", true, GptLinearClasses.All, 0f, Int4Ablation.ForwardOnly)]
     public void Recomputing_TheInputs_TrainsBitForBitAsKeepingThem(string precision, bool graphs,
-        GptLinearClasses classes = GptLinearClasses.All, float smooth = 0f)
+        GptLinearClasses classes = GptLinearClasses.All, float smooth = 0f, Int4Ablation ablation = Int4Ablation.None)
     {
         // 2 passes a step: each pass's backward remakes its own forward's X and h
-        var c = Config(precision, microBatch: 2) with { Int4Classes = classes };
+        var c = Config(precision, microBatch: 2) with { Int4Classes = classes, Int4Ablation = ablation };
         if (smooth > 0) c = c with { SmoothAlpha = smooth, SmoothClasses = GptLinearClasses.All };
         using var recompute = Create(c, graphs);
         using var keep = KeepingInputs(() => Create(c, graphs));

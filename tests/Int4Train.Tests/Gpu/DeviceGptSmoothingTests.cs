@@ -13,7 +13,7 @@ namespace Int4Train.Tests.Gpu;
 /// </summary>
 public sealed class DeviceGptSmoothingTests : GpuFixture
 {
-    private static GptConfig Small(LinearPrecision precision) => GptConfig.Tiny with
+    internal static GptConfig Small(LinearPrecision precision) => GptConfig.Tiny with
     {
         Layers = 2, Heads = 2, Width = 64, Context = 32, BatchSize = 4, Dropout = 0f, Precision = precision,
         ColdStartSteps = 2, EvalBatches = 2, Seed = 23,
@@ -24,12 +24,7 @@ public sealed class DeviceGptSmoothingTests : GpuFixture
     // large channels (what smoothing is for: LN outputs with outlier channels).
     private NativeGpt Create(GptConfig c, int vocab, float alpha, GptLinearClasses classes)
     {
-        var gpt = new NativeGpt(Cuda, new NativeGptOptions
-        {
-            Layers = c.Layers, Heads = c.Heads, Width = c.Width, Context = c.Context, MaxBatch = c.PassBatch, Vocab = vocab,
-            Dropout = c.Dropout, Linear = c.BlockLinearOptions with { Seed = (ulong)c.Seed }, StepSizeLrScale = c.StepSizeLrScale,
-            SmoothAlpha = alpha, SmoothClasses = classes,
-        });
+        var gpt = new NativeGpt(Cuda, DeviceGptModel.NativeOptions(c, vocab) with { SmoothAlpha = alpha, SmoothClasses = classes });
         var init = GptInit.Draw(c, vocab);
         var random = new Random(7);
         foreach (var (name, values) in init)
@@ -39,7 +34,7 @@ public sealed class DeviceGptSmoothingTests : GpuFixture
         return gpt;
     }
 
-    private static (int[] X, int[] Y) Batch(GptConfig c, CharDataset data, long step) =>
+    internal static (int[] X, int[] Y) Batch(GptConfig c, CharDataset data, long step) =>
         data.Batch(false, c.BatchSize, c.Context, Hash.Key(c.Seed, step, 1));
 
     [TestCase(0.5f, GptLinearClasses.Qkv | GptLinearClasses.Up)]

@@ -67,15 +67,7 @@ public partial class Int4OptionsCliTests
     [TestCase(new[] { "--smooth-layers", "up" }, "int4train train: SmoothClasses (--smooth-layers up) chooses the linears --smooth smooths; smoothing is off (--smooth 0).")]
     [TestCase(new[] { "--smooth", "0.5", "--int4-layers", "up,down" }, "int4train train: SmoothClasses (--smooth-layers qkv,up) must run INT4, but qkv run(s) bf16 (--int4-layers up,down).")]
     [TestCase(new[] { "--smooth", "0.5" }, "int4train train: --smooth 0.5: " + HostRefusal)]
-    public void ABadOrCpuSmoothing_IsOneLine_AndWritesNothing(string[] more, string message)
-    {
-        string run = Path.Combine(_dir, "smooth");
-        var (code, output, err) = CliRunner.Run(["train", "--device", "cpu", "--steps", "1", "--eval-every", "1", "--batch", "2", "--context", "8",
-            "--plain", "--out", run, .. more]);
-        Assert.That((code, err.Trim()), Is.EqualTo((CliApp.RunError, message)));
-        Assert.That(output + err, Does.Not.Contain("   at "));
-        Assert.That(Directory.Exists(run), Is.False);
-    }
+    public void ABadOrCpuSmoothing_IsOneLine_AndWritesNothing(string[] more, string message) => AssertCpuTrainRefused(more, message);
 
     [Test]
     public void TheSmoothing_IsSavedInTheCheckpoint_AndAResumeKeepsItOrRefusesAnother()
@@ -96,20 +88,8 @@ public partial class Int4OptionsCliTests
         var saved = Checkpoint.ReadHeader(ckpt).Config;
         Assert.That(saved, Is.EqualTo(plain with { SmoothAlpha = 0.5f, SmoothClasses = GptLinearClasses.Qkv | GptLinearClasses.Proj | GptLinearClasses.Up }));
 
-        string[] Resume(params string[] more) => ["train", "--resume", ckpt, "--steps", "4", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
-        foreach (var other in new[] { new[] { "--smooth", "0.25" }, ["--smooth", "0"], ["--smooth-layers", "qkv,up"] })
-        {
-            var r = CliRunner.Run(Resume(other));
-            Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", other));
-            Assert.That(r.Err, Does.Contain(other[0]).And.Contain("disagree"), string.Join(" ", other));
-        }
-        // agreeing options (or none) continue the smoothed run, which the CPU host model then refuses with one line
-        foreach (var agreeing in new[] { Array.Empty<string>(), ["--smooth", "0.5", "--smooth-layers", "up,proj,qkv"] })
-        {
-            var r = CliRunner.Run(Resume(agreeing));
-            Assert.That((r.Code, r.Err.Trim()), Is.EqualTo((CliApp.RunError, "int4train train: --smooth 0.5: " + HostRefusal)), string.Join(" ", agreeing));
-        }
-        Assert.That(Checkpoint.ReadHeader(ckpt).Config, Is.EqualTo(saved), "the checkpoint is untouched");
+        AssertGpuOnlyResume(ckpt, [["--smooth", "0.25"], ["--smooth", "0"], ["--smooth-layers", "qkv,up"]],
+            [[], ["--smooth", "0.5", "--smooth-layers", "up,proj,qkv"]], "int4train train: --smooth 0.5: " + HostRefusal);
 
         // a checkpoint written before the setting existed reads "off"
         RewriteConfig(ckpt, config => Assert.That(config.Remove(nameof(GptConfig.SmoothAlpha)) && config.Remove(nameof(GptConfig.SmoothClasses))));

@@ -6,8 +6,8 @@ using NUnit.Framework;
 namespace Int4Train.Tests.Training;
 
 /// <summary>Issue 15's ablation knobs on the command line: --mode (code|paper), --group (the Hadamard block size G),
-/// --step-lr-scale (the step sizes' learning-rate multiple), --int4-layers (Int4OptionsCliTests.Int4Layers.cs) and --smooth /
-/// --smooth-layers (Int4OptionsCliTests.Smooth.cs) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
+/// --step-lr-scale (the step sizes' learning-rate multiple), --int4-layers (Int4OptionsCliTests.Int4Layers.cs), --smooth /
+/// --smooth-layers (Int4OptionsCliTests.Smooth.cs) and --int4-ablation (Int4OptionsCliTests.Ablation.cs) reach the configuration, the block linears and the checkpoint, are validated with one clear line, and a resume keeps
 /// them (given options must agree with the checkpoint's).</summary>
 [TestFixture]
 public partial class Int4OptionsCliTests
@@ -67,6 +67,8 @@ public partial class Int4OptionsCliTests
     [TestCase(new[] { "train", "--smooth", "x" }, "int4train train: --smooth expects a number, got 'x'.")]
     [TestCase(new[] { "train", "--smooth-layers", "mlp" }, "int4train train: --smooth-layers: Unknown block-linear class 'mlp'; known: qkv, proj, up, down.")]
     [TestCase(new[] { "compare", "--from", "a,b", "--smooth", "0.5" }, "int4train compare: --from builds the report from existing runs: --smooth")]
+    [TestCase(new[] { "train", "--int4-ablation", "sideways" }, "int4train train: Argument 'sideways' not recognized.")]
+    [TestCase(new[] { "compare", "--from", "a,b", "--int4-ablation", "forward-only" }, "int4train compare: --from builds the report from existing runs: --int4-ablation")]
     public void BadInt4Options_AreOneLineWithAUsageHint(string[] args, string message)
     {
         var (code, _, err) = CliRunner.Run(args);
@@ -150,6 +152,39 @@ public partial class Int4OptionsCliTests
         string ckpt = Path.Combine(run, "checkpoint.bin");
         RewriteConfig(ckpt, config => Assert.That(config.Remove(nameof(GptConfig.StepSizeLrScale)), "the scale is written"));
         Assert.That(Checkpoint.ReadHeader(ckpt).Config.StepSizeLrScale, Is.EqualTo(1f));
+    }
+
+    // A one-step train run on the CPU host model into a fresh folder with `more` options: refused with the run-error
+    // code and `message` as the one line on stderr, no stack trace, nothing written.
+    private void AssertCpuTrainRefused(string[] more, string message)
+    {
+        string run = Path.Combine(_dir, "refused");
+        var (code, output, err) = CliRunner.Run(["train", "--device", "cpu", "--steps", "1", "--eval-every", "1", "--batch", "2", "--context", "8",
+            "--plain", "--out", run, .. more]);
+        Assert.That((code, err.Trim()), Is.EqualTo((CliApp.RunError, message)));
+        Assert.That(output + err, Does.Not.Contain("   at "));
+        Assert.That(Directory.Exists(run), Is.False);
+    }
+
+    // Resumes a checkpoint that the CPU host model cannot run (a GPU-only setting): options that disagree with it are
+    // refused (the message names the option), agreeing ones (or none) continue it and the host model then refuses it
+    // with `refusal`; the checkpoint stays as it was.
+    private static void AssertGpuOnlyResume(string ckpt, IEnumerable<string[]> disagreeing, IEnumerable<string[]> agreeing, string refusal)
+    {
+        var saved = Checkpoint.ReadHeader(ckpt).Config;
+        string[] Resume(string[] more) => ["train", "--resume", ckpt, "--steps", "4", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
+        foreach (var other in disagreeing)
+        {
+            var r = CliRunner.Run(Resume(other));
+            Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", other));
+            Assert.That(r.Err, Does.Contain(other[0]).And.Contain("disagree"), string.Join(" ", other));
+        }
+        foreach (var given in agreeing)
+        {
+            var r = CliRunner.Run(Resume(given));
+            Assert.That((r.Code, r.Err.Trim()), Is.EqualTo((CliApp.RunError, refusal)), string.Join(" ", given));
+        }
+        Assert.That(Checkpoint.ReadHeader(ckpt).Config, Is.EqualTo(saved), "the checkpoint is untouched");
     }
 
     // Rewrites the configuration JSON of a checkpoint in place (the rest of the file unchanged): a file written

@@ -1,0 +1,146 @@
+using Int4Train.Training;
+using NUnit.Framework;
+
+namespace Int4Train.Tests.Gpu;
+
+/// <summary>
+/// Issue 15's diagnostic ablations of the device GPT's INT4 block linears (native/src/gpt/int4_ablation.cu,
+/// docs/conventions.md "INT4 ablations (diagnostic)"). forward-only keeps the INT4 forward, so its loss is the default
+/// model's bit for bit, and replaces the backward's gradient quantizer by exact FP32 products with the dequantized
+/// codes, so its gradients differ from the default's by the quantizer's noise only. backward-only computes the forward in
+/// FP32 (the loss is the fp32 model's up to the BF16 attention and head both INT4 models share, and does not depend on
+/// the step sizes at all) and keeps the INT4 backward. none is the default model bit for bit. Replay and
+/// recomputation: DeviceGptGraphTests and DeviceGptMemoryTests have ablation cases.
+/// </summary>
+public sealed class DeviceGptAblationTests : GpuFixture
+{
+    private static readonly CharDataset Data = new(BuiltInText.Text, GptConfig.Tiny.ValidationFraction, DeviceGptSmoothingTests.Small(LinearPrecision.Fp32).Context);
+
+    // The native model of DeviceGptSmoothingTests' small configuration in a precision, with the ablation set directly
+    // (null: the configuration's, not set), initialised as DeviceGptModel initialises it from the INT4 configuration's
+    // draw (the fp32 model's tensors are those without the step sizes), so every model has the same weights.
+    private NativeGpt Create(LinearPrecision precision, Int4Ablation? ablation)
+    {
+        var c = DeviceGptSmoothingTests.Small(precision);
+        var options = DeviceGptModel.NativeOptions(c, Data.VocabSize);
+        var gpt = new NativeGpt(Cuda, ablation is Int4Ablation a ? options with { Int4Ablation = a } : options);
+        var init = GptInit.Draw(c with { Precision = LinearPrecision.Int4HqLss }, Data.VocabSize);
+        foreach (var t in gpt.Tensors) gpt.Write(t.Index, NativeGptBuffer.Value, init[t.Name]);
+        return gpt;
+    }
+
+    private static (int[] X, int[] Y) Batch(long step) => DeviceGptSmoothingTests.Batch(DeviceGptSmoothingTests.Small(LinearPrecision.Fp32), Data, step);
+
+    // One training forward of the first batch (its loss) and the backward, on fresh gradients.
+    private static float TrainPass(NativeGpt m)
+    {
+        var (x, y) = Batch(0);
+        m.ZeroGrad();
+        float loss = m.Forward(x, y, x.Length / m.Options.Context, m.Options.Context, 0, training: true);
+        m.Backward();
+        return loss;
+    }
+
+    // An evaluation forward's loss on another batch.
+    private static float Evaluate(NativeGpt m)
+    {
+        var (x, y) = Batch(1);
+        return m.Forward(x, y, x.Length / m.Options.Context, m.Options.Context, 0, training: false);
+    }
+
+    private static float[] Gradient(NativeGpt m, NativeGptTensor t) => m.Read(t.Index, NativeGptBuffer.Gradient);
+
+    private static bool IsLinearWeight(NativeGptTensor t) =>
+        t.Name.StartsWith('h') && t.Name.EndsWith(".weight", StringComparison.Ordinal) && !t.Name.Contains(".ln", StringComparison.Ordinal);
+
+    private static bool SameBits(float[] a, float[] b) =>
+        a.Length == b.Length && a.Zip(b).All(p => BitConverter.SingleToInt32Bits(p.First) == BitConverter.SingleToInt32Bits(p.Second));
+
+    [TestCase(LinearPrecision.Int4HqLss)]
+    [TestCase(LinearPrecision.Int4Lsq)]
+    public void ForwardOnly_HasTheInt4Loss_AndGradientsWithoutTheGradientQuantizersNoise(LinearPrecision precision)
+    {
+        using var plain = Create(precision, null);
+        using var ablated = Create(precision, Int4Ablation.ForwardOnly);
+        float lp = TrainPass(plain), la = TrainPass(ablated);
+        Assert.That(BitConverter.SingleToInt32Bits(la), Is.EqualTo(BitConverter.SingleToInt32Bits(lp)), $"the INT4 forward's loss, bit for bit: {la:R} vs {lp:R}");
+        Assert.That(lp, Is.GreaterThan(2.0), "an untrained model's loss is near ln V");
+        int weights = 0;
+        foreach (var t in plain.Tensors)
+        {
+            float[] gp = Gradient(plain, t), ga = Gradient(ablated, t);
+            Assert.That(ga.All(float.IsFinite), $"{t.Name}: finite gradient");
+            Assert.That(ga.Any(v => v != 0), $"{t.Name}: gradient is all zeros");
+            if (!IsLinearWeight(t)) continue;
+            weights++;
+            double rel = DeviceGptTests.RelErr(ga, gp);
+            // the exact products differ from bit split + LSS by the quantizer's noise: not zero, not another gradient
+            Assert.That(rel, Is.GreaterThan(0).And.LessThan(0.5), $"{t.Name}: relative L2 difference to the INT4 backward's gradient");
+        }
+        Assert.That(weights, Is.EqualTo(4 * plain.Options.Layers), "every block linear's weight was compared");
+        // the last block's down projection gets the same ∂L/∂Y in both (everything after it is the default model's): its
+        // bias gradient, the column sums of ∂L/∂Y, agrees to summation order
+        var bias = plain.Tensors.Single(t => t.Name == $"h{plain.Options.Layers - 1}.down.bias");
+        Assert.That(DeviceGptTests.RelErr(Gradient(ablated, bias), Gradient(plain, bias)), Is.LessThan(1e-5), "∂L/∂b of the last linear");
+    }
+
+    [TestCase(LinearPrecision.Int4HqLss)]
+    [TestCase(LinearPrecision.Int4Lsq)]
+    public void BackwardOnly_HasTheFp32Loss_AndTheInt4Backward(LinearPrecision precision)
+    {
+        using var int4 = Create(precision, null);
+        using var ablated = Create(precision, Int4Ablation.BackwardOnly);
+        using var fp32 = Create(LinearPrecision.Fp32, null);
+        float li = TrainPass(int4), la = TrainPass(ablated), lf = TrainPass(fp32);
+        Assert.That(la, Is.Not.EqualTo(li), "the forward is not the INT4 one");
+        // the same weights: only the BF16 attention and head of the INT4 precisions differ from the fp32 model
+        Assert.That(Math.Abs(la - lf), Is.LessThan(1e-2 * lf), $"the fp32 model's loss {lf:R}: {la:R}");
+        foreach (var t in ablated.Tensors)
+        {
+            float[] g = Gradient(ablated, t);
+            Assert.That(g.All(float.IsFinite) && g.Any(v => v != 0), $"{t.Name}: a finite, nonzero gradient (the INT4 backward's)");
+        }
+        // the forward reads no quantizer: step sizes × 4 leave an evaluation's loss unchanged, bit for bit, where the
+        // INT4 forward's changes
+        foreach (var m in new[] { int4, ablated })
+        {
+            float before = Evaluate(m);
+            foreach (var t in m.Tensors.Where(t => t.IsStepSize))
+                m.Write(t.Index, NativeGptBuffer.Value, m.Read(t.Index).Select(s => 4 * s).ToArray());
+            float after = Evaluate(m);
+            if (m == ablated) Assert.That(BitConverter.SingleToInt32Bits(after), Is.EqualTo(BitConverter.SingleToInt32Bits(before)), "backward-only: the step sizes do not reach the loss");
+            else Assert.That(after, Is.Not.EqualTo(before), "INT4: the step sizes reach the loss");
+        }
+    }
+
+    [Test]
+    public void None_IsTheDefaultModel_BitForBit_AndNeitherAblation()
+    {
+        using var unset = Create(LinearPrecision.Int4HqLss, null);
+        using var none = Create(LinearPrecision.Int4HqLss, Int4Ablation.None);
+        using var forwardOnly = Create(LinearPrecision.Int4HqLss, Int4Ablation.ForwardOnly);
+        using var backwardOnly = Create(LinearPrecision.Int4HqLss, Int4Ablation.BackwardOnly);
+        float lu = TrainPass(unset), ln = TrainPass(none), lf = TrainPass(forwardOnly), lb = TrainPass(backwardOnly);
+        Assert.That(BitConverter.SingleToInt32Bits(ln), Is.EqualTo(BitConverter.SingleToInt32Bits(lu)), "the loss");
+        foreach (var t in unset.Tensors)
+            Assert.That(SameBits(Gradient(none, t), Gradient(unset, t)), $"{t.Name}: the gradient, bit for bit");
+        Assert.That(ln, Is.EqualTo(lf), "none's forward is the INT4 one (as forward-only's)");
+        Assert.That(ln, Is.Not.EqualTo(lb), "none's forward is not backward-only's FP32 one");
+        Assert.That(unset.Tensors.Where(IsLinearWeight).Any(t => !SameBits(Gradient(none, t), Gradient(forwardOnly, t))),
+            "none's backward is not forward-only's");
+    }
+
+    [TestCase(LinearPrecision.Fp32, Int4Ablation.ForwardOnly)]
+    [TestCase(LinearPrecision.Bf16, Int4Ablation.BackwardOnly)]
+    [TestCase(LinearPrecision.Int4HqLss, (Int4Ablation)3)]
+    public void BadNativeAblation_IsOneClearError(LinearPrecision precision, Int4Ablation ablation)
+    {
+        // an invalid-argument status reaches the caller as ArgumentException (NativeStatus.Check), as every bad option does
+        var ex = Assert.Throws<ArgumentException>(() => new NativeGpt(Cuda, new NativeGptOptions
+        {
+            Layers = 1, Heads = 2, Width = 32, Context = 8, MaxBatch = 2, Vocab = 11,
+            Linear = new Int4LinearOptions { Precision = precision }, Int4Ablation = ablation,
+        }).Dispose());
+        Assert.That(ex!.Message, Does.Contain("int4_ablation"));
+    }
+}
