@@ -20,6 +20,7 @@ internal sealed class LayerBackwardCase : IDisposable
 
     private readonly DeviceTensor<float> _gradY, _x, _w, _stepX, _stepW;
     private readonly DeviceTensor<byte> _xPacked, _wPacked;
+    private readonly DeviceTensor<BFloat16> _gradY16, _x16;
 
     public LayerBackwardCase(CudaContext cuda, ReferenceDevice reference, float[] x, float[] w, float[] gradY, int n,
         int c, int d, int g, QuantMode mode, SamplingMode sampling, ulong seed)
@@ -38,6 +39,8 @@ internal sealed class LayerBackwardCase : IDisposable
         _wPacked = cuda.Upload<byte>(fwd.PackedW, c, d / 2);
         _stepX = cuda.Upload<float>(new[] { sx }, 1, 1);
         _stepW = cuda.Upload<float>(new[] { sw }, 1, 1);
+        _gradY16 = cuda.Upload<BFloat16>(BFloat16.Narrow(gradY), n, c);
+        _x16 = cuda.Upload<BFloat16>(BFloat16.Narrow(x), n, d);
     }
 
     /// <summary>The native layer backward (<c>int4train_linear_backward</c>) into the given outputs.</summary>
@@ -46,8 +49,16 @@ internal sealed class LayerBackwardCase : IDisposable
         ops.LinearBackward(_gradY, _x, _w, _xPacked, _wPacked, _stepX, _stepW, G, Mode, Sampling, Seed, gradX, gradW,
             gradStepX, gradStepW, gradBias, accumulate);
 
+    /// <summary>The native layer backward on BF16 activations (<c>int4train_linear_backward_typed</c>): ∇Y and X are
+    /// the BF16 of the case's; it is the same layer input as <see cref="RunNative"/>'s when the case was made from
+    /// BF16 values (<see cref="BFloat16.Round(float)"/>).</summary>
+    public void RunNativeBf16(NativeOperators ops, DeviceTensor<BFloat16> gradX, DeviceTensor<float> gradW,
+        DeviceTensor<float> gradStepX, DeviceTensor<float> gradStepW, DeviceTensor<float>? gradBias, bool accumulate = false) =>
+        ops.LinearBackward(_gradY16, _x16, _w, _xPacked, _wPacked, _stepX, _stepW, G, Mode, Sampling, Seed, gradX, gradW,
+            gradStepX, gradStepW, gradBias, accumulate);
+
     public void Dispose()
     {
-        foreach (var t in new IDisposable[] { _gradY, _x, _w, _stepX, _stepW, _xPacked, _wPacked }) t.Dispose();
+        foreach (var t in new IDisposable[] { _gradY, _x, _w, _stepX, _stepW, _xPacked, _wPacked, _gradY16, _x16 }) t.Dispose();
     }
 }

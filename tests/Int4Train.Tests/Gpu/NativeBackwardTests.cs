@@ -14,7 +14,7 @@ public sealed class NativeBackwardTests : GpuFixture
     private static readonly (int N, int C, int D)[] Shapes = { (96, 64, 128), (37, 50, 96), (200, 136, 64), (512, 256, 512) };
 
     /// <summary>A gradient with skewed row norms, some exactly-zero rows and one huge entry (clamping in code mode).</summary>
-    private static float[] Gradient(int n, int c, int seed)
+    internal static float[] Gradient(int n, int c, int seed)
     {
         var rng = new Random(seed);
         var g = new float[n * c];
