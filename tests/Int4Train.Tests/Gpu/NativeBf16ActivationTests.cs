@@ -58,23 +58,17 @@ public sealed class NativeBf16ActivationTests : GpuFixture
         var expected = new Int4LinearReference(Ref).ForwardBf16(x, w, n, c, d, g, sx, sw, mode, bias);
 
         using var dx16 = Cuda.Upload<BFloat16>(x, n, d);
-        using var dx = Cuda.Upload<float>(xWide, n, d);
-        using var dw = Cuda.Upload<float>(w, c, d);
-        using var db = Cuda.Upload<float>(bias, 1, c);
-        using var dsx = Cuda.Upload<float>(new[] { sx }, 1, 1);
-        using var dsw = Cuda.Upload<float>(new[] { sw }, 1, 1);
         using var dy16 = Cuda.Allocate<BFloat16>(n, c);
+        using var bf16 = new HqForwardOperands(Cuda, w, bias, sx, sw, n, c, d);
+        bf16.Run(Ops, dx16, g, mode, dy16);
+        using var dx = Cuda.Upload<float>(xWide, n, d);
         using var dy = Cuda.Allocate<float>(n, c);
-        using var dxp16 = Cuda.Allocate<byte>(n, d / 2);
-        using var dwp16 = Cuda.Allocate<byte>(c, d / 2);
-        using var dxp = Cuda.Allocate<byte>(n, d / 2);
-        using var dwp = Cuda.Allocate<byte>(c, d / 2);
-        Ops.HqForward(dx16, dw, db, dsx, dsw, g, mode, dy16, dxp16, dwp16);
-        Ops.HqForward(dx, dw, db, dsx, dsw, g, mode, dy, dxp, dwp);
+        using var fp32 = new HqForwardOperands(Cuda, w, bias, sx, sw, n, c, d);
+        fp32.Run(Ops, dx, g, mode, dy);
 
-        Assert.That(dxp16.Download(), Is.EqualTo(expected.Fp32.PackedX), "packed X codes = the reference's");
-        Assert.That(dwp16.Download(), Is.EqualTo(expected.Fp32.PackedW), "packed W codes = the reference's");
-        Assert.That(dxp16.Download(), Is.EqualTo(dxp.Download()), "packed X codes = the FP32 call's on the widened X");
+        Assert.That(bf16.PackedX.Download(), Is.EqualTo(expected.Fp32.PackedX), "packed X codes = the reference's");
+        Assert.That(bf16.PackedW.Download(), Is.EqualTo(expected.Fp32.PackedW), "packed W codes = the reference's");
+        Assert.That(bf16.PackedX.Download(), Is.EqualTo(fp32.PackedX.Download()), "packed X codes = the FP32 call's on the widened X");
         BFloat16[] y16 = dy16.Download();
         Assert.That(Bits(y16), Is.EqualTo(Bits(BFloat16.Narrow(dy.Download()))), "Y = RN_bf16(the FP32 call's Y), bits");
         AssertRoundedWithin(y16, expected.Fp32.Y, i => NativeForwardTests.YTolerance(expected.Fp32.Y[i], bias[i % c]), "Y");
@@ -89,51 +83,25 @@ public sealed class NativeBf16ActivationTests : GpuFixture
         var w = TestData.Matrix(rng, c, d);
         var gy = BFloat16.Round(NativeBackwardTests.Gradient(n, c, 5));
         using var run = new LayerBackwardCase(Cuda, Ref, x, w, gy, n, c, d, g, mode, sampling, 43);
-        var expected = run.Expected; // the reference layer on the widened ∇Y and X
-        using var dgx16 = Cuda.Allocate<BFloat16>(n, d);
-        using var dgw16 = Cuda.Allocate<float>(c, d);
-        using var dgsx16 = Cuda.Allocate<float>(1, 1);
-        using var dgsw16 = Cuda.Allocate<float>(1, 1);
-        using var dgb16 = Cuda.Allocate<float>(1, c);
-        run.RunNativeBf16(Ops, dgx16, dgw16, dgsx16, dgsw16, dgb16);
-        using var dgx = Cuda.Allocate<float>(n, d);
-        using var dgw = Cuda.Allocate<float>(c, d);
-        using var dgsx = Cuda.Allocate<float>(1, 1);
-        using var dgsw = Cuda.Allocate<float>(1, 1);
-        using var dgb = Cuda.Allocate<float>(1, c);
-        run.RunNative(Ops, dgx, dgw, dgsx, dgsw, dgb);
+        using var grads16 = run.AllocateGradients<BFloat16>();
+        run.RunNativeBf16(Ops, grads16);
+        using var grads = run.AllocateGradients<float>();
+        run.RunNative(Ops, grads);
 
         // the header's promise: the FP32 call on the widened inputs, bit for bit; ∇X rounded to nearest even
-        BFloat16[] gx16 = dgx16.Download();
-        float[] gw = dgw16.Download();
-        Assert.That(Bits(gx16), Is.EqualTo(Bits(BFloat16.Narrow(dgx.Download()))), "∇X = RN_bf16(the FP32 call's ∇X), bits");
-        Assert.That(gw, Is.EqualTo(dgw.Download()), "∇W = the FP32 call's");
-        Assert.That(dgb16.Download(), Is.EqualTo(dgb.Download()), "∇b = the FP32 call's");
-        Assert.That(dgsx16.Download(), Is.EqualTo(dgsx.Download()), "∇s_X = the FP32 call's");
-        Assert.That(dgsw16.Download(), Is.EqualTo(dgsw.Download()), "∇s_W = the FP32 call's");
+        BFloat16[] gx16 = grads16.GradX.Download();
+        Assert.That(Bits(gx16), Is.EqualTo(Bits(BFloat16.Narrow(grads.GradX.Download()))), "∇X = RN_bf16(the FP32 call's ∇X), bits");
+        Assert.That(grads16.GradW.Download(), Is.EqualTo(grads.GradW.Download()), "∇W = the FP32 call's");
+        Assert.That(grads16.GradBias!.Download(), Is.EqualTo(grads.GradBias!.Download()), "∇b = the FP32 call's");
+        Assert.That(grads16.GradStepX.Download(), Is.EqualTo(grads.GradStepX.Download()), "∇s_X = the FP32 call's");
+        Assert.That(grads16.GradStepW.Download(), Is.EqualTo(grads.GradStepW.Download()), "∇s_W = the FP32 call's");
 
-        // against the reference, with the FP32 tests' tolerances (∇X: the per-entry rule, before rounding)
-        double maxAbs = expected.GradX.Max(v => Math.Abs(v));
-        AssertRoundedWithin(gx16, expected.GradX, _ => 1e-4 * maxAbs + 1e-30, "∇X");
-        NativeBackwardTests.AssertClose(gw, expected.GradW, "∇W");
-        NativeBackwardTests.AssertClose(dgb16.Download(), expected.GradBias, "∇b");
-        Assert.That(dgsx16.Download()[0], Is.EqualTo(expected.GradStepX).Within(1e-4 * Math.Abs(expected.GradStepX) + 1e-9), "∇s_X");
-        Assert.That(dgsw16.Download()[0], Is.EqualTo(expected.GradStepW).Within(1e-4 * Math.Abs(expected.GradStepW) + 1e-9), "∇s_W");
-
-        // accumulate: ∇W, ∇b and the step gradients become old + result (one FP32 add); ∇X is overwritten
-        float[] oldW = TestData.Matrix(rng, c, d), oldB = TestData.Matrix(rng, 1, c);
-        using var agx16 = Cuda.Upload<BFloat16>(BFloat16.Narrow(TestData.Matrix(rng, n, d)), n, d);
-        using var agw = Cuda.Upload<float>(oldW, c, d);
-        using var agb = Cuda.Upload<float>(oldB, 1, c);
-        using var agsx = Cuda.Upload<float>(new[] { 0.25f }, 1, 1);
-        using var agsw = Cuda.Upload<float>(new[] { -0.5f }, 1, 1);
-        run.RunNativeBf16(Ops, agx16, agw, agsx, agsw, agb, accumulate: true);
-        static float[] Sum(float[] a, float[] b) => a.Zip(b, (u, v) => u + v).ToArray();
-        Assert.That(Bits(agx16.Download()), Is.EqualTo(Bits(gx16)), "accumulate: ∇X is overwritten");
-        Assert.That(agw.Download(), Is.EqualTo(Sum(oldW, gw)), "accumulate: ∇W");
-        Assert.That(agb.Download(), Is.EqualTo(Sum(oldB, dgb16.Download())), "accumulate: ∇b");
-        Assert.That(agsx.Download()[0], Is.EqualTo(0.25f + dgsx16.Download()[0]), "accumulate: ∇s_X");
-        Assert.That(agsw.Download()[0], Is.EqualTo(-0.5f + dgsw16.Download()[0]), "accumulate: ∇s_W");
+        // against the reference (the FP32 layer on the widened ∇Y and X), with the FP32 tests' tolerances; ∇X: their
+        // per-entry rule, applied before rounding
+        double maxAbs = run.Expected.GradX.Max(v => Math.Abs(v));
+        AssertRoundedWithin(gx16, run.Expected.GradX, _ => 1e-4 * maxAbs + 1e-30, "∇X");
+        run.AssertWeightSideGradientsMatchTheReference(grads16);
+        run.AssertAccumulates(rng, grads16, acc => run.RunNativeBf16(Ops, acc, accumulate: true));
     }
 
     /// <summary>The BF16 overloads share the FP32 overloads' argument rules: the same exception type and message.</summary>

@@ -5,19 +5,16 @@ using NUnit.Framework;
 
 namespace Int4Train.Tests.Reference;
 
-/// <summary>The reference of the INT4 layer on BF16 activations (docs/conventions.md "BF16 activations of the INT4
-/// layer"): the FP32 layer on the exactly widened X and ∇Y, with Y and ∇X rounded to nearest even. Integer codes and
-/// digits, ∇W, ∇b and the step gradients are the FP32 path's bit for bit; bad input fails as on the FP32 path.</summary>
-[TestFixture]
-public class Int4LinearReferenceBf16Tests
+// The reference of the INT4 layer on BF16 activations (docs/conventions.md "BF16 activations of the INT4 layer"): the
+// FP32 layer on the exactly widened X and ∇Y, with Y and ∇X rounded to nearest even. Integer codes and digits, ∇W, ∇b
+// and the step gradients are the FP32 path's bit for bit; bad input fails as on the FP32 path.
+public partial class Int4LinearReferenceTests
 {
-    private static Int4LinearReference Layer => new(ReferenceDeviceFixture.Cpu);
-
-    private sealed record Case(BFloat16[] X, float[] W, float[] Bias, BFloat16[] GradY, float Sx, float Sw, int N, int C, int D, int G);
+    private sealed record Bf16Case(BFloat16[] X, float[] W, float[] Bias, BFloat16[] GradY, float Sx, float Sw, int N, int C, int D, int G);
 
     /// <summary>BF16 X with two ×50 outlier channels, FP32 W and bias, a BF16 ∇Y with a few large rows; steps at
     /// 0.7× their initial value so some codes clip.</summary>
-    private static Case Data(int n, int c, int d, int g, int seed)
+    private static Bf16Case Bf16Data(int n, int c, int d, int g, int seed)
     {
         var rng = new Random(seed);
         var x = BFloat16.Narrow(TestData.WithOutliers(rng, n, d));
@@ -26,7 +23,7 @@ public class Int4LinearReferenceBf16Tests
         var gy = BFloat16.Narrow(BackwardData.SkewedGradient(rng, n, c, zeroRows: 0));
         float sx = ForwardOracle.InitStep(ForwardOracle.Hadamard(BFloat16.Widen(x), d, g)) * 0.7f;
         float sw = ForwardOracle.InitStep(ForwardOracle.Hadamard(w, d, g)) * 0.7f;
-        return new Case(x, w, bias, gy, sx, sw, n, c, d, g);
+        return new Bf16Case(x, w, bias, gy, sx, sw, n, c, d, g);
     }
 
     private static uint[] Bits(BFloat16[] v) => Array.ConvertAll(v, b => (uint)b.RawBits);
@@ -34,7 +31,7 @@ public class Int4LinearReferenceBf16Tests
     [Test]
     public void ForwardBf16_IsTheFp32ForwardOnTheWidenedX_RoundedToNearestEven([Values] QuantMode mode, [Values(1, 16, 64)] int g)
     {
-        var k = Data(48, 40, 128, g, 5 + g + (int)mode);
+        var k = Bf16Data(48, 40, 128, g, 5 + g + (int)mode);
         var bf16 = Layer.ForwardBf16(k.X, k.W, k.N, k.C, k.D, k.G, k.Sx, k.Sw, mode, k.Bias);
         float[] xWide = BFloat16.Widen(k.X);
         var fp32 = Layer.Forward(xWide, k.W, k.N, k.C, k.D, k.G, k.Sx, k.Sw, mode, k.Bias);
@@ -62,7 +59,7 @@ public class Int4LinearReferenceBf16Tests
     public void BackwardBf16_IsTheFp32BackwardOnTheWidenedInputs_GradXRounded([Values] SamplingMode sampling, [Values] QuantMode mode)
     {
         const ulong seed = 23;
-        var k = Data(40, 24, 64, 16, 9 + (int)sampling + 3 * (int)mode);
+        var k = Bf16Data(40, 24, 64, 16, 9 + (int)sampling + 3 * (int)mode);
         var layer = Layer;
         var fwd = layer.ForwardBf16(k.X, k.W, k.N, k.C, k.D, k.G, k.Sx, k.Sw, mode, k.Bias);
         var bf16 = layer.BackwardBf16(k.GradY, k.X, k.W, fwd.Fp32, sampling, seed);
@@ -83,32 +80,32 @@ public class Int4LinearReferenceBf16Tests
     }
 
     [Test]
-    public void BadInput_FailsAsTheFp32Path()
+    public void Bf16_BadInput_FailsAsTheFp32Path()
     {
-        var k = Data(8, 6, 32, 8, 3);
+        var k = Bf16Data(8, 6, 32, 8, 3);
         var layer = Layer;
         var fwd = layer.ForwardBf16(k.X, k.W, k.N, k.C, k.D, k.G, k.Sx, k.Sw).Fp32;
         float[] xWide = BFloat16.Widen(k.X), gyWide = BFloat16.Widen(k.GradY);
         BFloat16[] xShort = k.X[..^1], gyShort = k.GradY[..^2];
 
-        AssertSameFailure(() => layer.ForwardBf16(xShort, k.W, k.N, k.C, k.D, k.G, k.Sx, k.Sw),
+        AssertSameBf16Failure(() => layer.ForwardBf16(xShort, k.W, k.N, k.C, k.D, k.G, k.Sx, k.Sw),
                           () => layer.Forward(xWide[..^1], k.W, k.N, k.C, k.D, k.G, k.Sx, k.Sw), "X one element short");
-        AssertSameFailure(() => layer.ForwardBf16(k.X, k.W, k.N, k.C, k.D, 64, k.Sx, k.Sw),
+        AssertSameBf16Failure(() => layer.ForwardBf16(k.X, k.W, k.N, k.C, k.D, 64, k.Sx, k.Sw),
                           () => layer.Forward(xWide, k.W, k.N, k.C, k.D, 64, k.Sx, k.Sw), "G does not divide D");
-        AssertSameFailure(() => layer.ForwardBf16(k.X, k.W, k.N, k.C, k.D, k.G, -1f, k.Sw),
+        AssertSameBf16Failure(() => layer.ForwardBf16(k.X, k.W, k.N, k.C, k.D, k.G, -1f, k.Sw),
                           () => layer.Forward(xWide, k.W, k.N, k.C, k.D, k.G, -1f, k.Sw), "negative step");
-        AssertSameFailure(() => layer.BackwardBf16(gyShort, k.X, k.W, fwd),
+        AssertSameBf16Failure(() => layer.BackwardBf16(gyShort, k.X, k.W, fwd),
                           () => layer.Backward(gyWide[..^2], xWide, k.W, fwd), "∇Y two elements short");
-        AssertSameFailure(() => layer.BackwardBf16(k.GradY, xShort, k.W, fwd),
+        AssertSameBf16Failure(() => layer.BackwardBf16(k.GradY, xShort, k.W, fwd),
                           () => layer.Backward(gyWide, xWide[..^1], k.W, fwd), "X one element short");
         var gyNaN = (BFloat16[])k.GradY.Clone();
         gyNaN[5] = BFloat16.FromBits(0x7FC0);
         var gyNaNWide = BFloat16.Widen(gyNaN);
-        AssertSameFailure(() => layer.BackwardBf16(gyNaN, k.X, k.W, fwd), () => layer.Backward(gyNaNWide, xWide, k.W, fwd), "NaN in ∇Y");
+        AssertSameBf16Failure(() => layer.BackwardBf16(gyNaN, k.X, k.W, fwd), () => layer.Backward(gyNaNWide, xWide, k.W, fwd), "NaN in ∇Y");
         Assert.Throws<ArgumentNullException>(() => layer.BackwardBf16(k.GradY, k.X, k.W, null!), "no forward result");
     }
 
-    private static void AssertSameFailure(Action bf16, Action fp32, string what)
+    private static void AssertSameBf16Failure(Action bf16, Action fp32, string what)
     {
         var expected = Assert.Throws(Is.InstanceOf<ArgumentException>(), fp32, $"{what}: the FP32 path refuses it")!;
         var actual = Assert.Throws(Is.InstanceOf<ArgumentException>(), bf16, $"{what}: the BF16 path refuses it")!;
