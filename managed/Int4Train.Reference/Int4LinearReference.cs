@@ -14,7 +14,7 @@ public sealed record Int4LinearGradients(
 /// packed codes saved by the forward.
 /// </summary>
 /// <remarks>Thread safety: not thread-safe; it runs on its <see cref="ReferenceDevice"/>, which is used from one thread at a time. The results it returns are independent objects.</remarks>
-public sealed class Int4LinearReference
+public sealed partial class Int4LinearReference
 {
     private readonly ReferenceDevice _device;
     private readonly HqMatMul _hq;

@@ -11,6 +11,9 @@ internal static partial class NativeMethods
 {
     internal const string Library = "int4train";
 
+    /// <summary>act_dtype of the typed entry points (INT4TRAIN_DTYPE_*): the element type of the activations.</summary>
+    internal const int INT4TRAIN_DTYPE_F32 = 0, INT4TRAIN_DTYPE_BF16 = 1;
+
     [LibraryImport(Library)] internal static partial IntPtr int4train_last_error();
     [LibraryImport(Library)] internal static partial int int4train_version();
     [LibraryImport(Library)] internal static partial Status int4train_device_count(out int count);
@@ -41,6 +44,10 @@ internal static partial class NativeMethods
         int n, int c, int d, int group, int mode, IntPtr y, IntPtr xPacked, IntPtr wPacked);
 
     [LibraryImport(Library)]
+    internal static partial Status int4train_hq_forward_typed(ContextSafeHandle ctx, int actDtype, IntPtr x, IntPtr w, IntPtr bias, IntPtr stepX,
+        IntPtr stepW, int n, int c, int d, int group, int mode, IntPtr y, IntPtr xPacked, IntPtr wPacked);
+
+    [LibraryImport(Library)]
     internal static unsafe partial Status int4train_block_size_search(ContextSafeHandle ctx, IntPtr x, IntPtr w, int n, int c, int d, int mode,
         out int group, double* scores);
 
@@ -63,5 +70,10 @@ internal static partial class NativeMethods
     [LibraryImport(Library)]
     internal static partial Status int4train_linear_backward(ContextSafeHandle ctx, IntPtr gradY, IntPtr x, IntPtr w, IntPtr xPacked, IntPtr wPacked,
         IntPtr stepX, IntPtr stepW, int n, int c, int d, int group, int mode, int sampling, ulong seed,
+        IntPtr gradX, IntPtr gradW, IntPtr gradStepX, IntPtr gradStepW, IntPtr gradBias, int accumulate);
+
+    [LibraryImport(Library)]
+    internal static partial Status int4train_linear_backward_typed(ContextSafeHandle ctx, int actDtype, IntPtr gradY, IntPtr x, IntPtr w,
+        IntPtr xPacked, IntPtr wPacked, IntPtr stepX, IntPtr stepW, int n, int c, int d, int group, int mode, int sampling, ulong seed,
         IntPtr gradX, IntPtr gradW, IntPtr gradStepX, IntPtr gradStepW, IntPtr gradBias, int accumulate);
 }

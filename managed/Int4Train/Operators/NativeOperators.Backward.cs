@@ -85,10 +85,21 @@ public sealed partial class NativeOperators
                                DeviceTensor<float> gradStepX, DeviceTensor<float> gradStepW, DeviceTensor<float>? gradBias,
                                bool accumulate = false)
     {
-        Same(nameof(x), x, _context);
-        Same(nameof(w), w, _context);
-        int n = x.Rows, d = x.Cols, c = w.Rows;
-        if (w.Cols != d) throw new ArgumentException($"w must have D = {d} columns like x ({n}×{d}), it is {w.Rows}×{w.Cols}.", nameof(w));
+        var (n, c, d) = CheckLinearBackward(gradY, x, w, xPacked, wPacked, stepX, stepW, group, gradX, gradW, gradStepX, gradStepW, gradBias);
+        Run(Interop.NativeMethods.int4train_linear_backward(_context.Handle, gradY.Pointer, x.Pointer, w.Pointer, xPacked.Pointer, wPacked.Pointer,
+            stepX.Pointer, stepW.Pointer, n, c, d, group, (int)mode, (int)sampling, seed, gradX.Pointer, gradW.Pointer,
+            gradStepX.Pointer, gradStepW.Pointer, gradBias?.Pointer ?? IntPtr.Zero, accumulate ? 1 : 0), "int4train_linear_backward");
+    }
+
+    /// <summary>The argument rules of the layer backward for either activation type (∇Y, X and ∇X FP32 or BF16): X N×D,
+    /// W C×D, G dividing D, ∇Y N×C, packed codes N×D/2 and C×D/2, scalar steps and step gradients, ∇X N×D, ∇W C×D,
+    /// ∇b 1×C.</summary>
+    private (int N, int C, int D) CheckLinearBackward<TAct>(DeviceTensor<TAct> gradY, DeviceTensor<TAct> x, DeviceTensor<float> w,
+        DeviceTensor<byte> xPacked, DeviceTensor<byte> wPacked, DeviceTensor<float> stepX, DeviceTensor<float> stepW, int group,
+        DeviceTensor<TAct> gradX, DeviceTensor<float> gradW, DeviceTensor<float> gradStepX, DeviceTensor<float> gradStepW,
+        DeviceTensor<float>? gradBias) where TAct : unmanaged
+    {
+        var (n, c, d) = LayerShape(x, w);
         Guard.HadamardBlock(group, d);
         Check(nameof(gradY), gradY, n, c);
         Check(nameof(xPacked), xPacked, n, d / 2);
@@ -100,8 +111,6 @@ public sealed partial class NativeOperators
         Scalar(nameof(gradStepX), gradStepX);
         Scalar(nameof(gradStepW), gradStepW);
         if (gradBias != null) Check(nameof(gradBias), gradBias, 1, c);
-        Run(Interop.NativeMethods.int4train_linear_backward(_context.Handle, gradY.Pointer, x.Pointer, w.Pointer, xPacked.Pointer, wPacked.Pointer,
-            stepX.Pointer, stepW.Pointer, n, c, d, group, (int)mode, (int)sampling, seed, gradX.Pointer, gradW.Pointer,
-            gradStepX.Pointer, gradStepW.Pointer, gradBias?.Pointer ?? IntPtr.Zero, accumulate ? 1 : 0), "int4train_linear_backward");
+        return (n, c, d);
     }
 }

@@ -93,11 +93,18 @@ public sealed partial class NativeOperators
                           DeviceTensor<float> stepW, int group, QuantMode mode, DeviceTensor<float> y,
                           DeviceTensor<byte> xPacked, DeviceTensor<byte> wPacked)
     {
-        Same(nameof(x), x, _context);
-        int n = x.Rows, d = x.Cols;
-        Same(nameof(w), w, _context);
-        int c = w.Rows;
-        if (w.Cols != d) throw new ArgumentException($"w must have D = {d} columns like x ({n}×{d}), it is {w.Rows}×{w.Cols}.", nameof(w));
+        var (n, c, d) = CheckHqForward(x, w, bias, stepX, stepW, group, y, xPacked, wPacked);
+        Run(Interop.NativeMethods.int4train_hq_forward(_context.Handle, x.Pointer, w.Pointer, bias?.Pointer ?? IntPtr.Zero, stepX.Pointer, stepW.Pointer,
+            n, c, d, group, (int)mode, y.Pointer, xPacked.Pointer, wPacked.Pointer), "int4train_hq_forward");
+    }
+
+    /// <summary>The argument rules of HQ-MM forward for either activation type (X and Y FP32 or BF16): X N×D, W C×D,
+    /// D even, G dividing D, bias 1×C, scalar steps, Y N×C, packed codes N×D/2 and C×D/2.</summary>
+    private (int N, int C, int D) CheckHqForward<TAct>(DeviceTensor<TAct> x, DeviceTensor<float> w, DeviceTensor<float>? bias,
+        DeviceTensor<float> stepX, DeviceTensor<float> stepW, int group, DeviceTensor<TAct> y, DeviceTensor<byte> xPacked,
+        DeviceTensor<byte> wPacked) where TAct : unmanaged
+    {
+        var (n, c, d) = LayerShape(x, w);
         if (d % 2 != 0) throw new ArgumentException($"D must be even to pack INT4 codes, got {d}.", nameof(x));
         Guard.HadamardBlock(group, d);
         if (bias != null) Check(nameof(bias), bias, 1, c);
@@ -106,8 +113,7 @@ public sealed partial class NativeOperators
         Check(nameof(y), y, n, c);
         Check(nameof(xPacked), xPacked, n, d / 2);
         Check(nameof(wPacked), wPacked, c, d / 2);
-        Run(Interop.NativeMethods.int4train_hq_forward(_context.Handle, x.Pointer, w.Pointer, bias?.Pointer ?? IntPtr.Zero, stepX.Pointer, stepW.Pointer,
-            n, c, d, group, (int)mode, y.Pointer, xPacked.Pointer, wPacked.Pointer), "int4train_hq_forward");
+        return (n, c, d);
     }
 
     /// <summary>Hadamard block-size search on a first batch (§2.2, code criterion). Synchronous.</summary>

@@ -36,6 +36,16 @@ public sealed partial class NativeOperators
 
     private void Scalar(string name, DeviceTensor<float> t) => Check(name, t, 1, 1);
 
+    /// <summary>The layer's N, C, D from its input X (N×D, FP32 or BF16) and weight W (C×D), both on this context.</summary>
+    private (int N, int C, int D) LayerShape<TAct>(DeviceTensor<TAct> x, DeviceTensor<float> w) where TAct : unmanaged
+    {
+        Same(nameof(x), x, _context);
+        Same(nameof(w), w, _context);
+        int n = x.Rows, d = x.Cols;
+        if (w.Cols != d) throw new ArgumentException($"w must have D = {d} columns like x ({n}×{d}), it is {w.Rows}×{w.Cols}.", nameof(w));
+        return (n, w.Rows, d);
+    }
+
     private void Run(Status status, string operation)
     {
         NativeStatus.Check(status, operation);

@@ -14,7 +14,7 @@ public sealed class NativeBackwardTests : GpuFixture
     private static readonly (int N, int C, int D)[] Shapes = { (96, 64, 128), (37, 50, 96), (200, 136, 64), (512, 256, 512) };
 
     /// <summary>A gradient with skewed row norms, some exactly-zero rows and one huge entry (clamping in code mode).</summary>
-    private static float[] Gradient(int n, int c, int seed)
+    internal static float[] Gradient(int n, int c, int seed)
     {
         var rng = new Random(seed);
         var g = new float[n * c];
@@ -151,34 +151,11 @@ public sealed class NativeBackwardTests : GpuFixture
         var x = TestData.WithOutliers(rng, n, d);
         var w = TestData.Matrix(rng, c, d);
         using var run = new LayerBackwardCase(Cuda, Ref, x, w, Gradient(n, c, 4), n, c, d, g, mode, sampling, 42);
-        var expected = run.Expected;
-        using var dgx = Cuda.Allocate<float>(n, d);
-        using var dgw = Cuda.Allocate<float>(c, d);
-        using var dgsx = Cuda.Allocate<float>(1, 1);
-        using var dgsw = Cuda.Allocate<float>(1, 1);
-        using var dgb = Cuda.Allocate<float>(1, c);
-        run.RunNative(Ops, dgx, dgw, dgsx, dgsw, dgb);
-        AssertClose(dgx.Download(), expected.GradX, "∇X");
-        AssertClose(dgw.Download(), expected.GradW, "∇W");
-        AssertClose(dgb.Download(), expected.GradBias, "∇b");
-        Assert.That(dgsx.Download()[0], Is.EqualTo(expected.GradStepX).Within(1e-4 * Math.Abs(expected.GradStepX) + 1e-9), "∇s_X");
-        Assert.That(dgsw.Download()[0], Is.EqualTo(expected.GradStepW).Within(1e-4 * Math.Abs(expected.GradStepW) + 1e-9), "∇s_W");
-
-        // accumulate mode (what the device GPT uses): ∇W, ∇b and the step gradients become old + result with one
-        // FP32 add, bit for bit as writing a temporary and adding it; ∇X is overwritten
-        float[] oldW = TestData.Matrix(rng, c, d), oldB = TestData.Matrix(rng, 1, c), oldS = TestData.Matrix(rng, 1, 2);
-        using var agx = Cuda.Upload<float>(TestData.Matrix(rng, n, d), n, d);
-        using var agw = Cuda.Upload<float>(oldW, c, d);
-        using var agsx = Cuda.Upload<float>(new[] { oldS[0] }, 1, 1);
-        using var agsw = Cuda.Upload<float>(new[] { oldS[1] }, 1, 1);
-        using var agb = Cuda.Upload<float>(oldB, 1, c);
-        run.RunNative(Ops, agx, agw, agsx, agsw, agb, accumulate: true);
-        static float[] Sum(float[] a, float[] b) => a.Zip(b, (u, v) => u + v).ToArray();
-        Assert.That(agx.Download(), Is.EqualTo(dgx.Download()), "accumulate: ∇X is overwritten");
-        Assert.That(agw.Download(), Is.EqualTo(Sum(oldW, dgw.Download())), "accumulate: ∇W");
-        Assert.That(agb.Download(), Is.EqualTo(Sum(oldB, dgb.Download())), "accumulate: ∇b");
-        Assert.That(agsx.Download()[0], Is.EqualTo(oldS[0] + dgsx.Download()[0]), "accumulate: ∇s_X");
-        Assert.That(agsw.Download()[0], Is.EqualTo(oldS[1] + dgsw.Download()[0]), "accumulate: ∇s_W");
+        using var grads = run.AllocateGradients<float>();
+        run.RunNative(Ops, grads);
+        AssertClose(grads.GradX.Download(), run.Expected.GradX, "∇X");
+        run.AssertWeightSideGradientsMatchTheReference(grads);
+        run.AssertAccumulates(rng, grads, acc => run.RunNative(Ops, acc, accumulate: true));
     }
 
     /// <summary>The Bernoulli layer on gradients with many zero rows, whose native GEMMs run over the compacted kept
@@ -207,12 +184,9 @@ public sealed class NativeBackwardTests : GpuFixture
         }
         using var run = new LayerBackwardCase(Cuda, Ref, x, w, gy, n, c, d, g, mode, SamplingMode.Bernoulli, 77);
         var expected = run.Expected;
-        using var dgx = Cuda.Allocate<float>(n, d);
-        using var dgw = Cuda.Allocate<float>(c, d);
-        using var dgsx = Cuda.Allocate<float>(1, 1);
-        using var dgsw = Cuda.Allocate<float>(1, 1);
-        run.RunNative(Ops, dgx, dgw, dgsx, dgsw, null);
-        float[] gx = dgx.Download(), gw = dgw.Download();
+        using var grads = run.AllocateGradients<float>(bias: false);
+        run.RunNative(Ops, grads);
+        float[] gx = grads.GradX.Download(), gw = grads.GradW.Download();
 
         static int[] ZeroRows(float[] m, int rows, int cols) =>
             Enumerable.Range(0, rows).Where(i => Enumerable.Range(0, cols).All(j => m[i * cols + j] == 0f)).ToArray();
@@ -226,9 +200,7 @@ public sealed class NativeBackwardTests : GpuFixture
         }
         if (n > 1) Assert.That(zeroRows.Length, Is.LessThan(n), "some token is kept");
         AssertClose(gx, expected.GradX, "∇X");
-        AssertClose(gw, expected.GradW, "∇W");
-        Assert.That(dgsx.Download()[0], Is.EqualTo(expected.GradStepX).Within(1e-4 * Math.Abs(expected.GradStepX) + 1e-9), "∇s_X");
-        Assert.That(dgsw.Download()[0], Is.EqualTo(expected.GradStepW).Within(1e-4 * Math.Abs(expected.GradStepW) + 1e-9), "∇s_W");
+        run.AssertWeightSideGradientsMatchTheReference(grads);
     }
 
     /// <summary>Relative Frobenius error ≤ 1e−5 and every entry within 1e−4 of the largest magnitude.</summary>

@@ -162,21 +162,19 @@ public sealed class NativeForwardTests : GpuFixture
         var expected = new HqMatMul(Ref).Forward(x, w, n, c, d, g, sx, sw, mode, bias);
 
         using var dx = Cuda.Upload<float>(x, n, d);
-        using var dw = Cuda.Upload<float>(w, c, d);
-        using var db = Cuda.Upload<float>(bias, 1, c);
-        using var dsx = Cuda.Upload<float>(new[] { sx }, 1, 1);
-        using var dsw = Cuda.Upload<float>(new[] { sw }, 1, 1);
         using var dy = Cuda.Allocate<float>(n, c);
-        using var dxp = Cuda.Allocate<byte>(n, d / 2);
-        using var dwp = Cuda.Allocate<byte>(c, d / 2);
-        Ops.HqForward(dx, dw, db, dsx, dsw, g, mode, dy, dxp, dwp);
-        Assert.That(dxp.Download(), Is.EqualTo(expected.PackedX), "packed X codes");
-        Assert.That(dwp.Download(), Is.EqualTo(expected.PackedW), "packed W codes");
-        // Y = (s_X·s_W)·acc + b: one FP32 product and one add (an FMA on the GPU may round once less).
+        using var operands = new HqForwardOperands(Cuda, w, bias, sx, sw, n, c, d);
+        operands.Run(Ops, dx, g, mode, dy);
+        Assert.That(operands.PackedX.Download(), Is.EqualTo(expected.PackedX), "packed X codes");
+        Assert.That(operands.PackedW.Download(), Is.EqualTo(expected.PackedW), "packed W codes");
         float[] y = dy.Download();
         for (int i = 0; i < y.Length; i++)
-            Assert.That(y[i], Is.EqualTo(expected.Y[i]).Within(2e-6f * (Math.Abs(expected.Y[i]) + Math.Abs(bias[i % c]) + 1e-3f)), $"Y[{i}]");
+            Assert.That(y[i], Is.EqualTo(expected.Y[i]).Within(YTolerance(expected.Y[i], bias[i % c])), $"Y[{i}]");
     }
+
+    /// <summary>How far the native FP32 Y may be from the reference's: Y = (s_X·s_W)·acc + b is one FP32 product and
+    /// one add (an FMA on the GPU may round once less).</summary>
+    internal static float YTolerance(float referenceY, float bias) => 2e-6f * (Math.Abs(referenceY) + Math.Abs(bias) + 1e-3f);
 
     [Test]
     public void BlockSizeSearch_ChoosesTheReferenceGroup([Values(false, true)] bool outliers)

@@ -8,7 +8,7 @@ namespace Int4Train.Tests.Reference;
 /// <summary>The whole INT4 linear layer (§3.8, operator 10): its backward equals the scalar oracles composed in the
 /// code-faithful order, and its gradients approximate the FP64 linear layer on data with outliers.</summary>
 [TestFixture]
-public class Int4LinearReferenceTests
+public partial class Int4LinearReferenceTests
 {
     private static Int4LinearReference Layer => new(ReferenceDeviceFixture.Cpu);
 
