@@ -29,6 +29,7 @@ internal sealed class RunOptions
     public Option<string?> Sampling { get; } = CliOptions.OptionalChoice("--sampling", "LSS row selection of the INT4 backward: the released code's exact nonzero rows (default) or the paper's Bernoulli sampling", "nonzero", "bernoulli");
     public Option<string?> Mode { get; } = CliOptions.OptionalChoice("--mode", "Constants of the INT4 layers: the released code's (codes [-8, 7], bit-split digits ±6; default) or the paper's ([-7, 7], ±7)", "code", "paper");
     public Option<int?> Group { get; } = GroupOption();
+    public Option<float?> StepInitScale { get; } = CliOptions.OptionalFloat("--step-init-scale", "The INT4 layers set their step sizes (first step, cold start, --reinit-step) to K × the LSQ rule 2·mean|X|/√7 (issue 15): 1 the paper's rule (default), 0.55 about the MSE-optimal step of the Hadamard-domain tensors; in (0, 16]", 0f);
     public Option<float?> StepLrScale { get; } = CliOptions.OptionalFloat("--step-lr-scale", "The INT4 step sizes learn at F × the learning rate (docs/method.md §3.9): 1 the weights' rate (default), 0 frozen after the cold start at the values it set", 0f);
     public Option<GptLinearClasses?> Int4Layers { get; } = LinearClassesOption("--int4-layers", "The block linears that run INT4 in an INT4 precision (issue 15's per-class ablation); the others run as bf16 runs them (default: all four)");
     public Option<float?> Smooth { get; } = CliOptions.OptionalFloat("--smooth", "Per-input-channel smoothing of INT4 block linears (SmoothQuant's migration, GPU only): each runs on X·diag(1/m), W·diag(m) with m = max|X|^A / max|W|^(1-A) per input channel; A in (0, 1] (0.5 is SmoothQuant's), 0 off (default)", 0f);
@@ -46,10 +47,10 @@ internal sealed class RunOptions
 
     /// <summary>The options that define the model and its run's randomness (a resume takes them from the checkpoint;
     /// given with --resume they must agree with it).</summary>
-    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers, Int4Ablation];
+    public IEnumerable<Option> ConfigOptions => [Preset, Seed, Layers, Heads, Width, Context, Batch, MicroBatch, ColdStart, ReinitStep, Sampling, Mode, Group, StepInitScale, StepLrScale, Int4Layers, Smooth, SmoothLayers, Int4Ablation];
 
     /// <summary>Every option, for adding to a command.</summary>
-    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepLrScale, Int4Layers, Smooth, SmoothLayers, Int4Ablation, Plain, Overwrite];
+    public IEnumerable<Option> All => [Data, Preset, Layers, Heads, Width, Context, Batch, MicroBatch, Steps, EvalEvery, Out, Seed, Device, Graph, ColdStart, ReinitStep, Sampling, Mode, Group, StepInitScale, StepLrScale, Int4Layers, Smooth, SmoothLayers, Int4Ablation, Plain, Overwrite];
 
     /// <summary>Whether --graph asks for CUDA graphs.</summary>
     public bool CudaGraphs(ParseResult p) => p.GetValue(Graph) != "off";
@@ -95,6 +96,7 @@ internal sealed class RunOptions
         if (p.GetValue(Sampling) is string s) config = config with { Sampling = s == "bernoulli" ? SamplingMode.Bernoulli : SamplingMode.Nonzero };
         if (p.GetValue(Mode) is string m) config = config with { Mode = m == "paper" ? QuantMode.Paper : QuantMode.Code };
         if (p.GetValue(Group) is int g) config = config with { GroupSize = g == 0 ? null : g };
+        if (p.GetValue(StepInitScale) is float sis) config = config with { StepInitScale = sis };
         if (p.GetValue(StepLrScale) is float slr) config = config with { StepSizeLrScale = slr };
         if (p.GetValue(Int4Layers) is GptLinearClasses classes) config = config with { Int4Classes = classes };
         if (p.GetValue(Smooth) is float alpha) config = config with { SmoothAlpha = alpha };

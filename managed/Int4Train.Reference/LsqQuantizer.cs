@@ -161,12 +161,18 @@ public sealed class LsqQuantizer
 
     /// <summary>The b-bit step initialisation <c>(float)(2·mean|V|/sqrt(Qp(b)) + 1e−10)</c>, Qp(b) = 2^(b−1) − 1
     /// (the same in both modes; b = 4 is exactly <see cref="InitStep(ReadOnlySpan{float})"/>).</summary>
-    public float InitStep(ReadOnlySpan<float> values, int bits)
+    public float InitStep(ReadOnlySpan<float> values, int bits) => InitStep(values, bits, 1f);
+
+    /// <summary>κ times the b-bit step rule: <c>(float)(κ·(2·mean|V|/sqrt(Qp(b))) + 1e−10)</c>, the product in double
+    /// (κ = <paramref name="scale"/>, Int4LinearOptions.StepInitScale; κ = 1 is
+    /// <see cref="InitStep(ReadOnlySpan{float}, int)"/> bit for bit). Native: lsq.cu step_from_sum_kernel.</summary>
+    public float InitStep(ReadOnlySpan<float> values, int bits, float scale)
     {
         CheckHost(values, nameof(values));
         QuantBits.Check(bits);
+        if (!(float.IsFinite(scale) && scale > 0f)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "The step rule's multiple must be finite and positive.");
         using var v = Upload(values);
-        return InitStepCore(v.View, bits);
+        return InitStepCore(v.View, bits, scale);
     }
 
     /// <summary>Device version of <see cref="InitStep(ReadOnlySpan{float})"/>.</summary>
@@ -177,7 +183,7 @@ public sealed class LsqQuantizer
     {
         CheckDevice(values, nameof(values));
         QuantBits.Check(bits);
-        return InitStepCore(values, bits);
+        return InitStepCore(values, bits, 1f);
     }
 
     /// <summary>
@@ -231,7 +237,7 @@ public sealed class LsqQuantizer
         return BackwardCore(values, gradient, valueGradient, step, mode, bits);
     }
 
-    private float InitStepCore(ArrayView1D<float, Stride1D.Dense> values, int bits)
+    private float InitStepCore(ArrayView1D<float, Stride1D.Dense> values, int bits, float scale)
     {
         int n = values.IntLength;
         using var terms = _device.Accelerator.Allocate1D<double>(n);
@@ -239,7 +245,7 @@ public sealed class LsqQuantizer
         _device.Accelerator.Synchronize();
         double mean = CanonicalSum.Sum(terms.GetAsArray1D()) / n;
         // Qp(4) = 7: exactly the INT4 expression 2·mean/sqrt(7.0).
-        double step = 2.0 * mean / Math.Sqrt((double)QuantMode.Code.Qp(bits));
+        double step = (double)scale * (2.0 * mean / Math.Sqrt((double)QuantMode.Code.Qp(bits)));
         // Below 2^−20 the code's absolute +1e−10 would swamp the step (a tensor of magnitude 1e−12 got s ≈ 1e−10 and
         // all-zero codes): there the step is scale-free, so 2^k·V gets 2^k·s and the same codes. At mean ≥ 2^−20 (and
         // for an all-zero tensor) the code's expression, bit for bit. Same rule in native/src/lsq.cu.

@@ -26,6 +26,7 @@ public sealed record GptConfig
         $"{PrecisionName(Precision)} ({Mode.ToString().ToLowerInvariant()} mode, {Sampling.ToString().ToLowerInvariant()} LSS, " +
         $"G {(GroupSize is int g ? g.ToString(System.Globalization.CultureInfo.InvariantCulture) : "searched")}, cold start {ColdStartSteps}, " +
         $"re-init {(ReinitializeAtStep < 0 ? "off" : "at " + ReinitializeAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture))}" +
+        (StepInitScale == 1f ? "" : $", step rule × {StepInitScale.ToString(System.Globalization.CultureInfo.InvariantCulture)}") +
         (StepSizeLrScale == 1f ? "" : $", step-size lr × {StepSizeLrScale.ToString(System.Globalization.CultureInfo.InvariantCulture)}") +
         (Int4Classes == GptLinearClasses.All ? "" : $", INT4 only {LinearClassList(Int4Classes)}, the rest bf16") +
         (SmoothAlpha == 0f ? "" : $", smoothing α {SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)} on {LinearClassList(SmoothClasses)}") +
@@ -94,6 +95,11 @@ public sealed record GptConfig
     public LinearPrecision Precision { get => Linear.Precision; init => Linear = Linear with { Precision = value }; }
     /// <summary>From-scratch cold start of the INT4 step sizes (training forwards, App. A.4; a view of <see cref="Linear"/>).</summary>
     public int ColdStartSteps { get => Linear.ColdStartSteps; init => Linear = Linear with { ColdStartSteps = value }; }
+    /// <summary>The multiple κ of the LSQ step rule the INT4 layers set their step sizes with (first forward, cold start,
+    /// re-initialisation; <see cref="Int4LinearOptions.StepInitScale"/>, a view of <see cref="Linear"/>): 1 the paper's
+    /// rule (checkpoints written before this setting existed read as 1).</summary>
+    [JsonIgnore]
+    public float StepInitScale { get => Linear.StepInitScale; init => Linear = Linear with { StepInitScale = value }; }
     /// <summary>Pretraining's one re-initialisation (docs/method.md §2.2, App. A.5 "when the first 2 epochs finish"): at this
     /// training step every INT4 layer searches its Hadamard block size again and re-initialises its step sizes; −1: off
     /// (a view of <see cref="Linear"/>).</summary>

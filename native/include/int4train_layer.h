@@ -4,7 +4,8 @@
  *   - the step count: training forwards taken (an evaluation forward, training = 0, counts nothing);
  *   - the Hadamard block size G: fixed by the options, or searched (§2.2) on the first forward and again at the
  *     re-initialisation step; LSQ forces G = 1;
- *   - the step sizes s_X, s_W: initialised to 2·mean|·|/√7 of XH and WH (§2.1) when the layer was never
+ *   - the step sizes s_X, s_W: initialised to κ·2·mean|·|/√7 of XH and WH (§2.1; κ = step_init_scale, 1 by
+ *     default) when the layer was never
  *     initialised, during the cold start (training forwards 1..cold_start_steps) and at the re-initialisation;
  *   - the key of the backward's randomness (bit split, Bernoulli sampling): seed + step count.
  * Both the device GPT (int4train_gpt.h) and the C# Int4Linear's native backend run their INT4 layers through it;
@@ -40,6 +41,12 @@ typedef struct int4train_layer_options {
     int32_t cold_start_steps; /* App. A.4: step sizes re-initialised for this many training forwards, then learned */
     int32_t reinit_step;      /* re-search G and re-initialise the steps once at this training forward; < 0: off */
     uint64_t seed;            /* key of the backward's randomness; the forward k uses seed + k */
+    /* A multiple κ of the LSQ step rule wherever the policy sets the steps (first forward, cold start,
+     * re-initialisation): s = κ·2·mean|VH|/√7 (docs/method.md §2.1 "Initialization", conventions.md "LSQ step rule
+     * scale"; issue 15). 0 (a zero-initialised struct) is κ = 1, the paper's rule bit for bit; else finite, in
+     * (0, 16]. The block-size search ranks G with the paper's rule (κ = 1) whatever κ is. Appended after the seed so
+     * the earlier fields keep their offsets. */
+    float step_init_scale;
 } int4train_layer_options;
 
 typedef struct int4train_layer_s* int4train_layer;

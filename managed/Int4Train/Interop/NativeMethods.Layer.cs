@@ -9,12 +9,13 @@ internal struct LayerOptionsNative
 {
     public int Precision, Mode, Sampling, GroupSize, ColdStartSteps, ReinitStep;
     public ulong Seed;
+    public float StepInitScale;
 
     /// <summary>The options field for field (a searched block size is 0 there).</summary>
     public static LayerOptionsNative From(Int4LinearOptions o) => new()
     {
         Precision = (int)o.Precision, Mode = (int)o.Mode, Sampling = (int)o.Sampling, GroupSize = o.GroupSize ?? 0,
-        ColdStartSteps = o.ColdStartSteps, ReinitStep = o.ReinitializeAtStep, Seed = o.Seed,
+        ColdStartSteps = o.ColdStartSteps, ReinitStep = o.ReinitializeAtStep, Seed = o.Seed, StepInitScale = o.StepInitScale,
     };
 }
 

@@ -24,6 +24,16 @@ public sealed record Int4LinearOptions
     /// "re-initialised after the first epochs"); negative disables it.</summary>
     public int ReinitializeAtStep { get; init; } = -1;
 
+    /// <summary>A multiple κ of the LSQ step rule wherever the layer sets its step sizes (the first forward, the cold
+    /// start, the re-initialisation): <c>s = κ·2·mean|VH|/√7</c> (docs/method.md §2.1, conventions.md "LSQ step rule
+    /// scale"; issue 15). 1 is the paper's rule bit for bit. The rule is about 1.8× the MSE-optimal step of a Gaussian
+    /// tensor, which the Hadamard transform makes VH close to; κ ≈ 0.55 is that optimum. The block-size search ranks G
+    /// with the paper's rule whatever κ is. In (0, <see cref="MaxStepInitScale"/>].</summary>
+    public float StepInitScale { get; init; } = 1f;
+
+    /// <summary>The largest <see cref="StepInitScale"/> (native layer_state.cuh kMaxStepInitScale).</summary>
+    public const float MaxStepInitScale = 16f;
+
     /// <summary>Key of the counter-based randomness (bit-split rounding, Bernoulli sampling); mixed with the step.</summary>
     public ulong Seed { get; init; }
 
@@ -36,5 +46,7 @@ public sealed record Int4LinearOptions
             throw new ArgumentException($"INT4 codes are packed two per byte: in_features must be even, got {inFeatures}.", paramName);
         if (GroupSize is int g) Guard.HadamardBlock(g, inFeatures, paramName);
         if (ColdStartSteps < 0) throw new ArgumentException($"ColdStartSteps must be >= 0, got {ColdStartSteps}.", paramName);
+        if (!(float.IsFinite(StepInitScale) && StepInitScale > 0f && StepInitScale <= MaxStepInitScale))
+            throw new ArgumentException($"StepInitScale must be in (0, {MaxStepInitScale}], got {StepInitScale}.", paramName);
     }
 }

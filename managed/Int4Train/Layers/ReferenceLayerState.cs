@@ -18,8 +18,8 @@ internal sealed class ReferenceLayerState(ReferenceLinearKernels kernels, Int4Li
         float sx = stepX, sw = stepW;
         int group = _policy.Prepare(training, () => kernels.SearchGroup(x, w, n, c, d, options.Mode), g =>
         {
-            sx = kernels.InitStep(x, n, d, g); // §2.1 on XH of this batch
-            sw = kernels.InitStep(w, c, d, g); // and on WH
+            sx = kernels.InitStep(x, n, d, g, options.StepInitScale); // κ·(§2.1's rule) on XH of this batch
+            sw = kernels.InitStep(w, c, d, g, options.StepInitScale); // and on WH
         });
         stepX = sx;
         stepW = sw;

@@ -14,7 +14,8 @@ internal sealed class ReferenceLinearKernels(ReferenceDevice device, bool ownsDe
     public ILayerState CreateLayer(Int4LinearOptions options, int inFeatures, int outFeatures) =>
         new ReferenceLayerState(this, options, inFeatures, outFeatures);
 
-    public float InitStep(float[] v, int rows, int cols, int group) => _lsq.InitStep(_hadamard.Apply(v, rows, cols, group));
+    public float InitStep(float[] v, int rows, int cols, int group, float scale) =>
+        _lsq.InitStep(_hadamard.Apply(v, rows, cols, group), QuantBits.Default, scale);
 
     public int SearchGroup(float[] x, float[] w, int n, int c, int d, QuantMode mode) => _search.Search(x, w, n, c, d, mode).GroupSize;
 

@@ -26,6 +26,9 @@ int4train_status check_options(const int4train_layer_options* o, int in, bool de
     if (o->cold_start_steps < 0)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: cold_start_steps must be >= 0, got %d", fn,
                     o->cold_start_steps);
+    if (!(isfinite(o->step_init_scale) && o->step_init_scale >= 0.0f && o->step_init_scale <= kMaxStepInitScale))
+        return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "%s: step_init_scale must be in (0, %g] (0 = 1, the paper's "
+                    "step rule), got %g", fn, (double)kMaxStepInitScale, (double)o->step_init_scale);
     return INT4TRAIN_SUCCESS;
 }
 
@@ -56,13 +59,15 @@ static int4train_status init_steps(int4train_layer_s& L, const float* x, const f
         I4T_TRY(hadamard_impl(L.ctx, x, vh, nx, L.group));
         xs = vh;
     }
-    I4T_TRY(lsq_init_step_impl(L.ctx, xs, nx, step_x, ws));
+    // κ·(the step rule), κ = step_init_scale (0 in a zero-initialised struct: the paper's rule, κ = 1)
+    const float kappa = L.opt.step_init_scale == 0.0f ? 1.0f : L.opt.step_init_scale;
+    I4T_TRY(lsq_init_step_impl(L.ctx, xs, nx, step_x, ws, kappa));
     const float* wsrc = w;
     if (L.group > 1) {
         I4T_TRY(hadamard_impl(L.ctx, w, vh, nw, L.group));
         wsrc = vh;
     }
-    return lsq_init_step_impl(L.ctx, wsrc, nw, step_w, ws);
+    return lsq_init_step_impl(L.ctx, wsrc, nw, step_w, ws, kappa);
 }
 
 int4train_status prepare(int4train_layer_s& L, const float* x, const float* w, int n, float* step_x, float* step_w,

@@ -27,6 +27,9 @@ namespace layer {
 inline bool is_int4(int precision) {
     return precision == INT4TRAIN_PRECISION_INT4_HQ_LSS || precision == INT4TRAIN_PRECISION_INT4_LSQ;
 }
+// The largest multiple κ of the LSQ step rule a layer takes (int4train_layer_options.step_init_scale; C#
+// Int4LinearOptions.MaxStepInitScale checks the same bound).
+constexpr float kMaxStepInitScale = 16.0f;
 // Validates options for layers whose input width is `in` (every block linear's in is a multiple of the model width,
 // so a G dividing it divides them all). dense_ok: the cuBLAS precisions are accepted too (the GPT).
 int4train_status check_options(const int4train_layer_options* o, int in, bool dense_ok, const char* fn);

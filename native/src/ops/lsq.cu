@@ -17,18 +17,20 @@ struct AbsTerm {  // |v_i| in double (exact conversion)
     __device__ double operator()(int64_t i) const { return (double)fabsf(v[i]); }
 };
 
-// s = (float)(2·mean|V|/sqrt(7) + 1e-10), mean = CanonicalSum|v| / n in double; for 0 < mean < 2^-20 the
-// scale-free max((float)(2·mean/sqrt(7)), 2^-120) (the absolute 1e-10 would swamp tiny tensors; LsqQuantizer.InitStep).
-__global__ void step_from_sum_kernel(const double* sum, int64_t n, float* step) {
+// s = (float)(κ·(2·mean|V|/sqrt(7)) + 1e-10), mean = CanonicalSum|v| / n in double, κ = scale (1: the paper's rule,
+// the same bits as without it); for 0 < mean < 2^-20 the scale-free max((float)(κ·2·mean/sqrt(7)), 2^-120) (the
+// absolute 1e-10 would swamp tiny tensors; LsqQuantizer.InitStep).
+__global__ void step_from_sum_kernel(const double* sum, int64_t n, float scale, float* step) {
     double mean = *sum / (double)n;
-    double s = 2.0 * mean / sqrt(7.0);
+    double s = (double)scale * (2.0 * mean / sqrt(7.0));
     *step = (mean > 0.0 && mean < 0x1p-20) ? fmaxf((float)s, 0x1p-120f) : (float)(s + 1e-10);
 }
 
-int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws) {
+int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws,
+                                   float scale) {
     double* d_sum = ws;
     I4T_TRY(canonical_sum(AbsTerm{v}, n, ws + 1, d_sum, ctx->stream));
-    step_from_sum_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, n, d_step);
+    step_from_sum_kernel<<<1, 1, 0, ctx->stream>>>(d_sum, n, scale, d_step);
     I4T_LAUNCH("step_from_sum_kernel");
     return INT4TRAIN_SUCCESS;
 }

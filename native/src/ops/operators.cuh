@@ -37,7 +37,9 @@ int4train_status hadamard_quantize_pad_pack(int4train_context ctx, const T* x, i
 // else in the workspace; the C ABI lends none.
 int4train_status block_size_search_impl(int4train_context ctx, const float* d_x, const float* d_w, int n, int c, int d,
                                         int mode, int* h_group, double* h_scores, const LentScratch& lent);
-int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws);
+// κ·(the LSQ step rule) (§2.1; κ = scale, 1 = the paper's rule bit for bit: int4train_layer_options.step_init_scale).
+int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws,
+                                   float scale = 1.0f);
 // Codes of v/step into a padded int8 matrix (rows_pad × ld, zeros outside rows × cols) and, if packed != NULL,
 // the packed INT4 rows (rows × cols/2).
 int4train_status quantize_pad_pack(int4train_context ctx, const float* v, int rows, int cols, const float* d_step,

@@ -37,14 +37,14 @@ public sealed class NativeInt4LinearTests : GpuFixture
     }
 
     [Test]
-    public void NativeLayerHandle_WalksTheSamePolicyAsTheReference()
+    public void NativeLayerHandle_WalksTheSamePolicyAsTheReference([Values(1f, 0.55f)] float stepInitScale)
     {
         // The native int4train_layer and the C# Int4LayerPolicy through training and evaluation forwards: same step
         // count, block size (searched on the first forward and again at the re-initialisation), steps and keys.
         const int n = 64, d = 128, c = 32;
         using var native = Int4Backend.Native(Cuda);
         using var reference = Int4Backend.Reference(ReferenceDeviceFixture.Cpu);
-        var options = new Int4LinearOptions { ColdStartSteps = 2, ReinitializeAtStep = 3, Seed = 11 };
+        var options = new Int4LinearOptions { ColdStartSteps = 2, ReinitializeAtStep = 3, Seed = 11, StepInitScale = stepInitScale };
         var a = new Int4Linear(d, c, native, options, initSeed: 6);
         var b = new Int4Linear(d, c, reference, options, initSeed: 6);
         var rng = new Random(13);

@@ -59,6 +59,58 @@ public class Int4LinearTests
     }
 
     [Test]
+    public void StepInitScale_ScalesTheStepRule_AndOneIsThePapersRuleBitForBit()
+    {
+        const int n = 64, d = 128, c = 32;
+        var x = TestData.WithOutliers(new Random(41), n, d);
+        var paper = new Int4Linear(d, c, Backend, new Int4LinearOptions { GroupSize = 32 }, initSeed: 3);
+        var one = new Int4Linear(d, c, Backend, new Int4LinearOptions { GroupSize = 32, StepInitScale = 1f }, initSeed: 3);
+        var scaled = new Int4Linear(d, c, Backend, new Int4LinearOptions { GroupSize = 32, StepInitScale = 0.55f }, initSeed: 3);
+        paper.Forward(x, n); one.Forward(x, n); scaled.Forward(x, n);
+        Assert.That((one.StepX, one.StepW), Is.EqualTo((paper.StepX, paper.StepW)), "κ = 1 is the paper's rule bit for bit");
+        var h = new HadamardTransform(ReferenceDeviceFixture.Cpu);
+        var lsq = new LsqQuantizer(ReferenceDeviceFixture.Cpu);
+        var xh = h.Apply(x, n, d, 32);
+        Assert.That(scaled.StepX, Is.EqualTo(lsq.InitStep(xh, QuantBits.Default, 0.55f)));
+        Assert.That(scaled.StepX / paper.StepX, Is.EqualTo(0.55).Within(1e-6), "κ·s");
+        Assert.That(scaled.StepW / paper.StepW, Is.EqualTo(0.55).Within(1e-6), "κ·s for W too");
+    }
+
+    [Test]
+    public void StepRuleScale_OfAboutHalf_QuantizesHadamardDomainDataWithLessError()
+    {
+        // Why the option exists (issue 15): the Hadamard transform makes a block of outlier-laden data close to
+        // Gaussian, and 2·mean|V|/√7 is about 1.8× the MSE-optimal 4-bit step of a Gaussian; κ = 0.55 brings the
+        // quantization error of the transformed data down by more than half.
+        const int n = 256, d = 256;
+        var h = new HadamardTransform(ReferenceDeviceFixture.Cpu);
+        var lsq = new LsqQuantizer(ReferenceDeviceFixture.Cpu);
+        var vh = h.Apply(TestData.WithOutliers(new Random(42), n, d), n, d, 128);
+        double Mse(float step)
+        {
+            var q = lsq.FakeQuantize(vh, step);
+            double e = 0;
+            for (int i = 0; i < q.Length; i++) e += ((double)q[i] - vh[i]) * ((double)q[i] - vh[i]);
+            return e / q.Length;
+        }
+        double paper = Mse(lsq.InitStep(vh)), scaled = Mse(lsq.InitStep(vh, QuantBits.Default, 0.55f));
+        Assert.That(scaled, Is.LessThan(0.5 * paper), $"MSE κ = 0.55: {scaled:E3}, κ = 1: {paper:E3}");
+    }
+
+    [TestCase(0f)]
+    [TestCase(-1f)]
+    [TestCase(float.NaN)]
+    [TestCase(float.PositiveInfinity)]
+    [TestCase(16.5f)]
+    public void StepInitScale_OutsideItsRange_IsRefused(float scale)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Int4LinearOptions { StepInitScale = scale }.Validate(32));
+        Assert.That(e!.Message, Does.Contain("StepInitScale must be in (0, 16]"));
+        if (!(scale > 0f && float.IsFinite(scale))) // the reference rule itself takes any finite positive multiple
+            Assert.Throws<ArgumentOutOfRangeException>(() => new LsqQuantizer(ReferenceDeviceFixture.Cpu).InitStep(new float[] { 1f, -2f }, QuantBits.Default, scale));
+    }
+
+    [Test]
     public void ColdStart_ResetsTheStepsEveryStep_ThenLetsThemBeLearned()
     {
         const int n = 16, d = 32, c = 8;

@@ -55,6 +55,9 @@ public partial class Int4OptionsCliTests
     [TestCase(new[] { "train", "--group", "-4" }, "int4train train: --group must be in [0, 1024], got -4.")]
     [TestCase(new[] { "compare", "--group", "x" }, "int4train compare: --group expects an integer, got 'x'.")]
     [TestCase(new[] { "compare", "--from", "a,b", "--mode", "paper" }, "int4train compare: --from builds the report from existing runs: --mode")]
+    [TestCase(new[] { "train", "--step-init-scale", "-0.5" }, "int4train train: --step-init-scale must be a finite number of at least 0, got -0.5.")]
+    [TestCase(new[] { "train", "--step-init-scale", "NaN" }, "int4train train: --step-init-scale must be a finite number of at least 0, got NaN.")]
+    [TestCase(new[] { "compare", "--from", "a,b", "--step-init-scale", "0.5" }, "int4train compare: --from builds the report from existing runs: --step-init-scale")]
     [TestCase(new[] { "train", "--step-lr-scale", "-0.5" }, "int4train train: --step-lr-scale must be a finite number of at least 0, got -0.5.")]
     [TestCase(new[] { "train", "--step-lr-scale", "NaN" }, "int4train train: --step-lr-scale must be a finite number of at least 0, got NaN.")]
     [TestCase(new[] { "train", "--step-lr-scale", "Infinity" }, "int4train train: --step-lr-scale must be a finite number of at least 0, got Infinity.")]
@@ -77,6 +80,18 @@ public partial class Int4OptionsCliTests
         Assert.That(err, Does.StartWith(message));
     }
 
+    [TestCase("0")]
+    [TestCase("17")]
+    public void AStepInitScaleOutsideItsRange_IsOneLine_AndWritesNothing(string scale)
+    {
+        string run = Path.Combine(_dir, "sis" + scale);
+        var (code, output, err) = CliRunner.Run(CliRunner.FastTrain(run, 1, 1, "--step-init-scale", scale));
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(err.Trim().Split('\n')[0], Does.Contain("StepInitScale must be in (0, 16]").And.Contain($"got {scale}"));
+        Assert.That(output + err, Does.Not.Contain("   at "));
+        Assert.That(Directory.Exists(run), Is.False);
+    }
+
     [Test]
     public void AGroupThatDoesNotDivideTheWidth_IsOneLine_AndWritesNothing()
     {
@@ -88,18 +103,20 @@ public partial class Int4OptionsCliTests
     }
 
     [Test]
-    public void ModeGroupAndStepLrScale_AreSavedInTheCheckpoint_AndAResumeKeepsThemOrRefusesOthers()
+    public void ModeGroupAndStepScales_AreSavedInTheCheckpoint_AndAResumeKeepsThemOrRefusesOthers()
     {
         string run = Path.Combine(_dir, "paper");
-        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1"));
+        var first = CliRunner.Run(CliRunner.FastTrain(run, 2, 2, "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1", "--step-init-scale", "0.55"));
         Assert.That(first.Code, Is.Zero, first.Err);
         string ckpt = Path.Combine(run, "checkpoint.bin");
         var saved = Checkpoint.ReadHeader(ckpt).Config;
-        Assert.That((saved.Mode, saved.GroupSize, saved.StepSizeLrScale), Is.EqualTo((QuantMode.Paper, (int?)16, 0.1f)));
+        Assert.That((saved.Mode, saved.GroupSize, saved.StepSizeLrScale, saved.StepInitScale), Is.EqualTo((QuantMode.Paper, (int?)16, 0.1f, 0.55f)));
+        Assert.That((saved with { Precision = LinearPrecision.Int4HqLss }).LinearDescription, Does.Contain("step rule × 0.55"));
 
         string[] Resume(int steps, params string[] more) => ["train", "--resume", ckpt, "--steps", $"{steps}", "--eval-every", "2", "--device", "cpu", "--plain", .. more];
         foreach (var (given, name) in new[] { (new[] { "--mode", "code" }, "--mode"), (["--group", "8"], "--group"), (["--group", "0"], "--group"),
-                     (["--step-lr-scale", "1"], "--step-lr-scale"), (["--step-lr-scale", "0"], "--step-lr-scale") })
+                     (["--step-lr-scale", "1"], "--step-lr-scale"), (["--step-lr-scale", "0"], "--step-lr-scale"),
+                     (["--step-init-scale", "1"], "--step-init-scale") })
         {
             var r = CliRunner.Run(Resume(4, given));
             Assert.That(r.Code, Is.EqualTo(CliApp.RunError), string.Join(" ", given));
@@ -107,7 +124,7 @@ public partial class Int4OptionsCliTests
         }
         // a given --preset brings its optimiser settings but not its INT4 options nor the step-size scale (the old code
         // reset the mode and G to the preset's here, so an agreeing resume was refused)
-        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1", "--precision", "fp32", "--batch", "2", "--context", "8"));
+        var agreeing = CliRunner.Run(Resume(4, "--preset", "tiny", "--mode", "paper", "--group", "16", "--step-lr-scale", "0.1", "--step-init-scale", "0.55", "--precision", "fp32", "--batch", "2", "--context", "8"));
         Assert.That(agreeing.Code, Is.Zero, agreeing.Err);
         var presetOnly = CliRunner.Run(Resume(6, "--preset", "tiny"));
         Assert.That(presetOnly.Code, Is.Zero, presetOnly.Err);
