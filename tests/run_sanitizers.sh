@@ -5,7 +5,9 @@
 # staged test program (stage/tests, ./build.sh stage-gpu); TESTS overrides the test command.
 #   SANITIZER_TOOLS="memcheck racecheck"  the tools (default: all four)
 #   SANITIZER_PARTS="selftest ops"        the parts (default: all; see filter_of; test:NAME = the tests whose name
-#                                         contains NAME)
+#                                         contains NAME; selftest:GROUP[,GROUP] = those self-test groups alone,
+#                                         int4train_selftest --quick --only: racecheck of the whole self-test runs
+#                                         past a device call)
 #   SANITIZER_JOBS=8                      how many tool/part runs at once (default 1: one after another). The
 #                                         GPT parts run the ILGPU CPU reference: 36 runs at once on 16 cores (H200,
 #                                         2026-12-01) starved them and cut four parts off; keep it near the core count
@@ -67,10 +69,11 @@ run_one() {  # tool part
   local tool=$1 part=$2 log="$OUT/${2//[^A-Za-z0-9._-]/_}-$1.log" extra=""
   [ "$tool" = memcheck ] && extra="--leak-check full"
   [ "$tool" = racecheck ] && extra="$VENDOR_EXCLUDE"
-  if [ "$part" = selftest ]; then
+  if [ "$part" = selftest ] || [[ "$part" == selftest:?* ]]; then
+    local only=(); [ "$part" != selftest ] && only=(--only "${part#selftest:}")
     # shellcheck disable=SC2086
     timeout "${SANITIZER_TIMEOUT_S:-480}" compute-sanitizer --tool "$tool" $extra $NVTX --error-exitcode 9 \
-      build/native/int4train_selftest --quick > "$log" 2>&1
+      build/native/int4train_selftest --quick "${only[@]}" > "$log" 2>&1
   else
     # shellcheck disable=SC2086
     timeout "${SANITIZER_TIMEOUT_S:-480}" compute-sanitizer --tool "$tool" $extra $NVTX --target-processes all \

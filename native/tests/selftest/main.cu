@@ -1,7 +1,9 @@
 // main.cu (int4train_selftest) — checks every operator of libint4train against plain CPU C++ implementations of docs/conventions.md
 // on random data with outliers: integer outputs bit-exact, floating outputs within tolerances; then error paths.
-// Usage: int4train_selftest [--quick] [--robustness] [--sticky-fault]
+// Usage: int4train_selftest [--quick] [--robustness] [--sticky-fault] [--only GROUP[,GROUP...]]
 //   --quick: smaller sizes, no timing, no deliberately failing CUDA calls (for compute-sanitizer)
+//   --only: just these test groups (names in kGroups below, e.g. attention), no timing: compute-sanitizer's slow tools
+//     (racecheck) finish one group inside a device call where the whole self-test does not
 //   --robustness: only the entry-point robustness table (entry_robustness.cu) and, unless --quick, the sticky fault
 //   --sticky-fault: the child process of the sticky-fault case (a device-side fault, then every entry point reports it)
 // Last line: "N passed, M failed".
@@ -75,15 +77,81 @@ static void bench_layer(int4train_context ctx, int n, int c, int d, int g, int s
     cudaEventDestroy(e1);
 }
 
+// The test groups in the order a full run takes them (--only picks some by name).
+struct TestGroup {
+    const char* name;
+    void (*run)(int4train_context);
+};
+static const TestGroup kGroups[] = {
+    {"canonical", test_canonical_and_init},
+    {"hadamard", test_hadamard},
+    {"lsq", test_lsq},
+    {"pack", test_pack},
+    {"gemm", test_gemm},
+    {"hq-forward", test_hq_forward},
+    {"block-search", test_block_search},
+    {"split-digits", test_split_digits},
+    {"transpose-codes", test_transpose_codes},
+    {"bit-split-lss", test_bit_split_select_lss},
+    {"linear-backward", test_linear_backward},
+    {"folded-backward", test_folded_backward_bits},
+    {"fast-paths", test_fast_paths_bits},
+    {"lsq-fast-rules", [](int4train_context) { test_lsq_fast_rules(); }},
+    {"hadamard-quant-fast", test_hadamard_quant_fast_bits},
+    {"lsq-back-fast", test_lsq_back_fast_special_bits},
+    {"bias-one-read", test_bias_one_read_bits},
+    {"lss-grad-input-fold", test_lss_grad_input_fold_bits},
+    {"compacted-bernoulli", test_compacted_bernoulli_bits},
+    {"bf16-grad-y", test_bf16_grad_y_bits},
+    {"bf16-forward", test_bf16_forward_bits},
+    {"attention", [](int4train_context) { test_flash_attention(); }},
+    {"gpt-elementwise", [](int4train_context) { test_gpt_elementwise(); }},
+    {"errors", test_errors},
+    {"entry-robustness", test_entry_robustness},
+};
+
+// Whether group `name` is in the comma-separated list (nullptr: every group).
+static bool selected(const char* list, const char* name) {
+    if (!list) return true;
+    const size_t n = strlen(name);
+    for (const char* p = list; *p;) {
+        const char* end = strchr(p, ',');
+        const size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return true;
+        if (!end) break;
+        p = end + 1;
+    }
+    return false;
+}
+
 int main(int argc, char** argv) {
     bool only_robustness = false;
+    const char* only = nullptr;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--quick")) g_quick = true;
         else if (!strcmp(argv[i], "--robustness")) only_robustness = true;
         else if (!strcmp(argv[i], "--sticky-fault")) return run_sticky_fault_child();
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            printf("unknown option %s (--quick, --robustness, --sticky-fault)\n0 passed, 1 failed\n", argv[i]);
+            printf("unknown option %s (--quick, --robustness, --sticky-fault, --only GROUP[,GROUP...])\n0 passed, 1 failed\n",
+                   argv[i]);
             return 1;
+        }
+    }
+    if (only) {  // every name must be a group: a typo must not pass by running nothing
+        for (const char* p = only; *p;) {
+            const char* end = strchr(p, ',');
+            std::string name(p, end ? (size_t)(end - p) : strlen(p));
+            bool known = false;
+            for (const TestGroup& g : kGroups) known = known || name == g.name;
+            if (!known) {
+                printf("--only: unknown test group '%s'; groups:", name.c_str());
+                for (const TestGroup& g : kGroups) printf(" %s", g.name);
+                printf("\n0 passed, 1 failed\n");
+                return 1;
+            }
+            if (!end) break;
+            p = end + 1;
         }
     }
     printf("libint4train selftest, version %d%s\n", int4train_version(), g_quick ? " (quick)" : "");
@@ -110,33 +178,10 @@ int main(int argc, char** argv) {
         printf("%d passed, %d failed\n", g_pass, g_fail);
         return g_fail == 0 ? 0 : 1;
     }
-    test_canonical_and_init(ctx);
-    test_hadamard(ctx);
-    test_lsq(ctx);
-    test_pack(ctx);
-    test_gemm(ctx);
-    test_hq_forward(ctx);
-    test_block_search(ctx);
-    test_split_digits(ctx);
-    test_transpose_codes(ctx);
-    test_bit_split_select_lss(ctx);
-    test_linear_backward(ctx);
-    test_folded_backward_bits(ctx);
-    test_fast_paths_bits(ctx);
-    test_lsq_fast_rules();
-    test_hadamard_quant_fast_bits(ctx);
-    test_lsq_back_fast_special_bits(ctx);
-    test_bias_one_read_bits(ctx);
-    test_lss_grad_input_fold_bits(ctx);
-    test_compacted_bernoulli_bits(ctx);
-    test_bf16_grad_y_bits(ctx);
-    test_bf16_forward_bits(ctx);
-    test_flash_attention();
-    test_gpt_elementwise();
-    test_errors(ctx);
-    test_entry_robustness(ctx);
-    if (!g_quick) test_sticky_fault_in_child();
-    if (!g_quick) {
+    for (const TestGroup& g : kGroups)
+        if (selected(only, g.name)) g.run(ctx);
+    if (!g_quick && !only) test_sticky_fault_in_child();
+    if (!g_quick && !only) {
         bench_layer(ctx, 4096, 4096, 4096, 32, 0, 5);
         bench_layer(ctx, 8192, 4096, 1024, 32, 0, 5);
         bench_layer(ctx, 1024, 1024, 1024, 32, 1, 3);
