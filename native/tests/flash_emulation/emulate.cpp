@@ -39,6 +39,9 @@ static inline float __shfl_xor_sync(unsigned, float v, int o) {
     return r;
 }
 static float bf(uint32_t x, int hi) { uint32_t u = (hi ? (x >> 16) : (x & 0xffff)) << 16; float f; memcpy(&f, &u, 4); return f; }
+// The kernels' explicitly rounded FP32 operations (one IEEE rounding each, as on the device).
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
 #define I4T_FLASH_HOST_EMULATION 1
 #undef __launch_bounds__
 #define __launch_bounds__(...)
