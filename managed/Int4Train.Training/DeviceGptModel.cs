@@ -33,12 +33,29 @@ public sealed class DeviceGptModel : IGptModel, IQueuedSteps
         VocabSize = vocabSize;
         _context = context;
         _ownsContext = ownsContext;
-        _gpt = new NativeGpt(context, NativeOptions(config, vocabSize));
-        var init = GptInit.Draw(config, vocabSize);
-        foreach (var t in _gpt.Tensors)
-            if (init.TryGetValue(t.Name, out var values)) _gpt.Write(t.Index, NativeGptBuffer.Value, values);
+        _gpt = CreateInitialised(context, NativeOptions(config, vocabSize), GptInit.Draw(config, vocabSize));
         ParameterCount = _gpt.Tensors.Where(t => !t.IsStepSize).Sum(t => t.Count);
         Description = $"CUDA {context.DeviceName} (sm_{context.ComputeCapability}): native GPT, block linears {config.Precision}";
+    }
+
+    /// <summary>A native model with the initial values <paramref name="init"/> (<see cref="GptInit.Draw"/>'s, by name)
+    /// written to every tensor but the step sizes, which the draw leaves out: an INT4 layer initialises its own on its
+    /// first training forward. Disposed again when a write fails (the GPU tests build variants this way too).</summary>
+    internal static NativeGpt CreateInitialised(CudaContext context, NativeGptOptions options, IReadOnlyDictionary<string, float[]> init)
+    {
+        var gpt = new NativeGpt(context, options);
+        try
+        {
+            foreach (var t in gpt.Tensors.Where(t => !t.IsStepSize))
+                gpt.Write(t.Index, NativeGptBuffer.Value, init.TryGetValue(t.Name, out var values) ? values
+                    : throw new ArgumentException($"The initial values have no tensor '{t.Name}'.", nameof(init)));
+            return gpt;
+        }
+        catch
+        {
+            gpt.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The native model of a configuration (the GPU tests build variants of it).</summary>

@@ -14,7 +14,7 @@ namespace Int4Train;
 /// <c>int4train_context</c> (workspace) bound to that same context and stream. Native operators therefore run on
 /// ILGPU buffers without copies and in stream order with ILGPU kernels. Dispose it to free both.
 /// </summary>
-/// <remarks>Thread safety: not thread-safe. The context has one CUDA stream and one native workspace that every operator, tensor and layer on it shares: use it from one thread at a time (each call makes the CUDA context current on the calling thread). Use one context per thread for parallel work; Dispose only when no call is running.</remarks>
+/// <remarks>Thread safety: not thread-safe. The context has one CUDA stream and one native workspace that every operator, tensor and layer on it shares: use it from one thread at a time (each call makes the CUDA context current on the calling thread). Use one context per thread for parallel work; Dispose only when no call is running. Dispose frees the models on it that were not disposed (a warning says how many).</remarks>
 public sealed class CudaContext : IDisposable
 {
     private readonly Context? _ownedIlgpuContext;
@@ -59,8 +59,8 @@ public sealed class CudaContext : IDisposable
 
     internal ILogger Logger => _logger;
 
-    /// <summary>The native handle without the disposed check (for reference counting by dependent handles).</summary>
-    internal ContextSafeHandle RawHandle => _handle;
+    /// <summary>The live models allocated in this context; <see cref="Dispose"/> frees those nobody disposed.</summary>
+    internal ContextDependents Dependents { get; } = new();
 
     /// <summary>Whether <see cref="Dispose"/> ran.</summary>
     internal bool IsDisposed => _handle.IsClosed;
@@ -170,6 +170,10 @@ public sealed class CudaContext : IDisposable
         if (_handle.IsClosed) return;
         _accelerator.Bind();
         _accelerator.Synchronize();
+        // Dependents first, while the CUDA context and the native context they use exist (ContextDependents).
+        int leaked = Dependents.DisposeAll();
+        if (leaked > 0)
+            _logger.LogWarning("{Count} native model(s) on {Device} were not disposed; freed with their context", leaked, DeviceName);
         _handle.Dispose();
         if (_ownsAccelerator) _accelerator.Dispose();
         _ownedIlgpuContext?.Dispose();

@@ -64,7 +64,9 @@ public sealed record NativeGptTensor(int Index, string Name, long Count, bool De
 /// A decoder-only GPT resident on a CUDA device (native/include/int4train_gpt.h): parameters, gradients, AdamW state
 /// and activations live in device memory; forward, backward and the optimiser step queue work on the context's
 /// stream with no host round trip (a loss or a norm is read back only when asked). The block linears are the INT4
-/// layer (HQ forward, bit split + LSS backward) or a cuBLAS BF16/FP32 baseline. Dispose it before its context.
+/// layer (HQ forward, bit split + LSS backward) or a cuBLAS BF16/FP32 baseline. Dispose it before its context: a model
+/// not disposed stays allocated (the GC does not free it) until its context's Dispose frees it with a warning; calls
+/// after that throw <see cref="ObjectDisposedException"/>.
 /// </summary>
 /// <remarks>Thread safety: not thread-safe. The model queues work on its context's one stream and keeps its activations between Forward and Backward: call it from one thread at a time, and only while no other user of the same <see cref="CudaContext"/> is running.</remarks>
 public sealed class NativeGpt : IDisposable
@@ -90,25 +92,23 @@ public sealed class NativeGpt : IDisposable
             SmoothClasses = options.SmoothAlpha == 0 ? 0 : (int)options.SmoothClasses, // native: 0 while off
             Int4Ablation = (int)options.Int4Ablation,
         };
-        var ctxHandle = context.Handle; // binds the CUDA context
-        bool added = false;
-        ctxHandle.DangerousAddRef(ref added);
+        NativeStatus.Check(NativeMethods.int4train_gpt_create(context.Handle, in cfg, out _handle), "int4train_gpt_create"); // Handle binds the CUDA context
+        _handle.Attach(context);
+        context.Dependents.Add(_handle);
         try
         {
-            NativeStatus.Check(NativeMethods.int4train_gpt_create(ctxHandle, in cfg, out _handle), "int4train_gpt_create");
-            _handle.Attach(context, added);
-            added = false; // the handle releases the reference now
+            NativeStatus.Check(NativeMethods.int4train_gpt_tensor_count(_handle, out int count), "int4train_gpt_tensor_count");
+            _tensors = new NativeGptTensor[count];
+            for (int i = 0; i < count; i++)
+            {
+                var (name, numel, decay, isStep, _) = Info(i);
+                _tensors[i] = new NativeGptTensor(i, name, numel, decay, isStep);
+            }
         }
-        finally
+        catch
         {
-            if (added) ctxHandle.DangerousRelease();
-        }
-        NativeStatus.Check(NativeMethods.int4train_gpt_tensor_count(_handle, out int count), "int4train_gpt_tensor_count");
-        _tensors = new NativeGptTensor[count];
-        for (int i = 0; i < count; i++)
-        {
-            var (name, numel, decay, isStep, _) = Info(i);
-            _tensors[i] = new NativeGptTensor(i, name, numel, decay, isStep);
+            Dispose(); // no half-built model left to the context's Dispose
+            throw;
         }
     }
 
@@ -333,5 +333,9 @@ public sealed class NativeGpt : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _handle?.Dispose();
+    public void Dispose()
+    {
+        _context.Dependents.Remove(_handle);
+        _handle.Dispose();
+    }
 }

@@ -23,10 +23,8 @@ public sealed class DeviceGptAblationTests : GpuFixture
     {
         var c = DeviceGptSmoothingTests.Small(precision);
         var options = DeviceGptModel.NativeOptions(c, Data.VocabSize);
-        var gpt = new NativeGpt(Cuda, ablation is Int4Ablation a ? options with { Int4Ablation = a } : options);
-        var init = GptInit.Draw(c with { Precision = LinearPrecision.Int4HqLss }, Data.VocabSize);
-        foreach (var t in gpt.Tensors) gpt.Write(t.Index, NativeGptBuffer.Value, init[t.Name]);
-        return gpt;
+        return DeviceGptModel.CreateInitialised(Cuda, ablation is Int4Ablation a ? options with { Int4Ablation = a } : options,
+            GptInit.Draw(c with { Precision = LinearPrecision.Int4HqLss }, Data.VocabSize));
     }
 
     private static (int[] X, int[] Y) Batch(long step) => DeviceGptSmoothingTests.Batch(DeviceGptSmoothingTests.Small(LinearPrecision.Fp32), Data, step);

@@ -24,14 +24,12 @@ public sealed class DeviceGptSmoothingTests : GpuFixture
     // large channels (what smoothing is for: LN outputs with outlier channels).
     private NativeGpt Create(GptConfig c, int vocab, float alpha, GptLinearClasses classes)
     {
-        var gpt = new NativeGpt(Cuda, DeviceGptModel.NativeOptions(c, vocab) with { SmoothAlpha = alpha, SmoothClasses = classes });
         var init = GptInit.Draw(c, vocab);
         var random = new Random(7);
         foreach (var (name, values) in init)
             if (name.EndsWith("ln1.weight", StringComparison.Ordinal) || name.EndsWith("ln2.weight", StringComparison.Ordinal))
                 for (int i = 0; i < values.Length; i++) values[i] = random.Next(10) == 0 ? 8f + 12f * (float)random.NextDouble() : 0.5f + (float)random.NextDouble();
-        foreach (var t in gpt.Tensors) gpt.Write(t.Index, NativeGptBuffer.Value, init[t.Name]);
-        return gpt;
+        return DeviceGptModel.CreateInitialised(Cuda, DeviceGptModel.NativeOptions(c, vocab) with { SmoothAlpha = alpha, SmoothClasses = classes }, init);
     }
 
     internal static (int[] X, int[] Y) Batch(GptConfig c, CharDataset data, long step) =>

@@ -6,7 +6,7 @@ namespace Int4Train.Tests.Gpu;
 /// <summary>The library logs through ILogger at Debug level (device, GEMM path, workspace), never to the console.</summary>
 public sealed class NativeLoggingTests : GpuFixture
 {
-    private sealed class ListLogger : ILogger
+    internal sealed class ListLogger : ILogger
     {
         public List<string> Lines { get; } = new();
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
