@@ -17,6 +17,9 @@
 #                                         *xmma*: NVIDIA's closed GEMMs, whose shared-memory protocol is not ours to
 #                                         fix and which made the GPT parts run past a device call; every kernel of
 #                                         this project, the CUTLASS GEMMs included, is still checked)
+#   SANITIZER_LIST=1                      print each part of SANITIZER_PARTS with its test filter (tab-separated;
+#                                         "-" for the self-test) and exit: SanitizerPartsTests checks that the
+#                                         default parts cover every GPU test
 # The GPU fuzz runs 20 cases under a sanitizer (INT4TRAIN_FUZZ_CASES; its 1,000 cases run without one).
 # Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there.
 set -uo pipefail
@@ -25,7 +28,7 @@ TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll"}
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native} INT4TRAIN_REQUIRE_GPU=1
 export INT4TRAIN_FUZZ_CASES=${INT4TRAIN_FUZZ_CASES:-20}
 TOOLS=${SANITIZER_TOOLS:-"memcheck racecheck initcheck synccheck"}
-PARTS=${SANITIZER_PARTS:-"selftest ops gpt-fp32 gpt-lowprec gpt-resume gpt-misc gpt-graph-replay gpt-graph-passes gpt-graph-shape gpt-accumulation gpt-attention gpt-bf16 gpt-layout gpt-memory"}
+PARTS=${SANITIZER_PARTS:-"selftest ops gpt-fp32 gpt-lowprec gpt-resume gpt-misc gpt-graph-replay gpt-graph-passes gpt-graph-shape gpt-accumulation gpt-attention gpt-bf16 gpt-layout gpt-memory gpt-ablation gpt-smoothing"}
 JOBS=${SANITIZER_JOBS:-1}
 # NVTX marks tell initcheck what the SM90 GEMMs' TMA stores wrote (native/src/runtime/tool_marks.cuh)
 NVTX=""; compute-sanitizer --help 2>/dev/null | grep -q -- "--nvtx" && NVTX="--nvtx yes"
@@ -45,7 +48,7 @@ filter_of() {  # the GPU suite in parts of similar cost (the device GPT's tests 
     gpt-fp32) echo "${D}Fp32" ;;
     gpt-lowprec) echo "${D}LowPrecision" ;;
     gpt-resume) echo "${D}Resume|${D}Checkpoint" ;;
-    gpt-misc) echo "${D}Reinit|${D}NextToken|${D}BadInput" ;;
+    gpt-misc) echo "${D}Reinit|${D}NextToken|${D}BadInput|${D}AnInt4ClassSubset|${D}StepSizeLrScale" ;;
     # gpt-graph and gpt-other did not finish under any tool in 370-500 s on the H200 (2026-12-01), 15 runs at once:
     # the finer parts below are what one device call can finish; the two names stay as their unions.
     gpt-graph) echo "FullyQualifiedName~DeviceGptGraphTests" ;;
@@ -58,6 +61,8 @@ filter_of() {  # the GPU suite in parts of similar cost (the device GPT's tests 
     gpt-bf16) echo "FullyQualifiedName~DeviceGptBf16Tests" ;;
     gpt-layout) echo "FullyQualifiedName~DeviceGptLayoutTests" ;;
     gpt-memory) echo "FullyQualifiedName~DeviceGptMemoryTests" ;;
+    gpt-ablation) echo "FullyQualifiedName~DeviceGptAblationTests" ;;
+    gpt-smoothing) echo "FullyQualifiedName~DeviceGptSmoothingTests" ;;
     # any finer part: test:NAME runs the tests whose full name contains NAME (e.g. test:DeviceGptAttentionTests.Fused,
     # test:DeviceGptGraphTests.ReplayedSteps): racecheck needs parts this small to finish the GPT in one device call
     test:?*) echo "FullyQualifiedName~${1#test:}" ;;
@@ -84,6 +89,13 @@ run_one() {  # tool part
   [ "$tool" = racecheck ] && [ -n "$VENDOR_EXCLUDE" ] && verdict="$verdict (cuBLAS kernels excluded)"
   echo "$part under $tool: $verdict | $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1 | sed 's/=* *//') | $(grep -E "passed, .*failed|total:|succeeded:|failed:" "$log" | tr -s ' ' | tr '\n' ' ')" >> "$OUT/summary.txt"
 }
+
+if [ "${SANITIZER_LIST:-0}" = 1 ]; then
+  for part in $PARTS; do
+    case "$part" in selftest|selftest:?*) printf '%s\t-\n' "$part" ;; *) printf '%s\t%s\n' "$part" "$(filter_of "$part")" || exit 2 ;; esac
+  done
+  exit 0
+fi
 
 : > "$OUT/summary.txt"
 running=0
