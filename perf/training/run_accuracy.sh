@@ -26,6 +26,8 @@
 #   DATA defaults to .carry/linux-kernel-c.txt, then ../shared/data/linux-kernel-c.txt. OUT: results folder (default
 #   ./accuracy-runs). CLI: the int4train command (default the staged one, `dotnet stage/cli/Int4Train.Cli.dll`, which
 #   needs stage/ from ./build.sh stage-gpu and build/native from perf/training/run_device.sh).
+#   Batches of one seed run in different jobs (e.g. new variants against an earlier job's bf16): merge their
+#   compare.json files per seed with perf/training/merge_compare.py (ratios recomputed to bf16), then summarise those.
 #   DRY_RUN=1 prints each train command line instead of running it (and skips compare and the summary).
 #   MPS=1 (opt-in, untested here) starts an NVIDIA MPS daemon for the job (pipes and logs under OUT/mps), so the runs'
 #   kernels share the GPU at once instead of time-slicing between processes; stopped when the job ends; without

@@ -1,6 +1,6 @@
 """test_accuracy_tools.py — checks of issue 15's accuracy job without a GPU: run_accuracy.sh's VARIANTS/PRECISIONS
-parsing and folders (DRY_RUN, and a whole job on a fake `train` that only writes a loss curve) and
-accuracy_summary.py's numbers on fake compare.json files. `compare` is the real CLI when INT4TRAIN_CLI names it
+parsing and folders (DRY_RUN, and a whole job on a fake `train` that only writes a loss curve),
+accuracy_summary.py's numbers on fake compare.json files and merge_compare.py's merge of batches. `compare` is the real CLI when INT4TRAIN_CLI names it
 (e.g. "dotnet .../Int4Train.Cli.dll"; the C# test AccuracyScriptTests sets it), else a stand-in.
 Usage: python3 perf/training/test_accuracy_tools.py   (also: ... --fake-cli ARGS, the CLI the job runs)"""
 import json
@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import accuracy_summary  # noqa: E402
+import merge_compare  # noqa: E402
 
 
 def option(args, name, default=None):
@@ -164,6 +165,32 @@ class Summary(unittest.TestCase):
         md = accuracy_summary.markdown(variants, refs, 1)
         self.assertIn("different numbers of steps (100, 200)", md)
         self.assertIn("| int4 | – | 1 | 2.2000 | 0.0000 | 1.1000× | 1.1000–1.1000 |", md)
+
+
+class Merge(unittest.TestCase):
+    def test_batches_of_one_seed_merge_with_ratios_to_the_reference(self):
+        a = {"title": "t", "reference": "bf16", "runs": [{"label": "bf16", "best_val_loss": 2.0, "ratio_to_reference": 1.0, "seed": 7},
+                                                         {"label": "int4", "best_val_loss": 2.1, "ratio_to_reference": 1.05, "seed": 7}]}
+        b = {"reference": "k", "runs": [{"label": "k", "best_val_loss": 2.3, "ratio_to_reference": 1.0, "seed": 7},
+                                        {"label": "k-dyn", "best_val_loss": None, "seed": 7}]}
+        m = merge_compare.merge([a, b])
+        self.assertEqual([r["label"] for r in m["runs"]], ["bf16", "int4", "k", "k-dyn"])
+        self.assertEqual(m["reference"], "bf16")
+        self.assertAlmostEqual(m["runs"][2]["ratio_to_reference"], 2.3 / 2.0, places=12, msg="recomputed against bf16")
+        self.assertIsNone(m["runs"][3]["ratio_to_reference"])
+        self.assertEqual(a["runs"][1]["ratio_to_reference"], 1.05, "the inputs are left as they were")
+        variants, refs = accuracy_summary.collect([m])
+        self.assertEqual(refs, {"bf16"})
+        self.assertAlmostEqual(variants["k"].mean_ratio, 1.15, places=12)
+
+    def test_repeated_labels_other_seeds_and_a_missing_reference_stop_it(self):
+        one = {"runs": [{"label": "bf16", "best_val_loss": 2.0, "seed": 1}]}
+        with self.assertRaisesRegex(ValueError, "more than one file"):
+            merge_compare.merge([one, one])
+        with self.assertRaisesRegex(ValueError, "different seeds"):
+            merge_compare.merge([one, {"runs": [{"label": "int4", "best_val_loss": 2.0, "seed": 2}]}])
+        with self.assertRaisesRegex(ValueError, "no run labelled 'bf16'"):
+            merge_compare.merge([{"runs": [{"label": "int4", "best_val_loss": 2.0, "seed": 1}]}])
 
 
 if __name__ == "__main__":
