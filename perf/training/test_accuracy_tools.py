@@ -129,6 +129,27 @@ class RunAccuracyScript(unittest.TestCase):
             self.assertEqual(rows["bf16"][7], "yes")
             self.assertEqual(rows["int4-paper"][7], "no")
 
+    def test_a_baseline_job_joins_the_summary_of_a_new_batch(self):
+        with tempfile.TemporaryDirectory() as base, tempfile.TemporaryDirectory() as out:
+            common = {"SEEDS": "1 2", "STEPS": "20", "EVAL_EVERY": "5", "JOBS": "2"}
+            r = run_job(dict(common, VARIANTS="bf16:--precision bf16|int4:--precision int4"), base)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            r = run_job(dict(common, VARIANTS="int4-paper:--precision int4 --mode paper", BASELINE=base), out)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            runs = [e for e in os.listdir(os.path.join(out, "seed1")) if os.path.isdir(os.path.join(out, "seed1", e))]
+            self.assertEqual(runs, ["int4-paper"], "only the new variant trained; the baseline is not trained again")
+            self.assertTrue(os.path.isfile(os.path.join(out, "seed1", "compare-with-baseline.json")))
+            with open(os.path.join(out, "seed2", "compare-with-baseline.json")) as f:
+                doc = json.load(f)
+            self.assertEqual([x["label"] for x in doc["runs"]], ["bf16", "int4", "int4-paper"])
+            paper = doc["runs"][2]
+            self.assertAlmostEqual(paper["ratio_to_reference"], 1.085 / 1.05, places=5, msg="to the baseline job's bf16")
+            with open(os.path.join(out, "accuracy-summary.md")) as f:
+                md = f.read()
+            self.assertIn("| int4-paper |", md)
+            self.assertIn("| bf16 |", md)
+            self.assertIn(f"{(1.086 / 1.051 + 1.085 / 1.05) / 2:.4f}×", md)
+
 
 class Summary(unittest.TestCase):
     def test_mean_spread_and_the_mean_of_per_seed_ratios(self):
