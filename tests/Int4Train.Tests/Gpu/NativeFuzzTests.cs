@@ -76,15 +76,12 @@ public sealed class NativeFuzzTests : GpuFixture
         NativeBackwardTests.AssertClose(dy.Download(), fwd.Y, $"{what}: Y");
 
         using var dgy = Cuda.Upload<float>(gy, n, c);
-        using var dgx = Cuda.Allocate<float>(n, d);
-        using var dgw = Cuda.Allocate<float>(c, d);
-        using var dgsx = Cuda.Allocate<float>(1, 1);
-        using var dgsw = Cuda.Allocate<float>(1, 1);
-        using var dgb = Cuda.Allocate<float>(1, c);
-        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, sampling, key, dgx, dgw, dgsx, dgsw, dgb);
-        NativeBackwardTests.AssertClose(dgx.Download(), expected.GradX, $"{what}: ∇X");
-        NativeBackwardTests.AssertClose(dgw.Download(), expected.GradW, $"{what}: ∇W");
-        NativeBackwardTests.AssertClose(dgb.Download(), expected.GradBias, $"{what}: ∇b");
+        using var grads = new LayerGradientTensors<float>(Cuda, n, c, d, bias: true);
+        Ops.LinearBackward(dgy, dx, dw, dxp, dwp, dsx, dsw, g, mode, sampling, key, grads.GradX, grads.GradW, grads.GradStepX,
+            grads.GradStepW, grads.GradBias);
+        NativeBackwardTests.AssertClose(grads.GradX.Download(), expected.GradX, $"{what}: ∇X");
+        NativeBackwardTests.AssertClose(grads.GradW.Download(), expected.GradW, $"{what}: ∇W");
+        NativeBackwardTests.AssertClose(grads.GradBias!.Download(), expected.GradBias, $"{what}: ∇b");
         if (!bf16) return;
 
         using var dx16 = Cuda.Upload<BFloat16>(BFloat16.Narrow(x), n, d);
@@ -97,17 +94,14 @@ public sealed class NativeFuzzTests : GpuFixture
         Assert.That(Bits(dy16.Download()), Is.EqualTo(Bits(BFloat16.Narrow(dy.Download()))), $"{what}: BF16 Y = RN(the FP32 call's Y)");
 
         using var dgy16 = Cuda.Upload<BFloat16>(BFloat16.Narrow(gy), n, c);
-        using var dgx16 = Cuda.Allocate<BFloat16>(n, d);
-        using var dgw16 = Cuda.Allocate<float>(c, d);
-        using var dgsx16 = Cuda.Allocate<float>(1, 1);
-        using var dgsw16 = Cuda.Allocate<float>(1, 1);
-        using var dgb16 = Cuda.Allocate<float>(1, c);
-        Ops.LinearBackward(dgy16, dx16, dw, dxp16, dwp16, dsx, dsw, g, mode, sampling, key, dgx16, dgw16, dgsx16, dgsw16, dgb16);
-        Assert.That(Bits(dgx16.Download()), Is.EqualTo(Bits(BFloat16.Narrow(dgx.Download()))), $"{what}: BF16 ∇X = RN(the FP32 call's ∇X)");
-        Assert.That(dgw16.Download(), Is.EqualTo(dgw.Download()), $"{what}: BF16 call's ∇W = the FP32 call's");
-        Assert.That(dgb16.Download(), Is.EqualTo(dgb.Download()), $"{what}: BF16 call's ∇b = the FP32 call's");
-        Assert.That((dgsx16.Download()[0], dgsw16.Download()[0]), Is.EqualTo((dgsx.Download()[0], dgsw.Download()[0])),
-            $"{what}: BF16 call's step gradients = the FP32 call's");
+        using var grads16 = new LayerGradientTensors<BFloat16>(Cuda, n, c, d, bias: true);
+        Ops.LinearBackward(dgy16, dx16, dw, dxp16, dwp16, dsx, dsw, g, mode, sampling, key, grads16.GradX, grads16.GradW,
+            grads16.GradStepX, grads16.GradStepW, grads16.GradBias);
+        Assert.That(Bits(grads16.GradX.Download()), Is.EqualTo(Bits(BFloat16.Narrow(grads.GradX.Download()))), $"{what}: BF16 ∇X = RN(the FP32 call's ∇X)");
+        Assert.That(grads16.GradW.Download(), Is.EqualTo(grads.GradW.Download()), $"{what}: BF16 call's ∇W = the FP32 call's");
+        Assert.That(grads16.GradBias!.Download(), Is.EqualTo(grads.GradBias.Download()), $"{what}: BF16 call's ∇b = the FP32 call's");
+        Assert.That((grads16.GradStepX.Download()[0], grads16.GradStepW.Download()[0]),
+            Is.EqualTo((grads.GradStepX.Download()[0], grads.GradStepW.Download()[0])), $"{what}: BF16 call's step gradients = the FP32 call's");
     }
 
     private static ushort[] Bits(BFloat16[] v) => Array.ConvertAll(v, b => b.RawBits);
