@@ -57,10 +57,8 @@ public class SanitizerPartsTests
 
     private static List<(string Part, string Filter)> ListParts()
     {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Int4Train.sln"))) root = Path.GetDirectoryName(root);
-        Assume.That(root, Is.Not.Null, "the repository is not above the test binaries");
-        var psi = new ProcessStartInfo("bash", [Path.Combine(root!, "tests", "run_sanitizers.sh")])
+        string root = RepositoryRoot.Find();
+        var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests", "run_sanitizers.sh")])
         {
             WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true,
             Environment = { ["SANITIZER_LIST"] = "1", ["OUT"] = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-list-{Environment.ProcessId}") },

@@ -12,12 +12,10 @@ public class AccuracyScriptTests
     [Test]
     public void RunAccuracyAndItsSummary_PassTheirChecks_OnAFakeTrainAndTheRealCompare()
     {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "Int4Train.sln"))) root = Path.GetDirectoryName(root);
-        Assume.That(root, Is.Not.Null, "the repository is not above the test binaries");
+        string root = RepositoryRoot.Find();
         Assume.That(OnPath("python3") && OnPath("bash"), "needs python3 and bash");
         string cli = Path.Combine(AppContext.BaseDirectory, "Int4Train.Cli.dll");
-        var psi = new ProcessStartInfo("python3", [Path.Combine(root!, "perf", "training", "test_accuracy_tools.py")])
+        var psi = new ProcessStartInfo("python3", [Path.Combine(root, "perf", "training", "test_accuracy_tools.py")])
         {
             WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true,
             Environment = { ["INT4TRAIN_CLI"] = $"dotnet \"{cli}\"" },

@@ -191,10 +191,7 @@ public class CliTests
     [Test]
     public void ReadmeOptionTable_ListsEveryOptionOfHelp()
     {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Int4Train.sln"))) dir = Path.GetDirectoryName(dir);
-        Assume.That(dir, Is.Not.Null, "the repository is not above the test binaries");
-        string readme = File.ReadAllText(Path.Combine(dir!, "README.md"));
+        string readme = File.ReadAllText(Path.Combine(RepositoryRoot.Find(), "README.md"));
         var documented = Regex.Matches(readme, @"`(--[a-z][a-z0-9-]*)").Select(m => m.Groups[1].Value).ToHashSet();
         var missing = Commands.SelectMany(c => c.Options.Where(o => !o.Hidden).Select(o => $"{o.Name} ({c.Name})"))
             .Where(n => !documented.Contains(n.Split(' ')[0]) && !n.StartsWith("--help", StringComparison.Ordinal)).Distinct().ToArray();
