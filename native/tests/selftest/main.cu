@@ -110,18 +110,15 @@ static const TestGroup kGroups[] = {
     {"entry-robustness", test_entry_robustness},
 };
 
-// Whether group `name` is in the comma-separated list (nullptr: every group).
-static bool selected(const char* list, const char* name) {
-    if (!list) return true;
-    const size_t n = strlen(name);
-    for (const char* p = list; *p;) {
+// The names of a comma-separated list ("a,b" → a, b; "" → one empty name, which no group has).
+static std::vector<std::string> split_names(const char* list) {
+    std::vector<std::string> names;
+    for (const char* p = list;;) {
         const char* end = strchr(p, ',');
-        const size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n)) return true;
-        if (!end) break;
+        names.emplace_back(p, end ? (size_t)(end - p) : strlen(p));
+        if (!end) return names;
         p = end + 1;
     }
-    return false;
 }
 
 int main(int argc, char** argv) {
@@ -138,20 +135,16 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    if (only) {  // every name must be a group: a typo must not pass by running nothing
-        for (const char* p = only; *p;) {
-            const char* end = strchr(p, ',');
-            std::string name(p, end ? (size_t)(end - p) : strlen(p));
-            bool known = false;
-            for (const TestGroup& g : kGroups) known = known || name == g.name;
-            if (!known) {
-                printf("--only: unknown test group '%s'; groups:", name.c_str());
-                for (const TestGroup& g : kGroups) printf(" %s", g.name);
-                printf("\n0 passed, 1 failed\n");
-                return 1;
-            }
-            if (!end) break;
-            p = end + 1;
+    // --only's groups (empty: every group); every name must be a group: a typo must not pass by running nothing
+    const std::vector<std::string> only_groups = only ? split_names(only) : std::vector<std::string>{};
+    for (const std::string& name : only_groups) {
+        bool known = false;
+        for (const TestGroup& g : kGroups) known = known || name == g.name;
+        if (!known) {
+            printf("--only: unknown test group '%s'; groups:", name.c_str());
+            for (const TestGroup& g : kGroups) printf(" %s", g.name);
+            printf("\n0 passed, 1 failed\n");
+            return 1;
         }
     }
     printf("libint4train selftest, version %d%s\n", int4train_version(), g_quick ? " (quick)" : "");
@@ -179,7 +172,8 @@ int main(int argc, char** argv) {
         return g_fail == 0 ? 0 : 1;
     }
     for (const TestGroup& g : kGroups)
-        if (selected(only, g.name)) g.run(ctx);
+        if (only_groups.empty() || std::find(only_groups.begin(), only_groups.end(), g.name) != only_groups.end())
+            g.run(ctx);
     if (!g_quick && !only) test_sticky_fault_in_child();
     if (!g_quick && !only) {
         bench_layer(ctx, 4096, 4096, 4096, 32, 0, 5);
