@@ -1,3 +1,4 @@
+using Int4Train.Reference;
 using Int4Train.Training;
 using NUnit.Framework;
 
@@ -9,8 +10,11 @@ namespace Int4Train.Tests.Gpu;
 /// model's bit for bit, and replaces the backward's gradient quantizer by exact FP32 products with the dequantized
 /// codes, so its gradients differ from the default's by the quantizer's noise only. backward-only computes the forward in
 /// FP32 (the loss is the fp32 model's up to the BF16 attention and head both INT4 models share, and does not depend on
-/// the step sizes at all) and keeps the INT4 backward. none is the default model bit for bit. Replay and
-/// recomputation: DeviceGptGraphTests and DeviceGptMemoryTests have ablation cases.
+/// the step sizes at all) and keeps the INT4 backward. none is the default model bit for bit. fine-scales (fine-x,
+/// fine-w) quantize the forward's XH and WH (X's, W's only) with one LSQ step per row made from the batch instead of the
+/// learned per-tensor step, and keep forward-only's exact backward: the forward reads no learned step of a per-row
+/// operand, whose step gets no gradient. Replay and recomputation: DeviceGptGraphTests and DeviceGptMemoryTests have
+/// ablation cases.
 /// </summary>
 public sealed class DeviceGptAblationTests : GpuFixture
 {
@@ -130,7 +134,10 @@ public sealed class DeviceGptAblationTests : GpuFixture
 
     [TestCase(LinearPrecision.Fp32, Int4Ablation.ForwardOnly)]
     [TestCase(LinearPrecision.Bf16, Int4Ablation.BackwardOnly)]
-    [TestCase(LinearPrecision.Int4HqLss, (Int4Ablation)3)]
+    [TestCase(LinearPrecision.Fp32, Int4Ablation.FineScales)]
+    [TestCase(LinearPrecision.Bf16, Int4Ablation.FineW)]
+    [TestCase(LinearPrecision.Int4HqLss, (Int4Ablation)6)]
+    [TestCase(LinearPrecision.Int4HqLss, (Int4Ablation)(-1))]
     public void BadNativeAblation_IsOneClearError(LinearPrecision precision, Int4Ablation ablation)
     {
         // an invalid-argument status reaches the caller as ArgumentException (NativeStatus.Check), as every bad option does
@@ -140,5 +147,96 @@ public sealed class DeviceGptAblationTests : GpuFixture
             Linear = new Int4LinearOptions { Precision = precision }, Int4Ablation = ablation,
         }).Dispose());
         Assert.That(ex!.Message, Does.Contain("int4_ablation"));
+    }
+
+    private static bool FineX(Int4Ablation a) => a is Int4Ablation.FineScales or Int4Ablation.FineX;
+    private static bool FineW(Int4Ablation a) => a is Int4Ablation.FineScales or Int4Ablation.FineW;
+
+    [TestCase(LinearPrecision.Int4HqLss, Int4Ablation.FineScales)]
+    [TestCase(LinearPrecision.Int4Lsq, Int4Ablation.FineScales)]
+    [TestCase(LinearPrecision.Int4HqLss, Int4Ablation.FineX)]
+    [TestCase(LinearPrecision.Int4HqLss, Int4Ablation.FineW)]
+    public void FineScales_HaveAnotherFiniteLoss_AndNoGradientForAPerRowOperandsStep(LinearPrecision precision, Int4Ablation ablation)
+    {
+        using var plain = Create(precision, null);
+        using var forwardOnly = Create(precision, Int4Ablation.ForwardOnly);
+        using var fine = Create(precision, ablation);
+        float lp = TrainPass(plain), lo = TrainPass(forwardOnly), lf = TrainPass(fine);
+        Assert.That(float.IsFinite(lf) && lf > 2.0, $"an untrained model's loss, near ln V: {lf:R}");
+        Assert.That(lf, Is.Not.EqualTo(lp), "the forward is not the INT4 one (per-row steps)");
+        Assert.That(lo, Is.EqualTo(lp), "forward-only's forward is the INT4 one");
+        // the same weights, a finer quantizer of the same operands: the loss moves by quantization noise only
+        Assert.That(Math.Abs(lf - lp), Is.LessThan(0.05 * lp), $"the INT4 loss {lp:R}: {lf:R}");
+        int steps = 0;
+        foreach (var t in fine.Tensors)
+        {
+            float[] g = Gradient(fine, t);
+            Assert.That(g.All(float.IsFinite), $"{t.Name}: finite gradient");
+            if (!t.IsStepSize)
+            {
+                Assert.That(g.Any(v => v != 0), $"{t.Name}: gradient is all zeros");
+                continue;
+            }
+            steps++;
+            bool perRow = t.Name.EndsWith(".step_x", StringComparison.Ordinal) ? FineX(ablation) : FineW(ablation);
+            if (perRow) Assert.That(g, Is.All.EqualTo(0f), $"{t.Name}: a per-row operand's learned step is unused: no gradient");
+            else Assert.That(g.Any(v => v != 0), $"{t.Name}: a per-tensor operand's step gets the LSQ step gradient");
+        }
+        Assert.That(steps, Is.EqualTo(2 * fine.LinearCount), "every INT4 linear's two steps were checked");
+    }
+
+    [TestCase(Int4Ablation.FineScales)]
+    [TestCase(Int4Ablation.FineX)]
+    [TestCase(Int4Ablation.FineW)]
+    public void FineScales_ForwardReadsNoLearnedStepOfAPerRowOperand(Int4Ablation ablation)
+    {
+        // The per-row steps come from the batch: multiplying a per-row operand's learned step by 4 leaves an evaluation's
+        // loss unchanged bit for bit; multiplying a per-tensor operand's changes it (its codes are the INT4 forward's).
+        using var m = Create(LinearPrecision.Int4HqLss, ablation);
+        TrainPass(m); // the INT4 layers' first forward sets G and the steps
+        foreach (var (suffix, perRow) in new[] { (".step_x", FineX(ablation)), (".step_w", FineW(ablation)) })
+        {
+            float before = Evaluate(m);
+            foreach (var t in m.Tensors.Where(t => t.IsStepSize && t.Name.EndsWith(suffix, StringComparison.Ordinal)))
+                m.Write(t.Index, NativeGptBuffer.Value, m.Read(t.Index).Select(s => 4 * s).ToArray());
+            float after = Evaluate(m);
+            if (perRow) Assert.That(BitConverter.SingleToInt32Bits(after), Is.EqualTo(BitConverter.SingleToInt32Bits(before)), $"{suffix}: per row, the learned step does not reach the loss");
+            else Assert.That(after, Is.Not.EqualTo(before), $"{suffix}: per tensor, the learned step reaches the loss");
+        }
+    }
+
+    [Test]
+    public void PerRowSteps_QuantizeXHCloserThanOnePerTensorStep_OnTokensOfDifferentScales()
+    {
+        // The C# model of the native per-row quantizer (gpt/row_quantizer.cu: the LSQ rule of each row, lsq_code with it)
+        // on the reference: activations whose tokens differ in scale (a few 30× tokens, a few outlier channels), as
+        // LayerNorm outputs times outlier gains do. One step per token fits each token's range; the per-tensor step is
+        // set by the large tokens and rounds the small ones to few codes. The fine-scale ablation measures what that
+        // is worth in training.
+        using var device = ReferenceDevice.CreateCpu();
+        var hadamard = new HadamardTransform(device);
+        var lsq = new LsqQuantizer(device);
+        const int n = 64, d = 256, g = 64;
+        var random = new Random(15);
+        var x = new float[n * d];
+        for (int r = 0; r < n; r++)
+        {
+            float scale = r % 16 == 3 ? 30f : 1f;
+            for (int k = 0; k < d; k++)
+                x[r * d + k] = scale * (float)(random.NextDouble() * 2 - 1) * (k % 37 == 5 ? 12f : 1f);
+        }
+        float[] xh = hadamard.Apply(x, n, d, g);
+        float[] perTensor = lsq.FakeQuantize(xh, lsq.InitStep(xh));
+        var perRow = new float[n * d];
+        for (int r = 0; r < n; r++)
+        {
+            var row = xh.AsSpan(r * d, d);
+            lsq.FakeQuantize(row, lsq.InitStep(row)).CopyTo(perRow.AsSpan(r * d, d));
+        }
+        double ErrorOfSmallTokens(float[] q) => Enumerable.Range(0, n * d).Where(i => (i / d) % 16 != 3).Sum(i => Math.Pow(q[i] - xh[i], 2));
+        double tensorError = ErrorOfSmallTokens(perTensor), rowError = ErrorOfSmallTokens(perRow);
+        Assert.That(rowError, Is.LessThan(0.25 * tensorError), $"squared error of the unit tokens: per row {rowError:G4}, per tensor {tensorError:G4}");
+        double total(float[] q) => Enumerable.Range(0, n * d).Sum(i => Math.Pow(q[i] - xh[i], 2));
+        Assert.That(total(perRow), Is.LessThan(total(perTensor)), "and over every token");
     }
 }
