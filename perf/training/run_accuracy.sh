@@ -29,6 +29,10 @@
 #   DATA defaults to .carry/linux-kernel-c.txt, then ../shared/data/linux-kernel-c.txt. OUT: results folder (default
 #   ./accuracy-runs). CLI: the int4train command (default the staged one, `dotnet stage/cli/Int4Train.Cli.dll`, which
 #   needs stage/ from ./build.sh stage-gpu and build/native from perf/training/run_device.sh).
+#   BASELINE=DIR  an earlier job's OUT on the same SEEDS, STEPS and data (e.g. its bf16 and int4 runs): per seed its
+#             compare.json and this job's merge into OUT/seedS/compare-with-baseline.json (perf/training/
+#             merge_compare.py, ratios recomputed to bf16), which the summary then reads, so a new batch of variants
+#             need not train the baselines again (device time). By hand: merge_compare.py over any batches of a seed.
 #   DRY_RUN=1 prints each train command line instead of running it (and skips compare and the summary).
 #   MPS=1 (opt-in, untested here) starts an NVIDIA MPS daemon for the job (pipes and logs under OUT/mps), so the runs'
 #   kernels share the GPU at once instead of time-slicing between processes; stopped when the job ends; without
@@ -99,5 +103,15 @@ for seed in $SEEDS; do
   $CLI compare --from "$from" --out "$OUT/seed$seed" --title "$PRESET on $(basename "$DATA"), seed $seed" > "$OUT/seed$seed-compare.log" 2>&1 \
     || tail -3 "$OUT/seed$seed-compare.log"
 done
+summarised=("$OUT"/seed*/compare.json)
+if [ -n "${BASELINE:-}" ]; then
+  summarised=()
+  for seed in $SEEDS; do
+    [ -f "$OUT/seed$seed/compare.json" ] || continue
+    if [ ! -f "$BASELINE/seed$seed/compare.json" ]; then echo "seed $seed: no $BASELINE/seed$seed/compare.json (BASELINE)"; continue; fi
+    python3 perf/training/merge_compare.py --out "$OUT/seed$seed/compare-with-baseline.json" \
+      "$BASELINE/seed$seed/compare.json" "$OUT/seed$seed/compare.json" && summarised+=("$OUT/seed$seed/compare-with-baseline.json")
+  done
+fi
 python3 perf/training/accuracy_summary.py --target "${TARGET:-1.01}" --title "$PRESET on $(basename "$DATA"), ${STEPS:-5000} steps: best validation loss by variant" \
-  "$OUT"/seed*/compare.json | tee "$OUT/accuracy-summary.md"
+  "${summarised[@]}" | tee "$OUT/accuracy-summary.md"

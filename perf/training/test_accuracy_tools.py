@@ -1,6 +1,6 @@
 """test_accuracy_tools.py — checks of issue 15's accuracy job without a GPU: run_accuracy.sh's VARIANTS/PRECISIONS
-parsing and folders (DRY_RUN, and a whole job on a fake `train` that only writes a loss curve) and
-accuracy_summary.py's numbers on fake compare.json files. `compare` is the real CLI when INT4TRAIN_CLI names it
+parsing and folders (DRY_RUN, and a whole job on a fake `train` that only writes a loss curve),
+accuracy_summary.py's numbers on fake compare.json files and merge_compare.py's merge of batches. `compare` is the real CLI when INT4TRAIN_CLI names it
 (e.g. "dotnet .../Int4Train.Cli.dll"; the C# test AccuracyScriptTests sets it), else a stand-in.
 Usage: python3 perf/training/test_accuracy_tools.py   (also: ... --fake-cli ARGS, the CLI the job runs)"""
 import json
@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import accuracy_summary  # noqa: E402
+import merge_compare  # noqa: E402
 
 
 def option(args, name, default=None):
@@ -128,6 +129,27 @@ class RunAccuracyScript(unittest.TestCase):
             self.assertEqual(rows["bf16"][7], "yes")
             self.assertEqual(rows["int4-paper"][7], "no")
 
+    def test_a_baseline_job_joins_the_summary_of_a_new_batch(self):
+        with tempfile.TemporaryDirectory() as base, tempfile.TemporaryDirectory() as out:
+            common = {"SEEDS": "1 2", "STEPS": "20", "EVAL_EVERY": "5", "JOBS": "2"}
+            r = run_job(dict(common, VARIANTS="bf16:--precision bf16|int4:--precision int4"), base)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            r = run_job(dict(common, VARIANTS="int4-paper:--precision int4 --mode paper", BASELINE=base), out)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            runs = [e for e in os.listdir(os.path.join(out, "seed1")) if os.path.isdir(os.path.join(out, "seed1", e))]
+            self.assertEqual(runs, ["int4-paper"], "only the new variant trained; the baseline is not trained again")
+            self.assertTrue(os.path.isfile(os.path.join(out, "seed1", "compare-with-baseline.json")))
+            with open(os.path.join(out, "seed2", "compare-with-baseline.json")) as f:
+                doc = json.load(f)
+            self.assertEqual([x["label"] for x in doc["runs"]], ["bf16", "int4", "int4-paper"])
+            paper = doc["runs"][2]
+            self.assertAlmostEqual(paper["ratio_to_reference"], 1.085 / 1.05, places=5, msg="to the baseline job's bf16")
+            with open(os.path.join(out, "accuracy-summary.md")) as f:
+                md = f.read()
+            self.assertIn("| int4-paper |", md)
+            self.assertIn("| bf16 |", md)
+            self.assertIn(f"{(1.086 / 1.051 + 1.085 / 1.05) / 2:.4f}×", md)
+
 
 class Summary(unittest.TestCase):
     def test_mean_spread_and_the_mean_of_per_seed_ratios(self):
@@ -164,6 +186,32 @@ class Summary(unittest.TestCase):
         md = accuracy_summary.markdown(variants, refs, 1)
         self.assertIn("different numbers of steps (100, 200)", md)
         self.assertIn("| int4 | – | 1 | 2.2000 | 0.0000 | 1.1000× | 1.1000–1.1000 |", md)
+
+
+class Merge(unittest.TestCase):
+    def test_batches_of_one_seed_merge_with_ratios_to_the_reference(self):
+        a = {"title": "t", "reference": "bf16", "runs": [{"label": "bf16", "best_val_loss": 2.0, "ratio_to_reference": 1.0, "seed": 7},
+                                                         {"label": "int4", "best_val_loss": 2.1, "ratio_to_reference": 1.05, "seed": 7}]}
+        b = {"reference": "k", "runs": [{"label": "k", "best_val_loss": 2.3, "ratio_to_reference": 1.0, "seed": 7},
+                                        {"label": "k-dyn", "best_val_loss": None, "seed": 7}]}
+        m = merge_compare.merge([a, b])
+        self.assertEqual([r["label"] for r in m["runs"]], ["bf16", "int4", "k", "k-dyn"])
+        self.assertEqual(m["reference"], "bf16")
+        self.assertAlmostEqual(m["runs"][2]["ratio_to_reference"], 2.3 / 2.0, places=12, msg="recomputed against bf16")
+        self.assertIsNone(m["runs"][3]["ratio_to_reference"])
+        self.assertEqual(a["runs"][1]["ratio_to_reference"], 1.05, "the inputs are left as they were")
+        variants, refs = accuracy_summary.collect([m])
+        self.assertEqual(refs, {"bf16"})
+        self.assertAlmostEqual(variants["k"].mean_ratio, 1.15, places=12)
+
+    def test_repeated_labels_other_seeds_and_a_missing_reference_stop_it(self):
+        one = {"runs": [{"label": "bf16", "best_val_loss": 2.0, "seed": 1}]}
+        with self.assertRaisesRegex(ValueError, "more than one file"):
+            merge_compare.merge([one, one])
+        with self.assertRaisesRegex(ValueError, "different seeds"):
+            merge_compare.merge([one, {"runs": [{"label": "int4", "best_val_loss": 2.0, "seed": 2}]}])
+        with self.assertRaisesRegex(ValueError, "no run labelled 'bf16'"):
+            merge_compare.merge([{"runs": [{"label": "int4", "best_val_loss": 2.0, "seed": 1}]}])
 
 
 if __name__ == "__main__":

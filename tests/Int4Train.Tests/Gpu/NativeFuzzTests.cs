@@ -8,7 +8,9 @@ namespace Int4Train.Tests.Gpu;
 /// A GPU fuzz of the layer (issue 13): random shapes (1-row inputs, odd widths, widths that are no multiple of 4, 32
 /// or 64), Hadamard block sizes, both quantizer modes and both samplings, with outlier channels and zero gradient
 /// rows. For each case the native forward and backward run against the ILGPU reference: the saved packed codes are
-/// bit-identical, Y and the gradients within the layer tolerances, and nothing crashes. Every case prints its seed
+/// bit-identical, Y and the gradients within the layer tolerances, and nothing crashes. Every even seed also runs the
+/// BF16-activation calls (int4train_*_typed) on its BF16-valued X and ∇Y and holds them to their promise, bit for bit:
+/// the FP32 calls' codes, ∇W, ∇b and step gradients, and Y, ∇X rounded to nearest even. Every case prints its seed
 /// on failure, so <c>INT4TRAIN_FUZZ_SEED=s INT4TRAIN_FUZZ_CASES=1</c> reproduces it; the default is 1,000 cases.
 /// </summary>
 public sealed class NativeFuzzTests : GpuFixture
@@ -34,10 +36,11 @@ public sealed class NativeFuzzTests : GpuFixture
             var mode = rng.Next(2) == 0 ? QuantMode.Code : QuantMode.Paper;
             var sampling = rng.Next(2) == 0 ? SamplingMode.Nonzero : SamplingMode.Bernoulli;
             ulong key = (ulong)rng.NextInt64();
-            string what = $"fuzz seed {seed}: n={n} c={c} d={d} G={g} {mode} {sampling}";
+            bool bf16 = seed % 2 == 0;
+            string what = $"fuzz seed {seed}: n={n} c={c} d={d} G={g} {mode} {sampling}{(bf16 ? " +bf16" : "")}";
             try
             {
-                RunCase(rng, n, c, d, g, mode, sampling, key, what);
+                RunCase(rng, n, c, d, g, mode, sampling, key, bf16, what);
             }
             catch (Exception e) when (e is not AssertionException)
             {
@@ -46,12 +49,13 @@ public sealed class NativeFuzzTests : GpuFixture
         }
     }
 
-    private void RunCase(Random rng, int n, int c, int d, int g, QuantMode mode, SamplingMode sampling, ulong key, string what)
+    private void RunCase(Random rng, int n, int c, int d, int g, QuantMode mode, SamplingMode sampling, ulong key, bool bf16, string what)
     {
         var x = TestData.WithOutliers(rng, n, d);
         var w = TestData.Matrix(rng, c, d);
         var gy = TestData.Matrix(rng, n, c);
         for (int i = 1; i < n; i += 3) Array.Clear(gy, i * c, c); // zero rows: the Nonzero selection drops them
+        if (bf16) (x, gy) = (BFloat16.Round(x), BFloat16.Round(gy)); // BF16 values: the FP32 calls read the widened inputs
         var layer = new Int4LinearReference(Ref);
         var hadamard = new HadamardTransform(Ref);
         var lsq = new LsqQuantizer(Ref);
@@ -81,5 +85,30 @@ public sealed class NativeFuzzTests : GpuFixture
         NativeBackwardTests.AssertClose(dgx.Download(), expected.GradX, $"{what}: ∇X");
         NativeBackwardTests.AssertClose(dgw.Download(), expected.GradW, $"{what}: ∇W");
         NativeBackwardTests.AssertClose(dgb.Download(), expected.GradBias, $"{what}: ∇b");
+        if (!bf16) return;
+
+        using var dx16 = Cuda.Upload<BFloat16>(BFloat16.Narrow(x), n, d);
+        using var dy16 = Cuda.Allocate<BFloat16>(n, c);
+        using var dxp16 = Cuda.Allocate<byte>(n, d / 2);
+        using var dwp16 = Cuda.Allocate<byte>(c, d / 2);
+        Ops.HqForward(dx16, dw, null, dsx, dsw, g, mode, dy16, dxp16, dwp16);
+        Assert.That(dxp16.Download(), Is.EqualTo(dxp.Download()), $"{what}: BF16 packed X codes = the FP32 call's");
+        Assert.That(dwp16.Download(), Is.EqualTo(dwp.Download()), $"{what}: BF16 packed W codes = the FP32 call's");
+        Assert.That(Bits(dy16.Download()), Is.EqualTo(Bits(BFloat16.Narrow(dy.Download()))), $"{what}: BF16 Y = RN(the FP32 call's Y)");
+
+        using var dgy16 = Cuda.Upload<BFloat16>(BFloat16.Narrow(gy), n, c);
+        using var dgx16 = Cuda.Allocate<BFloat16>(n, d);
+        using var dgw16 = Cuda.Allocate<float>(c, d);
+        using var dgsx16 = Cuda.Allocate<float>(1, 1);
+        using var dgsw16 = Cuda.Allocate<float>(1, 1);
+        using var dgb16 = Cuda.Allocate<float>(1, c);
+        Ops.LinearBackward(dgy16, dx16, dw, dxp16, dwp16, dsx, dsw, g, mode, sampling, key, dgx16, dgw16, dgsx16, dgsw16, dgb16);
+        Assert.That(Bits(dgx16.Download()), Is.EqualTo(Bits(BFloat16.Narrow(dgx.Download()))), $"{what}: BF16 ∇X = RN(the FP32 call's ∇X)");
+        Assert.That(dgw16.Download(), Is.EqualTo(dgw.Download()), $"{what}: BF16 call's ∇W = the FP32 call's");
+        Assert.That(dgb16.Download(), Is.EqualTo(dgb.Download()), $"{what}: BF16 call's ∇b = the FP32 call's");
+        Assert.That((dgsx16.Download()[0], dgsw16.Download()[0]), Is.EqualTo((dgsx.Download()[0], dgsw.Download()[0])),
+            $"{what}: BF16 call's step gradients = the FP32 call's");
     }
+
+    private static ushort[] Bits(BFloat16[] v) => Array.ConvertAll(v, b => b.RawBits);
 }
