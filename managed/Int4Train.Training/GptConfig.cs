@@ -78,7 +78,9 @@ public sealed record GptConfig
     /// <summary>Issue 15's diagnostic ablation of the INT4 block linears (docs/conventions.md "INT4 ablations
     /// (diagnostic)"): <see cref="Int4Ablation.ForwardOnly"/> keeps the INT4 forward and makes the backward exact FP32
     /// products with the dequantized codes, <see cref="Int4Ablation.BackwardOnly"/> makes the forward FP32 and keeps the
-    /// INT4 backward, to tell which half of INT4 costs the accuracy; not meant to train with. <see cref="Int4Ablation.None"/>:
+    /// INT4 backward, to tell which half of INT4 costs the accuracy; <see cref="Int4Ablation.FineScales"/> (and
+    /// <see cref="Int4Ablation.FineX"/>, <see cref="Int4Ablation.FineW"/>) make the forward's product with per-row steps
+    /// and keep forward-only's backward, to tell whether finer steps remove the forward's cost; not meant to train with. <see cref="Int4Ablation.None"/>:
     /// the default, bit for bit the run without this setting (checkpoints written before it existed read None). Only
     /// the INT4 precisions take another, and only the device model runs it (the host model refuses it).</summary>
     public Int4Ablation Int4Ablation { get; init; }
@@ -182,9 +184,9 @@ public sealed record GptConfig
     };
 
     /// <summary>The ablation names <see cref="ParseAblation"/> knows (<see cref="Int4Ablation"/>'s values in order).</summary>
-    public static IReadOnlyList<string> AblationNames { get; } = ["none", "forward-only", "backward-only"];
+    public static IReadOnlyList<string> AblationNames { get; } = ["none", "forward-only", "backward-only", "fine-scales", "fine-x", "fine-w"];
 
-    /// <summary>The ablation of a CLI name: none, forward-only, backward-only.</summary>
+    /// <summary>The ablation of a CLI name: none, forward-only, backward-only, fine-scales, fine-x, fine-w.</summary>
     public static Int4Ablation ParseAblation(string name)
     {
         int k = AblationNames.ToList().IndexOf(name);

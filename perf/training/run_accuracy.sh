@@ -16,6 +16,9 @@
 #             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-smooth0.5:--precision int4 --smooth 0.5|int4-smooth0.5-all:--precision int4 --smooth 0.5 --smooth-layers qkv,proj,up,down"
 #             Forward or backward quantizer (issue 15's diagnostic; GPU only; docs/conventions.md "INT4 ablations"):
 #             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-fwd:--precision int4 --int4-ablation forward-only|int4-bwd:--precision int4 --int4-ablation backward-only"
+#             Whether finer forward steps (one per token of XH, one per output channel of WH) remove the forward's cost
+#             (issue 15's diagnostic, GPU only; compare fine* with int4-fwd, which has the same exact backward):
+#             VARIANTS="bf16:--precision bf16|int4:--precision int4|int4-fwd:--precision int4 --int4-ablation forward-only|fine:--precision int4 --int4-ablation fine-scales|fine-x:--precision int4 --int4-ablation fine-x|fine-w:--precision int4 --int4-ablation fine-w"
 #   PRECISIONS  without VARIANTS: one variant per precision, named by it (default "bf16 int4")
 #   PRESET=baby-gpt (issue 12's sanity check at a new size: PRESET=gpt2-small STEPS=1000)
 #   SEEDS="1337 1338"  STEPS=5000  EVAL_EVERY=250  JOBS=4  TRAIN_ARGS="..." (added to every run)  TARGET=1.01 (the

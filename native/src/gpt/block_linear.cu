@@ -37,7 +37,7 @@ int4train_status arithmetic_forward(int4train_gpt g, Linear& L, const Operands& 
 // dx = ∂L/∂x (overwritten), ∂L/∂w added to o.gw, the bias's and step sizes' gradients accumulated.
 int4train_status arithmetic_backward(int4train_gpt g, Linear& L, const float* dy, const Operands& o, float* dx, int n) {
     if (L.int4()) {
-        if (g->cfg.int4_ablation == INT4TRAIN_GPT_ABLATION_FORWARD_ONLY)
+        if (ablation_exact_backward(g->cfg.int4_ablation))
             return dequantized_backward(g, L, dy, o.x, o.w, dx, o.gw, n);
         // accumulate mode: the model's gradients may already hold a micro-batch's
         return layer::backward(L.state, dy, o.x, o.w, L.x_packed, L.w_packed, g->P(L.sx), g->P(L.sw), n, dx, o.gw,
@@ -76,7 +76,7 @@ int4train_status linear_forward(int4train_gpt g, Linear& L, const float* x, floa
 }
 
 // y of an INT4 linear's last forward again, bit for bit, from the same x (layer::forward_again: no policy step; a
-// smoothed linear with the m of that forward; the backward-only ablation's FP32 y again)
+// smoothed linear with the m of that forward; the backward-only and fine-scale ablations' FP32 y again)
 int4train_status linear_forward_again(int4train_gpt g, const Linear& L, const float* x, float* y, int n) {
     if (!L.int4()) return fail(INT4TRAIN_ERROR_INTERNAL, "%s: only an INT4 linear repeats its forward", __func__);
     Operands o = plain(g, L, x);

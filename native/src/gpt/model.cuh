@@ -254,11 +254,13 @@ int4train_status fp32_linear_backward(int4train_gpt g, const Linear& L, const fl
 
 // int4_ablation.cu: issue 15's diagnostic ablations of the INT4 block linears (cfg.int4_ablation; docs/conventions.md
 // "INT4 ablations (diagnostic)"). ablation_forward: after an INT4 linear's forward (or its forward again) wrote y and
-// the codes, backward-only replaces y by the FP32 product x·wᵀ + b (a no-op otherwise). dequantized_backward:
-// forward-only's backward of an INT4 linear (exact FP32 products with the forward's dequantized codes, then the INT4
-// backward's LSQ tail); the arguments as the INT4 backward's (dx overwritten, gw and the bias's and step sizes'
-// gradients accumulated).
+// the codes, backward-only replaces y by the FP32 product x·wᵀ + b, a fine-scale ablation by the FP32 product of its
+// per-row (or per-tensor) dequantized Hadamard-domain operands (a no-op otherwise). dequantized_backward: the backward
+// of an INT4 linear under an ablation that ablation_exact_backward names (forward-only, the fine-scale ones): exact
+// FP32 products with the forward's dequantized operands, then the LSQ tail of each operand's quantizer; the arguments
+// as the INT4 backward's (dx overwritten, gw and the bias's and step sizes' gradients accumulated).
 int4train_status ablation_forward(int4train_gpt g, const Linear& L, const float* x, const float* w, float* y, int n);
+bool ablation_exact_backward(int ablation);
 int4train_status dequantized_backward(int4train_gpt g, const Linear& L, const float* dy, const float* x, const float* w,
                                       float* dx, float* gw, int n);
 

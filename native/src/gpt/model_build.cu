@@ -56,9 +56,10 @@ static int4train_status check_smoothing(const int4train_gpt_config* c) {
 // The diagnostic INT4 ablations (int4_ablation.cu): a known one, and another than none only where block linears run
 // INT4 (the fp32 and bf16 precisions have nothing to ablate: refused, not ignored).
 static int4train_status check_ablation(const int4train_gpt_config* c) {
-    if (c->int4_ablation < INT4TRAIN_GPT_ABLATION_NONE || c->int4_ablation > INT4TRAIN_GPT_ABLATION_BACKWARD_ONLY)
+    if (c->int4_ablation < INT4TRAIN_GPT_ABLATION_NONE || c->int4_ablation > INT4TRAIN_GPT_ABLATION_FINE_W)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,
-                    "int4train_gpt_create: int4_ablation must be 0 (none), 1 (forward-only) or 2 (backward-only), got %d",
+                    "int4train_gpt_create: int4_ablation must be 0 (none), 1 (forward-only), 2 (backward-only), 3 "
+                    "(fine-scales), 4 (fine-x) or 5 (fine-w), got %d",
                     c->int4_ablation);
     if (c->int4_ablation != INT4TRAIN_GPT_ABLATION_NONE && !layer::is_int4(c->linear.precision))
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <math.h>
+#include <stdint.h>
 
 #include "int4train.h"
 
@@ -20,6 +21,15 @@ __host__ __device__ __forceinline__ float round_half_away(float x) {
 __host__ __device__ __forceinline__ int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 __host__ __device__ __forceinline__ int lsq_qn(int mode) { return mode == INT4TRAIN_MODE_PAPER ? -7 : -8; }
 constexpr int kLsqQp = 7;
+// The LSQ step rule (§2.1 "Initialization") from Σ|v| over n elements (the sum in double, CanonicalSum):
+// s = (float)(κ·(2·mean/sqrt(7)) + 1e-10), κ = scale (1: the paper's rule); for 0 < mean < 2^-20 the scale-free
+// max((float)(κ·2·mean/sqrt(7)), 2^-120) (the absolute 1e-10 would swamp tiny tensors; LsqQuantizer.InitStep).
+// The per-tensor step (ops/lsq.cu) and the fine-scale ablation's per-row steps (gpt/row_quantizer.cu) both use it.
+__host__ __device__ __forceinline__ float lsq_step_rule(double abs_sum, int64_t n, float scale) {
+    double mean = abs_sum / (double)n;
+    double s = (double)scale * (2.0 * mean / sqrt(7.0));
+    return (mean > 0.0 && mean < 0x1p-20) ? fmaxf((float)s, 0x1p-120f) : (float)(s + 1e-10);
+}
 #if defined(__CUDACC__)
 // LSQ code (§2.1): q = clamp(RoundHalfAway(x / s), Qn, 7) with one IEEE division.
 __device__ __forceinline__ int lsq_code(float x, float s, int qn) {

@@ -17,13 +17,9 @@ struct AbsTerm {  // |v_i| in double (exact conversion)
     __device__ double operator()(int64_t i) const { return (double)fabsf(v[i]); }
 };
 
-// s = (float)(κ·(2·mean|V|/sqrt(7)) + 1e-10), mean = CanonicalSum|v| / n in double, κ = scale (1: the paper's rule,
-// the same bits as without it); for 0 < mean < 2^-20 the scale-free max((float)(κ·2·mean/sqrt(7)), 2^-120) (the
-// absolute 1e-10 would swamp tiny tensors; LsqQuantizer.InitStep).
+// s = lsq_step_rule(CanonicalSum|v|, n, κ) (numerics/rounding.cuh), κ = scale (1: the paper's rule).
 __global__ void step_from_sum_kernel(const double* sum, int64_t n, float scale, float* step) {
-    double mean = *sum / (double)n;
-    double s = (double)scale * (2.0 * mean / sqrt(7.0));
-    *step = (mean > 0.0 && mean < 0x1p-20) ? fmaxf((float)s, 0x1p-120f) : (float)(s + 1e-10);
+    *step = lsq_step_rule(*sum, n, scale);
 }
 
 int4train_status lsq_init_step_impl(int4train_context ctx, const float* v, int64_t n, float* d_step, double* ws,

@@ -448,10 +448,10 @@ std::vector<ValueCase> value_cases(const Fixture& fx) {
              c.smooth_alpha = 0.5f;
              c.smooth_classes = 5;
          })},
-        {"int4train_gpt_create", "int4_ablation 3", bad, "int4_ablation",
+        {"int4train_gpt_create", "int4_ablation 6", bad, "int4_ablation",
          gpt_create(ctx, [](auto& c) {
              c.linear.precision = INT4TRAIN_PRECISION_INT4_HQ_LSS;
-             c.int4_ablation = 3;
+             c.int4_ablation = 6;
          })},
         {"int4train_gpt_create", "int4_ablation of an fp32 model", bad, "int4_ablation",
          gpt_create(ctx, [](auto& c) { c.int4_ablation = INT4TRAIN_GPT_ABLATION_FORWARD_ONLY; })},

@@ -9,8 +9,11 @@ namespace Int4Train.Tests.Gpu;
 /// model's bit for bit, and replaces the backward's gradient quantizer by exact FP32 products with the dequantized
 /// codes, so its gradients differ from the default's by the quantizer's noise only. backward-only computes the forward in
 /// FP32 (the loss is the fp32 model's up to the BF16 attention and head both INT4 models share, and does not depend on
-/// the step sizes at all) and keeps the INT4 backward. none is the default model bit for bit. Replay and
-/// recomputation: DeviceGptGraphTests and DeviceGptMemoryTests have ablation cases.
+/// the step sizes at all) and keeps the INT4 backward. none is the default model bit for bit. fine-scales (fine-x,
+/// fine-w) quantize the forward's XH and WH (X's, W's only) with one LSQ step per row made from the batch instead of the
+/// learned per-tensor step, and keep forward-only's exact backward: the forward reads no learned step of a per-row
+/// operand, whose step gets no gradient. Replay and recomputation: DeviceGptGraphTests and DeviceGptMemoryTests have
+/// ablation cases.
 /// </summary>
 public sealed class DeviceGptAblationTests : GpuFixture
 {
@@ -130,7 +133,10 @@ public sealed class DeviceGptAblationTests : GpuFixture
 
     [TestCase(LinearPrecision.Fp32, Int4Ablation.ForwardOnly)]
     [TestCase(LinearPrecision.Bf16, Int4Ablation.BackwardOnly)]
-    [TestCase(LinearPrecision.Int4HqLss, (Int4Ablation)3)]
+    [TestCase(LinearPrecision.Fp32, Int4Ablation.FineScales)]
+    [TestCase(LinearPrecision.Bf16, Int4Ablation.FineW)]
+    [TestCase(LinearPrecision.Int4HqLss, (Int4Ablation)6)]
+    [TestCase(LinearPrecision.Int4HqLss, (Int4Ablation)(-1))]
     public void BadNativeAblation_IsOneClearError(LinearPrecision precision, Int4Ablation ablation)
     {
         // an invalid-argument status reaches the caller as ArgumentException (NativeStatus.Check), as every bad option does
@@ -140,5 +146,61 @@ public sealed class DeviceGptAblationTests : GpuFixture
             Linear = new Int4LinearOptions { Precision = precision }, Int4Ablation = ablation,
         }).Dispose());
         Assert.That(ex!.Message, Does.Contain("int4_ablation"));
+    }
+
+    private static bool FineX(Int4Ablation a) => a is Int4Ablation.FineScales or Int4Ablation.FineX;
+    private static bool FineW(Int4Ablation a) => a is Int4Ablation.FineScales or Int4Ablation.FineW;
+
+    [TestCase(LinearPrecision.Int4HqLss, Int4Ablation.FineScales)]
+    [TestCase(LinearPrecision.Int4Lsq, Int4Ablation.FineScales)]
+    [TestCase(LinearPrecision.Int4HqLss, Int4Ablation.FineX)]
+    [TestCase(LinearPrecision.Int4HqLss, Int4Ablation.FineW)]
+    public void FineScales_HaveAnotherFiniteLoss_AndNoGradientForAPerRowOperandsStep(LinearPrecision precision, Int4Ablation ablation)
+    {
+        using var plain = Create(precision, null);
+        using var forwardOnly = Create(precision, Int4Ablation.ForwardOnly);
+        using var fine = Create(precision, ablation);
+        float lp = TrainPass(plain), lo = TrainPass(forwardOnly), lf = TrainPass(fine);
+        Assert.That(float.IsFinite(lf) && lf > 2.0, $"an untrained model's loss, near ln V: {lf:R}");
+        Assert.That(lf, Is.Not.EqualTo(lp), "the forward is not the INT4 one (per-row steps)");
+        Assert.That(lo, Is.EqualTo(lp), "forward-only's forward is the INT4 one");
+        // the same weights, a finer quantizer of the same operands: the loss moves by quantization noise only
+        Assert.That(Math.Abs(lf - lp), Is.LessThan(0.05 * lp), $"the INT4 loss {lp:R}: {lf:R}");
+        int steps = 0;
+        foreach (var t in fine.Tensors)
+        {
+            float[] g = Gradient(fine, t);
+            Assert.That(g.All(float.IsFinite), $"{t.Name}: finite gradient");
+            if (!t.IsStepSize)
+            {
+                Assert.That(g.Any(v => v != 0), $"{t.Name}: gradient is all zeros");
+                continue;
+            }
+            steps++;
+            bool perRow = t.Name.EndsWith(".step_x", StringComparison.Ordinal) ? FineX(ablation) : FineW(ablation);
+            if (perRow) Assert.That(g, Is.All.EqualTo(0f), $"{t.Name}: a per-row operand's learned step is unused: no gradient");
+            else Assert.That(g.Any(v => v != 0), $"{t.Name}: a per-tensor operand's step gets the LSQ step gradient");
+        }
+        Assert.That(steps, Is.EqualTo(2 * fine.LinearCount), "every INT4 linear's two steps were checked");
+    }
+
+    [TestCase(Int4Ablation.FineScales)]
+    [TestCase(Int4Ablation.FineX)]
+    [TestCase(Int4Ablation.FineW)]
+    public void FineScales_ForwardReadsNoLearnedStepOfAPerRowOperand(Int4Ablation ablation)
+    {
+        // The per-row steps come from the batch: multiplying a per-row operand's learned step by 4 leaves an evaluation's
+        // loss unchanged bit for bit; multiplying a per-tensor operand's changes it (its codes are the INT4 forward's).
+        using var m = Create(LinearPrecision.Int4HqLss, ablation);
+        TrainPass(m); // the INT4 layers' first forward sets G and the steps
+        foreach (var (suffix, perRow) in new[] { (".step_x", FineX(ablation)), (".step_w", FineW(ablation)) })
+        {
+            float before = Evaluate(m);
+            foreach (var t in m.Tensors.Where(t => t.IsStepSize && t.Name.EndsWith(suffix, StringComparison.Ordinal)))
+                m.Write(t.Index, NativeGptBuffer.Value, m.Read(t.Index).Select(s => 4 * s).ToArray());
+            float after = Evaluate(m);
+            if (perRow) Assert.That(BitConverter.SingleToInt32Bits(after), Is.EqualTo(BitConverter.SingleToInt32Bits(before)), $"{suffix}: per row, the learned step does not reach the loss");
+            else Assert.That(after, Is.Not.EqualTo(before), $"{suffix}: per tensor, the learned step reaches the loss");
+        }
     }
 }

@@ -60,6 +60,10 @@ public sealed class DeviceGptGraphTests : GpuFixture
     [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.ForwardOnly)]
     [TestCase("int4-lsq", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.ForwardOnly)]
     [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.BackwardOnly)]
+    // fine-scales: the forward carves its per-row operands from the workspace too, and its backward makes them again
+    [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.FineScales)]
+    [TestCase("int4-lsq", SamplingMode.Nonzero, GptLinearClasses.All, 0f, GptConfig.DefaultSmoothClasses, Int4Ablation.FineX)]
+    [TestCase("int4", SamplingMode.Nonzero, GptLinearClasses.All, 0.5f, GptLinearClasses.All, Int4Ablation.FineW)]
     public void ReplayedSteps_AreBitIdenticalToEagerSteps(string precision, SamplingMode sampling = SamplingMode.Nonzero,
         GptLinearClasses int4Classes = GptLinearClasses.All, float smooth = 0f, GptLinearClasses smoothClasses = GptConfig.DefaultSmoothClasses,
         Int4Ablation ablation = Int4Ablation.None)

@@ -134,6 +134,9 @@ public sealed class DeviceGptMemoryTests : GpuFixture
     // forward-only: its backward reads the remade X for the LSQ mask
     [TestCase("int4", false, GptLinearClasses.All, 0f, Int4Ablation.BackwardOnly)]
     [TestCase("int4", true, GptLinearClasses.All, 0f, Int4Ablation.ForwardOnly)]
+    // fine-scales: the remade h is the per-row FP32 product again, and the backward makes the per-row operands again
+    [TestCase("int4", false, GptLinearClasses.All, 0f, Int4Ablation.FineScales)]
+    [TestCase("int4", true, GptLinearClasses.All, 0f, Int4Ablation.FineScales)]
     public void Recomputing_TheInputs_TrainsBitForBitAsKeepingThem(string precision, bool graphs,
         GptLinearClasses classes = GptLinearClasses.All, float smooth = 0f, Int4Ablation ablation = Int4Ablation.None)
     {
