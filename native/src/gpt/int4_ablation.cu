@@ -95,7 +95,7 @@ int4train_status hat_operand(int4train_context ctx, const Linear& L, bool fine, 
     const int d = L.in;
     if (!fine) return dequantize(ctx, packed, rows, d, step, codes, out);
     I4T_TRY(hadamard_impl(ctx, v, vh, (int64_t)rows * d, L.state.group));
-    I4T_TRY(row_steps(ctx, vh, rows, d, row_step));
+    I4T_TRY(row_steps(ctx, vh, rows, d, layer::step_rule_scale(L.state.opt), row_step));
     return row_fake_quantize(ctx, vh, rows, d, row_step, L.state.opt.mode, out);
 }
 

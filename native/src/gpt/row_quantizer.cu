@@ -18,7 +18,8 @@ struct AbsAt {  // |v_i| in double (exact), as ops/lsq.cu's step rule sums it
 
 // One CTA of 256 threads per row: CanonicalSum of the row's |v| (its 4096-element chunks summed by the canonical tree,
 // then the chunk sums by it again when there are several: CanonicalSum's order for a row alone), then the step rule.
-__global__ void __launch_bounds__(kCanonLanes) row_steps_kernel(const float* __restrict__ v, int cols, float* step) {
+__global__ void __launch_bounds__(kCanonLanes) row_steps_kernel(const float* __restrict__ v, int cols, float kappa,
+                                                                  float* step) {
     __shared__ double lanes[kCanonLanes];
     __shared__ double chunks[kMaxChunks];
     const float* row = v + (int64_t)blockIdx.x * cols;
@@ -31,7 +32,7 @@ __global__ void __launch_bounds__(kCanonLanes) row_steps_kernel(const float* __r
     }
     __syncthreads();
     const double sum = m == 1 ? chunks[0] : canon_chunk_block(LoadDouble{chunks}, 0, m, lanes);
-    if (threadIdx.x == 0) step[blockIdx.x] = lsq_step_rule(sum, cols, 1.0f);
+    if (threadIdx.x == 0) step[blockIdx.x] = lsq_step_rule(sum, cols, kappa);
 }
 
 __global__ void row_fake_quantize_kernel(const float* v, int rows, int cols, const float* __restrict__ step, int qn,
@@ -55,11 +56,11 @@ __global__ void row_mask_kernel(const float* __restrict__ v, int rows, int cols,
 
 }  // namespace
 
-int4train_status row_steps(int4train_context ctx, const float* v, int rows, int cols, float* step) {
+int4train_status row_steps(int4train_context ctx, const float* v, int rows, int cols, float kappa, float* step) {
     if (rows <= 0) return INT4TRAIN_SUCCESS;
     if (cols <= 0 || cols > kRowQuantizerMaxCols)
         return fail(INT4TRAIN_ERROR_INVALID_ARGUMENT, "row_steps: %d columns (1 to %d)", cols, kRowQuantizerMaxCols);
-    row_steps_kernel<<<(unsigned)rows, kCanonLanes, 0, ctx->stream>>>(v, cols, step);
+    row_steps_kernel<<<(unsigned)rows, kCanonLanes, 0, ctx->stream>>>(v, cols, kappa, step);
     I4T_LAUNCH("row_steps_kernel");
     return INT4TRAIN_SUCCESS;
 }

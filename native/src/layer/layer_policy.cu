@@ -59,8 +59,8 @@ static int4train_status init_steps(int4train_layer_s& L, const float* x, const f
         I4T_TRY(hadamard_impl(L.ctx, x, vh, nx, L.group));
         xs = vh;
     }
-    // κ·(the step rule), κ = step_init_scale (0 in a zero-initialised struct: the paper's rule, κ = 1)
-    const float kappa = L.opt.step_init_scale == 0.0f ? 1.0f : L.opt.step_init_scale;
+    // κ·(the step rule), κ = step_init_scale (step_rule_scale: 0 = the paper's rule, κ = 1)
+    const float kappa = step_rule_scale(L.opt);
     I4T_TRY(lsq_init_step_impl(L.ctx, xs, nx, step_x, ws, kappa));
     const float* wsrc = w;
     if (L.group > 1) {

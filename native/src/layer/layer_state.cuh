@@ -30,6 +30,12 @@ inline bool is_int4(int precision) {
 // The largest multiple κ of the LSQ step rule a layer takes (int4train_layer_options.step_init_scale; C#
 // Int4LinearOptions.MaxStepInitScale checks the same bound).
 constexpr float kMaxStepInitScale = 16.0f;
+// κ of the LSQ step rule the layer's steps are set with: step_init_scale, 0 (a zero-initialised struct) = 1, the
+// paper's rule bit for bit. The per-tensor steps (layer_policy.cu) and the fine-scale ablation's per-row steps
+// (gpt/int4_ablation.cu) both take it from here.
+inline float step_rule_scale(const int4train_layer_options& o) {
+    return o.step_init_scale == 0.0f ? 1.0f : o.step_init_scale;
+}
 // Validates options for layers whose input width is `in` (every block linear's in is a multiple of the model width,
 // so a G dividing it divides them all). dense_ok: the cuBLAS precisions are accepted too (the GPT).
 int4train_status check_options(const int4train_layer_options* o, int in, bool dense_ok, const char* fn);

@@ -22,9 +22,9 @@ public sealed class DeviceGptAblationTests : GpuFixture
     // The native model of DeviceGptSmoothingTests' small configuration in a precision, with the ablation set directly
     // (null: the configuration's, not set), initialised as DeviceGptModel initialises it from the INT4 configuration's
     // draw (the fp32 model's tensors are those without the step sizes), so every model has the same weights.
-    private NativeGpt Create(LinearPrecision precision, Int4Ablation? ablation)
+    private NativeGpt Create(LinearPrecision precision, Int4Ablation? ablation, float stepInitScale = 1f)
     {
-        var c = DeviceGptSmoothingTests.Small(precision);
+        var c = DeviceGptSmoothingTests.Small(precision) with { StepInitScale = stepInitScale };
         var options = DeviceGptModel.NativeOptions(c, Data.VocabSize);
         return DeviceGptModel.CreateInitialised(Cuda, ablation is Int4Ablation a ? options with { Int4Ablation = a } : options,
             GptInit.Draw(c with { Precision = LinearPrecision.Int4HqLss }, Data.VocabSize));
@@ -202,5 +202,21 @@ public sealed class DeviceGptAblationTests : GpuFixture
             if (perRow) Assert.That(BitConverter.SingleToInt32Bits(after), Is.EqualTo(BitConverter.SingleToInt32Bits(before)), $"{suffix}: per row, the learned step does not reach the loss");
             else Assert.That(after, Is.Not.EqualTo(before), $"{suffix}: per tensor, the learned step reaches the loss");
         }
+    }
+
+    [Test]
+    public void FineScales_SetTheirRowStepsWithTheStepRuleScale()
+    {
+        // --step-init-scale κ reaches the per-row steps (layer::step_rule_scale): with both operands per row the loss
+        // depends on no per-tensor step, so a κ of 0.55 moves it by the finer steps' other rounding only; κ = 1 given
+        // explicitly is the default model bit for bit.
+        using var plain = Create(LinearPrecision.Int4HqLss, Int4Ablation.FineScales);
+        using var one = Create(LinearPrecision.Int4HqLss, Int4Ablation.FineScales, 1f);
+        using var small = Create(LinearPrecision.Int4HqLss, Int4Ablation.FineScales, 0.55f);
+        float lp = TrainPass(plain), l1 = TrainPass(one), ls = TrainPass(small);
+        Assert.That(BitConverter.SingleToInt32Bits(l1), Is.EqualTo(BitConverter.SingleToInt32Bits(lp)), "κ = 1 is the paper's rule");
+        Assert.That(float.IsFinite(ls) && ls > 2.0, $"an untrained model's loss, near ln V: {ls:R}");
+        Assert.That(ls, Is.Not.EqualTo(lp), "κ = 0.55: other per-row steps, another loss");
+        Assert.That(Math.Abs(ls - lp), Is.LessThan(0.05 * lp), $"the κ = 1 loss {lp:R}: {ls:R}");
     }
 }
