@@ -11,7 +11,10 @@
 #   SANITIZER_JOBS=8                      how many tool/part runs at once (default 1: one after another). The
 #                                         GPT parts run the ILGPU CPU reference: 36 runs at once on 16 cores (H200,
 #                                         2026-12-01) starved them and cut four parts off; keep it near the core count
-#                                         and give each call a few parts (SANITIZER_PARTS)
+#                                         and give each call a few parts (SANITIZER_PARTS). Keep trainings off
+#                                         the GPU meanwhile: beside 6 of them every GPT run crawled (a 0.1 s test
+#                                         took 75 s under memcheck), while 17 small test:NAME runs alone on the GPU
+#                                         finished in 140-210 s (H200, 2026-12-02)
 #   SANITIZER_TIMEOUT_S=480               the limit of each run
 #   SANITIZER_RACECHECK_VENDOR=1          racecheck cuBLAS's own kernels too (default: excluded by name, nvjet* and
 #                                         *xmma*: NVIDIA's closed GEMMs, whose shared-memory protocol is not ours to
