@@ -20,6 +20,13 @@
 #                                         *xmma*: NVIDIA's closed GEMMs, whose shared-memory protocol is not ours to
 #                                         fix and which made the GPT parts run past a device call; every kernel of
 #                                         this project, the CUTLASS GEMMs included, is still checked)
+#   SANITIZER_SHARDS=4                    run each test part as this many runs side by side (default 1): its cases
+#                                         (the test program's --list-tests on the part's filter) dealt round robin,
+#                                         each run's filter naming its cases, "(PART'S FILTER)&(Name=CASE|...)"; the
+#                                         runs are PART#1..#N. For a part too long for one call: every run pays the
+#                                         tool's start (on the H200 the first GPT test of a process took 30-60 s
+#                                         under memcheck/initcheck/synccheck, 60-120 s under racecheck; the next
+#                                         ones a few seconds), so shard the long parts only
 #   SANITIZER_LIST=1                      print each part of SANITIZER_PARTS with its test filter (tab-separated;
 #                                         "-" for the self-test) and exit: SanitizerPartsTests checks that the
 #                                         default parts cover every GPU test
@@ -73,8 +80,38 @@ filter_of() {  # the GPU suite in parts of similar cost (the device GPT's tests 
   esac
 }
 
-run_one() {  # tool part
-  local tool=$1 part=$2 log="$OUT/${2//[^A-Za-z0-9._-]/_}-$1.log" extra=""
+# The display names of the tests a filter selects, one a line (the test program's --list-tests).
+list_cases() {
+  # shellcheck disable=SC2086
+  $TESTS --list-tests --filter "$1" 2>/dev/null |
+    awk '/Test discovery complete/ { on = 1; next } /Test discovery summary/ { on = 0 } on && /^  [^ ]/ { sub(/^  /, ""); print }'
+}
+# A value inside a test filter: the syntax's operators and parentheses taken literally (a case's display name has
+# parentheses, commas, quotes, '=' ...).
+filter_value() { sed -e 's/[\\()&|=!~]/\\&/g'; }
+
+# The runs of SANITIZER_PARTS, one a line: NAME<TAB>FILTER ("-" for the self-test); a test part in SHARDS runs when
+# SANITIZER_SHARDS > 1 (see the header), an empty shard left out.
+runs_of_parts() {
+  local part filter shards=${SANITIZER_SHARDS:-1} k
+  for part in $PARTS; do
+    case "$part" in selftest|selftest:?*) printf '%s\t-\n' "$part"; continue ;; esac
+    filter=$(filter_of "$part") || return 2
+    if [ "$shards" -le 1 ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
+    mapfile -t cases < <(list_cases "$filter")
+    if [ "${#cases[@]}" -eq 0 ]; then echo "part $part: its filter selects no test ($filter; the cases listed by: $TESTS --list-tests)" >&2; return 2; fi
+    for ((k = 0; k < shards && k < ${#cases[@]}; k++)); do
+      local i names=""
+      for ((i = k; i < ${#cases[@]}; i += shards)); do
+        names+="${names:+|}Name=$(printf '%s' "${cases[$i]}" | filter_value)"
+      done
+      printf '%s#%d\t(%s)&(%s)\n' "$part" $((k + 1)) "$filter" "$names"
+    done
+  done
+}
+
+run_one() {  # tool part filter ("-": the self-test)
+  local tool=$1 part=$2 filter=$3 log="$OUT/${2//[^A-Za-z0-9._-]/_}-$1.log" extra=""
   [ "$tool" = memcheck ] && extra="--leak-check full"
   [ "$tool" = racecheck ] && extra="$VENDOR_EXCLUDE"
   if [ "$part" = selftest ] || [[ "$part" == selftest:?* ]]; then
@@ -85,7 +122,7 @@ run_one() {  # tool part
   else
     # shellcheck disable=SC2086
     timeout "${SANITIZER_TIMEOUT_S:-480}" compute-sanitizer --tool "$tool" $extra $NVTX --target-processes all \
-      --error-exitcode 9 $TESTS --filter "$(filter_of "$part")" > "$log" 2>&1
+      --error-exitcode 9 $TESTS --filter "$filter" > "$log" 2>&1
   fi
   local rc=$? verdict
   case $rc in 0) verdict="clean" ;; 124) verdict="cut off at ${SANITIZER_TIMEOUT_S:-480} s" ;; 9) verdict="ERRORS" ;; *) verdict="exit $rc" ;; esac
@@ -93,22 +130,18 @@ run_one() {  # tool part
   echo "$part under $tool: $verdict | $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1 | sed 's/=* *//') | $(grep -E "passed, .*failed|total:|succeeded:|failed:" "$log" | tr -s ' ' | tr '\n' ' ')" >> "$OUT/summary.txt"
 }
 
-if [ "${SANITIZER_LIST:-0}" = 1 ]; then
-  for part in $PARTS; do
-    case "$part" in selftest|selftest:?*) printf '%s\t-\n' "$part" ;; *) printf '%s\t%s\n' "$part" "$(filter_of "$part")" || exit 2 ;; esac
-  done
-  exit 0
-fi
+RUNS=$(runs_of_parts) || exit 2
+if [ "${SANITIZER_LIST:-0}" = 1 ]; then printf '%s\n' "$RUNS"; exit 0; fi
 
 : > "$OUT/summary.txt"
 running=0
-for part in $PARTS; do
+while IFS=$'\t' read -r part filter; do
   for tool in $TOOLS; do
-    run_one "$tool" "$part" &
+    run_one "$tool" "$part" "$filter" &
     running=$((running + 1))
     if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
   done
-done
+done <<< "$RUNS"
 wait
 sort "$OUT/summary.txt" -o "$OUT/summary.txt"
 cat "$OUT/summary.txt"

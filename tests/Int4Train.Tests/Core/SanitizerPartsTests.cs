@@ -9,7 +9,8 @@ namespace Int4Train.Tests.Core;
 /// <summary>Issue 13: "the whole GPU suite under compute-sanitizer", split into parts so that each tool finishes inside one
 /// device call (tests/run_sanitizers.sh). A test class added without a part would silently never run under a tool (the
 /// ablation and smoothing tests and two DeviceGptTests cases had none until 2026-12-02), so this CPU test lists the
-/// default parts' filters (SANITIZER_LIST=1) and checks that every GPU test matches at least one of them.</summary>
+/// default parts' filters (SANITIZER_LIST=1) and checks that every GPU test matches at least one of them; and that a
+/// part run as shards (SANITIZER_SHARDS) still runs each of its cases exactly once.</summary>
 [TestFixture]
 public class SanitizerPartsTests
 {
@@ -21,6 +22,29 @@ public class SanitizerPartsTests
         var filters = parts.Where(p => p.Filter != "-").Select(p => p.Filter).ToList();
         var uncovered = GpuTestNames().Where(name => !filters.Any(f => Matches(f, name))).ToList();
         Assert.That(uncovered, Is.Empty, "GPU tests no default sanitizer part runs (add them to filter_of and PARTS)");
+    }
+
+    [Test]
+    public void Shards_RunEachCaseOfTheirPartOnce()
+    {
+        // SANITIZER_SHARDS=3 on a part of this class's four filter-reading cases (display names with parentheses,
+        // quotes, '=', '&', '|', '!', '~': the escaping is exercised): three runs whose filters, read by the test
+        // program itself, select every case of the part exactly once.
+        const string part = "test:SanitizerPartsTests.TheFilterReading";
+        var shards = ListParts(new() { ["SANITIZER_PARTS"] = part, ["SANITIZER_SHARDS"] = "3", ["TESTS"] = $"dotnet {TestProgram}" });
+        Assert.That(shards.Select(s => s.Part), Is.EqualTo(new[] { part + "#1", part + "#2", part + "#3" }));
+        var all = ListTests("FullyQualifiedName~SanitizerPartsTests.TheFilterReading");
+        Assert.That(all, Has.Count.EqualTo(4), "the part's cases");
+        var dealt = shards.SelectMany(s => ListTests(s.Filter)).ToList();
+        Assert.That(dealt, Is.EquivalentTo(all), "every case once, none twice, nothing else");
+    }
+
+    [Test]
+    public void AShardedPartThatSelectsNoTest_IsRefused()
+    {
+        var (exitCode, _, error) = RunScript(new() { ["SANITIZER_PARTS"] = "test:NoTestHasThisName", ["SANITIZER_SHARDS"] = "2", ["TESTS"] = $"dotnet {TestProgram}" });
+        Assert.That(exitCode, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("test:NoTestHasThisName: its filter selects no test"));
     }
 
     [TestCase("TestCategory=gpu&FullyQualifiedName!~DeviceGpt", "Int4Train.Tests.Gpu.NativeForwardTests.HqForward_X", true)]
@@ -55,7 +79,17 @@ public class SanitizerPartsTests
         return names;
     }
 
-    private static List<(string Part, string Filter)> ListParts()
+    private static List<(string Part, string Filter)> ListParts(Dictionary<string, string>? extra = null)
+    {
+        var (exitCode, output, error) = RunScript(extra);
+        Assert.That(exitCode, Is.Zero, error);
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('\t'))
+            .Select(f => (f[0], f[1])).ToList();
+    }
+
+    // run_sanitizers.sh in its list mode (SANITIZER_LIST=1), with extra environment.
+    private static (int ExitCode, string Output, string Error) RunScript(Dictionary<string, string>? extra)
     {
         string root = RepositoryRoot.Find();
         var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests", "run_sanitizers.sh")])
@@ -63,12 +97,34 @@ public class SanitizerPartsTests
             WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true,
             Environment = { ["SANITIZER_LIST"] = "1", ["OUT"] = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-list-{Environment.ProcessId}") },
         };
+        foreach (var (key, value) in extra ?? []) psi.Environment[key] = value;
+        return Run(psi);
+    }
+
+    // The display names of the tests of this assembly a filter selects (the test program's --list-tests).
+    private static List<string> ListTests(string filter)
+    {
+        var (exitCode, output, error) = Run(new ProcessStartInfo("dotnet", [TestProgram, "--list-tests", "--filter", filter])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        });
+        Assert.That(exitCode, Is.Zero, $"--list-tests --filter {filter}: {error}");
+        int start = output.IndexOf("Test discovery complete", StringComparison.Ordinal);
+        Assert.That(start, Is.GreaterThanOrEqualTo(0), output);
+        return output[start..].Split('\n').Skip(1)
+            .TakeWhile(line => !line.StartsWith("Test discovery summary", StringComparison.Ordinal))
+            .Where(line => line.StartsWith("  ", StringComparison.Ordinal) && !line.StartsWith("   ", StringComparison.Ordinal))
+            .Select(line => line.Trim()).ToList();
+    }
+
+    private static string TestProgram => typeof(SanitizerPartsTests).Assembly.Location;
+
+    private static (int ExitCode, string Output, string Error) Run(ProcessStartInfo psi)
+    {
         using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd(), error = p.StandardError.ReadToEnd();
+        var error = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
         Assert.That(p.WaitForExit(TimeSpan.FromMinutes(1)), "finished");
-        Assert.That(p.ExitCode, Is.Zero, error);
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('\t'))
-            .Select(f => (f[0], f[1])).ToList();
+        return (p.ExitCode, output, error.Result);
     }
 }
