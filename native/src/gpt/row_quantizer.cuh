@@ -3,7 +3,8 @@
 // WH) instead of the layer's one learned step per tensor. The step of row r is the LSQ rule of §2.1 applied to that
 // row alone, s_r = lsq_step_rule(CanonicalSum_k |V[r,k]|, cols, κ) (numerics/rounding.cuh: the same bits as
 // LsqQuantizer.InitStep(row, bits, κ); κ = layer::step_rule_scale, 1 unless --step-init-scale), and the codes are
-// lsq_code(V[r,k], s_r, Qn) of the layer's mode. Deterministic: one CTA per row, CanonicalSum's fixed order, so a forward made again (and a replayed graph) gives the same bits.
+// lsq_code(V[r,k], s_r, Qn) of the layer's mode. Deterministic: one CTA per row, CanonicalSum's fixed order, so a
+// forward made again (and a replayed graph) gives the same bits.
 #pragma once
 
 #include <stdint.h>
