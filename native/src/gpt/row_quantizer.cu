@@ -11,11 +11,6 @@ namespace {
 
 constexpr int kMaxChunks = kRowQuantizerMaxCols / kCanonChunk;
 
-struct AbsAt {  // |v_i| in double (exact), as ops/lsq.cu's step rule sums it
-    const float* v;
-    __device__ double operator()(int64_t i) const { return (double)fabsf(v[i]); }
-};
-
 // One CTA of 256 threads per row: CanonicalSum of the row's |v| (its 4096-element chunks summed by the canonical tree,
 // then the chunk sums by it again when there are several: CanonicalSum's order for a row alone), then the step rule.
 __global__ void __launch_bounds__(kCanonLanes) row_steps_kernel(const float* __restrict__ v, int cols, float kappa,
@@ -27,7 +22,7 @@ __global__ void __launch_bounds__(kCanonLanes) row_steps_kernel(const float* __r
     for (int j = 0; j < m; ++j) {
         const int base = j * kCanonChunk;
         const int len = cols - base < kCanonChunk ? cols - base : kCanonChunk;
-        const double r = canon_chunk_block(AbsAt{row}, base, len, lanes);
+        const double r = canon_chunk_block(AbsTerm{row}, base, len, lanes);
         if (threadIdx.x == 0) chunks[j] = r;
     }
     __syncthreads();

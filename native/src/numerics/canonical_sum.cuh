@@ -46,6 +46,13 @@ __global__ void __launch_bounds__(256) canon_chunks_kernel(F f, int64_t n, doubl
     if (threadIdx.x == 0) out[blockIdx.x] = r;
 }
 
+// The term |v_i| in double (an exact conversion): what the LSQ step rule sums, per tensor (ops/lsq.cu) and per row
+// (gpt/row_quantizer.cu).
+struct AbsTerm {
+    const float* v;
+    __device__ double operator()(int64_t i) const { return (double)fabsf(v[i]); }
+};
+
 struct LoadDouble {
     const double* p;
     __device__ double operator()(int64_t i) const { return p[i]; }

@@ -12,11 +12,6 @@
 
 namespace i4t {
 
-struct AbsTerm {  // |v_i| in double (exact conversion)
-    const float* v;
-    __device__ double operator()(int64_t i) const { return (double)fabsf(v[i]); }
-};
-
 // s = lsq_step_rule(CanonicalSum|v|, n, κ) (numerics/rounding.cuh), κ = scale (1: the paper's rule).
 __global__ void step_from_sum_kernel(const double* sum, int64_t n, float scale, float* step) {
     *step = lsq_step_rule(*sum, n, scale);
