@@ -18,10 +18,10 @@ public enum Int4Ablation
     /// sizes its backward reads); the backward is the INT4 backward unchanged.</summary>
     BackwardOnly = 2,
     /// <summary>The forward's product with one LSQ step per row of XH (a token) and one per row of WH (an output
-    /// channel), each the LSQ rule of that row alone (2·mean|row|/√7 + 1e−10), in place of the learned per-tensor steps:
-    /// Y = X̂H·(ŴH)ᵀ + b in FP32 after the INT4 forward; the backward as <see cref="ForwardOnly"/>'s with those operands
-    /// and the per-row straight-through mask, no gradient for a per-row operand's step size. Asks whether finer steps
-    /// remove the forward's cost.</summary>
+    /// channel), each the LSQ rule of that row alone (κ·2·mean|row|/√7 + 1e−10, κ the step rule scale, 1 by
+    /// default), in place of the learned per-tensor steps: Y = X̂H·(ŴH)ᵀ + b in FP32 after the INT4 forward; the
+    /// backward as <see cref="ForwardOnly"/>'s with those operands and the per-row straight-through mask, no gradient
+    /// for a per-row operand's step size. Asks whether finer steps remove the forward's cost.</summary>
     FineScales = 3,
     /// <summary><see cref="FineScales"/> for X only (W keeps its per-tensor step and the forward's codes).</summary>
     FineX = 4,
