@@ -34,6 +34,11 @@ class Variant:
         return sum(self.ratios) / len(self.ratios) if self.ratios else None
 
 
+def run_label(run) -> str | None:
+    """A compare.json run's name: its label (a VARIANTS name), else its precision (compare's own runs)."""
+    return run.get("label") or run.get("precision")
+
+
 def collect(docs):
     """Variants by name (first-seen order) and the reference labels, from parsed compare.json documents."""
     variants, references = {}, set()
@@ -41,7 +46,7 @@ def collect(docs):
         if doc.get("reference") is not None:
             references.add(doc["reference"])
         for run in doc["runs"]:
-            name = run.get("label") or run.get("precision")
+            name = run_label(run)
             if name is None or run.get("best_val_loss") is None:
                 continue
             v = variants.setdefault(name, Variant(name))

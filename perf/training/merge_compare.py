@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from accuracy_summary import run_label
+
 
 def merge(docs, reference: str = "bf16", title: str | None = None) -> dict:
     """The merged document: the runs of every doc in order, ratios to `reference`'s best validation loss."""
     runs, seen, seeds = [], set(), set()
     for doc in docs:
         for run in doc["runs"]:
-            label = run.get("label") or run.get("precision")
+            label = run_label(run)
             if label in seen:
                 raise ValueError(f"run '{label}' is in more than one file")
             seen.add(label)
@@ -23,7 +25,7 @@ def merge(docs, reference: str = "bf16", title: str | None = None) -> dict:
             runs.append(dict(run))
     if len(seeds) > 1:
         raise ValueError(f"the files hold runs of different seeds ({', '.join(map(str, sorted(seeds)))})")
-    ref = [r for r in runs if (r.get("label") or r.get("precision")) == reference and r.get("best_val_loss")]
+    ref = [r for r in runs if run_label(r) == reference and r.get("best_val_loss")]
     if not ref:
         raise ValueError(f"no run labelled '{reference}' with a best validation loss")
     base = ref[0]["best_val_loss"]
