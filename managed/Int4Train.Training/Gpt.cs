@@ -1,3 +1,5 @@
+using Int4Train.Reference;
+
 namespace Int4Train.Training;
 
 /// <summary>
@@ -21,13 +23,15 @@ public sealed class Gpt
     private int _b, _t;
     private float[] _x0 = [], _embMask = [], _xf = [], _lnf = [], _lnfMean = [], _lnfRstd = [], _probs = [];
     private bool _hasEmbMask, _backwardReady;
+    private bool _smoothReady; // a training forward has made every smoothed linear's factors m
 
     /// <summary>Builds the model from the <see cref="GptTensorTable"/> with nanoGPT's initialisation (<see cref="GptInit"/>):
     /// N(0, 0.02) weights and embeddings, N(0, 0.02/√(2L)) for the residual projections, zero biases, unit LayerNorm
     /// gains. The block linears take <see cref="GptConfig.Linear"/> with their own key.</summary>
-    /// <exception cref="NotSupportedException">The configuration smooths (<see cref="GptConfig.SmoothAlpha"/> not 0):
-    /// only the device model implements the smoothing; or it ablates the INT4 linears (<see cref="GptConfig.Int4Ablation"/>
-    /// not None): only the device model implements the ablations.</exception>
+    /// <exception cref="NotSupportedException">The configuration smooths (<see cref="GptConfig.SmoothAlpha"/> not 0) on a
+    /// native backend: the host model smooths (<see cref="SmoothedLinear"/>, <see cref="ChannelSmoothing"/>) on the ILGPU
+    /// reference backend only; or it ablates the INT4 linears (<see cref="GptConfig.Int4Ablation"/> not None): only the
+    /// device model implements the ablations.</exception>
     public Gpt(GptConfig config, int vocabSize, Int4Backend backend)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -35,8 +39,10 @@ public sealed class Gpt
         config.Validate(vocabSize); // every size product too: no silent int wrap-around in an allocation
         Config = config;
         VocabSize = vocabSize;
+        ChannelSmoothing? smoothing = null;
         if (config.SmoothAlpha != 0)
-            throw new NotSupportedException($"--smooth {config.SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)}: per-input-channel smoothing runs on the GPU model only (--device gpu); the CPU host model does not implement it.");
+            smoothing = new ChannelSmoothing(backend.ReferenceDevice ?? throw new NotSupportedException(
+                $"--smooth {config.SmoothAlpha.ToString(System.Globalization.CultureInfo.InvariantCulture)}: the host model smooths on the ILGPU reference backend; this one is {backend.Description} (the device model smooths on the GPU)."));
         if (config.Int4Ablation != Int4Ablation.None)
             throw new NotSupportedException($"--int4-ablation {GptConfig.AblationName(config.Int4Ablation)}: the INT4 ablations run on the GPU model only (--device gpu); the CPU host model does not implement them.");
         var init = GptInit.Draw(config, vocabSize);
@@ -54,9 +60,18 @@ public sealed class Gpt
         // every tensor's storage by name: the linears own theirs, the others are the drawn arrays with a gradient
         var storage = new Dictionary<string, (float[] Data, float[] Grad)>();
         foreach (var (name, values) in init) storage[name] = (values, new float[values.Length]);
-        foreach (var (s, lin) in GptTensorTable.Linears(config).Zip(linears))
+        var smoothed = new SmoothedLinear?[linears.Length];
+        foreach (var ((s, lin), i) in GptTensorTable.Linears(config).Zip(linears).Select((p, i) => (p, i)))
         {
-            storage[s.Name + ".weight"] = (lin.Weight, lin.WeightGrad);
+            // a smoothed linear's W is its own array (the linear's Weight holds W'); docs/conventions.md
+            // "Per-input-channel smoothing": the classes of SmoothClasses, all of them INT4 (GptConfig.Validate)
+            if (smoothing is not null && config.Smooths(s.K))
+            {
+                var w = (float[])lin.Weight.Clone();
+                smoothed[i] = new SmoothedLinear(lin, w, new float[w.Length], config.SmoothAlpha, smoothing);
+                storage[s.Name + ".weight"] = (w, smoothed[i]!.WeightGrad);
+            }
+            else storage[s.Name + ".weight"] = (lin.Weight, lin.WeightGrad);
             storage[s.Name + ".bias"] = (lin.Bias, lin.BiasGrad);
         }
         foreach (var t in GptTensorTable.Tensors(config, vocabSize))
@@ -77,6 +92,7 @@ public sealed class Gpt
                 Ln1W = T(p + "ln1.weight").Data, DLn1W = T(p + "ln1.weight").Grad, Ln1B = T(p + "ln1.bias").Data, DLn1B = T(p + "ln1.bias").Grad,
                 Ln2W = T(p + "ln2.weight").Data, DLn2W = T(p + "ln2.weight").Grad, Ln2B = T(p + "ln2.bias").Data, DLn2B = T(p + "ln2.bias").Grad,
                 Qkv = linears[4 * l], Proj = linears[4 * l + 1], Up = linears[4 * l + 2], Down = linears[4 * l + 3],
+                Smoothed = smoothed[(4 * l)..(4 * l + 4)],
             };
         }
     }
@@ -92,6 +108,9 @@ public sealed class Gpt
 
     /// <summary>The block linears in order (h0.qkv, h0.proj, h0.up, h0.down, h1.qkv …).</summary>
     public IEnumerable<Int4Linear> Linears => _blocks.SelectMany(b => new[] { b.Qkv, b.Proj, b.Up, b.Down });
+
+    /// <summary>The smoothed block linears in order (<see cref="GptConfig.Smooths"/>; none when smoothing is off).</summary>
+    internal IEnumerable<SmoothedLinear> SmoothedLinears => _blocks.SelectMany(b => b.Smoothed).OfType<SmoothedLinear>();
 
     /// <summary>Number of scalars in the tensors (step sizes excluded).</summary>
     public long ParameterCount => _parameters.Where(p => p.StepOwner is null).Sum(p => (long)p.Data.Length);
@@ -138,12 +157,12 @@ public sealed class Gpt
             // attention branch: x2 = x + Drop(Proj(Attn(LN₁(x))))
             k.Ln1 = new float[n * c]; k.Ln1Mean = new float[n]; k.Ln1Rstd = new float[n];
             GptOps.LayerNormForward(k.Ln1, k.Ln1Mean, k.Ln1Rstd, x, k.Ln1W, k.Ln1B, n, c);
-            k.QkvOut = k.Qkv.Forward(k.Ln1, n, training);
+            k.QkvOut = LinearForward(k, 0, k.Ln1, n, training);
             k.Att = new float[batch * Config.Heads * t * t];
             k.AttMask = Mask(k.Att.Length, 8 * l + 1);
             k.AttOut = new float[n * c];
             GptOps.AttentionForward(k.AttOut, k.Att, k.QkvOut, k.AttMask, batch, t, c, Config.Heads);
-            float[] a = k.Proj.Forward(k.AttOut, n, training);
+            float[] a = LinearForward(k, 1, k.AttOut, n, training);
             k.ProjMask = Mask(n * c, 8 * l + 2);
             GptOps.ApplyMask(a, k.ProjMask);
             k.X2 = new float[n * c];
@@ -151,16 +170,17 @@ public sealed class Gpt
             // MLP branch: x3 = x2 + Drop(Down(GELU(Up(LN₂(x2)))))
             k.Ln2 = new float[n * c]; k.Ln2Mean = new float[n]; k.Ln2Rstd = new float[n];
             GptOps.LayerNormForward(k.Ln2, k.Ln2Mean, k.Ln2Rstd, k.X2, k.Ln2W, k.Ln2B, n, c);
-            k.H = k.Up.Forward(k.Ln2, n, training);
+            k.H = LinearForward(k, 2, k.Ln2, n, training);
             k.G = new float[k.H.Length];
             GptOps.GeluForward(k.G, k.H);
-            float[] m = k.Down.Forward(k.G, n, training);
+            float[] m = LinearForward(k, 3, k.G, n, training);
             k.DownMask = Mask(n * c, 8 * l + 3);
             GptOps.ApplyMask(m, k.DownMask);
             var x3 = new float[n * c];
             for (int i = 0; i < m.Length; i++) x3[i] = k.X2[i] + m[i];
             x = x3;
         }
+        if (training) _smoothReady = true; // smoothed linears: later evaluation forwards use this forward's m
         _xf = x;
         _lnf = new float[n * c]; _lnfMean = new float[n]; _lnfRstd = new float[n];
         GptOps.LayerNormForward(_lnf, _lnfMean, _lnfRstd, x, _lnfW, _lnfB, n, c);
@@ -190,17 +210,17 @@ public sealed class Gpt
             // MLP branch; dx is ∂L/∂x3 and flows unchanged into ∂L/∂x2 through the residual
             var dm = (float[])dx.Clone();
             GptOps.ApplyMask(dm, k.DownMask);
-            float[] dg = k.Down.Backward(dm);
+            float[] dg = LinearBackward(k, 3, dm);
             float[] dh = GptOps.GeluBackward(dg, k.H);
-            float[] dln2 = k.Up.Backward(dh);
+            float[] dln2 = LinearBackward(k, 2, dh);
             GptOps.LayerNormBackward(dx, k.DLn2W, k.DLn2B, dln2, k.X2, k.Ln2W, k.Ln2Mean, k.Ln2Rstd, n, c);
             // attention branch; dx is now ∂L/∂x2
             var da = (float[])dx.Clone();
             GptOps.ApplyMask(da, k.ProjMask);
-            float[] dy = k.Proj.Backward(da);
+            float[] dy = LinearBackward(k, 1, da);
             var dqkv = new float[n * 3 * c];
             GptOps.AttentionBackward(dqkv, dy, k.QkvOut, k.Att, k.AttMask, _b, _t, c, Config.Heads);
-            float[] dln1 = k.Qkv.Backward(dqkv);
+            float[] dln1 = LinearBackward(k, 0, dqkv);
             GptOps.LayerNormBackward(dx, k.DLn1W, k.DLn1B, dln1, k.X, k.Ln1W, k.Ln1Mean, k.Ln1Rstd, n, c);
         }
         if (_hasEmbMask) GptOps.ApplyMask(dx, _embMask);
@@ -236,10 +256,19 @@ public sealed class Gpt
         }
     }
 
+    // Block linear k (0 qkv, 1 proj, 2 up, 3 down) of block b: smoothed (SmoothedLinear) or plain.
+    private float[] LinearForward(Block b, int k, float[] x, int n, bool training) =>
+        b.Smoothed[k] is { } s ? s.Forward(x, n, training, _smoothReady) : b.Linear(k).Forward(x, n, training);
+
+    private float[] LinearBackward(Block b, int k, float[] dy) =>
+        b.Smoothed[k] is { } s ? s.Backward(dy) : b.Linear(k).Backward(dy);
+
     private sealed class Block
     {
         public required float[] Ln1W, Ln1B, Ln2W, Ln2B, DLn1W, DLn1B, DLn2W, DLn2B;
         public required Int4Linear Qkv, Proj, Up, Down;
+        public required SmoothedLinear?[] Smoothed; // per class, null where not smoothed
+        public Int4Linear Linear(int k) => k switch { 0 => Qkv, 1 => Proj, 2 => Up, _ => Down };
         public float[] X = [], Ln1 = [], Ln1Mean = [], Ln1Rstd = [], QkvOut = [], Att = [], AttOut = [];
         public float[] X2 = [], Ln2 = [], Ln2Mean = [], Ln2Rstd = [], H = [], G = [];
         public float[]? AttMask, ProjMask, DownMask;

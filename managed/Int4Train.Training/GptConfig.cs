@@ -229,6 +229,10 @@ public sealed record GptConfig
     /// <see cref="Int4Classes"/>. The one rule the host model and the tensor table follow.</summary>
     public bool RunsInt4(int k) => Precision.IsInt4() && Int4Classes.HasFlag((GptLinearClasses)(1 << k));
 
+    /// <summary>Whether block-linear class <paramref name="k"/> (0 qkv, 1 proj, 2 up, 3 down) is smoothed:
+    /// <see cref="SmoothAlpha"/> not 0 and the class in <see cref="SmoothClasses"/>.</summary>
+    public bool Smooths(int k) => SmoothAlpha != 0 && SmoothClasses.HasFlag((GptLinearClasses)(1 << k));
+
     /// <summary>The CLI name of a precision (the inverse of <see cref="ParsePrecision"/>).</summary>
     public static string PrecisionName(LinearPrecision precision) => precision switch
     {

@@ -14,6 +14,10 @@ public sealed class Int4Backend : IDisposable
     /// <summary>Detects overlapping layer calls on this backend (issue 13 item 12).</summary>
     internal ConcurrentUseGuard CallGuard { get; } = new(nameof(Int4Backend));
 
+    /// <summary>The ILGPU device of a reference backend (its other reference operators, e.g. the host GPT's
+    /// <see cref="ChannelSmoothing"/>, run there too); null for the native library.</summary>
+    public ReferenceDevice? ReferenceDevice => (Kernels as ReferenceLinearKernels)?.Device;
+
     /// <summary>A short description ("native CUDA on NVIDIA H100 …", "ILGPU reference on CPU").</summary>
     public string Description { get; }
 

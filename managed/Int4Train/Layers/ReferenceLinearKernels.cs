@@ -11,6 +11,9 @@ internal sealed class ReferenceLinearKernels(ReferenceDevice device, bool ownsDe
     private readonly LsqQuantizer _lsq = new(device);
     private readonly BlockSizeSearch _search = new(device);
 
+    /// <summary>The device the operators run on.</summary>
+    public ReferenceDevice Device => device;
+
     public ILayerState CreateLayer(Int4LinearOptions options, int inFeatures, int outFeatures) =>
         new ReferenceLayerState(this, options, inFeatures, outFeatures);
 

@@ -51,13 +51,17 @@ __global__ void column_absmax_kernel(unsigned* __restrict__ out_bits, const floa
 }
 
 // m_k = clamp(xmax_k^α / wmax_k^(1−α), 1e-4, 1e4). A channel zero in X gets 1e-4 (X' stays 0 whatever m is), one
-// zero in W 1e4; zero in both (0/0) gets 1: any factor is exact there.
+// zero in W 1e4; zero in both (0/0) gets 1: any factor is exact there. The quotient in double, rounded once to float,
+// then clamped: the reference (ChannelSmoothing.Factor) computes the same expression with the C library's pow, and
+// CUDA's double pow is within 2 ulp of it, so the float factors agree but where the double lands within those ulps of
+// a float rounding boundary (powf's float error would part them far more often).
 __global__ void smoothing_factors_kernel(float* __restrict__ m, const unsigned* __restrict__ xmax_bits,
                                          const unsigned* __restrict__ wmax_bits, int d, float alpha) {
     const int k = blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= d) return;
-    float f = powf(__uint_as_float(xmax_bits[k]), alpha) / powf(__uint_as_float(wmax_bits[k]), 1.0f - alpha);
-    if (isnan(f)) f = 1.0f;
+    const double a = alpha;
+    const double q = pow((double)__uint_as_float(xmax_bits[k]), a) / pow((double)__uint_as_float(wmax_bits[k]), 1.0 - a);
+    const float f = isnan(q) ? 1.0f : (float)q;
     m[k] = fminf(fmaxf(f, kMinFactor), kMaxFactor);
 }
 
@@ -75,7 +79,8 @@ __global__ void scale_columns_kernel(float* dst, const float* src, const float* 
         const int64_t e = r * cols + col;
         if (op == ColumnOp::Divide) dst[e] = src[e] / f;
         else if (op == ColumnOp::Multiply) dst[e] = src[e] * f;
-        else dst[e] = dst[e] + src[e] * f;
+        // the accumulation: two roundings, never contracted into an FMA (the reference's arithmetic, ChannelSmoothing)
+        else dst[e] = __fadd_rn(dst[e], __fmul_rn(src[e], f));
     }
 }
 
