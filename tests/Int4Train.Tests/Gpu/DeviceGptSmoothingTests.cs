@@ -75,8 +75,8 @@ public sealed class DeviceGptSmoothingTests : GpuFixture
     {
         // The host model smooths with the reference (ChannelSmoothing, SmoothedLinear): the same factors (column maxima
         // exact, the double quotient rounded once), the same X' and W' bit for bit from the same X and W; the models
-        // then differ as any INT4 device and host model do (BF16 attention on the device, summation orders), so the
-        // tolerances are DeviceGptTests.AnInt4ClassSubset_MatchesTheHostModel's. G fixed: no close call in the search.
+        // then differ as any INT4 device and host model do (Int4ModelsAlike's tolerances). G fixed: no close call in the
+        // search.
         var c = Small(precision) with { SmoothAlpha = 0.5f, SmoothClasses = classes };
         if (precision == LinearPrecision.Int4HqLss) c = c with { GroupSize = 16 };
         var data = new CharDataset(BuiltInText.Text, c.ValidationFraction, c.Context);
@@ -85,25 +85,7 @@ public sealed class DeviceGptSmoothingTests : GpuFixture
         using var host = new HostGptModel(c, data.VocabSize, backend);
         using var dev = new DeviceGptModel(c, data.VocabSize, Cuda, cudaGraphs: false);
         Assert.That(dev.Native.Tensors.Select(t => t.Name), Is.EqualTo(host.Model.Parameters.Select(p => p.Name)));
-        float[] Steps(IGptModel m) => m.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.Data[0]).ToArray();
-        const float lr = 1e-3f;
-        for (long s = 0; s < 6; s++)
-        {
-            var (x, y) = Batch(c, data, s);
-            var losses = new List<double>();
-            foreach (var m in new IGptModel[] { host, dev })
-            {
-                m.ZeroGrad();
-                losses.Add(m.Forward(x, y, c.BatchSize, s, training: true));
-                m.Backward();
-                m.OptimizerStep(lr);
-            }
-            Assert.That(losses[1], Is.EqualTo(losses[0]).Within(0.03 * losses[0]), $"step {s}: loss");
-            float[] sh = Steps(host), sd = Steps(dev);
-            int learned = (int)Math.Max(0, s - c.ColdStartSteps + 1);
-            for (int i = 0; i < sh.Length; i++)
-                Assert.That(sd[i], Is.EqualTo(sh[i]).Within(0.05 * Math.Abs(sh[i]) + 1e-3 + 2.0 * lr * learned), $"step {s}: step size {i} (of X', W')");
-        }
+        Int4ModelsAlike.TrainSideBySide(host, dev, c, s => Batch(c, data, s), steps: 6, lr: 1e-3f);
         var (vx, vy) = Batch(c, data, 1000);
         double eh = host.Forward(vx, vy, c.BatchSize, 6, training: false), ed = dev.Forward(vx, vy, c.BatchSize, 6, training: false);
         Assert.That(ed, Is.EqualTo(eh).Within(0.03 * eh), "an evaluation with the last training forward's m");
@@ -138,7 +120,7 @@ public sealed class DeviceGptSmoothingTests : GpuFixture
         var (vx, vy) = Batch(c, data, 1000);
         double eval = smoothed.Forward(vx, vy, c.BatchSize, steps, training: false);
         Assert.That(double.IsFinite(eval) && eval < ls[0], $"an evaluation with the last training forward's m: {eval}");
-        Assert.That(smoothed.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.Data[0]), Is.All.Not.EqualTo(0f),
+        Assert.That(Int4ModelsAlike.StepSizes(smoothed), Is.All.Not.EqualTo(0f),
             "the step sizes of X' and W' are set");
     }
 

@@ -185,7 +185,7 @@ public sealed class DeviceGptTests : GpuFixture
         using var tenth = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         using var full = new DeviceGptModel(cfg with { StepSizeLrScale = 1f }, data.VocabSize, Cuda);
         using var frozen = new DeviceGptModel(cfg with { StepSizeLrScale = 0f }, data.VocabSize, Cuda); // queued steps: replayed graphs
-        float[] Steps(IGptModel m) => m.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.Data[0]).ToArray();
+        float[] Steps(IGptModel m) => Int4ModelsAlike.StepSizes(m);
         int StepAdam(IGptModel m) => m.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.AdamSteps).Distinct().Single();
         const float lr = 1e-3f; // the first learned update (≈ ±lr) cannot flip a step size's sign
         float[]? kept = null;
@@ -226,7 +226,7 @@ public sealed class DeviceGptTests : GpuFixture
     public void AnInt4ClassSubset_MatchesTheHostModel(LinearPrecision precision, GptLinearClasses classes)
     {
         // --int4-layers: the other classes run the bf16 precision's linear on both models; the tolerances are those of
-        // the INT4 device-vs-host tests (DeviceGptLayoutTests, StepSizeLrScale above). G fixed: no close call in the search.
+        // the INT4 device-vs-host tests (Int4ModelsAlike). G fixed: no close call in the search.
         var cfg = Small(precision) with { Int4Classes = classes };
         if (precision == LinearPrecision.Int4HqLss) cfg = cfg with { GroupSize = 16 };
         var data = new CharDataset(Text, cfg.ValidationFraction, cfg.Context);
@@ -235,33 +235,8 @@ public sealed class DeviceGptTests : GpuFixture
         using var host = new HostGptModel(cfg, data.VocabSize, backend);
         using var dev = new DeviceGptModel(cfg, data.VocabSize, Cuda);
         Assert.That(dev.Native.Tensors.Select(t => t.Name), Is.EqualTo(host.Model.Parameters.Select(p => p.Name)), "the same tensors (step sizes of the INT4 classes)");
-        float[] Steps(IGptModel m) => m.ExportState().Where(t => t.Name.Contains(".step_")).Select(t => t.Data[0]).ToArray();
-        const float lr = 1e-3f;
-        for (long s = 0; s < 8; s++)
-        {
-            var (x, y) = Batch(cfg, data, s);
-            var losses = new List<double>();
-            foreach (var m in new IGptModel[] { host, dev })
-            {
-                m.ZeroGrad();
-                losses.Add(m.Forward(x, y, cfg.BatchSize, s, training: true));
-                m.Backward();
-                m.OptimizerStep(lr);
-            }
-            Assert.That(losses[1], Is.EqualTo(losses[0]).Within(0.03 * losses[0]), $"step {s}: loss");
-            Assert.That(dev.LayerProgress, Is.EqualTo(host.LayerProgress), $"step {s}: progress (the bf16 linears' stays (0, none))");
-            float[] sh = Steps(host), sd = Steps(dev);
-            Assert.That(sd, Has.Length.EqualTo(sh.Length));
-            // Through the cold start both models set the step sizes from their batch (5 % + 1e-3). After it AdamW moves
-            // each by about lr a step whatever its gradient's size (the first update is exactly ±lr: the host model
-            // alone moves every step size by ±1e-3 at step 3), so a step-size gradient whose sign differs between the
-            // BF16 device attention and the FP32 host one — these gradients flip sign from step to step at a similar
-            // size — separates the two by up to 2·lr per learned update (H200, 2026-12-01: 0.01113 against 0.01312
-            // at step 3, the same start moved −lr and +lr).
-            int learned = (int)Math.Max(0, s - cfg.ColdStartSteps + 1);
-            for (int i = 0; i < sh.Length; i++)
-                Assert.That(sd[i], Is.EqualTo(sh[i]).Within(0.05 * Math.Abs(sh[i]) + 1e-3 + 2.0 * lr * learned), $"step {s}: step size {i}");
-        }
+        Int4ModelsAlike.TrainSideBySide(host, dev, cfg, s => Batch(cfg, data, s), steps: 8, lr: 1e-3f,
+            afterStep: s => Assert.That(dev.LayerProgress, Is.EqualTo(host.LayerProgress), $"step {s}: progress (the bf16 linears' stays (0, none))"));
         Assert.That(host.LayerProgress.Where((_, i) => !cfg.RunsInt4(i % 4)).All(p => p.StepCount == 0 && p.GroupSize is null), "bf16 linears: no policy");
     }
 
