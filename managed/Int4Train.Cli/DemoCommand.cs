@@ -22,7 +22,7 @@ internal static class DemoCommand
             OutDescription: $"Output folder (default {DefaultOut}, replaced on each demo; another folder holding a run needs --overwrite)"));
         var c = new Command("demo", "A short INT4 training to watch: tiny preset, built-in text, 30 steps, into runs/demo (on the CPU: batch 4, context 16); takes every train option");
         o.AddTo(c);
-        CliApp.SetAction(c, (p, output) => TrainCommand.Execute(p, o, output, implicitOverwrite: !p.Given(o.Run.Out),
+        CliApp.SetAction(c, (p, output) => TrainCommand.Execute(p, o, output, scratchOut: DefaultOut,
             configure: (config, parse) => Adjust(config, OnGpu(parse.GetValue(o.Run.Device)!), parse.Given(o.Run.Batch), parse.Given(o.Run.Context))));
         return c;
     }

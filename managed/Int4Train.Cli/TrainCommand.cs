@@ -30,19 +30,21 @@ internal static class TrainCommand
         var o = new Options(new RunOptions.Defaults());
         var c = new Command("train", "Train a character-level GPT with its block linears in a precision; writes DIR/loss.csv and DIR/checkpoint.bin at every validation");
         o.AddTo(c);
-        CliApp.SetAction(c, (p, output) => Execute(p, o, output, implicitOverwrite: false, configure: null));
+        CliApp.SetAction(c, (p, output) => Execute(p, o, output, scratchOut: null, configure: null));
         return c;
     }
 
     /// <summary>Runs train with the parsed options; <paramref name="configure"/> adjusts the configuration (demo's CPU
-    /// sizes); <paramref name="implicitOverwrite"/> lets a command replace its own scratch folder.</summary>
-    public static int Execute(ParseResult p, Options o, TextWriter output, bool implicitOverwrite, Func<GptConfig, ParseResult, GptConfig>? configure)
+    /// sizes); <paramref name="scratchOut"/> is a command's own scratch folder (demo's runs/demo): its output folder when
+    /// --out is not given, replaced without --overwrite. Without it a new run goes to runs/PRESET-PRECISION, which must
+    /// hold no run (or --overwrite).</summary>
+    public static int Execute(ParseResult p, Options o, TextWriter output, string? scratchOut, Func<GptConfig, ParseResult, GptConfig>? configure)
     {
         bool interactive = ConsoleUi.Interactive(p.GetValue(o.Run.Plain));
         using var factory = ConsoleUi.Logging(interactive, output);
         var log = factory.Logger();
         string? resume = p.GetValue(o.Resume);
-        bool overwrite = p.GetValue(o.Run.Overwrite) || implicitOverwrite;
+        bool overwrite = p.GetValue(o.Run.Overwrite) || (scratchOut is not null && !p.Given(o.Run.Out));
         int steps = p.GetValue(o.Run.Steps), evalEvery = p.GetValue(o.Run.EvalEvery);
         GptConfig? config = null;
         string outDir;
@@ -69,7 +71,7 @@ internal static class TrainCommand
             config = o.Run.Config(p) with { Precision = GptConfig.ParsePrecision(p.GetValue(o.Precision)!) };
             if (configure is not null) config = configure(config, p);
             config.Validate();
-            outDir = p.GetValue(o.Run.Out) ?? $"runs/{p.GetValue(o.Run.Preset)}-{GptConfig.PrecisionName(config.Precision)}";
+            outDir = p.GetValue(o.Run.Out) ?? scratchOut ?? $"runs/{p.GetValue(o.Run.Preset)}-{GptConfig.PrecisionName(config.Precision)}";
             RunFolder.EnsureFree(outDir, overwrite);
         }
         string text = RunSetup.LoadText(p.GetValue(o.Run.Data), log);

@@ -89,6 +89,35 @@ public class RunSafetyTests
         Assert.That(File.ReadAllText(Path.Combine(run, "loss.csv")), Is.EqualTo(csv));
     }
 
+    [Test]
+    public void Demo_TrainsIntoRunsDemo_AndNeverReplacesATrainRunsDefaultFolder()
+    {
+        // Until 2026-12-02 the demo wrote to train's default folder (runs/tiny-int4) and, replacing "its own scratch
+        // folder" without --overwrite, silently replaced a `train --preset tiny` run there.
+        string cwd = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = _dir;
+        try
+        {
+            string[] quick = ["--device", "cpu", "--steps", "1", "--eval-every", "1", "--batch", "2", "--context", "8", "--plain"];
+            var train = CliRunner.Run(["train", "--preset", "tiny", .. quick]);
+            Assert.That(train.Code, Is.Zero, train.Err);
+            string trainRun = Path.Combine(_dir, "runs", "tiny-int4", "checkpoint.bin");
+            byte[] trained = File.ReadAllBytes(trainRun);
+            for (int i = 0; i < 2; i++)
+            {
+                var demo = CliRunner.Run(["demo", .. quick]);
+                Assert.That(demo.Code, Is.Zero, $"demo {i + 1}: its own folder is replaced each time\n{demo.Err}");
+                Assert.That(File.Exists(Path.Combine(_dir, "runs", "demo", "checkpoint.bin")), $"demo {i + 1}");
+            }
+            Assert.That(File.ReadAllBytes(trainRun), Is.EqualTo(trained), "the train run is untouched");
+            var into = CliRunner.Run(["demo", .. quick, "--out", Path.Combine("runs", "tiny-int4")]);
+            Assert.That(into.Code, Is.EqualTo(1), "a demo into another run's folder needs --overwrite");
+            Assert.That(into.Err, Does.Contain("--overwrite"));
+            Assert.That(File.ReadAllBytes(trainRun), Is.EqualTo(trained));
+        }
+        finally { Environment.CurrentDirectory = cwd; }
+    }
+
     // fp32; and INT4 with per-input-channel smoothing, whose factors m no checkpoint keeps: each training forward makes
     // them, so the resumed run's steps and validations see the uninterrupted run's m
     [TestCase(false)]
