@@ -99,6 +99,9 @@ public sealed class ChannelSmoothing
     {
         Guard.NonEmpty(nameof(m), m.Length);
         Guard.Matrix(nameof(a), a.Length, rows, m.Length);
+        for (int k = 0; k < m.Length; k++)
+            if (!(m[k] > 0f && float.IsFinite(m[k])))
+                throw new ArgumentException($"{nameof(m)}[{k}] = {m[k]}: a smoothing factor must be positive and finite.", nameof(m));
         var acc = _device.Accelerator;
         using var src = acc.Allocate1D<float>(a.Length);
         using var factors = acc.Allocate1D<float>(m.Length);

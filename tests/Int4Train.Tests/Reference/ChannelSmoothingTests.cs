@@ -119,5 +119,7 @@ public sealed class ChannelSmoothingTests
         Assert.That(() => s.DivideColumns(new float[6], 2, new float[4]), Throws.ArgumentException.With.Message.Contains("a"));
         Assert.That(() => s.AddMultipliedColumns(new float[5], new float[6], 2, new float[3]), Throws.ArgumentException.With.Message.Contains("dst"));
         Assert.That(() => s.ColumnAbsMax(new float[7], 3), Throws.ArgumentException.With.Message.Contains("not a multiple of 3"));
+        foreach (float bad in new[] { 0f, -1f, float.NaN, float.PositiveInfinity })
+            Assert.That(() => s.MultiplyColumns(new float[6], 2, [1f, bad, 2f]), Throws.ArgumentException.With.Message.StartWith("m[1] = "), $"{bad}");
     }
 }
