@@ -13,7 +13,6 @@ namespace Int4Train.Training;
 internal sealed class SmoothedLinear(Int4Linear linear, float[] weight, float[] weightGrad, float alpha, ChannelSmoothing ops)
 {
     private float[]? _m; // the factors of the last forward that made them
-    private int _tokens; // of the last forward (the linear keeps its X' for the backward)
 
     /// <summary>The linear whose arithmetic runs on X', W' (its step sizes, policy and bias are the model's).</summary>
     public Int4Linear Linear => linear;
@@ -34,23 +33,22 @@ internal sealed class SmoothedLinear(Int4Linear linear, float[] weight, float[] 
     {
         int d = linear.InFeatures;
         if (training || !factorsReady || _m is null) _m = ops.Factors(x, tokens, weight, linear.OutFeatures, d, alpha);
-        _tokens = tokens;
-        SetSmoothedWeight();
+        ops.MultiplyColumns(weight, linear.OutFeatures, _m).CopyTo(linear.Weight, 0);
         return linear.Forward(ops.DivideColumns(x, tokens, _m), tokens, training);
     }
 
-    /// <summary>∂L/∂X from ∂L/∂Y: the linear's backward on the forward's X', W' (W' made again from W, which no
-    /// optimiser step changed in between, and the same m), then ∂L/∂X = ∂L/∂X'·diag(1/m) and ∂L/∂W += ∂L/∂W'·diag(m).
+    /// <summary>∂L/∂X from ∂L/∂Y: the linear's backward on the forward's X' (which it kept) and W' (still in its Weight:
+    /// no optimiser step comes between a forward and its backward, and an evaluation forward in between, which could
+    /// only write the same W', leaves the linear no backward to run), then ∂L/∂X = ∂L/∂X'·diag(1/m) and
+    /// ∂L/∂W += ∂L/∂W'·diag(m).
     /// The linear's own step gradients and ∂L/∂b accumulate as without smoothing.</summary>
     public float[] Backward(float[] gradY)
     {
         if (_m is null) throw new InvalidOperationException("Backward needs a training Forward first.");
-        SetSmoothedWeight();
         Array.Clear(linear.WeightGrad); // ∂L/∂W' of this backward alone; WeightGrad may hold other micro-batches'
-        float[] dx = ops.DivideColumns(linear.Backward(gradY), _tokens, _m);
+        float[] dxSmoothed = linear.Backward(gradY);
+        float[] dx = ops.DivideColumns(dxSmoothed, dxSmoothed.Length / linear.InFeatures, _m);
         ops.AddMultipliedColumns(weightGrad, linear.WeightGrad, linear.OutFeatures, _m);
         return dx;
     }
-
-    private void SetSmoothedWeight() => ops.MultiplyColumns(weight, linear.OutFeatures, _m).CopyTo(linear.Weight, 0);
 }
