@@ -27,6 +27,10 @@
 #                                         tool's start (on the H200 the first GPT test of a process took 30-60 s
 #                                         under memcheck/initcheck/synccheck, 60-120 s under racecheck; the next
 #                                         ones a few seconds), so shard the long parts only
+#   SANITIZER_CASES_PER_RUN=6             instead of a number of shards, a run per this many cases of a part (a part
+#                                         of n cases in ceil(n/6) runs, one run if n <= 6): parts of 3 to 18 cases
+#                                         then make runs of similar length, and SANITIZER_JOBS near their count
+#                                         runs them in one wave
 #   SANITIZER_LIST=1                      print each part of SANITIZER_PARTS with its test filter (tab-separated;
 #                                         "-" for the self-test) and exit: SanitizerPartsTests checks that the
 #                                         default parts cover every GPU test
@@ -91,15 +95,18 @@ list_cases() {
 filter_value() { sed -e 's/[\\()&|=!~]/\\&/g'; }
 
 # The runs of SANITIZER_PARTS, one a line: NAME<TAB>FILTER ("-" for the self-test); a test part in SHARDS runs when
-# SANITIZER_SHARDS > 1 (see the header), an empty shard left out.
+# SANITIZER_SHARDS > 1 or SANITIZER_CASES_PER_RUN (see the header), an empty shard left out.
 runs_of_parts() {
-  local part filter shards=${SANITIZER_SHARDS:-1} k
+  local part filter shards per=${SANITIZER_CASES_PER_RUN:-0} k
   for part in $PARTS; do
     case "$part" in selftest|selftest:?*) printf '%s\t-\n' "$part"; continue ;; esac
     filter=$(filter_of "$part") || return 2
-    if [ "$shards" -le 1 ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
+    shards=${SANITIZER_SHARDS:-1}
+    if [ "$shards" -le 1 ] && [ "$per" -le 0 ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
     mapfile -t cases < <(list_cases "$filter")
     if [ "${#cases[@]}" -eq 0 ]; then echo "part $part: its filter selects no test ($filter; the cases listed by: $TESTS --list-tests)" >&2; return 2; fi
+    [ "$per" -gt 0 ] && shards=$(( (${#cases[@]} + per - 1) / per ))
+    if [ "$shards" -le 1 ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
     for ((k = 0; k < shards && k < ${#cases[@]}; k++)); do
       local i names=""
       for ((i = k; i < ${#cases[@]}; i += shards)); do

@@ -39,6 +39,23 @@ public class SanitizerPartsTests
         Assert.That(dealt, Is.EquivalentTo(all), "every case once, none twice, nothing else");
     }
 
+    [Test]
+    public void CasesPerRun_SplitsAPartIntoRunsOfAtMostThatMany()
+    {
+        // SANITIZER_CASES_PER_RUN=3 on the four cases: ceil(4/3) = 2 runs of at most 3 cases, every case once; at 4 (or
+        // more) per run the part stays one run under its own filter.
+        const string part = "test:SanitizerPartsTests.TheFilterReading";
+        var env = new Dictionary<string, string> { ["SANITIZER_PARTS"] = part, ["SANITIZER_CASES_PER_RUN"] = "3", ["TESTS"] = $"dotnet {TestProgram}" };
+        var runs = ListParts(env);
+        Assert.That(runs.Select(s => s.Part), Is.EqualTo(new[] { part + "#1", part + "#2" }));
+        var perRun = runs.Select(r => CasesOfTheFilterReading(ListTests(r.Filter))).ToList();
+        Assert.That(perRun.Select(c => c.Count), Has.All.InRange(1, 3));
+        var all = CasesOfTheFilterReading(ListTests("FullyQualifiedName~SanitizerPartsTests.TheFilterReading"));
+        Assert.That(perRun.SelectMany(c => c), Is.EquivalentTo(all), "every case once, none twice");
+        env["SANITIZER_CASES_PER_RUN"] = "4";
+        Assert.That(ListParts(env), Is.EqualTo(new[] { (part, "FullyQualifiedName~SanitizerPartsTests.TheFilterReading") }));
+    }
+
     // The listed lines that are this part's cases. On the CI machine (2026-12-02) --list-tests printed one more
     // two-space-indented line than here, which this machine could not reproduce: a line that is no test name makes no
     // case of a shard (its Name= term selects nothing), so it is reported, not counted.
