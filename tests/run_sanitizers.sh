@@ -31,9 +31,13 @@
 #                                         of n cases in ceil(n/6) runs, one run if n <= 6): parts of 3 to 18 cases
 #                                         then make runs of similar length, and SANITIZER_JOBS near their count
 #                                         runs them in one wave
+#   SANITIZER_DONE=FILE                   leave out the cases FILE lists as clean (lines TOOL<TAB>PART<TAB>CASE, CASE
+#                                         the display name --list-tests prints): a later call runs only what an
+#                                         earlier one cut off (tests/results/sanitizer-done.tsv); each tool then
+#                                         has its own runs, and a part with every case clean under a tool none
 #   SANITIZER_LIST=1                      print each part of SANITIZER_PARTS with its test filter (tab-separated;
 #                                         "-" for the self-test) and exit: SanitizerPartsTests checks that the
-#                                         default parts cover every GPU test
+#                                         default parts cover every GPU test; with SANITIZER_DONE, TOOL:PART
 # The GPU fuzz runs 20 cases under a sanitizer (INT4TRAIN_FUZZ_CASES; its 1,000 cases run without one).
 # Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there.
 set -uo pipefail
@@ -94,26 +98,59 @@ list_cases() {
 # parentheses, commas, quotes, '=' ...).
 filter_value() { sed -e 's/[\\()&|=!~]/\\&/g'; }
 
+# The case names on stdin less those SANITIZER_DONE lists as clean under TOOL in PART (its lines: TOOL<TAB>PART<TAB>CASE,
+# the display name as --list-tests prints it; other lines, e.g. comments, match nothing).
+drop_done() {  # TOOL PART
+  if [ -z "$1" ] || [ -z "${SANITIZER_DONE:-}" ]; then cat; return; fi
+  awk -F'\t' -v tool="$1" -v part="$2" 'NR == FNR { if ($1 == tool && $2 == part) done[$3] = 1; next } !($0 in done)' \
+    "$SANITIZER_DONE" -
+}
+
 # The runs of SANITIZER_PARTS, one a line: NAME<TAB>FILTER ("-" for the self-test); a test part in SHARDS runs when
-# SANITIZER_SHARDS > 1 or SANITIZER_CASES_PER_RUN (see the header), an empty shard left out.
-runs_of_parts() {
-  local part filter shards per=${SANITIZER_CASES_PER_RUN:-0} k
+# SANITIZER_SHARDS > 1 or SANITIZER_CASES_PER_RUN (see the header), an empty shard left out. With a TOOL (given when
+# SANITIZER_DONE is set) the part's cases that file lists as clean under TOOL are left out, and a part with none left
+# makes no run.
+runs_of_parts() {  # [TOOL]
+  local tool=${1:-} part filter shards per=${SANITIZER_CASES_PER_RUN:-0} k listed cases
   for part in $PARTS; do
     case "$part" in selftest|selftest:?*) printf '%s\t-\n' "$part"; continue ;; esac
     filter=$(filter_of "$part") || return 2
     shards=${SANITIZER_SHARDS:-1}
-    if [ "$shards" -le 1 ] && [ "$per" -le 0 ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
-    mapfile -t cases < <(list_cases "$filter")
-    if [ "${#cases[@]}" -eq 0 ]; then echo "part $part: its filter selects no test ($filter; the cases listed by: $TESTS --list-tests)" >&2; return 2; fi
+    if [ "$shards" -le 1 ] && [ "$per" -le 0 ] && [ -z "$tool" ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
+    mapfile -t listed < <(list_cases "$filter")
+    if [ "${#listed[@]}" -eq 0 ]; then echo "part $part: its filter selects no test ($filter; the cases listed by: $TESTS --list-tests)" >&2; return 2; fi
+    mapfile -t cases < <(printf '%s\n' "${listed[@]}" | drop_done "$tool" "$part")
+    if [ "${#cases[@]}" -eq 0 ]; then echo "part $part under $tool: every case is clean in $SANITIZER_DONE, no run" >&2; continue; fi
     [ "$per" -gt 0 ] && shards=$(( (${#cases[@]} + per - 1) / per ))
-    if [ "$shards" -le 1 ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
+    if [ "$shards" -le 1 ] && [ "${#cases[@]}" -eq "${#listed[@]}" ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
+    [ "$shards" -lt 1 ] && shards=1
     for ((k = 0; k < shards && k < ${#cases[@]}; k++)); do
-      local i names=""
+      local i names="" name=$part
       for ((i = k; i < ${#cases[@]}; i += shards)); do
         names+="${names:+|}Name=$(printf '%s' "${cases[$i]}" | filter_value)"
       done
-      printf '%s#%d\t(%s)&(%s)\n' "$part" $((k + 1)) "$filter" "$names"
+      [ "$shards" -gt 1 ] && name="$part#$((k + 1))"
+      printf '%s\t(%s)&(%s)\n' "$name" "$filter" "$names"
     done
+  done
+}
+
+# Every run of every tool, one a line: TOOL<TAB>NAME<TAB>FILTER; without SANITIZER_DONE the tools of one part follow
+# each other (the parts' runs are the same for every tool), with it each tool has its own runs.
+runs_of_tools() {
+  local tool runs name filter
+  if [ -z "${SANITIZER_DONE:-}" ]; then
+    runs=$(runs_of_parts) || return 2
+    while IFS=$'\t' read -r name filter; do
+      for tool in $TOOLS; do printf '%s\t%s\t%s\n' "$tool" "$name" "$filter"; done
+    done <<< "$runs"
+    return 0
+  fi
+  [ -f "$SANITIZER_DONE" ] || { echo "SANITIZER_DONE: no file $SANITIZER_DONE" >&2; return 2; }
+  for tool in $TOOLS; do
+    runs=$(runs_of_parts "$tool") || return 2
+    [ -z "$runs" ] && continue
+    while IFS=$'\t' read -r name filter; do printf '%s\t%s\t%s\n' "$tool" "$name" "$filter"; done <<< "$runs"
   done
 }
 
@@ -141,17 +178,21 @@ run_one() {  # tool part filter ("-": the self-test)
   echo "$part under $tool: $verdict | $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1 | sed 's/=* *//') | $(grep -E "passed, .*failed|total:|succeeded:|failed:" "$log" | tr -s ' ' | tr '\n' ' ')" >> "$OUT/summary.txt"
 }
 
-RUNS=$(runs_of_parts) || exit 2
-if [ "${SANITIZER_LIST:-0}" = 1 ]; then printf '%s\n' "$RUNS"; exit 0; fi
+RUNS=$(runs_of_tools) || exit 2
+if [ "${SANITIZER_LIST:-0}" = 1 ]; then
+  # NAME<TAB>FILTER, once a run (the same for every tool); with SANITIZER_DONE, TOOL:NAME<TAB>FILTER
+  if [ -n "${SANITIZER_DONE:-}" ]; then awk -F'\t' -v OFS='\t' '$0 != "" { print $1 ":" $2, $3 }' <<< "$RUNS"
+  else awk -F'\t' -v OFS='\t' '$0 != "" && !seen[$2]++ { print $2, $3 }' <<< "$RUNS"; fi
+  exit 0
+fi
 
 : > "$OUT/summary.txt"
 running=0
-while IFS=$'\t' read -r part filter; do
-  for tool in $TOOLS; do
-    run_one "$tool" "$part" "$filter" &
-    running=$((running + 1))
-    if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
-  done
+while IFS=$'\t' read -r tool part filter; do
+  [ -z "$tool" ] && continue
+  run_one "$tool" "$part" "$filter" &
+  running=$((running + 1))
+  if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
 done <<< "$RUNS"
 wait
 sort "$OUT/summary.txt" -o "$OUT/summary.txt"

@@ -56,6 +56,33 @@ public class SanitizerPartsTests
         Assert.That(ListParts(env), Is.EqualTo(new[] { (part, "FullyQualifiedName~SanitizerPartsTests.TheFilterReading") }));
     }
 
+    [Test]
+    public void TheDoneList_LeavesOutTheCasesCleanUnderThatTool()
+    {
+        // SANITIZER_DONE: one of the four cases clean under memcheck, all four under synccheck. memcheck then runs the
+        // other three, racecheck (nothing listed) the part under its own filter, synccheck nothing.
+        const string part = "test:SanitizerPartsTests.TheFilterReading";
+        var all = CasesOfTheFilterReading(ListTests("FullyQualifiedName~SanitizerPartsTests.TheFilterReading"));
+        string done = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-done-{Environment.ProcessId}.tsv");
+        File.WriteAllLines(done, new[] { "# a comment line matches nothing", $"memcheck\t{part}\t{all[1]}" }
+            .Concat(all.Select(c => $"synccheck\t{part}\t{c}")));
+        try
+        {
+            var (exitCode, output, error) = RunScript(new()
+            {
+                ["SANITIZER_PARTS"] = part, ["SANITIZER_DONE"] = done, ["SANITIZER_TOOLS"] = "memcheck racecheck synccheck",
+                ["TESTS"] = $"dotnet {TestProgram}",
+            });
+            Assert.That(exitCode, Is.Zero, error);
+            var runs = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToList();
+            Assert.That(runs.Select(r => r[0]), Is.EqualTo(new[] { "memcheck:" + part, "racecheck:" + part }));
+            Assert.That(CasesOfTheFilterReading(ListTests(runs[0][1])), Is.EquivalentTo(all.Where(c => c != all[1])));
+            Assert.That(runs[1][1], Is.EqualTo("FullyQualifiedName~SanitizerPartsTests.TheFilterReading"));
+            Assert.That(error, Does.Contain($"part {part} under synccheck: every case is clean"));
+        }
+        finally { File.Delete(done); }
+    }
+
     // The listed lines that are this part's cases. On the CI machine (2026-12-02) --list-tests printed one more
     // two-space-indented line than here, which this machine could not reproduce: a line that is no test name makes no
     // case of a shard (its Name= term selects nothing), so it is reported, not counted.
