@@ -142,6 +142,7 @@ runs_of_tools() {
   if [ -z "${SANITIZER_DONE:-}" ]; then
     runs=$(runs_of_parts) || return 2
     while IFS=$'\t' read -r name filter; do
+      [ -z "$name" ] && continue
       for tool in $TOOLS; do printf '%s\t%s\t%s\n' "$tool" "$name" "$filter"; done
     done <<< "$runs"
     return 0
