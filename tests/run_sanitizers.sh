@@ -42,7 +42,8 @@
 # Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there.
 set -uo pipefail
 OUT=${OUT:-$PWD/sanitizer-logs}; mkdir -p "$OUT"
-TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll"}
+# --output Detailed: a "passed NAME" line per case, so a run cut off still names the cases it finished (sanitizer-done.tsv)
+TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll --output Detailed"}
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native} INT4TRAIN_REQUIRE_GPU=1
 export INT4TRAIN_FUZZ_CASES=${INT4TRAIN_FUZZ_CASES:-20}
 TOOLS=${SANITIZER_TOOLS:-"memcheck racecheck initcheck synccheck"}
