@@ -85,8 +85,9 @@ typedef struct int4train_gpt_config {
      * and one per row of WH (an output channel), each the LSQ rule of that row (k·2·mean|row|/sqrt(7) + 1e-10, k =
      * linear.step_init_scale, 1 when 0), in place of the layer's learned per-tensor steps: Y = X̂H·(ŴH)ᵀ + b in FP32
      * after the INT4 forward (which still runs, for G and the codes); the backward as FORWARD_ONLY's with those
-     * operands, the per-row straight-through mask, and no gradient for a per-row operand's step size. FINE_X, FINE_W: only X's, only W's steps per row (the
-     * other operand per tensor, the forward's codes). Only with an INT4 precision; not meant to train with. */
+     * operands, the per-row straight-through mask, and no gradient for a per-row operand's step size. FINE_X,
+     * FINE_W: only X's, only W's steps per row (the other operand per tensor, the forward's codes). Only with an INT4
+     * precision; not meant to train with. */
     int32_t int4_ablation;
 } int4train_gpt_config;
 
