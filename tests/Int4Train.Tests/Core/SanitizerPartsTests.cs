@@ -30,10 +30,10 @@ public class SanitizerPartsTests
         // SANITIZER_SHARDS=3 on a part of this class's four filter-reading cases (display names with parentheses,
         // quotes, '=', '&', '|', '!', '~': the escaping is exercised): three runs whose filters, read by the test
         // program itself, select every case of the part exactly once.
-        const string part = "test:SanitizerPartsTests.TheFilterReading";
+        const string part = FilterReadingPart;
         var shards = ListParts(new() { ["SANITIZER_PARTS"] = part, ["SANITIZER_SHARDS"] = "3", ["TESTS"] = $"dotnet {TestProgram}" });
         Assert.That(shards.Select(s => s.Part), Is.EqualTo(new[] { part + "#1", part + "#2", part + "#3" }));
-        var all = CasesOfTheFilterReading(ListTests("FullyQualifiedName~SanitizerPartsTests.TheFilterReading"));
+        var all = AllCasesOfTheFilterReading();
         Assert.That(all, Has.Count.EqualTo(4), $"the part's cases: {string.Join(" | ", all)}");
         var dealt = CasesOfTheFilterReading(shards.SelectMany(s => ListTests(s.Filter)));
         Assert.That(dealt, Is.EquivalentTo(all), "every case once, none twice, nothing else");
@@ -44,16 +44,16 @@ public class SanitizerPartsTests
     {
         // SANITIZER_CASES_PER_RUN=3 on the four cases: ceil(4/3) = 2 runs of at most 3 cases, every case once; at 4 (or
         // more) per run the part stays one run under its own filter.
-        const string part = "test:SanitizerPartsTests.TheFilterReading";
+        const string part = FilterReadingPart;
         var env = new Dictionary<string, string> { ["SANITIZER_PARTS"] = part, ["SANITIZER_CASES_PER_RUN"] = "3", ["TESTS"] = $"dotnet {TestProgram}" };
         var runs = ListParts(env);
         Assert.That(runs.Select(s => s.Part), Is.EqualTo(new[] { part + "#1", part + "#2" }));
         var perRun = runs.Select(r => CasesOfTheFilterReading(ListTests(r.Filter))).ToList();
         Assert.That(perRun.Select(c => c.Count), Has.All.InRange(1, 3));
-        var all = CasesOfTheFilterReading(ListTests("FullyQualifiedName~SanitizerPartsTests.TheFilterReading"));
+        var all = AllCasesOfTheFilterReading();
         Assert.That(perRun.SelectMany(c => c), Is.EquivalentTo(all), "every case once, none twice");
         env["SANITIZER_CASES_PER_RUN"] = "4";
-        Assert.That(ListParts(env), Is.EqualTo(new[] { (part, "FullyQualifiedName~SanitizerPartsTests.TheFilterReading") }));
+        Assert.That(ListParts(env), Is.EqualTo(new[] { (part, FilterReadingFilter) }));
     }
 
     [Test]
@@ -61,8 +61,8 @@ public class SanitizerPartsTests
     {
         // SANITIZER_DONE: one of the four cases clean under memcheck, all four under synccheck. memcheck then runs the
         // other three, racecheck (nothing listed) the part under its own filter, synccheck nothing.
-        const string part = "test:SanitizerPartsTests.TheFilterReading";
-        var all = CasesOfTheFilterReading(ListTests("FullyQualifiedName~SanitizerPartsTests.TheFilterReading"));
+        const string part = FilterReadingPart;
+        var all = AllCasesOfTheFilterReading();
         string done = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-done-{Environment.ProcessId}.tsv");
         File.WriteAllLines(done, new[] { "# a comment line matches nothing", $"memcheck\t{part}\t{all[1]}" }
             .Concat(all.Select(c => $"synccheck\t{part}\t{c}")));
@@ -77,11 +77,17 @@ public class SanitizerPartsTests
             var runs = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToList();
             Assert.That(runs.Select(r => r[0]), Is.EqualTo(new[] { "memcheck:" + part, "racecheck:" + part }));
             Assert.That(CasesOfTheFilterReading(ListTests(runs[0][1])), Is.EquivalentTo(all.Where(c => c != all[1])));
-            Assert.That(runs[1][1], Is.EqualTo("FullyQualifiedName~SanitizerPartsTests.TheFilterReading"));
+            Assert.That(runs[1][1], Is.EqualTo(FilterReadingFilter));
             Assert.That(error, Does.Contain($"part {part} under synccheck: every case is clean"));
         }
         finally { File.Delete(done); }
     }
+
+    // The part the sharding tests split: this class's four filter-reading cases, and the filter the script gives it.
+    private const string FilterReadingPart = "test:SanitizerPartsTests.TheFilterReading";
+    private const string FilterReadingFilter = "FullyQualifiedName~SanitizerPartsTests.TheFilterReading";
+
+    private static List<string> AllCasesOfTheFilterReading() => CasesOfTheFilterReading(ListTests(FilterReadingFilter));
 
     // The listed lines that are this part's cases. On the CI machine (2026-12-02) --list-tests printed one more
     // two-space-indented line than here, which this machine could not reproduce: a line that is no test name makes no
