@@ -41,7 +41,7 @@
 # The GPU fuzz runs 20 cases under a sanitizer (INT4TRAIN_FUZZ_CASES; its 1,000 cases run without one).
 # Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there.
 set -uo pipefail
-OUT=${OUT:-$PWD/sanitizer-logs}; mkdir -p "$OUT"
+OUT=${OUT:-$PWD/sanitizer-logs}; mkdir -p "$OUT"; rm -f "$OUT"/.cases-*  # this run's case lists (cases_of_part)
 # --output Detailed: a "passed NAME" line per case, so a run cut off still names the cases it finished (sanitizer-done.tsv)
 TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll --output Detailed"}
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native} INT4TRAIN_REQUIRE_GPU=1
@@ -95,6 +95,13 @@ list_cases() {
   $TESTS --list-tests --filter "$1" 2>/dev/null |
     awk '/Test discovery complete/ { on = 1; next } /Test discovery summary/ { on = 0 } on && /^  [^ ]/ { sub(/^  /, ""); print }'
 }
+# A part's cases, listed once a script run: with SANITIZER_DONE each tool's runs ask for them again, and every
+# --list-tests costs a start of the test program (seconds of device time each).
+cases_of_part() {  # part filter
+  local cache="$OUT/.cases-${1//[^A-Za-z0-9._-]/_}"
+  [ -f "$cache" ] || list_cases "$2" > "$cache"
+  cat "$cache"
+}
 # A value inside a test filter: the syntax's operators and parentheses taken literally (a case's display name has
 # parentheses, commas, quotes, '=' ...).
 filter_value() { sed -e 's/[\\()&|=!~]/\\&/g'; }
@@ -118,7 +125,7 @@ runs_of_parts() {  # [TOOL]
     filter=$(filter_of "$part") || return 2
     shards=${SANITIZER_SHARDS:-1}
     if [ "$shards" -le 1 ] && [ "$per" -le 0 ] && [ -z "$tool" ]; then printf '%s\t%s\n' "$part" "$filter"; continue; fi
-    mapfile -t listed < <(list_cases "$filter")
+    mapfile -t listed < <(cases_of_part "$part" "$filter")
     if [ "${#listed[@]}" -eq 0 ]; then echo "part $part: its filter selects no test ($filter; the cases listed by: $TESTS --list-tests)" >&2; return 2; fi
     mapfile -t cases < <(printf '%s\n' "${listed[@]}" | drop_done "$tool" "$part")
     if [ "${#cases[@]}" -eq 0 ]; then echo "part $part under $tool: every case is clean in $SANITIZER_DONE, no run" >&2; continue; fi

@@ -108,6 +108,15 @@ public class SanitizerPartsTests
         Assert.That(error, Does.Contain("test:NoTestHasThisName: its filter selects no test"));
     }
 
+    [Test]
+    public void ADoneListThatIsNoFile_IsRefused()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), $"i4t-no-such-done-list-{Environment.ProcessId}.tsv");
+        var (exitCode, _, error) = RunScript(new() { ["SANITIZER_PARTS"] = FilterReadingPart, ["SANITIZER_DONE"] = missing, ["TESTS"] = $"dotnet {TestProgram}" });
+        Assert.That(exitCode, Is.EqualTo(2));
+        Assert.That(error.Trim(), Is.EqualTo($"SANITIZER_DONE: no file {missing}"));
+    }
+
     [TestCase("TestCategory=gpu&FullyQualifiedName!~DeviceGpt", "Int4Train.Tests.Gpu.NativeForwardTests.HqForward_X", true)]
     [TestCase("TestCategory=gpu&FullyQualifiedName!~DeviceGpt", "Int4Train.Tests.Gpu.DeviceGptTests.Fp32_X", false)]
     [TestCase("FullyQualifiedName~A.B|FullyQualifiedName~C", "x.C.y", true)]
