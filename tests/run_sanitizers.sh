@@ -16,6 +16,10 @@
 #                                         took 75 s under memcheck), while 17 small test:NAME runs alone on the GPU
 #                                         finished in 140-210 s (H200, 2026-12-02)
 #   SANITIZER_TIMEOUT_S=480               the limit of each run
+#   SANITIZER_DEADLINE_S=500              the limit of the whole script, counted from its start: a run started late (a
+#                                         wave after the first) gets only the time left, and a run that would get less
+#                                         than 30 s is not started ("not started" in summary.txt), so a device call can
+#                                         queue more runs than fit and still return its logs in time
 #   SANITIZER_RACECHECK_VENDOR=1          racecheck cuBLAS's own kernels too (default: excluded by name, nvjet* and
 #                                         *xmma*: NVIDIA's closed GEMMs, whose shared-memory protocol is not ours to
 #                                         fix and which made the GPT parts run past a device call; every kernel of
@@ -39,7 +43,8 @@
 #                                         "-" for the self-test) and exit: SanitizerPartsTests checks that the
 #                                         default parts cover every GPU test; with SANITIZER_DONE, TOOL:PART
 # The GPU fuzz runs 20 cases under a sanitizer (INT4TRAIN_FUZZ_CASES; its 1,000 cases run without one).
-# Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there.
+# Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there; done.tsv there
+# lists the cases that finished with no report (SANITIZER_DONE's format: append it to tests/results/sanitizer-done.tsv).
 set -uo pipefail
 OUT=${OUT:-$PWD/sanitizer-logs}; mkdir -p "$OUT"; rm -f "$OUT"/.cases-*  # this run's case lists (cases_of_part)
 # --output Detailed: a "passed NAME" line per case, so a run cut off still names the cases it finished (sanitizer-done.tsv)
@@ -163,28 +168,52 @@ runs_of_tools() {
   done
 }
 
+# The limit of a run started now: SANITIZER_TIMEOUT_S, or less where SANITIZER_DEADLINE_S leaves less.
+limit_now() {
+  local limit=${SANITIZER_TIMEOUT_S:-480}
+  if [ -n "${SANITIZER_DEADLINE_S:-}" ] && [ $((SANITIZER_DEADLINE_S - SECONDS)) -lt "$limit" ]; then
+    limit=$((SANITIZER_DEADLINE_S - SECONDS))
+  fi
+  echo "$limit"
+}
+
 run_one() {  # tool part filter ("-": the self-test)
-  local tool=$1 part=$2 filter=$3 log="$OUT/${2//[^A-Za-z0-9._-]/_}-$1.log" extra="" start=$SECONDS
+  local tool=$1 part=$2 filter=$3 log="$OUT/${2//[^A-Za-z0-9._-]/_}-$1.log" extra="" start=$SECONDS limit
+  limit=$(limit_now)
+  if [ "$limit" -lt 30 ]; then echo "$part under $tool: not started (SANITIZER_DEADLINE_S: ${limit} s left) | |" >> "$OUT/summary.txt"; return; fi
   [ "$tool" = memcheck ] && extra="--leak-check full"
   [ "$tool" = racecheck ] && extra="$VENDOR_EXCLUDE"
   if [ "$part" = selftest ] || [[ "$part" == selftest:?* ]]; then
     local only=(); [ "$part" != selftest ] && only=(--only "${part#selftest:}")
     # shellcheck disable=SC2086
-    timeout "${SANITIZER_TIMEOUT_S:-480}" compute-sanitizer --tool "$tool" $extra $NVTX --error-exitcode 9 \
+    timeout "$limit" compute-sanitizer --tool "$tool" $extra $NVTX --error-exitcode 9 \
       build/native/int4train_selftest --quick "${only[@]}" > "$log" 2>&1
   else
     # shellcheck disable=SC2086
-    timeout "${SANITIZER_TIMEOUT_S:-480}" compute-sanitizer --tool "$tool" $extra $NVTX --target-processes all \
+    timeout "$limit" compute-sanitizer --tool "$tool" $extra $NVTX --target-processes all \
       --error-exitcode 9 $TESTS --filter "$filter" > "$log" 2>&1
   fi
   local rc=$? verdict
   # timeout's SIGTERM can reach the test program through compute-sanitizer, which then reports "process didn't
   # terminate successfully" and exits with --error-exitcode (9), not 124: a run that lasted its whole limit was cut off
   # (seen on the H200, 2026-12-02: a racecheck run cut off at its limit read "ERRORS" with 0 hazards)
-  [ "$rc" -ne 0 ] && [ $((SECONDS - start)) -ge "${SANITIZER_TIMEOUT_S:-480}" ] && rc=124
-  case $rc in 0) verdict="clean" ;; 124) verdict="cut off at ${SANITIZER_TIMEOUT_S:-480} s" ;; 9) verdict="ERRORS" ;; *) verdict="exit $rc" ;; esac
+  [ "$rc" -ne 0 ] && [ $((SECONDS - start)) -ge "$limit" ] && rc=124
+  case $rc in 0) verdict="clean" ;; 124) verdict="cut off at $limit s" ;; 9) verdict="ERRORS" ;; *) verdict="exit $rc" ;; esac
   [ "$tool" = racecheck ] && [ -n "$VENDOR_EXCLUDE" ] && verdict="$verdict (cuBLAS kernels excluded)"
   echo "$part under $tool: $verdict | $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1 | sed 's/=* *//') | $(grep -E "passed, .*failed|total:|succeeded:|failed:" "$log" | tr -s ' ' | tr '\n' ' ')" >> "$OUT/summary.txt"
+  record_done "$tool" "${part%#*}" "$log"
+}
+
+# The cases a run finished with no report of its tool, as SANITIZER_DONE lines in $OUT/done.tsv, so that a later
+# call leaves them out. A run whose log holds any line of the tool's other than its banner, its zero summaries and its
+# note on a process stopped by the limit gives none (wherever in the log that line is); a cut-off run's finished cases
+# count, as a case prints "passed" only after its kernels have ended, and the tool reports a hazard or an error when
+# the kernel that made it ends.
+record_done() {  # tool part log
+  local quiet='^========= (COMPUTE-SANITIZER|ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards|LEAK SUMMARY: 0 bytes|Error: process didn.t terminate successfully|Target application returned an error)'
+  grep -E '^=========' "$3" | grep -qvE "$quiet" && return
+  # the test program's --output Detailed: "passed NAME (DURATION)", DURATION as "4m 12s 078ms" or "14ms"
+  sed -nE 's/^passed (.*) \([0-9][0-9hms ]*\)$/\1/p' "$3" | awk -v OFS='\t' -v tool="$1" -v part="$2" '{ print tool, part, $0 }' >> "$OUT/done.tsv"
 }
 
 RUNS=$(runs_of_tools) || exit 2
@@ -195,7 +224,7 @@ if [ "${SANITIZER_LIST:-0}" = 1 ]; then
   exit 0
 fi
 
-: > "$OUT/summary.txt"
+: > "$OUT/summary.txt"; : > "$OUT/done.tsv"
 running=0
 while IFS=$'\t' read -r tool part filter; do
   [ -z "$tool" ] && continue

@@ -189,7 +189,7 @@ public class SanitizerPartsTests
 
     private static string TestProgram => typeof(SanitizerPartsTests).Assembly.Location;
 
-    private static (int ExitCode, string Output, string Error) Run(ProcessStartInfo psi)
+    internal static (int ExitCode, string Output, string Error) Run(ProcessStartInfo psi)
     {
         using var p = Process.Start(psi)!;
         var error = p.StandardError.ReadToEndAsync();

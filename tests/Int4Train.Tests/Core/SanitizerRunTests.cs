@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using NUnit.Framework;
+
+namespace Int4Train.Tests.Core;
+
+/// <summary>tests/run_sanitizers.sh beyond listing its runs (SanitizerPartsTests): what it records and when it stops.
+/// A device call is ~10 minutes and racecheck needs several of them for the device GPT, so the script writes the cases
+/// each run finished with no report as SANITIZER_DONE lines (done.tsv, the next call leaves them out), and with
+/// SANITIZER_DEADLINE_S starts no run that could not finish before the call ends. These run the script itself on the
+/// CPU with a stand-in compute-sanitizer on PATH that prints what the real one and the test program print.</summary>
+[TestFixture]
+public class SanitizerRunTests
+{
+    [Test]
+    public void ACleanRun_RecordsTheCasesItPassed_UnderItsPart()
+    {
+        // a line per passed case, TOOL<TAB>PART<TAB>CASE; a case name with parentheses, commas and quotes keeps them; the
+        // failed case is not recorded
+        var (exitCode, output, error, outDir) = RunScript(new() { ["SANITIZER_TOOLS"] = "racecheck" }, report: "");
+        Assert.That(exitCode, Is.Zero, error);
+        Assert.That(output, Does.Contain($"{Part} under racecheck: clean"));
+        var done = File.ReadAllLines(Path.Combine(outDir, "done.tsv"));
+        Assert.That(done, Is.EqualTo(new[]
+        {
+            $"racecheck\t{Part}\tFirst_Case",
+            $"racecheck\t{Part}\tSecond_Case(\"int4\",Nonzero,Up, Down,0.5f)",
+        }));
+    }
+
+    [Test]
+    public void ARunWithAReport_RecordsNothing()
+    {
+        var (exitCode, output, _, outDir) = RunScript(new() { ["SANITIZER_TOOLS"] = "racecheck" },
+            report: "========= Error: Race reported between Write access at k+0x10 and Read access at k+0x20");
+        Assert.That(exitCode, Is.Zero);
+        Assert.That(output, Does.Contain($"{Part} under racecheck: ERRORS"));
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "done.tsv")), Is.Empty, "a run that reported anything vouches for no case");
+    }
+
+    [Test]
+    public void TheDeadline_StartsNoRunThatCouldNotFinish()
+    {
+        // SANITIZER_DEADLINE_S=10: under the 30 s a run needs, so the run is not started, and says so
+        var (exitCode, output, error, outDir) = RunScript(new() { ["SANITIZER_TOOLS"] = "memcheck", ["SANITIZER_DEADLINE_S"] = "10" }, report: "");
+        Assert.That(exitCode, Is.Zero, error);
+        Assert.That(output, Does.Contain($"{Part} under memcheck: not started (SANITIZER_DEADLINE_S:"));
+        Assert.That(File.Exists(Path.Combine(outDir, $"{Part.Replace(':', '_')}-memcheck.log")), Is.False, "no run");
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "done.tsv")), Is.Empty);
+    }
+
+    private const string Part = "test:NoSuchTest";
+
+    // The stand-in: answers --help (no --nvtx) and the racecheck exclusion probe, and otherwise prints the banner, the
+    // test program's Detailed lines for two passed cases and a failed one, REPORT (a line of the tool's, or nothing)
+    // and the summary; exit code 9 (--error-exitcode) when REPORT is set.
+    private const string StandIn = """
+        #!/usr/bin/env bash
+        case " $* " in *" --help "*) echo "usage"; exit 0 ;; *" /bin/true "*) exit 0 ;; esac
+        echo "========= COMPUTE-SANITIZER"
+        echo "passed First_Case (4m 12s 078ms)"
+        echo 'passed Second_Case("int4",Nonzero,Up, Down,0.5f) (14ms)'
+        echo "failed Third_Case (1s 002ms)"
+        [ -n "$STAND_IN_REPORT" ] && echo "$STAND_IN_REPORT"
+        if [ -n "$STAND_IN_REPORT" ]; then echo "========= ERROR SUMMARY: 1 error"; exit 9; fi
+        echo "========= ERROR SUMMARY: 0 errors"
+        """;
+
+    // The script on Part (no test program is asked for its cases: no shards, CASES_PER_RUN or done list), with the
+    // stand-in first on PATH; OUT a fresh folder. Returns the script's output (summary.txt) and that folder.
+    private static (int ExitCode, string Output, string Error, string OutDir) RunScript(Dictionary<string, string> env, string report)
+    {
+        string root = RepositoryRoot.Find();
+        string work = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-run-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string bin = Path.Combine(work, "bin"), outDir = Path.Combine(work, "out");
+        Directory.CreateDirectory(bin);
+        string standIn = Path.Combine(bin, "compute-sanitizer");
+        File.WriteAllText(standIn, StandIn.Replace("\r\n", "\n") + "\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(standIn, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests", "run_sanitizers.sh")])
+        {
+            WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true,
+            Environment =
+            {
+                ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH"), ["OUT"] = outDir, ["SANITIZER_PARTS"] = Part,
+                ["TESTS"] = "the-test-program", ["STAND_IN_REPORT"] = report,
+            },
+        };
+        foreach (var (key, value) in env) psi.Environment[key] = value;
+        var (exitCode, output, error) = SanitizerPartsTests.Run(psi);
+        return (exitCode, output, error, outDir);
+    }
+}
