@@ -48,14 +48,36 @@ public class SanitizerRunTests
         Assert.That(File.ReadAllText(Path.Combine(outDir, "done.tsv")), Is.Empty);
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void Racecheck_LeavesOutCublasKernels_WhereTheToolCanExcludeByName(bool toolHasTheOption)
+    {
+        // the script reads --help: a tool with --kernel-name-exclude gets it for nvjet* and *xmma* (and the summary says
+        // so), one without runs everything; memcheck never gets it
+        var (exitCode, output, error, outDir) = RunScript(new()
+        {
+            ["SANITIZER_TOOLS"] = "racecheck memcheck", ["STAND_IN_HELP"] = toolHasTheOption ? "--kernel-name-exclude arg" : "",
+        }, report: "");
+        Assert.That(exitCode, Is.Zero, error);
+        var args = File.ReadAllLines(Path.Combine(outDir, "stand-in-args.txt"));
+        string race = args.Single(a => a.StartsWith("--tool racecheck", StringComparison.Ordinal));
+        string mem = args.Single(a => a.StartsWith("--tool memcheck", StringComparison.Ordinal));
+        const string exclude = "--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma";
+        Assert.That(race.Contains(exclude, StringComparison.Ordinal), Is.EqualTo(toolHasTheOption), race);
+        Assert.That(mem, Does.Not.Contain("--kernel-name-exclude"));
+        Assert.That(output.Contains($"{Part} under racecheck: clean (cuBLAS kernels excluded)", StringComparison.Ordinal), Is.EqualTo(toolHasTheOption), output);
+    }
+
     private const string Part = "test:NoSuchTest";
 
-    // The stand-in: answers --help (no --nvtx) and the racecheck exclusion probe, and otherwise prints the banner, the
-    // test program's Detailed lines for two passed cases and a failed one, REPORT (a line of the tool's, or nothing)
-    // and the summary; exit code 9 (--error-exitcode) when REPORT is set.
+    // The stand-in: answers --help with STAND_IN_HELP's text, and otherwise writes its arguments to a line of
+    // $OUT/stand-in-args.txt and prints the banner, the test program's Detailed lines for two passed cases and a
+    // failed one, REPORT (a line of the tool's, or nothing) and the summary; exit code 9 (--error-exitcode) when
+    // REPORT is set.
     private const string StandIn = """
         #!/usr/bin/env bash
-        case " $* " in *" --help "*) echo "usage"; exit 0 ;; *" /bin/true "*) exit 0 ;; esac
+        case " $* " in *" --help "*) echo "usage $STAND_IN_HELP"; exit 0 ;; esac
+        echo "$*" >> "$OUT/stand-in-args.txt"
         echo "========= COMPUTE-SANITIZER"
         echo "passed First_Case (4m 12s 078ms)"
         echo 'passed Second_Case("int4",Nonzero,Up, Down,0.5f) (14ms)'
@@ -82,7 +104,7 @@ public class SanitizerRunTests
             Environment =
             {
                 ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH"), ["OUT"] = outDir, ["SANITIZER_PARTS"] = Part,
-                ["TESTS"] = "the-test-program", ["STAND_IN_REPORT"] = report,
+                ["TESTS"] = "the-test-program", ["STAND_IN_REPORT"] = report, ["STAND_IN_HELP"] = "",
             },
         };
         foreach (var (key, value) in env) psi.Environment[key] = value;
