@@ -54,14 +54,18 @@ export INT4TRAIN_FUZZ_CASES=${INT4TRAIN_FUZZ_CASES:-20}
 TOOLS=${SANITIZER_TOOLS:-"memcheck racecheck initcheck synccheck"}
 PARTS=${SANITIZER_PARTS:-"selftest ops gpt-fp32 gpt-lowprec gpt-resume gpt-misc gpt-graph-replay gpt-graph-passes gpt-graph-shape gpt-accumulation gpt-attention gpt-bf16 gpt-layout gpt-memory gpt-ablation gpt-smoothing"}
 JOBS=${SANITIZER_JOBS:-1}
+# The tool's options, read once into a variable: under pipefail, `compute-sanitizer --help | grep -q` fails whenever
+# grep stops reading before the tool has written everything (SIGPIPE), which on the H200 (2026-12-02) dropped the
+# racecheck exclusion below from one call and kept it in the next.
+HELP=$(compute-sanitizer --help 2>/dev/null)
 # NVTX marks tell initcheck what the SM90 GEMMs' TMA stores wrote (native/src/runtime/tool_marks.cuh)
-NVTX=""; compute-sanitizer --help 2>/dev/null | grep -q -- "--nvtx" && NVTX="--nvtx yes"
+NVTX=""; grep -q -- "--nvtx" <<< "$HELP" && NVTX="--nvtx yes"
 # kns = a substring of the kernel's name (compute-sanitizer --help: --kernel-name-exclude key=val); read from --help
 # so that a tool version without the option runs everything rather than failing. (It was probed by running the tool
 # on /bin/true, which compute-sanitizer 2025.3.1 refuses, "Target application terminated before first instrumented
-# API call": the racecheck runs of 2026-12-02's eleventh session, calls 1 and 2, checked cuBLAS's kernels too.)
+# API call": the racecheck runs of 2026-12-02's eleventh session checked cuBLAS's kernels too, but for call 3's first.)
 VENDOR_EXCLUDE="--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma"
-if [ "${SANITIZER_RACECHECK_VENDOR:-0}" = 1 ] || ! compute-sanitizer --help 2>/dev/null | grep -q -- "--kernel-name-exclude"; then
+if [ "${SANITIZER_RACECHECK_VENDOR:-0}" = 1 ] || ! grep -q -- "--kernel-name-exclude" <<< "$HELP"; then
   VENDOR_EXCLUDE=""
 fi
 
