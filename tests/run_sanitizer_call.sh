@@ -15,6 +15,7 @@ START=$SECONDS
 OUT=${OUT:-$PWD/sanitizer-call}; mkdir -p "$OUT"
 LOGS=$(mktemp -d)/logs; mkdir -p "$LOGS"  # outside $OUT: what comes back from a device call is a few files
 mark() { echo "$(date -u +%T) +$((SECONDS - START)) s: $*" >> "$LOGS/timeline.txt"; }
+trap 'tar -czf "$OUT/logs.tgz" -C "$LOGS/.." logs' EXIT  # whatever happens, the logs come back
 . perf/device_env.sh
 use_staged_dotnet
 if [ -f .carry/libint4train.so.xz ]; then
@@ -22,7 +23,7 @@ if [ -f .carry/libint4train.so.xz ]; then
   mark "the carried library unpacked"
 else
   use_carried_cutlass
-  ./build.sh native > "$LOGS/build.log" 2>&1 || { mark "build failed"; tail -30 "$LOGS/build.log"; tar -czf "$OUT/logs.tgz" -C "$LOGS/.." logs; exit 1; }
+  ./build.sh native > "$LOGS/build.log" 2>&1 || { mark "build failed"; tail -30 "$LOGS/build.log"; exit 1; }
   xz -T0 -3 -c build/native/libint4train.so > "$OUT/libint4train.so.xz"
   mark "built (libint4train.so.xz returned for the next calls)"
 fi
@@ -35,5 +36,4 @@ OUT="$LOGS/runs" bash tests/run_sanitizers.sh > "$LOGS/run_sanitizers.out" 2>&1
 mark "run_sanitizers.sh exit $?"
 kill "$DMON" 2>/dev/null
 cp "$LOGS/runs/summary.txt" "$LOGS/runs/done.tsv" "$OUT/" 2>/dev/null
-tar -czf "$OUT/logs.tgz" -C "$LOGS/.." logs
 cat "$OUT/summary.txt" 2>/dev/null

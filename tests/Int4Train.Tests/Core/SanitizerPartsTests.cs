@@ -159,15 +159,21 @@ public class SanitizerPartsTests
     }
 
     // run_sanitizers.sh in its list mode (SANITIZER_LIST=1), with extra environment.
-    private static (int ExitCode, string Output, string Error) RunScript(Dictionary<string, string>? extra)
+    private static (int ExitCode, string Output, string Error) RunScript(Dictionary<string, string>? extra) =>
+        RunSanitizerScript(new Dictionary<string, string>
+        {
+            ["SANITIZER_LIST"] = "1", ["OUT"] = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-list-{Environment.ProcessId}"),
+        }.Concat(extra ?? []));
+
+    // tests/run_sanitizers.sh from the repository root with this environment added (a later key wins).
+    internal static (int ExitCode, string Output, string Error) RunSanitizerScript(IEnumerable<KeyValuePair<string, string>> env)
     {
         string root = RepositoryRoot.Find();
         var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests", "run_sanitizers.sh")])
         {
             WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true,
-            Environment = { ["SANITIZER_LIST"] = "1", ["OUT"] = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-list-{Environment.ProcessId}") },
         };
-        foreach (var (key, value) in extra ?? []) psi.Environment[key] = value;
+        foreach (var (key, value) in env) psi.Environment[key] = value;
         return Run(psi);
     }
 
@@ -189,7 +195,7 @@ public class SanitizerPartsTests
 
     private static string TestProgram => typeof(SanitizerPartsTests).Assembly.Location;
 
-    internal static (int ExitCode, string Output, string Error) Run(ProcessStartInfo psi)
+    private static (int ExitCode, string Output, string Error) Run(ProcessStartInfo psi)
     {
         using var p = Process.Start(psi)!;
         var error = p.StandardError.ReadToEndAsync();

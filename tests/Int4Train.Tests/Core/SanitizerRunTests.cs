@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NUnit.Framework;
 
 namespace Int4Train.Tests.Core;
@@ -82,33 +81,35 @@ public class SanitizerRunTests
         echo "passed First_Case (4m 12s 078ms)"
         echo 'passed Second_Case("int4",Nonzero,Up, Down,0.5f) (14ms)'
         echo "failed Third_Case (1s 002ms)"
-        [ -n "$STAND_IN_REPORT" ] && echo "$STAND_IN_REPORT"
-        if [ -n "$STAND_IN_REPORT" ]; then echo "========= ERROR SUMMARY: 1 error"; exit 9; fi
+        if [ -n "$STAND_IN_REPORT" ]; then echo "$STAND_IN_REPORT"; echo "========= ERROR SUMMARY: 1 error"; exit 9; fi
         echo "========= ERROR SUMMARY: 0 errors"
         """;
 
     // The script on Part (no test program is asked for its cases: no shards, CASES_PER_RUN or done list), with the
-    // stand-in first on PATH; OUT a fresh folder. Returns the script's output (summary.txt) and that folder.
-    private static (int ExitCode, string Output, string Error, string OutDir) RunScript(Dictionary<string, string> env, string report)
+    // stand-in first on PATH; OUT a fresh folder, removed after the test. Returns the script's output (summary.txt)
+    // and that folder.
+    private (int ExitCode, string Output, string Error, string OutDir) RunScript(Dictionary<string, string> env, string report)
     {
-        string root = RepositoryRoot.Find();
-        string work = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-run-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        string bin = Path.Combine(work, "bin"), outDir = Path.Combine(work, "out");
+        _work = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-run-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string bin = Path.Combine(_work, "bin"), outDir = Path.Combine(_work, "out");
         Directory.CreateDirectory(bin);
         string standIn = Path.Combine(bin, "compute-sanitizer");
         File.WriteAllText(standIn, StandIn.Replace("\r\n", "\n") + "\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(standIn, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var psi = new ProcessStartInfo("bash", [Path.Combine(root, "tests", "run_sanitizers.sh")])
+        var (exitCode, output, error) = SanitizerPartsTests.RunSanitizerScript(new Dictionary<string, string>
         {
-            WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true,
-            Environment =
-            {
-                ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH"), ["OUT"] = outDir, ["SANITIZER_PARTS"] = Part,
-                ["TESTS"] = "the-test-program", ["STAND_IN_REPORT"] = report, ["STAND_IN_HELP"] = "",
-            },
-        };
-        foreach (var (key, value) in env) psi.Environment[key] = value;
-        var (exitCode, output, error) = SanitizerPartsTests.Run(psi);
+            ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH"), ["OUT"] = outDir, ["SANITIZER_PARTS"] = Part,
+            ["TESTS"] = "the-test-program", ["STAND_IN_REPORT"] = report, ["STAND_IN_HELP"] = "",
+        }.Concat(env));
         return (exitCode, output, error, outDir);
+    }
+
+    private string? _work;
+
+    [TearDown]
+    public void RemoveTheWorkFolder()
+    {
+        if (_work is not null && Directory.Exists(_work)) Directory.Delete(_work, recursive: true);
+        _work = null;
     }
 }
