@@ -39,6 +39,8 @@
 #                                         the display name --list-tests prints): a later call runs only what an
 #                                         earlier one cut off (tests/results/sanitizer-done.tsv); each tool then
 #                                         has its own runs, and a part with every case clean under a tool none
+#   SANITIZER_COLLECT=1                   write done.tsv anew from the logs in $OUT of a script run still going on
+#                                         (the runs it started so far, in $OUT/runs.tsv) and exit
 #   SANITIZER_LIST=1                      print each part of SANITIZER_PARTS with its test filter (tab-separated;
 #                                         "-" for the self-test) and exit: SanitizerPartsTests checks that the
 #                                         default parts cover every GPU test; with SANITIZER_DONE, TOOL:PART
@@ -185,6 +187,7 @@ run_one() {  # tool part filter ("-": the self-test)
   local tool=$1 part=$2 filter=$3 log="$OUT/${2//[^A-Za-z0-9._-]/_}-$1.log" extra="" start=$SECONDS limit
   limit=$(limit_now)
   if [ "$limit" -lt 30 ]; then echo "$part under $tool: not started (SANITIZER_DEADLINE_S: ${limit} s left) | |" >> "$OUT/summary.txt"; return; fi
+  printf '%s\t%s\t%s\n' "$tool" "${part%#*}" "$log" >> "$OUT/runs.tsv"  # for SANITIZER_COLLECT
   [ "$tool" = memcheck ] && extra="--leak-check full"
   [ "$tool" = racecheck ] && extra="$VENDOR_EXCLUDE"
   if [ "$part" = selftest ] || [[ "$part" == selftest:?* ]]; then
@@ -220,6 +223,13 @@ record_done() {  # tool part log
   sed -nE 's/^passed (.*) \([0-9][0-9hms ]*\)$/\1/p' "$3" | awk -v OFS='\t' -v tool="$1" -v part="$2" '{ print tool, part, $0 }' >> "$OUT/done.tsv"
 }
 
+# SANITIZER_COLLECT=1: done.tsv again from the logs of the runs started so far (runs.tsv), those still running
+# included, and exit: a look at a script run that goes on in the background (run_sanitizer_call.sh)
+if [ "${SANITIZER_COLLECT:-0}" = 1 ]; then
+  : > "$OUT/done.tsv"
+  [ -f "$OUT/runs.tsv" ] && while IFS=$'\t' read -r tool part log; do record_done "$tool" "$part" "$log"; done < "$OUT/runs.tsv"
+  exit 0
+fi
 RUNS=$(runs_of_tools) || exit 2
 if [ "${SANITIZER_LIST:-0}" = 1 ]; then
   # NAME<TAB>FILTER, once a run (the same for every tool); with SANITIZER_DONE, TOOL:NAME<TAB>FILTER
@@ -228,7 +238,7 @@ if [ "${SANITIZER_LIST:-0}" = 1 ]; then
   exit 0
 fi
 
-: > "$OUT/summary.txt"; : > "$OUT/done.tsv"
+: > "$OUT/summary.txt"; : > "$OUT/done.tsv"; : > "$OUT/runs.tsv"
 running=0
 while IFS=$'\t' read -r tool part filter; do
   [ -z "$tool" ] && continue

@@ -67,6 +67,37 @@ public class SanitizerRunTests
         Assert.That(output.Contains($"{Part} under racecheck: clean (cuBLAS kernels excluded)", StringComparison.Ordinal), Is.EqualTo(toolHasTheOption), output);
     }
 
+    [Test]
+    public void Collect_RecordsWhatRunsStillGoingHaveFinished()
+    {
+        // SANITIZER_COLLECT=1 over the logs of a script run in progress (run_sanitizer_call.sh's background run): a log
+        // cut short after its first case vouches for that case; a log with a hazard, for none; a run listed in
+        // runs.tsv whose log is not there yet, for none; no run is started
+        var (exitCode, _, error, outDir) = RunScript(new() { ["SANITIZER_COLLECT"] = "1" }, report: "", prepare: dir =>
+        {
+            File.WriteAllText(Path.Combine(dir, "a-racecheck.log"), "========= COMPUTE-SANITIZER\npassed First_Case (2m 01s 003ms)\n");
+            File.WriteAllText(Path.Combine(dir, "b-racecheck.log"), "========= COMPUTE-SANITIZER\npassed Other_Case (9s 001ms)\n"
+                + "========= Error: Race reported between Write access at k+0x10 and Read access at k+0x20\n");
+            File.WriteAllText(Path.Combine(dir, "runs.tsv"), $"racecheck\tgpt-a\t{dir}/a-racecheck.log\n"
+                + $"racecheck\tgpt-b\t{dir}/b-racecheck.log\nracecheck\tgpt-c\t{dir}/c-racecheck.log\n");
+        });
+        Assert.That(exitCode, Is.Zero, error);
+        Assert.That(File.ReadAllLines(Path.Combine(outDir, "done.tsv")), Is.EqualTo(new[] { "racecheck\tgpt-a\tFirst_Case" }));
+        Assert.That(File.Exists(Path.Combine(outDir, "stand-in-args.txt")), Is.False, "collecting runs no tool");
+    }
+
+    [Test]
+    public void EveryRunStarted_IsListedForALaterCollect()
+    {
+        var (exitCode, _, error, outDir) = RunScript(new() { ["SANITIZER_TOOLS"] = "racecheck memcheck" }, report: "");
+        Assert.That(exitCode, Is.Zero, error);
+        Assert.That(File.ReadAllLines(Path.Combine(outDir, "runs.tsv")).Order(), Is.EqualTo(new[]
+        {
+            $"memcheck\t{Part}\t{outDir}/{Part.Replace(':', '_')}-memcheck.log",
+            $"racecheck\t{Part}\t{outDir}/{Part.Replace(':', '_')}-racecheck.log",
+        }));
+    }
+
     private const string Part = "test:NoSuchTest";
 
     // The stand-in: answers --help with STAND_IN_HELP's text, and otherwise writes its arguments to a line of
@@ -86,13 +117,16 @@ public class SanitizerRunTests
         """;
 
     // The script on Part (no test program is asked for its cases: no shards, CASES_PER_RUN or done list), with the
-    // stand-in first on PATH; OUT a fresh folder, removed after the test. Returns the script's output (summary.txt)
-    // and that folder.
-    private (int ExitCode, string Output, string Error, string OutDir) RunScript(Dictionary<string, string> env, string report)
+    // stand-in first on PATH; OUT a fresh folder (PREPARE fills it first), removed after the test. Returns the
+    // script's output (summary.txt) and that folder.
+    private (int ExitCode, string Output, string Error, string OutDir) RunScript(Dictionary<string, string> env, string report,
+        Action<string>? prepare = null)
     {
         _work = Path.Combine(Path.GetTempPath(), $"i4t-sanitizer-run-{Environment.ProcessId}-{Guid.NewGuid():N}");
         string bin = Path.Combine(_work, "bin"), outDir = Path.Combine(_work, "out");
         Directory.CreateDirectory(bin);
+        Directory.CreateDirectory(outDir);
+        prepare?.Invoke(outDir);
         string standIn = Path.Combine(bin, "compute-sanitizer");
         File.WriteAllText(standIn, StandIn.Replace("\r\n", "\n") + "\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(standIn, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
