@@ -47,24 +47,30 @@ public class SanitizerRunTests
         Assert.That(File.ReadAllText(Path.Combine(outDir, "done.tsv")), Is.Empty);
     }
 
-    [TestCase(true)]
-    [TestCase(false)]
-    public void Racecheck_LeavesOutCublasKernels_WhereTheToolCanExcludeByName(bool toolHasTheOption)
+    [TestCase(true, true)]
+    [TestCase(true, false)]
+    [TestCase(false, true)]
+    public void Racecheck_LeavesOutCublasKernels_OnlyWhenAskedAndTheToolCan(bool asked, bool toolHasTheOption)
     {
-        // the script reads --help: a tool with --kernel-name-exclude gets it for nvjet* and *xmma* (and the summary says
-        // so), one without runs everything; memcheck never gets it
-        var (exitCode, output, error, outDir) = RunScript(new()
+        // every kernel is checked unless SANITIZER_RACECHECK_SKIP_VENDOR=1 (compute-sanitizer 2025.3.1 faulted on the
+        // GPT's BF16 GEMMs left out); asked, the script reads --help: a tool with --kernel-name-exclude gets it for
+        // nvjet* and *xmma* (and the summary says so), one without runs everything; memcheck never gets it
+        var env = new Dictionary<string, string>
         {
             ["SANITIZER_TOOLS"] = "racecheck memcheck", ["STAND_IN_HELP"] = toolHasTheOption ? "--kernel-name-exclude arg" : "",
-        }, report: "");
+        };
+        if (asked) env["SANITIZER_RACECHECK_SKIP_VENDOR"] = "1";
+        var (exitCode, output, error, outDir) = RunScript(env, report: "");
         Assert.That(exitCode, Is.Zero, error);
         var args = File.ReadAllLines(Path.Combine(outDir, "stand-in-args.txt"));
         string race = args.Single(a => a.StartsWith("--tool racecheck", StringComparison.Ordinal));
         string mem = args.Single(a => a.StartsWith("--tool memcheck", StringComparison.Ordinal));
         const string exclude = "--kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma";
-        Assert.That(race.Contains(exclude, StringComparison.Ordinal), Is.EqualTo(toolHasTheOption), race);
+        bool excluded = asked && toolHasTheOption;
+        Assert.That(race.Contains(exclude, StringComparison.Ordinal), Is.EqualTo(excluded), race);
         Assert.That(mem, Does.Not.Contain("--kernel-name-exclude"));
-        Assert.That(output.Contains($"{Part} under racecheck: clean (cuBLAS kernels excluded)", StringComparison.Ordinal), Is.EqualTo(toolHasTheOption), output);
+        Assert.That(output.Contains($"{Part} under racecheck: clean (cuBLAS kernels excluded)", StringComparison.Ordinal), Is.EqualTo(excluded), output);
+        if (!excluded) Assert.That(output, Does.Contain($"{Part} under racecheck: clean |"));
     }
 
     [Test]
