@@ -32,6 +32,11 @@ if [ -n "${SANITIZER_BACKGROUND_S:-}" ]; then
   elif [ -f "$BG/pid" ]; then
     mark "the background run has ended: its results again"
   else
+    # a fresh machine (the one that ran the earlier calls went back): this call starts a new run, from what it carries
+    if [ ! -f stage/dotnet-runtime.tar.xz ]; then
+      mark "no background run here and no stage/ to start one"
+      echo "no background run here and no stage/ to start one: carry stage (./build.sh stage-gpu)" >&2; exit 1
+    fi
     # a copy of what the run reads: a later call's working tree replaces stage/ and build/ under a running program
     # (a runtime unpacked twice under a running program crashed it, 2026-12-01), and /tmp/dotnet is the jobs'
     mkdir -p "$BG/repo/tests/results" "$BG/repo/build/native" "$BG/dotnet"
