@@ -26,6 +26,25 @@ mark() { echo "$(date -u +%T) +$((SECONDS - START)) s: $*" >> "$LOGS/timeline.tx
 trap 'tar -czf "$OUT/logs.tgz" -C "$LOGS/.." logs' EXIT  # whatever happens, the logs come back
 nvidia-smi dmon -s u -d 2 > "$LOGS/dmon.txt" 2>&1 &
 DMON=$!
+. perf/device_env.sh
+# build/native/libint4train.so: the carried one, or built here (and returned, compressed, for the next calls)
+library_ready() {
+  if [ -f .carry/libint4train.so.xz ]; then
+    mkdir -p build/native && xz -dc .carry/libint4train.so.xz > build/native/libint4train.so
+    mark "the carried library unpacked"
+  else
+    use_carried_cutlass
+    ./build.sh native > "$LOGS/build.log" 2>&1 || { mark "build failed"; tail -30 "$LOGS/build.log"; exit 1; }
+    xz -T0 -3 -c build/native/libint4train.so > "$OUT/libint4train.so.xz"
+    mark "built (libint4train.so.xz returned for the next calls)"
+  fi
+}
+# the summary and done.tsv of run_sanitizers.sh's folder $1 into $OUT, the summary printed
+bring_back() {
+  kill "$DMON" 2>/dev/null
+  cp "$1/summary.txt" "$1/done.tsv" "$OUT/" 2>/dev/null
+  cat "$OUT/summary.txt" 2>/dev/null
+}
 BG=/tmp/int4train-sanitizers
 if [ -n "${SANITIZER_BACKGROUND_S:-}" ]; then
   if [ -f "$BG/pid" ] && kill -0 "$(cat "$BG/pid")" 2>/dev/null; then
@@ -43,15 +62,7 @@ if [ -n "${SANITIZER_BACKGROUND_S:-}" ]; then
     mkdir -p "$BG/repo/tests/results" "$BG/repo/build/native" "$BG/dotnet"
     cp -a stage "$BG/repo/" && cp tests/run_sanitizers.sh "$BG/repo/tests/" && cp -a tests/results/sanitizer-done.tsv "$BG/repo/tests/results/"
     tar -xJf stage/dotnet-runtime.tar.xz -C "$BG/dotnet"
-    if [ -f .carry/libint4train.so.xz ]; then
-      xz -dc .carry/libint4train.so.xz > "$BG/repo/build/native/libint4train.so"; mark "the carried library unpacked"
-    else
-      . perf/device_env.sh; use_carried_cutlass
-      ./build.sh native > "$LOGS/build.log" 2>&1 || { mark "build failed"; tail -30 "$LOGS/build.log"; exit 1; }
-      cp build/native/libint4train.so "$BG/repo/build/native/"
-      xz -T0 -3 -c build/native/libint4train.so > "$OUT/libint4train.so.xz"
-      mark "built (libint4train.so.xz returned for the next calls)"
-    fi
+    library_ready && cp build/native/libint4train.so "$BG/repo/build/native/"
     # the run writes its own pid (the call waits on it) before it becomes run_sanitizers.sh
     (cd "$BG/repo" && DOTNET_ROOT="$BG/dotnet" PATH="$BG/dotnet:$PATH" OUT="$BG/runs" \
       SANITIZER_DEADLINE_S="$SANITIZER_BACKGROUND_S" SANITIZER_TIMEOUT_S="$SANITIZER_BACKGROUND_S" \
@@ -59,32 +70,21 @@ if [ -n "${SANITIZER_BACKGROUND_S:-}" ]; then
     for _ in $(seq 50); do [ -s "$BG/pid" ] && break; sleep 0.1; done
     mark "run_sanitizers.sh started in the background for $SANITIZER_BACKGROUND_S s (pid $(cat "$BG/pid"))"
   fi
-  while kill -0 "$(cat "$BG/pid")" 2>/dev/null && [ $((SECONDS - START)) -lt $((${CALL_S:-540} - 20)) ]; do sleep 5; done
-  if kill -0 "$(cat "$BG/pid")" 2>/dev/null; then echo "running" > "$OUT/state.txt"; else echo "ended" > "$OUT/state.txt"; fi
+  PID=$(cat "$BG/pid")
+  while kill -0 "$PID" 2>/dev/null && [ $((SECONDS - START)) -lt $((${CALL_S:-540} - 20)) ]; do sleep 5; done
+  if kill -0 "$PID" 2>/dev/null; then echo "running" > "$OUT/state.txt"; else echo "ended" > "$OUT/state.txt"; fi
   (cd "$BG/repo" && OUT="$BG/runs" SANITIZER_COLLECT=1 bash tests/run_sanitizers.sh)
   mark "background run $(cat "$OUT/state.txt"); $(wc -l < "$BG/runs/done.tsv") cases done so far"
-  kill "$DMON" 2>/dev/null
   cp -r "$BG/runs" "$BG/run_sanitizers.out" "$LOGS/" 2>/dev/null
-  cp "$BG/runs/summary.txt" "$BG/runs/done.tsv" "$OUT/" 2>/dev/null
-  cat "$OUT/state.txt" "$OUT/summary.txt" 2>/dev/null
+  cat "$OUT/state.txt"
+  bring_back "$BG/runs"
   exit 0
 fi
-. perf/device_env.sh
 use_staged_dotnet
-if [ -f .carry/libint4train.so.xz ]; then
-  mkdir -p build/native && xz -dc .carry/libint4train.so.xz > build/native/libint4train.so
-  mark "the carried library unpacked"
-else
-  use_carried_cutlass
-  ./build.sh native > "$LOGS/build.log" 2>&1 || { mark "build failed"; tail -30 "$LOGS/build.log"; exit 1; }
-  xz -T0 -3 -c build/native/libint4train.so > "$OUT/libint4train.so.xz"
-  mark "built (libint4train.so.xz returned for the next calls)"
-fi
+library_ready
 # 20 s to pack; run_sanitizers.sh counts its deadline from its own start
 export SANITIZER_DEADLINE_S=$(( ${CALL_S:-540} - (SECONDS - START) - 20 ))
 mark "run_sanitizers.sh with SANITIZER_DEADLINE_S=$SANITIZER_DEADLINE_S"
 OUT="$LOGS/runs" bash tests/run_sanitizers.sh > "$LOGS/run_sanitizers.out" 2>&1
 mark "run_sanitizers.sh exit $?"
-kill "$DMON" 2>/dev/null
-cp "$LOGS/runs/summary.txt" "$LOGS/runs/done.tsv" "$OUT/" 2>/dev/null
-cat "$OUT/summary.txt" 2>/dev/null
+bring_back "$LOGS/runs"
