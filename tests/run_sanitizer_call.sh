@@ -16,8 +16,8 @@
 #                  machine is held (a next call within the 30 s it stays warm), so a call's end cuts off no case. This
 #                  call and each later one with the setting wait for it until CALL_S and bring back what it has so far
 #                  (done.tsv from the logs, SANITIZER_COLLECT); a later call starts nothing while it runs, nor after it
-#                  ended (state.txt says which). The GPT's racecheck queue (12 runs) ended in 15.6 min so on
-#                  2026-12-02, but 9 runs died early in a tool failure; the whole of it needs ~25-30 min: three calls.
+#                  ended (state.txt says which). On 2026-12-02 (thirteenth session) three calls of 1,550 s
+#                  in all so finished 25 GPT cases under racecheck, 4 runs at once; none was lost to a call's end.
 set -uo pipefail
 START=$SECONDS
 OUT=${OUT:-$PWD/sanitizer-call}; mkdir -p "$OUT"
