@@ -51,7 +51,29 @@
 # Logs and summary.txt go to ${OUT:-./sanitizer-logs}; a run that hits its limit says "cut off" there; done.tsv there
 # lists the cases that finished with no report (SANITIZER_DONE's format: append it to tests/results/sanitizer-done.tsv).
 set -uo pipefail
-OUT=${OUT:-$PWD/sanitizer-logs}; mkdir -p "$OUT"; rm -f "$OUT"/.cases-*  # this run's case lists (cases_of_part)
+OUT=${OUT:-$PWD/sanitizer-logs}; mkdir -p "$OUT"
+# The cases a run finished with no report of its tool, as SANITIZER_DONE lines in $OUT/done.tsv, so that a later
+# call leaves them out. A run whose log holds any line of the tool's other than its banner, its zero summaries and its
+# note on a process stopped by the limit gives none (wherever in the log that line is); a cut-off run's finished cases
+# count, as a case prints "passed" only after its kernels have ended, and the tool reports a hazard or an error when
+# the kernel that made it ends.
+record_done() {  # tool part log
+  [ -f "$3" ] || return 0  # listed in runs.tsv, its tool not started yet
+  local quiet='^========= (COMPUTE-SANITIZER|ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards|LEAK SUMMARY: 0 bytes|Error: process didn.t terminate successfully|Target application returned an error)'
+  grep -E '^=========' "$3" | grep -qvE "$quiet" && return
+  # the test program's --output Detailed: "passed NAME (DURATION)", DURATION as "4m 12s 078ms" or "14ms"
+  sed -nE 's/^passed (.*) \([0-9][0-9hms ]*\)$/\1/p' "$3" | awk -v OFS='\t' -v tool="$1" -v part="$2" '{ print tool, part, $0 }' >> "$OUT/done.tsv"
+}
+
+# SANITIZER_COLLECT=1: done.tsv again from the logs of the runs started so far (runs.tsv), those still running
+# included, and exit: a look at a script run that goes on in the background (run_sanitizer_call.sh), before anything
+# below (the tool's --help, the case lists of that run in $OUT) is touched
+if [ "${SANITIZER_COLLECT:-0}" = 1 ]; then
+  : > "$OUT/done.tsv"
+  [ -f "$OUT/runs.tsv" ] && while IFS=$'\t' read -r tool part log; do record_done "$tool" "$part" "$log"; done < "$OUT/runs.tsv"
+  exit 0
+fi
+rm -f "$OUT"/.cases-*  # this run's case lists (cases_of_part)
 # --output Detailed: a "passed NAME" line per case, so a run cut off still names the cases it finished (sanitizer-done.tsv)
 TESTS=${TESTS:-"dotnet stage/tests/Int4Train.Tests.dll --output Detailed"}
 export INT4TRAIN_NATIVE_DIR=${INT4TRAIN_NATIVE_DIR:-$PWD/build/native} INT4TRAIN_REQUIRE_GPU=1
@@ -212,25 +234,6 @@ run_one() {  # tool part filter ("-": the self-test)
   record_done "$tool" "${part%#*}" "$log"
 }
 
-# The cases a run finished with no report of its tool, as SANITIZER_DONE lines in $OUT/done.tsv, so that a later
-# call leaves them out. A run whose log holds any line of the tool's other than its banner, its zero summaries and its
-# note on a process stopped by the limit gives none (wherever in the log that line is); a cut-off run's finished cases
-# count, as a case prints "passed" only after its kernels have ended, and the tool reports a hazard or an error when
-# the kernel that made it ends.
-record_done() {  # tool part log
-  local quiet='^========= (COMPUTE-SANITIZER|ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards|LEAK SUMMARY: 0 bytes|Error: process didn.t terminate successfully|Target application returned an error)'
-  grep -E '^=========' "$3" | grep -qvE "$quiet" && return
-  # the test program's --output Detailed: "passed NAME (DURATION)", DURATION as "4m 12s 078ms" or "14ms"
-  sed -nE 's/^passed (.*) \([0-9][0-9hms ]*\)$/\1/p' "$3" | awk -v OFS='\t' -v tool="$1" -v part="$2" '{ print tool, part, $0 }' >> "$OUT/done.tsv"
-}
-
-# SANITIZER_COLLECT=1: done.tsv again from the logs of the runs started so far (runs.tsv), those still running
-# included, and exit: a look at a script run that goes on in the background (run_sanitizer_call.sh)
-if [ "${SANITIZER_COLLECT:-0}" = 1 ]; then
-  : > "$OUT/done.tsv"
-  [ -f "$OUT/runs.tsv" ] && while IFS=$'\t' read -r tool part log; do record_done "$tool" "$part" "$log"; done < "$OUT/runs.tsv"
-  exit 0
-fi
 RUNS=$(runs_of_tools) || exit 2
 if [ "${SANITIZER_LIST:-0}" = 1 ]; then
   # NAME<TAB>FILTER, once a run (the same for every tool); with SANITIZER_DONE, TOOL:NAME<TAB>FILTER

@@ -78,7 +78,8 @@ public class SanitizerRunTests
     {
         // SANITIZER_COLLECT=1 over the logs of a script run in progress (run_sanitizer_call.sh's background run): a log
         // cut short after its first case vouches for that case; a log with a hazard, for none; a run listed in
-        // runs.tsv whose log is not there yet, for none; no run is started
+        // runs.tsv whose log is not there yet, for none (quietly); no run is started, and the running script's case
+        // lists stay
         var (exitCode, _, error, outDir) = RunScript(new() { ["SANITIZER_COLLECT"] = "1" }, report: "", prepare: dir =>
         {
             File.WriteAllText(Path.Combine(dir, "a-racecheck.log"), "========= COMPUTE-SANITIZER\npassed First_Case (2m 01s 003ms)\n");
@@ -86,8 +87,11 @@ public class SanitizerRunTests
                 + "========= Error: Race reported between Write access at k+0x10 and Read access at k+0x20\n");
             File.WriteAllText(Path.Combine(dir, "runs.tsv"), $"racecheck\tgpt-a\t{dir}/a-racecheck.log\n"
                 + $"racecheck\tgpt-b\t{dir}/b-racecheck.log\nracecheck\tgpt-c\t{dir}/c-racecheck.log\n");
+            File.WriteAllText(Path.Combine(dir, ".cases-gpt-d"), "Queued_Case\n");
         });
         Assert.That(exitCode, Is.Zero, error);
+        Assert.That(error, Is.Empty, "a log not written yet is no error");
+        Assert.That(File.Exists(Path.Combine(outDir, ".cases-gpt-d")), Is.True, "the running script's case list");
         Assert.That(File.ReadAllLines(Path.Combine(outDir, "done.tsv")), Is.EqualTo(new[] { "racecheck\tgpt-a\tFirst_Case" }));
         Assert.That(File.Exists(Path.Combine(outDir, "stand-in-args.txt")), Is.False, "collecting runs no tool");
     }
